@@ -12,6 +12,8 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true }],
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+      // @kubernetes/client-node models are plain data classes; its APIs take object literals.
+      "@typescript-eslint/no-unsafe-class-instance-assignment": "off",
     },
   },
   {
