@@ -1,0 +1,118 @@
+/**
+ * Shared vocabulary of the evidence verifiers (design.md sections 4 and 5): parse → verify → appraise.
+ * Verifiers turn evidence into claims and errors; appraisal compares claims to an AttestationPolicy.
+ */
+import type {
+  AttestationPolicySpec,
+  ConfidentialVMStatusEvidence,
+  ConfidentialVMStatusEvidenceTee,
+} from "../api/v1alpha1/generated/types.ts";
+
+/** Stable error codes of `trustgate verify` and of condition reasons. */
+export const ERROR_CODES = [
+  "EvidenceMalformed",
+  "SignatureInvalid",
+  "ChainInvalid",
+  "CertificateExpired",
+  "CertificateRevoked",
+  "CollateralExpired",
+  "CollateralMissing",
+  "CollateralUnavailable",
+  "TcbNotAccepted",
+  "NonceMismatch",
+  "BindingMismatch",
+  "MeasurementMismatch",
+  "RimUnavailable",
+  "PolicyViolation",
+  "UnsupportedTee",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface VerificationError {
+  code: ErrorCode;
+  message: string;
+}
+
+/** Thrown inside parsers and verifiers; the verifier boundary turns it into a VerificationError. */
+export class EvidenceError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export function toVerificationError(error: unknown): VerificationError {
+  if (error instanceof EvidenceError) return { code: error.code, message: error.message };
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: "EvidenceMalformed", message };
+}
+
+/** Intel's TCB status names; `Unknown` when collateral is missing or outside its validity window. */
+export const TCB_STATUSES = [
+  "UpToDate",
+  "SWHardeningNeeded",
+  "ConfigurationNeeded",
+  "ConfigurationAndSWHardeningNeeded",
+  "OutOfDate",
+  "OutOfDateConfigurationNeeded",
+  "Revoked",
+  "NotSupported",
+  "Unknown",
+] as const;
+export type TcbStatus = (typeof TCB_STATUSES)[number];
+
+export type ClaimValue = string | number | boolean | ClaimValue[] | { [key: string]: ClaimValue };
+export type Claims = Record<string, ClaimValue>;
+
+/** What a TEE verifier concludes (the `tee` object of `trustgate verify`). */
+export interface TeeVerification {
+  type: "tdx" | "snp";
+  /** Signatures and certificate chains verify to the pinned anchors as of `now`. */
+  authentic: boolean;
+  /** TDX: Intel's TCB status. SNP: `UpToDate` when authentic (AMD has no TCB status), else `Unknown`. */
+  tcbStatus: TcbStatus;
+  advisoryIds: string[];
+  claims: Claims;
+  errors: VerificationError[];
+}
+
+export type TeeEvidence = ConfidentialVMStatusEvidenceTee;
+export type EvidenceBundle = ConfidentialVMStatusEvidence;
+
+/** A source of collateral (Intel PCS/PCCS, AMD KDS, offline directory), each behind a cache. */
+export interface CollateralSource {
+  /** Fetches a named collateral item; undefined when the source does not have it. */
+  get(kind: string, key: string): Promise<Uint8Array | undefined>;
+}
+
+export interface VerifyOptions {
+  /** Verification time: certificate validity, CRL and collateral windows. */
+  now: Date;
+  /** Where collateral missing from the evidence comes from; evidence collateral is still verified. */
+  collateral?: CollateralSource;
+  /** Expected REPORTDATA / REPORT_DATA (64 bytes); when unset the binding is reported, not enforced. */
+  expectedReportData?: Uint8Array;
+}
+
+/** One verifier per TEE type, kept in a registry (trustee's `to_verifier`). */
+export interface TeeVerifier {
+  readonly type: "tdx" | "snp";
+  verify(evidence: TeeEvidence, options: VerifyOptions): Promise<TeeVerification>;
+}
+
+export interface PolicyViolation {
+  /** The policy field, e.g. `spec.tdx.mrTd`. */
+  field: string;
+  expected: string[];
+  actual: string;
+  message: string;
+}
+
+/** Pure appraisal of a TEE's claims against the policy section for that TEE. */
+export type TeeAppraiser = (
+  verification: TeeVerification,
+  policy: AttestationPolicySpec,
+) => PolicyViolation[];
+
+export type Verdict = "affirming" | "warning" | "contraindicated";
