@@ -1,0 +1,104 @@
+/**
+ * AMD Key Distribution Service (KDS) as a CollateralSource: VCEKs (DER) by product, hwID and TCB, and the
+ * ASK/ASVK + ARK chains (PEM). Whatever KDS returns is verified against the pinned ARKs like any other evidence.
+ */
+import { EvidenceError, type CollateralSource } from "../types.ts";
+import type { SnpProduct, TcbVersion } from "./tcb.ts";
+
+export const SNP_VCEK_KIND = "snp-vcek";
+export const SNP_CERT_CHAIN_KIND = "snp-cert-chain";
+export const AMD_KDS_URL = "https://kdsintf.amd.com";
+
+const VCEK_KEY =
+  /^(Milan|Genoa|Turin)\/([0-9a-f]{16}|[0-9a-f]{128})\?blSPL=\d{1,3}&teeSPL=\d{1,3}&snpSPL=\d{1,3}&ucodeSPL=\d{1,3}(&fmcSPL=\d{1,3})?$/;
+const CHAIN_KEY = /^(Milan|Genoa|Turin)\/(vcek|vlek)$/;
+
+/** Collateral key of a VCEK: `{product}/{hwid}?blSPL=..&teeSPL=..&snpSPL=..&ucodeSPL=..[&fmcSPL=..]` (the KDS path). */
+export function vcekCollateralKey(product: SnpProduct, hwId: Uint8Array, tcb: TcbVersion): string {
+  const query = `blSPL=${tcb.bootloader}&teeSPL=${tcb.tee}&snpSPL=${tcb.snp}&ucodeSPL=${tcb.microcode}`;
+  const fmc = tcb.fmc === undefined ? "" : `&fmcSPL=${tcb.fmc}`;
+  return `${product}/${Buffer.from(hwId).toString("hex")}?${query}${fmc}`;
+}
+
+/** Collateral key of an ASK+ARK (`vcek`) or ASVK+ARK (`vlek`) chain. */
+export function certChainCollateralKey(product: SnpProduct, kind: "vcek" | "vlek"): string {
+  return `${product}/${kind}`;
+}
+
+/** KDS identifies a Turin chip by the first 8 bytes of CHIP_ID; earlier products by all 64. */
+export function kdsHwId(product: SnpProduct, chipId: Uint8Array): Uint8Array {
+  return product === "Turin" ? chipId.subarray(0, 8) : chipId;
+}
+
+export interface AmdKdsSourceOptions {
+  fetch?: typeof globalThis.fetch;
+  baseUrl?: string;
+  /** Entries kept (VCEKs are immutable for a chip and TCB, so they never go stale). */
+  maxEntries?: number;
+  /** How long a cert_chain answer is reused. */
+  chainTtlMs?: number;
+  timeoutMs?: number;
+  now?: () => number;
+}
+
+interface CacheEntry {
+  value: Promise<Uint8Array | undefined>;
+  expiresAt: number;
+}
+
+function kdsUrl(baseUrl: string, kind: string, key: string): { url: string; immutable: boolean } | undefined {
+  if (kind === SNP_VCEK_KIND && VCEK_KEY.test(key)) {
+    return { url: `${baseUrl}/vcek/v1/${key}`, immutable: true };
+  }
+  const chain = kind === SNP_CERT_CHAIN_KIND ? CHAIN_KEY.exec(key) : null;
+  if (chain === null) return undefined;
+  return { url: `${baseUrl}/${chain[2] ?? ""}/v1/${chain[1] ?? ""}/cert_chain`, immutable: false };
+}
+
+export function createAmdKdsSource(options: AmdKdsSourceOptions = {}): CollateralSource {
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const baseUrl = options.baseUrl ?? AMD_KDS_URL;
+  const maxEntries = options.maxEntries ?? 256;
+  const chainTtlMs = options.chainTtlMs ?? 24 * 3600 * 1000;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, CacheEntry>();
+
+  async function download(url: string): Promise<Uint8Array | undefined> {
+    let response: Response;
+    try {
+      response = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs) });
+    } catch (error) {
+      throw new EvidenceError("CollateralUnavailable", `AMD KDS ${url} unreachable`, { cause: error });
+    }
+    if (response.status === 404) return undefined;
+    if (!response.ok) {
+      throw new EvidenceError("CollateralUnavailable", `AMD KDS ${url} answered ${response.status}`);
+    }
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  return {
+    get(kind: string, key: string): Promise<Uint8Array | undefined> {
+      const target = kdsUrl(baseUrl, kind, key);
+      if (target === undefined) return Promise.resolve(undefined);
+      const cached = cache.get(target.url);
+      if (cached !== undefined && cached.expiresAt > now()) return cached.value;
+      if (cache.size >= maxEntries) {
+        const oldest = cache.keys().next();
+        if (oldest.done !== true) cache.delete(oldest.value);
+      }
+      const value = download(target.url);
+      const entry = { value, expiresAt: target.immutable ? Infinity : now() + chainTtlMs };
+      cache.set(target.url, entry);
+      // Failures and "not found" are not remembered: the next verification asks again.
+      const forget = (): void => {
+        if (cache.get(target.url) === entry) cache.delete(target.url);
+      };
+      void value.then((bytes) => {
+        if (bytes === undefined) forget();
+      }, forget);
+      return value;
+    },
+  };
+}
