@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   "RimUnavailable",
   "PolicyViolation",
   "UnsupportedTee",
+  "VerifierUnavailable",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -1,0 +1,28 @@
+import type { TcbStatus, Verdict } from "./types.ts";
+
+export interface VerdictInput {
+  authentic: boolean;
+  /** Verification errors other than policy violations (binding, nonce, chain, collateral, ...). */
+  errorCount: number;
+  tcbStatus: TcbStatus;
+  acceptedTcbStatuses: readonly TcbStatus[];
+  policyViolationCount: number;
+  gpus: readonly { authentic: boolean; errorCount: number; revocation: "good" | "revoked" | "unchecked" }[];
+  revocationRequired: boolean;
+}
+
+/**
+ * design.md section 5: affirming when everything is authentic, the TCB status accepted and the policy
+ * satisfied; warning when authentic but only tolerated (a non-UpToDate TCB status the policy lists, or
+ * revocation left unchecked where the policy does not require it); contraindicated otherwise.
+ */
+export function decideVerdict(input: VerdictInput): Verdict {
+  const gpusOk = input.gpus.every((g) => g.authentic && g.errorCount === 0 && g.revocation !== "revoked");
+  if (!input.authentic || input.errorCount > 0 || input.policyViolationCount > 0 || !gpusOk)
+    return "contraindicated";
+  if (!input.acceptedTcbStatuses.includes(input.tcbStatus)) return "contraindicated";
+  const uncheckedRevocation = input.gpus.some((g) => g.revocation === "unchecked");
+  if (uncheckedRevocation && input.revocationRequired) return "contraindicated";
+  if (input.tcbStatus !== "UpToDate" || uncheckedRevocation) return "warning";
+  return "affirming";
+}

@@ -1,0 +1,134 @@
+import { expect } from "chai";
+import { exportJWK, generateKeyPair } from "jose";
+import { makeFakeAmdPki, type FakeAmdPki } from "../../test/fixtures/snp/fake-amd-pki.ts";
+import { buildReport, signReport } from "../../test/fixtures/snp/synthetic-report.ts";
+import { expectedReportData, type GuestPublicKey } from "./binding.ts";
+import { appraiseSnp, createSnpVerifier } from "./snp/index.ts";
+import type { BundleVerifyOptions } from "./verify-bundle.ts";
+import { verifyBundle } from "./verify-bundle.ts";
+
+const NOW = new Date("2030-01-01T00:00:00Z");
+const NONCE = "5e".repeat(32);
+const MILAN_TCB = { bootloader: 3, tee: 0, snp: 8, microcode: 115 };
+const CHIP_ID = Uint8Array.from({ length: 64 }, (_, i) => 255 - i);
+
+describe("verifyBundle (parse → verify → binding → appraise → verdict)", () => {
+  let pki: FakeAmdPki;
+  let guestKey: GuestPublicKey;
+  let options: BundleVerifyOptions;
+
+  function bundle(reportData: Uint8Array, policyBits?: number): Record<string, unknown> {
+    const report = signReport(
+      buildReport({
+        version: 3,
+        tcb: MILAN_TCB,
+        chipId: CHIP_ID,
+        reportData,
+        ...(policyBits === undefined ? {} : { policy: policyBits }),
+      }),
+      pki.leafKey,
+    );
+    return {
+      nonce: NONCE,
+      publicKey: guestKey,
+      tee: {
+        type: "snp",
+        report: Buffer.from(report).toString("base64"),
+        vcek: pki.leafPem,
+        certChain: pki.intermediatePem,
+      },
+    };
+  }
+
+  before(async () => {
+    pki = await makeFakeAmdPki({ product: "Milan", spl: MILAN_TCB, hwId: CHIP_ID });
+    const { publicKey } = await generateKeyPair("ES256");
+    const jwk = await exportJWK(publicKey);
+    guestKey = { kty: "EC", crv: "P-256", x: jwk.x ?? "", y: jwk.y ?? "" };
+    options = {
+      now: NOW,
+      policy: {},
+      tees: { snp: { verifier: createSnpVerifier({ anchors: pki.anchors }), appraise: appraiseSnp } },
+    };
+  });
+
+  it("affirms evidence that binds the expected nonce and the guest key", async () => {
+    const b = bundle(await expectedReportData(NONCE, guestKey));
+    const report = await verifyBundle(b, { ...options, nonce: NONCE });
+    expect(report.tee.errors).to.deep.equal([]);
+    expect(report.tee.binding).to.equal("match");
+    expect(report.verdict).to.equal("affirming");
+  });
+
+  it("refuses a bundle answering another challenge (NonceMismatch) and a stale report (BindingMismatch)", async () => {
+    const b = bundle(await expectedReportData(NONCE, guestKey));
+    const other = "77".repeat(32);
+    const report = await verifyBundle(b, { ...options, nonce: other });
+    expect(report.tee.errors.map((e) => e.code)).to.include.members(["NonceMismatch", "BindingMismatch"]);
+    expect(report.verdict).to.equal("contraindicated");
+  });
+
+  it("refuses evidence bound to another key even with the right nonce", async () => {
+    const b = bundle(new Uint8Array(64).fill(1));
+    const report = await verifyBundle(b, { ...options, nonce: NONCE });
+    expect(report.tee.errors.map((e) => e.code)).to.deep.equal(["BindingMismatch"]);
+    expect(report.verdict).to.equal("contraindicated");
+  });
+
+  it("reports the binding without enforcing it when no nonce is expected", async () => {
+    const report = await verifyBundle(bundle(new Uint8Array(64)), options);
+    expect(report.tee.binding).to.equal("mismatch");
+    expect(report.verdict).to.equal("affirming");
+  });
+
+  it("turns policy violations into a contraindicated verdict, listing each", async () => {
+    const DEBUG = (1 << 19) | (1 << 17);
+    const report = await verifyBundle(bundle(await expectedReportData(NONCE, guestKey), DEBUG), {
+      ...options,
+      policy: { snp: { measurement: ["ab".repeat(48)] } },
+    });
+    expect(report.tee.authentic).to.equal(true);
+    expect(report.policy.violations.map((v) => v.field)).to.include.members([
+      "spec.snp.allowDebug",
+      "spec.snp.measurement",
+    ]);
+    expect(new Set(report.policy.violations.map((v) => v.code))).to.deep.equal(new Set(["PolicyViolation"]));
+    expect(report.verdict).to.equal("contraindicated");
+  });
+
+  const malformed: [string, unknown, string][] = [
+    ["a bundle without a nonce", { publicKey: {}, tee: { type: "snp" } }, "EvidenceMalformed"],
+    [
+      "a TEE type nobody verifies",
+      { nonce: NONCE, publicKey: { kty: "EC", crv: "P-256", x: "a", y: "b" }, tee: { type: "sgx" } },
+      "EvidenceMalformed",
+    ],
+    [
+      "an SNP report that is not base64 of a report",
+      {
+        nonce: NONCE,
+        publicKey: { kty: "EC", crv: "P-256", x: "a", y: "b" },
+        tee: { type: "snp", report: "bm90IGEgcmVwb3J0" },
+      },
+      "EvidenceMalformed",
+    ],
+    ["not an object at all", [1, 2, 3], "EvidenceMalformed"],
+  ];
+  for (const [name, value, code] of malformed) {
+    it(`is contraindicated, never throwing, for ${name}`, async () => {
+      const report = await verifyBundle(value, options);
+      expect(report.verdict).to.equal("contraindicated");
+      expect(report.tee.errors.map((e) => e.code)).to.include(code);
+    });
+  }
+
+  it("fails closed on GPU evidence when no GPU verifier is configured", async () => {
+    const b = {
+      ...bundle(await expectedReportData(NONCE, guestKey)),
+      gpus: [{ arch: "HOPPER", evidence: "AAAA", certChain: "x" }],
+    };
+    const report = await verifyBundle(b, { ...options, nonce: NONCE });
+    expect(report.gpus[0]?.errors.map((e) => e.code)).to.deep.equal(["VerifierUnavailable"]);
+    expect(report.verdict).to.equal("contraindicated");
+  });
+});
