@@ -55,6 +55,37 @@ export const GPU_MODELS: readonly GpuModel[] = [
     confidentialComputing: true,
   },
   { deviceId: "0x2329", model: "H20", resourceName: "nvidia.com/GH100_H20", confidentialComputing: true },
+  // More Hopper SKUs from the public pci.ids list (Hopper GPUs support CC mode).
+  {
+    deviceId: "0x2337",
+    model: "H100-SXM5-64GB",
+    resourceName: "nvidia.com/GH100_H100_SXM5_64GB",
+    confidentialComputing: true,
+  },
+  {
+    deviceId: "0x2338",
+    model: "H100-SXM5-96GB",
+    resourceName: "nvidia.com/GH100_H100_SXM5_96GB",
+    confidentialComputing: true,
+  },
+  {
+    deviceId: "0x2339",
+    model: "H100-SXM5-94GB",
+    resourceName: "nvidia.com/GH100_H100_SXM5_94GB",
+    confidentialComputing: true,
+  },
+  {
+    deviceId: "0x233d",
+    model: "H100-96GB",
+    resourceName: "nvidia.com/GH100_H100_96GB",
+    confidentialComputing: true,
+  },
+  {
+    deviceId: "0x232c",
+    model: "H20-HBM3e",
+    resourceName: "nvidia.com/GH100_H20_HBM3E",
+    confidentialComputing: true,
+  },
   { deviceId: "0x2901", model: "B200", resourceName: "nvidia.com/GB100_B200", confidentialComputing: true },
 ];
 

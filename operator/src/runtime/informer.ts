@@ -28,14 +28,22 @@ export class ResourceWatch<T extends KubernetesObject> {
   private restartTimer: NodeJS.Timeout | undefined;
   private restartDelayMs = 500;
   private stopped = false;
-  private connectedOnce = false;
   private readonly connected: Promise<void>;
   private resolveConnected: () => void = () => undefined;
 
   constructor(options: ResourceWatchOptions<T>) {
     this.options = options;
     this.connected = new Promise((resolve) => (this.resolveConnected = resolve));
-    this.informer = makeInformer<T>(options.kc, options.path, options.list);
+    // ListWatch announces "connect" before it lists, so the first successful list marks the cache synced;
+    // setImmediate lets ListWatch store the listed items first.
+    const list = async (): Promise<KubernetesListObject<T>> => {
+      const result = await options.list();
+      setImmediate(() => {
+        this.resolveConnected();
+      });
+      return result;
+    };
+    this.informer = makeInformer<T>(options.kc, options.path, list);
     this.informer.on("add", (obj) => {
       options.onEvent("add", obj);
     });
@@ -47,10 +55,6 @@ export class ResourceWatch<T extends KubernetesObject> {
     });
     this.informer.on("connect", () => {
       this.restartDelayMs = 500;
-      if (!this.connectedOnce) {
-        this.connectedOnce = true;
-        this.resolveConnected();
-      }
     });
     this.informer.on("error", (error: unknown) => {
       this.scheduleRestart(error);
@@ -66,7 +70,7 @@ export class ResourceWatch<T extends KubernetesObject> {
     }
   }
 
-  /** Resolves once the first list has filled the cache. */
+  /** Resolves once the first successful list has filled the cache. */
   synced(): Promise<void> {
     return this.connected;
   }

@@ -1,0 +1,175 @@
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { ConfidentialHostStatus } from "../api/v1alpha1/generated/types.ts";
+import { HostRoot } from "./host-root.ts";
+import {
+  comparableReport,
+  decidePublish,
+  HostStatusPublisher,
+  publishedReportOf,
+  type PublishedReport,
+} from "./publish.ts";
+import { scanHost } from "./scan.ts";
+import { loadOrCreateAgentKey, signHostReport, type AgentKey } from "./signing.ts";
+import type { CommandRunner } from "./sources/cc-mode/command-runner.ts";
+import { ccModeProviders, type CcModeInputs } from "./sources/cc-mode/default-providers.ts";
+
+export interface AgentConfig extends CcModeInputs {
+  /** Where the host's / is mounted (`/host` in the DaemonSet, a fixture tree in tests). */
+  hostRoot: string;
+  nodeName: string;
+  keyFile: string;
+  intervalMs: number;
+  /** Rewrite an unchanged report once it is this old, so observedAt stays fresh (default 10 × interval). */
+  maxReportAgeMs: number;
+}
+
+export interface AgentDeps {
+  log: Logger;
+  now?: () => Date;
+  runner?: CommandRunner;
+}
+
+export interface SignedScan {
+  status: ConfidentialHostStatus;
+  problems: string[];
+}
+
+/** One scan of the host root, signed with the agent's key. */
+export async function scanAndSign(config: AgentConfig, key: AgentKey, deps: AgentDeps): Promise<SignedScan> {
+  const { status, problems } = await scanHost({
+    host: new HostRoot(config.hostRoot),
+    ccModeProviders: ccModeProviders(config, deps.runner),
+    now: (deps.now ?? (() => new Date()))(),
+  });
+  return { status: await signHostReport(config.nodeName, status, key), problems };
+}
+
+/** Loads (or creates) the key and logs which one is in use; never logs key material. */
+export async function loadAgentKey(config: AgentConfig, log: Logger): Promise<AgentKey> {
+  const { key, created, looseMode } = await loadOrCreateAgentKey(config.keyFile);
+  log.info(
+    { keyId: key.keyId, keyFile: config.keyFile, created },
+    created ? "Created agent key" : "Loaded agent key",
+  );
+  if (looseMode) log.warn({ keyFile: config.keyFile }, "Agent key file is readable by group or others");
+  return key;
+}
+
+export interface AgentHandle {
+  /** Scan now (SIGHUP); coalesces with a scan already running. */
+  trigger(reason: string): void;
+  /** Stops the loop after the scan in flight (SIGTERM). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Scans every interval and on trigger, and patches the node's ConfidentialHost status when
+ * decidePublish says so. API errors are logged and retried with backoff; scans never throw.
+ */
+export class AgentLoop implements AgentHandle {
+  readonly #config: AgentConfig;
+  readonly #deps: AgentDeps;
+  readonly #key: AgentKey;
+  readonly #publisher: HostStatusPublisher;
+  #current: ConfidentialHostStatus | undefined;
+  #known = false;
+  #published: PublishedReport | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #inFlight: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+  #failures = 0;
+
+  constructor(config: AgentConfig, deps: AgentDeps, key: AgentKey, kubeConfig: KubeConfig) {
+    this.#config = config;
+    this.#deps = deps;
+    this.#key = key;
+    this.#publisher = new HostStatusPublisher(kubeConfig.makeApiClient(CustomObjectsApi), config.nodeName);
+  }
+
+  /** One scan-and-publish; throws API errors (used by --once and by the loop). */
+  async cycle(reason: string): Promise<void> {
+    const { log } = this.#deps;
+    const started = performance.now();
+    const { status, problems } = await scanAndSign(this.#config, this.#key, this.#deps);
+    const scanMs = Math.round(performance.now() - started);
+    if (!this.#known) {
+      const host = await this.#publisher.ensureHost();
+      this.#current = host.status;
+      this.#published = publishedReportOf(this.#config.nodeName, host.status);
+      this.#known = true;
+    }
+    const next = {
+      comparable: comparableReport(this.#config.nodeName, status),
+      observedAtMs: Date.parse(status.observedAt ?? ""),
+    };
+    const decision = decidePublish(this.#published, next, this.#config.maxReportAgeMs);
+    const summary = {
+      trigger: reason,
+      scanMs,
+      tee: status.tee?.type,
+      teeEnabled: status.tee?.enabled,
+      gpus: status.gpuSummary?.total,
+      ccReady: status.gpuSummary?.ccReady,
+      problems: problems.length,
+    };
+    if (!decision.write) {
+      log.debug({ ...summary, decision: decision.reason }, "Skipped ConfidentialHost status write");
+      return;
+    }
+    try {
+      const stored = await this.#publisher.patchStatus(this.#current, status);
+      this.#current = stored.status;
+      this.#published = next;
+    } catch (error) {
+      this.#known = false;
+      throw error;
+    }
+    log.info({ ...summary, decision: decision.reason }, "Patched ConfidentialHost status");
+    if (decision.reason !== "refresh" && problems.length > 0)
+      log.info({ problems }, "Host scan found problems");
+  }
+
+  start(): void {
+    this.trigger("start");
+  }
+
+  trigger(reason: string): void {
+    if (this.#stopped) return;
+    if (this.#inFlight !== undefined) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#inFlight = this.#run(reason).finally(() => {
+      this.#inFlight = undefined;
+      if (this.#again && !this.#stopped) {
+        this.#again = false;
+        this.trigger("coalesced");
+      }
+    });
+  }
+
+  async #run(reason: string): Promise<void> {
+    let delay = this.#config.intervalMs;
+    try {
+      await this.cycle(reason);
+      this.#failures = 0;
+    } catch (error) {
+      this.#failures += 1;
+      delay = Math.min(this.#config.intervalMs, 1000 * 2 ** Math.min(this.#failures - 1, 10));
+      this.#deps.log.error({ err: error, retryInMs: delay }, "Failed to publish ConfidentialHost status");
+    }
+    if (!this.#stopped)
+      this.#timer = setTimeout(() => {
+        this.trigger("interval");
+      }, delay);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#inFlight;
+  }
+}

@@ -1,0 +1,109 @@
+import { expect } from "chai";
+import type { ConfidentialHostStatus } from "../api/v1alpha1/generated/types.ts";
+import {
+  comparableReport,
+  decidePublish,
+  mergePatch,
+  publishedReportOf,
+  statusPatchBody,
+} from "./publish.ts";
+
+const MINUTE = 60_000;
+
+function report(overrides: Partial<ConfidentialHostStatus> = {}): ConfidentialHostStatus {
+  return {
+    observedAt: "2026-11-25T10:00:00Z",
+    agentVersion: "0.1.0",
+    tee: { type: "tdx", enabled: true, moduleVersion: "1.5.06", details: { tdxKeys: "63" } },
+    iommu: { enabled: true, vfioLoaded: true, groups: 15 },
+    gpus: [{ pciAddress: "0000:18:00.0", vendorId: "0x10de", deviceId: "0x2330", ccMode: "on" }],
+    gpuSummary: { total: 1, ccReady: 1 },
+    report: { jws: "a.b.c", keyId: "key-1", publicKey: { kty: "EC", crv: "P-256", x: "x", y: "y" } },
+    ...overrides,
+  };
+}
+
+describe("publishing decisions", () => {
+  const at = (iso: string, status = report({ observedAt: iso })) => ({
+    comparable: comparableReport("n1", status),
+    observedAtMs: Date.parse(iso),
+  });
+
+  it("writes the first report, a changed host, and an unchanged one only once it is max-report-age old", () => {
+    const previous = publishedReportOf("n1", report());
+    expect(decidePublish(undefined, at("2026-11-25T10:01:00Z"), 10 * MINUTE)).to.deep.equal({
+      write: true,
+      reason: "initial",
+    });
+    expect(decidePublish(previous, at("2026-11-25T10:01:00Z"), 10 * MINUTE)).to.deep.equal({
+      write: false,
+      reason: "unchanged",
+    });
+    expect(decidePublish(previous, at("2026-11-25T10:09:59Z"), 10 * MINUTE)).to.deep.equal({
+      write: false,
+      reason: "unchanged",
+    });
+    expect(decidePublish(previous, at("2026-11-25T10:10:00Z"), 10 * MINUTE)).to.deep.equal({
+      write: true,
+      reason: "refresh",
+    });
+    const off = report({
+      observedAt: "2026-11-25T10:01:00Z",
+      gpus: [{ ...report().gpus![0]!, ccMode: "off" }],
+    });
+    expect(decidePublish(previous, at("2026-11-25T10:01:00Z", off), 10 * MINUTE)).to.deep.equal({
+      write: true,
+      reason: "changed",
+    });
+  });
+
+  it("counts a new signing key or agent version as a change, but not the JWS bytes or conditions", () => {
+    const base = comparableReport("n1", report());
+    expect(comparableReport("n1", report({ report: { ...report().report!, keyId: "key-2" } }))).to.not.equal(
+      base,
+    );
+    expect(comparableReport("n1", report({ agentVersion: "0.2.0" }))).to.not.equal(base);
+    expect(comparableReport("n1", report({ report: { ...report().report!, jws: "d.e.f" } }))).to.equal(base);
+    expect(comparableReport("n1", report({ conditions: [] }))).to.equal(base);
+  });
+
+  it("treats a stored status without report or with a bad observedAt as nothing written", () => {
+    expect(publishedReportOf("n1", undefined)).to.equal(undefined);
+    expect(publishedReportOf("n1", report({ report: undefined }))).to.equal(undefined);
+    expect(publishedReportOf("n1", report({ observedAt: "yesterday" }))).to.equal(undefined);
+  });
+});
+
+describe("status merge patch", () => {
+  it("nulls members the new status no longer has, so the stored status is exactly what was signed", () => {
+    expect(mergePatch({ a: 1, b: { c: 2, d: 3 } }, { b: { c: 2 } })).to.deep.equal({
+      a: null,
+      b: { c: 2, d: null },
+    });
+    expect(mergePatch({ list: [1, 2] }, { list: [3] })).to.deep.equal({ list: [3] });
+  });
+
+  it("patches only the agent's fields and leaves the controller's conditions alone", () => {
+    const current = report({ conditions: [] });
+    const next = report({ tee: { type: "tdx", enabled: true, details: {} } });
+    const body = statusPatchBody(current, next) as { status: Record<string, unknown> };
+    expect(body.status).to.not.have.property("conditions");
+    expect(body.status["tee"]).to.deep.equal({
+      type: "tdx",
+      enabled: true,
+      moduleVersion: null,
+      details: { tdxKeys: null },
+    });
+    expect(body.status["platform"]).to.equal(null);
+    expect(Object.keys(body.status)).to.have.members([
+      "observedAt",
+      "agentVersion",
+      "platform",
+      "tee",
+      "iommu",
+      "gpus",
+      "gpuSummary",
+      "report",
+    ]);
+  });
+});

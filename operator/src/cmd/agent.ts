@@ -1,0 +1,156 @@
+import { KubeConfig } from "@kubernetes/client-node";
+import { AgentLoop, loadAgentKey, scanAndSign, type AgentConfig } from "../agent/agent.ts";
+import { DEFAULT_KEY_FILE } from "../agent/signing.ts";
+import { NVIDIA_TOOLS_OUTPUT_DIR } from "../agent/sources/cc-mode/nvidia-tools-provider.ts";
+import { CC_MODE_STATE_FILE } from "../agent/sources/cc-mode/state-file-provider.ts";
+import { type Command, EXIT_FAILURE, EXIT_OK, type ParsedArgs, UsageError } from "../cli/command.ts";
+import { parseDuration } from "../runtime/duration.ts";
+import { createLogger } from "../runtime/logger.ts";
+
+const USAGE = `Usage: trustgate agent [options]
+
+Scans this node's host (sysfs, procfs, PCI, GPU CC mode), signs the result with the node's key and
+writes it to the status of the ConfidentialHost named like the node.
+
+  --host-root <dir>             the host's / as mounted in the container (default /host)
+  --node-name <name>            node to report for (default $NODE_NAME)
+  --key-file <path>             ES256 JWK, created with mode 0600 on first start (default ${DEFAULT_KEY_FILE})
+  --interval <duration>         scan interval (default 60s); SIGHUP scans at once
+  --max-report-age <duration>   rewrite an unchanged report after this long (default 10 x interval)
+  --once                        scan and publish once, then exit
+  --print                       print the signed status JSON and exit; no cluster needed
+  --kubeconfig <path>           default: $KUBECONFIG, ~/.kube/config, then in-cluster
+  --cc-mode-file <host path>    CC mode state file (default ${CC_MODE_STATE_FILE})
+  --nvidia-tools-dir <host path>  saved NVIDIA tool output (default ${NVIDIA_TOOLS_OUTPUT_DIR})
+  --nvidia-gpu-tools <command>  run this nvidia_gpu_tools.py command per GPU (not run by default)
+  --nvidia-smi <command>        run this nvidia-smi for GPUs on the NVIDIA driver (not run by default)
+  --tool-timeout <duration>     timeout for each tool run (default 30s)
+  --log-level <level>           pino level (default $LOG_LEVEL or info)`;
+
+function text(args: ParsedArgs, name: string): string | undefined {
+  const value = args.values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+function duration(args: ParsedArgs, name: string, fallback: string): number {
+  const value = text(args, name) ?? fallback;
+  try {
+    const ms = parseDuration(value);
+    if (ms <= 0) throw new Error(`must be positive`);
+    return ms;
+  } catch (error) {
+    throw new UsageError(`trustgate agent: --${name}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function command(value: string | undefined): string[] | undefined {
+  const words = value
+    ?.trim()
+    .split(/\s+/)
+    .filter((word) => word !== "");
+  return words === undefined || words.length === 0 ? undefined : words;
+}
+
+/** The agent's configuration from its flags and environment (NODE_NAME). */
+export function agentConfigFromArgs(args: ParsedArgs, env: NodeJS.ProcessEnv): AgentConfig {
+  const nodeName = text(args, "node-name") ?? env["NODE_NAME"];
+  if (nodeName === undefined || nodeName === "")
+    throw new UsageError("trustgate agent: --node-name (or NODE_NAME) is required");
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(nodeName))
+    throw new UsageError(`trustgate agent: node name ${JSON.stringify(nodeName)} is not a valid Node name`);
+  const intervalMs = duration(args, "interval", "60s");
+  const config: AgentConfig = {
+    hostRoot: text(args, "host-root") ?? "/host",
+    nodeName,
+    keyFile: text(args, "key-file") ?? DEFAULT_KEY_FILE,
+    intervalMs,
+    maxReportAgeMs: duration(args, "max-report-age", `${intervalMs * 10}ms`),
+    ccModeStateFile: text(args, "cc-mode-file") ?? CC_MODE_STATE_FILE,
+    nvidiaToolsOutputDir: text(args, "nvidia-tools-dir") ?? NVIDIA_TOOLS_OUTPUT_DIR,
+    toolTimeoutMs: duration(args, "tool-timeout", "30s"),
+  };
+  const gpuTools = command(text(args, "nvidia-gpu-tools"));
+  if (gpuTools !== undefined) config.nvidiaGpuToolsCommand = gpuTools;
+  const smi = command(text(args, "nvidia-smi"));
+  if (smi !== undefined) config.nvidiaSmiCommand = smi;
+  return config;
+}
+
+function kubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (path === undefined) kc.loadFromDefault();
+  else kc.loadFromFile(path);
+  return kc;
+}
+
+/** Resolves on SIGTERM or SIGINT; SIGHUP triggers a scan. */
+function untilTerminated(loop: AgentLoop): Promise<string> {
+  return new Promise((resolve) => {
+    const hangup = () => {
+      loop.trigger("SIGHUP");
+    };
+    const terminate = (signal: string) => {
+      process.off("SIGHUP", hangup);
+      process.off("SIGTERM", terminate);
+      process.off("SIGINT", terminate);
+      resolve(signal);
+    };
+    process.on("SIGHUP", hangup);
+    process.on("SIGTERM", terminate);
+    process.on("SIGINT", terminate);
+  });
+}
+
+export const agentCommand: Command = {
+  name: "agent",
+  summary: "Report this node's confidential-computing readiness (DaemonSet agent)",
+  usage: USAGE,
+  options: {
+    "host-root": { type: "string" },
+    "node-name": { type: "string" },
+    "key-file": { type: "string" },
+    interval: { type: "string" },
+    "max-report-age": { type: "string" },
+    once: { type: "boolean" },
+    print: { type: "boolean" },
+    kubeconfig: { type: "string" },
+    "cc-mode-file": { type: "string" },
+    "nvidia-tools-dir": { type: "string" },
+    "nvidia-gpu-tools": { type: "string" },
+    "nvidia-smi": { type: "string" },
+    "tool-timeout": { type: "string" },
+    "log-level": { type: "string" },
+  },
+  async run(args, io) {
+    const config = agentConfigFromArgs(args, process.env);
+    const log = createLogger("trustgate-agent", text(args, "log-level"));
+    try {
+      const key = await loadAgentKey(config, log);
+      if (args.values["print"] === true) {
+        const { status } = await scanAndSign(config, key, { log });
+        io.stdout(`${JSON.stringify(status, null, 2)}\n`);
+        return EXIT_OK;
+      }
+      const loop = new AgentLoop(config, { log }, key, kubeConfig(text(args, "kubeconfig")));
+      if (args.values["once"] === true) {
+        await loop.cycle("once");
+        return EXIT_OK;
+      }
+      log.info(
+        { node: config.nodeName, hostRoot: config.hostRoot, intervalMs: config.intervalMs },
+        "Started agent",
+      );
+      loop.start();
+      const signal = await untilTerminated(loop);
+      await loop.stop();
+      log.info({ signal }, "Stopped agent");
+      // Idle keep-alive connections of the API client would hold the process for seconds more.
+      setTimeout(() => process.exit(), 500).unref();
+      return EXIT_OK;
+    } catch (error) {
+      log.error({ err: error }, "Agent failed");
+      io.stderr(`trustgate agent: ${(error as Error).message}\n`);
+      return EXIT_FAILURE;
+    }
+  },
+};

@@ -1,0 +1,85 @@
+import { createHash } from "node:crypto";
+import type { ConfidentialHost, ConfidentialVM } from "../../api/v1alpha1/generated/types.ts";
+import { canonicalJson } from "../../host/canonical-json.ts";
+import type { VirtualMachine, VirtualMachineInstance } from "../../kubevirt/generated/types.ts";
+import type { VmPlacement } from "../../kubevirt/virtual-machine.ts";
+import { isConditionTrue } from "../../runtime/conditions.ts";
+import { CONDITION_VALIDATED } from "../confidentialhost/reasons.ts";
+import { ANNOTATION_SPEC_HASH } from "./reasons.ts";
+
+/** The placement recorded in a ConfidentialVM's status, if it has one. */
+export function recordedPlacement(cvm: ConfidentialVM): VmPlacement | undefined {
+  const nodeName = cvm.status?.nodeName;
+  if (nodeName === undefined || nodeName === "") return undefined;
+  return {
+    nodeName,
+    gpus: (cvm.status?.gpus ?? []).map((g) => ({ pciAddress: g.pciAddress, model: g.model ?? "" })),
+  };
+}
+
+/** A recorded placement no longer fits the spec when the GPU count or model changed. */
+export function placementFitsSpec(cvm: ConfidentialVM, placement: VmPlacement): boolean {
+  const want = cvm.spec.gpus?.count ?? 0;
+  const model = cvm.spec.gpus?.model;
+  return (
+    placement.gpus.length === want && (model === undefined || placement.gpus.every((g) => g.model === model))
+  );
+}
+
+/** Everything that, when changed, needs a new VM: what the guest boots with and where. */
+export function launchSpecHash(cvm: ConfidentialVM, placement: VmPlacement): string {
+  const { tee, image, resources, gpus, nodeSelector, runStrategy, tdx, snp } = cvm.spec;
+  const text = canonicalJson({ tee, image, resources, gpus, nodeSelector, runStrategy, tdx, snp, placement });
+  return createHash("sha256").update(text).digest("hex").slice(0, 32);
+}
+
+export type HostState = { ok: true } | { ok: false; reason: "gone" | "invalid"; message: string };
+
+export function hostState(host: ConfidentialHost | undefined, nodeName: string): HostState {
+  if (host === undefined)
+    return { ok: false, reason: "gone", message: `ConfidentialHost ${nodeName} not found` };
+  if (isConditionTrue(host.status?.conditions, CONDITION_VALIDATED)) return { ok: true };
+  const validated = host.status?.conditions?.find((c) => c.type === CONDITION_VALIDATED);
+  return {
+    ok: false,
+    reason: "invalid",
+    message: `host ${nodeName} not Validated: ${validated?.message ?? "no verdict yet"}`,
+  };
+}
+
+export type VmState =
+  | { kind: "missing" }
+  | { kind: "outdated" }
+  | { kind: "deleting" }
+  | { kind: "halted" }
+  | { kind: "starting"; message: string }
+  | { kind: "running" }
+  | { kind: "failed"; message: string };
+
+/** Where the VM stands relative to what the ConfidentialVM asks for. */
+export function vmState(
+  vm: VirtualMachine | undefined,
+  vmi: VirtualMachineInstance | undefined,
+  wantedHash: string,
+  nodeName: string,
+): VmState {
+  if (vm === undefined) return { kind: "missing" };
+  if (vm.metadata?.deletionTimestamp !== undefined) return { kind: "deleting" };
+  if (vm.metadata?.annotations?.[ANNOTATION_SPEC_HASH] !== wantedHash) return { kind: "outdated" };
+  if (vm.spec.runStrategy === "Halted") return { kind: "halted" };
+  const phase = vmi?.status?.phase;
+  if (phase === "Failed") {
+    const reason = vmi?.status?.conditions?.find((c) => c.status === "False")?.message ?? "the VMI failed";
+    return { kind: "failed", message: reason };
+  }
+  if (phase === "Running") {
+    if (vmi?.status?.nodeName !== nodeName) {
+      return {
+        kind: "failed",
+        message: `VMI runs on ${vmi?.status?.nodeName ?? "no node"}, not the validated host ${nodeName}`,
+      };
+    }
+    return { kind: "running" };
+  }
+  return { kind: "starting", message: `VMI ${phase ?? "not created yet"}` };
+}

@@ -1,0 +1,23 @@
+/** ConfidentialVM condition types and reasons. */
+export const CONDITION_HOST_VALIDATED = "HostValidated";
+export const CONDITION_DEPLOYED = "Deployed";
+export const CONDITION_ATTESTED = "Attested";
+export const CONDITION_READY = "Ready";
+
+export const REASON_POLICY_NOT_FOUND = "PolicyNotFound";
+export const REASON_NO_ELIGIBLE_HOST = "NoEligibleHost";
+export const REASON_HOST_VALIDATED = "HostValidated";
+export const REASON_HOST_NOT_VALIDATED = "HostNotValidated";
+export const REASON_HOST_GONE = "HostNotFound";
+export const REASON_VM_CREATED = "VirtualMachineCreated";
+export const REASON_VM_RELAUNCHING = "Relaunching";
+export const REASON_VMI_PENDING = "VMINotRunning";
+export const REASON_VMI_RUNNING = "VMIRunning";
+export const REASON_VMI_FAILED = "VMIFailed";
+export const REASON_VM_INVALID = "VirtualMachineInvalid";
+export const REASON_NOT_SCHEDULED = "NotScheduled";
+export const REASON_NOT_ATTESTED = "NotAttested";
+export const REASON_HALTED = "Halted";
+
+/** Annotation on a VirtualMachine: hash of the ConfidentialVM spec and placement it was rendered from. */
+export const ANNOTATION_SPEC_HASH = "trustgate.io/spec-hash";

@@ -1,0 +1,435 @@
+import { type CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import type {
+  AttestationPolicy,
+  ConfidentialHost,
+  ConfidentialVM,
+  ConfidentialVMStatus,
+} from "../../api/v1alpha1/generated/types.ts";
+import { CONFIDENTIAL_VM, GROUP, VERSION } from "../../api/v1alpha1/generated/types.ts";
+import { FINALIZER } from "../../api/v1alpha1/labels.ts";
+import { apiErrorStatus, isConflict, isNotFound } from "../../kube/api-error.ts";
+import type { VirtualMachine, VirtualMachineInstance } from "../../kubevirt/generated/types.ts";
+import { buildVirtualMachine, VmBuildError, type VmPlacement } from "../../kubevirt/virtual-machine.ts";
+import {
+  objectKey,
+  splitKey,
+  type ReconcileContext,
+  type Reconciler,
+  type ReconcileResult,
+} from "../../runtime/controller.ts";
+import type { EventRecorder } from "../../runtime/events.ts";
+import type { GpuLedger } from "./gpu-ledger.ts";
+import { hostState, launchSpecHash, placementFitsSpec, recordedPlacement, vmState } from "./lifecycle.ts";
+import * as r from "./reasons.ts";
+import { describeRefusals, scheduleConfidentialVM } from "./scheduling.ts";
+import { type StatusUpdate, writeStatus } from "./status.ts";
+
+interface Cache<T> {
+  get(name: string, namespace?: string): T | undefined;
+  list(namespace?: string): readonly T[];
+}
+
+export interface CvmReconcilerDeps {
+  cvms: Cache<ConfidentialVM>;
+  policies: Cache<AttestationPolicy>;
+  hosts: Cache<ConfidentialHost>;
+  nodeLabels: () => ReadonlyMap<string, Record<string, string>>;
+  vms: Cache<VirtualMachine>;
+  vmis: Cache<VirtualMachineInstance>;
+  objects: CustomObjectsApi;
+  events: EventRecorder;
+  ledger: GpuLedger;
+  now?: () => Date;
+}
+
+const KUBEVIRT = { group: "kubevirt.io", version: "v1", plural: "virtualmachines" };
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+const RESCHEDULE_MS = 30_000;
+const DELETE_POLL_MS = 1_000;
+
+/** Reconciles one ConfidentialVM (`ns/name`): place it on a validated host, launch its VM, track it. */
+export class ConfidentialVMReconciler implements Reconciler {
+  readonly name = "confidentialvm";
+  readonly #deps: CvmReconcilerDeps;
+
+  constructor(deps: CvmReconcilerDeps) {
+    this.#deps = deps;
+  }
+
+  async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const { namespace = "", name } = splitKey(key);
+    const cvm = this.#deps.cvms.get(name, namespace);
+    this.#deps.ledger.settle(key, cvm);
+    if (cvm === undefined) {
+      this.#deps.ledger.release(key);
+      return {};
+    }
+    if (cvm.metadata.deletionTimestamp !== undefined) return this.#finalize(cvm, ctx);
+    if (!(cvm.metadata.finalizers ?? []).includes(FINALIZER)) {
+      await this.#patchMeta(cvm, { finalizers: [...(cvm.metadata.finalizers ?? []), FINALIZER] });
+      return {};
+    }
+    return this.#reconcileLive(cvm, ctx);
+  }
+
+  async #reconcileLive(cvm: ConfidentialVM, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const deps = this.#deps;
+    const ns = cvm.metadata.namespace ?? "";
+    const vmName = cvm.metadata.name ?? "";
+    const vm = deps.vms.get(vmName, ns);
+    const policy = deps.policies.get(cvm.spec.policyRef);
+    if (policy === undefined) {
+      const message = `AttestationPolicy ${cvm.spec.policyRef} not found`;
+      await this.#status(cvm, ctx, {
+        phase: vm === undefined ? "Pending" : "Degraded",
+        message,
+        conditions: [
+          { type: r.CONDITION_HOST_VALIDATED, status: "Unknown", reason: r.REASON_POLICY_NOT_FOUND, message },
+        ],
+        event: { type: "Warning", reason: r.REASON_POLICY_NOT_FOUND },
+      });
+      return {};
+    }
+
+    let placement = recordedPlacement(cvm);
+    if (placement !== undefined && !placementFitsSpec(cvm, placement)) {
+      if (vm !== undefined)
+        return this.#deleteVm(cvm, ctx, "GPU request changed; relaunching on a new placement");
+      placement = undefined;
+    }
+    if (placement !== undefined) {
+      const host = hostState(deps.hosts.get(placement.nodeName), placement.nodeName);
+      if (!host.ok) {
+        if (vm === undefined) {
+          placement = undefined;
+        } else {
+          await this.#status(cvm, ctx, {
+            phase: "Degraded",
+            message: host.message,
+            conditions: [
+              {
+                type: r.CONDITION_HOST_VALIDATED,
+                status: "False",
+                reason: host.reason === "gone" ? r.REASON_HOST_GONE : r.REASON_HOST_NOT_VALIDATED,
+                message: host.message,
+              },
+              {
+                type: r.CONDITION_READY,
+                status: "False",
+                reason: r.REASON_HOST_NOT_VALIDATED,
+                message: host.message,
+              },
+            ],
+            event: { type: "Warning", reason: r.REASON_HOST_NOT_VALIDATED },
+          });
+          return {};
+        }
+      }
+    }
+    if (placement === undefined) return this.#schedule(cvm, policy, ctx);
+    return this.#launch(cvm, placement, vm, ctx);
+  }
+
+  async #schedule(
+    cvm: ConfidentialVM,
+    policy: AttestationPolicy,
+    ctx: ReconcileContext,
+  ): Promise<ReconcileResult> {
+    const deps = this.#deps;
+    const key = objectKey(cvm);
+    return deps.ledger.exclusive(async () => {
+      const result = scheduleConfidentialVM({
+        cvm,
+        cvmKey: key,
+        policy: policy.spec,
+        hosts: deps.hosts.list(),
+        nodeLabels: deps.nodeLabels(),
+        assignments: deps.ledger.assignments(deps.cvms.list()),
+      });
+      if (!result.scheduled) {
+        const message = `no eligible host: ${describeRefusals(result.refusals)}`;
+        await this.#status(cvm, ctx, {
+          phase: "Scheduling",
+          message,
+          placement: null,
+          conditions: [
+            { type: r.CONDITION_HOST_VALIDATED, status: "False", reason: r.REASON_NO_ELIGIBLE_HOST, message },
+            {
+              type: r.CONDITION_DEPLOYED,
+              status: "False",
+              reason: r.REASON_NOT_SCHEDULED,
+              message: "waiting for an eligible host",
+            },
+            { type: r.CONDITION_READY, status: "False", reason: r.REASON_NO_ELIGIBLE_HOST, message },
+          ],
+          event: { type: "Warning", reason: r.REASON_NO_ELIGIBLE_HOST },
+        });
+        return { requeueAfterMs: RESCHEDULE_MS };
+      }
+      const { placement } = result;
+      deps.ledger.reserve(key, placement);
+      const message = `placed on validated host ${placement.nodeName} with ${placement.gpus.length} GPUs`;
+      await this.#status(cvm, ctx, {
+        phase: "Launching",
+        message,
+        placement,
+        conditions: [
+          { type: r.CONDITION_HOST_VALIDATED, status: "True", reason: r.REASON_HOST_VALIDATED, message },
+          {
+            type: r.CONDITION_DEPLOYED,
+            status: "False",
+            reason: r.REASON_VMI_PENDING,
+            message: "creating the VirtualMachine",
+          },
+          {
+            type: r.CONDITION_READY,
+            status: "False",
+            reason: r.REASON_NOT_ATTESTED,
+            message: "not attested yet",
+          },
+        ],
+        event: { type: "Normal", reason: "Scheduled" },
+      });
+      return {};
+    });
+  }
+
+  async #launch(
+    cvm: ConfidentialVM,
+    placement: VmPlacement,
+    vm: VirtualMachine | undefined,
+    ctx: ReconcileContext,
+  ): Promise<ReconcileResult> {
+    const ns = cvm.metadata.namespace ?? "";
+    const name = cvm.metadata.name ?? "";
+    const hash = launchSpecHash(cvm, placement);
+    const state = vmState(vm, this.#deps.vmis.get(name, ns), hash, placement.nodeName);
+    const hostOk = {
+      type: r.CONDITION_HOST_VALIDATED,
+      status: "True" as const,
+      reason: r.REASON_HOST_VALIDATED,
+      message: `host ${placement.nodeName} validated`,
+    };
+    switch (state.kind) {
+      case "missing":
+        return this.#createVm(cvm, placement, hash, ctx);
+      case "outdated":
+        return this.#deleteVm(cvm, ctx, "spec changed; relaunching the VM");
+      case "deleting":
+        return { requeueAfterMs: DELETE_POLL_MS };
+      case "halted":
+        await this.#status(cvm, ctx, {
+          phase: "Launching",
+          message: "runStrategy Halted: the VM is stopped",
+          conditions: [
+            hostOk,
+            {
+              type: r.CONDITION_DEPLOYED,
+              status: "False",
+              reason: r.REASON_HALTED,
+              message: "runStrategy Halted",
+            },
+          ],
+        });
+        return {};
+      case "starting":
+        await this.#status(cvm, ctx, {
+          phase: "Launching",
+          message: state.message,
+          conditions: [
+            hostOk,
+            {
+              type: r.CONDITION_DEPLOYED,
+              status: "False",
+              reason: r.REASON_VMI_PENDING,
+              message: state.message,
+            },
+          ],
+        });
+        return {};
+      case "failed":
+        await this.#status(cvm, ctx, {
+          phase: "Failed",
+          message: state.message,
+          conditions: [
+            hostOk,
+            {
+              type: r.CONDITION_DEPLOYED,
+              status: "False",
+              reason: r.REASON_VMI_FAILED,
+              message: state.message,
+            },
+            { type: r.CONDITION_READY, status: "False", reason: r.REASON_VMI_FAILED, message: state.message },
+          ],
+          event: { type: "Warning", reason: r.REASON_VMI_FAILED },
+        });
+        return {};
+      case "running": {
+        const attesting = cvm.status?.phase === "Attested" ? "Attested" : "Attesting";
+        await this.#status(cvm, ctx, {
+          phase: attesting,
+          message: `VM running on validated host ${placement.nodeName}`,
+          conditions: [
+            hostOk,
+            {
+              type: r.CONDITION_DEPLOYED,
+              status: "True",
+              reason: r.REASON_VMI_RUNNING,
+              message: `VMI Running on ${placement.nodeName}`,
+            },
+          ],
+          event: { type: "Normal", reason: r.REASON_VMI_RUNNING },
+        });
+        return {};
+      }
+    }
+  }
+
+  async #createVm(
+    cvm: ConfidentialVM,
+    placement: VmPlacement,
+    hash: string,
+    ctx: ReconcileContext,
+  ): Promise<ReconcileResult> {
+    let vm: VirtualMachine;
+    try {
+      vm = buildVirtualMachine(cvm, placement);
+    } catch (error) {
+      if (!(error instanceof VmBuildError)) throw error;
+      await this.#status(cvm, ctx, {
+        phase: "Failed",
+        message: error.message,
+        conditions: [
+          {
+            type: r.CONDITION_DEPLOYED,
+            status: "False",
+            reason: r.REASON_VM_INVALID,
+            message: error.message,
+          },
+        ],
+        event: { type: "Warning", reason: r.REASON_VM_INVALID },
+      });
+      return {};
+    }
+    vm.metadata = { ...vm.metadata, annotations: { [r.ANNOTATION_SPEC_HASH]: hash } };
+    try {
+      await this.#deps.objects.createNamespacedCustomObject({
+        ...KUBEVIRT,
+        namespace: cvm.metadata.namespace ?? "",
+        body: vm,
+        fieldValidation: "Strict",
+      });
+    } catch (error) {
+      if (isConflict(error)) return {};
+      const status = apiErrorStatus(error);
+      if (status?.code === 400 || status?.code === 422) {
+        const message = `KubeVirt rejected the VirtualMachine: ${status.message}`;
+        await this.#status(cvm, ctx, {
+          phase: "Failed",
+          message,
+          conditions: [{ type: r.CONDITION_DEPLOYED, status: "False", reason: r.REASON_VM_INVALID, message }],
+          event: { type: "Warning", reason: r.REASON_VM_INVALID },
+        });
+        return {};
+      }
+      throw error;
+    }
+    ctx.log.info({ node: placement.nodeName, gpus: placement.gpus.length }, "Created VirtualMachine");
+    await this.#deps.events.record(
+      involved(cvm),
+      "Normal",
+      r.REASON_VM_CREATED,
+      `VirtualMachine on ${placement.nodeName}`,
+    );
+    return {};
+  }
+
+  async #deleteVm(cvm: ConfidentialVM, ctx: ReconcileContext, why: string): Promise<ReconcileResult> {
+    try {
+      await this.#deps.objects.deleteNamespacedCustomObject({
+        ...KUBEVIRT,
+        namespace: cvm.metadata.namespace ?? "",
+        name: cvm.metadata.name ?? "",
+      });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    ctx.log.info({ why }, "Deleted VirtualMachine");
+    await this.#status(cvm, ctx, {
+      phase: "Launching",
+      message: why,
+      conditions: [
+        { type: r.CONDITION_DEPLOYED, status: "False", reason: r.REASON_VM_RELAUNCHING, message: why },
+      ],
+      event: { type: "Normal", reason: r.REASON_VM_RELAUNCHING },
+    });
+    return { requeueAfterMs: DELETE_POLL_MS };
+  }
+
+  async #finalize(cvm: ConfidentialVM, ctx: ReconcileContext): Promise<ReconcileResult> {
+    if (!(cvm.metadata.finalizers ?? []).includes(FINALIZER)) return {};
+    const vm = this.#deps.vms.get(cvm.metadata.name ?? "", cvm.metadata.namespace);
+    if (vm !== undefined) {
+      if (vm.metadata?.deletionTimestamp === undefined) {
+        await this.#deps.objects
+          .deleteNamespacedCustomObject({
+            ...KUBEVIRT,
+            namespace: cvm.metadata.namespace ?? "",
+            name: cvm.metadata.name ?? "",
+          })
+          .catch((error: unknown) => {
+            if (!isNotFound(error)) throw error;
+          });
+        ctx.log.info("Deleted VirtualMachine of a deleted ConfidentialVM");
+      }
+      return { requeueAfterMs: DELETE_POLL_MS };
+    }
+    await this.#patchMeta(cvm, {
+      finalizers: (cvm.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
+    });
+    this.#deps.ledger.release(objectKey(cvm));
+    ctx.log.info("Released GPUs and removed finalizer");
+    return {};
+  }
+
+  async #patchMeta(cvm: ConfidentialVM, metadata: { finalizers: string[] }): Promise<void> {
+    await this.#deps.objects.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        plural: CONFIDENTIAL_VM.plural,
+        namespace: cvm.metadata.namespace ?? "",
+        name: cvm.metadata.name ?? "",
+        body: { metadata: { ...metadata, resourceVersion: cvm.metadata.resourceVersion } },
+      },
+      mergePatch,
+    );
+  }
+
+  async #status(cvm: ConfidentialVM, ctx: ReconcileContext, update: StatusUpdate): Promise<void> {
+    const now = (this.#deps.now ?? (() => new Date()))();
+    const written = await writeStatus(this.#deps.objects, cvm, update, now);
+    if (!written) return;
+    ctx.log.info({ phase: update.phase }, "Patched ConfidentialVM status");
+    const previous: ConfidentialVMStatus["phase"] = cvm.status?.phase;
+    if (update.event !== undefined && previous !== update.phase) {
+      await this.#deps.events.record(involved(cvm), update.event.type, update.event.reason, update.message);
+    }
+  }
+}
+
+function involved(cvm: ConfidentialVM): {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+  uid?: string;
+} {
+  return {
+    apiVersion: cvm.apiVersion,
+    kind: cvm.kind,
+    name: cvm.metadata.name ?? "",
+    ...(cvm.metadata.namespace === undefined ? {} : { namespace: cvm.metadata.namespace }),
+    ...(cvm.metadata.uid === undefined ? {} : { uid: cvm.metadata.uid }),
+  };
+}

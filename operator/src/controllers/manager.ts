@@ -1,0 +1,199 @@
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1Node,
+} from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { AttestationPolicy, ConfidentialHost, ConfidentialVM } from "../api/v1alpha1/generated/types.ts";
+import {
+  ATTESTATION_POLICY,
+  CONFIDENTIAL_HOST,
+  CONFIDENTIAL_VM,
+  GROUP,
+  VERSION,
+} from "../api/v1alpha1/generated/types.ts";
+import { LABEL_CONFIDENTIAL_VM } from "../api/v1alpha1/labels.ts";
+import { verifyHostReport } from "../host/verify-host-report.ts";
+import type { VirtualMachine, VirtualMachineInstance } from "../kubevirt/generated/types.ts";
+import { Controller, objectKey } from "../runtime/controller.ts";
+import { eventRecorder } from "../runtime/events.ts";
+import { ResourceWatch } from "../runtime/informer.ts";
+import { ConfidentialHostReconciler } from "./confidentialhost/reconciler.ts";
+import { GpuLedger } from "./confidentialvm/gpu-ledger.ts";
+import { ConfidentialVMReconciler } from "./confidentialvm/reconciler.ts";
+
+export interface ManagerOptions {
+  kc: KubeConfig;
+  log: Logger;
+  hostStaleAfterMs: number;
+  resyncMs: number;
+  workers?: number;
+}
+
+function customList<T extends KubernetesObject>(
+  objects: CustomObjectsApi,
+  group: string,
+  version: string,
+  plural: string,
+) {
+  return () =>
+    objects.listClusterCustomObject({ group, version, plural }) as Promise<KubernetesListObject<T>>;
+}
+
+/** KubeVirt's generated types say timestamps are strings where client-node says Date; both are JSON. */
+function kubevirtCache<T>(watch: ResourceWatch<KubernetesObject>): {
+  get(name: string, ns?: string): T | undefined;
+  list(ns?: string): readonly T[];
+} {
+  return {
+    get: (name, ns) => watch.get(name, ns) as unknown as T | undefined,
+    list: (ns) => watch.list(ns) as unknown as readonly T[],
+  };
+}
+
+/** The trustgate controllers over shared watch caches, with the event → key mappings between kinds. */
+export class ControllerManager {
+  readonly hostController: Controller;
+  readonly cvmController: Controller;
+  readonly #watches: ResourceWatch<KubernetesObject>[] = [];
+  readonly #hostWatches: ResourceWatch<KubernetesObject>[] = [];
+
+  constructor(options: ManagerOptions) {
+    const { kc, log } = options;
+    const objects = kc.makeApiClient(CustomObjectsApi);
+    const core = kc.makeApiClient(CoreV1Api);
+    const events = eventRecorder(core, "trustgate-controller", log);
+
+    const watch = <T extends KubernetesObject>(
+      path: string,
+      list: () => Promise<KubernetesListObject<T>>,
+      onChange: (obj: T) => void,
+    ) => {
+      const w = new ResourceWatch<T>({
+        kc,
+        path,
+        list,
+        log,
+        onEvent: (_event, obj) => {
+          onChange(obj);
+        },
+      });
+      this.#watches.push(w as unknown as ResourceWatch<KubernetesObject>);
+      return w;
+    };
+    const cvmKeysWhere = (predicate: (cvm: ConfidentialVM) => boolean): void => {
+      for (const cvm of cvms.list()) if (predicate(cvm)) this.cvmController.enqueue(objectKey(cvm));
+    };
+    const unplaced = (cvm: ConfidentialVM): boolean => (cvm.status?.nodeName ?? "") === "";
+    const ownerKey = (obj: KubernetesObject): void => {
+      const name = obj.metadata?.labels?.[LABEL_CONFIDENTIAL_VM];
+      if (name !== undefined) this.cvmController.enqueue(`${obj.metadata?.namespace ?? ""}/${name}`);
+    };
+
+    const apis = `/apis/${GROUP}/${VERSION}`;
+    const hosts = watch<ConfidentialHost>(
+      `${apis}/${CONFIDENTIAL_HOST.plural}`,
+      customList(objects, GROUP, VERSION, CONFIDENTIAL_HOST.plural),
+      (host) => {
+        const name = host.metadata.name ?? "";
+        this.hostController.enqueue(name);
+        cvmKeysWhere((cvm) => cvm.status?.nodeName === name || unplaced(cvm));
+      },
+    );
+    const nodes = watch<V1Node>(
+      "/api/v1/nodes",
+      () => core.listNode(),
+      (node) => {
+        this.hostController.enqueue(node.metadata?.name ?? "");
+        cvmKeysWhere(unplaced);
+      },
+    );
+    const cvms = watch<ConfidentialVM>(
+      `${apis}/${CONFIDENTIAL_VM.plural}`,
+      customList(objects, GROUP, VERSION, CONFIDENTIAL_VM.plural),
+      (cvm) => {
+        this.cvmController.enqueue(objectKey(cvm));
+      },
+    );
+    const policies = watch<AttestationPolicy>(
+      `${apis}/${ATTESTATION_POLICY.plural}`,
+      customList(objects, GROUP, VERSION, ATTESTATION_POLICY.plural),
+      (policy) => {
+        cvmKeysWhere((cvm) => cvm.spec.policyRef === policy.metadata.name);
+      },
+    );
+    const vms = watch<KubernetesObject>(
+      "/apis/kubevirt.io/v1/virtualmachines",
+      customList(objects, "kubevirt.io", "v1", "virtualmachines"),
+      ownerKey,
+    );
+    const vmis = watch<KubernetesObject>(
+      "/apis/kubevirt.io/v1/virtualmachineinstances",
+      customList(objects, "kubevirt.io", "v1", "virtualmachineinstances"),
+      ownerKey,
+    );
+
+    this.#hostWatches.push(
+      hosts as unknown as ResourceWatch<KubernetesObject>,
+      nodes,
+    );
+    this.hostController = new Controller(
+      new ConfidentialHostReconciler({
+        hosts,
+        nodes,
+        objects,
+        core,
+        events,
+        verifyReport: verifyHostReport,
+        staleAfterMs: options.hostStaleAfterMs,
+      }),
+      {
+        log,
+        workers: options.workers ?? 2,
+        resyncMs: options.resyncMs,
+        allKeys: () => hosts.list().map((h) => h.metadata.name ?? ""),
+      },
+    );
+    this.cvmController = new Controller(
+      new ConfidentialVMReconciler({
+        cvms,
+        policies,
+        hosts,
+        nodeLabels: () =>
+          new Map(nodes.list().map((n) => [n.metadata?.name ?? "", n.metadata?.labels ?? {}])),
+        vms: kubevirtCache<VirtualMachine>(vms),
+        vmis: kubevirtCache<VirtualMachineInstance>(vmis),
+        objects,
+        events,
+        ledger: new GpuLedger(),
+      }),
+      {
+        log,
+        workers: options.workers ?? 2,
+        resyncMs: options.resyncMs,
+        allKeys: () => cvms.list().map(objectKey),
+      },
+    );
+  }
+
+  /**
+   * Starts the watches and each controller once the caches it reads are filled: hosts are validated
+   * even while ConfidentialVM or KubeVirt resources cannot be listed yet (CRDs missing, RBAC).
+   */
+  async start(): Promise<void> {
+    await Promise.all(this.#watches.map((w) => w.start()));
+    await Promise.all(this.#hostWatches.map((w) => w.synced()));
+    this.hostController.start();
+    void Promise.all(this.#watches.map((w) => w.synced())).then(() => {
+      this.cvmController.start();
+    });
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.hostController.stop(), this.cvmController.stop()]);
+    await Promise.all(this.#watches.map((w) => w.stop()));
+  }
+}

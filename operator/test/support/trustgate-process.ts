@@ -1,0 +1,13 @@
+import { join } from "node:path";
+import { spawnManaged, type ManagedProcess } from "../../../hack/lib/managed-process.ts";
+import { REPO_ROOT } from "./samples.ts";
+
+/** Runs `trustgate <args>` from source as a real process with this Node; output goes to `dir/<name>.log`. */
+export function startTrustgate(name: string, args: string[], dir: string): ManagedProcess {
+  return spawnManaged(
+    name,
+    process.execPath,
+    [join(REPO_ROOT, "operator/src/cmd/main.ts"), ...args],
+    join(dir, `${name}.log`),
+  );
+}
