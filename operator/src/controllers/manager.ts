@@ -136,10 +136,7 @@ export class ControllerManager {
       ownerKey,
     );
 
-    this.#hostWatches.push(
-      hosts as unknown as ResourceWatch<KubernetesObject>,
-      nodes,
-    );
+    this.#hostWatches.push(hosts as unknown as ResourceWatch<KubernetesObject>, nodes);
     this.hostController = new Controller(
       new ConfidentialHostReconciler({
         hosts,
