@@ -20,7 +20,7 @@ import { verifyHostReport } from "../host/verify-host-report.ts";
 import type { VirtualMachine, VirtualMachineInstance } from "../kubevirt/generated/types.ts";
 import { Controller, objectKey } from "../runtime/controller.ts";
 import { eventRecorder } from "../runtime/events.ts";
-import { ResourceWatch } from "../runtime/informer.ts";
+import { type ResourceEvent, ResourceWatch } from "../runtime/informer.ts";
 import { ConfidentialHostReconciler } from "./confidentialhost/reconciler.ts";
 import { GpuLedger } from "./confidentialvm/gpu-ledger.ts";
 import { ConfidentialVMReconciler } from "./confidentialvm/reconciler.ts";
@@ -70,15 +70,15 @@ export class ControllerManager {
     const watch = <T extends KubernetesObject>(
       path: string,
       list: () => Promise<KubernetesListObject<T>>,
-      onChange: (obj: T) => void,
+      onChange: (obj: T, event: ResourceEvent) => void,
     ) => {
       const w = new ResourceWatch<T>({
         kc,
         path,
         list,
         log,
-        onEvent: (_event, obj) => {
-          onChange(obj);
+        onEvent: (event, obj) => {
+          onChange(obj, event);
         },
       });
       this.#watches.push(w as unknown as ResourceWatch<KubernetesObject>);
@@ -114,8 +114,10 @@ export class ControllerManager {
     const cvms = watch<ConfidentialVM>(
       `${apis}/${CONFIDENTIAL_VM.plural}`,
       customList(objects, GROUP, VERSION, CONFIDENTIAL_VM.plural),
-      (cvm) => {
+      (cvm, event) => {
         this.cvmController.enqueue(objectKey(cvm));
+        // A deleted CVM's GPUs are free again: CVMs waiting for a host may fit now.
+        if (event === "delete") cvmKeysWhere(unplaced);
       },
     );
     const policies = watch<AttestationPolicy>(
