@@ -76,7 +76,7 @@ export function buildVirtualMachine(cvm: ConfidentialVM, placement: VmPlacement)
     spec: {
       runStrategy: cvm.spec.runStrategy ?? "Always",
       template: {
-        metadata: { labels },
+        metadata: { labels: { ...labels } },
         spec: {
           nodeSelector: {
             ...cvm.spec.nodeSelector,
