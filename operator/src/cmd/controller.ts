@@ -6,6 +6,7 @@ import { parseDuration } from "../runtime/duration.ts";
 import { createLogger } from "../runtime/logger.ts";
 
 const USAGE = `Usage: trustgate controller [--kubeconfig <file>] [--host-stale-after <duration>] [--resync <duration>]
+                            [--workers <n>]
 
 Runs the trustgate controllers: ConfidentialHost (verifies agents' signed reports, sets Validated,
 labels Nodes) and ConfidentialVM (places CVMs on validated hosts, launches their KubeVirt VMs).`;
@@ -26,13 +27,17 @@ export const controllerCommand: Command = {
     kubeconfig: { type: "string" },
     "host-stale-after": { type: "string" },
     resync: { type: "string" },
+    workers: { type: "string" },
   },
   async run(args) {
     const staleAfterMs = durationFlag(args.values["host-stale-after"], "5m", "host-stale-after");
     const resyncMs = durationFlag(args.values["resync"], "10m", "resync");
     const log = createLogger("trustgate-controller");
     const kc = loadKubeConfig(args.values["kubeconfig"] as string | undefined);
-    const manager = new ControllerManager({ kc, log, hostStaleAfterMs: staleAfterMs, resyncMs });
+    const workers = Number(args.values["workers"] ?? 8);
+    if (!Number.isInteger(workers) || workers < 1)
+      throw new UsageError("trustgate controller: --workers must be a positive integer");
+    const manager = new ControllerManager({ kc, log, hostStaleAfterMs: staleAfterMs, resyncMs, workers });
     await manager.start();
     log.info({ staleAfterMs, resyncMs }, "Started trustgate controller");
 

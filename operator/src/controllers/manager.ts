@@ -30,6 +30,7 @@ export interface ManagerOptions {
   log: Logger;
   hostStaleAfterMs: number;
   resyncMs: number;
+  /** ConfidentialVM reconciles in parallel (different keys only). */
   workers?: number;
 }
 
@@ -151,7 +152,7 @@ export class ControllerManager {
       }),
       {
         log,
-        workers: options.workers ?? 2,
+        workers: 2,
         resyncMs: options.resyncMs,
         allKeys: () => hosts.list().map((h) => h.metadata.name ?? ""),
       },
@@ -169,9 +170,10 @@ export class ControllerManager {
         events,
         ledger: new GpuLedger(),
       }),
+      // Reconciles of different CVMs mostly wait on the API server; placement is serialized by the ledger.
       {
         log,
-        workers: options.workers ?? 2,
+        workers: options.workers ?? 8,
         resyncMs: options.resyncMs,
         allKeys: () => cvms.list().map(objectKey),
       },

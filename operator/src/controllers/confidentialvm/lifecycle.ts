@@ -81,5 +81,6 @@ export function vmState(
     }
     return { kind: "running" };
   }
-  return { kind: "starting", message: `VMI ${phase ?? "not created yet"}` };
+  // One message for every start-up phase, so each VMI phase step does not cost a status write.
+  return { kind: "starting", message: `waiting for the VMI to run on ${nodeName}` };
 }

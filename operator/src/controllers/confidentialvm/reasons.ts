@@ -9,7 +9,6 @@ export const REASON_NO_ELIGIBLE_HOST = "NoEligibleHost";
 export const REASON_HOST_VALIDATED = "HostValidated";
 export const REASON_HOST_NOT_VALIDATED = "HostNotValidated";
 export const REASON_HOST_GONE = "HostNotFound";
-export const REASON_VM_CREATED = "VirtualMachineCreated";
 export const REASON_VM_RELAUNCHING = "Relaunching";
 export const REASON_VMI_PENDING = "VMINotRunning";
 export const REASON_VMI_RUNNING = "VMIRunning";

@@ -335,12 +335,6 @@ export class ConfidentialVMReconciler implements Reconciler {
       throw error;
     }
     ctx.log.info({ node: placement.nodeName, gpus: placement.gpus.length }, "Created VirtualMachine");
-    await this.#deps.events.record(
-      involved(cvm),
-      "Normal",
-      r.REASON_VM_CREATED,
-      `VirtualMachine on ${placement.nodeName}`,
-    );
     return {};
   }
 
