@@ -10,6 +10,8 @@ export interface ReconcileResult {
 /** An error that retrying cannot fix: logged, not retried until the object changes. */
 export class TerminalError extends Error {}
 
+export type ReconcileOutcome = "success" | "error" | "terminal";
+
 export interface ReconcileContext {
   log: Logger;
   reconcileId: string;
@@ -39,11 +41,7 @@ export class Controller {
   private readonly log: Logger;
   private workers: Promise<void>[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
-  private readonly listeners: ((
-    key: string,
-    outcome: "success" | "error" | "terminal",
-    ms: number,
-  ) => void)[] = [];
+  private readonly listeners: ((key: string, outcome: ReconcileOutcome, ms: number) => void)[] = [];
 
   constructor(reconciler: Reconciler, options: ControllerOptions) {
     this.reconciler = reconciler;
@@ -51,12 +49,17 @@ export class Controller {
     this.log = options.log.child({ controller: reconciler.name });
   }
 
+  /** The reconciler's name (log and metric label). */
+  get name(): string {
+    return this.reconciler.name;
+  }
+
   enqueue(key: string): void {
     this.queue.add(key);
   }
 
   /** Observes each reconcile's outcome (metrics, tests). */
-  onReconciled(listener: (key: string, outcome: "success" | "error" | "terminal", ms: number) => void): void {
+  onReconciled(listener: (key: string, outcome: ReconcileOutcome, ms: number) => void): void {
     this.listeners.push(listener);
   }
 
@@ -96,7 +99,7 @@ export class Controller {
     const reconcileId = randomUUID();
     const log = this.log.child({ key, reconcileId });
     const started = performance.now();
-    let outcome: "success" | "error" | "terminal" = "success";
+    let outcome: ReconcileOutcome = "success";
     try {
       const result = await this.reconciler.reconcile(key, { log, reconcileId });
       this.queue.forget(key);

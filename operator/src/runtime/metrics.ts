@@ -1,0 +1,113 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Controller, ReconcileOutcome } from "./controller.ts";
+
+const RECONCILE_OUTCOMES: readonly ReconcileOutcome[] = ["success", "error", "terminal"];
+
+export interface OperatorMetricsOptions {
+  /** Node process metrics (CPU, memory, event loop lag, GC); default true. */
+  processMetrics?: boolean;
+}
+
+/** The operator's Prometheus metrics, in their own Registry rather than prom-client's global one. */
+export class OperatorMetrics {
+  readonly registry = new Registry();
+  private readonly reconcileTotal: Counter<"controller" | "outcome">;
+  private readonly reconcileDuration: Histogram<"controller">;
+  private readonly reconcileErrors: Counter<"controller">;
+  private readonly queueDepths = new Map<string, () => number>();
+  private readonly leaders = new Map<string, () => boolean>();
+  private readonly confidentialVMs: Gauge<"phase">;
+  private readonly seenPhases = new Set<string>();
+
+  constructor(options: OperatorMetricsOptions = {}) {
+    const registers = [this.registry];
+    this.reconcileTotal = new Counter({
+      name: "trustgate_reconcile_total",
+      help: "Reconciles per controller and outcome (success, error, terminal).",
+      labelNames: ["controller", "outcome"],
+      registers,
+    });
+    this.reconcileDuration = new Histogram({
+      name: "trustgate_reconcile_duration_seconds",
+      help: "Time spent in one reconcile.",
+      labelNames: ["controller"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.reconcileErrors = new Counter({
+      name: "trustgate_reconcile_errors_total",
+      help: "Reconciles that failed (retried or terminal).",
+      labelNames: ["controller"],
+      registers,
+    });
+    const queueDepths = this.queueDepths;
+    new Gauge({
+      name: "trustgate_workqueue_depth",
+      help: "Keys waiting in a controller's work queue.",
+      labelNames: ["controller"],
+      registers,
+      collect() {
+        for (const [controller, depth] of queueDepths) this.set({ controller }, depth());
+      },
+    });
+    this.confidentialVMs = new Gauge({
+      name: "trustgate_confidentialvms",
+      help: "ConfidentialVMs per status phase.",
+      labelNames: ["phase"],
+      registers,
+    });
+    const leaders = this.leaders;
+    new Gauge({
+      name: "trustgate_leader",
+      help: "1 while this process holds the leader election Lease, else 0.",
+      labelNames: ["identity"],
+      registers,
+      collect() {
+        for (const [identity, isLeader] of leaders) this.set({ identity }, isLeader() ? 1 : 0);
+      },
+    });
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Creates the controller's series at zero, so rate() and alerts work before the first reconcile. */
+  addController(controller: string, queueDepth: () => number): void {
+    for (const outcome of RECONCILE_OUTCOMES) this.reconcileTotal.inc({ controller, outcome }, 0);
+    this.reconcileErrors.inc({ controller }, 0);
+    this.reconcileDuration.zero({ controller });
+    this.queueDepths.set(controller, queueDepth);
+  }
+
+  observeReconcile(controller: string, outcome: ReconcileOutcome, ms: number): void {
+    this.reconcileTotal.inc({ controller, outcome });
+    this.reconcileDuration.observe({ controller }, ms / 1000);
+    if (outcome !== "success") this.reconcileErrors.inc({ controller });
+  }
+
+  /** Reads leadership at scrape time. */
+  trackLeader(identity: string, isLeader: () => boolean): void {
+    this.leaders.set(identity, isLeader);
+  }
+
+  /** Replaces the per-phase counts; a phase reported before and missing now drops to 0. */
+  setConfidentialVMPhases(counts: Readonly<Record<string, number>>): void {
+    for (const phase of Object.keys(counts)) this.seenPhases.add(phase);
+    for (const phase of this.seenPhases) this.confidentialVMs.set({ phase }, counts[phase] ?? 0);
+  }
+
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+/** Counts every reconcile of the controller; its queue depth is read at scrape time. */
+export function instrumentController(controller: Controller, metrics: OperatorMetrics): void {
+  const name = controller.name;
+  metrics.addController(name, () => controller.queue.length);
+  controller.onReconciled((_key, outcome, ms) => {
+    metrics.observeReconcile(name, outcome, ms);
+  });
+}
