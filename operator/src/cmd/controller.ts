@@ -1,21 +1,49 @@
-import type { Command } from "../cli/command.ts";
+import { CoordinationV1Api } from "@kubernetes/client-node";
+import { readFileSync } from "node:fs";
+import type { Command, ParsedArgs } from "../cli/command.ts";
 import { UsageError } from "../cli/command.ts";
 import { ControllerManager } from "../controllers/manager.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { parseDuration } from "../runtime/duration.ts";
+import { LeaderElector, leaderIdentity } from "../runtime/leader-election.ts";
 import { createLogger } from "../runtime/logger.ts";
+import { instrumentController, OperatorMetrics } from "../runtime/metrics.ts";
+import { DEFAULT_METRICS_BIND_ADDRESS, startMetricsServer } from "../runtime/metrics-server.ts";
 
-const USAGE = `Usage: trustgate controller [--kubeconfig <file>] [--host-stale-after <duration>] [--resync <duration>]
-                            [--workers <n>]
+const USAGE = `Usage: trustgate controller [options]
 
 Runs the trustgate controllers: ConfidentialHost (verifies agents' signed reports, sets Validated,
-labels Nodes) and ConfidentialVM (places CVMs on validated hosts, launches their KubeVirt VMs).`;
+labels Nodes) and ConfidentialVM (places CVMs on validated hosts, launches their KubeVirt VMs).
+
+  --kubeconfig <file>                   default: $KUBECONFIG, ~/.kube/config, then in-cluster
+  --host-stale-after <duration>         a host report older than this is not Validated (default 5m)
+  --resync <duration>                   reconcile every object this often, events or not (default 10m)
+  --workers <n>                         ConfidentialVMs reconciled in parallel (default 8)
+  --leader-elect                        run only while holding a coordination.k8s.io Lease (for replicas > 1)
+  --leader-election-namespace <ns>      default: $POD_NAMESPACE, the ServiceAccount's namespace, trustgate-system
+  --leader-election-id <name>           the Lease's name (default trustgate-controller)
+  --metrics-bind-address <addr>         /metrics, /healthz, /readyz (default ${DEFAULT_METRICS_BIND_ADDRESS}; 0 turns it off)`;
 
 function durationFlag(value: unknown, fallback: string, flag: string): number {
   try {
     return parseDuration(typeof value === "string" ? value : fallback);
   } catch (error) {
     throw new UsageError(`trustgate controller: --${flag}: ${(error as Error).message}`);
+  }
+}
+
+function text(args: ParsedArgs, name: string): string | undefined {
+  const value = args.values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+function electionNamespace(args: ParsedArgs): string {
+  const flag = text(args, "leader-election-namespace") ?? process.env["POD_NAMESPACE"];
+  if (flag !== undefined && flag !== "") return flag;
+  try {
+    return readFileSync("/var/run/secrets/kubernetes.io/serviceaccount/namespace", "utf8").trim();
+  } catch {
+    return "trustgate-system";
   }
 }
 
@@ -28,18 +56,80 @@ export const controllerCommand: Command = {
     "host-stale-after": { type: "string" },
     resync: { type: "string" },
     workers: { type: "string" },
+    "leader-elect": { type: "boolean" },
+    "leader-election-namespace": { type: "string" },
+    "leader-election-id": { type: "string" },
+    "metrics-bind-address": { type: "string" },
   },
   async run(args) {
     const staleAfterMs = durationFlag(args.values["host-stale-after"], "5m", "host-stale-after");
     const resyncMs = durationFlag(args.values["resync"], "10m", "resync");
-    const log = createLogger("trustgate-controller");
-    const kc = loadKubeConfig(args.values["kubeconfig"] as string | undefined);
-    const workers = Number(args.values["workers"] ?? 8);
-    if (!Number.isInteger(workers) || workers < 1)
+    const workers = Number(text(args, "workers") ?? 8);
+    if (!Number.isInteger(workers) || workers < 1) {
       throw new UsageError("trustgate controller: --workers must be a positive integer");
+    }
+    const log = createLogger("trustgate-controller");
+    const kc = loadKubeConfig(text(args, "kubeconfig"));
     const manager = new ControllerManager({ kc, log, hostStaleAfterMs: staleAfterMs, resyncMs, workers });
-    await manager.start();
-    log.info({ staleAfterMs, resyncMs }, "Started trustgate controller");
+
+    const metrics = new OperatorMetrics();
+    instrumentController(manager.hostController, metrics);
+    instrumentController(manager.cvmController, metrics);
+    const phaseTimer = setInterval(() => {
+      metrics.setConfidentialVMPhases(manager.cvmPhaseCounts());
+    }, 5_000);
+    phaseTimer.unref();
+
+    const elector =
+      args.values["leader-elect"] === true
+        ? new LeaderElector({
+            leases: kc.makeApiClient(CoordinationV1Api),
+            namespace: electionNamespace(args),
+            name: text(args, "leader-election-id") ?? "trustgate-controller",
+            identity: leaderIdentity(process.env["POD_NAME"]),
+            log,
+            onStartedLeading: () => {
+              log.info("Became leader; starting controllers");
+              void manager.startControllers();
+            },
+            onStoppedLeading: () => {
+              log.error("Lost leadership; exiting so no two replicas reconcile at once");
+              process.exit(1);
+            },
+          })
+        : undefined;
+    if (elector !== undefined) metrics.trackLeader(elector.identity, () => elector.isLeader());
+
+    let synced = false;
+    const bind = text(args, "metrics-bind-address") ?? DEFAULT_METRICS_BIND_ADDRESS;
+    const server =
+      bind === "0"
+        ? undefined
+        : await startMetricsServer({
+            address: bind,
+            metrics,
+            log,
+            readinessChecks: [
+              { name: "informers-synced", ready: () => synced },
+              { name: "leader-election", ready: () => elector === undefined || elector.state !== "stopped" },
+            ],
+          });
+
+    await manager.startCaches();
+    void manager.synced().then(() => {
+      synced = true;
+    });
+    if (elector === undefined) await manager.startControllers();
+    else {
+      elector.run().catch((error: unknown) => {
+        log.error({ err: error }, "Leader election failed; exiting");
+        process.exit(1);
+      });
+    }
+    log.info(
+      { staleAfterMs, resyncMs, workers, leaderElection: elector !== undefined },
+      "Started trustgate controller",
+    );
 
     await new Promise<void>((resolve) => {
       process.once("SIGTERM", () => {
@@ -51,6 +141,8 @@ export const controllerCommand: Command = {
     });
     log.info("Stopping trustgate controller");
     await manager.stop();
+    await elector?.release();
+    await server?.close();
     return 0;
   },
 };

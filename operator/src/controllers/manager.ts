@@ -61,6 +61,7 @@ export class ControllerManager {
   readonly cvmController: Controller;
   readonly #watches: ResourceWatch<KubernetesObject>[] = [];
   readonly #hostWatches: ResourceWatch<KubernetesObject>[] = [];
+  readonly #cvms: ResourceWatch<ConfidentialVM>;
 
   constructor(options: ManagerOptions) {
     const { kc, log } = options;
@@ -139,6 +140,7 @@ export class ControllerManager {
       ownerKey,
     );
 
+    this.#cvms = cvms;
     this.#hostWatches.push(hosts as unknown as ResourceWatch<KubernetesObject>, nodes);
     this.hostController = new Controller(
       new ConfidentialHostReconciler({
@@ -180,17 +182,37 @@ export class ControllerManager {
     );
   }
 
-  /**
-   * Starts the watches and each controller once the caches it reads are filled: hosts are validated
-   * even while ConfidentialVM or KubeVirt resources cannot be listed yet (CRDs missing, RBAC).
-   */
-  async start(): Promise<void> {
+  /** Starts the watch caches (every replica keeps them warm, leader or not). */
+  async startCaches(): Promise<void> {
     await Promise.all(this.#watches.map((w) => w.start()));
+  }
+
+  /** Resolves once every cache has its first list. */
+  async synced(): Promise<void> {
+    await Promise.all(this.#watches.map((w) => w.synced()));
+  }
+
+  /**
+   * Starts each controller once the caches it reads are filled: hosts are validated even while
+   * ConfidentialVM or KubeVirt resources cannot be listed yet (CRDs missing, RBAC). Keys queued by
+   * the caches meanwhile (a standby's) are reconciled first.
+   */
+  async startControllers(): Promise<void> {
     await Promise.all(this.#hostWatches.map((w) => w.synced()));
     this.hostController.start();
-    void Promise.all(this.#watches.map((w) => w.synced())).then(() => {
+    void this.synced().then(() => {
       this.cvmController.start();
     });
+  }
+
+  /** ConfidentialVMs per phase (no phase yet counts as Pending), for the metrics. */
+  cvmPhaseCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const cvm of this.#cvms.list()) {
+      const phase = cvm.status?.phase ?? "Pending";
+      counts[phase] = (counts[phase] ?? 0) + 1;
+    }
+    return counts;
   }
 
   async stop(): Promise<void> {

@@ -73,7 +73,18 @@ describe("host validation: agents as processes, the controller labels Nodes (rea
     processes.push(
       startTrustgate(
         "controller",
-        ["controller", "--kubeconfig", controllerKc, "--host-stale-after", "30s"],
+        [
+          "controller",
+          "--kubeconfig",
+          controllerKc,
+          "--host-stale-after",
+          "30s",
+          "--metrics-bind-address",
+          "127.0.0.1:0",
+          "--leader-elect",
+          "--leader-election-namespace",
+          NS,
+        ],
         dir,
       ),
     );
