@@ -17,6 +17,7 @@ export const REASON_VM_INVALID = "VirtualMachineInvalid";
 export const REASON_NOT_SCHEDULED = "NotScheduled";
 export const REASON_NOT_ATTESTED = "NotAttested";
 export const REASON_HALTED = "Halted";
+export const REASON_CDI_MISSING = "CDINotInstalled";
 
 /** Annotation on a VirtualMachine: hash of the ConfidentialVM spec and placement it was rendered from. */
 export const ANNOTATION_SPEC_HASH = "trustgate.io/spec-hash";

@@ -7,7 +7,6 @@ import type {
 } from "../../api/v1alpha1/generated/types.ts";
 import { CONFIDENTIAL_VM, GROUP, VERSION } from "../../api/v1alpha1/generated/types.ts";
 import { FINALIZER } from "../../api/v1alpha1/labels.ts";
-import { apiErrorStatus, isConflict, isNotFound } from "../../kube/api-error.ts";
 import type { VirtualMachine, VirtualMachineInstance } from "../../kubevirt/generated/types.ts";
 import { buildVirtualMachine, VmBuildError, type VmPlacement } from "../../kubevirt/virtual-machine.ts";
 import {
@@ -23,6 +22,7 @@ import { hostState, launchSpecHash, placementFitsSpec, recordedPlacement, vmStat
 import * as r from "./reasons.ts";
 import { describeRefusals, scheduleConfidentialVM } from "./scheduling.ts";
 import { type StatusUpdate, writeStatus } from "./status.ts";
+import { VmObjects } from "./vm-objects.ts";
 
 interface Cache<T> {
   get(name: string, namespace?: string): T | undefined;
@@ -42,18 +42,20 @@ export interface CvmReconcilerDeps {
   now?: () => Date;
 }
 
-const KUBEVIRT = { group: "kubevirt.io", version: "v1", plural: "virtualmachines" };
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const RESCHEDULE_MS = 30_000;
 const DELETE_POLL_MS = 1_000;
+const CDI_RETRY_MS = 60_000;
 
 /** Reconciles one ConfidentialVM (`ns/name`): place it on a validated host, launch its VM, track it. */
 export class ConfidentialVMReconciler implements Reconciler {
   readonly name = "confidentialvm";
   readonly #deps: CvmReconcilerDeps;
+  readonly #vmObjects: VmObjects;
 
   constructor(deps: CvmReconcilerDeps) {
     this.#deps = deps;
+    this.#vmObjects = new VmObjects(deps.objects);
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
@@ -312,42 +314,42 @@ export class ConfidentialVMReconciler implements Reconciler {
       return {};
     }
     vm.metadata = { ...vm.metadata, annotations: { [r.ANNOTATION_SPEC_HASH]: hash } };
-    try {
-      await this.#deps.objects.createNamespacedCustomObject({
-        ...KUBEVIRT,
-        namespace: cvm.metadata.namespace ?? "",
-        body: vm,
-        fieldValidation: "Strict",
+    const ns = cvm.metadata.namespace ?? "";
+    if (cvm.spec.image.http !== undefined && !(await this.#vmObjects.ensureDataVolume(cvm))) {
+      const message =
+        "http images are imported by CDI, but the DataVolume API (cdi.kubevirt.io/v1beta1) is not installed";
+      await this.#status(cvm, ctx, {
+        phase: "Launching",
+        message,
+        conditions: [{ type: r.CONDITION_DEPLOYED, status: "False", reason: r.REASON_CDI_MISSING, message }],
+        event: { type: "Warning", reason: r.REASON_CDI_MISSING },
       });
-    } catch (error) {
-      if (isConflict(error)) return {};
-      const status = apiErrorStatus(error);
-      if (status?.code === 400 || status?.code === 422) {
-        const message = `KubeVirt rejected the VirtualMachine: ${status.message}`;
-        await this.#status(cvm, ctx, {
-          phase: "Failed",
-          message,
-          conditions: [{ type: r.CONDITION_DEPLOYED, status: "False", reason: r.REASON_VM_INVALID, message }],
-          event: { type: "Warning", reason: r.REASON_VM_INVALID },
-        });
-        return {};
-      }
-      throw error;
+      return { requeueAfterMs: CDI_RETRY_MS };
     }
-    ctx.log.info({ node: placement.nodeName, gpus: placement.gpus.length }, "Created VirtualMachine");
+    const outcome = await this.#vmObjects.createVirtualMachine(ns, vm);
+    if (outcome.kind === "rejected") {
+      await this.#status(cvm, ctx, {
+        phase: "Failed",
+        message: outcome.message,
+        conditions: [
+          {
+            type: r.CONDITION_DEPLOYED,
+            status: "False",
+            reason: r.REASON_VM_INVALID,
+            message: outcome.message,
+          },
+        ],
+        event: { type: "Warning", reason: r.REASON_VM_INVALID },
+      });
+      return {};
+    }
+    if (outcome.kind === "created")
+      ctx.log.info({ node: placement.nodeName, gpus: placement.gpus.length }, "Created VirtualMachine");
     return {};
   }
 
   async #deleteVm(cvm: ConfidentialVM, ctx: ReconcileContext, why: string): Promise<ReconcileResult> {
-    try {
-      await this.#deps.objects.deleteNamespacedCustomObject({
-        ...KUBEVIRT,
-        namespace: cvm.metadata.namespace ?? "",
-        name: cvm.metadata.name ?? "",
-      });
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+    await this.#vmObjects.deleteVirtualMachine(cvm.metadata.namespace ?? "", cvm.metadata.name ?? "");
     ctx.log.info({ why }, "Deleted VirtualMachine");
     await this.#status(cvm, ctx, {
       phase: "Launching",
@@ -365,19 +367,12 @@ export class ConfidentialVMReconciler implements Reconciler {
     const vm = this.#deps.vms.get(cvm.metadata.name ?? "", cvm.metadata.namespace);
     if (vm !== undefined) {
       if (vm.metadata?.deletionTimestamp === undefined) {
-        await this.#deps.objects
-          .deleteNamespacedCustomObject({
-            ...KUBEVIRT,
-            namespace: cvm.metadata.namespace ?? "",
-            name: cvm.metadata.name ?? "",
-          })
-          .catch((error: unknown) => {
-            if (!isNotFound(error)) throw error;
-          });
+        await this.#vmObjects.deleteVirtualMachine(cvm.metadata.namespace ?? "", cvm.metadata.name ?? "");
         ctx.log.info("Deleted VirtualMachine of a deleted ConfidentialVM");
       }
       return { requeueAfterMs: DELETE_POLL_MS };
     }
+    if (cvm.spec.image.http !== undefined) await this.#vmObjects.deleteDataVolume(cvm);
     await this.#patchMeta(cvm, {
       finalizers: (cvm.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
     });

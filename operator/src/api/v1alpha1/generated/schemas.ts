@@ -758,6 +758,17 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
                     },
                   ],
                 },
+                diskSize: {
+                  "x-kubernetes-int-or-string": true,
+                  default: "64Gi",
+                  description: "Size of the volume the image is imported into (CDI DataVolume).",
+                  "x-kubernetes-validations": [
+                    {
+                      rule: "type(self) == string ? isQuantity(self) && quantity(self).compareTo(quantity('1Gi')) >= 0 : self >= 1073741824",
+                      message: "image.http.diskSize must be a quantity of at least 1Gi",
+                    },
+                  ],
+                },
               },
             },
           },

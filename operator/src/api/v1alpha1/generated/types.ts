@@ -320,6 +320,8 @@ export interface ConfidentialVMSpecImage {
 export interface ConfidentialVMSpecImageHttp {
   url: string;
   sha256: string;
+  /** Size of the volume the image is imported into (CDI DataVolume). */
+  diskSize?: number | string;
 }
 
 export interface ConfidentialVMSpecResources {
