@@ -1,22 +1,34 @@
 import { type Command, type CommandIo, EXIT_USAGE, parseCommandArgs, UsageError } from "./command.ts";
 
-export function renderHelp(commands: readonly Command[]): string {
+/** A subcommand listed by name and summary, whose module (and its dependencies) loads only when run. */
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<Command>;
+}
+
+export function renderHelp(commands: readonly CommandEntry[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   return ["Usage: trustgate <command> [options]", "", "Commands:", ...lines, ""].join("\n");
 }
 
-export async function runCli(commands: readonly Command[], argv: string[], io: CommandIo): Promise<number> {
+export async function runCli(
+  commands: readonly CommandEntry[],
+  argv: string[],
+  io: CommandIo,
+): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
     io.stdout(renderHelp(commands));
     return name === undefined ? EXIT_USAGE : 0;
   }
-  const command = commands.find((c) => c.name === name);
-  if (command === undefined) {
+  const entry = commands.find((c) => c.name === name);
+  if (entry === undefined) {
     io.stderr(`trustgate: unknown command '${name}'\n\n${renderHelp(commands)}`);
     return EXIT_USAGE;
   }
+  const command = await entry.load();
   try {
     const args = parseCommandArgs(command, rest);
     if (args.values["help"] === true) {

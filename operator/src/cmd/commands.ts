@@ -1,6 +1,24 @@
-import type { Command } from "../cli/command.ts";
-import { agentCommand } from "./agent.ts";
-import { controllerCommand } from "./controller.ts";
-import { versionCommand } from "./version.ts";
+import type { CommandEntry } from "../cli/main.ts";
 
-export const commands: readonly Command[] = [versionCommand, agentCommand, controllerCommand];
+export const commands: readonly CommandEntry[] = [
+  {
+    name: "version",
+    summary: "Print the trustgate version",
+    load: async () => (await import("./version.ts")).versionCommand,
+  },
+  {
+    name: "agent",
+    summary: "Report this node's confidential-computing readiness (DaemonSet agent)",
+    load: async () => (await import("./agent.ts")).agentCommand,
+  },
+  {
+    name: "controller",
+    summary: "Run the trustgate controllers",
+    load: async () => (await import("./controller.ts")).controllerCommand,
+  },
+  {
+    name: "verify",
+    summary: "Verify an evidence bundle offline and print the verdict as JSON",
+    load: async () => (await import("./verify.ts")).verifyCommand,
+  },
+];

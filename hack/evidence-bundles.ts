@@ -1,0 +1,31 @@
+// Writes every shared TDX/SNP evidence item (../shared/evidence) as a design.md evidence bundle, with the
+// verification time and verdict its MANIFEST gives, for `trustgate verify`:
+//   node hack/evidence-bundles.ts <out-dir>
+//   ./bin/trustgate verify <out-dir>/<bundle>.json --at <time from index.json>
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { sharedBundleCases } from "../operator/test/support/shared-evidence.ts";
+
+const out = process.argv[2];
+if (out === undefined) {
+  console.error("usage: node hack/evidence-bundles.ts <out-dir>");
+  process.exit(2);
+}
+mkdirSync(out, { recursive: true });
+const index: Record<string, unknown>[] = [];
+const written = new Set<string>();
+for (const c of sharedBundleCases()) {
+  const file = `${c.name.split(" ")[0]?.replace("/", "-") ?? "bundle"}.json`;
+  if (!written.has(file)) writeFileSync(join(out, file), `${JSON.stringify(c.bundle, null, 2)}\n`);
+  written.add(file);
+  index.push({
+    file,
+    at: c.at,
+    authentic: c.authentic,
+    tcbStatus: c.tcbStatus,
+    errorCodes: c.errorCodes,
+    policy: c.policy,
+  });
+}
+writeFileSync(join(out, "index.json"), `${JSON.stringify(index, null, 2)}\n`);
+console.log(`wrote ${written.size} bundles and index.json to ${out}`);

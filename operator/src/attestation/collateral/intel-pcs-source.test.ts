@@ -1,0 +1,134 @@
+import { expect } from "chai";
+import { join } from "node:path";
+import { FIXTURE_TDX_DIR } from "../../../test/fixtures/tdx/items.ts";
+import { pcsItems } from "../../../test/fixtures/tdx/pcs-items.ts";
+import { tdxTeeFromItem, withoutCollateral } from "../tdx/bundle-from-item.ts";
+import { tdxVerifier } from "../tdx/verifier.ts";
+import { EvidenceError } from "../types.ts";
+import { createIntelPcsSource } from "./intel-pcs-source.ts";
+import {
+  SGX_PCK_CRL,
+  SGX_PCK_CRL_ISSUER_CHAIN,
+  SGX_ROOT_CA_CRL,
+  TDX_QE_IDENTITY,
+  TDX_QE_IDENTITY_ISSUER_CHAIN,
+  TDX_TCB_INFO,
+  TDX_TCB_INFO_ISSUER_CHAIN,
+} from "./kinds.ts";
+
+const tee = tdxTeeFromItem(join(FIXTURE_TDX_DIR, "dcapqvl-uptodate-v4"));
+const items = pcsItems(tee, "b0c06f000000");
+const itemBytes = (kind: string): Uint8Array =>
+  items.find((item) => item.kind === kind)?.bytes ?? new Uint8Array();
+const text = (bytes: Uint8Array | undefined): string => Buffer.from(bytes ?? []).toString("utf8");
+
+/** A fake PCS: routes by path, answers with Intel's headers, records every request. */
+function fakePcs(): { fetch: typeof globalThis.fetch; requests: string[] } {
+  const requests: string[] = [];
+  const respond = (body: Uint8Array, chainHeader: string, chainKind: string): Response =>
+    new Response(Buffer.from(body), {
+      headers: { [chainHeader]: encodeURIComponent(text(itemBytes(chainKind))) },
+    });
+  const fetch = (input: string | URL | Request): Promise<Response> => {
+    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+    requests.push(`${url.pathname}${url.search}`);
+    if (url.pathname === "/tdx/certification/v4/tcb" && url.searchParams.get("fmspc") === "b0c06f000000") {
+      return Promise.resolve(
+        respond(itemBytes(TDX_TCB_INFO), "TCB-Info-Issuer-Chain", TDX_TCB_INFO_ISSUER_CHAIN),
+      );
+    }
+    if (url.pathname === "/tdx/certification/v4/qe/identity") {
+      return Promise.resolve(
+        respond(
+          itemBytes(TDX_QE_IDENTITY),
+          "SGX-Enclave-Identity-Issuer-Chain",
+          TDX_QE_IDENTITY_ISSUER_CHAIN,
+        ),
+      );
+    }
+    if (url.pathname === "/sgx/certification/v4/pckcrl" && url.searchParams.get("ca") === "platform") {
+      return Promise.resolve(
+        respond(itemBytes(SGX_PCK_CRL), "SGX-PCK-CRL-Issuer-Chain", SGX_PCK_CRL_ISSUER_CHAIN),
+      );
+    }
+    if (url.pathname === "/IntelSGXRootCA.der") {
+      return Promise.resolve(new Response(Buffer.from(itemBytes(SGX_ROOT_CA_CRL))));
+    }
+    if (url.pathname === "/broken") return Promise.resolve(new Response("oops", { status: 503 }));
+    return Promise.resolve(new Response("not found", { status: 404 }));
+  };
+  return { fetch, requests };
+}
+
+describe("createIntelPcsSource", () => {
+  it("asks the PCS v4 paths and decodes the issuer-chain headers; one request serves item and chain", async () => {
+    const pcs = fakePcs();
+    const source = createIntelPcsSource({
+      baseUrl: "https://pcs.test",
+      rootCaCrlUrl: "https://certs.test/IntelSGXRootCA.der",
+      fetch: pcs.fetch,
+      update: "early",
+    });
+    expect(text(await source.get(TDX_TCB_INFO, "b0c06f000000"))).to.match(/^\{"tcbInfo":\{"id":"TDX"/);
+    expect(text(await source.get(TDX_TCB_INFO_ISSUER_CHAIN, "b0c06f000000"))).to.match(
+      /^-----BEGIN CERTIFICATE-----/,
+    );
+    expect(text(await source.get(SGX_PCK_CRL_ISSUER_CHAIN, "platform"))).to.match(
+      /^-----BEGIN CERTIFICATE-----/,
+    );
+    expect((await source.get(SGX_ROOT_CA_CRL, "root"))?.[0]).to.equal(0x30);
+    expect(pcs.requests).to.deep.equal([
+      "/tdx/certification/v4/tcb?fmspc=b0c06f000000&update=early",
+      "/sgx/certification/v4/pckcrl?ca=platform&encoding=der",
+      "/IntelSGXRootCA.der",
+    ]);
+  });
+
+  it("answers undefined for 404s, bad keys and unknown kinds without asking for bad keys", async () => {
+    const pcs = fakePcs();
+    const source = createIntelPcsSource({ baseUrl: "https://pcs.test", fetch: pcs.fetch });
+    expect(await source.get(TDX_TCB_INFO, "00906ed50000")).to.equal(undefined);
+    expect(await source.get(TDX_TCB_INFO, "../../etc")).to.equal(undefined);
+    expect(await source.get(SGX_PCK_CRL, "nonsense")).to.equal(undefined);
+    expect(await source.get("snp-vcek", "Genoa/x")).to.equal(undefined);
+    expect(pcs.requests).to.deep.equal(["/tdx/certification/v4/tcb?fmspc=00906ed50000"]);
+  });
+
+  it("turns server errors and unreachable hosts into CollateralUnavailable", async () => {
+    const failing = createIntelPcsSource({ rootCaCrlUrl: "https://pcs.test/broken", fetch: fakePcs().fetch });
+    const down = createIntelPcsSource({
+      fetch: () => Promise.reject(new Error("ECONNREFUSED")),
+    });
+    for (const request of [failing.get(SGX_ROOT_CA_CRL, "root"), down.get(TDX_QE_IDENTITY, "td_qe")]) {
+      const error: unknown = await request.then(
+        () => undefined,
+        (reason: unknown) => reason,
+      );
+      expect(error).to.be.instanceOf(EvidenceError);
+      expect((error as EvidenceError).code).to.equal("CollateralUnavailable");
+    }
+  });
+
+  it("completes a bare bundle to the same verdict, and reports an unreachable PCS", async () => {
+    const bare = withoutCollateral(tee);
+    const now = new Date("2025-07-01T00:00:00Z");
+    const source = createIntelPcsSource({
+      baseUrl: "https://pcs.test",
+      rootCaCrlUrl: "https://certs.test/IntelSGXRootCA.der",
+      fetch: fakePcs().fetch,
+    });
+    const result = await tdxVerifier.verify(bare, { now, collateral: source });
+    expect(result.errors).to.deep.equal([]);
+    expect(result.tcbStatus).to.equal("UpToDate");
+
+    const down = createIntelPcsSource({
+      fetch: () => Promise.reject(new Error("ECONNREFUSED")),
+    });
+    const offline = await tdxVerifier.verify(bare, { now, collateral: down });
+    expect(offline.authentic).to.equal(true);
+    expect(offline.tcbStatus).to.equal("Unknown");
+    expect(new Set(offline.errors.map((error) => error.code))).to.deep.equal(
+      new Set(["CollateralUnavailable", "CollateralMissing"]),
+    );
+  });
+});

@@ -1,0 +1,132 @@
+/**
+ * Intel PCS v4 (https://api.trustedservices.intel.com) or a PCCS (same paths) as a CollateralSource. Issuer
+ * chains come in URL-encoded response headers, so one response serves both an item and its chain.
+ */
+import { EvidenceError, type CollateralSource } from "../types.ts";
+import {
+  SGX_PCK_CRL,
+  SGX_PCK_CRL_ISSUER_CHAIN,
+  SGX_ROOT_CA_CRL,
+  TDX_QE_IDENTITY,
+  TDX_QE_IDENTITY_ISSUER_CHAIN,
+  TDX_TCB_INFO,
+  TDX_TCB_INFO_ISSUER_CHAIN,
+} from "./kinds.ts";
+
+export const INTEL_PCS_URL = "https://api.trustedservices.intel.com";
+export const INTEL_ROOT_CA_CRL_URL = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der";
+
+export interface IntelPcsSourceOptions {
+  /** PCS or PCCS base URL (no trailing slash). */
+  baseUrl?: string;
+  /** Root CA CRL location; a PCCS serves it at `<baseUrl>/sgx/certification/v4/rootcacrl`. */
+  rootCaCrlUrl?: string;
+  /** PCS `update` parameter for TCB info and QE identity. */
+  update?: "standard" | "early";
+  fetch?: typeof globalThis.fetch;
+  timeoutMs?: number;
+  /** How long one response is reused for its item and its issuer chain. */
+  responseReuseMs?: number;
+  now?: () => number;
+}
+
+interface Endpoint {
+  url: string;
+  chainHeader?: string;
+  /** Whether this kind asks for the chain header rather than the body. */
+  wantsChain: boolean;
+}
+
+interface FetchedResponse {
+  body?: Uint8Array;
+  headers?: Headers;
+}
+
+const FMSPC = /^[0-9a-f]{12}$/;
+
+function endpoint(
+  options: Required<Pick<IntelPcsSourceOptions, "baseUrl" | "rootCaCrlUrl">> & IntelPcsSourceOptions,
+  kind: string,
+  key: string,
+): Endpoint | undefined {
+  const base = options.baseUrl;
+  const update = options.update === undefined ? "" : `update=${options.update}`;
+  const query = (parts: string[]): string => {
+    const present = parts.filter((part) => part !== "");
+    return present.length === 0 ? "" : `?${present.join("&")}`;
+  };
+  switch (kind) {
+    case TDX_TCB_INFO:
+    case TDX_TCB_INFO_ISSUER_CHAIN:
+      if (!FMSPC.test(key)) return undefined;
+      return {
+        url: `${base}/tdx/certification/v4/tcb${query([`fmspc=${key}`, update])}`,
+        chainHeader: "TCB-Info-Issuer-Chain",
+        wantsChain: kind === TDX_TCB_INFO_ISSUER_CHAIN,
+      };
+    case TDX_QE_IDENTITY:
+    case TDX_QE_IDENTITY_ISSUER_CHAIN:
+      return {
+        url: `${base}/tdx/certification/v4/qe/identity${query([update])}`,
+        chainHeader: "SGX-Enclave-Identity-Issuer-Chain",
+        wantsChain: kind === TDX_QE_IDENTITY_ISSUER_CHAIN,
+      };
+    case SGX_PCK_CRL:
+    case SGX_PCK_CRL_ISSUER_CHAIN:
+      if (key !== "platform" && key !== "processor") return undefined;
+      return {
+        url: `${base}/sgx/certification/v4/pckcrl?ca=${key}&encoding=der`,
+        chainHeader: "SGX-PCK-CRL-Issuer-Chain",
+        wantsChain: kind === SGX_PCK_CRL_ISSUER_CHAIN,
+      };
+    case SGX_ROOT_CA_CRL:
+      return { url: options.rootCaCrlUrl, wantsChain: false };
+    default:
+      return undefined;
+  }
+}
+
+export function createIntelPcsSource(options: IntelPcsSourceOptions = {}): CollateralSource {
+  const baseUrl = options.baseUrl ?? INTEL_PCS_URL;
+  const settings = { ...options, baseUrl, rootCaCrlUrl: options.rootCaCrlUrl ?? INTEL_ROOT_CA_CRL_URL };
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const reuseMs = options.responseReuseMs ?? 60_000;
+  const now = options.now ?? Date.now;
+  const recent = new Map<string, { response: Promise<FetchedResponse>; at: number }>();
+
+  async function download(url: string): Promise<FetchedResponse> {
+    let response: Response;
+    try {
+      response = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs) });
+    } catch (error) {
+      throw new EvidenceError("CollateralUnavailable", `Intel PCS ${url} unreachable`, { cause: error });
+    }
+    if (response.status === 404) return {};
+    if (!response.ok) {
+      throw new EvidenceError("CollateralUnavailable", `Intel PCS ${url} answered ${response.status}`);
+    }
+    return { body: new Uint8Array(await response.arrayBuffer()), headers: response.headers };
+  }
+
+  function fetchOnce(url: string): Promise<FetchedResponse> {
+    const cached = recent.get(url);
+    if (cached !== undefined && now() - cached.at < reuseMs) return cached.response;
+    const response = download(url);
+    recent.set(url, { response, at: now() });
+    response.catch(() => recent.delete(url));
+    return response;
+  }
+
+  return {
+    async get(kind: string, key: string): Promise<Uint8Array | undefined> {
+      const target = endpoint(settings, kind, key);
+      if (target === undefined) return undefined;
+      const response = await fetchOnce(target.url);
+      if (!target.wantsChain) return response.body;
+      const header =
+        target.chainHeader === undefined ? null : (response.headers?.get(target.chainHeader) ?? null);
+      return header === null ? undefined : new TextEncoder().encode(decodeURIComponent(header));
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import { readFile } from "node:fs/promises";
+import { parse as parseYaml } from "yaml";
+import type { AttestationPolicySpec } from "../api/v1alpha1/generated/types.ts";
+import { validateAttestationPolicy } from "../api/v1alpha1/validation.ts";
+import { defaultTeeBackends } from "../attestation/registry.ts";
+import { createDirectorySource } from "../attestation/collateral/directory-source.ts";
+import { verifyBundle } from "../attestation/verify-bundle.ts";
+import { type Command, EXIT_FAILURE, EXIT_OK, type ParsedArgs, UsageError } from "../cli/command.ts";
+
+const USAGE = `Usage: trustgate verify <bundle.json> [--at <RFC3339 time>] [--policy <AttestationPolicy YAML>]
+                        [--nonce <hex>] [--collateral-dir <dir>]
+
+Verifies an evidence bundle offline and prints one JSON object (verdict, tee, gpus, policy).
+Exit status: 0 affirming, 1 warning or contraindicated, 2 the input could not be read.`;
+
+function stringFlag(args: ParsedArgs, name: string): string | undefined {
+  const value = args.values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+function parseAt(value: string | undefined): Date {
+  if (value === undefined) return new Date();
+  const at = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(at.getTime())) {
+    throw new UsageError(`trustgate verify: --at ${JSON.stringify(value)} is not an RFC 3339 time`);
+  }
+  return at;
+}
+
+async function readPolicy(path: string | undefined): Promise<AttestationPolicySpec> {
+  if (path === undefined) return {};
+  let document: unknown;
+  try {
+    document = parseYaml(await readFile(path, "utf8"));
+  } catch (error) {
+    throw new UsageError(`trustgate verify: --policy ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  const result = validateAttestationPolicy(document);
+  if (!result.ok) {
+    const problems = result.errors.map((e) => `${e.path}: ${e.message}`).join("; ");
+    throw new UsageError(`trustgate verify: --policy ${path} is not a valid AttestationPolicy: ${problems}`);
+  }
+  return result.value.spec;
+}
+
+async function readBundle(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new UsageError(`trustgate verify: cannot read ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new UsageError(`trustgate verify: ${path} is not JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+export const verifyCommand: Command = {
+  name: "verify",
+  summary: "Verify an evidence bundle offline and print the verdict as JSON",
+  usage: USAGE,
+  options: {
+    at: { type: "string" },
+    policy: { type: "string" },
+    nonce: { type: "string" },
+    "collateral-dir": { type: "string" },
+  },
+  async run(args, io) {
+    const [bundlePath, ...extra] = args.positionals;
+    if (bundlePath === undefined || extra.length > 0)
+      throw new UsageError("trustgate verify: give exactly one bundle file");
+    const nonce = stringFlag(args, "nonce");
+    if (nonce !== undefined && !/^[0-9a-f]{64}$/.test(nonce)) {
+      throw new UsageError("trustgate verify: --nonce must be 64 lowercase hex characters (32 bytes)");
+    }
+    const now = parseAt(stringFlag(args, "at"));
+    const policy = await readPolicy(stringFlag(args, "policy"));
+    const bundle = await readBundle(bundlePath);
+    const collateralDir = stringFlag(args, "collateral-dir");
+    const report = await verifyBundle(bundle, {
+      now,
+      policy,
+      tees: defaultTeeBackends(),
+      ...(nonce === undefined ? {} : { nonce }),
+      ...(collateralDir === undefined ? {} : { collateral: createDirectorySource(collateralDir) }),
+    });
+    io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+    return report.verdict === "affirming" ? EXIT_OK : EXIT_FAILURE;
+  },
+};
