@@ -1,10 +1,11 @@
 // Mocha root hook plugin (load with --require): one real etcd + kube-apiserver per test process,
 // started on first use and stopped after the last test, on SIGINT/SIGTERM and on process exit.
+import { loadKubeConfig } from "../../src/kube/kubeconfig.ts";
 import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { startControlPlane, type ControlPlane } from "../../../hack/lib/control-plane.ts";
 import { resolveBinDir } from "../../../hack/lib/find-binaries.ts";
 import { killManagedProcessesNow } from "../../../hack/lib/managed-process.ts";
@@ -46,8 +47,7 @@ export function sharedControlPlane(): Promise<ControlPlane> {
 /** A KubeConfig for the admin user (group system:masters) of the shared control plane. */
 export async function kubeConfig(): Promise<KubeConfig> {
   const controlPlane = await sharedControlPlane();
-  const config = new KubeConfig();
-  config.loadFromFile(controlPlane.kubeconfigPath);
+  const config = loadKubeConfig(controlPlane.kubeconfigPath);
   return config;
 }
 

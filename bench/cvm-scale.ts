@@ -1,0 +1,215 @@
+// Benchmark (issue 4): N ConfidentialVMs over H fixture hosts with 8 H100s each reach Attesting on the
+// local control plane. Prints the time, the controller's peak RSS and the API writes per CVM.
+//   node bench/cvm-scale.ts [--cvms 1000] [--hosts 125]
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { startControlPlane } from "../hack/lib/control-plane.ts";
+import { resolveBinDir } from "../hack/lib/find-binaries.ts";
+import { httpsGet } from "../hack/lib/https-get.ts";
+import { spawnManaged } from "../hack/lib/managed-process.ts";
+import { signHostReport, loadOrCreateAgentKey } from "../operator/src/agent/signing.ts";
+import type { ConfidentialHostStatus, ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
+import { applyCrds, readCrdFile } from "../operator/src/kube/crd-install.ts";
+import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
+
+const { values } = parseArgs({
+  options: { cvms: { type: "string", default: "1000" }, hosts: { type: "string", default: "125" } },
+});
+const CVMS = Number(values.cvms);
+const HOSTS = Number(values.hosts);
+const ROOT = new URL("..", import.meta.url).pathname;
+const NS = "bench";
+const trustgate = { group: "trustgate.io", version: "v1alpha1" };
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+function hostStatus(i: number): ConfidentialHostStatus {
+  const gpus = Array.from({ length: 8 }, (_, g) => ({
+    pciAddress: `0000:${(0x18 + g * 0x10).toString(16)}:00.0`,
+    vendorId: "0x10de",
+    deviceId: "0x2330",
+    model: "H100-SXM5-80GB",
+    driver: "vfio-pci",
+    iommuGroup: String(40 + g),
+    ccMode: "on" as const,
+  }));
+  return {
+    observedAt: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    agentVersion: "bench",
+    platform: {
+      cpuVendor: "intel",
+      biosVersion: "2.1",
+      microcode: "0x2b000603",
+      systemProduct: `bench-${i}`,
+    },
+    tee: { type: "tdx", enabled: true },
+    iommu: { enabled: true, vfioLoaded: true },
+    gpus,
+    gpuSummary: { total: 8, ccReady: 8 },
+  };
+}
+
+async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+
+/** Sum of apiserver_request_total for write verbs, by "resource/subresource". */
+async function writeCounts(
+  server: string,
+  tls: { ca: string; cert: string; key: string },
+): Promise<Map<string, number>> {
+  const res = await httpsGet(`${server}/metrics`, tls);
+  const counts = new Map<string, number>();
+  for (const line of res.body.split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    const verb = /verb="([A-Z]+)"/.exec(line)?.[1] ?? "";
+    if (!["POST", "PATCH", "PUT", "DELETE", "APPLY"].includes(verb)) continue;
+    const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? "";
+    const sub = /subresource="([^"]*)"/.exec(line)?.[1] ?? "";
+    const key = `${resource}/${sub}`;
+    counts.set(key, (counts.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1)));
+  }
+  return counts;
+}
+
+async function peakRssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+const dir = await mkdtemp(join(tmpdir(), "trustgate-bench-"));
+const cp = await startControlPlane({ binDir: await resolveBinDir(), dir });
+try {
+  const kc = loadKubeConfig(cp.kubeconfigPath);
+  const core = kc.makeApiClient(CoreV1Api);
+  const objects = kc.makeApiClient(CustomObjectsApi);
+  for (const crd of ["confidentialhosts", "confidentialvms", "attestationpolicies"]) {
+    await applyCrds(kc, await readCrdFile(join(ROOT, `crds/${crd}.trustgate.io.yaml`)));
+  }
+  for (const crd of ["virtualmachines", "virtualmachineinstances"]) {
+    await applyCrds(kc, await readCrdFile(join(ROOT, `hack/kubevirt/crds/${crd}.kubevirt.io.yaml`)), 60_000);
+  }
+  await core.createNamespace({ body: { metadata: { name: NS } } });
+  await objects.createClusterCustomObject({
+    ...trustgate,
+    plural: "attestationpolicies",
+    body: {
+      apiVersion: "trustgate.io/v1alpha1",
+      kind: "AttestationPolicy",
+      metadata: { name: "bench" },
+      spec: {},
+    },
+  });
+  const key = (await loadOrCreateAgentKey(join(dir, "bench.jwk"))).key;
+  const hostNames = Array.from({ length: HOSTS }, (_, i) => `bench-host-${String(i).padStart(3, "0")}`);
+  await inBatches(hostNames, 25, async (name) => {
+    await core.createNode({ body: { metadata: { name, labels: { "kubernetes.io/hostname": name } } } });
+    await objects.createClusterCustomObject({
+      ...trustgate,
+      plural: "confidentialhosts",
+      body: { apiVersion: "trustgate.io/v1alpha1", kind: "ConfidentialHost", metadata: { name }, spec: {} },
+    });
+    const status = await signHostReport(name, hostStatus(hostNames.indexOf(name)), key);
+    await objects.patchClusterCustomObjectStatus(
+      { ...trustgate, plural: "confidentialhosts", name, body: { status } },
+      mergePatch,
+    );
+  });
+
+  const node = process.execPath;
+  process.env["LOG_LEVEL"] = "warn";
+  const controller = spawnManaged(
+    "controller",
+    node,
+    [join(ROOT, "operator/src/cmd/main.ts"), "controller", "--kubeconfig", cp.kubeconfigPath],
+    join(dir, "controller.log"),
+  );
+  const simulator = spawnManaged(
+    "simulator",
+    node,
+    [join(ROOT, "e2e/kubevirt-simulator/main.ts"), "--kubeconfig", cp.kubeconfigPath, "--start-running"],
+    join(dir, "simulator.log"),
+  );
+  const validated = async (): Promise<number> =>
+    (await core.listNode({ labelSelector: "trustgate.io/validated=true" })).items.length;
+  while ((await validated()) < HOSTS) await new Promise((r) => setTimeout(r, 250));
+
+  const tls = {
+    ca: cp.caCertPem,
+    cert: await readFile(join(dir, "pki/admin.crt"), "utf8"),
+    key: await readFile(join(dir, "pki/admin.key"), "utf8"),
+  };
+  const before = await writeCounts(cp.server, tls);
+  const started = performance.now();
+  const names = Array.from({ length: CVMS }, (_, i) => `cvm-${String(i).padStart(4, "0")}`);
+  await inBatches(names, 50, (name) =>
+    objects.createNamespacedCustomObject({
+      ...trustgate,
+      namespace: NS,
+      plural: "confidentialvms",
+      body: {
+        apiVersion: "trustgate.io/v1alpha1",
+        kind: "ConfidentialVM",
+        metadata: { name, namespace: NS },
+        spec: {
+          tee: "tdx",
+          policyRef: "bench",
+          image: { containerDisk: `registry.example.com/cvm@sha256:${"4f".repeat(32)}` },
+          gpus: { count: 1 },
+        },
+      },
+    }),
+  );
+  let attesting = 0;
+  while (attesting < CVMS) {
+    await new Promise((r) => setTimeout(r, 500));
+    const list = (await objects.listNamespacedCustomObject({
+      ...trustgate,
+      namespace: NS,
+      plural: "confidentialvms",
+    })) as { items: ConfidentialVM[] };
+    attesting = list.items.filter((c) => c.status?.phase === "Attesting").length;
+    process.stderr.write(
+      `\r${attesting}/${CVMS} Attesting after ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const after = await writeCounts(cp.server, tls);
+  const delta = (k: string): number => (after.get(k) ?? 0) - (before.get(k) ?? 0);
+  const controllerWrites =
+    delta("confidentialvms/") -
+    CVMS +
+    delta("confidentialvms/status") +
+    delta("virtualmachines/") +
+    delta("events/");
+  const rss = await peakRssMb(controller.pid);
+  process.stderr.write("\n");
+  console.log(
+    JSON.stringify(
+      {
+        cvms: CVMS,
+        hosts: HOSTS,
+        secondsToAllAttesting: Number(seconds.toFixed(1)),
+        controllerPeakRssMb: Number(rss.toFixed(0)),
+        writesPerCvm: Number((controllerWrites / CVMS).toFixed(2)),
+        writesPerCvmExcludingEvents: Number(((controllerWrites - delta("events/")) / CVMS).toFixed(2)),
+        breakdown: {
+          cvmMetadata: delta("confidentialvms/") - CVMS,
+          cvmStatus: delta("confidentialvms/status"),
+          virtualMachines: delta("virtualmachines/"),
+          events: delta("events/"),
+        },
+        targets: { seconds: 60, rssMb: 250, writesPerCvm: 8 },
+      },
+      null,
+      2,
+    ),
+  );
+  await Promise.all([controller.stop(), simulator.stop()]);
+} finally {
+  await cp.stop();
+  if (process.env["KEEP_BENCH_DIR"] === "1") console.error(`kept ${dir}`);
+  else await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,295 @@
+import { expect } from "chai";
+import { cp, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { pino } from "pino";
+import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
+import { startKubevirtSimulator, type KubevirtSimulator } from "../../../e2e/kubevirt-simulator/simulator.ts";
+import type { ConfidentialVM } from "../../src/api/v1alpha1/generated/types.ts";
+import { isNotFound } from "../../src/kube/api-error.ts";
+import { applyCrds, readCrdFile } from "../../src/kube/crd-install.ts";
+import type { VirtualMachine } from "../../src/kubevirt/generated/types.ts";
+import { applyManifestFile, waitUntil } from "../support/apply.ts";
+import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
+import { podBoundToken, serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { REPO_ROOT } from "../support/samples.ts";
+import { startTrustgate } from "../support/trustgate-process.ts";
+
+const SYSTEM_NS = "trustgate-system";
+const NS = "cvm-tests";
+const FIXTURES = join(REPO_ROOT, "operator/test/fixtures/hosts");
+const trustgate = { group: "trustgate.io", version: "v1alpha1" };
+const kubevirt = { group: "kubevirt.io", version: "v1", namespace: NS, plural: "virtualmachines" };
+const DIGEST = `sha256:${"4f".repeat(32)}`;
+const HOSTS = [
+  { node: "cvm-tdx-1", fixture: "tdx-8xh100" },
+  { node: "cvm-snp-1", fixture: "snp-genoa-4xh100" },
+];
+
+function cvmBody(name: string, spec: Record<string, unknown>): object {
+  return {
+    apiVersion: "trustgate.io/v1alpha1",
+    kind: "ConfidentialVM",
+    metadata: { name, namespace: NS },
+    spec: {
+      tee: "tdx",
+      policyRef: "cvm-test",
+      image: { containerDisk: `registry.example.com/cvm@${DIGEST}` },
+      ...spec,
+    },
+  };
+}
+
+describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API server, agents, simulator)", function () {
+  this.timeout(120_000);
+  let admin: KubeConfig;
+  let objects: CustomObjectsApi;
+  let dir: string;
+  let controllerKc: string;
+  let simulator: KubevirtSimulator | undefined;
+  const processes: ManagedProcess[] = [];
+
+  async function cvm(name: string): Promise<ConfidentialVM | undefined> {
+    try {
+      return (await objects.getNamespacedCustomObject({
+        ...trustgate,
+        namespace: NS,
+        plural: "confidentialvms",
+        name,
+      })) as ConfidentialVM;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async function vm(name: string): Promise<VirtualMachine | undefined> {
+    try {
+      return (await objects.getNamespacedCustomObject({ ...kubevirt, name })) as VirtualMachine;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async function createCvm(name: string, spec: Record<string, unknown>): Promise<void> {
+    await objects.createNamespacedCustomObject({
+      ...trustgate,
+      namespace: NS,
+      plural: "confidentialvms",
+      body: cvmBody(name, spec),
+    });
+  }
+
+  async function phaseOf(name: string): Promise<string | undefined> {
+    return (await cvm(name))?.status?.phase;
+  }
+
+  function startController(): void {
+    processes.push(
+      startTrustgate(
+        `controller-${processes.length}`,
+        [
+          "controller",
+          "--kubeconfig",
+          controllerKc,
+          "--host-stale-after",
+          "60s",
+          "--metrics-bind-address",
+          "127.0.0.1:0",
+        ],
+        dir,
+      ),
+    );
+  }
+
+  before(async function () {
+    admin = await kubeConfig();
+    objects = admin.makeApiClient(CustomObjectsApi);
+    dir = await makeTempDir("trustgate-cvm-");
+    const core = admin.makeApiClient(CoreV1Api);
+    for (const crd of ["confidentialhosts", "confidentialvms", "attestationpolicies"]) {
+      await applyCrds(admin, await readCrdFile(join(REPO_ROOT, `crds/${crd}.trustgate.io.yaml`)));
+    }
+    for (const crd of ["virtualmachines", "virtualmachineinstances"]) {
+      await applyCrds(
+        admin,
+        await readCrdFile(join(REPO_ROOT, `hack/kubevirt/crds/${crd}.kubevirt.io.yaml`)),
+        60_000,
+      );
+    }
+    for (const ns of [SYSTEM_NS, NS])
+      await core.createNamespace({ body: { metadata: { name: ns } } }).catch(() => undefined);
+    for (const file of ["rbac/agent.yaml", "rbac/controller.yaml", "admission/agent-node-restriction.yaml"]) {
+      await applyManifestFile(admin, `charts/trustgate/files/${file}`);
+    }
+    await objects.createClusterCustomObject({
+      ...trustgate,
+      plural: "attestationpolicies",
+      body: {
+        apiVersion: "trustgate.io/v1alpha1",
+        kind: "AttestationPolicy",
+        metadata: { name: "cvm-test" },
+        spec: {},
+      },
+    });
+    for (const { node, fixture } of HOSTS) {
+      await core.createNode({
+        body: { metadata: { name: node, labels: { "kubernetes.io/hostname": node } } },
+      });
+      const root = join(dir, node);
+      await cp(join(FIXTURES, fixture), root, { recursive: true, verbatimSymlinks: true });
+      const kc = await writeTokenKubeconfig(
+        admin,
+        await podBoundToken(admin, SYSTEM_NS, "trustgate-agent", node),
+        join(dir, `${node}.kubeconfig`),
+      );
+      processes.push(
+        startTrustgate(
+          `agent-${node}`,
+          [
+            "agent",
+            "--node-name",
+            node,
+            "--host-root",
+            root,
+            "--key-file",
+            join(dir, `${node}.jwk`),
+            "--interval",
+            "1s",
+            "--kubeconfig",
+            kc,
+          ],
+          dir,
+        ),
+      );
+    }
+    controllerKc = await writeTokenKubeconfig(
+      admin,
+      await serviceAccountToken(admin, SYSTEM_NS, "trustgate-controller"),
+      join(dir, "controller.kubeconfig"),
+    );
+    startController();
+    simulator = await startKubevirtSimulator({ kc: admin, log: pino({ level: "silent" }) });
+  });
+
+  after(async function () {
+    await simulator?.stop();
+    await Promise.all(processes.map((p) => p.stop()));
+  });
+
+  it("places a TDX CVM with 4 H100s on the validated TDX host and reaches Attesting once its VMI runs", async function () {
+    await createCvm("tdx-a", { gpus: { count: 4, model: "H100-SXM5-80GB" } });
+    await waitUntil("tdx-a Attesting", async () => (await phaseOf("tdx-a")) === "Attesting", 60_000);
+    const status = (await cvm("tdx-a"))?.status;
+    expect(status?.nodeName).to.equal("cvm-tdx-1");
+    expect(status?.gpus).to.have.length(4);
+    const conditions = Object.fromEntries((status?.conditions ?? []).map((c) => [c.type, c.status]));
+    expect(conditions).to.include({ HostValidated: "True", Deployed: "True" });
+    const machine = await vm("tdx-a");
+    expect(machine?.spec.template.spec?.domain.launchSecurity).to.deep.equal({ tdx: {} });
+    expect(machine?.spec.template.spec?.nodeSelector?.["kubernetes.io/hostname"]).to.equal("cvm-tdx-1");
+    expect(machine?.spec.template.spec?.domain.devices.gpus).to.have.length(4);
+  });
+
+  it("never gives two CVMs the same GPU, and says why a third one cannot be placed", async function () {
+    await createCvm("tdx-b", { gpus: { count: 4 } });
+    await waitUntil("tdx-b placed", async () => (await cvm("tdx-b"))?.status?.nodeName !== undefined, 60_000);
+    await createCvm("tdx-c", { gpus: { count: 4 } });
+    await waitUntil("tdx-c Scheduling", async () => (await phaseOf("tdx-c")) === "Scheduling", 60_000);
+    const a = (await cvm("tdx-a"))?.status?.gpus?.map((g) => g.pciAddress) ?? [];
+    const b = (await cvm("tdx-b"))?.status?.gpus?.map((g) => g.pciAddress) ?? [];
+    expect(new Set([...a, ...b]).size).to.equal(8);
+    const message = (await cvm("tdx-c"))?.status?.message ?? "";
+    expect(message).to.include("cvm-tdx-1: 0 free CC-ready GPUs, want 4");
+    expect(message).to.include("cvm-snp-1: TEE snp, want tdx");
+  });
+
+  it("says which policy is missing instead of launching", async function () {
+    await createCvm("no-policy", { policyRef: "does-not-exist" });
+    await waitUntil("no-policy Pending", async () => (await phaseOf("no-policy")) === "Pending", 30_000);
+    const status = (await cvm("no-policy"))?.status;
+    expect(status?.message).to.equal("AttestationPolicy does-not-exist not found");
+    expect(status?.conditions?.find((c) => c.type === "HostValidated")?.reason).to.equal("PolicyNotFound");
+    expect(await vm("no-policy")).to.equal(undefined);
+  });
+
+  it("places an SNP CVM on the SNP host", async function () {
+    await createCvm("snp-a", { tee: "snp", gpus: { count: 2 } });
+    await waitUntil("snp-a Attesting", async () => (await phaseOf("snp-a")) === "Attesting", 60_000);
+    expect((await cvm("snp-a"))?.status?.nodeName).to.equal("cvm-snp-1");
+    expect((await vm("snp-a"))?.spec.template.spec?.domain.launchSecurity).to.deep.equal({ snp: {} });
+  });
+
+  it("says CDI is missing for an http image instead of creating a VM that could never boot", async function () {
+    await createCvm("http-image", {
+      tee: "snp",
+      image: { http: { url: "https://images.example.com/cvm.qcow2", sha256: "0f".repeat(32) } },
+    });
+    await waitUntil(
+      "http-image CDINotInstalled",
+      async () =>
+        (await cvm("http-image"))?.status?.conditions?.some((c) => c.reason === "CDINotInstalled") === true,
+      30_000,
+    );
+    expect(await vm("http-image")).to.equal(undefined);
+    await objects.deleteNamespacedCustomObject({
+      ...trustgate,
+      namespace: NS,
+      plural: "confidentialvms",
+      name: "http-image",
+    });
+    await waitUntil("http-image gone", async () => (await cvm("http-image")) === undefined, 30_000);
+  });
+
+  it("survives a SIGKILLed controller: no duplicate VM, the same GPU assignment", async function () {
+    const before = (await cvm("tdx-a"))?.status?.gpus;
+    const vmUid = (await vm("tdx-a"))?.metadata?.uid;
+    const running = processes.find((p) => p.name.startsWith("controller-") && !p.hasExited());
+    process.kill(running?.pid ?? 0, "SIGKILL");
+    await running?.exited;
+    startController();
+    await createCvm("after-restart", { tee: "snp", gpus: { count: 2 } });
+    await waitUntil(
+      "after-restart Attesting",
+      async () => (await phaseOf("after-restart")) === "Attesting",
+      60_000,
+    );
+    expect((await cvm("tdx-a"))?.status?.gpus).to.deep.equal(before);
+    expect((await vm("tdx-a"))?.metadata?.uid).to.equal(vmUid);
+    const list = (await objects.listNamespacedCustomObject({ ...kubevirt })) as { items: VirtualMachine[] };
+    expect(list.items.map((i) => i.metadata?.name).sort()).to.deep.equal([
+      "after-restart",
+      "snp-a",
+      "tdx-a",
+      "tdx-b",
+    ]);
+  });
+
+  it("deletes the VM and frees the GPUs when a CVM is deleted, so a waiting CVM gets them", async function () {
+    await objects.deleteNamespacedCustomObject({
+      ...trustgate,
+      namespace: NS,
+      plural: "confidentialvms",
+      name: "tdx-b",
+    });
+    await waitUntil("tdx-b gone", async () => (await cvm("tdx-b")) === undefined, 30_000);
+    expect(await vm("tdx-b")).to.equal(undefined);
+    await waitUntil("tdx-c Attesting", async () => (await phaseOf("tdx-c")) === "Attesting", 60_000);
+    expect((await cvm("tdx-c"))?.status?.nodeName).to.equal("cvm-tdx-1");
+  });
+
+  it("turns Degraded with the host's reason when its host stops being Validated", async function () {
+    const gpu = (await cvm("tdx-a"))?.status?.gpus?.[0]?.pciAddress ?? "";
+    const toolsFile = `etc/trustgate/nvidia-tools/${gpu}.txt`;
+    const text = await readFile(join(dir, "cvm-tdx-1", toolsFile), "utf8");
+    await writeFile(
+      join(dir, "cvm-tdx-1", toolsFile),
+      text.replace(/CC mode is on/g, "CC mode is off").replace(/.*has CC mode on.*\n/, ""),
+    );
+    await waitUntil("tdx-a Degraded", async () => (await phaseOf("tdx-a")) === "Degraded", 30_000);
+    const status = (await cvm("tdx-a"))?.status;
+    expect(status?.message).to.include(`GPU ${gpu} CC mode off`);
+    expect(status?.conditions?.find((c) => c.type === "HostValidated")?.status).to.equal("False");
+  });
+});
