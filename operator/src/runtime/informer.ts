@@ -19,6 +19,14 @@ export interface ResourceWatchOptions<T extends KubernetesObject> {
 }
 
 /**
+ * Cached objects are the ones handed to event callbacks, so dropping managedFields here keeps them out
+ * of the cache (client-go's transform): nothing reconciles on them and they are most of each object's size.
+ */
+function dropManagedFields(obj: KubernetesObject): void {
+  if (obj.metadata !== undefined) delete obj.metadata.managedFields;
+}
+
+/**
  * A list+watch cache (client-node's ListWatch: relists on 410 and reconnects on clean closes) that
  * also restarts itself with backoff after errors, which ListWatch leaves to its caller.
  */
@@ -38,6 +46,7 @@ export class ResourceWatch<T extends KubernetesObject> {
     // setImmediate lets ListWatch store the listed items first.
     const list = async (): Promise<KubernetesListObject<T>> => {
       const result = await options.list();
+      for (const item of result.items) dropManagedFields(item);
       setImmediate(() => {
         this.resolveConnected();
       });
@@ -45,9 +54,11 @@ export class ResourceWatch<T extends KubernetesObject> {
     };
     this.informer = makeInformer<T>(options.kc, options.path, list);
     this.informer.on("add", (obj) => {
+      dropManagedFields(obj);
       options.onEvent("add", obj);
     });
     this.informer.on("update", (obj) => {
+      dropManagedFields(obj);
       options.onEvent("update", obj);
     });
     this.informer.on("delete", (obj) => {
