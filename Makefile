@@ -47,7 +47,9 @@ test: setup tools build lint test-unit test-integration ## Everything CI runs
 cluster-up: setup tools ## Start a local control plane in the background (kubeconfig in .cache/cluster)
 	@TRUSTGATE_BIN_DIR="$$(bash hack/build-tools.sh all)" node hack/cluster.ts up
 
-cluster-down: setup ## Stop the local control plane
+cluster-down: setup ## Stop the local control plane (and the demo's agents, controller, simulator)
+	@if [[ -f "$(TRUSTGATE_CLUSTER_DIR)/demo.pids" ]]; then \
+		xargs -r kill < "$(TRUSTGATE_CLUSTER_DIR)/demo.pids" 2>/dev/null || true; rm -f "$(TRUSTGATE_CLUSTER_DIR)/demo.pids"; fi
 	@node hack/cluster.ts down
 
 demo: setup tools build ## Local control plane + CRDs + samples, then kubectl get chost,atp,cvm

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make demo: a local control plane with the trustgate CRDs and samples, then `kubectl get chost,atp,cvm`.
-# The control plane keeps running for you to explore; `make cluster-down` stops it.
+# make demo: a local control plane with the trustgate CRDs and samples, agents on three fixture hosts, the
+# controller and a test-only KubeVirt simulator; ends with `kubectl get chost,atp,cvm`. Everything keeps
+# running for you to explore; `make cluster-down` stops it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -17,15 +18,17 @@ echo "# Installing the trustgate CRDs"
 
 echo "# Applying the samples"
 "$kubectl" apply --server-side --field-manager=trustgate-demo -f crds/samples/
-# The agent writes a host's status through the status subresource; do the same with the sample's status.
-for host in crds/samples/confidentialhost-*.yaml; do
-  name="$("$kubectl" get -f "$host" -o jsonpath='{.metadata.name}')"
-  "$kubectl" patch confidentialhost "$name" --subresource=status --type=merge --patch-file="$host" >/dev/null
-done
-
+echo
+node hack/demo-flow.ts "${TRUSTGATE_CLUSTER_DIR:-$root/.cache/cluster}"
 echo
 echo "# kubectl get chost,atp,cvm -A"
 "$kubectl" get chost,atp,cvm -A
+echo
+echo "# Node labels set by the host controller"
+"$kubectl" get nodes -L trustgate.io/validated,trustgate.io/tee,trustgate.io/gpu-cc,trustgate.io/gpu-count
+echo
+echo "# KubeVirt VirtualMachines the controller launched (VMIs played by the test-only simulator)"
+"$kubectl" get vm,vmi -A
 echo
 echo "The local control plane keeps running: export KUBECONFIG=$KUBECONFIG (kubectl: $kubectl)"
 echo "Stop it with: make cluster-down"
