@@ -1,7 +1,8 @@
+import { localGpuVerifier } from "./gpu/verifier.ts";
 import { appraiseSnp, snpVerifier } from "./snp/index.ts";
 import { appraiseTdx } from "./tdx/appraise.ts";
 import { tdxVerifier } from "./tdx/verifier.ts";
-import type { TeeBackend } from "./verify-bundle.ts";
+import type { GpuEvidenceVerifier, TeeBackend } from "./verify-bundle.ts";
 
 /** The production TEE verifiers, anchored only in the pinned Intel and AMD roots (trustee's `to_verifier`). */
 export function defaultTeeBackends(): Record<"tdx" | "snp", TeeBackend> {
@@ -9,4 +10,9 @@ export function defaultTeeBackends(): Record<"tdx" | "snp", TeeBackend> {
     tdx: { verifier: tdxVerifier, appraise: appraiseTdx },
     snp: { verifier: snpVerifier, appraise: appraiseSnp },
   };
+}
+
+/** The production GPU/NVSwitch verifier (local mode), anchored only in the pinned NVIDIA Device Identity CA. */
+export function defaultGpuVerifier(): GpuEvidenceVerifier {
+  return localGpuVerifier;
 }

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import type { AttestationPolicySpec } from "../api/v1alpha1/generated/types.ts";
 import { validateAttestationPolicy } from "../api/v1alpha1/validation.ts";
-import { defaultTeeBackends } from "../attestation/registry.ts";
+import { defaultGpuVerifier, defaultTeeBackends } from "../attestation/registry.ts";
 import { createDirectorySource } from "../attestation/collateral/directory-source.ts";
 import { verifyBundle } from "../attestation/verify-bundle.ts";
 import { type Command, EXIT_FAILURE, EXIT_OK, type ParsedArgs, UsageError } from "../cli/command.ts";
@@ -87,6 +87,7 @@ export const verifyCommand: Command = {
       now,
       policy,
       tees: defaultTeeBackends(),
+      gpus: defaultGpuVerifier(),
       ...(nonce === undefined ? {} : { nonce }),
       ...(collateralDir === undefined ? {} : { collateral: createDirectorySource(collateralDir) }),
     });

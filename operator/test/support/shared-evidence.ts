@@ -1,8 +1,9 @@
 import { join } from "node:path";
-import type { EvidenceBundle } from "../../src/attestation/types.ts";
+import type { EvidenceBundle, Verdict } from "../../src/attestation/types.ts";
 import { snpTeeFromItem } from "../../src/attestation/snp/index.ts";
 import { tdxTeeFromItem } from "../../src/attestation/tdx/bundle-from-item.ts";
 import { MANIFEST_VERDICTS } from "../fixtures/tdx/items.ts";
+import { SHARED_GPU_ITEMS, sharedGpuEntry } from "../fixtures/nvidia/shared-items.ts";
 import { SHARED_REPORT_ITEMS } from "../fixtures/snp/shared-items.ts";
 import { REPO_ROOT } from "./samples.ts";
 
@@ -59,4 +60,148 @@ export function sharedBundleCases(): SharedBundleCase[] {
     })),
   );
   return [...tdx, ...snp];
+}
+
+export interface ExpectedGpu {
+  authentic: boolean;
+  errorCodes: string[];
+  nonce: string;
+  driverVersion: string;
+  vbiosVersion: string;
+}
+
+export interface SharedGpuBundleCase {
+  name: string;
+  bundle: EvidenceBundle;
+  at: string;
+  policy?: Record<string, unknown>;
+  /** Per `gpus[]` entry, what its MANIFEST (or the case's tampering) says local verification concludes. */
+  gpus: ExpectedGpu[];
+  verdict: Verdict;
+}
+
+function teeCase(prefix: string): SharedBundleCase {
+  const found = sharedBundleCases().find(
+    (c) =>
+      c.name.startsWith(prefix) &&
+      c.authentic &&
+      c.errorCodes.length === 0 &&
+      (c.tcbStatus ?? "UpToDate") === "UpToDate",
+  );
+  if (found === undefined) throw new Error(`no affirming shared ${prefix} case`);
+  return found;
+}
+
+function expectedGpu(
+  item: (typeof SHARED_GPU_ITEMS)[number],
+  overrides: Partial<ExpectedGpu> = {},
+): ExpectedGpu {
+  const { nonce, driverVersion, vbiosVersion } = item.facts;
+  return {
+    authentic: true,
+    errorCodes: [],
+    nonce,
+    driverVersion: driverVersion ?? "",
+    vbiosVersion,
+    ...overrides,
+  };
+}
+
+/**
+ * Bundles of a shared TEE section (SNP or TDX) plus shared NVIDIA items as `gpus[]`. The GPUs answer other
+ * challenges than the TEE's reportData, so they are checked without --nonce. Every NVIDIA device chain is valid
+ * from 2022-03-01 on, inside every TEE case's time. Revocation is "unchecked" in local mode without OCSP: the
+ * verdict is contraindicated unless the policy waives `gpu.requireRevocationCheck`, then warning.
+ */
+export function sharedGpuBundleCases(): SharedGpuBundleCase[] {
+  const snp = teeCase("snp/");
+  const tdx = teeCase("tdx/");
+  const item = (name: string) => {
+    const found = SHARED_GPU_ITEMS.find((i) => i.item === name);
+    if (found === undefined) throw new Error(`no NVIDIA item ${name}`);
+    return found;
+  };
+  const waiveRevocation = (c: SharedBundleCase) => ({ ...c.policy, gpu: { requireRevocationCheck: false } });
+  const withGpus = (c: SharedBundleCase, gpus: EvidenceBundle["gpus"]): EvidenceBundle => ({
+    ...c.bundle,
+    gpus,
+  });
+  const all = SHARED_GPU_ITEMS;
+  const n550 = item("nvtrust-hopper-550");
+  const n545 = item("gonvtrust-hopper-545-fullrim");
+  const ls10 = item("sdk-nvswitch-ls10");
+  const cases: SharedGpuBundleCase[] = [
+    {
+      name: `${snp.name} + every NVIDIA item, default policy`,
+      bundle: withGpus(
+        snp,
+        all.map((i) => sharedGpuEntry(i)),
+      ),
+      at: snp.at,
+      gpus: all.map((i) => expectedGpu(i)),
+      verdict: "contraindicated",
+    },
+    {
+      name: `${snp.name} + every NVIDIA item, revocation check waived`,
+      bundle: withGpus(
+        snp,
+        all.map((i) => sharedGpuEntry(i)),
+      ),
+      at: snp.at,
+      policy: waiveRevocation(snp),
+      gpus: all.map((i) => expectedGpu(i)),
+      verdict: "warning",
+    },
+    {
+      name: `${tdx.name} + H100 and NVSwitch, revocation check waived`,
+      bundle: withGpus(tdx, [sharedGpuEntry(n550), sharedGpuEntry(ls10)]),
+      at: tdx.at,
+      policy: waiveRevocation(tdx),
+      gpus: [expectedGpu(n550), expectedGpu(ls10)],
+      verdict: "warning",
+    },
+    {
+      name: `${tdx.name} + gonvtrust-hopper-545 with invalidCertChain.pem`,
+      bundle: withGpus(tdx, [sharedGpuEntry(n545, { certChainFile: "negative/invalidCertChain.pem" })]),
+      at: tdx.at,
+      policy: waiveRevocation(tdx),
+      gpus: [expectedGpu(n545, { authentic: false, errorCodes: ["ChainInvalid"] })],
+      verdict: "contraindicated",
+    },
+    {
+      name: `${snp.name} + the same H100 twice`,
+      bundle: withGpus(snp, [sharedGpuEntry(n550), sharedGpuEntry(n550)]),
+      at: snp.at,
+      policy: waiveRevocation(snp),
+      gpus: [expectedGpu(n550), expectedGpu(n550, { errorCodes: ["PolicyViolation"] })],
+      verdict: "contraindicated",
+    },
+    {
+      name: `${snp.name} + an H100 whose reported driver differs from its evidence`,
+      bundle: withGpus(snp, [sharedGpuEntry(n550, { driverVersion: "550.54.15" })]),
+      at: snp.at,
+      policy: waiveRevocation(snp),
+      gpus: [expectedGpu(n550, { errorCodes: ["EvidenceMalformed"] })],
+      verdict: "contraindicated",
+    },
+    {
+      name: `${snp.name} + garbage GPU evidence`,
+      bundle: withGpus(snp, [
+        { arch: "HOPPER", evidence: Buffer.from("garbage").toString("base64"), certChain: "x" },
+      ]),
+      at: snp.at,
+      policy: waiveRevocation(snp),
+      gpus: [
+        {
+          authentic: false,
+          errorCodes: ["EvidenceMalformed"],
+          nonce: "",
+          driverVersion: "",
+          vbiosVersion: "",
+        },
+      ],
+      verdict: "contraindicated",
+    },
+  ];
+  return cases;
 }

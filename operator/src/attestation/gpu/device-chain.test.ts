@@ -1,0 +1,134 @@
+import { expect } from "chai";
+import { createHash, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { makeFakeNvidiaPki } from "../../../test/fixtures/nvidia/fake-nvidia-pki.ts";
+import {
+  nvidiaItemDir,
+  SHARED_GPU_ITEMS,
+  SHARED_NVIDIA_DIR,
+  sharedGpuEntry,
+} from "../../../test/fixtures/nvidia/shared-items.ts";
+import { EvidenceError } from "../types.ts";
+import { DeviceChainVerifier, PINNED_NVIDIA_ANCHORS } from "./device-chain.ts";
+import { NVIDIA_DEVICE_IDENTITY_CA, NVIDIA_DEVICE_IDENTITY_CA_SHA256 } from "./nvidia-roots.ts";
+
+const NOW = new Date("2025-06-11T00:31:00Z");
+const hex = (bytes: Uint8Array | undefined): string | undefined =>
+  bytes === undefined ? undefined : Buffer.from(bytes).toString("hex");
+
+function codeOf(run: () => unknown): string | undefined {
+  try {
+    run();
+    return undefined;
+  } catch (error) {
+    expect(error).to.be.instanceOf(EvidenceError);
+    return (error as EvidenceError).code;
+  }
+}
+
+describe("NVIDIA device certificate chains", () => {
+  const pinned = new DeviceChainVerifier(PINNED_NVIDIA_ANCHORS);
+
+  it("pins the NVIDIA Device Identity CA the MANIFEST describes (both shared copies)", () => {
+    const der = new X509Certificate(NVIDIA_DEVICE_IDENTITY_CA).raw;
+    expect(createHash("sha256").update(der).digest("hex")).to.equal(NVIDIA_DEVICE_IDENTITY_CA_SHA256);
+    for (const copy of ["nvidia_device_identity_ca.pem", "nvidia_device_identity_ca.trustee-copy.pem"]) {
+      const shared = new X509Certificate(readFileSync(`${SHARED_NVIDIA_DIR}_common/${copy}`));
+      expect(shared.raw.equals(der), copy).to.equal(true);
+    }
+  });
+
+  for (const item of SHARED_GPU_ITEMS) {
+    it(`${item.item}: chain verifies to the pinned root; model, identity and FWID come from the leaf`, () => {
+      const device = pinned.verify(sharedGpuEntry(item).certChain, NOW);
+      expect(device.kind).to.equal(item.deviceType);
+      expect(device.arch).to.equal("HOPPER");
+      expect(device.hwmodel).to.equal(item.facts.hwmodel);
+      if (item.facts.ueid !== undefined) expect(device.ueid).to.equal(item.facts.ueid);
+      expect(device.chain).to.have.length(5);
+      expect(device.chain.at(-1)?.raw.equals(new X509Certificate(NVIDIA_DEVICE_IDENTITY_CA).raw)).to.equal(
+        true,
+      );
+      if (item.facts.fwid !== undefined) expect(hex(device.fwid)).to.equal(item.facts.fwid);
+    });
+  }
+
+  it("gonvtrust-hopper-545-fullrim: the leaf has an FWID although the 545 evidence reports none", () => {
+    const item = SHARED_GPU_ITEMS.find((i) => i.item === "gonvtrust-hopper-545-fullrim");
+    const device = pinned.verify(item === undefined ? "" : sharedGpuEntry(item).certChain, NOW);
+    expect(hex(device.fwid)).to.match(/^80e48f4e/);
+  });
+
+  it("invalidCertChain.pem (BROM missing) is ChainInvalid", () => {
+    const pem = readFileSync(
+      `${nvidiaItemDir("gonvtrust-hopper-545-fullrim")}/negative/invalidCertChain.pem`,
+      "utf8",
+    );
+    expect(codeOf(() => pinned.verify(pem, NOW))).to.equal("ChainInvalid");
+  });
+
+  it("a chain from another root (fake PKI with NVIDIA's names) is ChainInvalid; trusting that root accepts it", () => {
+    const fake = makeFakeNvidiaPki({ fwid: new Uint8Array(48).fill(7) });
+    expect(codeOf(() => pinned.verify(fake.chainPem, NOW))).to.equal("ChainInvalid");
+    const device = new DeviceChainVerifier(fake.anchors).verify(fake.chainPem, NOW);
+    expect(hex(device.fwid)).to.equal("07".repeat(48));
+  });
+
+  it("a real chain whose root is swapped for a look-alike is still anchored in the pinned root only", () => {
+    const item = SHARED_GPU_ITEMS[0];
+    const real = item === undefined ? "" : sharedGpuEntry(item).certChain;
+    const fakeRoot = makeFakeNvidiaPki().root.certificate.toString();
+    const blocks = real.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g) ?? [];
+    const swapped = [...blocks.slice(0, -1), fakeRoot].join("\n");
+    expect(pinned.verify(swapped, NOW).chain.at(-1)?.subject).to.include("NVIDIA Device Identity CA");
+    const fakeOnly = new DeviceChainVerifier({ roots: [fakeRoot] });
+    expect(codeOf(() => fakeOnly.verify(swapped, NOW))).to.equal("ChainInvalid");
+  });
+
+  it("validity is checked as of `now` on every use, cached or not", () => {
+    const fake = makeFakeNvidiaPki({
+      leafValidity: [new Date("2024-01-01T00:00:00Z"), new Date("2030-01-01T00:00:00Z")],
+    });
+    const chains = new DeviceChainVerifier(fake.anchors);
+    expect(codeOf(() => chains.verify(fake.chainPem, new Date("2029-12-31T23:59:59Z")))).to.equal(undefined);
+    expect(codeOf(() => chains.verify(fake.chainPem, new Date("2030-01-01T00:00:01Z")))).to.equal(
+      "CertificateExpired",
+    );
+    expect(codeOf(() => chains.verify(fake.chainPem, new Date("2023-12-31T00:00:00Z")))).to.equal(
+      "CertificateExpired",
+    );
+    expect(chains.stats).to.deep.equal({ hits: 2, misses: 1 });
+  });
+
+  it("a leaf with an unknown critical extension is ChainInvalid", () => {
+    const fake = makeFakeNvidiaPki({ criticalExtension: "1.3.6.1.4.1.99999.1" });
+    expect(codeOf(() => new DeviceChainVerifier(fake.anchors).verify(fake.chainPem, NOW))).to.equal(
+      "ChainInvalid",
+    );
+  });
+
+  it("reads the FWID from the Blackwell DICE TcbInfo layout (fwids [6] followed by more fields)", () => {
+    const fwid = new Uint8Array(48).fill(0x5a);
+    const fake = makeFakeNvidiaPki({ fwid, fwidLayout: "dice", leafName: "GB100 A01 GSP FMC LF" });
+    const device = new DeviceChainVerifier(fake.anchors).verify(fake.chainPem, NOW);
+    expect(hex(device.fwid)).to.equal("5a".repeat(48));
+    expect(device.arch).to.equal("BLACKWELL");
+  });
+
+  it("takes the identity from a UEID extension when the leaf has one, else the serial in decimal", () => {
+    const withUeid = makeFakeNvidiaPki({ ueid: Buffer.from("0102a0ff", "hex") });
+    expect(new DeviceChainVerifier(withUeid.anchors).verify(withUeid.chainPem, NOW).ueid).to.equal(
+      "0102a0ff",
+    );
+    const bySerial = makeFakeNvidiaPki({ serial: 123456789 });
+    expect(new DeviceChainVerifier(bySerial.anchors).verify(bySerial.chainPem, NOW).ueid).to.equal(
+      "123456789",
+    );
+  });
+
+  it("text without a certificate is EvidenceMalformed", () => {
+    expect(codeOf(() => pinned.verify("not a PEM", NOW))).to.equal("EvidenceMalformed");
+    const garbage = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    expect(codeOf(() => pinned.verify(garbage, NOW))).to.equal("EvidenceMalformed");
+  });
+});

@@ -1,0 +1,212 @@
+/**
+ * Verifies a GPU/NVSwitch attestation certificate chain (PEM, leaf first) up to a pinned NVIDIA Device Identity CA.
+ * Verified chains are cached by the SHA-256 of the PEM text; certificate validity is re-checked on every use, so a
+ * cached chain still expires. The SPDM signature is never cached (the caller checks it with `leafKey`).
+ */
+import { createHash, X509Certificate, type KeyObject } from "node:crypto";
+import type * as pkijs from "pkijs";
+import { pemToDers } from "../snp/pem.ts";
+import { EvidenceError } from "../types.ts";
+import {
+  allowsKeyUsage,
+  basicConstraints,
+  KEY_USAGE_BIT,
+  parseCertificate,
+  unknownCriticalExtensions,
+} from "./certificate-profile.ts";
+import { certificateFwid, certificateUeid, TCB_INFO_OIDS, UEID_OID } from "./dice-extensions.ts";
+import { NVIDIA_DEVICE_IDENTITY_CA } from "./nvidia-roots.ts";
+
+export interface GpuTrustAnchors {
+  /** Root certificates (PEM): the only roots a device chain may end in. */
+  roots: readonly string[];
+}
+
+export const PINNED_NVIDIA_ANCHORS: GpuTrustAnchors = { roots: [NVIDIA_DEVICE_IDENTITY_CA] };
+
+export type DeviceKind = "gpu" | "switch";
+export type DeviceArch = "HOPPER" | "BLACKWELL";
+
+export interface VerifiedDevice {
+  kind: DeviceKind;
+  /** From the leaf's model (GH100 and LS_10: HOPPER, GB1xx/GB2xx: BLACKWELL); undefined for unknown models. */
+  arch?: DeviceArch;
+  /** NRAS `hwmodel`: the CN of the device identity (BROM) certificate that issued the leaf. */
+  hwmodel: string;
+  /** NRAS `ueid`: the leaf's UEID extension in hex when present, else its serial number in decimal. */
+  ueid: string;
+  leafKey: KeyObject;
+  /** The leaf's SHA-384 FWID, when it carries a TCB-info extension. */
+  fwid?: Uint8Array;
+  /** Leaf first, the pinned root last. */
+  chain: readonly X509Certificate[];
+}
+
+const MAX_DEPTH = 8;
+const DEVICE_EXTENSIONS = [...TCB_INFO_OIDS, UEID_OID];
+
+function chainInvalid(message: string): EvidenceError {
+  return new EvidenceError("ChainInvalid", message);
+}
+
+function commonName(distinguishedName: string): string {
+  return /(?:^|\n)CN=([^\n]*)/.exec(distinguishedName)?.[1] ?? "?";
+}
+
+function nodeCertificate(der: Uint8Array, what: string): X509Certificate {
+  try {
+    return new X509Certificate(der);
+  } catch (error) {
+    throw new EvidenceError("EvidenceMalformed", `${what} is not a valid X.509 certificate`, {
+      cause: error,
+    });
+  }
+}
+
+function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
+  return child.checkIssued(parent) && child.verify(parent.publicKey);
+}
+
+function modelOf(leafName: string): { kind: DeviceKind; arch?: DeviceArch } {
+  const model = leafName.split(" ")[0] ?? "";
+  if (model === "LS_10") return { kind: "switch", arch: "HOPPER" };
+  if (model === "GH100") return { kind: "gpu", arch: "HOPPER" };
+  if (/^GB[12]\d\d$/.test(model)) return { kind: "gpu", arch: "BLACKWELL" };
+  return { kind: "gpu" };
+}
+
+export function checkValidity(chain: readonly X509Certificate[], now: Date): void {
+  for (const cert of chain) {
+    const name = commonName(cert.subject);
+    if (now < cert.validFromDate) {
+      throw new EvidenceError(
+        "CertificateExpired",
+        `${name} is not valid before ${cert.validFromDate.toISOString()}`,
+      );
+    }
+    if (now > cert.validToDate) {
+      throw new EvidenceError("CertificateExpired", `${name} expired at ${cert.validToDate.toISOString()}`);
+    }
+  }
+}
+
+export class DeviceChainVerifier {
+  readonly #roots: X509Certificate[];
+  readonly #cache = new Map<string, VerifiedDevice>();
+  readonly #maxEntries: number;
+  readonly stats = { hits: 0, misses: 0 };
+
+  constructor(anchors: GpuTrustAnchors, maxEntries = 1024) {
+    this.#roots = anchors.roots.map((pem) => {
+      const root = new X509Certificate(pem);
+      if (!root.ca || !issuedBy(root, root))
+        throw new Error(`Pinned root ${root.subject} is not a self-signed CA`);
+      return root;
+    });
+    this.#maxEntries = maxEntries;
+  }
+
+  /** Verifies the chain as of `now`; throws EvidenceError (ChainInvalid, CertificateExpired, EvidenceMalformed). */
+  verify(certChainPem: string, now: Date): VerifiedDevice {
+    const key = createHash("sha256").update(certChainPem).digest("hex");
+    let device = this.#cache.get(key);
+    if (device === undefined) {
+      this.stats.misses++;
+      device = this.#verifyUncached(certChainPem);
+      this.#remember(key, device);
+    } else {
+      this.stats.hits++;
+    }
+    checkValidity(device.chain, now);
+    return device;
+  }
+
+  #remember(key: string, device: VerifiedDevice): void {
+    if (this.#maxEntries <= 0) return;
+    if (this.#cache.size >= this.#maxEntries) {
+      const oldest = this.#cache.keys().next();
+      if (oldest.done !== true) this.#cache.delete(oldest.value);
+    }
+    this.#cache.set(key, device);
+  }
+
+  #verifyUncached(certChainPem: string): VerifiedDevice {
+    const [leafDer, ...rest] = pemToDers(certChainPem, "gpus[].certChain");
+    if (leafDer === undefined) throw new EvidenceError("EvidenceMalformed", "gpus[].certChain is empty");
+    const leaf = nodeCertificate(leafDer, "device leaf certificate");
+    // Unparseable or self-signed entries never help to build a path: a supplied root is never trusted.
+    const supplied = rest.flatMap((der) => {
+      try {
+        const cert = new X509Certificate(der);
+        return cert.checkIssued(cert) ? [] : [cert];
+      } catch {
+        return [];
+      }
+    });
+    const path = this.#buildPath(leaf, supplied);
+    const parsed = path.map((cert, i) => parseCertificate(cert.raw, i === 0 ? "leaf" : "chain certificate"));
+    checkProfile(path, parsed);
+    const leafParsed = parsed[0] as pkijs.Certificate;
+    const leafName = commonName(leaf.subject);
+    const ueidExtension = certificateUeid(leafParsed);
+    const fwid = certificateFwid(leafParsed);
+    return {
+      ...modelOf(leafName),
+      hwmodel: commonName(path[1]?.subject ?? ""),
+      ueid:
+        ueidExtension === undefined
+          ? BigInt(`0x${leaf.serialNumber}`).toString(10)
+          : Buffer.from(ueidExtension).toString("hex"),
+      leafKey: leaf.publicKey,
+      ...(fwid === undefined ? {} : { fwid }),
+      chain: path,
+    };
+  }
+
+  #buildPath(leaf: X509Certificate, supplied: readonly X509Certificate[]): X509Certificate[] {
+    const path = [leaf];
+    let current = leaf;
+    while (path.length <= MAX_DEPTH) {
+      const root = this.#roots.find((r) => issuedBy(current, r));
+      if (root !== undefined) return [...path, root];
+      const next = supplied.find((c) => !path.includes(c) && issuedBy(current, c));
+      if (next === undefined) {
+        throw chainInvalid(
+          `no certificate in the chain or pinned NVIDIA root signs ${commonName(current.subject)} (issuer ${commonName(current.issuer)})`,
+        );
+      }
+      path.push(next);
+      current = next;
+    }
+    throw chainInvalid(`device certificate chain is longer than ${MAX_DEPTH}`);
+  }
+}
+
+function checkProfile(path: readonly X509Certificate[], parsed: readonly pkijs.Certificate[]): void {
+  const [leaf, ...issuers] = path;
+  const leafKey = leaf?.publicKey.asymmetricKeyDetails;
+  if (leaf?.publicKey.asymmetricKeyType !== "ec" || leafKey?.namedCurve !== "secp384r1") {
+    throw chainInvalid("device leaf key is not an ECDSA P-384 key");
+  }
+  parsed.forEach((cert, i) => {
+    const name = commonName(path[i]?.subject ?? "");
+    const unknown = unknownCriticalExtensions(cert, DEVICE_EXTENSIONS);
+    if (unknown.length > 0)
+      throw chainInvalid(`${name} has unknown critical extensions ${unknown.join(", ")}`);
+    if (i === 0) {
+      if (!allowsKeyUsage(cert, KEY_USAGE_BIT.digitalSignature)) {
+        throw chainInvalid(`${name} may not sign (key usage)`);
+      }
+      return;
+    }
+    const { ca, pathLength } = basicConstraints(cert);
+    if (!ca || !allowsKeyUsage(cert, KEY_USAGE_BIT.keyCertSign)) {
+      throw chainInvalid(`${name} is not a CA but issued ${commonName(path[i - 1]?.subject ?? "")}`);
+    }
+    // Intermediate CAs below this one (the leaf is not a CA).
+    if (pathLength !== undefined && i - 1 > pathLength) {
+      throw chainInvalid(`${name} allows ${pathLength} intermediate CAs below it, the chain has ${i - 1}`);
+    }
+  });
+  if (issuers.length === 0) throw chainInvalid("device chain has no issuer");
+}

@@ -1,0 +1,35 @@
+/** NVIDIA GPU / NVSwitch evidence: parse (spdm-evidence.ts) -> verify (verifier.ts); RIM and OCSP plug in later. */
+export {
+  MEASUREMENTS_UNCHECKED,
+  REVOCATION_UNCHECKED,
+  type AuthenticGpuEvidence,
+  type GpuEvidenceEntry,
+  type GpuMeasurementAppraiser,
+  type GpuRevocationChecker,
+  type MeasurementAppraisal,
+  type RevocationCheck,
+} from "./appraisal-hooks.ts";
+export { gpuEntryFromItem, type GpuItemOptions } from "./bundle-from-item.ts";
+export {
+  DeviceChainVerifier,
+  PINNED_NVIDIA_ANCHORS,
+  type DeviceArch,
+  type DeviceKind,
+  type GpuTrustAnchors,
+  type VerifiedDevice,
+} from "./device-chain.ts";
+export { NVIDIA_DEVICE_IDENTITY_CA } from "./nvidia-roots.ts";
+export {
+  decodeVbiosVersion,
+  OPAQUE_FIELD_NAMES,
+  type OpaqueClaims,
+  type OpaqueField,
+} from "./opaque-data.ts";
+export { parseSpdmEvidence, type MeasurementBlock, type SpdmEvidence } from "./spdm-evidence.ts";
+export {
+  createLocalGpuVerifier,
+  localGpuVerifier,
+  type LocalGpuResult,
+  type LocalGpuVerifier,
+  type LocalGpuVerifierConfig,
+} from "./verifier.ts";

@@ -1,0 +1,48 @@
+/**
+ * The bundle's `arch`, `driverVersion` and `vbiosVersion` are the guest's word; the signed evidence and the device
+ * certificate are the device's. Any difference makes the bundle inconsistent (an error, not an authenticity failure).
+ */
+import type { VerificationError } from "../types.ts";
+import type { GpuEvidenceEntry } from "./appraisal-hooks.ts";
+import type { VerifiedDevice } from "./device-chain.ts";
+import type { OpaqueClaims } from "./opaque-data.ts";
+
+function mismatch(message: string): VerificationError {
+  return { code: "EvidenceMalformed", message };
+}
+
+function compare(
+  field: string,
+  opaqueName: string,
+  reported: string | undefined,
+  signed: string | undefined,
+): VerificationError | undefined {
+  if (reported === undefined) return undefined;
+  if (signed === undefined)
+    return mismatch(`bundle reports ${field} ${reported}; the evidence has no ${opaqueName}`);
+  if (reported.toUpperCase() === signed.toUpperCase()) return undefined;
+  return mismatch(`bundle reports ${field} ${reported}; the evidence's ${opaqueName} is ${signed}`);
+}
+
+export function reportedVersionErrors(
+  entry: GpuEvidenceEntry,
+  opaque: OpaqueClaims,
+  device: VerifiedDevice,
+): VerificationError[] {
+  const errors: VerificationError[] = [];
+  if (device.arch === undefined) {
+    errors.push(
+      mismatch(`the device model ${device.hwmodel} has no known architecture (bundle says ${entry.arch})`),
+    );
+  } else if (device.arch !== entry.arch) {
+    errors.push(
+      mismatch(
+        `bundle reports arch ${entry.arch}; the device certificate is a ${device.arch} ${device.kind}`,
+      ),
+    );
+  }
+  const driver = compare("driverVersion", "DRIVER_VERSION", entry.driverVersion, opaque.driverVersion);
+  const vbios = compare("vbiosVersion", "VBIOS_VERSION", entry.vbiosVersion, opaque.vbiosVersion);
+  for (const error of [driver, vbios]) if (error !== undefined) errors.push(error);
+  return errors;
+}

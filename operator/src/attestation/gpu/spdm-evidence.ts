@@ -1,0 +1,153 @@
+/**
+ * NVIDIA GPU/NVSwitch evidence (design.md section 4, `gpus[].evidence`): an SPDM 1.1 GET_MEASUREMENTS request
+ * followed by its MEASUREMENTS response (DMTF DSP0274 1.1). Parsed by declared lengths only; any inconsistency
+ * is an `EvidenceMalformed` EvidenceError.
+ */
+import { EvidenceError } from "../types.ts";
+import { ByteCursor } from "./byte-cursor.ts";
+import { decodeOpaqueClaims, parseOpaqueFields, type OpaqueClaims, type OpaqueField } from "./opaque-data.ts";
+
+export const SPDM_VERSION_1_1 = 0x11;
+const GET_MEASUREMENTS = 0xe0;
+const MEASUREMENTS = 0x60;
+const SIGNATURE_REQUESTED = 0x01;
+const DMTF_SPECIFICATION = 0x01;
+const DMTF_HEADER_LENGTH = 3;
+export const NONCE_LENGTH = 32;
+/** ECDSA P-384 r‖s, big-endian. */
+export const SIGNATURE_LENGTH = 96;
+/** version, code, param1, param2, nonce, slot id: a request that asks for a signature. */
+export const REQUEST_LENGTH = 4 + NONCE_LENGTH + 1;
+/**
+ * Bytes tolerated after the signature. The collector reports one real sample with a trailing byte; it lies outside
+ * the signed region and is ignored. More than one is not a sample quirk but garbage.
+ */
+export const MAX_TRAILING_BYTES = 1;
+
+export interface SpdmMeasurementRequest {
+  version: number;
+  param1: number;
+  /** Measurement operation: 0xFF = all blocks. */
+  param2: number;
+  nonce: Uint8Array;
+  slotId: number;
+}
+
+export interface MeasurementBlock {
+  /** 1-based; RIM `Resource index=i` is block i+1. */
+  index: number;
+  /** DMTFSpecMeasurementValueType: bit 7 set = raw bit stream, else a digest. */
+  valueType: number;
+  value: Uint8Array;
+}
+
+export interface SpdmMeasurementResponse {
+  version: number;
+  param1: number;
+  param2: number;
+  blocks: MeasurementBlock[];
+  /** Responder-chosen; the freshness check uses the request nonce. */
+  nonce: Uint8Array;
+  opaqueData: Uint8Array;
+  opaqueFields: OpaqueField[];
+  signature: Uint8Array;
+}
+
+export interface SpdmEvidence {
+  request: SpdmMeasurementRequest;
+  response: SpdmMeasurementResponse;
+  opaque: OpaqueClaims;
+  /** Request ‖ response up to the signature: what the device signed. */
+  signedBytes: Uint8Array;
+  trailingBytes: number;
+}
+
+function malformed(message: string): EvidenceError {
+  return new EvidenceError("EvidenceMalformed", `SPDM evidence: ${message}`);
+}
+
+const hex = (n: number): string => `0x${n.toString(16).padStart(2, "0")}`;
+
+function parseRequest(cursor: ByteCursor): SpdmMeasurementRequest {
+  const version = cursor.u8("request SPDMVersion");
+  const code = cursor.u8("request RequestResponseCode");
+  const param1 = cursor.u8("request Param1");
+  const param2 = cursor.u8("request Param2");
+  if (version !== SPDM_VERSION_1_1) throw malformed(`request SPDM version ${hex(version)} is not 1.1 (0x11)`);
+  if (code !== GET_MEASUREMENTS) throw malformed(`request code ${hex(code)} is not GET_MEASUREMENTS (0xe0)`);
+  if ((param1 & SIGNATURE_REQUESTED) === 0) throw malformed("the request does not ask for a signature");
+  const nonce = cursor.take(NONCE_LENGTH, "request nonce");
+  const slotId = cursor.u8("request SlotIDParam");
+  return { version, param1, param2, nonce, slotId };
+}
+
+function parseBlocks(record: Uint8Array, count: number): MeasurementBlock[] {
+  const cursor = new ByteCursor(record);
+  const blocks: MeasurementBlock[] = [];
+  const seen = new Set<number>();
+  while (cursor.remaining > 0) {
+    const index = cursor.u8("measurement block index");
+    const specification = cursor.u8("measurement block specification");
+    const size = cursor.u16("measurement block size");
+    const measurement = new ByteCursor(cursor.take(size, `measurement block ${index}`));
+    if (index === 0 || index === 0xff) throw malformed(`measurement block index ${index} is reserved`);
+    if (seen.has(index)) throw malformed(`measurement block ${index} appears twice`);
+    if (specification !== DMTF_SPECIFICATION) {
+      throw malformed(`measurement block ${index} specification ${hex(specification)} is not DMTF`);
+    }
+    const valueType = measurement.u8(`block ${index} DMTF value type`);
+    const valueSize = measurement.u16(`block ${index} DMTF value size`);
+    if (valueSize + DMTF_HEADER_LENGTH !== size) {
+      throw malformed(`measurement block ${index} value size ${valueSize} does not fit block size ${size}`);
+    }
+    seen.add(index);
+    blocks.push({ index, valueType, value: measurement.take(valueSize, `block ${index} value`) });
+  }
+  if (blocks.length !== count) {
+    throw malformed(`NumberOfBlocks is ${count} but the record holds ${blocks.length} blocks`);
+  }
+  return blocks;
+}
+
+function parseResponse(cursor: ByteCursor, request: SpdmMeasurementRequest): SpdmMeasurementResponse {
+  const version = cursor.u8("response SPDMVersion");
+  const code = cursor.u8("response RequestResponseCode");
+  const param1 = cursor.u8("response Param1");
+  const param2 = cursor.u8("response Param2");
+  if (version !== request.version) {
+    throw malformed(`response SPDM version ${hex(version)} differs from the request's`);
+  }
+  if (code !== MEASUREMENTS) throw malformed(`response code ${hex(code)} is not MEASUREMENTS (0x60)`);
+  const count = cursor.u8("NumberOfBlocks");
+  const recordLength = cursor.u24("MeasurementRecordLength");
+  const blocks = parseBlocks(cursor.take(recordLength, "measurement record"), count);
+  const nonce = cursor.take(NONCE_LENGTH, "response nonce");
+  const opaqueLength = cursor.u16("OpaqueLength");
+  const opaqueData = cursor.take(opaqueLength, "opaque data");
+  const opaqueFields = parseOpaqueFields(opaqueData);
+  const signature = cursor.take(SIGNATURE_LENGTH, "signature");
+  return { version, param1, param2, blocks, nonce, opaqueData, opaqueFields, signature };
+}
+
+/** Parses request ‖ response. Never throws anything but an `EvidenceMalformed` EvidenceError. */
+export function parseSpdmEvidence(bytes: Uint8Array): SpdmEvidence {
+  try {
+    const cursor = new ByteCursor(bytes);
+    const request = parseRequest(cursor);
+    const response = parseResponse(cursor, request);
+    if (cursor.remaining > MAX_TRAILING_BYTES) {
+      throw malformed(`${cursor.remaining} bytes follow the signature`);
+    }
+    const signedLength = cursor.offset - SIGNATURE_LENGTH;
+    return {
+      request,
+      response,
+      opaque: decodeOpaqueClaims(response.opaqueFields),
+      signedBytes: bytes.subarray(0, signedLength),
+      trailingBytes: cursor.remaining,
+    };
+  } catch (error) {
+    if (error instanceof EvidenceError && error.code === "EvidenceMalformed") throw error;
+    throw new EvidenceError("EvidenceMalformed", `SPDM evidence: ${String(error)}`, { cause: error });
+  }
+}

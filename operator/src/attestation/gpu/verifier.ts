@@ -1,0 +1,236 @@
+/**
+ * The local GPU evidence verifier (the nvtrust "local verifier" flow, stricter): for each `gpus[]` entry, parse the
+ * SPDM evidence, verify the device chain to a pinned NVIDIA root as of `now`, the ECDSA P-384 signature over
+ * request ‖ response, the FWID and the request nonce; compare the reported versions; then reject duplicate devices
+ * within the bundle. `authentic` covers signature, chain and FWID only. `verify` never throws.
+ */
+import { verify as verifySignature } from "node:crypto";
+import { decodeBase64Strict } from "../snp/pem.ts";
+import { EvidenceError, toVerificationError, type VerificationError } from "../types.ts";
+import type { GpuEvidenceVerifier, GpuResult } from "../verify-bundle.ts";
+import {
+  MEASUREMENTS_UNCHECKED,
+  REVOCATION_UNCHECKED,
+  type AuthenticGpuEvidence,
+  type GpuEvidenceEntry,
+  type GpuMeasurementAppraiser,
+  type GpuRevocationChecker,
+} from "./appraisal-hooks.ts";
+import {
+  DeviceChainVerifier,
+  PINNED_NVIDIA_ANCHORS,
+  type DeviceKind,
+  type GpuTrustAnchors,
+  type VerifiedDevice,
+} from "./device-chain.ts";
+import { reportedVersionErrors } from "./reported-versions.ts";
+import { parseSpdmEvidence, type SpdmEvidence } from "./spdm-evidence.ts";
+
+export interface LocalGpuVerifierConfig {
+  /** Trust anchors; defaults to the pinned NVIDIA Device Identity CA. */
+  anchors?: GpuTrustAnchors;
+  /** Clock used when a caller passes no verification time. */
+  now?: () => Date;
+  /** Verified device chains kept in memory (default 1024; 0 disables the cache). */
+  chainCacheEntries?: number;
+  /** RIM appraisal (issue 8 part 2); default: measurements "unchecked". */
+  measurements?: GpuMeasurementAppraiser;
+  /** OCSP for the device chain (issue 8 part 3); default: revocation "unchecked". */
+  revocation?: GpuRevocationChecker;
+}
+
+/** GpuResult plus the device identity NRAS also reports. */
+export interface LocalGpuResult extends GpuResult {
+  deviceType?: DeviceKind;
+  hwmodel?: string;
+  ueid?: string;
+}
+
+export interface LocalGpuVerifier extends GpuEvidenceVerifier {
+  readonly chains: DeviceChainVerifier;
+  verify(
+    gpus: readonly GpuEvidenceEntry[],
+    options: { now: Date; expectedNonce?: Uint8Array },
+  ): Promise<LocalGpuResult[]>;
+}
+
+interface Verified {
+  result: LocalGpuResult;
+  device?: VerifiedDevice;
+}
+
+function verifySpdmSignature(spdm: SpdmEvidence, device: VerifiedDevice): boolean {
+  const key = { key: device.leafKey, dsaEncoding: "ieee-p1363" as const };
+  return verifySignature("sha384", spdm.signedBytes, key, spdm.response.signature);
+}
+
+function fwidError(spdm: SpdmEvidence, device: VerifiedDevice): VerificationError | undefined {
+  const reported = spdm.opaque.fwid;
+  if (reported === undefined) return undefined; // older firmware (535/545) reports no FWID
+  if (device.fwid !== undefined && Buffer.from(reported).equals(device.fwid)) return undefined;
+  const actual = Buffer.from(reported).toString("hex");
+  const expected = device.fwid === undefined ? "none" : Buffer.from(device.fwid).toString("hex");
+  return {
+    code: "ChainInvalid",
+    message: `opaque FWID ${actual} differs from the leaf certificate's FWID ${expected}`,
+  };
+}
+
+function nonceError(spdm: SpdmEvidence, expected: Uint8Array | undefined): VerificationError | undefined {
+  if (expected === undefined || Buffer.from(spdm.request.nonce).equals(expected)) return undefined;
+  const actual = Buffer.from(spdm.request.nonce).toString("hex");
+  return {
+    code: "NonceMismatch",
+    message: `SPDM request nonce ${actual} differs from the expected ${Buffer.from(expected).toString("hex")}`,
+  };
+}
+
+function baseResult(index: number, entry: GpuEvidenceEntry, spdm?: SpdmEvidence): LocalGpuResult {
+  return {
+    index,
+    authentic: false,
+    nonce: spdm === undefined ? "" : Buffer.from(spdm.request.nonce).toString("hex"),
+    driverVersion: spdm === undefined ? (entry.driverVersion ?? "") : (spdm.opaque.driverVersion ?? ""),
+    vbiosVersion: spdm === undefined ? (entry.vbiosVersion ?? "") : (spdm.opaque.vbiosVersion ?? ""),
+    measurements: "unchecked",
+    revocation: "unchecked",
+    errors: [],
+  };
+}
+
+function failedResult(index: number, error: unknown): LocalGpuResult {
+  return {
+    index,
+    authentic: false,
+    nonce: "",
+    driverVersion: "",
+    vbiosVersion: "",
+    measurements: "unchecked",
+    revocation: "unchecked",
+    errors: [toVerificationError(error)],
+  };
+}
+
+async function verifyOne(
+  chains: DeviceChainVerifier,
+  hooks: { measurements: GpuMeasurementAppraiser; revocation: GpuRevocationChecker },
+  index: number,
+  entry: GpuEvidenceEntry,
+  options: { now: Date; expectedNonce?: Uint8Array },
+): Promise<Verified> {
+  let spdm: SpdmEvidence;
+  try {
+    spdm = parseSpdmEvidence(decodeBase64Strict(entry.evidence, `gpus[${index}].evidence`));
+  } catch (error) {
+    return { result: { ...baseResult(index, entry), errors: [toVerificationError(error)] } };
+  }
+  const result = baseResult(index, entry, spdm);
+  const nonce = nonceError(spdm, options.expectedNonce);
+  let device: VerifiedDevice;
+  try {
+    device = chains.verify(entry.certChain, options.now);
+  } catch (error) {
+    result.errors.push(toVerificationError(error));
+    if (nonce !== undefined) result.errors.push(nonce);
+    return { result };
+  }
+  const authenticity: VerificationError[] = [];
+  if (!verifySpdmSignature(spdm, device)) {
+    authenticity.push({
+      code: "SignatureInvalid",
+      message: "SPDM signature does not verify under the device leaf key",
+    });
+  }
+  const fwid = fwidError(spdm, device);
+  if (fwid !== undefined) authenticity.push(fwid);
+  result.authentic = authenticity.length === 0;
+  result.deviceType = device.kind;
+  result.hwmodel = device.hwmodel;
+  result.ueid = device.ueid;
+  result.errors.push(...authenticity);
+  if (nonce !== undefined) result.errors.push(nonce);
+  result.errors.push(...reportedVersionErrors(entry, spdm.opaque, device));
+  if (result.authentic) await runHooks(hooks, { index, entry, spdm, device }, options.now, result);
+  return { result, device };
+}
+
+/** Appraisal and revocation of authentic evidence; a failing hook leaves its status "unchecked" with an error. */
+async function runHooks(
+  hooks: { measurements: GpuMeasurementAppraiser; revocation: GpuRevocationChecker },
+  evidence: AuthenticGpuEvidence,
+  now: Date,
+  result: LocalGpuResult,
+): Promise<void> {
+  try {
+    const appraisal = await hooks.measurements.appraise(evidence, now);
+    result.measurements = appraisal.measurements;
+    result.errors.push(...appraisal.errors);
+  } catch (error) {
+    result.errors.push(toVerificationError(error));
+  }
+  try {
+    const check = await hooks.revocation.check(evidence, now);
+    result.revocation = check.revocation;
+    result.errors.push(...check.errors);
+  } catch (error) {
+    result.errors.push(toVerificationError(error));
+  }
+}
+
+/** The same device (by UEID) twice in one bundle: the later entry is an error. */
+function markDuplicates(verified: readonly Verified[]): void {
+  const firstIndex = new Map<string, number>();
+  for (const { result, device } of verified) {
+    if (device === undefined) continue;
+    const first = firstIndex.get(device.ueid);
+    if (first === undefined) {
+      firstIndex.set(device.ueid, result.index);
+    } else {
+      result.errors.push({
+        code: "PolicyViolation",
+        message: `gpus[${result.index}] is the same device (ueid ${device.ueid}) as gpus[${first}]`,
+      });
+    }
+  }
+}
+
+function validNow(now: unknown, fallback: (() => Date) | undefined): Date {
+  if (now === undefined) return fallback?.() ?? new Date();
+  if (!(now instanceof Date) || Number.isNaN(now.getTime())) {
+    throw new EvidenceError("EvidenceMalformed", "the verification time is not a valid date");
+  }
+  return now;
+}
+
+export function createLocalGpuVerifier(config: LocalGpuVerifierConfig = {}): LocalGpuVerifier {
+  const chains = new DeviceChainVerifier(config.anchors ?? PINNED_NVIDIA_ANCHORS, config.chainCacheEntries);
+  const hooks = {
+    measurements: config.measurements ?? MEASUREMENTS_UNCHECKED,
+    revocation: config.revocation ?? REVOCATION_UNCHECKED,
+  };
+  return {
+    chains,
+    async verify(gpus, options) {
+      const verified: Verified[] = [];
+      for (const [index, entry] of gpus.entries()) {
+        try {
+          const now = validNow(options.now, config.now);
+          const expectedNonce = options.expectedNonce;
+          verified.push(
+            await verifyOne(chains, hooks, index, entry, {
+              now,
+              ...(expectedNonce === undefined ? {} : { expectedNonce }),
+            }),
+          );
+        } catch (error) {
+          verified.push({ result: failedResult(index, error) });
+        }
+      }
+      markDuplicates(verified);
+      return verified.map((v) => v.result);
+    },
+  };
+}
+
+/** The production verifier, anchored only in the pinned NVIDIA Device Identity CA. */
+export const localGpuVerifier: LocalGpuVerifier = createLocalGpuVerifier();

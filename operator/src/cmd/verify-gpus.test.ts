@@ -1,0 +1,98 @@
+import { expect } from "chai";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { REPO_ROOT } from "../../test/support/samples.ts";
+import { sharedGpuBundleCases } from "../../test/support/shared-evidence.ts";
+import type { LocalGpuResult } from "../attestation/gpu/verifier.ts";
+import type { VerifyReport } from "../attestation/verify-bundle.ts";
+
+const MAIN = join(REPO_ROOT, "operator/src/cmd/main.ts");
+
+interface Run {
+  code: number;
+  report: VerifyReport & { gpus: LocalGpuResult[] };
+}
+
+function trustgate(args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [MAIN, ...args], { maxBuffer: 8 << 20 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
+      try {
+        resolve({ code, report: JSON.parse(stdout) as Run["report"] });
+      } catch {
+        reject(new Error(`trustgate ${args.join(" ")} exited ${code} without JSON: ${stderr}`));
+      }
+    });
+  });
+}
+
+describe("trustgate verify with GPUs (the CLI as a process, shared TEE sections + shared NVIDIA items)", function () {
+  this.timeout(60_000);
+  const dir = mkdtempSync(join(tmpdir(), "trustgate-verify-gpus-"));
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function write(name: string, bundle: unknown, policy?: Record<string, unknown>): string[] {
+    const bundlePath = join(dir, `${name}.json`);
+    writeFileSync(bundlePath, JSON.stringify(bundle));
+    if (policy === undefined) return [bundlePath];
+    const policyPath = join(dir, `${name}-policy.yaml`);
+    const document = {
+      apiVersion: "trustgate.io/v1alpha1",
+      kind: "AttestationPolicy",
+      metadata: { name: "p" },
+    };
+    writeFileSync(policyPath, stringify({ ...document, spec: policy }));
+    return [bundlePath, "--policy", policyPath];
+  }
+
+  sharedGpuBundleCases().forEach((c, i) => {
+    it(`${c.name}: ${c.verdict}`, async () => {
+      const { code, report } = await trustgate([
+        "verify",
+        ...write(`case-${i}`, c.bundle, c.policy),
+        "--at",
+        c.at,
+      ]);
+      expect(report.tee.authentic, JSON.stringify(report.tee.errors)).to.equal(true);
+      expect(report.gpus).to.have.length(c.gpus.length);
+      c.gpus.forEach((expected, g) => {
+        const gpu = report.gpus[g];
+        expect(gpu?.index).to.equal(g);
+        expect(gpu?.authentic, JSON.stringify(gpu?.errors)).to.equal(expected.authentic);
+        expect(gpu?.errors.map((e) => e.code)).to.deep.equal(expected.errorCodes);
+        expect([gpu?.nonce, gpu?.driverVersion, gpu?.vbiosVersion]).to.deep.equal([
+          expected.nonce,
+          expected.driverVersion,
+          expected.vbiosVersion,
+        ]);
+        expect([gpu?.measurements, gpu?.revocation]).to.deep.equal(["unchecked", "unchecked"]);
+      });
+      expect(report.verdict).to.equal(c.verdict);
+      expect(code).to.equal(1);
+    });
+  });
+
+  it("with --nonce every GPU must answer the challenge: real evidence does not (NonceMismatch, still authentic)", async () => {
+    const [first] = sharedGpuBundleCases();
+    if (first === undefined) throw new Error("no GPU bundle case");
+    const { code, report } = await trustgate([
+      "verify",
+      ...write("nonce", first.bundle),
+      "--at",
+      first.at,
+      "--nonce",
+      "ab".repeat(32),
+    ]);
+    expect(report.gpus.map((g) => g.authentic)).to.deep.equal(first.gpus.map(() => true));
+    expect(report.gpus.map((g) => g.errors.map((e) => e.code))).to.deep.equal(
+      first.gpus.map(() => ["NonceMismatch"]),
+    );
+    expect(report.verdict).to.equal("contraindicated");
+    expect(code).to.equal(1);
+  });
+});
