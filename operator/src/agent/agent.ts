@@ -1,7 +1,7 @@
-import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { ConfidentialHostStatus } from "../api/v1alpha1/generated/types.ts";
 import { HostRoot } from "./host-root.ts";
+import type { KubeJsonApi } from "./kube/rest-client.ts";
 import {
   comparableReport,
   decidePublish,
@@ -81,11 +81,11 @@ export class AgentLoop implements AgentHandle {
   #stopped = false;
   #failures = 0;
 
-  constructor(config: AgentConfig, deps: AgentDeps, key: AgentKey, kubeConfig: KubeConfig) {
+  constructor(config: AgentConfig, deps: AgentDeps, key: AgentKey, api: KubeJsonApi) {
     this.#config = config;
     this.#deps = deps;
     this.#key = key;
-    this.#publisher = new HostStatusPublisher(kubeConfig.makeApiClient(CustomObjectsApi), config.nodeName);
+    this.#publisher = new HostStatusPublisher(api, config.nodeName);
   }
 
   /** One scan-and-publish; throws API errors (used by --once and by the loop). */

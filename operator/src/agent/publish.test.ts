@@ -1,8 +1,11 @@
 import { expect } from "chai";
 import type { ConfidentialHostStatus } from "../api/v1alpha1/generated/types.ts";
+import { KubeApiError } from "./kube/api-error.ts";
+import type { KubeJsonApi } from "./kube/rest-client.ts";
 import {
   comparableReport,
   decidePublish,
+  HostStatusPublisher,
   mergePatch,
   publishedReportOf,
   statusPatchBody,
@@ -105,5 +108,67 @@ describe("status merge patch", () => {
       "gpuSummary",
       "report",
     ]);
+  });
+});
+
+describe("host status publisher API calls", () => {
+  const HOSTS = "/apis/trustgate.io/v1alpha1/confidentialhosts";
+  const stored = { apiVersion: "trustgate.io/v1alpha1", kind: "ConfidentialHost", metadata: { name: "n1" } };
+  const notFound = new KubeApiError(404, "NotFound", 'confidentialhosts.trustgate.io "n1" not found');
+  const exists = new KubeApiError(409, "AlreadyExists", 'confidentialhosts.trustgate.io "n1" already exists');
+
+  /** Answers each call with the next result (an Error is thrown) and records the calls. */
+  function fakeApi(...results: unknown[]): KubeJsonApi & { calls: unknown[][] } {
+    const calls: unknown[][] = [];
+    const answer = (call: unknown[]) => {
+      calls.push(call);
+      const result = results.shift();
+      return result instanceof Error ? Promise.reject(result) : Promise.resolve(result);
+    };
+    return {
+      calls,
+      get: (path) => answer(["GET", path]),
+      post: (path, body) => answer(["POST", path, body]),
+      mergePatch: (path, body) => answer(["PATCH", path, body]),
+    };
+  }
+
+  it("reads an existing host and does not create it", async () => {
+    const api = fakeApi(stored);
+    expect(await new HostStatusPublisher(api, "n1").ensureHost()).to.deep.equal(stored);
+    expect(api.calls).to.deep.equal([["GET", `${HOSTS}/n1`]]);
+  });
+
+  it("creates a missing host with an empty spec, and reads it when another writer was first", async () => {
+    const created = fakeApi(notFound, stored);
+    expect(await new HostStatusPublisher(created, "n1").ensureHost()).to.deep.equal(stored);
+    expect(created.calls).to.deep.equal([
+      ["GET", `${HOSTS}/n1`],
+      ["POST", HOSTS, { ...stored, spec: {} }],
+    ]);
+    const raced = fakeApi(notFound, exists, stored);
+    expect(await new HostStatusPublisher(raced, "n1").ensureHost()).to.deep.equal(stored);
+    expect(raced.calls.map((call) => call[0])).to.deep.equal(["GET", "POST", "GET"]);
+  });
+
+  it("passes other API errors on", async () => {
+    const forbidden = new KubeApiError(403, "Forbidden", "forbidden");
+    let error: unknown;
+    await new HostStatusPublisher(fakeApi(forbidden), "n1")
+      .ensureHost()
+      .catch((caught: unknown) => (error = caught));
+    expect(error).to.equal(forbidden);
+    await new HostStatusPublisher(fakeApi(notFound, forbidden), "n1")
+      .ensureHost()
+      .catch((caught: unknown) => (error = caught));
+    expect(error).to.equal(forbidden);
+  });
+
+  it("merge-patches the status subresource with the patch body", async () => {
+    const api = fakeApi({ ...stored, status: report() });
+    const current = report({ conditions: [] });
+    const next = report({ agentVersion: "0.2.0" });
+    await new HostStatusPublisher(api, "n1").patchStatus(current, next);
+    expect(api.calls).to.deep.equal([["PATCH", `${HOSTS}/n1/status`, statusPatchBody(current, next)]]);
   });
 });

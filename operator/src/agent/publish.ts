@@ -1,4 +1,3 @@
-import { type CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import {
   API_VERSION,
   CONFIDENTIAL_HOST,
@@ -8,7 +7,8 @@ import {
   type ConfidentialHostStatus,
 } from "../api/v1alpha1/generated/types.ts";
 import { hostReportPayload, SIGNED_STATUS_FIELDS } from "../host/host-report.ts";
-import { isConflict, isNotFound } from "../kube/api-error.ts";
+import { isConflict, isNotFound } from "./kube/api-error.ts";
+import type { KubeJsonApi } from "./kube/rest-client.ts";
 
 /** What was last written, as far as deciding the next write goes. */
 export interface PublishedReport {
@@ -89,24 +89,26 @@ export function statusPatchBody(
   return { status };
 }
 
+const HOSTS_PATH = `/apis/${GROUP}/${VERSION}/${CONFIDENTIAL_HOST.plural}`;
+
 /** Reads, creates and patches the node's own ConfidentialHost; nothing else. */
 export class HostStatusPublisher {
-  readonly #api: CustomObjectsApi;
+  readonly #api: KubeJsonApi;
   readonly #nodeName: string;
 
-  constructor(api: CustomObjectsApi, nodeName: string) {
+  constructor(api: KubeJsonApi, nodeName: string) {
     this.#api = api;
     this.#nodeName = nodeName;
   }
 
-  #ref() {
-    return { group: GROUP, version: VERSION, plural: CONFIDENTIAL_HOST.plural, name: this.#nodeName };
+  #path(): string {
+    return `${HOSTS_PATH}/${encodeURIComponent(this.#nodeName)}`;
   }
 
   /** The node's ConfidentialHost, created with an empty spec when missing. */
   async ensureHost(): Promise<ConfidentialHost> {
     try {
-      return (await this.#api.getClusterCustomObject(this.#ref())) as ConfidentialHost;
+      return (await this.#api.get(this.#path())) as ConfidentialHost;
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
@@ -117,16 +119,10 @@ export class HostStatusPublisher {
       spec: {},
     };
     try {
-      const { group, version, plural } = this.#ref();
-      return (await this.#api.createClusterCustomObject({
-        group,
-        version,
-        plural,
-        body,
-      })) as ConfidentialHost;
+      return (await this.#api.post(HOSTS_PATH, body)) as ConfidentialHost;
     } catch (error) {
       if (!isConflict(error)) throw error;
-      return (await this.#api.getClusterCustomObject(this.#ref())) as ConfidentialHost;
+      return (await this.#api.get(this.#path())) as ConfidentialHost;
     }
   }
 
@@ -135,9 +131,9 @@ export class HostStatusPublisher {
     current: ConfidentialHostStatus | undefined,
     next: ConfidentialHostStatus,
   ): Promise<ConfidentialHost> {
-    return (await this.#api.patchClusterCustomObjectStatus(
-      { ...this.#ref(), body: statusPatchBody(current, next) },
-      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    return (await this.#api.mergePatch(
+      `${this.#path()}/status`,
+      statusPatchBody(current, next),
     )) as ConfidentialHost;
   }
 }

@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { expect } from "chai";
 import type { ParsedArgs } from "../cli/command.ts";
 import { agentConfigFromArgs } from "./agent.ts";
@@ -46,5 +48,29 @@ describe("trustgate agent flags", () => {
     expect(() => agentConfigFromArgs(args({ "node-name": "n", interval: "soon" }), {})).to.throw(
       /--interval/,
     );
+  });
+});
+
+describe("trustgate agent dependencies", () => {
+  it("loads no @kubernetes/client-node: the agent has its own small client to stay within its memory budget", async function () {
+    this.timeout(20_000);
+    // Prints every npm package the agent command's module graph resolves.
+    const hooks = String.raw`import { registerHooks } from "node:module";
+registerHooks({ resolve(specifier, context, next) {
+  const resolved = next(specifier, context);
+  const found = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(resolved.url);
+  if (found) process.stdout.write(found[1] + "\n");
+  return resolved;
+} });`;
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      "--import",
+      `data:text/javascript,${encodeURIComponent(hooks)}`,
+      "--input-type=module",
+      "--eval",
+      `await import(${JSON.stringify(new URL("./agent.ts", import.meta.url).href)});`,
+    ]);
+    const packages = new Set(stdout.split("\n").filter((line) => line !== ""));
+    expect([...packages]).to.include("pino");
+    expect([...packages]).to.not.include("@kubernetes/client-node");
   });
 });

@@ -1,5 +1,7 @@
-import { KubeConfig } from "@kubernetes/client-node";
+import { homedir } from "node:os";
 import { AgentLoop, loadAgentKey, scanAndSign, type AgentConfig } from "../agent/agent.ts";
+import { loadKubeConnection } from "../agent/kube/load-connection.ts";
+import { KubeRestClient } from "../agent/kube/rest-client.ts";
 import { DEFAULT_KEY_FILE } from "../agent/signing.ts";
 import { NVIDIA_TOOLS_OUTPUT_DIR } from "../agent/sources/cc-mode/nvidia-tools-provider.ts";
 import { CC_MODE_STATE_FILE } from "../agent/sources/cc-mode/state-file-provider.ts";
@@ -76,13 +78,6 @@ export function agentConfigFromArgs(args: ParsedArgs, env: NodeJS.ProcessEnv): A
   return config;
 }
 
-function kubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (path === undefined) kc.loadFromDefault();
-  else kc.loadFromFile(path);
-  return kc;
-}
-
 /** Resolves on SIGTERM or SIGINT; SIGHUP triggers a scan. */
 function untilTerminated(loop: AgentLoop): Promise<string> {
   return new Promise((resolve) => {
@@ -124,6 +119,7 @@ export const agentCommand: Command = {
   async run(args, io) {
     const config = agentConfigFromArgs(args, process.env);
     const log = createLogger("trustgate-agent", text(args, "log-level"));
+    let client: KubeRestClient | undefined;
     try {
       const key = await loadAgentKey(config, log);
       if (args.values["print"] === true) {
@@ -131,7 +127,14 @@ export const agentCommand: Command = {
         io.stdout(`${JSON.stringify(status, null, 2)}\n`);
         return EXIT_OK;
       }
-      const loop = new AgentLoop(config, { log }, key, kubeConfig(text(args, "kubeconfig")));
+      const connection = await loadKubeConnection({
+        kubeconfig: text(args, "kubeconfig"),
+        env: process.env,
+        home: homedir(),
+      });
+      log.info({ server: connection.server, from: connection.source }, "Using Kubernetes API");
+      client = new KubeRestClient(connection);
+      const loop = new AgentLoop(config, { log }, key, client);
       if (args.values["once"] === true) {
         await loop.cycle("once");
         return EXIT_OK;
@@ -144,13 +147,14 @@ export const agentCommand: Command = {
       const signal = await untilTerminated(loop);
       await loop.stop();
       log.info({ signal }, "Stopped agent");
-      // Idle keep-alive connections of the API client would hold the process for seconds more.
-      setTimeout(() => process.exit(), 500).unref();
       return EXIT_OK;
     } catch (error) {
       log.error({ err: error }, "Agent failed");
       io.stderr(`trustgate agent: ${(error as Error).message}\n`);
       return EXIT_FAILURE;
+    } finally {
+      // Idle keep-alive sockets would otherwise hold the process open.
+      client?.close();
     }
   },
 };
