@@ -21,4 +21,9 @@ export const commands: readonly CommandEntry[] = [
     summary: "Verify an evidence bundle offline and print the verdict as JSON",
     load: async () => (await import("./verify.ts")).verifyCommand,
   },
+  {
+    name: "verify-token",
+    summary: "Check a signed attestation result offline against the operator's JWKS",
+    load: async () => (await import("./verify-token.ts")).verifyTokenCommand,
+  },
 ];

@@ -1,0 +1,77 @@
+import { readFile } from "node:fs/promises";
+import type { JWK } from "jose";
+import { checkAttestationResult } from "../attestation/result/result-token.ts";
+import { type Command, EXIT_FAILURE, EXIT_OK, type ParsedArgs, UsageError } from "../cli/command.ts";
+
+const USAGE = `Usage: trustgate verify-token <jwt | @file> --jwks <file | https URL> [--at <RFC3339 time>] [--issuer <iss>]
+
+Checks a ConfidentialVM's signed attestation result offline: the signature by a key of the operator's
+JWKS, the issuer, expiry, and an affirming result. Prints the claims as JSON.
+Exit status: 0 valid and affirming, 1 otherwise, 2 the input could not be read.`;
+
+function text(args: ParsedArgs, name: string): string | undefined {
+  const value = args.values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+async function readJwks(source: string): Promise<{ keys: JWK[] }> {
+  let body: string;
+  try {
+    if (source.startsWith("https://")) {
+      const response = await fetch(source, { signal: AbortSignal.timeout(10_000) });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      body = await response.text();
+    } else if (source.startsWith("http://")) {
+      throw new Error("a JWKS must come over https");
+    } else {
+      body = await readFile(source, "utf8");
+    }
+  } catch (error) {
+    throw new UsageError(
+      `trustgate verify-token: cannot read the JWKS ${source}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  const parsed = JSON.parse(body) as { keys?: unknown };
+  if (!Array.isArray(parsed.keys))
+    throw new UsageError(`trustgate verify-token: ${source} is not a JWKS (no "keys" array)`);
+  return { keys: parsed.keys as JWK[] };
+}
+
+async function readToken(arg: string): Promise<string> {
+  if (!arg.startsWith("@")) return arg.trim();
+  try {
+    return (await readFile(arg.slice(1), "utf8")).trim();
+  } catch (error) {
+    throw new UsageError(`trustgate verify-token: cannot read ${arg.slice(1)}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+export const verifyTokenCommand: Command = {
+  name: "verify-token",
+  summary: "Check a signed attestation result offline against the operator's JWKS",
+  usage: USAGE,
+  options: { jwks: { type: "string" }, at: { type: "string" }, issuer: { type: "string" } },
+  async run(args, io) {
+    const [tokenArg, ...extra] = args.positionals;
+    const jwksSource = text(args, "jwks");
+    if (tokenArg === undefined || extra.length > 0)
+      throw new UsageError("trustgate verify-token: give exactly one token");
+    if (jwksSource === undefined) throw new UsageError("trustgate verify-token: --jwks is required");
+    const at = text(args, "at");
+    const now = at === undefined ? new Date() : new Date(at);
+    if (Number.isNaN(now.getTime()))
+      throw new UsageError(`trustgate verify-token: --at ${JSON.stringify(at)} is not a time`);
+    const issuer = text(args, "issuer");
+    const check = await checkAttestationResult(await readToken(tokenArg), await readJwks(jwksSource), {
+      now,
+      ...(issuer === undefined ? {} : { issuer }),
+    });
+    io.stdout(
+      `${JSON.stringify(check.ok ? { valid: true, claims: check.claims } : { valid: false, reason: check.reason, claims: check.claims }, null, 2)}\n`,
+    );
+    return check.ok ? EXIT_OK : EXIT_FAILURE;
+  },
+};
