@@ -1042,6 +1042,11 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
             expiresAt: { type: "string", format: "date-time" },
             verdict: { type: "string", enum: ["affirming", "warning", "contraindicated"] },
             nonce: { type: "string", pattern: "^[0-9a-f]{64}$" },
+            keyThumbprint: {
+              type: "string",
+              maxLength: 64,
+              description: "RFC 7638 thumbprint of the attested guest key; secrets are sealed to this key.",
+            },
             tee: {
               type: "object",
               properties: {
@@ -1069,6 +1074,12 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
                   vbiosVersion: { type: "string", maxLength: 32 },
                   measurements: { type: "string", enum: ["match", "mismatch", "unchecked"] },
                   revocation: { type: "string", enum: ["good", "revoked", "unchecked"] },
+                  identity: {
+                    type: "string",
+                    maxLength: 256,
+                    description:
+                      "The GPU's attested identity (device certificate serial / UEID); never shared by two CVMs.",
+                  },
                 },
               },
             },

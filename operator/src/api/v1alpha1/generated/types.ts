@@ -452,6 +452,8 @@ export interface ConfidentialVMStatusAttestation {
   expiresAt?: string;
   verdict?: "affirming" | "warning" | "contraindicated";
   nonce?: string;
+  /** RFC 7638 thumbprint of the attested guest key; secrets are sealed to this key. */
+  keyThumbprint?: string;
   tee?: ConfidentialVMStatusAttestationTee;
   gpus?: ConfidentialVMStatusAttestationGpu[];
   violations?: ConfidentialVMStatusAttestationViolation[];
@@ -477,6 +479,8 @@ export interface ConfidentialVMStatusAttestationGpu {
   vbiosVersion?: string;
   measurements?: "match" | "mismatch" | "unchecked";
   revocation?: "good" | "revoked" | "unchecked";
+  /** The GPU's attested identity (device certificate serial / UEID); never shared by two CVMs. */
+  identity?: string;
 }
 
 export interface ConfidentialVMStatusAttestationViolation {

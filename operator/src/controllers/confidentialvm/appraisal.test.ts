@@ -1,0 +1,109 @@
+import { expect } from "chai";
+import { exportJWK, generateKeyPair } from "jose";
+import { makeFakeAmdPki, type FakeAmdPki } from "../../../test/fixtures/snp/fake-amd-pki.ts";
+import { buildReport, signReport } from "../../../test/fixtures/snp/synthetic-report.ts";
+import { aConfidentialVM } from "../../../test/builders/confidential-vm.ts";
+import { expectedReportData, type GuestPublicKey } from "../../attestation/binding.ts";
+import { checkAttestationResult } from "../../attestation/result/result-token.ts";
+import {
+  generateSigningKey,
+  publicJwks,
+  type StoredSigningKey,
+} from "../../attestation/result/signing-keys.ts";
+import { appraiseSnp, createSnpVerifier } from "../../attestation/snp/index.ts";
+import { appraiseEvidence, type AppraisalContext } from "./appraisal.ts";
+
+const NOW = new Date("2030-01-01T00:00:00Z");
+const NONCE = "c0".repeat(32);
+const TCB = { bootloader: 3, tee: 0, snp: 8, microcode: 115 };
+const CHIP_ID = Uint8Array.from({ length: 64 }, (_, i) => i);
+
+describe("appraiseEvidence (controller side of the handshake)", () => {
+  let pki: FakeAmdPki;
+  let guestKey: GuestPublicKey;
+  let signingKey: StoredSigningKey;
+
+  function cvmAnswering(reportData: Uint8Array, gpusAssigned = 0) {
+    const report = signReport(
+      buildReport({ version: 3, tcb: TCB, chipId: CHIP_ID, reportData }),
+      pki.leafKey,
+    );
+    const cvm = aConfidentialVM({ tee: "snp", gpus: { count: gpusAssigned } });
+    cvm.status = {
+      challenge: { nonce: NONCE, issuedAt: "2029-12-31T23:59:00Z", expiresAt: "2030-01-01T00:04:00Z" },
+      gpus: Array.from({ length: gpusAssigned }, (_, i) => ({ pciAddress: `0000:1${i}:00.0` })),
+      evidence: {
+        nonce: NONCE,
+        publicKey: guestKey,
+        tee: {
+          type: "snp",
+          report: Buffer.from(report).toString("base64"),
+          vcek: pki.leafPem,
+          certChain: pki.intermediatePem,
+        },
+      },
+    };
+    return cvm;
+  }
+
+  function context(): AppraisalContext {
+    return {
+      policy: {},
+      backends: {
+        tees: { snp: { verifier: createSnpVerifier({ anchors: pki.anchors }), appraise: appraiseSnp } },
+      },
+      gpuIdentitiesElsewhere: new Map(),
+      signingKey,
+      issuer: "trustgate",
+      subject: "team-a/llm-inference",
+      resultTtlMs: 7_200_000,
+      now: NOW,
+    };
+  }
+
+  before(async () => {
+    pki = await makeFakeAmdPki({ product: "Milan", spl: TCB, hwId: CHIP_ID });
+    const { publicKey } = await generateKeyPair("ES256");
+    const jwk = await exportJWK(publicKey);
+    guestKey = { kty: "EC", crv: "P-256", x: jwk.x ?? "", y: jwk.y ?? "" };
+    signingKey = await generateSigningKey(NOW);
+  });
+
+  it("affirms bound evidence and signs a result bound to the guest key", async () => {
+    const attestation = await appraiseEvidence(
+      cvmAnswering(await expectedReportData(NONCE, guestKey)),
+      context(),
+    );
+    expect(attestation.verdict, JSON.stringify(attestation.violations)).to.equal("affirming");
+    expect(attestation.expiresAt).to.equal("2030-01-01T02:00:00Z");
+    const check = await checkAttestationResult(attestation.token ?? "", publicJwks([signingKey]), {
+      now: NOW,
+    });
+    expect(check.ok).to.equal(true);
+    if (check.ok) expect(check.claims.cnf.jkt).to.equal(attestation.keyThumbprint);
+  });
+
+  it("is contraindicated, with no token, when the report binds another key or nonce", async () => {
+    const attestation = await appraiseEvidence(cvmAnswering(new Uint8Array(64).fill(7)), context());
+    expect(attestation.verdict).to.equal("contraindicated");
+    expect(attestation.violations?.map((v) => v.code)).to.include("BindingMismatch");
+    expect(attestation.token).to.equal(undefined);
+  });
+
+  it("is contraindicated when assigned GPUs are missing from the evidence", async () => {
+    const attestation = await appraiseEvidence(
+      cvmAnswering(await expectedReportData(NONCE, guestKey), 2),
+      context(),
+    );
+    expect(attestation.verdict).to.equal("contraindicated");
+    expect(attestation.violations?.map((v) => v.message)).to.include("bundle has 0 GPUs, 2 are assigned");
+  });
+
+  it("is contraindicated for malformed evidence, never throwing", async () => {
+    const cvm = cvmAnswering(new Uint8Array(64));
+    if (cvm.status?.evidence !== undefined) cvm.status.evidence.tee.report = "bm90IGEgcmVwb3J0";
+    const attestation = await appraiseEvidence(cvm, context());
+    expect(attestation.verdict).to.equal("contraindicated");
+    expect(attestation.violations?.[0]?.code).to.equal("EvidenceMalformed");
+  });
+});

@@ -1,0 +1,140 @@
+import { expect } from "chai";
+import type { ConfidentialVMStatus } from "../../api/v1alpha1/generated/types.ts";
+import { aConfidentialVM } from "../../../test/builders/confidential-vm.ts";
+import { freshnessOf, nextAttestationStep, resultStands } from "./attestation-step.ts";
+
+const NOW = new Date("2026-11-25T10:00:00Z");
+const at = (minutes: number): string => new Date(NOW.getTime() + minutes * 60_000).toISOString();
+const NONCE = "5e".repeat(32);
+const fresh = freshnessOf({});
+
+function withStatus(status: ConfidentialVMStatus) {
+  const cvm = aConfidentialVM();
+  cvm.status = status;
+  return cvm;
+}
+
+const evidence = (nonce: string) => ({
+  nonce,
+  publicKey: { kty: "EC" as const, crv: "P-256" as const, x: "x", y: "y" },
+  tee: { type: "snp" as const, report: "AA==" },
+});
+
+describe("nextAttestationStep", () => {
+  const cases: [string, ConfidentialVMStatus, string][] = [
+    ["challenges a CVM that was never attested", {}, "challenge"],
+    [
+      "waits for an answer to an open challenge",
+      { challenge: { nonce: NONCE, issuedAt: at(-1), expiresAt: at(4) } },
+      "wait",
+    ],
+    [
+      "appraises evidence answering the open challenge in time",
+      { challenge: { nonce: NONCE, issuedAt: at(-1), expiresAt: at(4) }, evidence: evidence(NONCE) },
+      "appraise",
+    ],
+    [
+      "never appraises evidence for another nonce (replay)",
+      {
+        challenge: { nonce: NONCE, issuedAt: at(-1), expiresAt: at(4) },
+        evidence: evidence("aa".repeat(32)),
+      },
+      "wait",
+    ],
+    [
+      "replaces a challenge that expired unanswered",
+      { challenge: { nonce: NONCE, issuedAt: at(-6), expiresAt: at(-1) } },
+      "challenge",
+    ],
+    [
+      "replaces a challenge answered too late",
+      { challenge: { nonce: NONCE, issuedAt: at(-6), expiresAt: at(-1) }, evidence: evidence(NONCE) },
+      "challenge",
+    ],
+    [
+      "waits while the last result is fresh",
+      { attestation: { verifiedAt: at(-10), expiresAt: at(110), verdict: "affirming" } },
+      "wait",
+    ],
+    [
+      "re-attests every reattestInterval",
+      { attestation: { verifiedAt: at(-61), expiresAt: at(59), verdict: "affirming" } },
+      "challenge",
+    ],
+    [
+      "re-attests once a result expired",
+      { attestation: { verifiedAt: at(-30), expiresAt: at(-1), verdict: "affirming" } },
+      "challenge",
+    ],
+  ];
+  for (const [name, status, kind] of cases) {
+    it(name, () => {
+      expect(nextAttestationStep(withStatus(status), fresh, NOW).kind).to.equal(kind);
+    });
+  }
+
+  it("waits exactly until the re-attestation is due", () => {
+    const step = nextAttestationStep(
+      withStatus({ attestation: { verifiedAt: at(-10), expiresAt: at(110), verdict: "affirming" } }),
+      fresh,
+      NOW,
+    );
+    expect(step).to.deep.equal({ kind: "wait", afterMs: 50 * 60_000 });
+  });
+
+  it("takes the policy's freshness", () => {
+    expect(
+      freshnessOf({ freshness: { challengeTtl: "90s", reattestInterval: "30m", resultTtl: "45m" } }),
+    ).to.deep.equal({
+      challengeTtlMs: 90_000,
+      reattestIntervalMs: 1_800_000,
+      resultTtlMs: 2_700_000,
+    });
+  });
+});
+
+describe("resultStands", () => {
+  it("stands for an unexpired affirming result", () => {
+    expect(
+      resultStands(
+        withStatus({ attestation: { verdict: "affirming", verifiedAt: at(-1), expiresAt: at(60) } }),
+        NOW,
+      ),
+    ).to.include({ ok: true, reason: "Affirming" });
+  });
+  it("stands, with warnings, for a tolerated result", () => {
+    expect(
+      resultStands(
+        withStatus({ attestation: { verdict: "warning", verifiedAt: at(-1), expiresAt: at(60) } }),
+        NOW,
+      ),
+    ).to.include({ ok: true, reason: "AffirmingWithWarnings" });
+  });
+  it("falls when the result expired", () => {
+    expect(
+      resultStands(
+        withStatus({ attestation: { verdict: "affirming", verifiedAt: at(-121), expiresAt: at(-1) } }),
+        NOW,
+      ),
+    ).to.include({ ok: false, reason: "ResultExpired" });
+  });
+  it("falls with the first violation's code for a contraindicated result, listing every violation", () => {
+    const result = resultStands(
+      withStatus({
+        attestation: {
+          verdict: "contraindicated",
+          violations: [
+            { code: "BindingMismatch", message: "a" },
+            { code: "PolicyViolation", message: "b" },
+          ],
+        },
+      }),
+      NOW,
+    );
+    expect(result).to.deep.equal({
+      ok: false,
+      reason: "BindingMismatch",
+      message: "BindingMismatch: a; PolicyViolation: b",
+    });
+  });
+});

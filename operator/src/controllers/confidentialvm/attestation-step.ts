@@ -1,0 +1,84 @@
+import type { AttestationPolicySpec, ConfidentialVM } from "../../api/v1alpha1/generated/types.ts";
+import { parseDuration } from "../../runtime/duration.ts";
+
+export interface Freshness {
+  challengeTtlMs: number;
+  reattestIntervalMs: number;
+  resultTtlMs: number;
+}
+
+/** The policy's freshness, with design.md's defaults (5m / 1h / 2h) for what it leaves unset. */
+export function freshnessOf(policy: AttestationPolicySpec): Freshness {
+  const f = policy.freshness ?? {};
+  return {
+    challengeTtlMs: parseDuration(f.challengeTtl ?? "5m"),
+    reattestIntervalMs: parseDuration(f.reattestInterval ?? "1h"),
+    resultTtlMs: parseDuration(f.resultTtl ?? "2h"),
+  };
+}
+
+export type AttestationStep =
+  /** No challenge outstanding and nothing due: look again after `afterMs`. */
+  | { kind: "wait"; afterMs: number }
+  /** Write a fresh challenge (none yet, re-attestation due, or the last one expired unanswered). */
+  | { kind: "challenge"; why: string }
+  /** The guest answered the current challenge in time: verify and appraise its evidence. */
+  | { kind: "appraise" };
+
+function time(value: string | undefined): number {
+  const t = Date.parse(value ?? "");
+  return Number.isNaN(t) ? 0 : t;
+}
+
+/**
+ * What the attestation handshake (design.md section 6) does next for a CVM whose VM runs on a validated
+ * host. Every challenge is answered at most once: evidence for any other nonce is never appraised.
+ */
+export function nextAttestationStep(cvm: ConfidentialVM, freshness: Freshness, now: Date): AttestationStep {
+  const status = cvm.status ?? {};
+  const challenge = status.challenge;
+  const nowMs = now.getTime();
+  if (challenge !== undefined) {
+    const expires = time(challenge.expiresAt);
+    if (status.evidence?.nonce === challenge.nonce) {
+      return expires > nowMs
+        ? { kind: "appraise" }
+        : { kind: "challenge", why: "evidence arrived after the challenge expired" };
+    }
+    if (expires <= nowMs) return { kind: "challenge", why: "the challenge expired unanswered" };
+    return { kind: "wait", afterMs: expires - nowMs };
+  }
+  const attestation = status.attestation;
+  if (attestation?.verifiedAt === undefined) return { kind: "challenge", why: "not attested yet" };
+  const dueAt = Math.min(
+    time(attestation.verifiedAt) + freshness.reattestIntervalMs,
+    time(attestation.expiresAt),
+  );
+  if (dueAt <= nowMs) return { kind: "challenge", why: "re-attestation due" };
+  return { kind: "wait", afterMs: dueAt - nowMs };
+}
+
+/** Whether the last result still stands: a tolerated verdict that has not expired. */
+export function resultStands(
+  cvm: ConfidentialVM,
+  now: Date,
+): { ok: boolean; reason: string; message: string } {
+  const a = cvm.status?.attestation;
+  if (a?.verdict === undefined)
+    return { ok: false, reason: "NotAttested", message: "no attestation result yet" };
+  if (a.verdict === "contraindicated") {
+    const first = a.violations?.[0];
+    return {
+      ok: false,
+      reason: first?.code ?? "Contraindicated",
+      message: (a.violations ?? []).map((v) => `${v.code}: ${v.message}`).join("; ") || "contraindicated",
+    };
+  }
+  if (time(a.expiresAt) <= now.getTime())
+    return { ok: false, reason: "ResultExpired", message: `result expired at ${a.expiresAt ?? "?"}` };
+  return {
+    ok: true,
+    reason: a.verdict === "affirming" ? "Affirming" : "AffirmingWithWarnings",
+    message: `attested at ${a.verifiedAt ?? "?"}, valid until ${a.expiresAt ?? "?"}`,
+  };
+}
