@@ -22,7 +22,9 @@ import { Controller, objectKey } from "../runtime/controller.ts";
 import { eventRecorder } from "../runtime/events.ts";
 import { type ResourceEvent, ResourceWatch } from "../runtime/informer.ts";
 import { ConfidentialHostReconciler } from "./confidentialhost/reconciler.ts";
+import type { AttestationDeps } from "./confidentialvm/attest.ts";
 import { GpuLedger } from "./confidentialvm/gpu-ledger.ts";
+import { SigningKeyStore } from "./signing-key-store.ts";
 import { ConfidentialVMReconciler } from "./confidentialvm/reconciler.ts";
 
 export interface ManagerOptions {
@@ -32,6 +34,12 @@ export interface ManagerOptions {
   resyncMs: number;
   /** ConfidentialVM reconciles in parallel (different keys only). */
   workers?: number;
+  /** The attestation handshake: result issuer, the operator's namespace (signing keys), verifier backends. */
+  attestation?: {
+    issuer: string;
+    namespace: string;
+    backends: AttestationDeps["backends"];
+  };
 }
 
 function customList<T extends KubernetesObject>(
@@ -171,6 +179,22 @@ export class ControllerManager {
         objects,
         events,
         ledger: new GpuLedger(),
+        ...(options.attestation === undefined
+          ? {}
+          : {
+              attestation: {
+                objects,
+                core,
+                events,
+                backends: options.attestation.backends,
+                signingKey: (() => {
+                  const store = new SigningKeyStore(core, options.attestation.namespace, log);
+                  return () => store.current();
+                })(),
+                issuer: options.attestation.issuer,
+                allCvms: () => cvms.list(),
+              },
+            }),
       }),
       // Reconciles of different CVMs mostly wait on the API server; placement is serialized by the ledger.
       {

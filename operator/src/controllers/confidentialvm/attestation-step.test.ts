@@ -73,6 +73,22 @@ describe("nextAttestationStep", () => {
     });
   }
 
+  it("re-attests when the AttestationPolicy changed since the last result", () => {
+    const status = {
+      attestation: {
+        verifiedAt: at(-10),
+        expiresAt: at(110),
+        verdict: "affirming" as const,
+        policyGeneration: 1,
+      },
+    };
+    expect(nextAttestationStep(withStatus(status), fresh, NOW, 1).kind).to.equal("wait");
+    expect(nextAttestationStep(withStatus(status), fresh, NOW, 2)).to.deep.equal({
+      kind: "challenge",
+      why: "the AttestationPolicy changed",
+    });
+  });
+
   it("waits exactly until the re-attestation is due", () => {
     const step = nextAttestationStep(
       withStatus({ attestation: { verifiedAt: at(-10), expiresAt: at(110), verdict: "affirming" } }),

@@ -34,7 +34,12 @@ function time(value: string | undefined): number {
  * What the attestation handshake (design.md section 6) does next for a CVM whose VM runs on a validated
  * host. Every challenge is answered at most once: evidence for any other nonce is never appraised.
  */
-export function nextAttestationStep(cvm: ConfidentialVM, freshness: Freshness, now: Date): AttestationStep {
+export function nextAttestationStep(
+  cvm: ConfidentialVM,
+  freshness: Freshness,
+  now: Date,
+  policyGeneration?: number,
+): AttestationStep {
   const status = cvm.status ?? {};
   const challenge = status.challenge;
   const nowMs = now.getTime();
@@ -50,6 +55,9 @@ export function nextAttestationStep(cvm: ConfidentialVM, freshness: Freshness, n
   }
   const attestation = status.attestation;
   if (attestation?.verifiedAt === undefined) return { kind: "challenge", why: "not attested yet" };
+  if (policyGeneration !== undefined && attestation.policyGeneration !== policyGeneration) {
+    return { kind: "challenge", why: "the AttestationPolicy changed" };
+  }
   const dueAt = Math.min(
     time(attestation.verifiedAt) + freshness.reattestIntervalMs,
     time(attestation.expiresAt),

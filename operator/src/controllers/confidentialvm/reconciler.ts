@@ -17,6 +17,7 @@ import {
   type ReconcileResult,
 } from "../../runtime/controller.ts";
 import type { EventRecorder } from "../../runtime/events.ts";
+import { type AttestationDeps, reconcileAttestation } from "./attest.ts";
 import type { GpuLedger } from "./gpu-ledger.ts";
 import { hostState, launchSpecHash, placementFitsSpec, recordedPlacement, vmState } from "./lifecycle.ts";
 import * as r from "./reasons.ts";
@@ -39,6 +40,8 @@ export interface CvmReconcilerDeps {
   objects: CustomObjectsApi;
   events: EventRecorder;
   ledger: GpuLedger;
+  /** The attestation handshake; without it CVMs stop at Attesting. */
+  attestation?: AttestationDeps;
   now?: () => Date;
 }
 
@@ -121,6 +124,12 @@ export class ConfidentialVMReconciler implements Reconciler {
                 reason: r.REASON_HOST_NOT_VALIDATED,
                 message: host.message,
               },
+              {
+                type: r.CONDITION_ATTESTED,
+                status: "False",
+                reason: r.REASON_HOST_NOT_VALIDATED,
+                message: host.message,
+              },
             ],
             event: { type: "Warning", reason: r.REASON_HOST_NOT_VALIDATED },
           });
@@ -129,7 +138,7 @@ export class ConfidentialVMReconciler implements Reconciler {
       }
     }
     if (placement === undefined) return this.#schedule(cvm, policy, ctx);
-    return this.#launch(cvm, placement, vm, ctx);
+    return this.#launch(cvm, placement, vm, policy, ctx);
   }
 
   async #schedule(
@@ -200,6 +209,7 @@ export class ConfidentialVMReconciler implements Reconciler {
     cvm: ConfidentialVM,
     placement: VmPlacement,
     vm: VirtualMachine | undefined,
+    policy: AttestationPolicy,
     ctx: ReconcileContext,
   ): Promise<ReconcileResult> {
     const ns = cvm.metadata.namespace ?? "";
@@ -268,7 +278,7 @@ export class ConfidentialVMReconciler implements Reconciler {
         return {};
       case "running": {
         const attesting = cvm.status?.phase === "Attested" ? "Attested" : "Attesting";
-        await this.#status(cvm, ctx, {
+        const wrote = await this.#status(cvm, ctx, {
           phase: attesting,
           message: `VM running on validated host ${placement.nodeName}`,
           conditions: [
@@ -282,7 +292,9 @@ export class ConfidentialVMReconciler implements Reconciler {
           ],
           event: { type: "Normal", reason: r.REASON_VMI_RUNNING },
         });
-        return {};
+        // The handshake runs on the next pass, against the object this write produced.
+        if (wrote || this.#deps.attestation === undefined) return {};
+        return reconcileAttestation(cvm, policy, this.#deps.attestation, ctx);
       }
     }
   }
@@ -395,15 +407,16 @@ export class ConfidentialVMReconciler implements Reconciler {
     );
   }
 
-  async #status(cvm: ConfidentialVM, ctx: ReconcileContext, update: StatusUpdate): Promise<void> {
+  async #status(cvm: ConfidentialVM, ctx: ReconcileContext, update: StatusUpdate): Promise<boolean> {
     const now = (this.#deps.now ?? (() => new Date()))();
     const written = await writeStatus(this.#deps.objects, cvm, update, now);
-    if (!written) return;
+    if (!written) return false;
     ctx.log.info({ phase: update.phase }, "Patched ConfidentialVM status");
     const previous: ConfidentialVMStatus["phase"] = cvm.status?.phase;
     if (update.event !== undefined && previous !== update.phase) {
       await this.#deps.events.record(involved(cvm), update.event.type, update.event.reason, update.message);
     }
+    return true;
   }
 }
 

@@ -1047,6 +1047,12 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
               maxLength: 64,
               description: "RFC 7638 thumbprint of the attested guest key; secrets are sealed to this key.",
             },
+            policyGeneration: {
+              type: "integer",
+              format: "int64",
+              description:
+                "Generation of the AttestationPolicy the result was appraised against; a newer one triggers re-attestation.",
+            },
             tee: {
               type: "object",
               properties: {

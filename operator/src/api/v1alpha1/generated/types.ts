@@ -454,6 +454,11 @@ export interface ConfidentialVMStatusAttestation {
   nonce?: string;
   /** RFC 7638 thumbprint of the attested guest key; secrets are sealed to this key. */
   keyThumbprint?: string;
+  /**
+   * Generation of the AttestationPolicy the result was appraised against; a newer one triggers
+   * re-attestation.
+   */
+  policyGeneration?: number;
   tee?: ConfidentialVMStatusAttestationTee;
   gpus?: ConfidentialVMStatusAttestationGpu[];
   violations?: ConfidentialVMStatusAttestationViolation[];

@@ -1,0 +1,230 @@
+import { randomBytes } from "node:crypto";
+import {
+  type CoreV1Api,
+  type CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+} from "@kubernetes/client-node";
+import { isDeepStrictEqual } from "node:util";
+import type {
+  AttestationPolicy,
+  ConfidentialVM,
+  ConfidentialVMStatus,
+  ConfidentialVMStatusReleasedSecret,
+} from "../../api/v1alpha1/generated/types.ts";
+import { CONFIDENTIAL_VM, GROUP, VERSION } from "../../api/v1alpha1/generated/types.ts";
+import { sealSecretForGuest } from "../../attestation/result/secret-release.ts";
+import type { StoredSigningKey } from "../../attestation/result/signing-keys.ts";
+import type { BundleVerifyOptions } from "../../attestation/verify-bundle.ts";
+import { isNotFound } from "../../kube/api-error.ts";
+import { rfc3339, setCondition } from "../../runtime/conditions.ts";
+import { objectKey, type ReconcileContext, type ReconcileResult } from "../../runtime/controller.ts";
+import type { EventRecorder } from "../../runtime/events.ts";
+import { appraiseEvidence } from "./appraisal.ts";
+import { freshnessOf, nextAttestationStep, resultStands } from "./attestation-step.ts";
+import * as r from "./reasons.ts";
+
+export interface AttestationDeps {
+  objects: CustomObjectsApi;
+  core: CoreV1Api;
+  events: EventRecorder;
+  backends: Pick<BundleVerifyOptions, "tees" | "gpus" | "collateral">;
+  signingKey: () => Promise<StoredSigningKey>;
+  issuer: string;
+  /** Every ConfidentialVM, for "no GPU identity attested by another live CVM". */
+  allCvms: () => readonly ConfidentialVM[];
+  now?: () => Date;
+}
+
+type AttestationStatus = Pick<
+  ConfidentialVMStatus,
+  "phase" | "challenge" | "attestation" | "releasedSecrets" | "conditions"
+>;
+
+function gpuIdentitiesElsewhere(
+  self: ConfidentialVM,
+  all: readonly ConfidentialVM[],
+  now: Date,
+): Map<string, string> {
+  const identities = new Map<string, string>();
+  for (const other of all) {
+    if (other.metadata.uid === self.metadata.uid || !resultStands(other, now).ok) continue;
+    for (const gpu of other.status?.attestation?.gpus ?? []) {
+      if (gpu.identity !== undefined) identities.set(gpu.identity, objectKey(other));
+    }
+  }
+  return identities;
+}
+
+/** Seals each Secret the CVM lists to its attested guest key; Secrets that do not exist are named, not released. */
+async function releaseSecrets(
+  cvm: ConfidentialVM,
+  deps: AttestationDeps,
+  guestKey: NonNullable<ConfidentialVMStatus["evidence"]>["publicKey"],
+  thumbprint: string,
+): Promise<{ released: ConfidentialVMStatusReleasedSecret[]; missing: string[] }> {
+  const released: ConfidentialVMStatusReleasedSecret[] = [];
+  const missing: string[] = [];
+  for (const ref of cvm.spec.secrets ?? []) {
+    try {
+      const secret = await deps.core.readNamespacedSecret({
+        name: ref.name,
+        namespace: cvm.metadata.namespace ?? "",
+      });
+      const keys = ref.keys ?? Object.keys(secret.data ?? {});
+      const data = Object.fromEntries(
+        keys
+          .filter((k) => secret.data?.[k] !== undefined)
+          .map((k) => [k, Buffer.from(secret.data?.[k] ?? "", "base64").toString("utf8")]),
+      );
+      released.push({ name: ref.name, jwe: await sealSecretForGuest(data, guestKey, thumbprint) });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      missing.push(ref.name);
+    }
+  }
+  return { released, missing };
+}
+
+const OWNED_FIELDS = ["phase", "challenge", "attestation", "releasedSecrets", "conditions"] as const;
+
+/** Merge-patches only the fields the handshake owns (never the guest's evidence), and only when they change. */
+async function write(
+  deps: AttestationDeps,
+  cvm: ConfidentialVM,
+  next: AttestationStatus,
+  clearChallenge: boolean,
+): Promise<boolean> {
+  const current = cvm.status ?? {};
+  const status: Record<string, unknown> = {};
+  for (const field of OWNED_FIELDS) {
+    if (next[field] !== undefined && !isDeepStrictEqual(next[field], current[field]))
+      status[field] = next[field];
+  }
+  if (clearChallenge && current.challenge !== undefined) status["challenge"] = null;
+  if (Object.keys(status).length === 0) return false;
+  await deps.objects.patchNamespacedCustomObjectStatus(
+    {
+      group: GROUP,
+      version: VERSION,
+      plural: CONFIDENTIAL_VM.plural,
+      namespace: cvm.metadata.namespace ?? "",
+      name: cvm.metadata.name ?? "",
+      body: { metadata: { resourceVersion: cvm.metadata.resourceVersion }, status },
+    },
+    setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+  );
+  return true;
+}
+
+function withAttestedConditions(
+  cvm: ConfidentialVM,
+  stands: ReturnType<typeof resultStands>,
+  now: Date,
+): Pick<AttestationStatus, "phase" | "conditions"> {
+  let conditions = cvm.status?.conditions ?? [];
+  const status = stands.ok ? ("True" as const) : ("False" as const);
+  conditions = setCondition(
+    conditions,
+    { type: r.CONDITION_ATTESTED, status, reason: stands.reason, message: stands.message },
+    cvm.metadata.generation,
+    now,
+  );
+  conditions = setCondition(
+    conditions,
+    { type: r.CONDITION_READY, status, reason: stands.reason, message: stands.message },
+    cvm.metadata.generation,
+    now,
+  );
+  return { phase: stands.ok ? "Attested" : "Attesting", conditions };
+}
+
+/**
+ * The attestation handshake for a CVM whose VM runs on a validated host (design.md section 6): issue a
+ * challenge, appraise the answer, set Attested with a signed result, release secrets, re-attest.
+ */
+export async function reconcileAttestation(
+  cvm: ConfidentialVM,
+  policy: AttestationPolicy,
+  deps: AttestationDeps,
+  ctx: ReconcileContext,
+): Promise<ReconcileResult> {
+  const now = (deps.now ?? (() => new Date()))();
+  const freshness = freshnessOf(policy.spec);
+  const step = nextAttestationStep(cvm, freshness, now, policy.metadata.generation);
+  switch (step.kind) {
+    case "wait": {
+      const stands = resultStands(cvm, now);
+      await write(
+        deps,
+        cvm,
+        { challenge: cvm.status?.challenge, ...withAttestedConditions(cvm, stands, now) },
+        false,
+      );
+      return { requeueAfterMs: step.afterMs + 500 };
+    }
+    case "challenge": {
+      const stands = resultStands(cvm, now);
+      const challenge = {
+        nonce: randomBytes(32).toString("hex"),
+        issuedAt: rfc3339(now),
+        expiresAt: rfc3339(new Date(now.getTime() + freshness.challengeTtlMs)),
+      };
+      await write(
+        deps,
+        cvm,
+        { ...cvm.status, challenge, ...withAttestedConditions(cvm, stands, now) },
+        false,
+      );
+      ctx.log.info({ why: step.why, expiresAt: challenge.expiresAt }, "Issued attestation challenge");
+      return { requeueAfterMs: freshness.challengeTtlMs + 500 };
+    }
+    case "appraise": {
+      const attestation = await appraiseEvidence(cvm, {
+        policy: policy.spec,
+        backends: deps.backends,
+        gpuIdentitiesElsewhere: gpuIdentitiesElsewhere(cvm, deps.allCvms(), now),
+        signingKey: await deps.signingKey(),
+        issuer: deps.issuer,
+        subject: objectKey(cvm),
+        resultTtlMs: freshness.resultTtlMs,
+        now,
+      });
+      if (policy.metadata.generation !== undefined) attestation.policyGeneration = policy.metadata.generation;
+      const appraised = { ...cvm, status: { ...cvm.status, attestation } };
+      const stands = resultStands(appraised, now);
+      const evidence = cvm.status?.evidence;
+      const secrets =
+        stands.ok && evidence !== undefined
+          ? await releaseSecrets(cvm, deps, evidence.publicKey, attestation.keyThumbprint ?? "")
+          : { released: [], missing: [] };
+      const next: AttestationStatus = {
+        ...withAttestedConditions(appraised, stands, now),
+        attestation,
+        releasedSecrets: secrets.released,
+      };
+      await write(deps, cvm, next, true);
+      ctx.log.info(
+        { verdict: attestation.verdict, violations: attestation.violations?.length ?? 0 },
+        "Appraised attestation evidence",
+      );
+      const involved = {
+        apiVersion: cvm.apiVersion,
+        kind: cvm.kind,
+        name: cvm.metadata.name ?? "",
+        ...(cvm.metadata.namespace === undefined ? {} : { namespace: cvm.metadata.namespace }),
+      };
+      const missing =
+        secrets.missing.length === 0
+          ? ""
+          : `; Secrets not found, not released: ${secrets.missing.join(", ")}`;
+      await deps.events.record(
+        involved,
+        stands.ok ? "Normal" : "Warning",
+        stands.ok ? "Attested" : stands.reason,
+        `${stands.message}${missing}`,
+      );
+      return { requeueAfterMs: freshness.reattestIntervalMs };
+    }
+  }
+}
