@@ -1,6 +1,8 @@
+import { readFileSync } from "node:fs";
 import {
   CoreV1Api,
   CustomObjectsApi,
+  RbacAuthorizationV1Api,
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
@@ -24,6 +26,7 @@ import { type ResourceEvent, ResourceWatch } from "../runtime/informer.ts";
 import { ConfidentialHostReconciler } from "./confidentialhost/reconciler.ts";
 import type { AttestationDeps } from "./confidentialvm/attest.ts";
 import { GpuLedger } from "./confidentialvm/gpu-ledger.ts";
+import type { GuestEndpoint } from "./confidentialvm/guest-identity.ts";
 import { SigningKeyStore } from "./signing-key-store.ts";
 import { ConfidentialVMReconciler } from "./confidentialvm/reconciler.ts";
 
@@ -39,6 +42,8 @@ export interface ManagerOptions {
     issuer: string;
     namespace: string;
     backends: AttestationDeps["backends"];
+    /** How guests reach the API server; defaults to the controller's own server and CA. */
+    guestEndpoint?: GuestEndpoint;
   };
 }
 
@@ -50,6 +55,18 @@ function customList<T extends KubernetesObject>(
 ) {
   return () =>
     objects.listClusterCustomObject({ group, version, plural }) as Promise<KubernetesListObject<T>>;
+}
+
+/** The controller's own API server and CA, for guests that reach the API the same way. */
+function defaultGuestEndpoint(kc: KubeConfig): GuestEndpoint {
+  const cluster = kc.getCurrentCluster();
+  const caPem =
+    cluster?.caData !== undefined
+      ? Buffer.from(cluster.caData, "base64").toString("utf8")
+      : cluster?.caFile !== undefined
+        ? readFileSync(cluster.caFile, "utf8")
+        : "";
+  return { apiServer: cluster?.server ?? "", caPem };
 }
 
 /** KubeVirt's generated types say timestamps are strings where client-node says Date; both are JSON. */
@@ -193,6 +210,11 @@ export class ControllerManager {
                 })(),
                 issuer: options.attestation.issuer,
                 allCvms: () => cvms.list(),
+              },
+              guestIdentity: {
+                core,
+                rbac: kc.makeApiClient(RbacAuthorizationV1Api),
+                endpoint: options.attestation.guestEndpoint ?? defaultGuestEndpoint(kc),
               },
             }),
       }),

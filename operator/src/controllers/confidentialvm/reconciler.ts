@@ -1,4 +1,10 @@
-import { type CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import {
+  type CoreV1Api,
+  type CustomObjectsApi,
+  PatchStrategy,
+  type RbacAuthorizationV1Api,
+  setHeaderOptions,
+} from "@kubernetes/client-node";
 import type {
   AttestationPolicy,
   ConfidentialHost,
@@ -18,6 +24,7 @@ import {
 } from "../../runtime/controller.ts";
 import type { EventRecorder } from "../../runtime/events.ts";
 import { type AttestationDeps, reconcileAttestation } from "./attest.ts";
+import { ensureGuestIdentity, type GuestEndpoint } from "./guest-identity.ts";
 import type { GpuLedger } from "./gpu-ledger.ts";
 import { hostState, launchSpecHash, placementFitsSpec, recordedPlacement, vmState } from "./lifecycle.ts";
 import * as r from "./reasons.ts";
@@ -42,6 +49,8 @@ export interface CvmReconcilerDeps {
   ledger: GpuLedger;
   /** The attestation handshake; without it CVMs stop at Attesting. */
   attestation?: AttestationDeps;
+  /** Per-CVM guest identity and cloud-init (the sidecar's API access); without it the VM boots unconfigured. */
+  guestIdentity?: { core: CoreV1Api; rbac: RbacAuthorizationV1Api; endpoint: GuestEndpoint };
   now?: () => Date;
 }
 
@@ -294,7 +303,14 @@ export class ConfidentialVMReconciler implements Reconciler {
         });
         // The handshake runs on the next pass, against the object this write produced.
         if (wrote || this.#deps.attestation === undefined) return {};
-        return reconcileAttestation(cvm, policy, this.#deps.attestation, ctx);
+        const identity = this.#deps.guestIdentity;
+        const renewal =
+          identity === undefined
+            ? undefined
+            : await ensureGuestIdentity(cvm, identity, identity.endpoint, new Date());
+        const result = await reconcileAttestation(cvm, policy, this.#deps.attestation, ctx);
+        if (renewal === undefined || result.requeueAfterMs === undefined) return result;
+        return { requeueAfterMs: Math.min(result.requeueAfterMs, Math.max(renewal.renewAfterMs, 1000)) };
       }
     }
   }
@@ -326,6 +342,8 @@ export class ConfidentialVMReconciler implements Reconciler {
       return {};
     }
     vm.metadata = { ...vm.metadata, annotations: { [r.ANNOTATION_SPEC_HASH]: hash } };
+    const identity = this.#deps.guestIdentity;
+    if (identity !== undefined) await ensureGuestIdentity(cvm, identity, identity.endpoint, new Date());
     const ns = cvm.metadata.namespace ?? "";
     if (cvm.spec.image.http !== undefined && !(await this.#vmObjects.ensureDataVolume(cvm))) {
       const message =
