@@ -102,6 +102,12 @@ async function write(
       status[field] = next[field];
   }
   if (clearChallenge && current.challenge !== undefined) status["challenge"] = null;
+  // A merge patch merges objects: fields of the last result that the new one lacks (its token) must be nulled.
+  const attestation = status["attestation"] as Record<string, unknown> | undefined;
+  if (attestation !== undefined) {
+    for (const key of Object.keys(current.attestation ?? {}))
+      if (!(key in attestation)) attestation[key] = null;
+  }
   if (Object.keys(status).length === 0) return false;
   await deps.objects.patchNamespacedCustomObjectStatus(
     {
