@@ -17,6 +17,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import("./controller.ts")).controllerCommand,
   },
   {
+    name: "guest",
+    summary: "Attest this confidential VM to trustgate and receive its secrets (runs inside the CVM)",
+    load: async () => (await import("./guest.ts")).guestCommand,
+  },
+  {
     name: "verify",
     summary: "Verify an evidence bundle offline and print the verdict as JSON",
     load: async () => (await import("./verify.ts")).verifyCommand,

@@ -2,6 +2,8 @@ import { CoordinationV1Api } from "@kubernetes/client-node";
 import { readFileSync } from "node:fs";
 import type { Command, ParsedArgs } from "../cli/command.ts";
 import { UsageError } from "../cli/command.ts";
+import { defaultGpuVerifier, defaultTeeBackends } from "../attestation/registry.ts";
+import type { AttestationDeps } from "../controllers/confidentialvm/attest.ts";
 import { ControllerManager } from "../controllers/manager.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { parseDuration } from "../runtime/duration.ts";
@@ -22,7 +24,9 @@ labels Nodes) and ConfidentialVM (places CVMs on validated hosts, launches their
   --leader-elect                        run only while holding a coordination.k8s.io Lease (for replicas > 1)
   --leader-election-namespace <ns>      default: $POD_NAMESPACE, the ServiceAccount's namespace, trustgate-system
   --leader-election-id <name>           the Lease's name (default trustgate-controller)
-  --metrics-bind-address <addr>         /metrics, /healthz, /readyz (default ${DEFAULT_METRICS_BIND_ADDRESS}; 0 turns it off)`;
+  --metrics-bind-address <addr>         /metrics, /healthz, /readyz (default ${DEFAULT_METRICS_BIND_ADDRESS}; 0 turns it off)
+  --attestation-issuer <iss>            "iss" of signed attestation results (default trustgate)
+  --test-trust-roots <file>             TESTS AND DEMOS ONLY: also trust the simulated TEE/GPU roots in this file`;
 
 function durationFlag(value: unknown, fallback: string, flag: string): number {
   try {
@@ -35,6 +39,13 @@ function durationFlag(value: unknown, fallback: string, flag: string): number {
 function text(args: ParsedArgs, name: string): string | undefined {
   const value = args.values[name];
   return typeof value === "string" ? value : undefined;
+}
+
+/** Verifiers anchored in the pinned vendor roots; simulated roots only when a test asks for them explicitly. */
+async function attestationBackends(testRoots: string | undefined): Promise<AttestationDeps["backends"]> {
+  if (testRoots === undefined) return { tees: defaultTeeBackends(), gpus: defaultGpuVerifier() };
+  const { simulatedBackends } = await import("../attestation/simulated/backends.ts");
+  return simulatedBackends(testRoots);
 }
 
 function electionNamespace(args: ParsedArgs): string {
@@ -60,6 +71,8 @@ export const controllerCommand: Command = {
     "leader-election-namespace": { type: "string" },
     "leader-election-id": { type: "string" },
     "metrics-bind-address": { type: "string" },
+    "attestation-issuer": { type: "string" },
+    "test-trust-roots": { type: "string" },
   },
   async run(args) {
     const staleAfterMs = durationFlag(args.values["host-stale-after"], "5m", "host-stale-after");
@@ -70,7 +83,21 @@ export const controllerCommand: Command = {
     }
     const log = createLogger("trustgate-controller");
     const kc = loadKubeConfig(text(args, "kubeconfig"));
-    const manager = new ControllerManager({ kc, log, hostStaleAfterMs: staleAfterMs, resyncMs, workers });
+    const testRoots = text(args, "test-trust-roots");
+    if (testRoots !== undefined)
+      log.warn({ file: testRoots }, "Trusting simulated TEE and GPU roots: for tests and demos only");
+    const manager = new ControllerManager({
+      kc,
+      log,
+      hostStaleAfterMs: staleAfterMs,
+      resyncMs,
+      workers,
+      attestation: {
+        issuer: text(args, "attestation-issuer") ?? "trustgate",
+        namespace: electionNamespace(args),
+        backends: await attestationBackends(testRoots),
+      },
+    });
 
     const metrics = new OperatorMetrics();
     instrumentController(manager.hostController, metrics);

@@ -1,0 +1,125 @@
+{{/* Chart name, overridable with nameOverride. */}}
+{{- define "trustgate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Prefix of every resource name: fullnameOverride, else the release name when it already contains the
+chart name, else "<release>-<chart>". Kept to 40 characters so that "<prefix>-agent-node-restriction"
+and the other suffixed names stay within 63.
+*/}}
+{{- define "trustgate.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- $name := include "trustgate.name" . }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "trustgate.controllerName" -}}
+{{- printf "%s-controller" (include "trustgate.fullname" .) }}
+{{- end }}
+
+{{- define "trustgate.agentName" -}}
+{{- printf "%s-agent" (include "trustgate.fullname" .) }}
+{{- end }}
+
+{{- define "trustgate.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels on every object. */}}
+{{- define "trustgate.labels" -}}
+helm.sh/chart: {{ include "trustgate.chart" . }}
+app.kubernetes.io/name: {{ include "trustgate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: trustgate
+{{- end }}
+
+{{/* Selector labels of one component; call with (dict "root" $ "component" "controller"). */}}
+{{- define "trustgate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "trustgate.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* All labels of one component's objects; call like trustgate.selectorLabels. */}}
+{{- define "trustgate.componentLabels" -}}
+{{ include "trustgate.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* The image reference: repository@digest when a digest is set, else repository:tag (tag defaults to appVersion). */}}
+{{- define "trustgate.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The documents of a manifest under files/, as a YAML map from kind to object (use with fromYaml).
+Fails when a document has no kind or a kind occurs twice, so a change to those files cannot be
+dropped silently. Call with (dict "root" $ "path" "files/rbac/agent.yaml").
+*/}}
+{{- define "trustgate.fileObjects" -}}
+{{- $objects := dict }}
+{{- $text := .root.Files.Get .path }}
+{{- if not $text }}
+{{- fail (printf "%s is missing from the chart" .path) }}
+{{- end }}
+{{- range $doc := regexSplit "(?m)^---[ \\t]*$" $text -1 }}
+{{- $object := fromYaml $doc }}
+{{- if $object }}
+{{- if hasKey $object "Error" }}
+{{- fail (printf "%s: %s" $.path $object.Error) }}
+{{- end }}
+{{- if not $object.kind }}
+{{- fail (printf "%s: a document has no kind" $.path) }}
+{{- end }}
+{{- if hasKey $objects $object.kind }}
+{{- fail (printf "%s: kind %s occurs twice; the chart renders one of each" $.path $object.kind) }}
+{{- end }}
+{{- $_ := set $objects $object.kind $object }}
+{{- end }}
+{{- end }}
+{{- toYaml $objects }}
+{{- end }}
+
+{{/* Egress every component needs: the API server and cluster DNS (a NetworkPolicyEgressRule list). */}}
+{{- define "trustgate.baseEgress" -}}
+# The Kubernetes API server (Service port and endpoint port: policies see the endpoint after NAT).
+- ports:
+    {{- range .Values.networkPolicy.apiServer.ports }}
+    - protocol: TCP
+      port: {{ . }}
+    {{- end }}
+  {{- with .Values.networkPolicy.apiServer.cidrs }}
+  to:
+    {{- range . }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  {{- end }}
+# Cluster DNS.
+- to:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ .Values.networkPolicy.dns.namespace }}
+      podSelector:
+        matchLabels:
+          {{- toYaml .Values.networkPolicy.dns.podLabels | nindent 10 }}
+  ports:
+    - protocol: UDP
+      port: 53
+    - protocol: TCP
+      port: 53
+{{- end }}

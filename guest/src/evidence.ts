@@ -1,0 +1,25 @@
+/** Assembles the evidence bundle (design.md section 4) that answers one challenge with one guest key. */
+import { expectedReportData, gpuNonce } from "../../operator/src/attestation/binding.ts";
+import type { EvidenceBundle } from "../../operator/src/attestation/types.ts";
+import type { GuestKey } from "./guest-key.ts";
+import type { GpuEvidenceProvider, HardwareHints, TeeEvidenceProvider } from "./providers/types.ts";
+
+export interface EvidenceProviders {
+  tee: TeeEvidenceProvider;
+  /** Undefined: a CVM without GPUs (`--gpu-provider none`). */
+  gpus?: GpuEvidenceProvider;
+}
+
+/** reportData = SHA-512(nonce ‖ key thumbprint) into the TEE evidence; its first 32 bytes into every GPU's SPDM nonce. */
+export async function collectEvidence(
+  nonce: string,
+  key: GuestKey,
+  providers: EvidenceProviders,
+  hardware: HardwareHints,
+): Promise<EvidenceBundle> {
+  const reportData = await expectedReportData(nonce, key.publicJwk);
+  const tee = await providers.tee.collect(reportData, hardware);
+  const gpus =
+    providers.gpus === undefined ? [] : await providers.gpus.collect(gpuNonce(reportData), hardware);
+  return { nonce, publicKey: key.publicJwk, tee, ...(gpus.length === 0 ? {} : { gpus }) };
+}

@@ -1,0 +1,187 @@
+import { expect } from "chai";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import type { ConfidentialVM } from "../../operator/src/api/v1alpha1/generated/types.ts";
+import { sealSecretForGuest } from "../../operator/src/attestation/result/secret-release.ts";
+import { backendsTrusting } from "../../operator/src/attestation/simulated/backends.ts";
+import { generateSimPki, type SimPki } from "../../operator/src/attestation/simulated/sim-pki.ts";
+import { SimulatedGpus } from "../../operator/src/attestation/simulated/simulated-gpus.ts";
+import { SimulatedSnpTee } from "../../operator/src/attestation/simulated/simulated-snp.ts";
+import {
+  parseTestTrustRoots,
+  testTrustRootsFile,
+} from "../../operator/src/attestation/simulated/test-trust-roots.ts";
+import type { EvidenceBundle } from "../../operator/src/attestation/types.ts";
+import { verifyBundle } from "../../operator/src/attestation/verify-bundle.ts";
+import { Guest } from "./guest.ts";
+import { newGuestKey } from "./guest-key.ts";
+import { hardwareHints } from "./hardware.ts";
+
+const NOW = new Date("2030-01-01T12:00:00Z");
+const A = "a1".repeat(32);
+const B = "b2".repeat(32);
+const silent = pino({ level: "silent" });
+
+function cvm(status: ConfidentialVM["status"] = {}, gpus = 2): ConfidentialVM {
+  return {
+    apiVersion: "trustgate.io/v1alpha1",
+    kind: "ConfidentialVM",
+    metadata: { name: "llm", namespace: "team-a" },
+    spec: {
+      tee: "snp",
+      policyRef: "p",
+      image: { containerDisk: `r/x@sha256:${"0".repeat(64)}` },
+      gpus: { count: gpus },
+    },
+    status,
+  };
+}
+
+const challenge = (nonce: string, expiresAt = "2030-01-01T12:05:00Z") => ({
+  challenge: { nonce, issuedAt: "2030-01-01T12:00:00Z", expiresAt },
+});
+
+describe("Guest (decides, answers, opens secrets)", function () {
+  this.timeout(30_000);
+  let pki: SimPki;
+  let dir: string;
+  let applied: EvidenceBundle[];
+  let failApply: number;
+
+  function guest(): Guest {
+    return new Guest({
+      api: {
+        applyEvidence: (evidence) => {
+          if (failApply-- > 0) return Promise.reject(new Error("connection refused"));
+          applied.push(evidence);
+          return Promise.resolve(cvm());
+        },
+      },
+      providers: { tee: new SimulatedSnpTee(pki), gpus: new SimulatedGpus(pki) },
+      secretsDir: dir,
+      log: silent,
+      now: () => NOW,
+      maxAttempts: 2,
+    });
+  }
+
+  before(async () => {
+    pki = await generateSimPki();
+  });
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "trustgate-guest-"));
+    applied = [];
+    failApply = 0;
+  });
+
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("answers a challenge with evidence that verifies for its nonce, bound to a fresh key", async () => {
+    const result = await guest().handle(cvm(challenge(A)));
+    expect(result.decision.action).to.equal("answer");
+    expect(applied).to.have.length(1);
+    const bundle = applied[0]!;
+    expect(bundle.nonce).to.equal(A);
+    expect(bundle.gpus).to.have.length(2);
+    const roots = parseTestTrustRoots(
+      JSON.stringify(testTrustRootsFile([pki.amd.arkPem], [pki.nvidia.root.toString()])),
+      "memory",
+    );
+    const report = await verifyBundle(bundle, {
+      now: new Date(),
+      nonce: A,
+      policy: { gpu: { requireRevocationCheck: false } },
+      ...backendsTrusting(roots),
+    });
+    expect(report.tee.binding).to.equal("match");
+    expect(report.tee.errors).to.deep.equal([]);
+    expect(report.gpus.map((g) => g.errors)).to.deep.equal([[], []]);
+  });
+
+  it("answers each nonce once, a new nonce again with a new key, and never an expired challenge", async () => {
+    const g = guest();
+    await g.handle(cvm(challenge(A)));
+    const first = g.keyThumbprint;
+    expect((await g.handle(cvm(challenge(A)))).decision).to.include({
+      action: "wait",
+      reason: "AlreadyAnswered",
+    });
+    expect((await g.handle(cvm(challenge(B, "2030-01-01T11:00:00Z")))).decision).to.include({
+      reason: "Expired",
+    });
+    expect((await g.handle(cvm())).decision).to.include({ reason: "NoChallenge" });
+    await g.handle(cvm(challenge(B)));
+    expect(applied.map((b) => b.nonce)).to.deep.equal([A, B]);
+    expect(g.keyThumbprint).not.to.equal(first);
+    expect(applied[0]?.publicKey).not.to.deep.equal(applied[1]?.publicKey);
+  });
+
+  it("reports a failed answer for a retry, and stops retrying a nonce after maxAttempts", async () => {
+    failApply = 5;
+    const g = guest();
+    const first = await g.handle(cvm(challenge(A)));
+    expect(first.error?.message).to.equal("connection refused");
+    expect((await g.handle(cvm(challenge(A)))).error).to.be.instanceOf(Error);
+    const third = await g.handle(cvm(challenge(A)));
+    expect(third.error).to.equal(undefined);
+    expect(third.decision).to.include({ action: "wait" });
+    failApply = 0;
+    await g.handle(cvm(challenge(B)));
+    expect(applied.map((b) => b.nonce)).to.deep.equal([B]);
+  });
+
+  it("retries successfully after a transient failure", async () => {
+    failApply = 1;
+    const g = guest();
+    expect((await g.handle(cvm(challenge(A)))).error).to.be.instanceOf(Error);
+    expect((await g.handle(cvm(challenge(A)))).answered?.nonce).to.equal(A);
+  });
+
+  it("writes the secrets released to its current key, once per JWE, and skips others", async () => {
+    const g = guest();
+    await g.handle(cvm(challenge(A)));
+    const bundle = applied[0]!;
+    const thumbprint = g.keyThumbprint ?? "";
+    const good = await sealSecretForGuest({ token: "hf_secret" }, bundle.publicKey, thumbprint);
+    const other = await newGuestKey();
+    const foreign = await sealSecretForGuest({ token: "x" }, other.publicJwk, other.thumbprint);
+    await g.handle(
+      cvm({
+        ...challenge(A),
+        releasedSecrets: [
+          { name: "model", jwe: good },
+          { name: "elsewhere", jwe: foreign },
+          { name: "garbage", jwe: "not.a.jwe.at.all" },
+        ],
+      }),
+    );
+    expect(await readFile(join(dir, "model", "token"), "utf8")).to.equal("hf_secret");
+    expect(await readdir(dir)).to.deep.equal(["model"]);
+  });
+
+  it("opens nothing before it has answered (it holds no key)", async () => {
+    const other = await newGuestKey();
+    const jwe = await sealSecretForGuest({ a: "b" }, other.publicJwk, other.thumbprint);
+    await guest().handle(cvm({ releasedSecrets: [{ name: "s", jwe }] }));
+    expect(await readdir(dir)).to.deep.equal([]);
+  });
+});
+
+describe("hardwareHints", () => {
+  it("names GPUs by node and PCI address once assigned, else by the CVM", () => {
+    expect(hardwareHints(cvm({ nodeName: "n1", gpus: [{ pciAddress: "0000:41:00.0" }] }))).to.deep.equal({
+      machine: "n1",
+      gpus: ["n1/0000:41:00.0"],
+    });
+    expect(hardwareHints(cvm({}, 2))).to.deep.equal({
+      machine: "team-a/llm",
+      gpus: ["team-a/llm/gpu0", "team-a/llm/gpu1"],
+    });
+    expect(hardwareHints(cvm({}, 0)).gpus).to.deep.equal([]);
+  });
+});

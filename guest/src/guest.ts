@@ -1,0 +1,143 @@
+/**
+ * What the guest does with each version of its ConfidentialVM it sees: answer a new challenge (fresh key ->
+ * reportData -> TEE and GPU evidence -> server-side apply of status.evidence), then open the secrets released to
+ * its current key into files.
+ */
+import type { Logger } from "pino";
+import type {
+  ConfidentialVM,
+  ConfidentialVMStatusReleasedSecret,
+} from "../../operator/src/api/v1alpha1/generated/types.ts";
+import type { EvidenceBundle } from "../../operator/src/attestation/types.ts";
+import { AnsweredNonces, decideChallenge, type ChallengeDecision } from "./challenge.ts";
+import { collectEvidence, type EvidenceProviders } from "./evidence.ts";
+import { newGuestKey, type GuestKey } from "./guest-key.ts";
+import { hardwareHints } from "./hardware.ts";
+import type { CvmApi } from "./kube/cvm-client.ts";
+import { openReleasedSecret, SealedToAnotherKeyError, writeSecretFiles } from "./secrets.ts";
+import type { SelfCheck } from "./self-check.ts";
+
+export interface GuestDeps {
+  api: Pick<CvmApi, "applyEvidence">;
+  providers: EvidenceProviders;
+  secretsDir: string;
+  log: Logger;
+  selfCheck?: SelfCheck;
+  now?: () => Date;
+  newKey?: () => Promise<GuestKey>;
+  /** Failed attempts at one nonce before the guest waits for the next challenge (default 5). */
+  maxAttempts?: number;
+}
+
+export interface HandleResult {
+  decision: ChallengeDecision;
+  /** Set when the challenge should be answered but answering failed (worth a retry). */
+  error?: Error;
+  answered?: EvidenceBundle;
+}
+
+export class Guest {
+  readonly #deps: GuestDeps;
+  readonly #answered = new AnsweredNonces();
+  readonly #failures = new Map<string, number>();
+  /** Released secrets already handled, by name: the JWE last seen. */
+  readonly #handledSecrets = new Map<string, string>();
+  #key: GuestKey | undefined;
+
+  constructor(deps: GuestDeps) {
+    this.#deps = deps;
+  }
+
+  /** The thumbprint of the key of the last answered challenge. */
+  get keyThumbprint(): string | undefined {
+    return this.#key?.thumbprint;
+  }
+
+  async handle(cvm: ConfidentialVM): Promise<HandleResult> {
+    const now = this.#deps.now?.() ?? new Date();
+    let decision = decideChallenge(cvm.status?.challenge, this.#answered.set, now);
+    const result: HandleResult = { decision };
+    if (decision.action === "answer") {
+      const failures = this.#failures.get(decision.nonce) ?? 0;
+      if (failures >= (this.#deps.maxAttempts ?? 5)) {
+        decision = {
+          action: "wait",
+          reason: "AlreadyAnswered",
+          message: `gave up on nonce ${decision.nonce}`,
+        };
+        result.decision = decision;
+      } else {
+        try {
+          result.answered = await this.#answer(cvm, decision.nonce);
+          this.#failures.delete(decision.nonce);
+        } catch (error) {
+          this.#failures.set(decision.nonce, failures + 1);
+          result.error = error as Error;
+          this.#deps.log.error(
+            { nonce: decision.nonce, attempt: failures + 1, err: error },
+            "Could not answer the challenge",
+          );
+        }
+      }
+    }
+    await this.#openSecrets(cvm.status?.releasedSecrets ?? []);
+    return result;
+  }
+
+  async #answer(cvm: ConfidentialVM, nonce: string): Promise<EvidenceBundle> {
+    const { log, providers } = this.#deps;
+    const started = performance.now();
+    const key = await (this.#deps.newKey ?? newGuestKey)();
+    const bundle = await collectEvidence(nonce, key, providers, hardwareHints(cvm));
+    await this.#deps.api.applyEvidence(bundle);
+    this.#answered.add(nonce);
+    this.#key = key;
+    log.info(
+      {
+        nonce,
+        tee: bundle.tee.type,
+        gpus: bundle.gpus?.length ?? 0,
+        keyThumbprint: key.thumbprint,
+        ms: Math.round(performance.now() - started),
+      },
+      "Answered the challenge",
+    );
+    await this.#selfCheck(bundle);
+    return bundle;
+  }
+
+  async #selfCheck(bundle: EvidenceBundle): Promise<void> {
+    if (this.#deps.selfCheck === undefined) return;
+    try {
+      const summary = await this.#deps.selfCheck(bundle);
+      const level = summary.verdict === "contraindicated" ? "warn" : "info";
+      this.#deps.log[level](
+        { nonce: bundle.nonce, selfCheck: summary },
+        "Self-check of the submitted evidence",
+      );
+    } catch (error) {
+      this.#deps.log.warn({ err: error }, "Self-check could not run");
+    }
+  }
+
+  async #openSecrets(released: readonly ConfidentialVMStatusReleasedSecret[]): Promise<void> {
+    const key = this.#key;
+    if (key === undefined) return;
+    for (const { name, jwe } of released) {
+      if (this.#handledSecrets.get(name) === jwe) continue;
+      this.#handledSecrets.set(name, jwe);
+      try {
+        const keys = await writeSecretFiles(this.#deps.secretsDir, name, await openReleasedSecret(jwe, key));
+        this.#deps.log.info({ secret: name, keys: keys.length }, "Wrote a released secret");
+      } catch (error) {
+        const sealedElsewhere = error instanceof SealedToAnotherKeyError;
+        this.#deps.log[sealedElsewhere ? "info" : "warn"](
+          { secret: name, reason: (error as Error).message },
+          sealedElsewhere
+            ? "Skipped a secret sealed to an earlier key"
+            : "Could not open a released secret; skipped",
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,13 @@
+/** The hardware hints (providers/types.ts) for a ConfidentialVM, as its status and spec describe it. */
+import type { ConfidentialVM } from "../../operator/src/api/v1alpha1/generated/types.ts";
+import type { HardwareHints } from "./providers/types.ts";
+
+export function hardwareHints(cvm: ConfidentialVM): HardwareHints {
+  const self = `${cvm.metadata.namespace ?? ""}/${cvm.metadata.name ?? ""}`;
+  const machine = cvm.status?.nodeName ?? self;
+  const assigned = cvm.status?.gpus;
+  if (assigned !== undefined && assigned.length > 0)
+    return { machine, gpus: assigned.map((gpu) => `${machine}/${gpu.pciAddress}`) };
+  const count = cvm.spec.gpus?.count ?? 0;
+  return { machine, gpus: Array.from({ length: count }, (_, index) => `${self}/gpu${index}`) };
+}

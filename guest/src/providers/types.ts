@@ -1,0 +1,31 @@
+/**
+ * Where the guest's evidence comes from. The real providers (configfs-tsm, NVML) are the defaults; simulated ones
+ * exist only behind an explicit flag, for tests and demos.
+ */
+import type { EvidenceBundle, TeeEvidence } from "../../../operator/src/attestation/types.ts";
+
+export type GpuEvidence = NonNullable<EvidenceBundle["gpus"]>[number];
+
+/**
+ * What the control plane says this CVM was given. Real providers enumerate the hardware themselves and ignore it;
+ * simulated ones derive the identities of their simulated devices from it.
+ */
+export interface HardwareHints {
+  /** The host's node name, or the CVM's namespace/name when not yet known. */
+  machine: string;
+  /** One name per assigned GPU. */
+  gpus: readonly string[];
+}
+
+export interface TeeEvidenceProvider {
+  readonly name: string;
+  /** The TDX quote or SNP report whose REPORTDATA / REPORT_DATA is `reportData` (64 bytes). */
+  collect(reportData: Uint8Array, hardware: HardwareHints): Promise<TeeEvidence>;
+}
+
+export interface GpuEvidenceProvider {
+  readonly name: string;
+  /** One entry per GPU: SPDM evidence whose request nonce is `gpuNonce` (32 bytes), and its certificate chain. */
+  collect(gpuNonce: Uint8Array, hardware: HardwareHints): Promise<GpuEvidence[]>;
+  close?(): Promise<void>;
+}

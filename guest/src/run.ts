@@ -1,0 +1,68 @@
+/** `trustgate guest`, once flags are parsed: load the config, build the providers, then answer once or keep watching. */
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { guestConnection, loadGuestConfig } from "./config.ts";
+import { Guest } from "./guest.ts";
+import { GuestLoop } from "./guest-loop.ts";
+import { CvmClient } from "./kube/cvm-client.ts";
+import { createProviders, type ProviderChoice } from "./providers/select.ts";
+import { createSelfCheck } from "./self-check.ts";
+
+export const DEFAULT_SECRETS_DIR = "/run/trustgate/secrets";
+
+export interface GuestRunOptions {
+  configFile: string;
+  secretsDir: string;
+  providers: ProviderChoice;
+  /** Answer the current challenge, then exit (0 answered, 1 not). */
+  once: boolean;
+  selfCheck: boolean;
+}
+
+export async function runGuest(options: GuestRunOptions, log: Logger, signal: AbortSignal): Promise<number> {
+  const config = await loadGuestConfig(options.configFile);
+  const providers = await createProviders(options.providers);
+  const simulated = options.providers.tee === "simulated" || options.providers.gpu === "simulated";
+  if (simulated)
+    log.warn(
+      { simPki: options.providers.simPki },
+      "Using SIMULATED evidence providers: tests and demos only",
+    );
+  const trustRoots =
+    simulated && options.providers.simPki !== undefined
+      ? join(options.providers.simPki, "trust-roots.json")
+      : undefined;
+  const selfCheck = options.selfCheck ? await createSelfCheck(trustRoots) : undefined;
+  const api = new CvmClient(guestConnection(config, options.configFile), config);
+  const guest = new Guest({
+    api,
+    providers: { tee: providers.tee, ...(providers.gpus === undefined ? {} : { gpus: providers.gpus }) },
+    secretsDir: options.secretsDir,
+    log,
+    ...(selfCheck === undefined ? {} : { selfCheck }),
+  });
+  log.info(
+    {
+      cvm: `${config.namespace}/${config.name}`,
+      server: config.apiServer,
+      tee: providers.tee.name,
+      gpus: providers.gpus?.name ?? "none",
+    },
+    "Started the trustgate guest",
+  );
+  try {
+    if (options.once) {
+      const result = await guest.handle(await api.get());
+      if (result.answered !== undefined) return 0;
+      if (result.error === undefined && result.decision.action === "wait")
+        log.warn({ reason: result.decision.reason }, `Nothing answered: ${result.decision.message}`);
+      return 1;
+    }
+    await new GuestLoop(guest, api, log).run(signal);
+    log.info("Stopped the trustgate guest");
+    return 0;
+  } finally {
+    api.close();
+    await providers.gpus?.close?.();
+  }
+}

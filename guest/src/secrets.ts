@@ -1,0 +1,95 @@
+/**
+ * Released secrets: each `status.releasedSecrets[]` entry is a compact JWE (ECDH-ES+A256KW, A256GCM) of a JSON
+ * object key -> value, sealed to the guest's current key. Opened secrets become files
+ * `<secrets dir>/<secret name>/<key>` (mode 0400, directories 0700; a tmpfs in the CVM), each written to a temporary
+ * file and renamed into place, so a reader never sees half a value. Values never reach a log.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readdir, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { compactDecrypt, decodeProtectedHeader } from "jose";
+import type { GuestKey } from "./guest-key.ts";
+
+const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+// Kubernetes forbids keys starting with "..", so these temporary names never collide with a key.
+const TEMP_PREFIX = "..tmp-";
+
+export class SealedToAnotherKeyError extends Error {}
+
+export function validSecretName(name: string): boolean {
+  return name.length <= 253 && SECRET_NAME.test(name);
+}
+
+export function validSecretKey(key: string): boolean {
+  return key.length <= 253 && SECRET_KEY.test(key) && !key.startsWith("..") && key !== ".";
+}
+
+/** Opens a JWE sealed to `key`; throws SealedToAnotherKeyError when its `kid` names another key. */
+export async function openReleasedSecret(jwe: string, key: GuestKey): Promise<Record<string, string>> {
+  const header = decodeProtectedHeader(jwe);
+  if (header.kid !== undefined && header.kid !== key.thumbprint)
+    throw new SealedToAnotherKeyError(
+      `sealed to key ${header.kid}, not to the current key ${key.thumbprint}`,
+    );
+  const { plaintext } = await compactDecrypt(jwe, key.privateKey, {
+    keyManagementAlgorithms: ["ECDH-ES+A256KW"],
+    contentEncryptionAlgorithms: ["A256GCM"],
+  });
+  let data: unknown;
+  try {
+    data = JSON.parse(new TextDecoder().decode(plaintext));
+  } catch {
+    throw new Error("the decrypted secret is not JSON");
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data))
+    throw new Error("the decrypted secret is not a JSON object");
+  const entries = Object.entries(data as Record<string, unknown>);
+  for (const [name, value] of entries) {
+    if (typeof value !== "string")
+      throw new Error(`the decrypted secret's key ${JSON.stringify(name)} is not a string`);
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
+}
+
+async function writeAtomically(dir: string, file: string, value: string): Promise<void> {
+  const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
+  const handle = await open(temp, "wx", 0o400);
+  try {
+    await handle.writeFile(value, "utf8");
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temp, join(dir, file));
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Writes one secret's keys into `<root>/<name>/` and removes files of keys it no longer has, like a kubelet
+ * Secret volume. Returns the keys written.
+ */
+export async function writeSecretFiles(
+  root: string,
+  name: string,
+  data: Record<string, string>,
+): Promise<string[]> {
+  if (!validSecretName(name))
+    throw new Error(`secret name ${JSON.stringify(name)} is not a valid Secret name`);
+  const keys = Object.keys(data);
+  const invalid = keys.filter((key) => !validSecretKey(key));
+  if (invalid.length > 0)
+    throw new Error(`secret ${name} has invalid keys: ${invalid.map((k) => JSON.stringify(k)).join(", ")}`);
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  const dir = join(root, name);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  for (const key of keys) await writeAtomically(dir, key, data[key] ?? "");
+  for (const entry of await readdir(dir)) {
+    if (!keys.includes(entry)) await rm(join(dir, entry), { force: true });
+  }
+  return keys;
+}

@@ -1,0 +1,53 @@
+/**
+ * The guest's self-check: the operator's own verifiers run on the evidence the guest just produced, and the result
+ * is logged. It decides nothing (the controller appraises); it shows early, in the CVM's log, evidence that cannot
+ * pass. Anchors: the pinned vendor roots, plus the simulated roots in simulated mode.
+ */
+import type { EvidenceBundle } from "../../operator/src/attestation/types.ts";
+
+export interface SelfCheckSummary {
+  verdict: string;
+  tee: { type: string; authentic: boolean; binding: string; errors: string[] };
+  gpus: { index: number; authentic: boolean; errors: string[] }[];
+}
+
+export type SelfCheck = (bundle: EvidenceBundle) => Promise<SelfCheckSummary>;
+
+/** Loads the verifiers (only when the self-check is on: they are most of the guest's memory). */
+export async function createSelfCheck(testTrustRootsFile?: string): Promise<SelfCheck> {
+  const { verifyBundle } = await import("../../operator/src/attestation/verify-bundle.ts");
+  let backends: Awaited<
+    ReturnType<typeof import("../../operator/src/attestation/simulated/backends.ts").simulatedBackends>
+  >;
+  if (testTrustRootsFile === undefined) {
+    const { defaultGpuVerifier, defaultTeeBackends } = await import(
+      "../../operator/src/attestation/registry.ts"
+    );
+    backends = { tees: defaultTeeBackends(), gpus: defaultGpuVerifier() };
+  } else {
+    const { simulatedBackends } = await import("../../operator/src/attestation/simulated/backends.ts");
+    backends = await simulatedBackends(testTrustRootsFile);
+  }
+  return async (bundle) => {
+    const report = await verifyBundle(bundle, {
+      now: new Date(),
+      nonce: bundle.nonce,
+      policy: {},
+      ...backends,
+    });
+    return {
+      verdict: report.verdict,
+      tee: {
+        type: report.tee.type,
+        authentic: report.tee.authentic,
+        binding: report.tee.binding,
+        errors: report.tee.errors.map((e) => `${e.code}: ${e.message}`),
+      },
+      gpus: report.gpus.map((g) => ({
+        index: g.index,
+        authentic: g.authentic,
+        errors: g.errors.map((e) => `${e.code}: ${e.message}`),
+      })),
+    };
+  };
+}

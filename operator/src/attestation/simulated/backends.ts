@@ -1,0 +1,31 @@
+/**
+ * Verifier backends that trust the pinned vendor roots AND the simulated roots of a test trust-roots file: what the
+ * controller runs with `--test-trust-roots` (tests and demos only). The verifiers themselves are the real ones.
+ */
+import { createLocalGpuVerifier, PINNED_NVIDIA_ANCHORS } from "../gpu/index.ts";
+import { defaultTeeBackends } from "../registry.ts";
+import { appraiseSnp, createSnpVerifier, PINNED_AMD_ANCHORS } from "../snp/index.ts";
+import type { BundleVerifyOptions } from "../verify-bundle.ts";
+import { loadTestTrustRoots, type TestTrustRoots } from "./test-trust-roots.ts";
+
+export type VerifierBackends = Required<Pick<BundleVerifyOptions, "tees" | "gpus">>;
+
+export function backendsTrusting(roots: TestTrustRoots): VerifierBackends {
+  const snp = createSnpVerifier({
+    anchors: {
+      arks: [...PINNED_AMD_ANCHORS.arks, ...roots.snp.arks],
+      intermediates: PINNED_AMD_ANCHORS.intermediates,
+    },
+  });
+  return {
+    tees: { ...defaultTeeBackends(), snp: { verifier: snp, appraise: appraiseSnp } },
+    gpus: createLocalGpuVerifier({
+      anchors: { roots: [...PINNED_NVIDIA_ANCHORS.roots, ...roots.gpu.roots] },
+    }),
+  };
+}
+
+/** Backends for `--test-trust-roots <file>`. */
+export async function simulatedBackends(trustRootsFile: string): Promise<VerifierBackends> {
+  return backendsTrusting(await loadTestTrustRoots(trustRootsFile));
+}

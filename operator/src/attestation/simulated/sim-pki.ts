@@ -1,0 +1,141 @@
+/**
+ * The simulated PKI of the simulated TEE and GPUs (`trustgate guest --tee-provider simulated`, hack/sim-pki.ts):
+ * an AMD ARK/ASK pair and an NVIDIA root/identity/provisioner-ICA chain. The CA keys stay in the directory (mode
+ * 0600); each simulated chip's VCEK and each GPU's device certificates are issued from them on demand.
+ *
+ *   <dir>/trust-roots.json        public roots only (see test-trust-roots.ts)
+ *   <dir>/sim-pki.json            what this is, product line
+ *   <dir>/amd/{ark,ask}.pem       <dir>/private/amd-ask.key.pem
+ *   <dir>/nvidia/{root,identity,ica}.pem   <dir>/private/nvidia-ica.key.pem
+ */
+import { createPrivateKey, KeyObject, webcrypto, X509Certificate } from "node:crypto";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { AMD_RSA_PSS, generateAmdCa, type AmdCa } from "./amd-pki.ts";
+import { fakeCertificateFromPem, generateNvidiaCa, type NvidiaCa } from "./nvidia-pki.ts";
+import { testTrustRootsFile } from "./test-trust-roots.ts";
+
+export type SimulatedSnpProduct = "Milan" | "Genoa";
+
+export interface SimPki {
+  amd: AmdCa;
+  nvidia: NvidiaCa;
+}
+
+interface SimPkiManifest {
+  kind: "TrustgateSimulatedPki";
+  version: 1;
+  testOnly: true;
+  snpProduct: SimulatedSnpProduct;
+  createdAt: string;
+}
+
+const FILES = {
+  manifest: "sim-pki.json",
+  trustRoots: "trust-roots.json",
+  ark: "amd/ark.pem",
+  ask: "amd/ask.pem",
+  askKey: "private/amd-ask.key.pem",
+  nvidiaRoot: "nvidia/root.pem",
+  nvidiaIdentity: "nvidia/identity.pem",
+  nvidiaIca: "nvidia/ica.pem",
+  nvidiaIcaKey: "private/nvidia-ica.key.pem",
+} as const;
+
+export const TRUST_ROOTS_FILE = FILES.trustRoots;
+
+export async function generateSimPki(options: { snpProduct?: SimulatedSnpProduct } = {}): Promise<SimPki> {
+  return { amd: await generateAmdCa({ product: options.snpProduct ?? "Genoa" }), nvidia: generateNvidiaCa() };
+}
+
+function privateKeyPem(key: KeyObject): string {
+  return key.export({ format: "pem", type: "pkcs8" }).toString();
+}
+
+/** Writes the PKI into `dir` (created if missing); refuses a directory that already holds one. */
+export async function writeSimPki(pki: SimPki, dir: string): Promise<void> {
+  const existing = await readdir(dir).catch(() => [] as string[]);
+  if (existing.includes(FILES.manifest) || existing.includes(FILES.trustRoots))
+    throw new Error(`${dir} already holds a simulated PKI`);
+  await mkdir(join(dir, "amd"), { recursive: true });
+  await mkdir(join(dir, "nvidia"), { recursive: true });
+  await mkdir(join(dir, "private"), { recursive: true, mode: 0o700 });
+  const manifest: SimPkiManifest = {
+    kind: "TrustgateSimulatedPki",
+    version: 1,
+    testOnly: true,
+    snpProduct: pki.amd.product === "Milan" ? "Milan" : "Genoa",
+    createdAt: new Date().toISOString(),
+  };
+  const publicFiles: [string, string][] = [
+    [FILES.ark, pki.amd.arkPem],
+    [FILES.ask, pki.amd.intermediatePem],
+    [FILES.nvidiaRoot, pki.nvidia.root.toString()],
+    [FILES.nvidiaIdentity, pki.nvidia.identity.toString()],
+    [FILES.nvidiaIca, pki.nvidia.ica.certificate.toString()],
+    [FILES.manifest, `${JSON.stringify(manifest, null, 2)}\n`],
+    [
+      FILES.trustRoots,
+      `${JSON.stringify(testTrustRootsFile([pki.amd.arkPem], [pki.nvidia.root.toString()]), null, 2)}\n`,
+    ],
+  ];
+  const privateFiles: [string, string][] = [
+    [FILES.askKey, privateKeyPem(KeyObject.from(pki.amd.intermediateKey))],
+    [FILES.nvidiaIcaKey, privateKeyPem(pki.nvidia.ica.keys.privateKey)],
+  ];
+  for (const [file, text] of privateFiles)
+    await writeFile(join(dir, file), text, { mode: 0o600, flag: "wx" });
+  for (const [file, text] of publicFiles) await writeFile(join(dir, file), text, { mode: 0o644, flag: "wx" });
+}
+
+/** Generates a simulated PKI and writes it into `dir` (the library behind hack/sim-pki.ts). */
+export async function createSimPki(
+  dir: string,
+  options: { snpProduct?: SimulatedSnpProduct } = {},
+): Promise<SimPki> {
+  const pki = await generateSimPki(options);
+  await writeSimPki(pki, dir);
+  return pki;
+}
+
+async function readText(dir: string, file: string): Promise<string> {
+  try {
+    return await readFile(join(dir, file), "utf8");
+  } catch (error) {
+    throw new Error(`simulated PKI ${dir}: cannot read ${file}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+/** Reads a PKI written by writeSimPki, with its CA keys. */
+export async function loadSimPki(dir: string): Promise<SimPki> {
+  const manifest = JSON.parse(await readText(dir, FILES.manifest)) as Partial<SimPkiManifest>;
+  if (manifest.kind !== "TrustgateSimulatedPki" || manifest.version !== 1)
+    throw new Error(`simulated PKI ${dir}: ${FILES.manifest} is not a version 1 simulated PKI manifest`);
+  const product = manifest.snpProduct === "Milan" ? "Milan" : "Genoa";
+  const askPem = await readText(dir, FILES.ask);
+  const askKeyDer = createPrivateKey(await readText(dir, FILES.askKey)).export({
+    format: "der",
+    type: "pkcs8",
+  });
+  const askKey = await webcrypto.subtle.importKey("pkcs8", askKeyDer, AMD_RSA_PSS, false, ["sign"]);
+  const askCn = /(?:^|\n)CN=([^\n]*)/.exec(new X509Certificate(askPem).subject)?.[1] ?? `SEV-${product}`;
+  return {
+    amd: {
+      product,
+      arkPem: await readText(dir, FILES.ark),
+      intermediatePem: askPem,
+      intermediateCn: askCn,
+      intermediateKey: askKey,
+    },
+    nvidia: {
+      root: new X509Certificate(await readText(dir, FILES.nvidiaRoot)),
+      identity: new X509Certificate(await readText(dir, FILES.nvidiaIdentity)),
+      ica: fakeCertificateFromPem(
+        await readText(dir, FILES.nvidiaIca),
+        await readText(dir, FILES.nvidiaIcaKey),
+      ),
+    },
+  };
+}

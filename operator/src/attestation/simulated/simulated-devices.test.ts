@@ -1,0 +1,194 @@
+import { expect } from "chai";
+import { randomBytes } from "node:crypto";
+import { exportJWK, generateKeyPair } from "jose";
+import { expectedReportData, gpuNonce, type GuestPublicKey } from "../binding.ts";
+import { createLocalGpuVerifier, localGpuVerifier, parseSpdmEvidence } from "../gpu/index.ts";
+import { createSnpVerifier, parseSnpReport, snpVerifier } from "../snp/index.ts";
+import { verifyBundle } from "../verify-bundle.ts";
+import { backendsTrusting } from "./backends.ts";
+import { simulatedChipId } from "./device-identity.ts";
+import { amdAnchors } from "./amd-pki.ts";
+import { nvidiaAnchors } from "./nvidia-pki.ts";
+import { generateSimPki, type SimPki } from "./sim-pki.ts";
+import {
+  SIMULATED_GPU_DRIVER_VERSION,
+  SIMULATED_GPU_VBIOS_VERSION,
+  SimulatedGpus,
+} from "./simulated-gpus.ts";
+import { SIMULATED_SNP_MEASUREMENT, SimulatedSnpTee } from "./simulated-snp.ts";
+import { parseTestTrustRoots, testTrustRootsFile } from "./test-trust-roots.ts";
+
+const NOW = new Date();
+const GPUS = ["node-a/0000:41:00.0", "node-a/0000:42:00.0", "node-a/0000:43:00.0"];
+
+describe("simulated SEV-SNP TEE and H100 GPUs", function () {
+  this.timeout(30_000);
+  let pki: SimPki;
+  let reportData: Uint8Array;
+
+  before(async () => {
+    pki = await generateSimPki();
+    reportData = new Uint8Array(randomBytes(64));
+  });
+
+  describe("SNP", () => {
+    it("produces a Genoa v3 report that the real verifier accepts under the simulated ARK, bound to REPORT_DATA", async () => {
+      const tee = await new SimulatedSnpTee(pki).collect(reportData, { machine: "node-a" });
+      expect(tee.type).to.equal("snp");
+      const verification = await createSnpVerifier({ anchors: amdAnchors(pki.amd.arkPem) }).verify(tee, {
+        now: NOW,
+        expectedReportData: reportData,
+      });
+      expect(verification.authentic, JSON.stringify(verification.errors)).to.equal(true);
+      expect(verification.errors).to.deep.equal([]);
+      expect(verification.claims).to.include({
+        product: "Genoa",
+        version: 3,
+        reportData: Buffer.from(reportData).toString("hex"),
+        measurement: SIMULATED_SNP_MEASUREMENT,
+        chipId: Buffer.from(simulatedChipId("node-a")).toString("hex"),
+      });
+      expect((verification.claims["policy"] as Record<string, unknown>)["debug"]).to.equal(false);
+    });
+
+    it("reports BindingMismatch for other report data", async () => {
+      const tee = await new SimulatedSnpTee(pki).collect(reportData, { machine: "node-a" });
+      const verification = await createSnpVerifier({ anchors: amdAnchors(pki.amd.arkPem) }).verify(tee, {
+        now: NOW,
+        expectedReportData: new Uint8Array(64),
+      });
+      expect(verification.errors.map((e) => e.code)).to.deep.equal(["BindingMismatch"]);
+    });
+
+    it("gives each machine its own chip and VCEK", async () => {
+      const tee = new SimulatedSnpTee(pki);
+      const [a, b] = await Promise.all([
+        tee.collect(reportData, { machine: "node-a" }),
+        tee.collect(reportData, { machine: "node-b" }),
+      ]);
+      const chip = (t: typeof a): string =>
+        Buffer.from(parseSnpReport(Buffer.from(t.report ?? "", "base64")).chipId).toString("hex");
+      expect(chip(a)).not.to.equal(chip(b));
+      expect(a.vcek).not.to.equal(b.vcek);
+    });
+
+    it("is NOT authentic under the pinned AMD ARKs", async () => {
+      const tee = await new SimulatedSnpTee(pki).collect(reportData, { machine: "node-a" });
+      const verification = await snpVerifier.verify(tee, { now: NOW, expectedReportData: reportData });
+      expect(verification.authentic).to.equal(false);
+      expect(verification.errors.map((e) => e.code)).to.deep.equal(["ChainInvalid"]);
+    });
+
+    it("rejects report data that is not 64 bytes", async () => {
+      let error: unknown;
+      await new SimulatedSnpTee(pki)
+        .collect(new Uint8Array(32), { machine: "x" })
+        .catch((e: unknown) => (error = e));
+      expect(String(error)).to.include("REPORT_DATA must be 64 bytes");
+    });
+  });
+
+  describe("GPUs", () => {
+    it("produces one H100 evidence per GPU, carrying the nonce, authentic under the simulated root", async () => {
+      const nonce = gpuNonce(reportData);
+      const gpus = await new SimulatedGpus(pki).collect(nonce, { gpus: GPUS });
+      expect(gpus).to.have.length(3);
+      const results = await createLocalGpuVerifier({
+        anchors: nvidiaAnchors(pki.nvidia.root.toString()),
+      }).verify(gpus, { now: NOW, expectedNonce: nonce });
+      for (const result of results) {
+        expect(result.authentic, JSON.stringify(result.errors)).to.equal(true);
+        expect(result.errors).to.deep.equal([]);
+        expect(result).to.include({
+          nonce: Buffer.from(nonce).toString("hex"),
+          driverVersion: SIMULATED_GPU_DRIVER_VERSION,
+          vbiosVersion: SIMULATED_GPU_VBIOS_VERSION,
+          deviceType: "gpu",
+          hwmodel: "GH100 A01 GSP BROM",
+        });
+      }
+      expect(new Set(results.map((r) => r.ueid)).size, "distinct identities").to.equal(3);
+      expect(
+        parseSpdmEvidence(Buffer.from(gpus[0]?.evidence ?? "", "base64")).response.blocks,
+      ).to.have.length(64);
+    });
+
+    it("keeps a GPU's identity for the same name, in another process too (a fresh provider)", async () => {
+      const nonce = gpuNonce(reportData);
+      const verifier = createLocalGpuVerifier({ anchors: nvidiaAnchors(pki.nvidia.root.toString()) });
+      const first = await verifier.verify(await new SimulatedGpus(pki).collect(nonce, { gpus: GPUS }), {
+        now: NOW,
+      });
+      const again = await verifier.verify(await new SimulatedGpus(pki).collect(nonce, { gpus: GPUS }), {
+        now: NOW,
+      });
+      expect(again.map((r) => r.ueid)).to.deep.equal(first.map((r) => r.ueid));
+    });
+
+    it("reports NonceMismatch for another nonce", async () => {
+      const gpus = await new SimulatedGpus(pki).collect(gpuNonce(reportData), { gpus: GPUS.slice(0, 1) });
+      const [result] = await createLocalGpuVerifier({
+        anchors: nvidiaAnchors(pki.nvidia.root.toString()),
+      }).verify(gpus, { now: NOW, expectedNonce: new Uint8Array(32) });
+      expect(result?.errors.map((e) => e.code)).to.deep.equal(["NonceMismatch"]);
+    });
+
+    it("is NOT authentic under the pinned NVIDIA root", async () => {
+      const gpus = await new SimulatedGpus(pki).collect(gpuNonce(reportData), { gpus: GPUS.slice(0, 1) });
+      const [result] = await localGpuVerifier.verify(gpus, { now: NOW });
+      expect(result?.authentic).to.equal(false);
+      expect(result?.errors.map((e) => e.code)).to.deep.equal(["ChainInvalid"]);
+    });
+  });
+
+  describe("a whole bundle through verifyBundle", () => {
+    let guestKey: GuestPublicKey;
+    const nonce = "7a".repeat(32);
+
+    before(async () => {
+      const jwk = await exportJWK((await generateKeyPair("ES256")).publicKey);
+      guestKey = { kty: "EC", crv: "P-256", x: jwk.x ?? "", y: jwk.y ?? "" };
+    });
+
+    async function bundle(): Promise<Record<string, unknown>> {
+      const data = await expectedReportData(nonce, guestKey);
+      return {
+        nonce,
+        publicKey: guestKey,
+        tee: await new SimulatedSnpTee(pki).collect(data, { machine: "node-a" }),
+        gpus: await new SimulatedGpus(pki).collect(gpuNonce(data), { gpus: GPUS }),
+      };
+    }
+
+    it("affirms with backends that also trust the simulated roots (the controller's --test-trust-roots)", async () => {
+      const roots = parseTestTrustRoots(
+        JSON.stringify(testTrustRootsFile([pki.amd.arkPem], [pki.nvidia.root.toString()])),
+        "memory",
+      );
+      const report = await verifyBundle(await bundle(), {
+        now: NOW,
+        nonce,
+        policy: { gpu: { requireRevocationCheck: false } },
+        ...backendsTrusting(roots),
+      });
+      expect(report.tee.errors).to.deep.equal([]);
+      expect(report.tee.binding).to.equal("match");
+      expect(report.gpus.every((g) => g.authentic && g.errors.length === 0)).to.equal(true);
+      expect(report.verdict).to.equal("warning"); // revocation unchecked, tolerated by this policy
+    });
+
+    it("is contraindicated with the production backends", async () => {
+      const { defaultGpuVerifier, defaultTeeBackends } = await import("../registry.ts");
+      const report = await verifyBundle(await bundle(), {
+        now: NOW,
+        nonce,
+        policy: {},
+        tees: defaultTeeBackends(),
+        gpus: defaultGpuVerifier(),
+      });
+      expect(report.verdict).to.equal("contraindicated");
+      expect(report.tee.authentic).to.equal(false);
+      expect(report.gpus.every((g) => !g.authentic)).to.equal(true);
+    });
+  });
+});

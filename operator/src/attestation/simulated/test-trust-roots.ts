@@ -1,0 +1,90 @@
+/**
+ * `trust-roots.json` of a simulated PKI: only the public roots (AMD ARKs, NVIDIA root) that a verifier may be told
+ * to trust in tests and demos, through an explicit flag (`--test-trust-roots`). Nothing here is ever trusted by
+ * default, and a file that holds anything private is refused.
+ */
+import { X509Certificate } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import type { GpuTrustAnchors } from "../gpu/device-chain.ts";
+import type { TrustAnchors } from "../snp/endorsement-chain.ts";
+
+export const TEST_TRUST_ROOTS_KIND = "TrustgateTestTrustRoots";
+
+/** The JSON document. */
+export interface TestTrustRootsFile {
+  kind: typeof TEST_TRUST_ROOTS_KIND;
+  testOnly: true;
+  description: string;
+  snp: { arks: string[] };
+  gpu: { roots: string[] };
+}
+
+/** What createSnpVerifier({ anchors }) and createLocalGpuVerifier({ anchors }) take. */
+export interface TestTrustRoots {
+  snp: TrustAnchors;
+  gpu: GpuTrustAnchors;
+  /** Where they were read from, for logs. */
+  source: string;
+}
+
+export function testTrustRootsFile(arks: string[], gpuRoots: string[]): TestTrustRootsFile {
+  return {
+    kind: TEST_TRUST_ROOTS_KIND,
+    testOnly: true,
+    description:
+      "Public roots of a simulated PKI (hack/sim-pki.ts). Evidence they anchor proves nothing; trust them only in tests and demos.",
+    snp: { arks },
+    gpu: { roots: gpuRoots },
+  };
+}
+
+function pemList(value: unknown, where: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((v): v is string => typeof v === "string"))
+    throw new Error(`${where} must be a list of PEM certificates`);
+  return value.map((pem, index) => {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(pem);
+    } catch (error) {
+      throw new Error(`${where}[${index}] is not a PEM certificate`, { cause: error });
+    }
+    if (!cert.ca || !cert.checkIssued(cert) || !cert.verify(cert.publicKey))
+      throw new Error(`${where}[${index}] (${cert.subject.replace(/\n/g, ", ")}) is not a self-signed CA`);
+    return pem;
+  });
+}
+
+/** Parses and checks a trust-roots.json document. */
+export function parseTestTrustRoots(text: string, source: string): TestTrustRoots {
+  if (text.includes("PRIVATE KEY"))
+    throw new Error(`${source} holds a private key; a trust-roots file must hold public roots only`);
+  let document: Partial<Record<keyof TestTrustRootsFile, unknown>>;
+  try {
+    document = JSON.parse(text) as typeof document;
+  } catch (error) {
+    throw new Error(`${source} is not JSON`, { cause: error });
+  }
+  if (document.kind !== TEST_TRUST_ROOTS_KIND || document.testOnly !== true)
+    throw new Error(`${source} is not a trust-roots file (kind ${TEST_TRUST_ROOTS_KIND}, testOnly true)`);
+  const snp = (document.snp ?? {}) as { arks?: unknown };
+  const gpu = (document.gpu ?? {}) as { roots?: unknown };
+  const arks = pemList(snp.arks, `${source}: snp.arks`);
+  const roots = pemList(gpu.roots, `${source}: gpu.roots`);
+  if (arks.length + roots.length === 0) throw new Error(`${source} holds no roots`);
+  return { snp: { arks, intermediates: [] }, gpu: { roots }, source };
+}
+
+/**
+ * Reads the test trust roots the controller and `trustgate verify` load through `--test-trust-roots <file>`:
+ * `snp` for createSnpVerifier({ anchors }), `gpu` for createLocalGpuVerifier({ anchors }).
+ */
+export async function loadTestTrustRoots(path: string): Promise<TestTrustRoots> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new Error(`cannot read test trust roots ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  return parseTestTrustRoots(text, path);
+}

@@ -1,0 +1,115 @@
+import { type Command, EXIT_FAILURE, EXIT_USAGE, type ParsedArgs, UsageError } from "../cli/command.ts";
+import { createLogger } from "../runtime/logger.ts";
+import { DEFAULT_CONFIG_FILE, GuestConfigError } from "../../../guest/src/config.ts";
+import { DEFAULT_TSM_ROOT } from "../../../guest/src/providers/configfs-tsm.ts";
+import {
+  GPU_PROVIDERS,
+  TEE_PROVIDERS,
+  type GpuProviderName,
+  type TeeProviderName,
+} from "../../../guest/src/providers/select.ts";
+import { DEFAULT_SECRETS_DIR, runGuest, type GuestRunOptions } from "../../../guest/src/run.ts";
+
+const USAGE = `Usage: trustgate guest [options]
+
+Runs inside a confidential VM: watches its ConfidentialVM, answers each attestation challenge with TEE and GPU
+evidence bound to a fresh key (server-side apply of status.evidence), and writes the secrets released to that key.
+
+  --config <file>               guest configuration JSON (default ${DEFAULT_CONFIG_FILE})
+  --secrets-dir <dir>           where released secrets go, <dir>/<secret>/<key> (default ${DEFAULT_SECRETS_DIR}; a tmpfs)
+  --tee-provider <name>         configfs-tsm (default) | simulated
+  --gpu-provider <name>         nvml (default) | simulated | none
+  --sim-pki <dir>               simulated PKI (hack/sim-pki.ts); required by the simulated providers. TESTS ONLY
+  --tsm-root <dir>              configfs-tsm report directory (default ${DEFAULT_TSM_ROOT})
+  --once                        answer the current challenge and exit (0 answered, 1 not)
+  --skip-self-check             do not verify the own evidence before logging it
+  --log-level <level>           pino level (default $LOG_LEVEL or info)`;
+
+function text(args: ParsedArgs, name: string): string | undefined {
+  const value = args.values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+function oneOf<T extends string>(args: ParsedArgs, name: string, allowed: readonly T[], fallback: T): T {
+  const value = text(args, name) ?? fallback;
+  if (!(allowed as readonly string[]).includes(value))
+    throw new UsageError(
+      `trustgate guest: --${name} must be one of ${allowed.join(", ")}, not ${JSON.stringify(value)}`,
+    );
+  return value as T;
+}
+
+export function guestOptionsFromArgs(args: ParsedArgs): GuestRunOptions {
+  if (args.positionals.length > 0) throw new UsageError("trustgate guest: takes no arguments");
+  const tee = oneOf<TeeProviderName>(args, "tee-provider", TEE_PROVIDERS, "configfs-tsm");
+  const gpu = oneOf<GpuProviderName>(args, "gpu-provider", GPU_PROVIDERS, "nvml");
+  const simPki = text(args, "sim-pki");
+  if ((tee === "simulated" || gpu === "simulated") && simPki === undefined)
+    throw new UsageError("trustgate guest: --sim-pki <dir> is required with simulated providers");
+  if (tee !== "simulated" && gpu !== "simulated" && simPki !== undefined)
+    throw new UsageError("trustgate guest: --sim-pki is only for the simulated providers");
+  return {
+    configFile: text(args, "config") ?? DEFAULT_CONFIG_FILE,
+    secretsDir: text(args, "secrets-dir") ?? DEFAULT_SECRETS_DIR,
+    providers: {
+      tee,
+      gpu,
+      tsmRoot: text(args, "tsm-root") ?? DEFAULT_TSM_ROOT,
+      ...(simPki === undefined ? {} : { simPki }),
+    },
+    once: args.values["once"] === true,
+    selfCheck: args.values["skip-self-check"] !== true,
+  };
+}
+
+/** Aborts on SIGTERM or SIGINT (systemd stop, Ctrl-C). */
+function terminationSignal(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const stop = (): void => {
+    controller.abort();
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+    },
+  };
+}
+
+export const guestCommand: Command = {
+  name: "guest",
+  summary: "Attest this confidential VM to trustgate and receive its secrets (runs inside the CVM)",
+  usage: USAGE,
+  options: {
+    config: { type: "string" },
+    "secrets-dir": { type: "string" },
+    "tee-provider": { type: "string" },
+    "gpu-provider": { type: "string" },
+    "sim-pki": { type: "string" },
+    "tsm-root": { type: "string" },
+    once: { type: "boolean" },
+    "skip-self-check": { type: "boolean" },
+    "log-level": { type: "string" },
+  },
+  async run(args, io) {
+    const options = guestOptionsFromArgs(args);
+    const log = createLogger("trustgate-guest", text(args, "log-level"));
+    const termination = terminationSignal();
+    try {
+      return await runGuest(options, log, termination.signal);
+    } catch (error) {
+      if (error instanceof GuestConfigError) {
+        io.stderr(`trustgate guest: ${error.message}\n`);
+        return EXIT_USAGE;
+      }
+      log.error({ err: error }, "The guest failed");
+      io.stderr(`trustgate guest: ${(error as Error).message}\n`);
+      return EXIT_FAILURE;
+    } finally {
+      termination.dispose();
+    }
+  },
+};
