@@ -20,6 +20,7 @@ import { applyCrds, readCrdFile } from "../../src/kube/crd-install.ts";
 import { applyManifestFile, waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { podBoundToken, serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { removeHosts } from "../support/hosts.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
@@ -207,6 +208,7 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
   after(async function () {
     await simulator?.stop();
     await Promise.all(processes.map((p) => p.stop()));
+    await removeHosts(admin, [NODE]);
   });
 
   it("attests a CVM with 2 GPUs, signs a result clients verify with the JWKS, and releases its secret to the guest only", async function () {
@@ -224,6 +226,7 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
           image: { containerDisk: `registry.example.com/cvm@sha256:${"4f".repeat(32)}` },
           gpus: { count: 2 },
           secrets: [{ name: "model-key" }],
+          nodeSelector: { "kubernetes.io/hostname": NODE },
         },
       },
     });

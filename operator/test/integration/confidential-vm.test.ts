@@ -12,6 +12,7 @@ import type { VirtualMachine } from "../../src/kubevirt/generated/types.ts";
 import { applyManifestFile, waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { podBoundToken, serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { removeHosts } from "../support/hosts.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
@@ -21,6 +22,7 @@ const FIXTURES = join(REPO_ROOT, "operator/test/fixtures/hosts");
 const trustgate = { group: "trustgate.io", version: "v1alpha1" };
 const kubevirt = { group: "kubevirt.io", version: "v1", namespace: NS, plural: "virtualmachines" };
 const DIGEST = `sha256:${"4f".repeat(32)}`;
+const SUITE_LABEL = { "trustgate.test/suite": "confidential-vm" };
 const HOSTS = [
   { node: "cvm-tdx-1", fixture: "tdx-8xh100" },
   { node: "cvm-snp-1", fixture: "snp-genoa-4xh100" },
@@ -35,6 +37,8 @@ function cvmBody(name: string, spec: Record<string, unknown>): object {
       tee: "tdx",
       policyRef: "cvm-test",
       image: { containerDisk: `registry.example.com/cvm@${DIGEST}` },
+      // Other suites leave validated hosts in the shared API server: stay on this suite's nodes.
+      nodeSelector: SUITE_LABEL,
       ...spec,
     },
   };
@@ -135,7 +139,7 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
     });
     for (const { node, fixture } of HOSTS) {
       await core.createNode({
-        body: { metadata: { name: node, labels: { "kubernetes.io/hostname": node } } },
+        body: { metadata: { name: node, labels: { "kubernetes.io/hostname": node, ...SUITE_LABEL } } },
       });
       const root = join(dir, node);
       await cp(join(FIXTURES, fixture), root, { recursive: true, verbatimSymlinks: true });
@@ -176,6 +180,10 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
   after(async function () {
     await simulator?.stop();
     await Promise.all(processes.map((p) => p.stop()));
+    await removeHosts(
+      admin,
+      HOSTS.map((h) => h.node),
+    );
   });
 
   it("places a TDX CVM with 4 H100s on the validated TDX host and reaches Attesting once its VMI runs", async function () {

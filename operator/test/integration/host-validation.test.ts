@@ -16,6 +16,7 @@ import { isNotFound } from "../../src/kube/api-error.ts";
 import { applyManifestFile, waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { podBoundToken, serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { removeHosts } from "../support/hosts.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
@@ -121,6 +122,10 @@ describe("host validation: agents as processes, the controller labels Nodes (rea
 
   after(async function () {
     await Promise.all(processes.map((p) => p.stop()));
+    await removeHosts(
+      admin,
+      NODES.map((n) => n.node),
+    );
   });
 
   it("each agent creates its own ConfidentialHost with a signed report", async function () {
