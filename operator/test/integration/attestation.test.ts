@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   CoreV1Api,
@@ -16,12 +16,11 @@ import type { ConfidentialVM } from "../../src/api/v1alpha1/generated/types.ts";
 import { checkAttestationResult } from "../../src/attestation/result/result-token.ts";
 import { createSimPki, TRUST_ROOTS_FILE } from "../../src/attestation/simulated/sim-pki.ts";
 import { apiErrorStatus, isNotFound } from "../../src/kube/api-error.ts";
-import { applyCrds, readCrdFile } from "../../src/kube/crd-install.ts";
-import { applyManifestFile, waitUntil } from "../support/apply.ts";
+import { waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
-import { podBoundToken, serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
 import { removeHosts } from "../support/hosts.ts";
-import { REPO_ROOT } from "../support/samples.ts";
+import { installTrustgate, startFixtureAgent } from "../support/install.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
 const SYSTEM_NS = "trustgate-system";
@@ -116,21 +115,7 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
     objects = admin.makeApiClient(CustomObjectsApi);
     dir = await makeTempDir("trustgate-attest-");
     const core = admin.makeApiClient(CoreV1Api);
-    for (const crd of ["confidentialhosts", "confidentialvms", "attestationpolicies"]) {
-      await applyCrds(admin, await readCrdFile(join(REPO_ROOT, `crds/${crd}.trustgate.io.yaml`)));
-    }
-    for (const crd of ["virtualmachines", "virtualmachineinstances"]) {
-      await applyCrds(
-        admin,
-        await readCrdFile(join(REPO_ROOT, `hack/kubevirt/crds/${crd}.kubevirt.io.yaml`)),
-        60_000,
-      );
-    }
-    for (const ns of [SYSTEM_NS, NS])
-      await core.createNamespace({ body: { metadata: { name: ns } } }).catch(() => undefined);
-    for (const file of ["rbac/agent.yaml", "rbac/controller.yaml", "admission/agent-node-restriction.yaml"]) {
-      await applyManifestFile(admin, `charts/trustgate/files/${file}`);
-    }
+    await installTrustgate(admin, { kubevirt: true, namespaces: [NS] });
     await createSimPki(join(dir, "sim-pki"));
     await objects.createClusterCustomObject({
       ...trustgate,
@@ -150,35 +135,8 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
       body: { metadata: { name: "model-key" }, stringData: { key: "s3cret-model-key" } },
     });
 
-    await core.createNode({ body: { metadata: { name: NODE, labels: { "kubernetes.io/hostname": NODE } } } });
-    const root = join(dir, NODE);
-    await cp(join(REPO_ROOT, "operator/test/fixtures/hosts/snp-genoa-4xh100"), root, {
-      recursive: true,
-      verbatimSymlinks: true,
-    });
-    const agentKc = await writeTokenKubeconfig(
-      admin,
-      await podBoundToken(admin, SYSTEM_NS, "trustgate-agent", NODE),
-      join(dir, "agent.kubeconfig"),
-    );
     processes.push(
-      startTrustgate(
-        "agent",
-        [
-          "agent",
-          "--node-name",
-          NODE,
-          "--host-root",
-          root,
-          "--key-file",
-          join(dir, "agent.jwk"),
-          "--interval",
-          "2s",
-          "--kubeconfig",
-          agentKc,
-        ],
-        dir,
-      ),
+      (await startFixtureAgent(admin, { node: NODE, fixture: "snp-genoa-4xh100" }, dir, "2s")).process,
     );
     const controllerKc = await writeTokenKubeconfig(
       admin,

@@ -1,24 +1,22 @@
 import { expect } from "chai";
-import { cp, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import { startKubevirtSimulator, type KubevirtSimulator } from "../../../e2e/kubevirt-simulator/simulator.ts";
 import type { ConfidentialVM } from "../../src/api/v1alpha1/generated/types.ts";
 import { isNotFound } from "../../src/kube/api-error.ts";
-import { applyCrds, readCrdFile } from "../../src/kube/crd-install.ts";
 import type { VirtualMachine } from "../../src/kubevirt/generated/types.ts";
-import { applyManifestFile, waitUntil } from "../support/apply.ts";
+import { waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
-import { podBoundToken, serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
 import { removeHosts } from "../support/hosts.ts";
-import { REPO_ROOT } from "../support/samples.ts";
+import { installTrustgate, startFixtureAgent } from "../support/install.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
 const SYSTEM_NS = "trustgate-system";
 const NS = "cvm-tests";
-const FIXTURES = join(REPO_ROOT, "operator/test/fixtures/hosts");
 const trustgate = { group: "trustgate.io", version: "v1alpha1" };
 const kubevirt = { group: "kubevirt.io", version: "v1", namespace: NS, plural: "virtualmachines" };
 const DIGEST = `sha256:${"4f".repeat(32)}`;
@@ -111,22 +109,7 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
     admin = await kubeConfig();
     objects = admin.makeApiClient(CustomObjectsApi);
     dir = await makeTempDir("trustgate-cvm-");
-    const core = admin.makeApiClient(CoreV1Api);
-    for (const crd of ["confidentialhosts", "confidentialvms", "attestationpolicies"]) {
-      await applyCrds(admin, await readCrdFile(join(REPO_ROOT, `crds/${crd}.trustgate.io.yaml`)));
-    }
-    for (const crd of ["virtualmachines", "virtualmachineinstances"]) {
-      await applyCrds(
-        admin,
-        await readCrdFile(join(REPO_ROOT, `hack/kubevirt/crds/${crd}.kubevirt.io.yaml`)),
-        60_000,
-      );
-    }
-    for (const ns of [SYSTEM_NS, NS])
-      await core.createNamespace({ body: { metadata: { name: ns } } }).catch(() => undefined);
-    for (const file of ["rbac/agent.yaml", "rbac/controller.yaml", "admission/agent-node-restriction.yaml"]) {
-      await applyManifestFile(admin, `charts/trustgate/files/${file}`);
-    }
+    await installTrustgate(admin, { kubevirt: true, namespaces: [NS] });
     await objects.createClusterCustomObject({
       ...trustgate,
       plural: "attestationpolicies",
@@ -137,36 +120,8 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
         spec: {},
       },
     });
-    for (const { node, fixture } of HOSTS) {
-      await core.createNode({
-        body: { metadata: { name: node, labels: { "kubernetes.io/hostname": node, ...SUITE_LABEL } } },
-      });
-      const root = join(dir, node);
-      await cp(join(FIXTURES, fixture), root, { recursive: true, verbatimSymlinks: true });
-      const kc = await writeTokenKubeconfig(
-        admin,
-        await podBoundToken(admin, SYSTEM_NS, "trustgate-agent", node),
-        join(dir, `${node}.kubeconfig`),
-      );
-      processes.push(
-        startTrustgate(
-          `agent-${node}`,
-          [
-            "agent",
-            "--node-name",
-            node,
-            "--host-root",
-            root,
-            "--key-file",
-            join(dir, `${node}.jwk`),
-            "--interval",
-            "1s",
-            "--kubeconfig",
-            kc,
-          ],
-          dir,
-        ),
-      );
+    for (const host of HOSTS) {
+      processes.push((await startFixtureAgent(admin, { ...host, labels: SUITE_LABEL }, dir)).process);
     }
     controllerKc = await writeTokenKubeconfig(
       admin,

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { cp, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   CoreV1Api,
@@ -11,12 +11,12 @@ import {
 } from "@kubernetes/client-node";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import type { ConfidentialHost } from "../../src/api/v1alpha1/generated/types.ts";
-import { applyCrds, readCrdFile } from "../../src/kube/crd-install.ts";
 import { isNotFound } from "../../src/kube/api-error.ts";
-import { applyManifestFile, waitUntil } from "../support/apply.ts";
+import { waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
-import { podBoundToken, serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
 import { removeHosts } from "../support/hosts.ts";
+import { installTrustgate, startFixtureAgent } from "../support/install.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
@@ -58,14 +58,7 @@ describe("host validation: agents as processes, the controller labels Nodes (rea
   before(async function () {
     admin = await kubeConfig();
     dir = await makeTempDir("trustgate-hosts-");
-    const core = admin.makeApiClient(CoreV1Api);
-    for (const crd of ["confidentialhosts", "confidentialvms", "attestationpolicies"]) {
-      await applyCrds(admin, await readCrdFile(join(REPO_ROOT, `crds/${crd}.trustgate.io.yaml`)));
-    }
-    await core.createNamespace({ body: { metadata: { name: NS } } }).catch(() => undefined);
-    for (const file of ["rbac/agent.yaml", "rbac/controller.yaml", "admission/agent-node-restriction.yaml"]) {
-      await applyManifestFile(admin, `charts/trustgate/files/${file}`);
-    }
+    await installTrustgate(admin);
     const controllerKc = await writeTokenKubeconfig(
       admin,
       await serviceAccountToken(admin, NS, "trustgate-controller"),
@@ -89,35 +82,7 @@ describe("host validation: agents as processes, the controller labels Nodes (rea
         dir,
       ),
     );
-    for (const { node: name, fixture } of NODES) {
-      await core.createNode({ body: { metadata: { name, labels: { "kubernetes.io/hostname": name } } } });
-      const root = join(dir, name);
-      await cp(join(FIXTURES, fixture), root, { recursive: true, verbatimSymlinks: true });
-      const kc = await writeTokenKubeconfig(
-        admin,
-        await podBoundToken(admin, NS, "trustgate-agent", name),
-        join(dir, `${name}.kubeconfig`),
-      );
-      processes.push(
-        startTrustgate(
-          `agent-${name}`,
-          [
-            "agent",
-            "--node-name",
-            name,
-            "--host-root",
-            root,
-            "--key-file",
-            join(dir, `${name}.jwk`),
-            "--interval",
-            "1s",
-            "--kubeconfig",
-            kc,
-          ],
-          dir,
-        ),
-      );
-    }
+    for (const host of NODES) processes.push((await startFixtureAgent(admin, host, dir)).process);
   });
 
   after(async function () {
@@ -255,11 +220,12 @@ describe("host validation: agents as processes, the controller labels Nodes (rea
   });
 
   it("removes only its own labels when a host goes away", async function () {
-    const core = admin.makeApiClient(CoreV1Api);
-    await core.patchNode(
-      { name: "hv-snp-1", body: { metadata: { labels: { "team.example.com/owner": "ml" } } } },
-      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-    );
+    await admin
+      .makeApiClient(CoreV1Api)
+      .patchNode(
+        { name: "hv-snp-1", body: { metadata: { labels: { "team.example.com/owner": "ml" } } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
     const agent = processes.find((p) => p.name === "agent-hv-snp-1");
     await agent?.stop();
     await admin.makeApiClient(CustomObjectsApi).deleteClusterCustomObject({ ...hostRef, name: "hv-snp-1" });

@@ -1,0 +1,79 @@
+import { cp } from "node:fs/promises";
+import { join } from "node:path";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
+import { applyCrds, readCrdFile } from "../../src/kube/crd-install.ts";
+import { applyManifestFile } from "./apply.ts";
+import { podBoundToken, writeTokenKubeconfig } from "./identities.ts";
+import { REPO_ROOT } from "./samples.ts";
+import { startTrustgate } from "./trustgate-process.ts";
+
+export const SYSTEM_NS = "trustgate-system";
+
+/**
+ * What a suite needs of trustgate in the shared API server: the three CRDs, optionally KubeVirt's
+ * VM/VMI CRDs, its namespaces (plus trustgate-system), and the agent/controller RBAC and agent policy.
+ */
+export async function installTrustgate(
+  kc: KubeConfig,
+  options: { kubevirt?: boolean; namespaces?: string[] } = {},
+): Promise<void> {
+  for (const crd of ["confidentialhosts", "confidentialvms", "attestationpolicies"]) {
+    await applyCrds(kc, await readCrdFile(join(REPO_ROOT, `crds/${crd}.trustgate.io.yaml`)));
+  }
+  if (options.kubevirt === true) {
+    for (const crd of ["virtualmachines", "virtualmachineinstances"]) {
+      await applyCrds(
+        kc,
+        await readCrdFile(join(REPO_ROOT, `hack/kubevirt/crds/${crd}.kubevirt.io.yaml`)),
+        60_000,
+      );
+    }
+  }
+  const core = kc.makeApiClient(CoreV1Api);
+  for (const ns of [SYSTEM_NS, ...(options.namespaces ?? [])]) {
+    await core.createNamespace({ body: { metadata: { name: ns } } }).catch(() => undefined);
+  }
+  for (const file of ["rbac/agent.yaml", "rbac/controller.yaml", "admission/agent-node-restriction.yaml"]) {
+    await applyManifestFile(kc, `charts/trustgate/files/${file}`);
+  }
+}
+
+/**
+ * A Node and its agent as a real process on a copy of a fixture host root (so a test may change it),
+ * authenticated with a pod-bound token for that node. Returns the process and the host root.
+ */
+export async function startFixtureAgent(
+  kc: KubeConfig,
+  host: { node: string; fixture: string; labels?: Record<string, string> },
+  dir: string,
+  interval = "1s",
+): Promise<{ process: ManagedProcess; root: string }> {
+  await kc.makeApiClient(CoreV1Api).createNode({
+    body: { metadata: { name: host.node, labels: { "kubernetes.io/hostname": host.node, ...host.labels } } },
+  });
+  const root = join(dir, host.node);
+  await cp(join(REPO_ROOT, "operator/test/fixtures/hosts", host.fixture), root, {
+    recursive: true,
+    verbatimSymlinks: true,
+  });
+  const agentKc = await writeTokenKubeconfig(
+    kc,
+    await podBoundToken(kc, SYSTEM_NS, "trustgate-agent", host.node),
+    join(dir, `${host.node}.kubeconfig`),
+  );
+  const args = [
+    "agent",
+    "--node-name",
+    host.node,
+    "--host-root",
+    root,
+    "--key-file",
+    join(dir, `${host.node}.jwk`),
+    "--interval",
+    interval,
+    "--kubeconfig",
+    agentKc,
+  ];
+  return { process: startTrustgate(`agent-${host.node}`, args, dir), root };
+}
