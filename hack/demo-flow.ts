@@ -1,12 +1,15 @@
-// make demo, steps 1 and 2 of the trust chain on the local control plane: agents for three fixture hosts,
-// the controller, and the test-only KubeVirt simulator run in the background (pids in <cluster>/demo.pids,
-// stopped by `make cluster-down`); then waits until the sample ConfidentialVM llm-inference is Attesting.
+// make demo, the three steps of the trust chain on the local control plane: agents for three fixture hosts,
+// the controller, the test-only KubeVirt simulator and a guest with a simulated SEV-SNP TEE and GPUs run in
+// the background (pids in <cluster>/demo.pids, stopped by `make cluster-down`). Ends with an Attested CVM.
 //   node hack/demo-flow.ts <cluster dir>
 import { spawn } from "node:child_process";
 import { cpSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
 import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
+import { createSimPki, TRUST_ROOTS_FILE } from "../operator/src/attestation/simulated/sim-pki.ts";
+import { SIMULATED_SNP_MEASUREMENT } from "../operator/src/attestation/simulated/simulated-snp.ts";
 import { applyCrds, readCrdFile } from "../operator/src/kube/crd-install.ts";
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
 import { applyManifestFile } from "../operator/test/support/apply.ts";
@@ -97,12 +100,17 @@ const controllerKc = await writeTokenKubeconfig(
   await serviceAccountToken(kc, NS, "trustgate-controller"),
   join(demoDir, "controller.kubeconfig"),
 );
+const simPki = join(demoDir, "sim-pki");
+await createSimPki(simPki);
 background("controller", trustgate, [
   "controller",
   "--kubeconfig",
   controllerKc,
   "--metrics-bind-address",
   "127.0.0.1:0",
+  // The demo's guest runs a simulated SEV-SNP TEE and GPUs signed by a test PKI: trusted here only.
+  "--test-trust-roots",
+  join(simPki, TRUST_ROOTS_FILE),
 ]);
 background("kubevirt-simulator", process.execPath, [
   join(ROOT, "e2e/kubevirt-simulator/main.ts"),
@@ -112,21 +120,131 @@ background("kubevirt-simulator", process.execPath, [
   "500",
 ]);
 
-const deadline = Date.now() + 120_000;
-let last = "";
-for (;;) {
-  const cvm = (await objects.getNamespacedCustomObject({
+async function getCvm(name: string): Promise<ConfidentialVM> {
+  return (await objects.getNamespacedCustomObject({
     group: "trustgate.io",
     version: "v1alpha1",
     namespace: "default",
     plural: "confidentialvms",
-    name: "llm-inference",
+    name,
   })) as ConfidentialVM;
-  const line = `  llm-inference: ${cvm.status?.phase ?? "(no status yet)"}${cvm.status?.nodeName === undefined ? "" : ` on ${cvm.status.nodeName}`} — ${cvm.status?.message ?? ""}`;
-  if (line !== last) console.log(line);
-  last = line;
-  if (cvm.status?.phase === "Attesting") break;
-  if (Date.now() > deadline) throw new Error(`llm-inference did not reach Attesting; logs in ${demoDir}`);
-  await new Promise((resolve) => setTimeout(resolve, 500));
 }
+
+async function follow(name: string, done: (cvm: ConfidentialVM) => boolean): Promise<ConfidentialVM> {
+  const deadline = Date.now() + 120_000;
+  let last = "";
+  for (;;) {
+    const cvm = await getCvm(name);
+    const attested = cvm.status?.conditions?.find((c) => c.type === "Attested");
+    const line = `  ${name}: ${cvm.status?.phase ?? "(no status yet)"}${cvm.status?.nodeName === undefined ? "" : ` on ${cvm.status.nodeName}`} — ${attested?.status === undefined ? (cvm.status?.message ?? "") : `Attested=${attested.status} ${attested.reason}`}`;
+    if (line !== last) console.log(line);
+    last = line;
+    if (done(cvm)) return cvm;
+    if (Date.now() > deadline) throw new Error(`${name} did not get there; logs in ${demoDir}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+await follow(
+  "llm-inference",
+  (cvm) => cvm.status?.phase !== undefined && ["Attesting", "Attested"].includes(cvm.status.phase),
+);
+
+console.log(
+  "# Step 3: a CVM whose guest answers the challenge (simulated SEV-SNP TEE + 2 GPUs) and gets its secret",
+);
+await core
+  .createNamespacedSecret({
+    namespace: "default",
+    body: { metadata: { name: "demo-model-key" }, stringData: { key: "demo-secret" } },
+  })
+  .catch(() => undefined);
+await objects
+  .createClusterCustomObject({
+    group: "trustgate.io",
+    version: "v1alpha1",
+    plural: "attestationpolicies",
+    body: {
+      apiVersion: "trustgate.io/v1alpha1",
+      kind: "AttestationPolicy",
+      metadata: { name: "demo-simulated" },
+      spec: {
+        snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
+        // The simulated GPUs have no NVIDIA RIMs or OCSP responders: measurements and revocation stay unchecked.
+        gpu: { requireRimMatch: false, requireRevocationCheck: false },
+      },
+    },
+  })
+  .catch(() => undefined);
+await objects
+  .createNamespacedCustomObject({
+    group: "trustgate.io",
+    version: "v1alpha1",
+    namespace: "default",
+    plural: "confidentialvms",
+    body: {
+      apiVersion: "trustgate.io/v1alpha1",
+      kind: "ConfidentialVM",
+      metadata: { name: "demo-attested", namespace: "default" },
+      spec: {
+        tee: "snp",
+        policyRef: "demo-simulated",
+        image: { containerDisk: `registry.example.com/trustgate/cvm-ubuntu-24.04@sha256:${"9b".repeat(32)}` },
+        gpus: { count: 2 },
+        secrets: [{ name: "demo-model-key" }],
+      },
+    },
+  })
+  .catch(() => undefined);
+await follow(
+  "demo-attested",
+  (cvm) => cvm.status?.challenge !== undefined || cvm.status?.attestation !== undefined,
+);
+
+// The guest reads what the controller put into the VM's cloud-init: API server, CA, its CVM, its token.
+const cloudInit = await core.readNamespacedSecret({
+  name: "demo-attested-guest-config",
+  namespace: "default",
+});
+const files = (
+  parseYaml(Buffer.from(cloudInit.data?.["userdata"] ?? "", "base64").toString("utf8")) as {
+    write_files: { path: string; content: string }[];
+  }
+).write_files;
+const guestDir = join(demoDir, "guest");
+mkdirSync(join(guestDir, "secrets"), { recursive: true });
+writeFileSync(
+  join(guestDir, "token"),
+  files.find((f) => f.path === "/var/run/trustgate/token")?.content ?? "",
+  { mode: 0o600 },
+);
+const guestConfig = JSON.parse(
+  files.find((f) => f.path === "/etc/trustgate/guest.json")?.content ?? "{}",
+) as Record<string, unknown>;
+writeFileSync(
+  join(guestDir, "guest.json"),
+  JSON.stringify({ ...guestConfig, tokenFile: join(guestDir, "token") }),
+);
+background("guest-demo-attested", trustgate, [
+  "guest",
+  "--config",
+  join(guestDir, "guest.json"),
+  "--secrets-dir",
+  join(guestDir, "secrets"),
+  "--tee-provider",
+  "simulated",
+  "--gpu-provider",
+  "simulated",
+  "--sim-pki",
+  simPki,
+]);
+const attested = await follow(
+  "demo-attested",
+  (cvm) => cvm.status?.conditions?.some((c) => c.type === "Attested" && c.status === "True") === true,
+);
+writeFileSync(join(demoDir, "demo-attested.jwt"), attested.status?.attestation?.token ?? "");
+console.log(
+  `  signed result: ${join(demoDir, "demo-attested.jwt")} (check it: ./bin/trustgate verify-token @${join(demoDir, "demo-attested.jwt")} --jwks <(kubectl get cm -n ${NS} trustgate-jwks -o jsonpath='{.data.jwks\\.json}'))`,
+);
+console.log(`  secret released to the guest only: ${join(guestDir, "secrets/demo-model-key/key")}`);
 console.log(`Logs of the background processes: ${demoDir}`);

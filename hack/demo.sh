@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: a local control plane with the trustgate CRDs and samples, agents on three fixture hosts, the
-# controller and a test-only KubeVirt simulator; ends with `kubectl get chost,atp,cvm`. Everything keeps
-# running for you to explore; `make cluster-down` stops it.
+# controller, a test-only KubeVirt simulator and a guest with a simulated SEV-SNP TEE and GPUs; ends with
+# `kubectl get chost,atp,cvm` showing validated hosts and an Attested CVM. Everything keeps running for you
+# to explore; `make cluster-down` stops it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
