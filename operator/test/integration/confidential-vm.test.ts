@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { pino } from "pino";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import { startKubevirtSimulator, type KubevirtSimulator } from "../../../e2e/kubevirt-simulator/simulator.ts";
@@ -240,6 +240,42 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
     expect(await vm("tdx-b")).to.equal(undefined);
     await waitUntil("tdx-c Attesting", async () => (await phaseOf("tdx-c")) === "Attesting", 60_000);
     expect((await cvm("tdx-c"))?.status?.nodeName).to.equal("cvm-tdx-1");
+  });
+
+  it("relaunches the VM when the image changes, keeping its host and GPUs", async function () {
+    const before = await cvm("tdx-a");
+    const oldUid = (await vm("tdx-a"))?.metadata?.uid;
+    const image = `registry.example.com/cvm-v2@sha256:${"5a".repeat(32)}`;
+    await objects.patchNamespacedCustomObject(
+      {
+        ...trustgate,
+        namespace: NS,
+        plural: "confidentialvms",
+        name: "tdx-a",
+        body: { spec: { image: { containerDisk: image } } },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    await waitUntil(
+      "tdx-a VM relaunched with the new image",
+      async () => {
+        const machine = await vm("tdx-a");
+        return (
+          machine !== undefined &&
+          machine.metadata?.uid !== oldUid &&
+          machine.spec.template.spec?.volumes?.[0]?.containerDisk?.image === image
+        );
+      },
+      60_000,
+    );
+    await waitUntil(
+      "tdx-a running again",
+      async () => ["Attesting", "Attested"].includes((await phaseOf("tdx-a")) ?? ""),
+      60_000,
+    );
+    const after = await cvm("tdx-a");
+    expect(after?.status?.nodeName).to.equal(before?.status?.nodeName);
+    expect(after?.status?.gpus).to.deep.equal(before?.status?.gpus);
   });
 
   it("turns Degraded with the host's reason when its host stops being Validated", async function () {
