@@ -4,7 +4,6 @@
 //   node hack/demo-flow.ts <cluster dir>
 import { spawn } from "node:child_process";
 import { cpSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
@@ -13,6 +12,10 @@ import { SIMULATED_SNP_MEASUREMENT } from "../operator/src/attestation/simulated
 import { applyCrds, readCrdFile } from "../operator/src/kube/crd-install.ts";
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
 import { applyManifestFile } from "../operator/test/support/apply.ts";
+import {
+  guestFilesFromCloudInit,
+  simulatedGuestArgs,
+} from "../operator/test/support/guest-from-cloud-init.ts";
 import {
   podBoundToken,
   serviceAccountToken,
@@ -202,42 +205,8 @@ await follow(
 );
 
 // The guest reads what the controller put into the VM's cloud-init: API server, CA, its CVM, its token.
-const cloudInit = await core.readNamespacedSecret({
-  name: "demo-attested-guest-config",
-  namespace: "default",
-});
-const files = (
-  parseYaml(Buffer.from(cloudInit.data?.["userdata"] ?? "", "base64").toString("utf8")) as {
-    write_files: { path: string; content: string }[];
-  }
-).write_files;
-const guestDir = join(demoDir, "guest");
-mkdirSync(join(guestDir, "secrets"), { recursive: true });
-writeFileSync(
-  join(guestDir, "token"),
-  files.find((f) => f.path === "/var/run/trustgate/token")?.content ?? "",
-  { mode: 0o600 },
-);
-const guestConfig = JSON.parse(
-  files.find((f) => f.path === "/etc/trustgate/guest.json")?.content ?? "{}",
-) as Record<string, unknown>;
-writeFileSync(
-  join(guestDir, "guest.json"),
-  JSON.stringify({ ...guestConfig, tokenFile: join(guestDir, "token") }),
-);
-background("guest-demo-attested", trustgate, [
-  "guest",
-  "--config",
-  join(guestDir, "guest.json"),
-  "--secrets-dir",
-  join(guestDir, "secrets"),
-  "--tee-provider",
-  "simulated",
-  "--gpu-provider",
-  "simulated",
-  "--sim-pki",
-  simPki,
-]);
+const guestFiles = await guestFilesFromCloudInit(kc, "default", "demo-attested", join(demoDir, "guest"));
+background("guest-demo-attested", trustgate, simulatedGuestArgs(guestFiles, simPki));
 const attested = await follow(
   "demo-attested",
   (cvm) => cvm.status?.conditions?.some((c) => c.type === "Attested" && c.status === "True") === true,
@@ -246,5 +215,5 @@ writeFileSync(join(demoDir, "demo-attested.jwt"), attested.status?.attestation?.
 console.log(
   `  signed result: ${join(demoDir, "demo-attested.jwt")} (check it: ./bin/trustgate verify-token @${join(demoDir, "demo-attested.jwt")} --jwks <(kubectl get cm -n ${NS} trustgate-jwks -o jsonpath='{.data.jwks\\.json}'))`,
 );
-console.log(`  secret released to the guest only: ${join(guestDir, "secrets/demo-model-key/key")}`);
+console.log(`  secret released to the guest only: ${join(guestFiles.secretsDir, "demo-model-key/key")}`);
 console.log(`Logs of the background processes: ${demoDir}`);

@@ -1,22 +1,21 @@
 import { execFile } from "node:child_process";
 import { cp, copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { stringify } from "yaml";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import type { ConfidentialHost } from "../../src/api/v1alpha1/generated/types.ts";
-import { isNotFound } from "../../src/kube/api-error.ts";
 import { applyCrds, readCrdFile } from "../../src/kube/crd-install.ts";
 import { applyManifestFile, waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir, sharedControlPlane } from "../support/control-plane.ts";
 import { podBoundToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { readConfidentialHost } from "../support/read.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
 const NS = "trustgate-system";
 const FIXTURES = join(REPO_ROOT, "operator/test/fixtures/hosts");
-const HOST_REF = { group: "trustgate.io", version: "v1alpha1", plural: "confidentialhosts" };
 
 /** `trustgate agent --once` from source as a real process; resolves with its exit code and stderr. */
 function agentOnce(dir: string, node: string, kubeconfig: string): Promise<{ code: number; stderr: string }> {
@@ -38,16 +37,7 @@ describe("agent publishing with its own Kubernetes client (real API server)", fu
   let dir: string;
   const processes: ManagedProcess[] = [];
 
-  async function host(name: string): Promise<ConfidentialHost | undefined> {
-    try {
-      return (await admin
-        .makeApiClient(CustomObjectsApi)
-        .getClusterCustomObject({ ...HOST_REF, name })) as ConfidentialHost;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
-  }
+  const host = (name: string): Promise<ConfidentialHost | undefined> => readConfidentialHost(admin, name);
 
   async function nodeToken(node: string): Promise<string> {
     await admin

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   CoreV1Api,
@@ -8,18 +8,19 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from "@kubernetes/client-node";
-import { parse } from "yaml";
 import { pino } from "pino";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import { startKubevirtSimulator, type KubevirtSimulator } from "../../../e2e/kubevirt-simulator/simulator.ts";
 import type { ConfidentialVM } from "../../src/api/v1alpha1/generated/types.ts";
 import { checkAttestationResult } from "../../src/attestation/result/result-token.ts";
 import { createSimPki, TRUST_ROOTS_FILE } from "../../src/attestation/simulated/sim-pki.ts";
-import { apiErrorStatus, isNotFound } from "../../src/kube/api-error.ts";
+import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import { waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { guestFilesFromCloudInit, simulatedGuestArgs } from "../support/guest-from-cloud-init.ts";
 import { removeHosts } from "../support/hosts.ts";
+import { readConfidentialVM } from "../support/read.ts";
 import { installTrustgate, startFixtureAgent } from "../support/install.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
@@ -29,10 +30,6 @@ const NODE = "attest-snp-1";
 const trustgate = { group: "trustgate.io", version: "v1alpha1" };
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
-interface CloudConfig {
-  write_files: { path: string; content: string }[];
-}
-
 describe("attestation end to end: controller ↔ guest sidecar with a simulated SNP TEE and GPUs (real API server)", function () {
   this.timeout(180_000);
   let admin: KubeConfig;
@@ -41,19 +38,7 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
   let simulator: KubevirtSimulator | undefined;
   const processes: ManagedProcess[] = [];
 
-  async function cvm(name: string): Promise<ConfidentialVM | undefined> {
-    try {
-      return (await objects.getNamespacedCustomObject({
-        ...trustgate,
-        namespace: NS,
-        plural: "confidentialvms",
-        name,
-      })) as ConfidentialVM;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
-  }
+  const cvm = (name: string): Promise<ConfidentialVM | undefined> => readConfidentialVM(admin, NS, name);
 
   function attested(c: ConfidentialVM | undefined): { status?: string; reason?: string; message?: string } {
     const condition = c?.status?.conditions?.find((x) => x.type === "Attested");
@@ -72,41 +57,9 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
         return false;
       }
     });
-    const secret = await admin
-      .makeApiClient(CoreV1Api)
-      .readNamespacedSecret({ name: `${name}-guest-config`, namespace: NS });
-    const userdata = Buffer.from(secret.data?.["userdata"] ?? "", "base64").toString("utf8");
-    const files = (parse(userdata) as CloudConfig).write_files;
-    const guestDir = join(dir, `guest-${name}`);
-    await mkdir(join(guestDir, "secrets"), { recursive: true });
-    const token = files.find((f) => f.path === "/var/run/trustgate/token")?.content ?? "";
-    await writeFile(join(guestDir, "token"), token, { mode: 0o600 });
-    const config = JSON.parse(
-      files.find((f) => f.path === "/etc/trustgate/guest.json")?.content ?? "{}",
-    ) as Record<string, unknown>;
-    await writeFile(
-      join(guestDir, "guest.json"),
-      JSON.stringify({ ...config, tokenFile: join(guestDir, "token") }),
-    );
-    processes.push(
-      startTrustgate(
-        `guest-${name}`,
-        [
-          "guest",
-          "--config",
-          join(guestDir, "guest.json"),
-          "--secrets-dir",
-          join(guestDir, "secrets"),
-          "--tee-provider",
-          "simulated",
-          "--gpu-provider",
-          "simulated",
-          "--sim-pki",
-          join(dir, "sim-pki"),
-        ],
-        dir,
-      ),
-    );
+    const files = await guestFilesFromCloudInit(admin, NS, name, join(dir, `guest-${name}`));
+    processes.push(startTrustgate(`guest-${name}`, simulatedGuestArgs(files, join(dir, "sim-pki")), dir));
+    const token = await readFile(files.token, "utf8");
     return { token };
   }
 

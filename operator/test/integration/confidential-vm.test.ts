@@ -12,6 +12,7 @@ import { waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
 import { removeHosts } from "../support/hosts.ts";
+import { readConfidentialVM } from "../support/read.ts";
 import { installTrustgate, startFixtureAgent } from "../support/install.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
@@ -51,19 +52,7 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
   let simulator: KubevirtSimulator | undefined;
   const processes: ManagedProcess[] = [];
 
-  async function cvm(name: string): Promise<ConfidentialVM | undefined> {
-    try {
-      return (await objects.getNamespacedCustomObject({
-        ...trustgate,
-        namespace: NS,
-        plural: "confidentialvms",
-        name,
-      })) as ConfidentialVM;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
-  }
+  const cvm = (name: string): Promise<ConfidentialVM | undefined> => readConfidentialVM(admin, NS, name);
 
   async function vm(name: string): Promise<VirtualMachine | undefined> {
     try {

@@ -11,12 +11,12 @@ import {
 } from "@kubernetes/client-node";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import type { ConfidentialHost } from "../../src/api/v1alpha1/generated/types.ts";
-import { isNotFound } from "../../src/kube/api-error.ts";
 import { waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
 import { removeHosts } from "../support/hosts.ts";
 import { installTrustgate, startFixtureAgent } from "../support/install.ts";
+import { readConfidentialHost } from "../support/read.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
@@ -35,16 +35,7 @@ describe("host validation: agents as processes, the controller labels Nodes (rea
   let dir: string;
   const processes: ManagedProcess[] = [];
 
-  async function host(name: string): Promise<ConfidentialHost | undefined> {
-    try {
-      return (await admin
-        .makeApiClient(CustomObjectsApi)
-        .getClusterCustomObject({ ...hostRef, name })) as ConfidentialHost;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
-  }
+  const host = (name: string): Promise<ConfidentialHost | undefined> => readConfidentialHost(admin, name);
 
   async function node(name: string): Promise<V1Node> {
     return admin.makeApiClient(CoreV1Api).readNode({ name });
