@@ -7,7 +7,7 @@ NODE_BIN := $(CURDIR)/.tools/node/node_modules/.bin
 export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export TRUSTGATE_CLUSTER_DIR ?= $(CURDIR)/.cache/cluster
 
-.PHONY: help setup tools build gen verify-gen typecheck lint test test-unit test-integration \
+.PHONY: help setup tools build gen verify-gen typecheck lint test test-unit test-integration test-e2e \
 	cluster-up cluster-down demo clean
 
 help: ## Show the targets
@@ -42,7 +42,10 @@ test-unit: setup ## Unit tests (no cluster)
 test-integration: setup tools build ## Integration tests against a real kube-apiserver + etcd
 	@TRUSTGATE_BIN_DIR="$$(bash hack/build-tools.sh all)" mocha --config .mocharc.integration.json
 
-test: setup tools build lint test-unit test-integration ## Everything CI runs
+test-e2e: setup tools build ## The whole flow as separate processes on a fresh local control plane
+	@TRUSTGATE_BIN_DIR="$$(bash hack/build-tools.sh all)" mocha --config .mocharc.e2e.json
+
+test: setup tools build lint test-unit test-integration test-e2e ## Everything CI runs
 
 cluster-up: setup tools ## Start a local control plane in the background (kubeconfig in .cache/cluster)
 	@TRUSTGATE_BIN_DIR="$$(bash hack/build-tools.sh all)" node hack/cluster.ts up
