@@ -17,6 +17,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import("./controller.ts")).controllerCommand,
   },
   {
+    name: "webhook",
+    summary: "Run the validating admission webhook and the JWKS endpoint (HTTPS)",
+    load: async () => (await import("./webhook.ts")).webhookCommand,
+  },
+  {
     name: "guest",
     summary: "Attest this confidential VM to trustgate and receive its secrets (runs inside the CVM)",
     load: async () => (await import("./guest.ts")).guestCommand,
