@@ -16,6 +16,8 @@ export interface ResourceWatchOptions<T extends KubernetesObject> {
   log: Logger;
   onEvent: (event: ResourceEvent, obj: T) => void;
   maxRestartDelayMs?: number;
+  /** Removes, in place, what no reconciler reads, before the object is cached and handed to onEvent. */
+  trim?: (obj: T) => void;
 }
 
 /**
@@ -46,7 +48,7 @@ export class ResourceWatch<T extends KubernetesObject> {
     // setImmediate lets ListWatch store the listed items first.
     const list = async (): Promise<KubernetesListObject<T>> => {
       const result = await options.list();
-      for (const item of result.items) dropManagedFields(item);
+      for (const item of result.items) this.trim(item);
       setImmediate(() => {
         this.resolveConnected();
       });
@@ -54,11 +56,11 @@ export class ResourceWatch<T extends KubernetesObject> {
     };
     this.informer = makeInformer<T>(options.kc, options.path, list);
     this.informer.on("add", (obj) => {
-      dropManagedFields(obj);
+      this.trim(obj);
       options.onEvent("add", obj);
     });
     this.informer.on("update", (obj) => {
-      dropManagedFields(obj);
+      this.trim(obj);
       options.onEvent("update", obj);
     });
     this.informer.on("delete", (obj) => {
@@ -70,6 +72,11 @@ export class ResourceWatch<T extends KubernetesObject> {
     this.informer.on("error", (error: unknown) => {
       this.scheduleRestart(error);
     });
+  }
+
+  private trim(obj: T): void {
+    dropManagedFields(obj);
+    this.options.trim?.(obj);
   }
 
   async start(): Promise<void> {
