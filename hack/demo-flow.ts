@@ -56,7 +56,12 @@ for (const crd of ["virtualmachines", "virtualmachineinstances"]) {
   await applyCrds(kc, await readCrdFile(join(ROOT, `hack/kubevirt/crds/${crd}.kubevirt.io.yaml`)), 60_000);
 }
 await core.createNamespace({ body: { metadata: { name: NS } } }).catch(() => undefined);
-for (const file of ["rbac/agent.yaml", "rbac/controller.yaml", "admission/agent-node-restriction.yaml"]) {
+for (const file of [
+  "rbac/agent.yaml",
+  "rbac/controller.yaml",
+  "admission/agent-node-restriction.yaml",
+  "admission/guest-status-restriction.yaml",
+]) {
   await applyManifestFile(kc, `charts/trustgate/files/${file}`);
 }
 

@@ -147,9 +147,9 @@ describe("Guest (decides, answers, opens secrets)", function () {
     await g.handle(cvm(challenge(A)));
     const bundle = applied[0]!;
     const thumbprint = g.keyThumbprint ?? "";
-    const good = await sealSecretForGuest({ token: "hf_secret" }, bundle.publicKey, thumbprint);
+    const good = await sealSecretForGuest({ token: Buffer.from("hf_secret") }, bundle.publicKey, thumbprint);
     const other = await newGuestKey();
-    const foreign = await sealSecretForGuest({ token: "x" }, other.publicJwk, other.thumbprint);
+    const foreign = await sealSecretForGuest({ token: Buffer.from("x") }, other.publicJwk, other.thumbprint);
     await g.handle(
       cvm({
         ...challenge(A),
@@ -166,7 +166,7 @@ describe("Guest (decides, answers, opens secrets)", function () {
 
   it("opens nothing before it has answered (it holds no key)", async () => {
     const other = await newGuestKey();
-    const jwe = await sealSecretForGuest({ a: "b" }, other.publicJwk, other.thumbprint);
+    const jwe = await sealSecretForGuest({ a: Buffer.from("b") }, other.publicJwk, other.thumbprint);
     await guest().handle(cvm({ releasedSecrets: [{ name: "s", jwe }] }));
     expect(await readdir(dir)).to.deep.equal([]);
   });

@@ -1,17 +1,20 @@
 /**
  * Released secrets: each `status.releasedSecrets[]` entry is a compact JWE (ECDH-ES+A256KW, A256GCM) of a JSON
- * object key -> value, sealed to the guest's current key. Opened secrets become files
- * `<secrets dir>/<secret name>/<key>` (mode 0400, directories 0700; a tmpfs in the CVM), each written to a temporary
- * file and renamed into place, so a reader never sees half a value. Values never reach a log.
+ * object key -> the value's bytes in standard base64, sealed to the guest's current key. Opened secrets become files
+ * `<secrets dir>/<secret name>/<key>` holding exactly those bytes (mode 0400, directories 0700; a tmpfs in the CVM),
+ * each written to a temporary file and renamed into place, so a reader never sees half a value. Values never reach
+ * a log.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { compactDecrypt, decodeProtectedHeader } from "jose";
+import { RELEASED_SECRET_CONTENT_TYPE } from "../../operator/src/attestation/result/secret-release.ts";
 import type { GuestKey } from "./guest-key.ts";
 
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 // Kubernetes forbids keys starting with "..", so these temporary names never collide with a key.
 const TEMP_PREFIX = "..tmp-";
 
@@ -26,11 +29,15 @@ export function validSecretKey(key: string): boolean {
 }
 
 /** Opens a JWE sealed to `key`; throws SealedToAnotherKeyError when its `kid` names another key. */
-export async function openReleasedSecret(jwe: string, key: GuestKey): Promise<Record<string, string>> {
+export async function openReleasedSecret(jwe: string, key: GuestKey): Promise<Record<string, Buffer>> {
   const header = decodeProtectedHeader(jwe);
   if (header.kid !== undefined && header.kid !== key.thumbprint)
     throw new SealedToAnotherKeyError(
       `sealed to key ${header.kid}, not to the current key ${key.thumbprint}`,
+    );
+  if (header.cty !== RELEASED_SECRET_CONTENT_TYPE)
+    throw new Error(
+      `the secret's content type is ${JSON.stringify(header.cty)}, not ${RELEASED_SECRET_CONTENT_TYPE}`,
     );
   const { plaintext } = await compactDecrypt(jwe, key.privateKey, {
     keyManagementAlgorithms: ["ECDH-ES+A256KW"],
@@ -46,17 +53,17 @@ export async function openReleasedSecret(jwe: string, key: GuestKey): Promise<Re
     throw new Error("the decrypted secret is not a JSON object");
   const entries = Object.entries(data as Record<string, unknown>);
   for (const [name, value] of entries) {
-    if (typeof value !== "string")
-      throw new Error(`the decrypted secret's key ${JSON.stringify(name)} is not a string`);
+    if (typeof value !== "string" || !BASE64.test(value))
+      throw new Error(`the decrypted secret's key ${JSON.stringify(name)} is not a base64 string`);
   }
-  return Object.fromEntries(entries) as Record<string, string>;
+  return Object.fromEntries(entries.map(([name, value]) => [name, Buffer.from(value as string, "base64")]));
 }
 
-async function writeAtomically(dir: string, file: string, value: string): Promise<void> {
+async function writeAtomically(dir: string, file: string, value: Uint8Array): Promise<void> {
   const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
   const handle = await open(temp, "wx", 0o400);
   try {
-    await handle.writeFile(value, "utf8");
+    await handle.writeFile(value);
     await handle.sync();
   } finally {
     await handle.close();
@@ -76,7 +83,7 @@ async function writeAtomically(dir: string, file: string, value: string): Promis
 export async function writeSecretFiles(
   root: string,
   name: string,
-  data: Record<string, string>,
+  data: Readonly<Record<string, Uint8Array>>,
 ): Promise<string[]> {
   if (!validSecretName(name))
     throw new Error(`secret name ${JSON.stringify(name)} is not a valid Secret name`);
@@ -87,7 +94,7 @@ export async function writeSecretFiles(
   await mkdir(root, { recursive: true, mode: 0o700 });
   const dir = join(root, name);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  for (const key of keys) await writeAtomically(dir, key, data[key] ?? "");
+  for (const key of keys) await writeAtomically(dir, key, data[key] ?? new Uint8Array());
   for (const entry of await readdir(dir)) {
     if (!keys.includes(entry)) await rm(join(dir, entry), { force: true });
   }

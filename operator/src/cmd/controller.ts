@@ -4,6 +4,7 @@ import type { Command, ParsedArgs } from "../cli/command.ts";
 import { UsageError } from "../cli/command.ts";
 import { defaultGpuVerifier, defaultTeeBackends } from "../attestation/registry.ts";
 import type { AttestationDeps } from "../controllers/confidentialvm/attest.ts";
+import { DEFAULT_MAX_EVIDENCE_BYTES } from "../controllers/confidentialvm/appraisal.ts";
 import { ControllerManager } from "../controllers/manager.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { parseDuration } from "../runtime/duration.ts";
@@ -26,6 +27,7 @@ labels Nodes) and ConfidentialVM (places CVMs on validated hosts, launches their
   --leader-election-id <name>           the Lease's name (default trustgate-controller)
   --metrics-bind-address <addr>         /metrics, /healthz, /readyz (default ${DEFAULT_METRICS_BIND_ADDRESS}; 0 turns it off)
   --attestation-issuer <iss>            "iss" of signed attestation results (default trustgate)
+  --max-evidence-bytes <n>              refuse a guest's status.evidence larger than this (JSON bytes; default ${DEFAULT_MAX_EVIDENCE_BYTES})
   --test-trust-roots <file>             TESTS AND DEMOS ONLY: also trust the simulated TEE/GPU roots in this file`;
 
 function durationFlag(value: unknown, fallback: string, flag: string): number {
@@ -72,6 +74,7 @@ export const controllerCommand: Command = {
     "leader-election-id": { type: "string" },
     "metrics-bind-address": { type: "string" },
     "attestation-issuer": { type: "string" },
+    "max-evidence-bytes": { type: "string" },
     "test-trust-roots": { type: "string" },
   },
   async run(args) {
@@ -80,6 +83,10 @@ export const controllerCommand: Command = {
     const workers = Number(text(args, "workers") ?? 8);
     if (!Number.isInteger(workers) || workers < 1) {
       throw new UsageError("trustgate controller: --workers must be a positive integer");
+    }
+    const maxEvidenceBytes = Number(text(args, "max-evidence-bytes") ?? DEFAULT_MAX_EVIDENCE_BYTES);
+    if (!Number.isSafeInteger(maxEvidenceBytes) || maxEvidenceBytes < 1024) {
+      throw new UsageError("trustgate controller: --max-evidence-bytes must be an integer of at least 1024");
     }
     const log = createLogger("trustgate-controller");
     const kc = loadKubeConfig(text(args, "kubeconfig"));
@@ -96,6 +103,7 @@ export const controllerCommand: Command = {
         issuer: text(args, "attestation-issuer") ?? "trustgate",
         namespace: electionNamespace(args),
         backends: await attestationBackends(testRoots),
+        maxEvidenceBytes,
       },
     });
 

@@ -42,6 +42,8 @@ export interface ManagerOptions {
     issuer: string;
     namespace: string;
     backends: AttestationDeps["backends"];
+    /** Refuse larger `status.evidence` bundles (JSON bytes); default DEFAULT_MAX_EVIDENCE_BYTES. */
+    maxEvidenceBytes?: number;
     /** How guests reach the API server; defaults to the controller's own server and CA. */
     guestEndpoint?: GuestEndpoint;
   };
@@ -210,6 +212,9 @@ export class ControllerManager {
                 })(),
                 issuer: options.attestation.issuer,
                 allCvms: () => cvms.list(),
+                ...(options.attestation.maxEvidenceBytes === undefined
+                  ? {}
+                  : { maxEvidenceBytes: options.attestation.maxEvidenceBytes }),
               },
               guestIdentity: {
                 core,

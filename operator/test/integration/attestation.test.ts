@@ -8,20 +8,19 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from "@kubernetes/client-node";
-import { pino } from "pino";
-import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
-import { startKubevirtSimulator, type KubevirtSimulator } from "../../../e2e/kubevirt-simulator/simulator.ts";
 import type { ConfidentialVM } from "../../src/api/v1alpha1/generated/types.ts";
 import { checkAttestationResult } from "../../src/attestation/result/result-token.ts";
-import { createSimPki, TRUST_ROOTS_FILE } from "../../src/attestation/simulated/sim-pki.ts";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import { waitUntil } from "../support/apply.ts";
+import {
+  guestFilesWhenReady,
+  startAttestationStack,
+  type AttestationStack,
+} from "../support/attestation-stack.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
-import { serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
-import { guestFilesFromCloudInit, simulatedGuestArgs } from "../support/guest-from-cloud-init.ts";
-import { removeHosts } from "../support/hosts.ts";
+import { writeTokenKubeconfig } from "../support/identities.ts";
+import { simulatedGuestArgs } from "../support/guest-from-cloud-init.ts";
 import { readConfidentialVM } from "../support/read.ts";
-import { installTrustgate, startFixtureAgent } from "../support/install.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
 const SYSTEM_NS = "trustgate-system";
@@ -29,14 +28,15 @@ const NS = "attest-tests";
 const NODE = "attest-snp-1";
 const trustgate = { group: "trustgate.io", version: "v1alpha1" };
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+/** Not UTF-8 (lone continuation bytes, an invalid lead byte, NUL): must reach the guest byte for byte. */
+const BINARY_VALUE = Buffer.from([0x80, 0xff, 0x00, 0xc3, 0x28, 0xfe, 0x0a, 0xe2, 0x82]);
 
 describe("attestation end to end: controller ↔ guest sidecar with a simulated SNP TEE and GPUs (real API server)", function () {
   this.timeout(180_000);
   let admin: KubeConfig;
   let objects: CustomObjectsApi;
   let dir: string;
-  let simulator: KubevirtSimulator | undefined;
-  const processes: ManagedProcess[] = [];
+  let stack: AttestationStack | undefined;
 
   const cvm = (name: string): Promise<ConfidentialVM | undefined> => readConfidentialVM(admin, NS, name);
 
@@ -46,80 +46,42 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
   }
 
   /** The guest reads exactly what the controller put into the VM's cloud-init Secret. */
-  async function startGuestFromCloudInit(name: string): Promise<{ token: string }> {
-    await waitUntil(`${name} cloud-init Secret`, async () => {
-      try {
-        await admin
-          .makeApiClient(CoreV1Api)
-          .readNamespacedSecret({ name: `${name}-guest-config`, namespace: NS });
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    const files = await guestFilesFromCloudInit(admin, NS, name, join(dir, `guest-${name}`));
-    processes.push(startTrustgate(`guest-${name}`, simulatedGuestArgs(files, join(dir, "sim-pki")), dir));
-    const token = await readFile(files.token, "utf8");
-    return { token };
+  async function startGuestFromCloudInit(name: string): Promise<void> {
+    const files = await guestFilesWhenReady(admin, NS, name, join(dir, `guest-${name}`));
+    stack?.processes.push(startTrustgate(`guest-${name}`, simulatedGuestArgs(files, stack.simPki), dir));
   }
 
   before(async function () {
     admin = await kubeConfig();
     objects = admin.makeApiClient(CustomObjectsApi);
     dir = await makeTempDir("trustgate-attest-");
-    const core = admin.makeApiClient(CoreV1Api);
-    await installTrustgate(admin, { kubevirt: true, namespaces: [NS] });
-    await createSimPki(join(dir, "sim-pki"));
-    await objects.createClusterCustomObject({
-      ...trustgate,
-      plural: "attestationpolicies",
-      body: {
-        apiVersion: "trustgate.io/v1alpha1",
-        kind: "AttestationPolicy",
-        metadata: { name: "attest-sim" },
+    stack = await startAttestationStack(admin, {
+      dir,
+      namespace: NS,
+      node: NODE,
+      fixture: "snp-genoa-4xh100",
+      policy: {
+        name: "attest-sim",
         spec: {
           gpu: { requireRimMatch: false, requireRevocationCheck: false },
           freshness: { challengeTtl: "60s", reattestInterval: "10m", resultTtl: "20m" },
         },
       },
     });
-    await core.createNamespacedSecret({
+    await admin.makeApiClient(CoreV1Api).createNamespacedSecret({
       namespace: NS,
-      body: { metadata: { name: "model-key" }, stringData: { key: "s3cret-model-key" } },
+      body: {
+        metadata: { name: "model-key" },
+        data: {
+          key: Buffer.from("s3cret-model-key").toString("base64"),
+          "weights.key": BINARY_VALUE.toString("base64"),
+        },
+      },
     });
-
-    processes.push(
-      (await startFixtureAgent(admin, { node: NODE, fixture: "snp-genoa-4xh100" }, dir, "2s")).process,
-    );
-    const controllerKc = await writeTokenKubeconfig(
-      admin,
-      await serviceAccountToken(admin, SYSTEM_NS, "trustgate-controller"),
-      join(dir, "controller.kubeconfig"),
-    );
-    processes.push(
-      startTrustgate(
-        "controller",
-        [
-          "controller",
-          "--kubeconfig",
-          controllerKc,
-          "--metrics-bind-address",
-          "127.0.0.1:0",
-          "--test-trust-roots",
-          join(dir, "sim-pki", TRUST_ROOTS_FILE),
-          "--leader-election-namespace",
-          SYSTEM_NS,
-        ],
-        dir,
-      ),
-    );
-    simulator = await startKubevirtSimulator({ kc: admin, log: pino({ level: "silent" }) });
   });
 
   after(async function () {
-    await simulator?.stop();
-    await Promise.all(processes.map((p) => p.stop()));
-    await removeHosts(admin, [NODE]);
+    await stack?.stop();
   });
 
   it("attests a CVM with 2 GPUs, signs a result clients verify with the JWKS, and releases its secret to the guest only", async function () {
@@ -168,11 +130,16 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
     expect(token.claims?.sub).to.equal(`${NS}/secure-llm`);
 
     expect(status?.releasedSecrets?.map((s) => s.name)).to.deep.equal(["model-key"]);
-    const secretFile = join(dir, "guest-secure-llm", "secrets", "model-key", "key");
+    const secretDir = join(dir, "guest-secure-llm", "secrets", "model-key");
     await waitUntil(
       "the guest decrypted the secret",
-      async () => (await readFile(secretFile, "utf8").catch(() => "")) === "s3cret-model-key",
+      async () => (await readFile(join(secretDir, "key"), "utf8").catch(() => "")) === "s3cret-model-key",
       30_000,
+    );
+    const utf8RoundTrip = Buffer.from(BINARY_VALUE.toString("utf8"));
+    expect(utf8RoundTrip.equals(BINARY_VALUE), "the value would not survive UTF-8 decoding").to.equal(false);
+    expect((await readFile(join(secretDir, "weights.key"))).equals(BINARY_VALUE), "byte-exact").to.equal(
+      true,
     );
   });
 

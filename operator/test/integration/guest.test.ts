@@ -276,7 +276,11 @@ describe("trustgate guest on the real API server (simulated SNP TEE and H100 GPU
     const publicKey = answered.status?.evidence?.publicKey;
     if (publicKey === undefined) throw new Error("no public key");
     const kid = Buffer.from(await keyThumbprint(publicKey)).toString("base64url");
-    const jwe = await sealSecretForGuest({ token: "hf_secret", "config.json": '{"a":1}' }, publicKey, kid);
+    const jwe = await sealSecretForGuest(
+      { token: Buffer.from("hf_secret"), "config.json": Buffer.from('{"a":1}') },
+      publicKey,
+      kid,
+    );
     await patchStatus({ releasedSecrets: [{ name: "model-credentials", jwe }] });
     const tokenFile = join(dir, "secrets", "model-credentials", "token");
     await waitUntil("the released secret to be written", () =>

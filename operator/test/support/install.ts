@@ -12,7 +12,8 @@ export const SYSTEM_NS = "trustgate-system";
 
 /**
  * What a suite needs of trustgate in the shared API server: the three CRDs, optionally KubeVirt's
- * VM/VMI CRDs, its namespaces (plus trustgate-system), and the agent/controller RBAC and agent policy.
+ * VM/VMI CRDs, its namespaces (plus trustgate-system), the agent/controller RBAC and the agent and
+ * guest admission policies.
  */
 export async function installTrustgate(
   kc: KubeConfig,
@@ -34,7 +35,12 @@ export async function installTrustgate(
   for (const ns of [SYSTEM_NS, ...(options.namespaces ?? [])]) {
     await core.createNamespace({ body: { metadata: { name: ns } } }).catch(() => undefined);
   }
-  for (const file of ["rbac/agent.yaml", "rbac/controller.yaml", "admission/agent-node-restriction.yaml"]) {
+  for (const file of [
+    "rbac/agent.yaml",
+    "rbac/controller.yaml",
+    "admission/agent-node-restriction.yaml",
+    "admission/guest-status-restriction.yaml",
+  ]) {
     await applyManifestFile(kc, `charts/trustgate/files/${file}`);
   }
 }

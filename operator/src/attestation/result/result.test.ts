@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { calculateJwkThumbprint, compactDecrypt, exportJWK, generateKeyPair } from "jose";
 import { checkAttestationResult, signAttestationResult, type ResultInput } from "./result-token.ts";
-import { sealSecretForGuest } from "./secret-release.ts";
+import { RELEASED_SECRET_CONTENT_TYPE, sealSecretForGuest } from "./secret-release.ts";
 import {
   activeKey,
   generateSigningKey,
@@ -136,10 +136,23 @@ describe("secret release", () => {
     const jwk = await exportJWK(guest.publicKey);
     const publicJwk = { kty: "EC" as const, crv: "P-256" as const, x: jwk.x ?? "", y: jwk.y ?? "" };
     const thumbprint = await calculateJwkThumbprint(publicJwk, "sha256");
-    const jwe = await sealSecretForGuest({ token: "hf_secret" }, publicJwk, thumbprint);
+    const binary = Buffer.from([0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28]);
+    const jwe = await sealSecretForGuest(
+      { token: Buffer.from("hf_secret"), blob: binary },
+      publicJwk,
+      thumbprint,
+    );
     const opened = await compactDecrypt(jwe, guest.privateKey);
-    expect(JSON.parse(new TextDecoder().decode(opened.plaintext))).to.deep.equal({ token: "hf_secret" });
-    expect(opened.protectedHeader).to.include({ alg: "ECDH-ES+A256KW", enc: "A256GCM", kid: thumbprint });
+    expect(JSON.parse(new TextDecoder().decode(opened.plaintext))).to.deep.equal({
+      token: Buffer.from("hf_secret").toString("base64"),
+      blob: "//4AgMMo",
+    });
+    expect(opened.protectedHeader).to.include({
+      alg: "ECDH-ES+A256KW",
+      enc: "A256GCM",
+      kid: thumbprint,
+      cty: RELEASED_SECRET_CONTENT_TYPE,
+    });
     const other = await generateKeyPair("ECDH-ES+A256KW");
     let failed = false;
     await compactDecrypt(jwe, other.privateKey).catch(() => (failed = true));

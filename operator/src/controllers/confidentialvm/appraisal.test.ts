@@ -11,7 +11,7 @@ import {
   type StoredSigningKey,
 } from "../../attestation/result/signing-keys.ts";
 import { appraiseSnp, createSnpVerifier } from "../../attestation/snp/index.ts";
-import { appraiseEvidence, type AppraisalContext } from "./appraisal.ts";
+import { appraiseEvidence, type AppraisalContext, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraisal.ts";
 
 const NOW = new Date("2030-01-01T00:00:00Z");
 const NONCE = "c0".repeat(32);
@@ -49,6 +49,7 @@ describe("appraiseEvidence (controller side of the handshake)", () => {
   function context(): AppraisalContext {
     return {
       policy: {},
+      maxEvidenceBytes: DEFAULT_MAX_EVIDENCE_BYTES,
       backends: {
         tees: { snp: { verifier: createSnpVerifier({ anchors: pki.anchors }), appraise: appraiseSnp } },
       },
@@ -105,5 +106,26 @@ describe("appraiseEvidence (controller side of the handshake)", () => {
     const attestation = await appraiseEvidence(cvm, context());
     expect(attestation.verdict).to.equal("contraindicated");
     expect(attestation.violations?.[0]?.code).to.equal("EvidenceMalformed");
+  });
+
+  it("refuses, unread, a bundle over the size limit, even authentic and bound", async () => {
+    const cvm = cvmAnswering(await expectedReportData(NONCE, guestKey));
+    const size = Buffer.byteLength(JSON.stringify(cvm.status?.evidence));
+    const atLimit = await appraiseEvidence(cvm, { ...context(), maxEvidenceBytes: size });
+    expect(atLimit.verdict, "a bundle of exactly the limit is accepted").to.equal("affirming");
+    const over = await appraiseEvidence(cvm, { ...context(), maxEvidenceBytes: size - 1 });
+    expect(over).to.deep.include({
+      verdict: "contraindicated",
+      nonce: NONCE,
+      tee: { type: "snp" },
+      gpus: [],
+    });
+    expect(over.violations).to.deep.equal([
+      {
+        code: "EvidenceTooLarge",
+        message: `status.evidence is ${size} bytes of JSON, more than the limit of ${size - 1} (--max-evidence-bytes); not verified`,
+      },
+    ]);
+    expect(over.token).to.equal(undefined);
   });
 });

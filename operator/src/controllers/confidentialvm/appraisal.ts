@@ -13,9 +13,15 @@ import {
   type VerifyReport,
 } from "../../attestation/verify-bundle.ts";
 import { base64url } from "jose";
+import { rfc3339 } from "../../runtime/conditions.ts";
+
+/** Default `--max-evidence-bytes`: far above a TDX or SNP bundle with 8 GPUs, below etcd's request limit. */
+export const DEFAULT_MAX_EVIDENCE_BYTES = 1024 * 1024;
 
 export interface AppraisalContext {
   policy: AttestationPolicySpec;
+  /** A larger `status.evidence` (its JSON, in bytes) is refused unread. */
+  maxEvidenceBytes: number;
   backends: Pick<BundleVerifyOptions, "tees" | "gpus" | "collateral">;
   /** GPU identities attested by other live ConfidentialVMs, with their `ns/name`. */
   gpuIdentitiesElsewhere: ReadonlyMap<string, string>;
@@ -56,6 +62,29 @@ function placementViolations(
   return problems;
 }
 
+/** A bundle over the limit is contraindicated before any parser sees it. */
+function tooLarge(
+  tee: string | undefined,
+  nonce: string,
+  size: number,
+  ctx: AppraisalContext,
+): ConfidentialVMStatusAttestation {
+  return {
+    verifiedAt: rfc3339(ctx.now),
+    expiresAt: rfc3339(new Date(ctx.now.getTime() + ctx.resultTtlMs)),
+    verdict: "contraindicated",
+    nonce,
+    ...(tee === "tdx" || tee === "snp" ? { tee: { type: tee } } : {}),
+    gpus: [],
+    violations: [
+      {
+        code: "EvidenceTooLarge",
+        message: `status.evidence is ${size} bytes of JSON, more than the limit of ${ctx.maxEvidenceBytes} (--max-evidence-bytes); not verified`,
+      },
+    ],
+  };
+}
+
 /**
  * Verifies the guest's answer to the current challenge and appraises it against the policy
  * (design.md section 6, step 3). Returns the new `status.attestation`, with a signed result when the
@@ -67,6 +96,8 @@ export async function appraiseEvidence(
 ): Promise<ConfidentialVMStatusAttestation> {
   const evidence = cvm.status?.evidence;
   const nonce = cvm.status?.challenge?.nonce ?? "";
+  const size = evidence === undefined ? 0 : Buffer.byteLength(JSON.stringify(evidence));
+  if (size > ctx.maxEvidenceBytes) return tooLarge(evidence?.tee.type, nonce, size, ctx);
   const report = await verifyBundle(evidence, { now: ctx.now, policy: ctx.policy, nonce, ...ctx.backends });
   const extra = placementViolations(cvm, report, ctx.gpuIdentitiesElsewhere);
   const violations = [
@@ -81,8 +112,8 @@ export async function appraiseEvidence(
   const expiresAt = new Date(ctx.now.getTime() + ctx.resultTtlMs);
   const thumbprint = evidence === undefined ? "" : base64url.encode(await keyThumbprint(evidence.publicKey));
   const attestation: ConfidentialVMStatusAttestation = {
-    verifiedAt: ctx.now.toISOString().replace(/\.\d+Z$/, "Z"),
-    expiresAt: expiresAt.toISOString().replace(/\.\d+Z$/, "Z"),
+    verifiedAt: rfc3339(ctx.now),
+    expiresAt: rfc3339(expiresAt),
     verdict,
     nonce,
     keyThumbprint: thumbprint,

@@ -20,7 +20,7 @@ import { isNotFound } from "../../kube/api-error.ts";
 import { rfc3339, setCondition } from "../../runtime/conditions.ts";
 import { objectKey, type ReconcileContext, type ReconcileResult } from "../../runtime/controller.ts";
 import type { EventRecorder } from "../../runtime/events.ts";
-import { appraiseEvidence } from "./appraisal.ts";
+import { appraiseEvidence, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraisal.ts";
 import { freshnessOf, nextAttestationStep, resultStands } from "./attestation-step.ts";
 import * as r from "./reasons.ts";
 
@@ -33,6 +33,8 @@ export interface AttestationDeps {
   issuer: string;
   /** Every ConfidentialVM, for "no GPU identity attested by another live CVM". */
   allCvms: () => readonly ConfidentialVM[];
+  /** `status.evidence` larger than this (JSON bytes) is refused unread; default DEFAULT_MAX_EVIDENCE_BYTES. */
+  maxEvidenceBytes?: number;
   now?: () => Date;
 }
 
@@ -72,10 +74,11 @@ async function releaseSecrets(
         namespace: cvm.metadata.namespace ?? "",
       });
       const keys = ref.keys ?? Object.keys(secret.data ?? {});
+      // The exact bytes: Secret values need not be UTF-8 (keys, certificates in DER, model weights' keys).
       const data = Object.fromEntries(
         keys
           .filter((k) => secret.data?.[k] !== undefined)
-          .map((k) => [k, Buffer.from(secret.data?.[k] ?? "", "base64").toString("utf8")]),
+          .map((k) => [k, Buffer.from(secret.data?.[k] ?? "", "base64")]),
       );
       released.push({ name: ref.name, jwe: await sealSecretForGuest(data, guestKey, thumbprint) });
     } catch (error) {
@@ -121,6 +124,20 @@ async function write(
     setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
   );
   return true;
+}
+
+function involvedObject(cvm: ConfidentialVM): {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+} {
+  return {
+    apiVersion: cvm.apiVersion,
+    kind: cvm.kind,
+    name: cvm.metadata.name ?? "",
+    ...(cvm.metadata.namespace === undefined ? {} : { namespace: cvm.metadata.namespace }),
+  };
 }
 
 function withAttestedConditions(
@@ -185,9 +202,25 @@ export async function reconcileAttestation(
       ctx.log.info({ why: step.why, expiresAt: challenge.expiresAt }, "Issued attestation challenge");
       return { requeueAfterMs: freshness.challengeTtlMs + 500 };
     }
+    case "reject": {
+      // A standing result stays (a replay counts as no answer); otherwise Attested says why it is not.
+      const stands = resultStands(cvm, now);
+      const shown = stands.ok ? stands : { ok: false, reason: step.reason, message: step.message };
+      const wrote = await write(
+        deps,
+        cvm,
+        { challenge: cvm.status?.challenge, ...withAttestedConditions(cvm, shown, now) },
+        false,
+      );
+      ctx.log.warn({ reason: step.reason }, step.message);
+      if (wrote && !stands.ok)
+        await deps.events.record(involvedObject(cvm), "Warning", step.reason, step.message);
+      return { requeueAfterMs: step.afterMs + 500 };
+    }
     case "appraise": {
       const attestation = await appraiseEvidence(cvm, {
         policy: policy.spec,
+        maxEvidenceBytes: deps.maxEvidenceBytes ?? DEFAULT_MAX_EVIDENCE_BYTES,
         backends: deps.backends,
         gpuIdentitiesElsewhere: gpuIdentitiesElsewhere(cvm, deps.allCvms(), now),
         signingKey: await deps.signingKey(),
@@ -214,18 +247,12 @@ export async function reconcileAttestation(
         { verdict: attestation.verdict, violations: attestation.violations?.length ?? 0 },
         "Appraised attestation evidence",
       );
-      const involved = {
-        apiVersion: cvm.apiVersion,
-        kind: cvm.kind,
-        name: cvm.metadata.name ?? "",
-        ...(cvm.metadata.namespace === undefined ? {} : { namespace: cvm.metadata.namespace }),
-      };
       const missing =
         secrets.missing.length === 0
           ? ""
           : `; Secrets not found, not released: ${secrets.missing.join(", ")}`;
       await deps.events.record(
-        involved,
+        involvedObject(cvm),
         stands.ok ? "Normal" : "Warning",
         stands.ok ? "Attested" : stands.reason,
         `${stands.message}${missing}`,

@@ -34,12 +34,38 @@ describe("nextAttestationStep", () => {
       "appraise",
     ],
     [
-      "never appraises evidence for another nonce (replay)",
+      "rejects, never appraises, evidence for another nonce (replay, wrong nonce)",
       {
         challenge: { nonce: NONCE, issuedAt: at(-1), expiresAt: at(4) },
         evidence: evidence("aa".repeat(32)),
       },
+      "reject",
+    ],
+    [
+      "rejects an earlier bundle replayed after a later result",
+      {
+        challenge: { nonce: NONCE, issuedAt: at(-1), expiresAt: at(4) },
+        evidence: evidence("aa".repeat(32)),
+        attestation: { verifiedAt: at(-61), expiresAt: at(59), verdict: "affirming", nonce: "bb".repeat(32) },
+      },
+      "reject",
+    ],
+    [
+      "waits while the evidence is still the last result's (re-attestation just asked)",
+      {
+        challenge: { nonce: NONCE, issuedAt: at(-1), expiresAt: at(4) },
+        evidence: evidence("aa".repeat(32)),
+        attestation: { verifiedAt: at(-61), expiresAt: at(59), verdict: "affirming", nonce: "aa".repeat(32) },
+      },
       "wait",
+    ],
+    [
+      "replaces an expired challenge even when wrong evidence is present",
+      {
+        challenge: { nonce: NONCE, issuedAt: at(-6), expiresAt: at(-1) },
+        evidence: evidence("aa".repeat(32)),
+      },
+      "challenge",
     ],
     [
       "replaces a challenge that expired unanswered",
@@ -96,6 +122,21 @@ describe("nextAttestationStep", () => {
       NOW,
     );
     expect(step).to.deep.equal({ kind: "wait", afterMs: 50 * 60_000 });
+  });
+
+  it("names both nonces when it rejects evidence, and keeps the challenge open until it expires", () => {
+    const step = nextAttestationStep(
+      withStatus({
+        challenge: { nonce: NONCE, issuedAt: at(-1), expiresAt: at(4) },
+        evidence: evidence("aa".repeat(32)),
+      }),
+      fresh,
+      NOW,
+    );
+    if (step.kind !== "reject") throw new Error(`expected reject, got ${step.kind}`);
+    expect(step.reason).to.equal("NonceMismatch");
+    expect(step.message).to.include(`answers nonce ${"aa".repeat(32)}, not the open challenge ${NONCE}`);
+    expect(step.afterMs).to.equal(4 * 60_000);
   });
 
   it("takes the policy's freshness", () => {

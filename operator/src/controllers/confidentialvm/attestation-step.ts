@@ -23,7 +23,12 @@ export type AttestationStep =
   /** Write a fresh challenge (none yet, re-attestation due, or the last one expired unanswered). */
   | { kind: "challenge"; why: string }
   /** The guest answered the current challenge in time: verify and appraise its evidence. */
-  | { kind: "appraise" };
+  | { kind: "appraise" }
+  /**
+   * `status.evidence` was written for another nonce than the open challenge and is not the evidence of the
+   * last result: a replayed or stale bundle. It is never appraised; the challenge stays open until `afterMs`.
+   */
+  | { kind: "reject"; reason: "NonceMismatch"; message: string; afterMs: number };
 
 function time(value: string | undefined): number {
   const t = Date.parse(value ?? "");
@@ -51,6 +56,17 @@ export function nextAttestationStep(
         : { kind: "challenge", why: "evidence arrived after the challenge expired" };
     }
     if (expires <= nowMs) return { kind: "challenge", why: "the challenge expired unanswered" };
+    const answered = status.evidence?.nonce;
+    if (answered !== undefined && answered !== status.attestation?.nonce) {
+      return {
+        kind: "reject",
+        reason: "NonceMismatch",
+        message:
+          `status.evidence answers nonce ${answered}, not the open challenge ${challenge.nonce} ` +
+          `(a replayed or stale bundle is never appraised); waiting for an answer until ${challenge.expiresAt}`,
+        afterMs: expires - nowMs,
+      };
+    }
     return { kind: "wait", afterMs: expires - nowMs };
   }
   const attestation = status.attestation;

@@ -1,0 +1,105 @@
+import { join } from "node:path";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { pino } from "pino";
+import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
+import { startKubevirtSimulator } from "../../../e2e/kubevirt-simulator/simulator.ts";
+import type { AttestationPolicySpec } from "../../src/api/v1alpha1/generated/types.ts";
+import { createSimPki, TRUST_ROOTS_FILE } from "../../src/attestation/simulated/sim-pki.ts";
+import { guestConfigSecretName } from "../../src/kubevirt/virtual-machine.ts";
+import { isNotFound } from "../../src/kube/api-error.ts";
+import { waitUntil } from "./apply.ts";
+import { guestFilesFromCloudInit, type GuestFiles } from "./guest-from-cloud-init.ts";
+import { removeHosts } from "./hosts.ts";
+import { serviceAccountToken, writeTokenKubeconfig } from "./identities.ts";
+import { installTrustgate, startFixtureAgent, SYSTEM_NS } from "./install.ts";
+import { startTrustgate } from "./trustgate-process.ts";
+
+export interface AttestationStack {
+  /** The simulated PKI directory (`trustgate guest --sim-pki`); the controller trusts its roots. */
+  simPki: string;
+  controller: ManagedProcess;
+  /** Processes the suite started and `stop` stops with the stack (guests, for instance). */
+  processes: ManagedProcess[];
+  stop(): Promise<void>;
+}
+
+/**
+ * What an attestation suite runs on the shared API server: trustgate installed (RBAC, admission policies),
+ * a simulated TEE/GPU PKI, an AttestationPolicy, one fixture host with its agent, the controller under its
+ * own ServiceAccount trusting the simulated roots (`--test-trust-roots`), and the KubeVirt simulator.
+ */
+export async function startAttestationStack(
+  admin: KubeConfig,
+  options: {
+    dir: string;
+    namespace: string;
+    node: string;
+    fixture: string;
+    policy: { name: string; spec: AttestationPolicySpec };
+    controllerArgs?: string[];
+  },
+): Promise<AttestationStack> {
+  const { dir, node } = options;
+  await installTrustgate(admin, { kubevirt: true, namespaces: [options.namespace] });
+  const simPki = join(dir, "sim-pki");
+  await createSimPki(simPki);
+  await admin.makeApiClient(CustomObjectsApi).createClusterCustomObject({
+    group: "trustgate.io",
+    version: "v1alpha1",
+    plural: "attestationpolicies",
+    body: {
+      apiVersion: "trustgate.io/v1alpha1",
+      kind: "AttestationPolicy",
+      metadata: { name: options.policy.name },
+      spec: options.policy.spec,
+    },
+  });
+  const processes: ManagedProcess[] = [];
+  processes.push((await startFixtureAgent(admin, { node, fixture: options.fixture }, dir, "2s")).process);
+  const controllerKc = await writeTokenKubeconfig(
+    admin,
+    await serviceAccountToken(admin, SYSTEM_NS, "trustgate-controller"),
+    join(dir, "controller.kubeconfig"),
+  );
+  const controller = startTrustgate(
+    "controller",
+    [
+      ...["controller", "--kubeconfig", controllerKc, "--metrics-bind-address", "127.0.0.1:0"],
+      ...["--test-trust-roots", join(simPki, TRUST_ROOTS_FILE), "--leader-election-namespace", SYSTEM_NS],
+      ...(options.controllerArgs ?? []),
+    ],
+    dir,
+  );
+  processes.push(controller);
+  const simulator = await startKubevirtSimulator({ kc: admin, log: pino({ level: "silent" }) });
+  return {
+    simPki,
+    controller,
+    processes,
+    async stop() {
+      await simulator.stop();
+      await Promise.all(processes.map((p) => p.stop()));
+      await removeHosts(admin, [node]);
+    },
+  };
+}
+
+/** Waits for the CVM's cloud-init Secret, then materialises the guest's files from it in `dir`. */
+export async function guestFilesWhenReady(
+  admin: KubeConfig,
+  namespace: string,
+  name: string,
+  dir: string,
+): Promise<GuestFiles> {
+  const core = admin.makeApiClient(CoreV1Api);
+  await waitUntil(`${namespace}/${name} cloud-init Secret`, async () => {
+    try {
+      await core.readNamespacedSecret({ name: guestConfigSecretName(name), namespace });
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  });
+  return guestFilesFromCloudInit(admin, namespace, name, dir);
+}
