@@ -8,9 +8,11 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from "@kubernetes/client-node";
+import { decodeJwt } from "jose";
 import type { ConfidentialVM } from "../../src/api/v1alpha1/generated/types.ts";
 import { checkAttestationResult } from "../../src/attestation/result/result-token.ts";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
+import { loadKubeConfig } from "../../src/kube/kubeconfig.ts";
 import { waitUntil } from "../support/apply.ts";
 import {
   guestFilesWhenReady,
@@ -147,7 +149,6 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
     const guestDir = join(dir, "guest-secure-llm");
     const token = await readFile(join(guestDir, "token"), "utf8");
     const guestKc = await writeTokenKubeconfig(admin, token, join(dir, "guest.kubeconfig"));
-    const { loadKubeConfig } = await import("../../src/kube/kubeconfig.ts");
     const asGuest = loadKubeConfig(guestKc).makeApiClient(CustomObjectsApi);
     await objects.createNamespacedCustomObject({
       ...trustgate,
@@ -192,6 +193,39 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
       .then(() => 200)
       .catch((error: unknown) => apiErrorStatus(error)?.code);
     expect(spec).to.equal(403);
+  });
+
+  it("gives the guest a token for the API server's audience, bound to a Secret the CVM owns, expiring in 24 h", async function () {
+    const token = await readFile(join(dir, "guest-secure-llm", "token"), "utf8");
+    const claims = decodeJwt(token);
+    const issuer = admin.getCurrentCluster()?.server;
+    expect(claims.aud, "the API server's default audience, which it accepts").to.deep.equal([issuer]);
+    expect((claims.exp ?? 0) - (claims.iat ?? 0)).to.equal(24 * 3600);
+    const bound = (claims["kubernetes.io"] as { secret?: { name?: string } } | undefined)?.secret?.name;
+    expect(bound).to.equal("secure-llm-guest-binding");
+    // Why not audience "trustgate": an API server that does not list it among --api-audiences (most do not,
+    // and managed ones cannot) refuses such a token outright.
+    const trustgateAudience = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+      name: "secure-llm-guest",
+      namespace: NS,
+      body: { spec: { audiences: ["trustgate"], expirationSeconds: 600 } },
+    });
+    const refused = await writeTokenKubeconfig(
+      admin,
+      trustgateAudience.status?.token ?? "",
+      join(dir, "audience.kubeconfig"),
+    );
+    const code = await loadKubeConfig(refused)
+      .makeApiClient(CustomObjectsApi)
+      .getNamespacedCustomObject({
+        ...trustgate,
+        namespace: NS,
+        plural: "confidentialvms",
+        name: "secure-llm",
+      })
+      .then(() => 200)
+      .catch((error: unknown) => apiErrorStatus(error)?.code);
+    expect(code).to.equal(401);
   });
 
   it("drops Attested when the policy is tightened and the new evidence no longer satisfies it", async function () {

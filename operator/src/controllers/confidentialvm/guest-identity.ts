@@ -146,6 +146,8 @@ export async function ensureGuestIdentity(
     namespace,
     body: {
       spec: {
+        // The API server's own audience, not "trustgate": the guest presents this token only to the API server,
+        // and making an API server accept "trustgate" would let every token minted for trustgate reach it.
         audiences: [],
         expirationSeconds: GUEST_TOKEN_LIFETIME_S,
         boundObjectRef: {
