@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   "MeasurementMismatch",
   "RimUnavailable",
   "PolicyViolation",
+  "DuplicateGpu",
   "UnsupportedTee",
   "VerifierUnavailable",
 ] as const;

@@ -41,6 +41,35 @@ describe("decideVerdict", () => {
       { gpus: [{ authentic: false, errorCount: 1, revocation: "good" }] },
       "contraindicated",
     ],
+    [
+      "GPU measurements that differ from the RIMs",
+      { gpus: [{ authentic: true, errorCount: 0, revocation: "good", measurements: "mismatch" }] },
+      "contraindicated",
+    ],
+    [
+      "GPU measurements unchecked where the policy requires a RIM match",
+      {
+        rimRequired: true,
+        gpus: [{ authentic: true, errorCount: 0, revocation: "good", measurements: "unchecked" }],
+      },
+      "contraindicated",
+    ],
+    [
+      "GPU measurements unchecked where the policy tolerates it",
+      {
+        rimRequired: false,
+        gpus: [{ authentic: true, errorCount: 0, revocation: "good", measurements: "unchecked" }],
+      },
+      "warning",
+    ],
+    [
+      "GPU measurements that match with revocation good",
+      {
+        rimRequired: true,
+        gpus: [{ authentic: true, errorCount: 0, revocation: "good", measurements: "match" }],
+      },
+      "affirming",
+    ],
     ["TEE evidence that is not authentic", { authentic: false }, "contraindicated"],
     ["a binding error", { errorCount: 1 }, "contraindicated"],
     ["a policy violation", { policyViolationCount: 2 }, "contraindicated"],

@@ -14,6 +14,12 @@ import type {
   VerificationError,
 } from "./types.ts";
 import { toVerificationError } from "./types.ts";
+import {
+  appraiseGpus,
+  blockingGpuErrors,
+  revocationCheckRequired,
+  rimMatchRequired,
+} from "./gpu/appraise.ts";
 import { decideVerdict } from "./verdict.ts";
 
 export interface GpuResult {
@@ -52,7 +58,7 @@ export interface TeeBackend {
 export interface GpuEvidenceVerifier {
   verify(
     gpus: NonNullable<EvidenceBundle["gpus"]>,
-    options: { now: Date; expectedNonce?: Uint8Array },
+    options: { now: Date; expectedNonce?: Uint8Array; policy?: AttestationPolicySpec["gpu"] },
   ): Promise<GpuResult[]>;
 }
 
@@ -64,6 +70,8 @@ export interface BundleVerifyOptions {
   collateral?: CollateralSource;
   tees: Partial<Record<"tdx" | "snp", TeeBackend>>;
   gpus?: GpuEvidenceVerifier;
+  /** GPUs assigned to the CVM, when the caller knows: the bundle must hold evidence of each exactly once. */
+  assignedGpus?: number;
 }
 
 function unverifiedGpus(bundle: EvidenceBundle): GpuResult[] {
@@ -159,9 +167,15 @@ export async function verifyBundle(value: unknown, options: BundleVerifyOptions)
       ? unverifiedGpus(bundle)
       : await options.gpus.verify(bundle.gpus ?? [], {
           now: options.now,
+          ...(options.policy.gpu === undefined ? {} : { policy: options.policy.gpu }),
           ...(expected === undefined ? {} : { expectedNonce: expected.slice(0, 32) }),
         });
-  const violations = tee.authentic ? backend.appraise(tee, options.policy) : [];
+  const violations = [
+    ...(tee.authentic ? backend.appraise(tee, options.policy) : []),
+    ...appraiseGpus(gpus, options.policy.gpu, {
+      ...(options.assignedGpus === undefined ? {} : { assignedGpus: options.assignedGpus }),
+    }),
+  ];
   const teeErrors = [...errors, ...tee.errors];
   const accepted = (bundle.tee.type === "tdx" ? options.policy.tdx?.acceptedTcbStatuses : undefined) ?? [
     "UpToDate",
@@ -174,10 +188,12 @@ export async function verifyBundle(value: unknown, options: BundleVerifyOptions)
     policyViolationCount: violations.length,
     gpus: gpus.map((g) => ({
       authentic: g.authentic,
-      errorCount: g.errors.length,
+      errorCount: blockingGpuErrors(g.errors, options.policy.gpu).length,
       revocation: g.revocation,
+      measurements: g.measurements,
     })),
-    revocationRequired: options.policy.gpu?.requireRevocationCheck ?? true,
+    revocationRequired: revocationCheckRequired(options.policy.gpu),
+    rimRequired: rimMatchRequired(options.policy.gpu),
   });
   return {
     verdict,

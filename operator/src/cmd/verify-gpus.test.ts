@@ -57,6 +57,7 @@ describe("trustgate verify with GPUs (the CLI as a process, shared TEE sections 
         ...write(`case-${i}`, c.bundle, c.policy),
         "--at",
         c.at,
+        ...(c.rimDirs ?? []).flatMap((d) => ["--rim-dir", d]),
       ]);
       expect(report.tee.authentic, JSON.stringify(report.tee.errors)).to.equal(true);
       expect(report.gpus).to.have.length(c.gpus.length);
@@ -70,11 +71,24 @@ describe("trustgate verify with GPUs (the CLI as a process, shared TEE sections 
           expected.driverVersion,
           expected.vbiosVersion,
         ]);
-        expect([gpu?.measurements, gpu?.revocation]).to.deep.equal(["unchecked", "unchecked"]);
+        expect([gpu?.measurements, gpu?.revocation]).to.deep.equal([expected.measurements, "unchecked"]);
       });
       expect(report.verdict).to.equal(c.verdict);
       expect(code).to.equal(1);
     });
+  });
+
+  it("--rim-dir must name a directory (usage error, exit 2)", async () => {
+    const [first] = sharedGpuBundleCases();
+    if (first === undefined) throw new Error("no GPU bundle case");
+    const args = [MAIN, "verify", ...write("rimdir", first.bundle), "--rim-dir", "/nonexistent"];
+    const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(process.execPath, args, (error, _stdout, err) => {
+        resolve({ code: typeof error?.code === "number" ? error.code : 0, stderr: err });
+      });
+    });
+    expect(code).to.equal(2);
+    expect(stderr).to.include("--rim-dir /nonexistent is not a directory");
   });
 
   it("with --nonce every GPU must answer the challenge: real evidence does not (NonceMismatch, still authentic)", async () => {
@@ -90,7 +104,7 @@ describe("trustgate verify with GPUs (the CLI as a process, shared TEE sections 
     ]);
     expect(report.gpus.map((g) => g.authentic)).to.deep.equal(first.gpus.map(() => true));
     expect(report.gpus.map((g) => g.errors.map((e) => e.code))).to.deep.equal(
-      first.gpus.map(() => ["NonceMismatch"]),
+      first.gpus.map((g) => ["NonceMismatch", ...g.errorCodes]),
     );
     expect(report.verdict).to.equal("contraindicated");
     expect(code).to.equal(1);

@@ -3,12 +3,19 @@ import { parse as parseYaml } from "yaml";
 import type { AttestationPolicySpec } from "../api/v1alpha1/generated/types.ts";
 import { validateAttestationPolicy } from "../api/v1alpha1/validation.ts";
 import { defaultGpuVerifier, defaultTeeBackends } from "../attestation/registry.ts";
+import { gpuVerifierFor, type GpuCliSources } from "./verify-gpu-sources.ts";
 import { createDirectorySource } from "../attestation/collateral/directory-source.ts";
 import { verifyBundle } from "../attestation/verify-bundle.ts";
 import { type Command, EXIT_FAILURE, EXIT_OK, type ParsedArgs, UsageError } from "../cli/command.ts";
 
 const USAGE = `Usage: trustgate verify <bundle.json> [--at <RFC3339 time>] [--policy <AttestationPolicy YAML>]
                         [--nonce <hex>] [--collateral-dir <dir>]
+                        [--rim-dir <dir>]... [--ocsp-dir <dir>] [--nras-token <file>] [--nras-jwks <file|url>]
+
+GPU evidence: RIMs come from the bundle, then --rim-dir (files named by RIM ID, e.g.
+NV_GPU_DRIVER_GH100_550.90.07.xml), then the policy's gpu.rimServiceUrl; OCSP responses from --ocsp-dir
+(DER files), then the policy's gpu.ocspUrl. With gpu.mode remote, --nras-token is NVIDIA NRAS's answer for the
+bundle's GPUs, verified with the keys of --nras-jwks.
 
 Verifies an evidence bundle offline and prints one JSON object (verdict, tee, gpus, policy).
 Exit status: 0 affirming, 1 warning or contraindicated, 2 the input could not be read.`;
@@ -61,6 +68,20 @@ async function readBundle(path: string): Promise<unknown> {
   }
 }
 
+function gpuSources(args: ParsedArgs): GpuCliSources {
+  const rimDirs = args.values["rim-dir"];
+  const sources: GpuCliSources = {
+    rimDirs: Array.isArray(rimDirs) ? rimDirs.filter((d): d is string => typeof d === "string") : [],
+  };
+  const ocspDir = stringFlag(args, "ocsp-dir");
+  const nrasToken = stringFlag(args, "nras-token");
+  const nrasJwks = stringFlag(args, "nras-jwks");
+  if (ocspDir !== undefined) sources.ocspDir = ocspDir;
+  if (nrasToken !== undefined) sources.nrasToken = nrasToken;
+  if (nrasJwks !== undefined) sources.nrasJwks = nrasJwks;
+  return sources;
+}
+
 export const verifyCommand: Command = {
   name: "verify",
   summary: "Verify an evidence bundle offline and print the verdict as JSON",
@@ -70,6 +91,10 @@ export const verifyCommand: Command = {
     policy: { type: "string" },
     nonce: { type: "string" },
     "collateral-dir": { type: "string" },
+    "rim-dir": { type: "string", multiple: true },
+    "ocsp-dir": { type: "string" },
+    "nras-token": { type: "string" },
+    "nras-jwks": { type: "string" },
   },
   async run(args, io) {
     const [bundlePath, ...extra] = args.positionals;
@@ -87,7 +112,7 @@ export const verifyCommand: Command = {
       now,
       policy,
       tees: defaultTeeBackends(),
-      gpus: defaultGpuVerifier(),
+      gpus: await gpuVerifierFor(gpuSources(args), defaultGpuVerifier),
       ...(nonce === undefined ? {} : { nonce }),
       ...(collateralDir === undefined ? {} : { collateral: createDirectorySource(collateralDir) }),
     });

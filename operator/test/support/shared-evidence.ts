@@ -68,6 +68,7 @@ export interface ExpectedGpu {
   nonce: string;
   driverVersion: string;
   vbiosVersion: string;
+  measurements: "match" | "mismatch" | "unchecked";
 }
 
 export interface SharedGpuBundleCase {
@@ -75,21 +76,29 @@ export interface SharedGpuBundleCase {
   bundle: EvidenceBundle;
   at: string;
   policy?: Record<string, unknown>;
-  /** Per `gpus[]` entry, what its MANIFEST (or the case's tampering) says local verification concludes. */
+  /** `trustgate verify --rim-dir` directories (an item's `rims/`). */
+  rimDirs?: string[];
+  /** Per `gpus[]` entry, what its MANIFEST (or the case's tampering) says verification concludes. */
   gpus: ExpectedGpu[];
   verdict: Verdict;
 }
 
-function teeCase(prefix: string): SharedBundleCase {
+function teeCase(prefix: string, at?: string): SharedBundleCase {
   const found = sharedBundleCases().find(
     (c) =>
       c.name.startsWith(prefix) &&
+      (at === undefined || c.at === at) &&
       c.authentic &&
       c.errorCodes.length === 0 &&
       (c.tcbStatus ?? "UpToDate") === "UpToDate",
   );
   if (found === undefined) throw new Error(`no affirming shared ${prefix} case`);
   return found;
+}
+
+/** A device without RIMs at hand: driver and VBIOS RIM unavailable (one switch BIOS RIM for an NVSwitch). */
+function rimsUnavailable(item: (typeof SHARED_GPU_ITEMS)[number]): string[] {
+  return item.deviceType === "switch" ? ["RimUnavailable"] : ["RimUnavailable", "RimUnavailable"];
 }
 
 function expectedGpu(
@@ -99,10 +108,11 @@ function expectedGpu(
   const { nonce, driverVersion, vbiosVersion } = item.facts;
   return {
     authentic: true,
-    errorCodes: [],
+    errorCodes: rimsUnavailable(item),
     nonce,
     driverVersion: driverVersion ?? "",
     vbiosVersion,
+    measurements: "unchecked",
     ...overrides,
   };
 }
@@ -110,25 +120,33 @@ function expectedGpu(
 /**
  * Bundles of a shared TEE section (SNP or TDX) plus shared NVIDIA items as `gpus[]`. The GPUs answer other
  * challenges than the TEE's reportData, so they are checked without --nonce. Every NVIDIA device chain is valid
- * from 2022-03-01 on, inside every TEE case's time. Revocation is "unchecked" in local mode without OCSP: the
- * verdict is contraindicated unless the policy waives `gpu.requireRevocationCheck`, then warning.
+ * from 2022-03-01 on, inside every TEE case's time. Without OCSP, revocation is "unchecked", and without RIMs so are
+ * the measurements (RimUnavailable): the verdict is contraindicated unless the policy waives
+ * `gpu.requireRevocationCheck` and `gpu.requireRimMatch`, then warning.
  */
 export function sharedGpuBundleCases(): SharedGpuBundleCase[] {
   const snp = teeCase("snp/");
   const tdx = teeCase("tdx/");
+  // 2025-06-20: inside the validity of the gonvtrust RIM signers (to 2025-06-22) and the 2023 VBIOS RIM of sdk-580.
+  const tdx2025 = teeCase("tdx/google-gcp-cos113-ccel", "2025-06-20T00:00:00Z");
   const item = (name: string) => {
     const found = SHARED_GPU_ITEMS.find((i) => i.item === name);
     if (found === undefined) throw new Error(`no NVIDIA item ${name}`);
     return found;
   };
-  const waiveRevocation = (c: SharedBundleCase) => ({ ...c.policy, gpu: { requireRevocationCheck: false } });
+  const waive = (c: SharedBundleCase, gpu: Record<string, unknown> = { requireRimMatch: false }) => ({
+    ...c.policy,
+    gpu: { requireRevocationCheck: false, ...gpu },
+  });
   const withGpus = (c: SharedBundleCase, gpus: EvidenceBundle["gpus"]): EvidenceBundle => ({
     ...c.bundle,
     gpus,
   });
+  const rims = (name: string) => join(SHARED_EVIDENCE, "nvidia", name, "rims");
   const all = SHARED_GPU_ITEMS;
   const n550 = item("nvtrust-hopper-550");
   const n545 = item("gonvtrust-hopper-545-fullrim");
+  const n580 = item("sdk-hopper-580-159");
   const ls10 = item("sdk-nvswitch-ls10");
   const cases: SharedGpuBundleCase[] = [
     {
@@ -142,29 +160,52 @@ export function sharedGpuBundleCases(): SharedGpuBundleCase[] {
       verdict: "contraindicated",
     },
     {
-      name: `${snp.name} + every NVIDIA item, revocation check waived`,
+      name: `${snp.name} + every NVIDIA item, RIM match and revocation check waived`,
       bundle: withGpus(
         snp,
         all.map((i) => sharedGpuEntry(i)),
       ),
       at: snp.at,
-      policy: waiveRevocation(snp),
+      policy: waive(snp),
       gpus: all.map((i) => expectedGpu(i)),
       verdict: "warning",
     },
     {
-      name: `${tdx.name} + H100 and NVSwitch, revocation check waived`,
+      name: `${tdx.name} + H100 and NVSwitch, RIM match and revocation check waived`,
       bundle: withGpus(tdx, [sharedGpuEntry(n550), sharedGpuEntry(ls10)]),
       at: tdx.at,
-      policy: waiveRevocation(tdx),
+      policy: waive(tdx),
       gpus: [expectedGpu(n550), expectedGpu(ls10)],
       verdict: "warning",
+    },
+    {
+      name: `${tdx2025.name} + gonvtrust-hopper-545 with its RIMs (--rim-dir): all 33 measurements match, RIM match required`,
+      bundle: withGpus(tdx2025, [sharedGpuEntry(n545)]),
+      at: tdx2025.at,
+      policy: waive(tdx2025, { requireRimMatch: true }),
+      rimDirs: [rims(n545.item)],
+      gpus: [expectedGpu(n545, { errorCodes: [], measurements: "match" })],
+      verdict: "warning",
+    },
+    {
+      name: `${tdx2025.name} + sdk-hopper-580-159 against its 2023 VBIOS RIM: index 9 mismatches`,
+      bundle: withGpus(tdx2025, [sharedGpuEntry(n580)]),
+      at: tdx2025.at,
+      policy: waive(tdx2025),
+      rimDirs: [rims(n580.item)],
+      gpus: [
+        expectedGpu(n580, {
+          errorCodes: ["RimUnavailable", "MeasurementMismatch"],
+          measurements: "mismatch",
+        }),
+      ],
+      verdict: "contraindicated",
     },
     {
       name: `${tdx.name} + gonvtrust-hopper-545 with invalidCertChain.pem`,
       bundle: withGpus(tdx, [sharedGpuEntry(n545, { certChainFile: "negative/invalidCertChain.pem" })]),
       at: tdx.at,
-      policy: waiveRevocation(tdx),
+      policy: waive(tdx),
       gpus: [expectedGpu(n545, { authentic: false, errorCodes: ["ChainInvalid"] })],
       verdict: "contraindicated",
     },
@@ -172,16 +213,19 @@ export function sharedGpuBundleCases(): SharedGpuBundleCase[] {
       name: `${snp.name} + the same H100 twice`,
       bundle: withGpus(snp, [sharedGpuEntry(n550), sharedGpuEntry(n550)]),
       at: snp.at,
-      policy: waiveRevocation(snp),
-      gpus: [expectedGpu(n550), expectedGpu(n550, { errorCodes: ["PolicyViolation"] })],
+      policy: waive(snp),
+      gpus: [
+        expectedGpu(n550),
+        expectedGpu(n550, { errorCodes: [...rimsUnavailable(n550), "DuplicateGpu"] }),
+      ],
       verdict: "contraindicated",
     },
     {
       name: `${snp.name} + an H100 whose reported driver differs from its evidence`,
       bundle: withGpus(snp, [sharedGpuEntry(n550, { driverVersion: "550.54.15" })]),
       at: snp.at,
-      policy: waiveRevocation(snp),
-      gpus: [expectedGpu(n550, { errorCodes: ["EvidenceMalformed"] })],
+      policy: waive(snp),
+      gpus: [expectedGpu(n550, { errorCodes: ["EvidenceMalformed", ...rimsUnavailable(n550)] })],
       verdict: "contraindicated",
     },
     {
@@ -190,7 +234,7 @@ export function sharedGpuBundleCases(): SharedGpuBundleCase[] {
         { arch: "HOPPER", evidence: Buffer.from("garbage").toString("base64"), certChain: "x" },
       ]),
       at: snp.at,
-      policy: waiveRevocation(snp),
+      policy: waive(snp),
       gpus: [
         {
           authentic: false,
@@ -198,6 +242,7 @@ export function sharedGpuBundleCases(): SharedGpuBundleCase[] {
           nonce: "",
           driverVersion: "",
           vbiosVersion: "",
+          measurements: "unchecked",
         },
       ],
       verdict: "contraindicated",

@@ -3,6 +3,8 @@
  * on authentic evidence; without a configured implementation the result is "unchecked", which the verdict and the
  * policy (`spec.gpu.requireRimMatch`, `requireRevocationCheck`) decide about.
  */
+import type { X509Certificate } from "node:crypto";
+import type { AttestationPolicySpec } from "../../api/v1alpha1/generated/types.ts";
 import type { EvidenceBundle, VerificationError } from "../types.ts";
 import type { VerifiedDevice } from "./device-chain.ts";
 import type { SpdmEvidence } from "./spdm-evidence.ts";
@@ -17,9 +19,20 @@ export interface AuthenticGpuEvidence {
   device: VerifiedDevice;
 }
 
+export type GpuPolicy = NonNullable<AttestationPolicySpec["gpu"]>;
+
+/** What the policy says about this verification (sources such as rimServiceUrl, ocspUrl, nrasUrl). */
+export interface GpuAppraisalContext {
+  policy: GpuPolicy;
+}
+
 export interface MeasurementAppraisal {
   measurements: "match" | "mismatch" | "unchecked";
   errors: VerificationError[];
+  /** Signer chains (signer first) of the RIMs used: the revocation check covers them too. */
+  rimChains?: (readonly X509Certificate[])[];
+  /** Active RIM indexes compared and how many matched. */
+  compared?: { active: number; matched: number };
 }
 
 export interface RevocationCheck {
@@ -29,12 +42,20 @@ export interface RevocationCheck {
 
 /** Compares measurement blocks with signed reference values (RIMs from the bundle, a directory or the RIM service). */
 export interface GpuMeasurementAppraiser {
-  appraise(evidence: AuthenticGpuEvidence, now: Date): Promise<MeasurementAppraisal>;
+  appraise(
+    evidence: AuthenticGpuEvidence,
+    now: Date,
+    context: GpuAppraisalContext,
+  ): Promise<MeasurementAppraisal>;
 }
 
-/** Checks the device chain (leaf first, `device.chain`) for revocation, e.g. by OCSP. */
+/** Checks the device chain (leaf first, `device.chain`) and the RIM signer chains for revocation, e.g. by OCSP. */
 export interface GpuRevocationChecker {
-  check(evidence: AuthenticGpuEvidence, now: Date): Promise<RevocationCheck>;
+  check(
+    evidence: AuthenticGpuEvidence,
+    now: Date,
+    context: GpuAppraisalContext & { rimChains: (readonly X509Certificate[])[] },
+  ): Promise<RevocationCheck>;
 }
 
 export const MEASUREMENTS_UNCHECKED: GpuMeasurementAppraiser = {

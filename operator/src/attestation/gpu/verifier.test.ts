@@ -3,9 +3,10 @@ import { makeFakeNvidiaPki, type FakeLeafOptions } from "../../../test/fixtures/
 import { SHARED_GPU_ITEMS, sharedGpuEntry } from "../../../test/fixtures/nvidia/shared-items.ts";
 import { encodeEvidence, opaque, type EvidenceSpec } from "../../../test/fixtures/nvidia/spdm-builder.ts";
 import type { GpuEvidenceEntry, GpuMeasurementAppraiser, GpuRevocationChecker } from "./appraisal-hooks.ts";
+import { MEASUREMENTS_UNCHECKED } from "./appraisal-hooks.ts";
 import { createLocalGpuVerifier, type LocalGpuResult } from "./verifier.ts";
 
-const verifier = createLocalGpuVerifier();
+const verifier = createLocalGpuVerifier({ measurements: MEASUREMENTS_UNCHECKED });
 const item = (name: string) => {
   const found = SHARED_GPU_ITEMS.find((i) => i.item === name);
   if (found === undefined) throw new Error(`no item ${name}`);
@@ -22,7 +23,11 @@ function synthetic(spec: EvidenceSpec, leaf: FakeLeafOptions = {}) {
     evidence: Buffer.from(encodeEvidence(spec, fake.leafKey)).toString("base64"),
     certChain: fake.chainPem,
   };
-  return { entry, fake, verifier: createLocalGpuVerifier({ anchors: fake.anchors }) };
+  return {
+    entry,
+    fake,
+    verifier: createLocalGpuVerifier({ anchors: fake.anchors, measurements: MEASUREMENTS_UNCHECKED }),
+  };
 }
 
 describe("local GPU evidence verifier", () => {
@@ -96,7 +101,7 @@ describe("local GPU evidence verifier", () => {
     const a = sharedGpuEntry(item("nvtrust-hopper-550"));
     const b = sharedGpuEntry(item("sdk-hopper-580-159"));
     const results = await verifier.verify([a, b, a], { now: NOW });
-    expect(results.map(codes)).to.deep.equal([[], [], ["PolicyViolation"]]);
+    expect(results.map(codes)).to.deep.equal([[], [], ["DuplicateGpu"]]);
     expect(results[2]?.errors[0]?.message).to.include(
       "same device (ueid 478176379286082186618948445787393647364802107249) as gpus[0]",
     );

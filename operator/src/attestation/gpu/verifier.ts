@@ -9,12 +9,14 @@ import { decodeBase64Strict } from "../snp/pem.ts";
 import { EvidenceError, toVerificationError, type VerificationError } from "../types.ts";
 import type { GpuEvidenceVerifier, GpuResult } from "../verify-bundle.ts";
 import {
-  MEASUREMENTS_UNCHECKED,
   REVOCATION_UNCHECKED,
   type AuthenticGpuEvidence,
+  type GpuAppraisalContext,
   type GpuEvidenceEntry,
+  type GpuPolicy,
   type GpuMeasurementAppraiser,
   type GpuRevocationChecker,
+  type MeasurementAppraisal,
 } from "./appraisal-hooks.ts";
 import {
   DeviceChainVerifier,
@@ -24,6 +26,7 @@ import {
   type VerifiedDevice,
 } from "./device-chain.ts";
 import { reportedVersionErrors } from "./reported-versions.ts";
+import { createRimAppraiser } from "./rim/appraiser.ts";
 import { parseSpdmEvidence, type SpdmEvidence } from "./spdm-evidence.ts";
 
 export interface LocalGpuVerifierConfig {
@@ -33,7 +36,7 @@ export interface LocalGpuVerifierConfig {
   now?: () => Date;
   /** Verified device chains kept in memory (default 1024; 0 disables the cache). */
   chainCacheEntries?: number;
-  /** RIM appraisal (issue 8 part 2); default: measurements "unchecked". */
+  /** RIM appraisal; default: RIMs from the bundle or the policy's RIM service, verified to the pinned CoRIM root. */
   measurements?: GpuMeasurementAppraiser;
   /** OCSP for the device chain (issue 8 part 3); default: revocation "unchecked". */
   revocation?: GpuRevocationChecker;
@@ -44,14 +47,20 @@ export interface LocalGpuResult extends GpuResult {
   deviceType?: DeviceKind;
   hwmodel?: string;
   ueid?: string;
+  /** Active RIM measurement indexes compared, and how many matched. */
+  rim?: { active: number; matched: number };
+}
+
+export interface GpuVerifyOptions {
+  now: Date;
+  expectedNonce?: Uint8Array;
+  /** `spec.gpu` of the AttestationPolicy: RIM service, OCSP and NRAS settings. */
+  policy?: GpuPolicy;
 }
 
 export interface LocalGpuVerifier extends GpuEvidenceVerifier {
   readonly chains: DeviceChainVerifier;
-  verify(
-    gpus: readonly GpuEvidenceEntry[],
-    options: { now: Date; expectedNonce?: Uint8Array },
-  ): Promise<LocalGpuResult[]>;
+  verify(gpus: readonly GpuEvidenceEntry[], options: GpuVerifyOptions): Promise<LocalGpuResult[]>;
 }
 
 interface Verified {
@@ -116,7 +125,7 @@ async function verifyOne(
   hooks: { measurements: GpuMeasurementAppraiser; revocation: GpuRevocationChecker },
   index: number,
   entry: GpuEvidenceEntry,
-  options: { now: Date; expectedNonce?: Uint8Array },
+  options: { now: Date; expectedNonce?: Uint8Array; context: GpuAppraisalContext },
 ): Promise<Verified> {
   let spdm: SpdmEvidence;
   try {
@@ -150,7 +159,7 @@ async function verifyOne(
   result.errors.push(...authenticity);
   if (nonce !== undefined) result.errors.push(nonce);
   result.errors.push(...reportedVersionErrors(entry, spdm.opaque, device));
-  if (result.authentic) await runHooks(hooks, { index, entry, spdm, device }, options.now, result);
+  if (result.authentic) await runHooks(hooks, { index, entry, spdm, device }, options, result);
   return { result, device };
 }
 
@@ -158,18 +167,21 @@ async function verifyOne(
 async function runHooks(
   hooks: { measurements: GpuMeasurementAppraiser; revocation: GpuRevocationChecker },
   evidence: AuthenticGpuEvidence,
-  now: Date,
+  { now, context }: { now: Date; context: GpuAppraisalContext },
   result: LocalGpuResult,
 ): Promise<void> {
+  let rimChains: NonNullable<MeasurementAppraisal["rimChains"]> = [];
   try {
-    const appraisal = await hooks.measurements.appraise(evidence, now);
+    const appraisal = await hooks.measurements.appraise(evidence, now, context);
     result.measurements = appraisal.measurements;
     result.errors.push(...appraisal.errors);
+    rimChains = appraisal.rimChains ?? [];
+    if (appraisal.compared !== undefined) result.rim = appraisal.compared;
   } catch (error) {
     result.errors.push(toVerificationError(error));
   }
   try {
-    const check = await hooks.revocation.check(evidence, now);
+    const check = await hooks.revocation.check(evidence, now, { ...context, rimChains });
     result.revocation = check.revocation;
     result.errors.push(...check.errors);
   } catch (error) {
@@ -187,7 +199,7 @@ function markDuplicates(verified: readonly Verified[]): void {
       firstIndex.set(device.ueid, result.index);
     } else {
       result.errors.push({
-        code: "PolicyViolation",
+        code: "DuplicateGpu",
         message: `gpus[${result.index}] is the same device (ueid ${device.ueid}) as gpus[${first}]`,
       });
     }
@@ -205,7 +217,7 @@ function validNow(now: unknown, fallback: (() => Date) | undefined): Date {
 export function createLocalGpuVerifier(config: LocalGpuVerifierConfig = {}): LocalGpuVerifier {
   const chains = new DeviceChainVerifier(config.anchors ?? PINNED_NVIDIA_ANCHORS, config.chainCacheEntries);
   const hooks = {
-    measurements: config.measurements ?? MEASUREMENTS_UNCHECKED,
+    measurements: config.measurements ?? createRimAppraiser(),
     revocation: config.revocation ?? REVOCATION_UNCHECKED,
   };
   return {
@@ -219,6 +231,7 @@ export function createLocalGpuVerifier(config: LocalGpuVerifierConfig = {}): Loc
           verified.push(
             await verifyOne(chains, hooks, index, entry, {
               now,
+              context: { policy: options.policy ?? {} },
               ...(expectedNonce === undefined ? {} : { expectedNonce }),
             }),
           );

@@ -3,6 +3,8 @@
  * controller runs with `--test-trust-roots` (tests and demos only). The verifiers themselves are the real ones.
  */
 import { createLocalGpuVerifier, PINNED_NVIDIA_ANCHORS } from "../gpu/index.ts";
+import { createRimAppraiser } from "../gpu/rim/appraiser.ts";
+import { PINNED_RIM_ANCHORS } from "../gpu/rim/rim.ts";
 import { defaultTeeBackends } from "../registry.ts";
 import { appraiseSnp, createSnpVerifier, PINNED_AMD_ANCHORS } from "../snp/index.ts";
 import type { BundleVerifyOptions } from "../verify-bundle.ts";
@@ -21,6 +23,9 @@ export function backendsTrusting(roots: TestTrustRoots): VerifierBackends {
     tees: { ...defaultTeeBackends(), snp: { verifier: snp, appraise: appraiseSnp } },
     gpus: createLocalGpuVerifier({
       anchors: { roots: [...PINNED_NVIDIA_ANCHORS.roots, ...roots.gpu.roots] },
+      measurements: createRimAppraiser({
+        anchors: { roots: [...PINNED_RIM_ANCHORS.roots, ...roots.gpuRim.roots] },
+      }),
     }),
   };
 }

@@ -7,12 +7,14 @@
  *   <dir>/sim-pki.json            what this is, product line
  *   <dir>/amd/{ark,ask}.pem       <dir>/private/amd-ask.key.pem
  *   <dir>/nvidia/{root,identity,ica}.pem   <dir>/private/nvidia-ica.key.pem
+ *   <dir>/nvidia/rim-{root,ca,signer}.pem  <dir>/private/nvidia-rim-signer.key.pem   (simulated RIM signing)
  */
 import { createPrivateKey, KeyObject, webcrypto, X509Certificate } from "node:crypto";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AMD_RSA_PSS, generateAmdCa, type AmdCa } from "./amd-pki.ts";
 import { fakeCertificateFromPem, generateNvidiaCa, type NvidiaCa } from "./nvidia-pki.ts";
+import { generateRimCa, type RimCa } from "./nvidia-rim.ts";
 import { testTrustRootsFile } from "./test-trust-roots.ts";
 
 export type SimulatedSnpProduct = "Milan" | "Genoa";
@@ -20,6 +22,8 @@ export type SimulatedSnpProduct = "Milan" | "Genoa";
 export interface SimPki {
   amd: AmdCa;
   nvidia: NvidiaCa;
+  /** Signs the simulated GPUs' RIMs; absent in a PKI directory written before RIMs were simulated. */
+  nvidiaRim?: RimCa;
 }
 
 interface SimPkiManifest {
@@ -40,12 +44,20 @@ const FILES = {
   nvidiaIdentity: "nvidia/identity.pem",
   nvidiaIca: "nvidia/ica.pem",
   nvidiaIcaKey: "private/nvidia-ica.key.pem",
+  rimRoot: "nvidia/rim-root.pem",
+  rimCa: "nvidia/rim-ca.pem",
+  rimSigner: "nvidia/rim-signer.pem",
+  rimSignerKey: "private/nvidia-rim-signer.key.pem",
 } as const;
 
 export const TRUST_ROOTS_FILE = FILES.trustRoots;
 
 export async function generateSimPki(options: { snpProduct?: SimulatedSnpProduct } = {}): Promise<SimPki> {
-  return { amd: await generateAmdCa({ product: options.snpProduct ?? "Genoa" }), nvidia: generateNvidiaCa() };
+  return {
+    amd: await generateAmdCa({ product: options.snpProduct ?? "Genoa" }),
+    nvidia: generateNvidiaCa(),
+    nvidiaRim: generateRimCa(),
+  };
 }
 
 function privateKeyPem(key: KeyObject): string {
@@ -76,13 +88,29 @@ export async function writeSimPki(pki: SimPki, dir: string): Promise<void> {
     [FILES.manifest, `${JSON.stringify(manifest, null, 2)}\n`],
     [
       FILES.trustRoots,
-      `${JSON.stringify(testTrustRootsFile([pki.amd.arkPem], [pki.nvidia.root.toString()]), null, 2)}\n`,
+      `${JSON.stringify(
+        testTrustRootsFile(
+          [pki.amd.arkPem],
+          [pki.nvidia.root.toString()],
+          pki.nvidiaRim === undefined ? [] : [pki.nvidiaRim.root.toString()],
+        ),
+        null,
+        2,
+      )}\n`,
     ],
   ];
   const privateFiles: [string, string][] = [
     [FILES.askKey, privateKeyPem(KeyObject.from(pki.amd.intermediateKey))],
     [FILES.nvidiaIcaKey, privateKeyPem(pki.nvidia.ica.keys.privateKey)],
   ];
+  if (pki.nvidiaRim !== undefined) {
+    publicFiles.push(
+      [FILES.rimRoot, pki.nvidiaRim.root.toString()],
+      [FILES.rimCa, pki.nvidiaRim.ca.toString()],
+      [FILES.rimSigner, pki.nvidiaRim.signer.certificate.toString()],
+    );
+    privateFiles.push([FILES.rimSignerKey, privateKeyPem(pki.nvidiaRim.signer.keys.privateKey)]);
+  }
   for (const [file, text] of privateFiles)
     await writeFile(join(dir, file), text, { mode: 0o600, flag: "wx" });
   for (const [file, text] of publicFiles) await writeFile(join(dir, file), text, { mode: 0o644, flag: "wx" });
@@ -121,7 +149,17 @@ export async function loadSimPki(dir: string): Promise<SimPki> {
   });
   const askKey = await webcrypto.subtle.importKey("pkcs8", askKeyDer, AMD_RSA_PSS, false, ["sign"]);
   const askCn = /(?:^|\n)CN=([^\n]*)/.exec(new X509Certificate(askPem).subject)?.[1] ?? `SEV-${product}`;
+  const rimSignerPem = await readFile(join(dir, FILES.rimSigner), "utf8").catch(() => undefined);
+  const nvidiaRim: RimCa | undefined =
+    rimSignerPem === undefined
+      ? undefined
+      : {
+          root: new X509Certificate(await readText(dir, FILES.rimRoot)),
+          ca: new X509Certificate(await readText(dir, FILES.rimCa)),
+          signer: fakeCertificateFromPem(rimSignerPem, await readText(dir, FILES.rimSignerKey)),
+        };
   return {
+    ...(nvidiaRim === undefined ? {} : { nvidiaRim }),
     amd: {
       product,
       arkPem: await readText(dir, FILES.ark),

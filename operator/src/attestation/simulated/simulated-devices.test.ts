@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { exportJWK, generateKeyPair } from "jose";
 import { expectedReportData, gpuNonce, type GuestPublicKey } from "../binding.ts";
 import { createLocalGpuVerifier, localGpuVerifier, parseSpdmEvidence } from "../gpu/index.ts";
+import { createRimAppraiser } from "../gpu/rim/appraiser.ts";
 import { createSnpVerifier, parseSnpReport, snpVerifier } from "../snp/index.ts";
 import { verifyBundle } from "../verify-bundle.ts";
 import { backendsTrusting } from "./backends.ts";
@@ -30,6 +31,14 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
     pki = await generateSimPki();
     reportData = new Uint8Array(randomBytes(64));
   });
+
+  /** The real verifier, trusting the simulated device and RIM roots. */
+  function simulatedGpuVerifier() {
+    return createLocalGpuVerifier({
+      anchors: nvidiaAnchors(pki.nvidia.root.toString()),
+      measurements: createRimAppraiser({ anchors: { roots: [pki.nvidiaRim?.root.toString() ?? ""] } }),
+    });
+  }
 
   describe("SNP", () => {
     it("produces a Genoa v3 report that the real verifier accepts under the simulated ARK, bound to REPORT_DATA", async () => {
@@ -93,12 +102,11 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
       const nonce = gpuNonce(reportData);
       const gpus = await new SimulatedGpus(pki).collect(nonce, { gpus: GPUS });
       expect(gpus).to.have.length(3);
-      const results = await createLocalGpuVerifier({
-        anchors: nvidiaAnchors(pki.nvidia.root.toString()),
-      }).verify(gpus, { now: NOW, expectedNonce: nonce });
+      const results = await simulatedGpuVerifier().verify(gpus, { now: NOW, expectedNonce: nonce });
       for (const result of results) {
         expect(result.authentic, JSON.stringify(result.errors)).to.equal(true);
         expect(result.errors).to.deep.equal([]);
+        expect([result.measurements, result.rim]).to.deep.equal(["match", { active: 64, matched: 64 }]);
         expect(result).to.include({
           nonce: Buffer.from(nonce).toString("hex"),
           driverVersion: SIMULATED_GPU_DRIVER_VERSION,
@@ -115,7 +123,7 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
 
     it("keeps a GPU's identity for the same name, in another process too (a fresh provider)", async () => {
       const nonce = gpuNonce(reportData);
-      const verifier = createLocalGpuVerifier({ anchors: nvidiaAnchors(pki.nvidia.root.toString()) });
+      const verifier = simulatedGpuVerifier();
       const first = await verifier.verify(await new SimulatedGpus(pki).collect(nonce, { gpus: GPUS }), {
         now: NOW,
       });
@@ -127,9 +135,10 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
 
     it("reports NonceMismatch for another nonce", async () => {
       const gpus = await new SimulatedGpus(pki).collect(gpuNonce(reportData), { gpus: GPUS.slice(0, 1) });
-      const [result] = await createLocalGpuVerifier({
-        anchors: nvidiaAnchors(pki.nvidia.root.toString()),
-      }).verify(gpus, { now: NOW, expectedNonce: new Uint8Array(32) });
+      const [result] = await simulatedGpuVerifier().verify(gpus, {
+        now: NOW,
+        expectedNonce: new Uint8Array(32),
+      });
       expect(result?.errors.map((e) => e.code)).to.deep.equal(["NonceMismatch"]);
     });
 
@@ -138,6 +147,15 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
       const [result] = await localGpuVerifier.verify(gpus, { now: NOW });
       expect(result?.authentic).to.equal(false);
       expect(result?.errors.map((e) => e.code)).to.deep.equal(["ChainInvalid"]);
+    });
+
+    it("carries driver and VBIOS RIMs that only a verifier trusting the simulated RIM root accepts", async () => {
+      const gpus = await new SimulatedGpus(pki).collect(gpuNonce(reportData), { gpus: GPUS.slice(0, 1) });
+      const [result] = await createLocalGpuVerifier({
+        anchors: nvidiaAnchors(pki.nvidia.root.toString()),
+      }).verify(gpus, { now: NOW });
+      expect([result?.authentic, result?.measurements]).to.deep.equal([true, "unchecked"]);
+      expect(result?.errors.map((e) => e.code)).to.deep.equal(["ChainInvalid", "ChainInvalid"]);
     });
   });
 
@@ -162,7 +180,13 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
 
     it("affirms with backends that also trust the simulated roots (the controller's --test-trust-roots)", async () => {
       const roots = parseTestTrustRoots(
-        JSON.stringify(testTrustRootsFile([pki.amd.arkPem], [pki.nvidia.root.toString()])),
+        JSON.stringify(
+          testTrustRootsFile(
+            [pki.amd.arkPem],
+            [pki.nvidia.root.toString()],
+            [pki.nvidiaRim?.root.toString() ?? ""],
+          ),
+        ),
         "memory",
       );
       const report = await verifyBundle(await bundle(), {
@@ -174,6 +198,7 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
       expect(report.tee.errors).to.deep.equal([]);
       expect(report.tee.binding).to.equal("match");
       expect(report.gpus.every((g) => g.authentic && g.errors.length === 0)).to.equal(true);
+      expect(report.gpus.map((g) => g.measurements)).to.deep.equal(["match", "match", "match"]);
       expect(report.verdict).to.equal("warning"); // revocation unchecked, tolerated by this policy
     });
 

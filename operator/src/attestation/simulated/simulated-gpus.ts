@@ -7,12 +7,17 @@ import type { GpuEvidenceEntry } from "../gpu/appraisal-hooks.ts";
 import { simulatedDigest, simulatedGpuSerial } from "./device-identity.ts";
 import type { SimulatedHardware } from "./hardware.ts";
 import { issueNvidiaDevice, type NvidiaDevice } from "./nvidia-pki.ts";
+import { signedRim } from "./nvidia-rim.ts";
 import type { SimPki } from "./sim-pki.ts";
 import { encodeEvidence, opaque, type BlockSpec } from "./spdm-evidence.ts";
 
 export const SIMULATED_GPU_DRIVER_VERSION = "550.90.07";
 export const SIMULATED_GPU_VBIOS_VERSION = "96.00.9F.00.01";
 const MEASUREMENT_BLOCKS = 64;
+/** H100 SXM5 80GB board identifiers (as in NVIDIA's samples): they name the VBIOS RIM. */
+const BOARD = { project: "1010", projectSku: "0200", chipSku: "882" };
+/** RIM indexes 0..31 are the driver's, 32..63 the VBIOS's (NVIDIA splits them between the two RIMs too). */
+const DRIVER_INDEXES = 32;
 
 export interface SimulatedGpuOptions {
   driverVersion?: string;
@@ -27,6 +32,7 @@ export class SimulatedGpus {
   readonly #fwid: Uint8Array;
   readonly #blocks: BlockSpec[];
   readonly #devices = new Map<string, NvidiaDevice>();
+  #rims: { driver: string; vbios: string } | undefined;
 
   constructor(pki: SimPki, options: SimulatedGpuOptions = {}) {
     this.#pki = pki;
@@ -53,6 +59,9 @@ export class SimulatedGpus {
               opaque.driverVersion(this.#driverVersion),
               opaque.gpuVbios(this.#vbiosVersion),
               opaque.fwid(this.#fwid),
+              opaque.project(BOARD.project),
+              opaque.projectSku(BOARD.projectSku),
+              opaque.chipSku(BOARD.chipSku),
             ],
           },
           device.leafKey,
@@ -63,9 +72,28 @@ export class SimulatedGpus {
           certChain: device.chainPem,
           driverVersion: this.#driverVersion,
           vbiosVersion: this.#vbiosVersion,
+          ...(this.#signedRims() === undefined ? {} : { rims: this.#signedRims() }),
         };
       }),
     );
+  }
+
+  /** Driver and VBIOS RIMs for this firmware, signed by the simulated CoRIM hierarchy (when the PKI has one). */
+  #signedRims(): { driver: string; vbios: string } | undefined {
+    const ca = this.#pki.nvidiaRim;
+    if (ca === undefined) return undefined;
+    this.#rims ??= {
+      driver: signedRim({ version: this.#driverVersion, active: this.#reference(0, DRIVER_INDEXES) }, ca),
+      vbios: signedRim(
+        { version: this.#vbiosVersion, active: this.#reference(DRIVER_INDEXES, MEASUREMENT_BLOCKS) },
+        ca,
+      ),
+    };
+    return this.#rims;
+  }
+
+  #reference(from: number, to: number): Map<number, Uint8Array[]> {
+    return new Map(this.#blocks.slice(from, to).map((b) => [b.index - 1, [b.value]]));
   }
 
   #device(name: string): NvidiaDevice {

@@ -55,6 +55,10 @@ export const opaque = {
   },
   switchVbios: (version: string): OpaqueSpec => ({ type: 6, value: Buffer.from(version, "latin1") }),
   fwid: (digest: Uint8Array): OpaqueSpec => ({ type: 20, value: digest }),
+  /** Board identifiers that name the VBIOS RIM (NUL-terminated ASCII, as on H100s). */
+  project: (text: string): OpaqueSpec => ({ type: 17, value: Buffer.from(`${text}\0`, "latin1") }),
+  projectSku: (text: string): OpaqueSpec => ({ type: 18, value: Buffer.from(`${text}\0`, "latin1") }),
+  chipSku: (text: string): OpaqueSpec => ({ type: 15, value: Buffer.from(`${text}\0`, "latin1") }),
 };
 
 /** Request ‖ response without the signature (what the device signs). */

@@ -6,6 +6,7 @@
 import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { GpuTrustAnchors } from "../gpu/device-chain.ts";
+import type { RimTrustAnchors } from "../gpu/rim/rim.ts";
 import type { TrustAnchors } from "../snp/endorsement-chain.ts";
 
 export const TEST_TRUST_ROOTS_KIND = "TrustgateTestTrustRoots";
@@ -16,25 +17,31 @@ export interface TestTrustRootsFile {
   testOnly: true;
   description: string;
   snp: { arks: string[] };
-  gpu: { roots: string[] };
+  gpu: { roots: string[]; rimRoots?: string[] };
 }
 
 /** What createSnpVerifier({ anchors }) and createLocalGpuVerifier({ anchors }) take. */
 export interface TestTrustRoots {
   snp: TrustAnchors;
   gpu: GpuTrustAnchors;
+  /** Simulated CoRIM signing roots for createRimAppraiser({ anchors }). */
+  gpuRim: RimTrustAnchors;
   /** Where they were read from, for logs. */
   source: string;
 }
 
-export function testTrustRootsFile(arks: string[], gpuRoots: string[]): TestTrustRootsFile {
+export function testTrustRootsFile(
+  arks: string[],
+  gpuRoots: string[],
+  rimRoots: string[] = [],
+): TestTrustRootsFile {
   return {
     kind: TEST_TRUST_ROOTS_KIND,
     testOnly: true,
     description:
       "Public roots of a simulated PKI (hack/sim-pki.ts). Evidence they anchor proves nothing; trust them only in tests and demos.",
     snp: { arks },
-    gpu: { roots: gpuRoots },
+    gpu: { roots: gpuRoots, ...(rimRoots.length === 0 ? {} : { rimRoots }) },
   };
 }
 
@@ -68,11 +75,12 @@ export function parseTestTrustRoots(text: string, source: string): TestTrustRoot
   if (document.kind !== TEST_TRUST_ROOTS_KIND || document.testOnly !== true)
     throw new Error(`${source} is not a trust-roots file (kind ${TEST_TRUST_ROOTS_KIND}, testOnly true)`);
   const snp = (document.snp ?? {}) as { arks?: unknown };
-  const gpu = (document.gpu ?? {}) as { roots?: unknown };
+  const gpu = (document.gpu ?? {}) as { roots?: unknown; rimRoots?: unknown };
   const arks = pemList(snp.arks, `${source}: snp.arks`);
   const roots = pemList(gpu.roots, `${source}: gpu.roots`);
+  const rimRoots = pemList(gpu.rimRoots, `${source}: gpu.rimRoots`);
   if (arks.length + roots.length === 0) throw new Error(`${source} holds no roots`);
-  return { snp: { arks, intermediates: [] }, gpu: { roots }, source };
+  return { snp: { arks, intermediates: [] }, gpu: { roots }, gpuRim: { roots: rimRoots }, source };
 }
 
 /**

@@ -1,0 +1,146 @@
+/**
+ * RIM appraisal of authentic GPU/NVSwitch evidence (the GpuMeasurementAppraiser hook): find the device's driver and
+ * VBIOS RIMs (GPU) or switch BIOS RIM (NVSwitch) in the bundle, the configured source or the policy's RIM service,
+ * verify them as of `now`, and compare every active index. A definite mismatch wins over a missing RIM; a missing
+ * RIM alone leaves the measurements "unchecked" with RimUnavailable, which the policy may tolerate.
+ */
+import type { X509Certificate } from "node:crypto";
+import { EvidenceError, toVerificationError, type VerificationError } from "../../types.ts";
+import type {
+  AuthenticGpuEvidence,
+  GpuAppraisalContext,
+  GpuMeasurementAppraiser,
+  MeasurementAppraisal,
+} from "../appraisal-hooks.ts";
+import { compareMeasurements, type RimForComparison, type RimRole } from "./compare.ts";
+import { PINNED_RIM_ANCHORS, RimVerifier, type RimTrustAnchors } from "./rim.ts";
+import { cachingRimSource, firstRimSource, rimServiceSource, type RimSource } from "./rim-source.ts";
+
+export interface RimLookup {
+  role: RimRole;
+  id: string;
+  version: string;
+}
+
+/** NVSwitch LS10 boards have one project/SKU/chip SKU; the switch's opaque data does not carry them. */
+const LS10_BOARD = "5612_0002_890";
+const DRIVER_CHIP = { HOPPER: "GH100", BLACKWELL: "GB100" } as const;
+
+const compactVersion = (version: string): string => version.replace(/\./g, "").toUpperCase();
+
+/** The RIM IDs NVIDIA publishes for this evidence (NV_GPU_DRIVER_…, NV_GPU_VBIOS_…, NV_SWITCH_BIOS_…). */
+export function rimLookups(evidence: Pick<AuthenticGpuEvidence, "spdm" | "device">): RimLookup[] {
+  const { opaque } = evidence.spdm;
+  const vbios = opaque.vbiosVersion;
+  if (vbios === undefined)
+    throw new EvidenceError("EvidenceMalformed", "the evidence has no VBIOS_VERSION to find its RIM");
+  if (evidence.device.kind === "switch") {
+    return [{ role: "vbios", id: `NV_SWITCH_BIOS_${LS10_BOARD}_${compactVersion(vbios)}`, version: vbios }];
+  }
+  const { driverVersion, project, projectSku, chipSku } = opaque;
+  if (
+    driverVersion === undefined ||
+    project === undefined ||
+    projectSku === undefined ||
+    chipSku === undefined
+  ) {
+    throw new EvidenceError(
+      "EvidenceMalformed",
+      "the evidence lacks DRIVER_VERSION, PROJECT, PROJECT_SKU or CHIP_SKU needed to find its RIMs",
+    );
+  }
+  const chip = DRIVER_CHIP[evidence.device.arch ?? "HOPPER"];
+  return [
+    { role: "driver", id: `NV_GPU_DRIVER_${chip}_${driverVersion}`, version: driverVersion },
+    {
+      role: "vbios",
+      id: `NV_GPU_VBIOS_${project}_${projectSku}_${chipSku}_${compactVersion(vbios)}`,
+      version: vbios,
+    },
+  ];
+}
+
+export interface RimAppraiserConfig {
+  anchors?: RimTrustAnchors;
+  /** Consulted after the bundle's own RIMs (e.g. `trustgate verify --rim-dir`). */
+  source?: RimSource;
+  /** Used for the policy's `rimServiceUrl`. */
+  fetch?: typeof fetch;
+  cacheEntries?: number;
+}
+
+export interface RimAppraiser extends GpuMeasurementAppraiser {
+  readonly rims: RimVerifier;
+}
+
+export function createRimAppraiser(config: RimAppraiserConfig = {}): RimAppraiser {
+  const rims = new RimVerifier(config.anchors ?? PINNED_RIM_ANCHORS, config.cacheEntries);
+  const services = new Map<string, RimSource>();
+
+  function serviceFor(url: string | undefined): RimSource | undefined {
+    if (url === undefined) return undefined;
+    let source = services.get(url);
+    if (source === undefined) {
+      source = cachingRimSource(
+        rimServiceSource({ url, ...(config.fetch === undefined ? {} : { fetch: config.fetch }) }),
+      );
+      services.set(url, source);
+    }
+    return source;
+  }
+
+  async function find(lookup: RimLookup, evidence: AuthenticGpuEvidence, context: GpuAppraisalContext) {
+    const inBundle = evidence.entry.rims?.[lookup.role];
+    if (inBundle !== undefined) return inBundle;
+    const sources = [config.source, serviceFor(context.policy.rimServiceUrl)].filter(
+      (source): source is RimSource => source !== undefined,
+    );
+    const text = await firstRimSource(sources).get(lookup.id);
+    if (text !== undefined) return text;
+    throw new EvidenceError(
+      "RimUnavailable",
+      `${lookup.role} RIM ${lookup.id} is not in the bundle or any RIM source`,
+    );
+  }
+
+  return {
+    rims,
+    async appraise(evidence, now, context): Promise<MeasurementAppraisal> {
+      const errors: VerificationError[] = [];
+      const found: RimForComparison[] = [];
+      const rimChains: (readonly X509Certificate[])[] = [];
+      let incomplete = false;
+      let lookups: RimLookup[];
+      try {
+        lookups = rimLookups(evidence);
+      } catch (error) {
+        return { measurements: "unchecked", errors: [toVerificationError(error)] };
+      }
+      for (const lookup of lookups) {
+        try {
+          const rim = rims.verify(await find(lookup, evidence, context), now);
+          found.push({ role: lookup.role, id: lookup.id, expectedVersion: lookup.version, rim });
+          rimChains.push(rim.signerChain);
+        } catch (error) {
+          incomplete = true;
+          const e = toVerificationError(error);
+          errors.push(
+            e.code === "RimUnavailable"
+              ? e
+              : { code: e.code, message: `${lookup.role} RIM ${lookup.id}: ${e.message}` },
+          );
+        }
+      }
+      const comparison = compareMeasurements(evidence.spdm.response.blocks, found);
+      errors.push(...comparison.errors);
+      const measurements =
+        comparison.measurements === "mismatch" ? "mismatch" : incomplete ? "unchecked" : "match";
+      return {
+        measurements,
+        errors,
+        rimChains,
+        compared: { active: comparison.active, matched: comparison.matched },
+      };
+    },
+  };
+}

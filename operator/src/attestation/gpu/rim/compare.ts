@@ -1,0 +1,106 @@
+/**
+ * Pure comparison of SPDM measurement blocks with verified RIMs (NVIDIA's rule): every active RIM index i must have
+ * a measurement block i + 1 whose value equals one of the index's alternatives; no index may be active in two RIMs
+ * of the same device (driver and VBIOS); a RIM must describe the version the evidence reports.
+ */
+import type { VerificationError } from "../../types.ts";
+import type { MeasurementBlock } from "../spdm-evidence.ts";
+import type { VerifiedRim } from "./rim.ts";
+
+export type RimRole = "driver" | "vbios";
+
+export interface RimForComparison {
+  role: RimRole;
+  id: string;
+  /** The version the evidence reports for this role (DRIVER_VERSION / VBIOS_VERSION). */
+  expectedVersion: string;
+  rim: Pick<VerifiedRim, "version" | "measurements">;
+}
+
+export interface IndexMismatch {
+  role: RimRole;
+  /** RIM index; the evidence block is index + 1. */
+  index: number;
+  actual?: string;
+  expected: string[];
+}
+
+export interface MeasurementComparison {
+  measurements: "match" | "mismatch";
+  /** Active indexes compared, and how many matched. */
+  active: number;
+  matched: number;
+  mismatches: IndexMismatch[];
+  errors: VerificationError[];
+}
+
+/** How many mismatching indexes an error message names. */
+const REPORTED_MISMATCHES = 4;
+
+const short = (hex: string | undefined): string => (hex === undefined ? "absent" : `${hex.slice(0, 16)}…`);
+
+export function compareMeasurements(
+  blocks: readonly MeasurementBlock[],
+  rims: readonly RimForComparison[],
+): MeasurementComparison {
+  const errors: VerificationError[] = [];
+  for (const { role, id, expectedVersion, rim } of rims) {
+    if (rim.version.toUpperCase() !== expectedVersion.toUpperCase()) {
+      errors.push({
+        code: "MeasurementMismatch",
+        message: `${role} RIM ${id} describes version ${rim.version}, the evidence reports ${expectedVersion}`,
+      });
+    }
+  }
+  const byBlock = new Map(blocks.map((b) => [b.index, Buffer.from(b.value).toString("hex")]));
+  const owner = new Map<number, RimRole>();
+  const mismatches: IndexMismatch[] = [];
+  let active = 0;
+  for (const { role, rim } of rims) {
+    for (const m of rim.measurements) {
+      if (!m.active) continue;
+      const other = owner.get(m.index);
+      if (other !== undefined) {
+        errors.push({
+          code: "MeasurementMismatch",
+          message: `measurement index ${m.index} is active in both the ${other} and the ${role} RIM`,
+        });
+        continue;
+      }
+      owner.set(m.index, role);
+      active++;
+      const actual = byBlock.get(m.index + 1);
+      if (actual === undefined || !m.hashes.includes(actual)) {
+        mismatches.push({
+          role,
+          index: m.index,
+          ...(actual === undefined ? {} : { actual }),
+          expected: m.hashes,
+        });
+      }
+    }
+  }
+  mismatches.sort((a, b) => a.index - b.index);
+  if (mismatches.length > 0) {
+    const named = mismatches
+      .slice(0, REPORTED_MISMATCHES)
+      .map(
+        (m) =>
+          `${m.role} index ${m.index} (evidence ${short(m.actual)}, RIM ${m.expected.map(short).join(" | ")})`,
+      )
+      .join("; ");
+    const more =
+      mismatches.length > REPORTED_MISMATCHES ? ` and ${mismatches.length - REPORTED_MISMATCHES} more` : "";
+    errors.push({
+      code: "MeasurementMismatch",
+      message: `${mismatches.length} of ${active} active measurements differ from the RIMs: ${named}${more}`,
+    });
+  }
+  return {
+    measurements: errors.length === 0 ? "match" : "mismatch",
+    active,
+    matched: active - mismatches.length,
+    mismatches,
+    errors,
+  };
+}

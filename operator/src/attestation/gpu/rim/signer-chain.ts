@@ -1,0 +1,109 @@
+/**
+ * Certificate chain of a RIM signer (KeyInfo: signer → L3 → GH100/LS10 CA → CoRIM root) to a pinned NVIDIA CoRIM
+ * signing root. Paths are built from the supplied certificates; a root that arrives with the RIM is never trusted.
+ * Validity is checked separately (`checkValidity`) so that a cached path still expires.
+ */
+import { X509Certificate } from "node:crypto";
+import { EvidenceError } from "../../types.ts";
+import {
+  allowsKeyUsage,
+  basicConstraints,
+  KEY_USAGE_BIT,
+  parseCertificate,
+  unknownCriticalExtensions,
+} from "../certificate-profile.ts";
+
+const MAX_DEPTH = 6;
+
+export function commonName(distinguishedName: string): string {
+  return /(?:^|\n)CN=([^\n]*)/.exec(distinguishedName)?.[1] ?? "?";
+}
+
+function chainInvalid(message: string): EvidenceError {
+  return new EvidenceError("ChainInvalid", `RIM signer chain: ${message}`);
+}
+
+function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
+  return child.checkIssued(parent) && child.verify(parent.publicKey);
+}
+
+export function pinnedRoots(pems: readonly string[]): X509Certificate[] {
+  return pems.map((pem) => {
+    const root = new X509Certificate(pem);
+    if (!root.ca || !issuedBy(root, root))
+      throw new Error(`Pinned RIM root ${root.subject} is not a self-signed CA`);
+    return root;
+  });
+}
+
+function certificate(der: Uint8Array, what: string): X509Certificate {
+  try {
+    return new X509Certificate(der);
+  } catch (error) {
+    throw new EvidenceError("EvidenceMalformed", `RIM ${what} is not a valid X.509 certificate`, {
+      cause: error,
+    });
+  }
+}
+
+/** Builds and checks signer → … → pinned root; returns the path, signer first, root last. */
+export function buildSignerPath(
+  ders: readonly Uint8Array[],
+  roots: readonly X509Certificate[],
+): X509Certificate[] {
+  const [signerDer, ...rest] = ders;
+  if (signerDer === undefined)
+    throw new EvidenceError("EvidenceMalformed", "RIM KeyInfo holds no certificate");
+  const signer = certificate(signerDer, "signer certificate");
+  const supplied = rest.flatMap((der) => {
+    try {
+      const cert = new X509Certificate(der);
+      return cert.checkIssued(cert) ? [] : [cert];
+    } catch {
+      return [];
+    }
+  });
+  const path = [signer];
+  let current = signer;
+  for (;;) {
+    const root = roots.find((r) => issuedBy(current, r));
+    if (root !== undefined) {
+      path.push(root);
+      break;
+    }
+    const next = supplied.find((c) => !path.includes(c) && issuedBy(current, c));
+    if (next === undefined) {
+      throw chainInvalid(
+        `no certificate in KeyInfo or pinned RIM root signs ${commonName(current.subject)} (issuer ${commonName(current.issuer)})`,
+      );
+    }
+    path.push(next);
+    if (path.length > MAX_DEPTH) throw chainInvalid(`longer than ${MAX_DEPTH}`);
+    current = next;
+  }
+  checkProfile(path);
+  return path;
+}
+
+function checkProfile(path: readonly X509Certificate[]): void {
+  const signerKey = path[0]?.publicKey.asymmetricKeyDetails;
+  if (path[0]?.publicKey.asymmetricKeyType !== "ec" || signerKey?.namedCurve !== "secp384r1")
+    throw chainInvalid("the signer key is not an ECDSA P-384 key");
+  path.forEach((cert, i) => {
+    const parsed = parseCertificate(cert.raw, "RIM chain certificate");
+    const name = commonName(cert.subject);
+    const unknown = unknownCriticalExtensions(parsed, []);
+    if (unknown.length > 0)
+      throw chainInvalid(`${name} has unknown critical extensions ${unknown.join(", ")}`);
+    if (i === 0) {
+      if (!allowsKeyUsage(parsed, KEY_USAGE_BIT.digitalSignature)) throw chainInvalid(`${name} may not sign`);
+      if (basicConstraints(parsed).ca) throw chainInvalid(`the signer ${name} is a CA`);
+      return;
+    }
+    const { ca, pathLength } = basicConstraints(parsed);
+    if (!ca || !allowsKeyUsage(parsed, KEY_USAGE_BIT.keyCertSign))
+      throw chainInvalid(`${name} is not a CA but issued ${commonName(path[i - 1]?.subject ?? "")}`);
+    if (pathLength !== undefined && i - 1 > pathLength)
+      throw chainInvalid(`${name} allows ${pathLength} intermediate CAs below it, the chain has ${i - 1}`);
+  });
+}
