@@ -22,6 +22,7 @@ import { verifyHostReport } from "../host/verify-host-report.ts";
 import type { VirtualMachine, VirtualMachineInstance } from "../kubevirt/generated/types.ts";
 import { Controller, objectKey } from "../runtime/controller.ts";
 import { eventRecorder } from "../runtime/events.ts";
+import { trimVirtualMachine, trimVirtualMachineInstance } from "../kubevirt/cache-trim.ts";
 import { type ResourceEvent, ResourceWatch } from "../runtime/informer.ts";
 import { ConfidentialHostReconciler } from "./confidentialhost/reconciler.ts";
 import type { AttestationDeps } from "./confidentialvm/attest.ts";
@@ -100,12 +101,14 @@ export class ControllerManager {
       path: string,
       list: () => Promise<KubernetesListObject<T>>,
       onChange: (obj: T, event: ResourceEvent) => void,
+      trim?: (obj: T) => void,
     ) => {
       const w = new ResourceWatch<T>({
         kc,
         path,
         list,
         log,
+        ...(trim === undefined ? {} : { trim }),
         onEvent: (event, obj) => {
           onChange(obj, event);
         },
@@ -160,11 +163,13 @@ export class ControllerManager {
       "/apis/kubevirt.io/v1/virtualmachines",
       customList(objects, "kubevirt.io", "v1", "virtualmachines"),
       ownerKey,
+      trimVirtualMachine,
     );
     const vmis = watch<KubernetesObject>(
       "/apis/kubevirt.io/v1/virtualmachineinstances",
       customList(objects, "kubevirt.io", "v1", "virtualmachineinstances"),
       ownerKey,
+      trimVirtualMachineInstance,
     );
 
     this.#cvms = cvms;
