@@ -104,8 +104,10 @@ export async function ensureGuestIdentity(
   const configName = guestConfigSecretName(name);
 
   let expiresAt = 0;
+  let configExists = false;
   try {
     const existing = await api.core.readNamespacedSecret({ name: configName, namespace });
+    configExists = true;
     expiresAt = Date.parse(existing.metadata?.annotations?.[ANNOTATION_TOKEN_EXPIRES] ?? "");
   } catch (error) {
     if (!isNotFound(error)) throw error;
@@ -171,12 +173,9 @@ export async function ensureGuestIdentity(
     type: "Opaque",
     stringData: { userdata: guestCloudConfig(cvm, endpoint, token) },
   };
-  try {
-    await api.core.replaceNamespacedSecret({ name: configName, namespace, body });
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-    await api.core.createNamespacedSecret({ namespace, body });
-  }
+  // Created or replaced as just read, so a first launch costs one write, not a failed replace and a create.
+  if (configExists) await api.core.replaceNamespacedSecret({ name: configName, namespace, body });
+  else await api.core.createNamespacedSecret({ namespace, body });
   return {
     renewAfterMs: tokenExpires.getTime() - now.getTime() - GUEST_TOKEN_LIFETIME_S * 1000 * RENEW_WHEN_LEFT,
     wrote: true,
