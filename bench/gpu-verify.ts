@@ -1,8 +1,10 @@
 /**
  * GPU evidence verification throughput on one core, against the physical floor measured in the same run: the raw
  * ECDSA P-384/SHA-384 verify rate of this Node over the same signed SPDM bytes (one signature per GPU).
- * Device chains are cached by the verifier (PEM digest; validity re-checked per use); SPDM signatures never are.
- * Also: the time to verify an 8-GPU bundle (GPUs alone, and the whole bundle with its SEV-SNP report).
+ * Device chains and verified RIMs are cached by the verifier (by digest; validity re-checked per use); SPDM
+ * signatures never are, and every active RIM index is compared on every verification. The subject is the go-nvtrust
+ * H100 with its driver and VBIOS RIMs in the bundle (33 active measurements), verified inside the RIMs' validity.
+ * Also: the time to verify an 8-GPU bundle (GPUs alone, and the whole bundle with its TDX quote).
  * Run: node bench/gpu-verify.ts [seconds per measurement, default 3]
  */
 import { verify } from "node:crypto";
@@ -10,11 +12,18 @@ import { createLocalGpuVerifier } from "../operator/src/attestation/gpu/verifier
 import { parseSpdmEvidence } from "../operator/src/attestation/gpu/spdm-evidence.ts";
 import { defaultTeeBackends } from "../operator/src/attestation/registry.ts";
 import { verifyBundle } from "../operator/src/attestation/verify-bundle.ts";
-import { SHARED_GPU_ITEMS, sharedGpuEntry } from "../operator/test/fixtures/nvidia/shared-items.ts";
+import { readFileSync } from "node:fs";
+import {
+  SHARED_GPU_ITEMS,
+  nvidiaItemDir,
+  sharedGpuEntry,
+} from "../operator/test/fixtures/nvidia/shared-items.ts";
 import { sharedBundleCases } from "../operator/test/support/shared-evidence.ts";
 
 const seconds = Number(process.argv[2] ?? "3");
-const now = new Date("2026-06-01T00:00:00Z");
+/** Inside the validity of the gonvtrust RIM signers and of the TDX collateral used below. */
+const now = new Date("2025-06-20T00:00:00Z");
+const ITEM = "gonvtrust-hopper-545-fullrim";
 
 async function rate(run: () => unknown, durationMs: number): Promise<{ perSecond: number; count: number }> {
   const warmUntil = performance.now() + Math.min(500, durationMs / 4);
@@ -68,13 +77,20 @@ async function timings(
 }
 
 async function main(): Promise<void> {
-  const shared = SHARED_GPU_ITEMS.find((i) => i.item === "nvtrust-hopper-550");
-  if (shared === undefined) throw new Error("missing nvtrust-hopper-550");
-  const entry = sharedGpuEntry(shared);
+  const shared = SHARED_GPU_ITEMS.find((i) => i.item === ITEM);
+  if (shared === undefined) throw new Error(`missing ${ITEM}`);
+  const rim = (file: string): string => readFileSync(`${nvidiaItemDir(ITEM)}/rims/${file}`, "utf8");
+  const entry = {
+    ...sharedGpuEntry(shared),
+    rims: {
+      driver: rim("NV_GPU_DRIVER_GH100_545.00_test_no_gpu.swidtag"),
+      vbios: rim("NV_GPU_VBIOS_1010_0200_882_96005E0001_test_no_gpu.swidtag"),
+    },
+  };
   const verifier = createLocalGpuVerifier();
   const [first] = await verifier.verify([entry], { now });
-  if (first?.authentic !== true)
-    throw new Error(`Fixture is not authentic: ${JSON.stringify(first?.errors)}`);
+  if (first?.authentic !== true || first.measurements !== "match")
+    throw new Error(`Fixture does not verify: ${JSON.stringify(first?.errors)}`);
 
   const spdm = parseSpdmEvidence(Buffer.from(entry.evidence, "base64"));
   const key = {
@@ -85,24 +101,24 @@ async function main(): Promise<void> {
     () => verify("sha384", spdm.signedBytes, key, spdm.response.signature),
     async () => {
       const [r] = await verifier.verify([entry], { now });
-      if (r?.authentic !== true) throw new Error("Verification failed during the benchmark");
+      if (r?.measurements !== "match") throw new Error("Verification failed during the benchmark");
     },
     2 * seconds * 1000,
   );
   const uncached = createLocalGpuVerifier({ chainCacheEntries: 0 });
   const cold = await rate(() => uncached.verify([entry], { now }), 1000);
 
-  // Eight GPUs: the five shared devices, three of them twice (flagged as duplicates; same cost as distinct ones).
-  const eight = Array.from({ length: 8 }, (_, i) =>
-    sharedGpuEntry(SHARED_GPU_ITEMS[i % SHARED_GPU_ITEMS.length] ?? shared),
-  );
+  // Eight GPUs: the same H100 with its RIMs eight times (duplicates are flagged; each costs a full verification).
+  const eight = Array.from({ length: 8 }, () => entry);
   const gpuOnly = await timings(() => verifier.verify(eight, { now }), seconds * 1000);
-  const snp = sharedBundleCases().find((c) => c.name.startsWith("snp/google-milan-v2"));
-  if (snp === undefined) throw new Error("missing the shared SNP case");
-  const bundle = { ...snp.bundle, gpus: eight };
+  const tdx = sharedBundleCases().find(
+    (c) => c.name.startsWith("tdx/google-gcp-cos113-ccel") && c.at === now.toISOString().replace(".000", ""),
+  );
+  if (tdx === undefined) throw new Error("missing the shared TDX case");
+  const bundle = { ...tdx.bundle, gpus: eight };
   const options = {
-    now: new Date(snp.at),
-    policy: { snp: { allowDebug: true } },
+    now,
+    policy: { gpu: { requireRimMatch: true, requireRevocationCheck: false } },
     tees: defaultTeeBackends(),
     gpus: verifier,
   };
@@ -127,10 +143,11 @@ async function main(): Promise<void> {
     `${gpuOnly.mean.toFixed(2).padStart(7)} / ${gpuOnly.p95.toFixed(2)}`,
   );
   row(
-    "8-GPU bundle incl. SEV-SNP report: mean / p95 ms",
+    "8-GPU bundle incl. TDX quote: mean / p95 ms",
     `${whole.mean.toFixed(2).padStart(7)} / ${whole.p95.toFixed(2)} (target <= 10)`,
   );
   console.log(`chain cache: ${JSON.stringify(verifier.chains.stats)}`);
+  console.log(`RIM cache: ${JSON.stringify(verifier.rims?.stats)}`);
 }
 
 await main();

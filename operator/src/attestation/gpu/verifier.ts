@@ -9,6 +9,7 @@ import { decodeBase64Strict } from "../snp/pem.ts";
 import { EvidenceError, toVerificationError, type VerificationError } from "../types.ts";
 import type { GpuEvidenceVerifier, GpuResult } from "../verify-bundle.ts";
 import {
+  MEASUREMENTS_UNCHECKED,
   REVOCATION_UNCHECKED,
   type AuthenticGpuEvidence,
   type GpuAppraisalContext,
@@ -27,6 +28,7 @@ import {
 } from "./device-chain.ts";
 import { reportedVersionErrors } from "./reported-versions.ts";
 import { createRimAppraiser } from "./rim/appraiser.ts";
+import type { RimVerifier } from "./rim/rim.ts";
 import { parseSpdmEvidence, type SpdmEvidence } from "./spdm-evidence.ts";
 
 export interface LocalGpuVerifierConfig {
@@ -60,6 +62,8 @@ export interface GpuVerifyOptions {
 
 export interface LocalGpuVerifier extends GpuEvidenceVerifier {
   readonly chains: DeviceChainVerifier;
+  /** The RIM verifier of the default RIM appraiser (absent when another appraiser is configured). */
+  readonly rims?: RimVerifier;
   verify(gpus: readonly GpuEvidenceEntry[], options: GpuVerifyOptions): Promise<LocalGpuResult[]>;
 }
 
@@ -216,12 +220,14 @@ function validNow(now: unknown, fallback: (() => Date) | undefined): Date {
 
 export function createLocalGpuVerifier(config: LocalGpuVerifierConfig = {}): LocalGpuVerifier {
   const chains = new DeviceChainVerifier(config.anchors ?? PINNED_NVIDIA_ANCHORS, config.chainCacheEntries);
+  const rimAppraiser = config.measurements === undefined ? createRimAppraiser() : undefined;
   const hooks = {
-    measurements: config.measurements ?? createRimAppraiser(),
+    measurements: config.measurements ?? rimAppraiser ?? MEASUREMENTS_UNCHECKED,
     revocation: config.revocation ?? REVOCATION_UNCHECKED,
   };
   return {
     chains,
+    ...(rimAppraiser === undefined ? {} : { rims: rimAppraiser.rims }),
     async verify(gpus, options) {
       const verified: Verified[] = [];
       for (const [index, entry] of gpus.entries()) {

@@ -2,7 +2,7 @@
  * NVIDIA RIMs: ISO/IEC 19770-2 SWID tags whose Payload lists one Resource per SPDM measurement index with its
  * allowed SHA-384 values (Hash0..Hash{alternatives-1}), signed with an enveloped XML-DSig. `RimVerifier` checks the
  * signature and the signer chain to a pinned CoRIM root and reads the reference values from the signed XML only.
- * Verified RIMs are cached by the SHA-256 of their text; certificate validity is re-checked on every use.
+ * Verified RIMs are cached by their text; certificate validity is re-checked on every use.
  */
 import { createHash, type X509Certificate } from "node:crypto";
 import { EvidenceError } from "../../types.ts";
@@ -133,14 +133,14 @@ export class RimVerifier {
   /** Verifies signature, signer chain and (as of `now`) validity. Throws EvidenceError with the failing code. */
   verify(text: string, now: Date): VerifiedRim {
     if (text.length > MAX_RIM_LENGTH) throw malformed(`longer than ${MAX_RIM_LENGTH} characters`);
-    const sha256 = createHash("sha256").update(text).digest("hex");
-    let rim = this.#cache.get(sha256);
+    // Keyed by the text itself: V8 keeps a string's hash, so a RIM seen again costs no re-hashing of ~20 kB.
+    let rim = this.#cache.get(text);
     if (rim === undefined) {
       this.stats.misses++;
-      rim = this.#verifyUncached(text, sha256);
+      rim = this.#verifyUncached(text, createHash("sha256").update(text).digest("hex"));
       if (this.#maxEntries > 0) {
         if (this.#cache.size >= this.#maxEntries) this.#cache.delete(this.#cache.keys().next().value ?? "");
-        this.#cache.set(sha256, rim);
+        this.#cache.set(text, rim);
       }
     } else {
       this.stats.hits++;
