@@ -123,3 +123,27 @@ dropped silently. Call with (dict "root" $ "path" "files/rbac/agent.yaml").
     - protocol: TCP
       port: 53
 {{- end }}
+
+{{- define "trustgate.webhookName" -}}
+{{- printf "%s-webhook" (include "trustgate.fullname" .) }}
+{{- end }}
+
+{{/* The webhook's serving-certificate Secret (self-managed, or written by cert-manager). */}}
+{{- define "trustgate.webhookSecretName" -}}
+{{- printf "%s-webhook-tls" (include "trustgate.fullname" .) }}
+{{- end }}
+
+{{/* What every webhook of the ValidatingWebhookConfiguration shares; call with (dict "root" $ "path" "/validate/..."). */}}
+{{- define "trustgate.webhookCommon" -}}
+admissionReviewVersions: [v1]
+sideEffects: None
+failurePolicy: {{ .root.Values.webhook.failurePolicy }}
+matchPolicy: Equivalent
+timeoutSeconds: {{ .root.Values.webhook.timeoutSeconds }}
+clientConfig:
+  service:
+    name: {{ include "trustgate.webhookName" .root }}
+    namespace: {{ .root.Release.Namespace }}
+    path: {{ .path }}
+    port: 443
+{{- end }}

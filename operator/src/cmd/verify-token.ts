@@ -1,12 +1,15 @@
 import { readFile } from "node:fs/promises";
+import { get } from "node:https";
 import type { JWK } from "jose";
 import { checkAttestationResult } from "../attestation/result/result-token.ts";
 import { type Command, EXIT_FAILURE, EXIT_OK, type ParsedArgs, UsageError } from "../cli/command.ts";
 
-const USAGE = `Usage: trustgate verify-token <jwt | @file> --jwks <file | https URL> [--at <RFC3339 time>] [--issuer <iss>]
+const USAGE = `Usage: trustgate verify-token <jwt | @file> --jwks <file | https URL> [--ca-file <PEM>] [--at <RFC3339 time>] [--issuer <iss>]
 
 Checks a ConfidentialVM's signed attestation result offline: the signature by a key of the operator's
 JWKS, the issuer, expiry, and an affirming result. Prints the claims as JSON.
+--ca-file trusts these CA certificates (instead of the system's) for an https JWKS, e.g. the caBundle of
+trustgate's webhook, which serves the JWKS at https://<webhook service>/.well-known/jwks.json.
 Exit status: 0 valid and affirming, 1 otherwise, 2 the input could not be read.`;
 
 function text(args: ParsedArgs, name: string): string | undefined {
@@ -14,13 +17,27 @@ function text(args: ParsedArgs, name: string): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-async function readJwks(source: string): Promise<{ keys: JWK[] }> {
+/** GET over https, verifying the server against `ca` (PEM) when given, else the system's roots. */
+function httpsText(url: string, ca: string | undefined): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = get(url, { ...(ca === undefined ? {} : { ca }), timeout: 10_000 }, (response) => {
+      let body = "";
+      response.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+      response.on("end", () => {
+        if (response.statusCode === 200) resolve(body);
+        else reject(new Error(`HTTP ${String(response.statusCode)}`));
+      });
+    });
+    request.on("timeout", () => request.destroy(new Error("timed out after 10 s")));
+    request.on("error", reject);
+  });
+}
+
+async function readJwks(source: string, caFile: string | undefined): Promise<{ keys: JWK[] }> {
   let body: string;
   try {
     if (source.startsWith("https://")) {
-      const response = await fetch(source, { signal: AbortSignal.timeout(10_000) });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      body = await response.text();
+      body = await httpsText(source, caFile === undefined ? undefined : await readFile(caFile, "utf8"));
     } else if (source.startsWith("http://")) {
       throw new Error("a JWKS must come over https");
     } else {
@@ -53,7 +70,12 @@ export const verifyTokenCommand: Command = {
   name: "verify-token",
   summary: "Check a signed attestation result offline against the operator's JWKS",
   usage: USAGE,
-  options: { jwks: { type: "string" }, at: { type: "string" }, issuer: { type: "string" } },
+  options: {
+    jwks: { type: "string" },
+    "ca-file": { type: "string" },
+    at: { type: "string" },
+    issuer: { type: "string" },
+  },
   async run(args, io) {
     const [tokenArg, ...extra] = args.positionals;
     const jwksSource = text(args, "jwks");
@@ -65,10 +87,14 @@ export const verifyTokenCommand: Command = {
     if (Number.isNaN(now.getTime()))
       throw new UsageError(`trustgate verify-token: --at ${JSON.stringify(at)} is not a time`);
     const issuer = text(args, "issuer");
-    const check = await checkAttestationResult(await readToken(tokenArg), await readJwks(jwksSource), {
-      now,
-      ...(issuer === undefined ? {} : { issuer }),
-    });
+    const check = await checkAttestationResult(
+      await readToken(tokenArg),
+      await readJwks(jwksSource, text(args, "ca-file")),
+      {
+        now,
+        ...(issuer === undefined ? {} : { issuer }),
+      },
+    );
     io.stdout(
       `${JSON.stringify(check.ok ? { valid: true, claims: check.claims } : { valid: false, reason: check.reason, claims: check.claims }, null, 2)}\n`,
     );

@@ -2,10 +2,12 @@
 // local API server: lint, render, schema-validate, dry-run, install, least privilege, uninstall.
 import { expect } from "chai";
 import { spawn } from "node:child_process";
+import * as https from "node:https";
 import { readdirSync } from "node:fs";
 import { cp, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
+  AdmissionregistrationV1Api,
   AuthorizationV1Api,
   CoordinationV1Api,
   CoreV1Api,
@@ -34,6 +36,7 @@ const RELEASE = "trustgate-chart";
 const NAMESPACE = "trustgate-chart";
 const CONTROLLER = `${RELEASE}-controller`;
 const AGENT = `${RELEASE}-agent`;
+const WEBHOOK = `${RELEASE}-webhook`;
 /** The CRD files of crds/, the source of truth (samples/ is a folder). */
 const CRD_FILES = readdirSync(join(REPO_ROOT, "crds"))
   .filter((name) => name.endsWith(".yaml"))
@@ -592,6 +595,216 @@ describe("Helm chart charts/trustgate (real helm, kubeconform, kubectl and API s
       ]);
       expect(objectsOf("default").map((o) => o.kind)).to.not.include("ServiceMonitor");
     });
+    it("renders the webhook: 2 replicas, non-root, read-only root filesystem, probes, PDB, Service, self-managed certificates", function () {
+      const objects = objectsOf("default");
+      const deployment = find(objects, "Deployment", WEBHOOK);
+      const spec = podSpec(deployment);
+      const container = onlyContainer(deployment);
+      expect((deployment["spec"] as { replicas: number }).replicas).to.equal(2);
+      expect(spec.serviceAccountName).to.equal(WEBHOOK);
+      expect(spec.securityContext).to.deep.include({
+        runAsNonRoot: true,
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      expect(container.securityContext).to.deep.equal({
+        runAsNonRoot: true,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] },
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      expect(container.args?.[0]).to.equal("webhook");
+      expect(Object.fromEntries(flags(container.args ?? []))).to.deep.equal({
+        "bind-address": ":9443",
+        "metrics-bind-address": ":8080",
+        namespace: NAMESPACE,
+        "cert-secret": `${WEBHOOK}-tls`,
+        "service-name": WEBHOOK,
+        "cluster-domain": "cluster.local",
+        "webhook-configuration": WEBHOOK,
+        "cert-lifetime": "2160h",
+        "ca-lifetime": "8760h",
+      });
+      expect(container.ports?.map((p) => `${p.name ?? ""}:${String(p.containerPort)}`)).to.deep.equal([
+        "webhook:9443",
+        "metrics:8080",
+      ]);
+      expect(container.readinessProbe?.httpGet).to.deep.equal({ path: "/readyz", port: "metrics" });
+      expect(container.livenessProbe?.httpGet).to.deep.equal({ path: "/healthz", port: "metrics" });
+      expect(container.resources?.limits).to.include({ memory: "256Mi" });
+      expect(container.volumeMounts, "self-managed: no certificate volume").to.equal(undefined);
+      const podLabels = (deployment["spec"] as { template: { metadata: { labels: Record<string, string> } } })
+        .template.metadata.labels;
+      const pdb = find(objects, "PodDisruptionBudget", WEBHOOK)["spec"] as {
+        minAvailable: number;
+        selector: { matchLabels: object };
+      };
+      expect(pdb.minAvailable).to.equal(1);
+      expect(podLabels).to.include(pdb.selector.matchLabels);
+      const service = find(objects, "Service", WEBHOOK)["spec"] as { selector: object; ports: unknown[] };
+      expect(podLabels).to.include(service.selector);
+      expect(service.ports).to.deep.equal([
+        { name: "https", port: 443, targetPort: "webhook", protocol: "TCP" },
+      ]);
+    });
+
+    it("renders a fail-closed ValidatingWebhookConfiguration that skips kube-system and the release namespace", function () {
+      const config = find(objectsOf("default"), "ValidatingWebhookConfiguration", WEBHOOK) as unknown as {
+        metadata: { annotations?: object };
+        webhooks: {
+          name: string;
+          failurePolicy: string;
+          sideEffects: string;
+          timeoutSeconds: number;
+          admissionReviewVersions: string[];
+          clientConfig: {
+            service: { name: string; namespace: string; path: string; port: number };
+            caBundle?: string;
+          };
+          rules: { resources: string[]; operations: string[] }[];
+          namespaceSelector?: unknown;
+          objectSelector?: unknown;
+          matchConditions?: { expression: string }[];
+        }[];
+      };
+      expect(config.metadata.annotations, "self-managed: no cert-manager injection").to.equal(undefined);
+      expect(config.webhooks.map((w) => `${w.name} ${w.clientConfig.service.path}`)).to.deep.equal([
+        "pods.webhook.trustgate.io /validate/workloads",
+        "workloads.webhook.trustgate.io /validate/workloads",
+        "cronjobs.webhook.trustgate.io /validate/workloads",
+        "confidentialvms.webhook.trustgate.io /validate/confidentialvms",
+        "attestationpolicies.webhook.trustgate.io /validate/attestationpolicies",
+      ]);
+      const excluded = {
+        matchExpressions: [
+          { key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["kube-system", NAMESPACE] },
+        ],
+      };
+      for (const w of config.webhooks) {
+        expect(w, w.name).to.deep.include({
+          failurePolicy: "Fail",
+          sideEffects: "None",
+          timeoutSeconds: 5,
+          admissionReviewVersions: ["v1"],
+        });
+        expect(w.clientConfig, w.name).to.deep.equal({
+          service: { name: WEBHOOK, namespace: NAMESPACE, path: w.clientConfig.service.path, port: 443 },
+        });
+        // AttestationPolicies are cluster-scoped: a namespaceSelector would not apply.
+        if (!w.name.startsWith("attestationpolicies"))
+          expect(w.namespaceSelector, w.name).to.deep.equal(excluded);
+      }
+      const [pods, workloads, cronjobs, cvms, policies] = config.webhooks;
+      expect(pods?.objectSelector).to.deep.equal({
+        matchExpressions: [{ key: "trustgate.io/requires-attested-vm", operator: "Exists" }],
+      });
+      expect(pods?.rules[0]?.operations).to.deep.equal(["CREATE"]);
+      expect(workloads?.matchConditions?.[0]?.expression).to.include("object.spec.template.metadata.labels");
+      expect(cronjobs?.matchConditions?.[0]?.expression).to.include("object.spec.jobTemplate.spec.template");
+      expect(cvms?.rules[0]).to.deep.include({
+        resources: ["confidentialvms"],
+        operations: ["CREATE", "UPDATE"],
+      });
+      expect(policies?.rules[0]).to.deep.include({
+        resources: ["attestationpolicies"],
+        operations: ["DELETE"],
+      });
+    });
+
+    it("renders the webhook's RBAC from files/rbac/webhook.yaml under the release's names, certificate rules only when self-managed", async function () {
+      const source = await fileObjects("files/rbac/webhook.yaml");
+      const renamed = (kind: string): Rule[] =>
+        (
+          (source.find((o) => o.kind === kind)?.["rules"] ?? []) as (Rule & { resourceNames?: string[] })[]
+        ).map((rule) => {
+          const names: Record<string, string> = {
+            validatingwebhookconfigurations: WEBHOOK,
+            secrets: `${WEBHOOK}-tls`,
+            configmaps: "trustgate-jwks",
+          };
+          return rule.resourceNames === undefined
+            ? rule
+            : { ...rule, resourceNames: [names[rule.resources?.[0] ?? ""] ?? "?"] };
+        });
+      const objects = objectsOf("default");
+      const rules = (obj: Manifest): Rule[] => obj["rules"] as Rule[];
+      expect(rules(find(objects, "ClusterRole", WEBHOOK))).to.deep.equal(renamed("ClusterRole"));
+      expect(rules(find(objects, "Role", WEBHOOK))).to.deep.equal(renamed("Role"));
+      expect(find(objects, "Role", WEBHOOK).metadata.namespace).to.equal(NAMESPACE);
+      for (const kind of ["ClusterRoleBinding", "RoleBinding"]) {
+        expect(find(objects, kind, WEBHOOK)["subjects"]).to.deep.equal([
+          { kind: "ServiceAccount", name: WEBHOOK, namespace: NAMESPACE },
+        ]);
+      }
+
+      // With cert-manager: an Issuer and a Certificate, the CA injected, files instead of the Secret API.
+      const certManager = manifests(
+        succeeded(
+          await template(["--set", "webhook.certManager.enabled=true"]),
+          "helm template (cert-manager)",
+        ),
+      );
+      const resources = (obj: Manifest): string[] => rules(obj).flatMap((r) => r.resources ?? []);
+      expect(resources(find(certManager, "ClusterRole", WEBHOOK))).to.not.include(
+        "validatingwebhookconfigurations",
+      );
+      expect(resources(find(certManager, "Role", WEBHOOK))).to.deep.equal(["configmaps"]);
+      expect(find(certManager, "ValidatingWebhookConfiguration", WEBHOOK).metadata).to.deep.include({
+        annotations: { "cert-manager.io/inject-ca-from": `${NAMESPACE}/${WEBHOOK}` },
+      });
+      expect(find(certManager, "Issuer", `${WEBHOOK}-selfsigned`)["spec"]).to.deep.equal({ selfSigned: {} });
+      expect(find(certManager, "Certificate", WEBHOOK)["spec"]).to.deep.include({
+        secretName: `${WEBHOOK}-tls`,
+        dnsNames: [`${WEBHOOK}.${NAMESPACE}.svc`, `${WEBHOOK}.${NAMESPACE}.svc.cluster.local`],
+        privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
+        issuerRef: { group: "cert-manager.io", kind: "Issuer", name: `${WEBHOOK}-selfsigned` },
+      });
+      const deployment = find(certManager, "Deployment", WEBHOOK);
+      const args = flags(onlyContainer(deployment).args ?? []);
+      expect(args.get("cert-dir")).to.equal("/var/run/trustgate/tls");
+      expect(args.has("cert-secret") || args.has("webhook-configuration")).to.equal(false);
+      expect(podSpec(deployment).volumes).to.deep.equal([
+        { name: "tls", secret: { secretName: `${WEBHOOK}-tls` } },
+      ]);
+      const ownIssuer = manifests(
+        succeeded(
+          await template([
+            "--set",
+            "webhook.certManager.enabled=true",
+            "--set",
+            "webhook.certManager.issuerRef.name=corp-ca,webhook.certManager.issuerRef.kind=ClusterIssuer",
+          ]),
+          "helm template (cert-manager, own issuer)",
+        ),
+      );
+      expect(ownIssuer.map((o) => o.kind)).to.not.include("Issuer");
+      expect(find(ownIssuer, "Certificate", WEBHOOK)["spec"]).to.deep.include({
+        issuerRef: { name: "corp-ca", kind: "ClusterIssuer" },
+      });
+      const off = manifests(
+        succeeded(await template(["--set", "webhook.enabled=false"]), "helm template (no webhook)"),
+      );
+      expect(off.filter((o) => o.metadata.name.startsWith(WEBHOOK))).to.deep.equal([]);
+    });
+
+    it("lets anyone reach the webhook's HTTPS port unless webhookFrom says who (the API server's address is cluster-specific)", function () {
+      type Policy = {
+        ingress: { ports: { port: number }[]; from?: unknown }[];
+        egress: unknown[];
+        policyTypes: string[];
+      };
+      const policy = find(objectsOf("default"), "NetworkPolicy", WEBHOOK)["spec"] as Policy;
+      expect(policy.policyTypes).to.deep.equal(["Ingress", "Egress"]);
+      expect(policy.ingress).to.deep.equal([
+        { ports: [{ protocol: "TCP", port: 9443 }] },
+        { ports: [{ protocol: "TCP", port: 8080 }] },
+      ]);
+      expect(policy.egress).to.have.length(2);
+      const pinned = find(objectsOf("network"), "NetworkPolicy", WEBHOOK)["spec"] as Policy;
+      expect(pinned.ingress[1]?.from, "scrapes as for the controller").to.deep.equal([
+        { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } },
+      ]);
+    });
   });
 
   describe("the container image (Dockerfile; there is no Docker engine here to build it)", function () {
@@ -744,7 +957,7 @@ describe("Helm chart charts/trustgate (real helm, kubeconform, kubectl and API s
       }
     });
 
-    it("meets Pod Security: the controller 'restricted'; the agent breaks only baseline's hostPath rule", async function () {
+    it("meets Pod Security: the controller and the webhook 'restricted'; the agent breaks only baseline's hostPath rule", async function () {
       const core = admin.makeApiClient(CoreV1Api);
       const suffix = Date.now().toString(36);
       const dryRunPod = async (level: string, workload: Manifest): Promise<string | undefined> => {
@@ -771,6 +984,7 @@ describe("Helm chart charts/trustgate (real helm, kubeconform, kubectl and API s
       };
       const objects = objectsOf("default");
       expect(await dryRunPod("restricted", find(objects, "Deployment", CONTROLLER))).to.equal(undefined);
+      expect(await dryRunPod("restricted", find(objects, "Deployment", WEBHOOK))).to.equal(undefined);
       const agent = find(objects, "DaemonSet", AGENT);
       expect(await dryRunPod("baseline", agent)).to.match(
         /violates PodSecurity "baseline:latest": hostPath volumes \(volumes "host-sys", "host-proc", "host-config", "key-dir"\)$/,
@@ -785,6 +999,11 @@ describe("Helm chart charts/trustgate (real helm, kubeconform, kubectl and API s
 
       after(async function () {
         await Promise.all(processes.map((p) => p.stop()));
+        // Its failurePolicy is Fail and nothing serves it here: never leave it behind for later suites.
+        await admin
+          .makeApiClient(AdmissionregistrationV1Api)
+          .deleteValidatingWebhookConfiguration({ name: WEBHOOK })
+          .catch(() => undefined);
         // Leave nothing behind for later tests: the ConfidentialHost and Nodes made here.
         const objects = admin.makeApiClient(CustomObjectsApi);
         const core = admin.makeApiClient(CoreV1Api);
@@ -922,6 +1141,40 @@ describe("Helm chart charts/trustgate (real helm, kubeconform, kubectl and API s
         expect(await filterChecks(can, denied, true), "allowed but not needed").to.deep.equal([]);
       });
 
+      it("lets the webhook's ServiceAccount read CVMs and policies and keep only its own Secret and caBundle", async function () {
+        const can = canI(asUser(admin, await serviceAccountToken(admin, NAMESPACE, WEBHOOK)));
+        const named = (check: Check, name: string): Check =>
+          [...check.slice(0, 3), `${check[3]}#${name}`] as Check;
+        const allowed: Check[] = [
+          ["list", "trustgate.io", "confidentialvms", ""],
+          ["watch", "trustgate.io", "confidentialvms", ""],
+          ["list", "trustgate.io", "attestationpolicies", ""],
+          ["watch", "trustgate.io", "attestationpolicies", ""],
+          named(["get", "admissionregistration.k8s.io", "validatingwebhookconfigurations", ""], WEBHOOK),
+          named(["patch", "admissionregistration.k8s.io", "validatingwebhookconfigurations", ""], WEBHOOK),
+          named(["get", "", "secrets", NAMESPACE], `${WEBHOOK}-tls`),
+          named(["update", "", "secrets", NAMESPACE], `${WEBHOOK}-tls`),
+          ["create", "", "secrets", NAMESPACE],
+          named(["watch", "", "configmaps", NAMESPACE], "trustgate-jwks"),
+          named(["list", "", "configmaps", NAMESPACE], "trustgate-jwks"),
+        ];
+        const denied: Check[] = [
+          ["get", "trustgate.io", "confidentialvms", "team-a"],
+          ["patch", "trustgate.io", "confidentialvms", "team-a"],
+          ["delete", "trustgate.io", "attestationpolicies", ""],
+          ["list", "", "secrets", NAMESPACE],
+          ["get", "", "secrets", NAMESPACE],
+          named(["get", "", "secrets", NAMESPACE], `${CONTROLLER}-signing-keys`),
+          ["create", "", "secrets", "team-a"],
+          ["list", "", "configmaps", NAMESPACE],
+          named(["patch", "admissionregistration.k8s.io", "validatingwebhookconfigurations", ""], "other"),
+          ["list", "admissionregistration.k8s.io", "validatingwebhookconfigurations", ""],
+          ["create", "", "pods", "team-a"],
+        ];
+        expect(await filterChecks(can, allowed, false), "denied but needed").to.deep.equal([]);
+        expect(await filterChecks(can, denied, true), "allowed but not needed").to.deep.equal([]);
+      });
+
       it("runs the controller and an agent with the chart's args and only the chart's RBAC and admission policy", async function () {
         const core = admin.makeApiClient(CoreV1Api);
         const hosts = admin.makeApiClient(CustomObjectsApi);
@@ -1052,6 +1305,90 @@ describe("Helm chart charts/trustgate (real helm, kubeconform, kubectl and API s
         expect(denial).to.include(`${AGENT}-node-restriction`);
       });
 
+      it("runs the webhook with the chart's args and only the chart's RBAC: certificates, caBundle, caches, JWKS", async function () {
+        const [httpsPort, metricsPort] = (await freeLoopbackPorts(2)) as [number, number];
+        const args = (onlyContainer(find(installed, "Deployment", WEBHOOK)).args ?? []).map((arg) =>
+          arg.startsWith("--bind-address=")
+            ? `--bind-address=127.0.0.1:${String(httpsPort)}`
+            : arg.startsWith("--metrics-bind-address=")
+              ? `--metrics-bind-address=127.0.0.1:${String(metricsPort)}`
+              : arg,
+        );
+        const kubeconfig = await writeTokenKubeconfig(
+          admin,
+          await serviceAccountToken(admin, NAMESPACE, WEBHOOK),
+          join(dir, "webhook.kubeconfig"),
+        );
+        const jwks = JSON.stringify({ keys: [{ kty: "EC", crv: "P-256", x: "AA", y: "AA", kid: "k" }] });
+        await admin.makeApiClient(CoreV1Api).createNamespacedConfigMap({
+          namespace: NAMESPACE,
+          body: { metadata: { name: "trustgate-jwks" }, data: { "jwks.json": jwks } },
+        });
+        const webhook = startTrustgate("chart-webhook", [...args, "--kubeconfig", kubeconfig], dir);
+        processes.push(webhook);
+        const vwcs = admin.makeApiClient(AdmissionregistrationV1Api);
+        let caBundle = "";
+        try {
+          await waitUntil(
+            "the webhook to be ready with its certificates in place (under the chart's RBAC)",
+            async () => {
+              if (webhook.hasExited()) throw new Error(`the webhook exited: ${await webhook.exited}`);
+              const response = await fetch(`http://127.0.0.1:${String(metricsPort)}/readyz`).catch(
+                () => undefined,
+              );
+              await response?.text();
+              const config = await vwcs.readValidatingWebhookConfiguration({ name: WEBHOOK });
+              caBundle = Buffer.from(config.webhooks?.[0]?.clientConfig.caBundle ?? "", "base64").toString(
+                "utf8",
+              );
+              const patched = (config.webhooks ?? []).every(
+                (w) => w.clientConfig.caBundle === config.webhooks?.[0]?.clientConfig.caBundle,
+              );
+              return response?.status === 200 && caBundle !== "" && patched;
+            },
+            30_000,
+          );
+        } catch (error) {
+          throw new Error(`${(error as Error).message}\n--- webhook log:\n${tailFile(webhook.logPath)}`, {
+            cause: error,
+          });
+        }
+        const secret = await admin
+          .makeApiClient(CoreV1Api)
+          .readNamespacedSecret({ name: `${WEBHOOK}-tls`, namespace: NAMESPACE });
+        expect(secret.type).to.equal("kubernetes.io/tls");
+        expect(Object.keys(secret.data ?? {}).sort()).to.deep.equal([
+          "ca-bundle.crt",
+          "ca.crt",
+          "ca.key",
+          "tls.crt",
+          "tls.key",
+        ]);
+        // The JWKS over HTTPS, checked against the caBundle and the Service's DNS name, as in-cluster clients would.
+        const served = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+          https
+            .get(
+              {
+                host: "127.0.0.1",
+                port: httpsPort,
+                path: "/.well-known/jwks.json",
+                servername: `${WEBHOOK}.${NAMESPACE}.svc`,
+                ca: caBundle,
+                agent: false,
+              },
+              (response) => {
+                let body = "";
+                response.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+                response.on("end", () => {
+                  resolve({ status: response.statusCode ?? 0, body });
+                });
+              },
+            )
+            .on("error", reject);
+        });
+        expect(served).to.deep.equal({ status: 200, body: jwks });
+      });
+
       it("upgrades in place and uninstalls everything but the kept CRDs", async function () {
         const kubeconfig = (await sharedControlPlane()).kubeconfigPath;
         await Promise.all(processes.map((p) => p.stop()));
@@ -1109,8 +1446,10 @@ type Check = [verb: string, group: string, resource: string, namespace: string];
 
 function canI(kc: KubeConfig): (check: Check) => Promise<boolean> {
   const api = kc.makeApiClient(AuthorizationV1Api);
-  return async ([verb, group, resourcePath, namespace]) => {
+  // "namespace#name" asks about one object by name (resourceNames rules).
+  return async ([verb, group, resourcePath, scope]) => {
     const [resource, subresource] = resourcePath.split("/");
+    const [namespace = "", name] = scope.split("#");
     const review = await api.createSelfSubjectAccessReview({
       body: {
         spec: {
@@ -1120,6 +1459,7 @@ function canI(kc: KubeConfig): (check: Check) => Promise<boolean> {
             resource: resource ?? "",
             ...(subresource === undefined ? {} : { subresource }),
             ...(namespace === "" ? {} : { namespace }),
+            ...(name === undefined ? {} : { name }),
           },
         },
       },

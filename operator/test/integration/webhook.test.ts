@@ -1,0 +1,442 @@
+// `trustgate webhook` as a process under the chart's webhook RBAC, registered with the real API server through
+// the chart's own ValidatingWebhookConfiguration (pointed at 127.0.0.1: there is no Service routing here).
+import { expect } from "chai";
+import { execFile } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  AdmissionregistrationV1Api,
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1ValidatingWebhookConfiguration,
+} from "@kubernetes/client-node";
+import { parse } from "yaml";
+import { resolveBinDir } from "../../../hack/lib/find-binaries.ts";
+import { httpsGet } from "../../../hack/lib/https-get.ts";
+import { freeLoopbackPorts, type ManagedProcess, tailFile } from "../../../hack/lib/managed-process.ts";
+import { signAttestationResult } from "../../src/attestation/result/result-token.ts";
+import { generateSigningKey, publicJwks } from "../../src/attestation/result/signing-keys.ts";
+import { apiErrorStatus } from "../../src/kube/api-error.ts";
+import { applyManifestFile, waitUntil } from "../support/apply.ts";
+import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
+import { serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { installTrustgate, SYSTEM_NS } from "../support/install.ts";
+import { REPO_ROOT } from "../support/samples.ts";
+import { startTrustgate } from "../support/trustgate-process.ts";
+
+const SUFFIX = Date.now().toString(36);
+const NS = `wh-${SUFFIX}`;
+const UNGATED = `wh-ungated-${SUFFIX}`;
+const TEST_LABEL = "trustgate.io/webhook-test";
+const VWC = "trustgate-webhook";
+const SECRET = "trustgate-webhook-tls";
+const POLICY = `wh-policy-${SUFFIX}`;
+const LABEL = "trustgate.io/requires-attested-vm";
+const CVM = { group: "trustgate.io", version: "v1alpha1", plural: "confidentialvms" };
+const ATP = { group: "trustgate.io", version: "v1alpha1", plural: "attestationpolicies" };
+const IMAGE = `registry.example.com/trustgate/cvm@sha256:${"ab".repeat(32)}`;
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+function denial(error: unknown): string {
+  const status = apiErrorStatus(error);
+  if (status === undefined) throw error as Error;
+  return status.message;
+}
+
+/** The error message of a create, or undefined when it was admitted. */
+async function refusal(create: () => Promise<unknown>): Promise<string | undefined> {
+  return create().then(() => undefined, denial);
+}
+
+/** The chart's ValidatingWebhookConfiguration (helm template), pointed at the local process and fenced to this suite. */
+async function chartWebhookConfiguration(port: number): Promise<V1ValidatingWebhookConfiguration> {
+  const helm = join(await resolveBinDir(), "helm");
+  // helm assumes an old Kubernetes without a cluster: give it the pinned version.
+  const versions = await readFile(join(REPO_ROOT, "hack/versions.sh"), "utf8");
+  const k8sVersion = /^K8S_VERSION=v(\S+)$/m.exec(versions)?.[1] ?? "";
+  const args = [
+    ...[
+      "template",
+      "trustgate",
+      join(REPO_ROOT, "charts/trustgate"),
+      "-n",
+      SYSTEM_NS,
+      "--kube-version",
+      k8sVersion,
+    ],
+    ...["--set", "fullnameOverride=trustgate", "--show-only", "templates/webhook-configuration.yaml"],
+  ];
+  const rendered = await new Promise<string>((resolve, reject) => {
+    execFile(helm, args, (error, stdout, stderr) => {
+      if (error === null) resolve(stdout);
+      else reject(new Error(`helm template: ${stderr}`));
+    });
+  });
+  const config = parse(rendered) as V1ValidatingWebhookConfiguration;
+  for (const webhook of config.webhooks ?? []) {
+    const path = webhook.clientConfig.service?.path ?? "";
+    webhook.clientConfig = { url: `https://127.0.0.1:${String(port)}${path}` };
+    // Other suites share this API server: gate only this suite's namespaces and policies.
+    if (webhook.namespaceSelector !== undefined)
+      webhook.namespaceSelector.matchLabels = { [TEST_LABEL]: SUFFIX };
+    else webhook.objectSelector = { matchLabels: { [TEST_LABEL]: SUFFIX } };
+  }
+  return config;
+}
+
+describe("trustgate webhook (a process under the chart's webhook RBAC, called by the real API server)", function () {
+  this.timeout(120_000);
+  let admin: KubeConfig;
+  let dir: string;
+  let webhook: ManagedProcess;
+  let port: number;
+  let metricsPort: number;
+  let caBundle = "";
+  const objects = () => admin.makeApiClient(CustomObjectsApi);
+  const core = () => admin.makeApiClient(CoreV1Api);
+  const admission = () => admin.makeApiClient(AdmissionregistrationV1Api);
+
+  const pod = (name: string, cvm: string | undefined, namespace = NS) =>
+    core().createNamespacedPod({
+      namespace,
+      dryRun: "All",
+      body: {
+        metadata: { name, labels: cvm === undefined ? { app: "x" } : { app: "x", [LABEL]: cvm } },
+        spec: { containers: [{ name: "app", image: "registry.example.com/app:1" }] },
+      },
+    });
+  const deployment = (cvm: string, on: "object" | "template") =>
+    admin.makeApiClient(AppsV1Api).createNamespacedDeployment({
+      namespace: NS,
+      dryRun: "All",
+      body: {
+        metadata: { name: `web-${cvm}`, labels: on === "object" ? { [LABEL]: cvm } : {} },
+        spec: {
+          selector: { matchLabels: { app: "web" } },
+          template: {
+            metadata: { labels: { app: "web", ...(on === "template" ? { [LABEL]: cvm } : {}) } },
+            spec: { containers: [{ name: "app", image: "registry.example.com/app:1" }] },
+          },
+        },
+      },
+    });
+  const createCvm = (name: string, policyRef: string, dryRun = false) =>
+    objects().createNamespacedCustomObject({
+      ...CVM,
+      namespace: NS,
+      ...(dryRun ? { dryRun: "All" } : {}),
+      body: {
+        apiVersion: "trustgate.io/v1alpha1",
+        kind: "ConfidentialVM",
+        metadata: { name },
+        spec: { tee: "snp", policyRef, image: { containerDisk: IMAGE } },
+      },
+    });
+  const setAttested = (
+    name: string,
+    status: "True" | "False",
+    expiresAt: Date,
+    reason: string,
+    message: string,
+  ) =>
+    objects().patchNamespacedCustomObjectStatus(
+      {
+        ...CVM,
+        namespace: NS,
+        name,
+        body: {
+          status: {
+            phase: status === "True" ? "Attested" : "Attesting",
+            attestation: { verifiedAt: new Date().toISOString(), expiresAt: expiresAt.toISOString() },
+            conditions: [
+              {
+                type: "Attested",
+                status,
+                reason,
+                message,
+                observedGeneration: 1,
+                lastTransitionTime: new Date().toISOString(),
+              },
+            ],
+          },
+        },
+      },
+      mergePatch,
+    );
+  const webhookLog = (): string => `\n--- webhook log:\n${tailFile(webhook.logPath, 40)}`;
+
+  before(async function () {
+    admin = await kubeConfig();
+    dir = await makeTempDir("trustgate-webhook-");
+    await installTrustgate(admin);
+    await applyManifestFile(admin, "charts/trustgate/files/rbac/webhook.yaml");
+    for (const [name, labels] of [
+      [NS, { [TEST_LABEL]: SUFFIX }],
+      [UNGATED, {}],
+    ] as const) {
+      await core().createNamespace({ body: { metadata: { name, labels } } });
+    }
+    await objects().createClusterCustomObject({
+      ...ATP,
+      body: {
+        apiVersion: "trustgate.io/v1alpha1",
+        kind: "AttestationPolicy",
+        metadata: { name: POLICY, labels: { [TEST_LABEL]: SUFFIX } },
+        spec: {},
+      },
+    });
+    for (const name of ["attested", "failed", "expired"]) await createCvm(name, POLICY);
+    const hour = 3_600_000;
+    await setAttested("attested", "True", new Date(Date.now() + hour), "Affirming", "attested");
+    await setAttested(
+      "failed",
+      "False",
+      new Date(Date.now() + hour),
+      "EvidenceInvalid",
+      "quote signature invalid",
+    );
+    await setAttested("expired", "True", new Date(Date.now() - 1_000), "Affirming", "attested");
+
+    [port, metricsPort] = (await freeLoopbackPorts(2)) as [number, number];
+    await admission()
+      .deleteValidatingWebhookConfiguration({ name: VWC })
+      .catch(() => undefined);
+    await admission().createValidatingWebhookConfiguration({ body: await chartWebhookConfiguration(port) });
+    const kubeconfig = await writeTokenKubeconfig(
+      admin,
+      await serviceAccountToken(admin, SYSTEM_NS, "trustgate-webhook"),
+      join(dir, "webhook.kubeconfig"),
+    );
+    await core()
+      .deleteNamespacedSecret({ name: SECRET, namespace: SYSTEM_NS })
+      .catch(() => undefined);
+    webhook = startTrustgate(
+      "webhook",
+      [
+        ...["webhook", "--kubeconfig", kubeconfig, "--namespace", SYSTEM_NS],
+        ...[
+          "--bind-address",
+          `127.0.0.1:${String(port)}`,
+          "--metrics-bind-address",
+          `127.0.0.1:${String(metricsPort)}`,
+        ],
+        ...["--tls-san", "127.0.0.1", "--webhook-configuration", VWC, "--cert-secret", SECRET],
+        // Short enough that the suite sees a renewal (at 2/3: every 8 s), long enough for a loaded machine.
+        ...["--cert-lifetime", "12s", "--ca-lifetime", "1h", "--cert-check-interval", "1s"],
+      ],
+      dir,
+    );
+    try {
+      await waitUntil(
+        "the webhook to patch its caBundle",
+        async () => {
+          if (webhook.hasExited()) throw new Error(`the webhook exited: ${await webhook.exited}`);
+          const config = await admission().readValidatingWebhookConfiguration({ name: VWC });
+          caBundle = Buffer.from(config.webhooks?.[0]?.clientConfig.caBundle ?? "", "base64").toString(
+            "utf8",
+          );
+          return (config.webhooks ?? []).every((w) => (w.clientConfig.caBundle ?? "") !== "");
+        },
+        30_000,
+      );
+      await waitUntil(
+        "the webhook to be ready (caches synced under its RBAC)",
+        async () => {
+          const response = await fetch(`http://127.0.0.1:${String(metricsPort)}/readyz`).catch(
+            () => undefined,
+          );
+          await response?.text();
+          return response?.status === 200;
+        },
+        30_000,
+      );
+      // The API server loads the configuration asynchronously: wait until it calls the webhook.
+      await waitUntil(
+        "the API server to call the webhook",
+        async () => (await refusal(() => pod("probe", "nope")))?.includes("trustgate:") === true,
+        30_000,
+      );
+    } catch (error) {
+      throw new Error(`${(error as Error).message}${webhookLog()}`, { cause: error });
+    }
+  });
+
+  after(async function () {
+    await admission()
+      .deleteValidatingWebhookConfiguration({ name: VWC })
+      .catch(() => undefined);
+    await webhook.stop();
+  });
+
+  it("serves a certificate for 127.0.0.1 signed by the CA it put into the caBundle", async () => {
+    const ca = new X509Certificate(caBundle);
+    expect(ca.ca).to.equal(true);
+    const served = await new Promise<X509Certificate>((resolve, reject) => {
+      import("node:tls")
+        .then(({ connect }) => {
+          const socket = connect({ host: "127.0.0.1", port, ca: caBundle, servername: "" }, () => {
+            const peer = socket.getPeerX509Certificate();
+            socket.end();
+            if (peer === undefined) reject(new Error("no peer certificate"));
+            else resolve(peer);
+          });
+          socket.on("error", reject);
+        })
+        .catch(reject);
+    });
+    expect(served.verify(ca.publicKey)).to.equal(true);
+    expect(served.subjectAltName).to.include("IP Address:127.0.0.1");
+    expect(served.subjectAltName).to.include(`DNS:trustgate-webhook.${SYSTEM_NS}.svc`);
+    expect(served.publicKey.asymmetricKeyDetails).to.deep.include({ namedCurve: "prime256v1" });
+  });
+
+  it("admits a Pod labelled for an Attested CVM, and an unlabelled Pod", async () => {
+    expect(await refusal(() => pod("ok", "attested"))).to.equal(undefined);
+    expect(await refusal(() => pod("plain", undefined))).to.equal(undefined);
+  });
+
+  it("refuses Pods for a missing, a failed and an expired CVM, saying which and why", async () => {
+    const prefix = `admission webhook "pods.webhook.trustgate.io" denied the request: trustgate: Pod ${NS}/`;
+    expect(await refusal(() => pod("a", "nope"))).to.equal(
+      `${prefix}a requires an attested ConfidentialVM: ConfidentialVM ${NS}/nope not found`,
+    );
+    expect(await refusal(() => pod("b", "failed"))).to.equal(
+      `${prefix}b requires an attested ConfidentialVM: ConfidentialVM ${NS}/failed not attested: EvidenceInvalid: quote signature invalid`,
+    );
+    expect(await refusal(() => pod("c", "expired"))).to.match(
+      new RegExp(`ConfidentialVM ${NS}/expired attestation expired at \\d{4}-\\d\\d-\\d\\dT`),
+    );
+  });
+
+  it("gates Deployments by the label on the object or only on the pod template (CEL match condition)", async () => {
+    expect(await refusal(() => deployment("attested", "template"))).to.equal(undefined);
+    expect(await refusal(() => deployment("attested", "object"))).to.equal(undefined);
+    expect(await refusal(() => deployment("failed", "template"))).to.include(
+      `admission webhook "workloads.webhook.trustgate.io" denied the request: trustgate: Deployment ${NS}/web-failed requires an attested ConfidentialVM: ConfidentialVM ${NS}/failed not attested: EvidenceInvalid`,
+    );
+    expect(await refusal(() => deployment("nope", "object"))).to.include(
+      `ConfidentialVM ${NS}/nope not found`,
+    );
+  });
+
+  it("refuses a ConfidentialVM whose AttestationPolicy does not exist", async () => {
+    expect(await refusal(() => createCvm("dry", POLICY, true))).to.equal(undefined);
+    expect(await refusal(() => createCvm("dry", "no-such-policy", true))).to.include(
+      `spec.policyRef: AttestationPolicy "no-such-policy" not found`,
+    );
+  });
+
+  it("refuses deleting an AttestationPolicy while ConfidentialVMs reference it, naming them; allows it after", async () => {
+    const remove = () => objects().deleteClusterCustomObject({ ...ATP, name: POLICY });
+    expect(await refusal(remove)).to.equal(
+      `admission webhook "attestationpolicies.webhook.trustgate.io" denied the request: trustgate: AttestationPolicy "${POLICY}" is still referenced by 3 ConfidentialVMs: ${NS}/attested, ${NS}/expired, ${NS}/failed; delete them or change their spec.policyRef first`,
+    );
+    await objects().deleteNamespacedCustomObject({ ...CVM, namespace: NS, name: "expired" });
+    await objects().deleteNamespacedCustomObject({ ...CVM, namespace: NS, name: "failed" });
+    await waitUntil("the webhook's cache to drop the deleted CVMs", async () =>
+      (
+        (await refusal(() => objects().deleteClusterCustomObject({ ...ATP, name: POLICY, dryRun: "All" }))) ??
+        ""
+      ).includes("referenced by 1 ConfidentialVM:"),
+    );
+    await objects().deleteNamespacedCustomObject({ ...CVM, namespace: NS, name: "attested" });
+    await waitUntil("the policy to be deletable", async () => (await refusal(remove)) === undefined);
+  });
+
+  it("serves the controller's JWKS over HTTPS (verified against the caBundle) that verify-token accepts", async () => {
+    const key = await generateSigningKey(new Date());
+    const jwks = JSON.stringify(publicJwks([key]));
+    const body = { metadata: { name: "trustgate-jwks", namespace: SYSTEM_NS }, data: { "jwks.json": jwks } };
+    await core()
+      .replaceNamespacedConfigMap({ name: "trustgate-jwks", namespace: SYSTEM_NS, body })
+      .catch(() => core().createNamespacedConfigMap({ namespace: SYSTEM_NS, body }));
+    const url = `https://127.0.0.1:${String(port)}/.well-known/jwks.json`;
+    await waitUntil("the webhook to serve the new JWKS", async () => {
+      const response = await httpsGet(url, { ca: caBundle });
+      return response.status === 200 && response.body === jwks;
+    });
+    const token = await signAttestationResult(
+      {
+        issuer: "trustgate",
+        subject: `${NS}/attested`,
+        nonce: "11".repeat(32),
+        guestKeyThumbprint: "abc",
+        verdict: "affirming",
+        submods: {},
+        issuedAt: new Date(),
+        expiresAt: new Date(Date.now() + 3_600_000),
+      },
+      key,
+    );
+    const caFile = join(dir, "ca-bundle.pem");
+    await writeFile(caFile, caBundle);
+    const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [
+          join(REPO_ROOT, "operator/src/cmd/main.ts"),
+          "verify-token",
+          token,
+          "--jwks",
+          url,
+          "--ca-file",
+          caFile,
+        ],
+        (error, stdout, stderr) => {
+          resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
+        },
+      );
+    });
+    expect(result.code, result.stderr).to.equal(0);
+    expect(JSON.parse(result.stdout)).to.deep.include({ valid: true });
+  });
+
+  it("renews its serving certificate before expiry without a restart, keeping the CA and admitting throughout", async () => {
+    const secret = async () =>
+      (await core().readNamespacedSecret({ name: SECRET, namespace: SYSTEM_NS })).data ?? {};
+    const first = await secret();
+    await waitUntil(
+      "a renewed serving certificate in the Secret",
+      async () => (await secret())["tls.crt"] !== first["tls.crt"],
+      30_000,
+    );
+    const renewed = await secret();
+    expect(renewed["ca.crt"], "the CA is kept").to.equal(first["ca.crt"]);
+    const pem = Buffer.from(renewed["tls.crt"] ?? "", "base64").toString("utf8");
+    await waitUntil("the webhook to serve the renewed certificate", async () => {
+      const { connect } = await import("node:tls");
+      const fingerprint = await new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: "127.0.0.1", port, ca: caBundle }, () => {
+          resolve(socket.getPeerX509Certificate()?.fingerprint256 ?? "");
+          socket.end();
+        });
+        socket.on("error", reject);
+      });
+      return fingerprint === new X509Certificate(pem).fingerprint256;
+    });
+    const config = await admission().readValidatingWebhookConfiguration({ name: VWC });
+    expect(
+      Buffer.from(config.webhooks?.[0]?.clientConfig.caBundle ?? "", "base64").toString("utf8"),
+    ).to.equal(caBundle);
+    expect(await refusal(() => pod("after-renewal", "nope"))).to.include("not found");
+  });
+
+  it("fails closed when the webhook is down: labelled Pods refused, unlabelled ones and other namespaces unaffected", async () => {
+    await webhook.stop();
+    await waitUntil("the API server to fail calling the webhook", async () =>
+      ((await refusal(() => pod("down", "attested"))) ?? "").includes(
+        'failed calling webhook "pods.webhook.trustgate.io"',
+      ),
+    );
+    // Selected out by the objectSelector (no label) or the namespaceSelector: never sent, so admitted.
+    expect(await refusal(() => pod("plain-down", undefined))).to.equal(undefined);
+    expect(await refusal(() => pod("elsewhere", "nope", UNGATED))).to.equal(undefined);
+    // ConfidentialVM writes in gated namespaces have no label filter: refused too.
+    expect(await refusal(() => createCvm("dry-down", POLICY, true))).to.include("failed calling webhook");
+  });
+});
