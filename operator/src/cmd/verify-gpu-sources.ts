@@ -25,8 +25,15 @@ export async function gpuVerifierFor(
   sources: GpuCliSources,
   fallback: () => GpuEvidenceVerifier,
 ): Promise<GpuEvidenceVerifier> {
-  if (sources.rimDirs.length === 0 && sources.ocspDir === undefined && sources.nrasToken === undefined)
-    return fallback();
+  for (const [flag, value] of [
+    ["ocsp-dir", sources.ocspDir],
+    ["nras-token", sources.nrasToken],
+    ["nras-jwks", sources.nrasJwks],
+  ] as const) {
+    // Reserved for OCSP and NRAS remote mode, which are not implemented yet: refuse rather than ignore.
+    if (value !== undefined) throw new UsageError(`trustgate verify: --${flag} is not supported yet`);
+  }
+  if (sources.rimDirs.length === 0) return fallback();
   const rimDirs = await Promise.all(sources.rimDirs.map((d) => directory(d, "rim-dir")));
   return createLocalGpuVerifier({
     measurements: createRimAppraiser({ source: firstRimSource(rimDirs.map(directoryRimSource)) }),
