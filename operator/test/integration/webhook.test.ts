@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   AdmissionregistrationV1Api,
@@ -13,27 +13,22 @@ import {
   type KubeConfig,
   PatchStrategy,
   setHeaderOptions,
-  type V1ValidatingWebhookConfiguration,
 } from "@kubernetes/client-node";
-import { parse } from "yaml";
-import { resolveBinDir } from "../../../hack/lib/find-binaries.ts";
 import { httpsGet } from "../../../hack/lib/https-get.ts";
-import { freeLoopbackPorts, type ManagedProcess, tailFile } from "../../../hack/lib/managed-process.ts";
+import { type ManagedProcess, tailFile } from "../../../hack/lib/managed-process.ts";
 import { signAttestationResult } from "../../src/attestation/result/result-token.ts";
 import { generateSigningKey, publicJwks } from "../../src/attestation/result/signing-keys.ts";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import { applyManifestFile, waitUntil } from "../support/apply.ts";
+import { startLocalWebhook, WEBHOOK_CONFIGURATION as VWC } from "../support/webhook.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
-import { serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
 import { installTrustgate, SYSTEM_NS } from "../support/install.ts";
 import { REPO_ROOT } from "../support/samples.ts";
-import { startTrustgate } from "../support/trustgate-process.ts";
 
 const SUFFIX = Date.now().toString(36);
 const NS = `wh-${SUFFIX}`;
 const UNGATED = `wh-ungated-${SUFFIX}`;
 const TEST_LABEL = "trustgate.io/webhook-test";
-const VWC = "trustgate-webhook";
 const SECRET = "trustgate-webhook-tls";
 const POLICY = `wh-policy-${SUFFIX}`;
 const LABEL = "trustgate.io/requires-attested-vm";
@@ -53,49 +48,12 @@ async function refusal(create: () => Promise<unknown>): Promise<string | undefin
   return create().then(() => undefined, denial);
 }
 
-/** The chart's ValidatingWebhookConfiguration (helm template), pointed at the local process and fenced to this suite. */
-async function chartWebhookConfiguration(port: number): Promise<V1ValidatingWebhookConfiguration> {
-  const helm = join(await resolveBinDir(), "helm");
-  // helm assumes an old Kubernetes without a cluster: give it the pinned version.
-  const versions = await readFile(join(REPO_ROOT, "hack/versions.sh"), "utf8");
-  const k8sVersion = /^K8S_VERSION=v(\S+)$/m.exec(versions)?.[1] ?? "";
-  const args = [
-    ...[
-      "template",
-      "trustgate",
-      join(REPO_ROOT, "charts/trustgate"),
-      "-n",
-      SYSTEM_NS,
-      "--kube-version",
-      k8sVersion,
-    ],
-    ...["--set", "fullnameOverride=trustgate", "--show-only", "templates/webhook-configuration.yaml"],
-  ];
-  const rendered = await new Promise<string>((resolve, reject) => {
-    execFile(helm, args, (error, stdout, stderr) => {
-      if (error === null) resolve(stdout);
-      else reject(new Error(`helm template: ${stderr}`));
-    });
-  });
-  const config = parse(rendered) as V1ValidatingWebhookConfiguration;
-  for (const webhook of config.webhooks ?? []) {
-    const path = webhook.clientConfig.service?.path ?? "";
-    webhook.clientConfig = { url: `https://127.0.0.1:${String(port)}${path}` };
-    // Other suites share this API server: gate only this suite's namespaces and policies.
-    if (webhook.namespaceSelector !== undefined)
-      webhook.namespaceSelector.matchLabels = { [TEST_LABEL]: SUFFIX };
-    else webhook.objectSelector = { matchLabels: { [TEST_LABEL]: SUFFIX } };
-  }
-  return config;
-}
-
 describe("trustgate webhook (a process under the chart's webhook RBAC, called by the real API server)", function () {
   this.timeout(120_000);
   let admin: KubeConfig;
   let dir: string;
   let webhook: ManagedProcess;
   let port: number;
-  let metricsPort: number;
   let caBundle = "";
   const objects = () => admin.makeApiClient(CustomObjectsApi);
   const core = () => admin.makeApiClient(CoreV1Api);
@@ -202,59 +160,22 @@ describe("trustgate webhook (a process under the chart's webhook RBAC, called by
     );
     await setAttested("expired", "True", new Date(Date.now() - 1_000), "Affirming", "attested");
 
-    [port, metricsPort] = (await freeLoopbackPorts(2)) as [number, number];
-    await admission()
-      .deleteValidatingWebhookConfiguration({ name: VWC })
-      .catch(() => undefined);
-    await admission().createValidatingWebhookConfiguration({ body: await chartWebhookConfiguration(port) });
-    const kubeconfig = await writeTokenKubeconfig(
-      admin,
-      await serviceAccountToken(admin, SYSTEM_NS, "trustgate-webhook"),
-      join(dir, "webhook.kubeconfig"),
-    );
     await core()
       .deleteNamespacedSecret({ name: SECRET, namespace: SYSTEM_NS })
       .catch(() => undefined);
-    webhook = startTrustgate(
-      "webhook",
-      [
-        ...["webhook", "--kubeconfig", kubeconfig, "--namespace", SYSTEM_NS],
-        ...[
-          "--bind-address",
-          `127.0.0.1:${String(port)}`,
-          "--metrics-bind-address",
-          `127.0.0.1:${String(metricsPort)}`,
-        ],
-        ...["--tls-san", "127.0.0.1", "--webhook-configuration", VWC, "--cert-secret", SECRET],
+    ({
+      process: webhook,
+      port,
+      caBundle,
+    } = await startLocalWebhook(admin, dir, {
+      fence: { label: TEST_LABEL, value: SUFFIX },
+      extraArgs: [
+        ...["--cert-secret", SECRET],
         // Short enough that the suite sees a renewal (at 2/3: every 8 s), long enough for a loaded machine.
         ...["--cert-lifetime", "12s", "--ca-lifetime", "1h", "--cert-check-interval", "1s"],
       ],
-      dir,
-    );
+    }));
     try {
-      await waitUntil(
-        "the webhook to patch its caBundle",
-        async () => {
-          if (webhook.hasExited()) throw new Error(`the webhook exited: ${await webhook.exited}`);
-          const config = await admission().readValidatingWebhookConfiguration({ name: VWC });
-          caBundle = Buffer.from(config.webhooks?.[0]?.clientConfig.caBundle ?? "", "base64").toString(
-            "utf8",
-          );
-          return (config.webhooks ?? []).every((w) => (w.clientConfig.caBundle ?? "") !== "");
-        },
-        30_000,
-      );
-      await waitUntil(
-        "the webhook to be ready (caches synced under its RBAC)",
-        async () => {
-          const response = await fetch(`http://127.0.0.1:${String(metricsPort)}/readyz`).catch(
-            () => undefined,
-          );
-          await response?.text();
-          return response?.status === 200;
-        },
-        30_000,
-      );
       // The API server loads the configuration asynchronously: wait until it calls the webhook.
       await waitUntil(
         "the API server to call the webhook",
