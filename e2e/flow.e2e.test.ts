@@ -10,6 +10,7 @@ import { kubeConfig, makeTempDir } from "../operator/test/support/control-plane.
 import { readConfidentialHost } from "../operator/test/support/read.ts";
 import { REPO_ROOT } from "../operator/test/support/samples.ts";
 import { SYSTEM_NS } from "../operator/test/support/install.ts";
+import { apiErrorStatus } from "../operator/src/kube/api-error.ts";
 import { condition, TrustgateStack } from "./support/stack.ts";
 
 const NS = "e2e-workloads";
@@ -18,6 +19,7 @@ const TDX_NODE = "e2e-tdx-1";
 const CC_MODE_FILE = "etc/trustgate/cc-mode.json";
 const IMAGE = `registry.example.com/trustgate/cvm-ubuntu-24.04@sha256:${"9b".repeat(32)}`;
 const run = promisify(execFile);
+const REQUIRES = "trustgate.io/requires-attested-vm";
 
 /** The demo flow as assertions, then what a platform team must be able to rely on when things go wrong. */
 describe("e2e: the three steps on the local control plane (agents, controller, KubeVirt simulator, guests)", function () {
@@ -25,6 +27,26 @@ describe("e2e: the three steps on the local control plane (agents, controller, K
   let stack: TrustgateStack;
 
   const cvm = (name: string) => stack.cvm(NS, name);
+  /** Creates a workload Pod that needs `cvm`; the admission refusal message, or undefined when admitted. */
+  let pods = 0;
+  const refusal = async (cvm: string): Promise<string | undefined> =>
+    stack.admin
+      .makeApiClient(CoreV1Api)
+      .createNamespacedPod({
+        namespace: NS,
+        body: {
+          metadata: { name: `inference-${String(++pods)}`, labels: { app: "inference", [REQUIRES]: cvm } },
+          spec: { containers: [{ name: "app", image: "registry.example.com/inference:1" }] },
+        },
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          const status = apiErrorStatus(error);
+          if (status === undefined) throw error as Error;
+          return status.message;
+        },
+      );
   const isAttested = async (name: string): Promise<boolean> =>
     condition(await cvm(name), "Attested").status === "True";
 
@@ -91,6 +113,9 @@ describe("e2e: the three steps on the local control plane (agents, controller, K
       gpus: { count: 2 },
       secrets: [{ name: "model-key" }],
     });
+    expect(await refusal("llm"), "a workload for the CVM before it is attested").to.match(
+      /llm.*not attested/,
+    );
     const guest = await stack.startGuest(NS, "llm");
     await waitUntil("llm Attested", () => isAttested("llm"), 90_000);
 
@@ -153,6 +178,9 @@ describe("e2e: the three steps on the local control plane (agents, controller, K
       "e2e-model-key",
     );
     expect(guest.hasExited()).to.equal(false);
+
+    expect(await refusal("llm"), "a workload for the Attested CVM").to.equal(undefined);
+    expect(await refusal("no-such-cvm")).to.include("no-such-cvm");
   });
 
   it("converges after the controller crashes mid-flow: one VM, disjoint GPUs, Attested", async function () {
@@ -184,7 +212,25 @@ describe("e2e: the three steps on the local control plane (agents, controller, K
     expect(await isAttested("llm"), "the first CVM stays Attested through the restart").to.equal(true);
   });
 
-  it("host drift: a GPU leaving CC mode makes its CVMs Degraded and no longer Attested", async function () {
+  it("fails closed: with the webhook down, workloads needing an attested CVM are refused; others are not", async function () {
+    await stack.stopWebhook();
+    try {
+      expect(await refusal("llm")).to.include("failed calling webhook");
+      const plain = await stack.admin.makeApiClient(CoreV1Api).createNamespacedPod({
+        namespace: NS,
+        body: {
+          metadata: { name: "plain", labels: { app: "plain" } },
+          spec: { containers: [{ name: "app", image: "registry.example.com/app:1" }] },
+        },
+      });
+      expect(plain.metadata?.uid).to.be.a("string");
+    } finally {
+      await stack.startWebhook();
+    }
+    await waitUntil("workloads admitted again", async () => (await refusal("llm")) === undefined, 30_000);
+  });
+
+  it("host drift: a GPU leaving CC mode makes its CVMs Degraded, no longer Attested, and new workloads refused", async function () {
     const ccMode = JSON.parse(
       await readFile(join(stack.hostRoots.get(SNP_NODE) ?? "", CC_MODE_FILE), "utf8"),
     ) as {
@@ -208,5 +254,6 @@ describe("e2e: the three steps on the local control plane (agents, controller, K
       expect(condition(await cvm(name), "HostValidated").status).to.equal("False");
     }
     expect((await cvm("llm"))?.status?.message).to.include(`GPU ${firstGpu ?? ""} CC mode off`);
+    expect(await refusal("llm"), "a new workload for the no longer attested CVM").to.include("not attested");
   });
 });

@@ -17,6 +17,8 @@ import { serviceAccountToken, writeTokenKubeconfig } from "../../operator/test/s
 import { installTrustgate, startFixtureAgent, SYSTEM_NS } from "../../operator/test/support/install.ts";
 import { readConfidentialVM } from "../../operator/test/support/read.ts";
 import { startTrustgate } from "../../operator/test/support/trustgate-process.ts";
+import { applyManifestFile } from "../../operator/test/support/apply.ts";
+import { startLocalWebhook, type LocalWebhook } from "../../operator/test/support/webhook.ts";
 import { startKubevirtSimulator, type KubevirtSimulator } from "../kubevirt-simulator/simulator.ts";
 
 export interface FixtureHost {
@@ -40,6 +42,7 @@ export class TrustgateStack {
   readonly simPki: string;
   readonly hostRoots = new Map<string, string>();
   private controller: ManagedProcess | undefined;
+  private webhook: LocalWebhook | undefined;
   private simulator: KubevirtSimulator | undefined;
   private readonly processes: ManagedProcess[] = [];
   private readonly objects: CustomObjectsApi;
@@ -61,6 +64,8 @@ export class TrustgateStack {
       this.hostRoots.set(host.node, root);
     }
     await this.startController();
+    await applyManifestFile(this.admin, "charts/trustgate/files/rbac/webhook.yaml");
+    await this.startWebhook();
     this.simulator = await startKubevirtSimulator({ kc: this.admin, log: pino({ level: "silent" }) });
   }
 
@@ -80,6 +85,20 @@ export class TrustgateStack {
   async crashController(): Promise<void> {
     await this.controller?.stop(0);
     this.controller = undefined;
+  }
+
+  /** The admission webhook, registered through the chart's configuration; same ports on a restart. */
+  async startWebhook(): Promise<void> {
+    const ports =
+      this.webhook === undefined
+        ? undefined
+        : ([this.webhook.port, this.webhook.metricsPort] as [number, number]);
+    this.webhook = await startLocalWebhook(this.admin, this.dir, ports === undefined ? {} : { ports });
+    this.processes.push(this.webhook.process);
+  }
+
+  async stopWebhook(): Promise<void> {
+    await this.webhook?.process.stop();
   }
 
   /** Starts `trustgate guest` from what the controller put into the CVM's cloud-init Secret. */
