@@ -5,13 +5,22 @@
 import { spawn } from "node:child_process";
 import { cpSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import {
+  AdmissionregistrationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+} from "@kubernetes/client-node";
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
 import { createSimPki, TRUST_ROOTS_FILE } from "../operator/src/attestation/simulated/sim-pki.ts";
 import { SIMULATED_SNP_MEASUREMENT } from "../operator/src/attestation/simulated/simulated-snp.ts";
 import { applyCrds, readCrdFile } from "../operator/src/kube/crd-install.ts";
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
-import { applyManifestFile } from "../operator/test/support/apply.ts";
+import { applyManifestFile, waitUntil } from "../operator/test/support/apply.ts";
+import { chartWebhookConfiguration, WEBHOOK_CONFIGURATION } from "../operator/test/support/webhook.ts";
+import { apiErrorStatus } from "../operator/src/kube/api-error.ts";
+import { freeLoopbackPorts } from "./lib/managed-process.ts";
 import {
   guestFilesFromCloudInit,
   simulatedGuestArgs,
@@ -51,7 +60,7 @@ function background(name: string, command: string, args: string[]): void {
 
 rmSync(demoDir, { recursive: true, force: true });
 mkdirSync(demoDir, { recursive: true });
-console.log("# KubeVirt's VirtualMachine/VMI CRDs, agent and controller RBAC, the agent admission policy");
+console.log("# KubeVirt's VirtualMachine/VMI CRDs, the chart's RBAC and admission policies");
 for (const crd of ["virtualmachines", "virtualmachineinstances"]) {
   await applyCrds(kc, await readCrdFile(join(ROOT, `hack/kubevirt/crds/${crd}.kubevirt.io.yaml`)), 60_000);
 }
@@ -59,6 +68,7 @@ await core.createNamespace({ body: { metadata: { name: NS } } }).catch(() => und
 for (const file of [
   "rbac/agent.yaml",
   "rbac/controller.yaml",
+  "rbac/webhook.yaml",
   "admission/agent-node-restriction.yaml",
   "admission/guest-status-restriction.yaml",
 ]) {
@@ -127,6 +137,34 @@ background("kubevirt-simulator", process.execPath, [
   "--step-delay-ms",
   "500",
 ]);
+
+console.log("# The admission webhook (chart configuration, pointed at 127.0.0.1; self-managed certificate)");
+const [webhookPort, webhookMetricsPort] = (await freeLoopbackPorts(2)) as [number, number];
+const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+await admission.deleteValidatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION }).catch(() => undefined);
+await admission.createValidatingWebhookConfiguration({ body: await chartWebhookConfiguration(webhookPort) });
+const webhookKc = await writeTokenKubeconfig(
+  kc,
+  await serviceAccountToken(kc, NS, "trustgate-webhook"),
+  join(demoDir, "webhook.kubeconfig"),
+);
+background("webhook", trustgate, [
+  ...["webhook", "--kubeconfig", webhookKc, "--namespace", NS, "--tls-san", "127.0.0.1"],
+  ...["--bind-address", `127.0.0.1:${String(webhookPort)}`],
+  ...["--metrics-bind-address", `127.0.0.1:${String(webhookMetricsPort)}`],
+]);
+await waitUntil(
+  "the webhook to be ready",
+  async () => {
+    const response = await fetch(`http://127.0.0.1:${String(webhookMetricsPort)}/readyz`).catch(
+      () => undefined,
+    );
+    await response?.text();
+    return response?.status === 200;
+  },
+  60_000,
+);
+console.log(`  serving https://127.0.0.1:${String(webhookPort)} (JWKS at /.well-known/jwks.json)`);
 
 async function getCvm(name: string): Promise<ConfidentialVM> {
   return (await objects.getNamespacedCustomObject({
@@ -221,4 +259,33 @@ console.log(
   `  signed result: ${join(demoDir, "demo-attested.jwt")} (check it: ./bin/trustgate verify-token @${join(demoDir, "demo-attested.jwt")} --jwks <(kubectl get cm -n ${NS} trustgate-jwks -o jsonpath='{.data.jwks\\.json}'))`,
 );
 console.log(`  secret released to the guest only: ${join(guestFiles.secretsDir, "demo-model-key/key")}`);
+
+console.log("# Admission: workloads that need an attested CVM (label trustgate.io/requires-attested-vm)");
+async function tryPod(name: string, cvm: string): Promise<void> {
+  // The API server calls the webhook as soon as it has loaded the configuration; until then, retry.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await core.createNamespacedPod({
+        namespace: "default",
+        body: {
+          metadata: { name, labels: { app: name, "trustgate.io/requires-attested-vm": cvm } },
+          spec: { containers: [{ name: "app", image: "registry.example.com/inference:1" }] },
+        },
+      });
+      console.log(`  pod ${name} (needs ${cvm}): admitted`);
+      return;
+    } catch (error) {
+      const message = apiErrorStatus(error)?.message ?? String(error);
+      if (message.includes("failed calling webhook") && attempt < 20) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        continue;
+      }
+      console.log(`  pod ${name} (needs ${cvm}): refused: ${message}`);
+      return;
+    }
+  }
+}
+await core.deleteNamespacedPod({ name: "inference-attested", namespace: "default" }).catch(() => undefined);
+await tryPod("inference-attested", "demo-attested");
+await tryPod("inference-unattested", "llm-inference");
 console.log(`Logs of the background processes: ${demoDir}`);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: a local control plane with the trustgate CRDs and samples, agents on three fixture hosts, the
-# controller, a test-only KubeVirt simulator and a guest with a simulated SEV-SNP TEE and GPUs; ends with
-# `kubectl get chost,atp,cvm` showing validated hosts and an Attested CVM. Everything keeps running for you
+# controller, the admission webhook, a test-only KubeVirt simulator and a guest with a simulated SEV-SNP TEE
+# and GPUs; ends with `kubectl get chost,atp,cvm` showing validated hosts and an Attested CVM, a workload
+# Pod admitted for it and one refused for a CVM that is not attested. Everything keeps running for you
 # to explore; `make cluster-down` stops it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,6 +31,9 @@ echo "# Node labels set by the host controller"
 echo
 echo "# KubeVirt VirtualMachines the controller launched (VMIs played by the test-only simulator)"
 "$kubectl" get vm,vmi -A
+echo
+echo "# Workload Pods the admission webhook admitted (only for an Attested CVM)"
+"$kubectl" get pods -A -l trustgate.io/requires-attested-vm -L trustgate.io/requires-attested-vm
 echo
 echo "The local control plane keeps running: export KUBECONFIG=$KUBECONFIG (kubectl: $kubectl)"
 echo "Stop it with: make cluster-down"
