@@ -56,12 +56,19 @@ describe("validateAdmission", () => {
     ).to.include({ allowed: false, code: 403 });
   });
 
-  it("allows, with a warning, what arrives on the wrong path (a misconfigured webhook)", () => {
+  it("still judges a gated kind that arrives on the wrong path (fail closed), with a warning", () => {
     const decision = validateAdmission("confidentialVMs", aRequest("Pod", aPod("nope")), view(), NOW);
-    expect(decision.allowed).to.equal(true);
+    expect(decision.allowed).to.equal(false);
+    expect(decision.message).to.include("nope");
     expect(decision.warnings?.[0]).to.include(
       "was sent to /validate/confidentialvms, which does not validate it",
     );
+  });
+
+  it("allows, with a warning, a kind trustgate does not gate on any path", () => {
+    const decision = validateAdmission("workloads", aRequest("Service", {}), view(), NOW);
+    expect(decision.allowed).to.equal(true);
+    expect(decision.warnings?.[0]).to.include("which does not validate it");
   });
 
   it("turns a validator that throws into a denial", () => {

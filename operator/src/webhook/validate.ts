@@ -37,8 +37,9 @@ export function targetOf(request: AdmissionRequest): AdmissionTarget | undefined
 }
 
 /**
- * The one entry point: routes a request to its validator. A request on the wrong path means the webhook
- * configuration is wrong; it is allowed with a warning rather than blocking kinds trustgate does not gate.
+ * The one entry point: routes a request to its validator by what it is, not by the path it came on. A
+ * request on the wrong path means the webhook configuration is wrong: a kind trustgate gates is still
+ * judged (fail closed, with a warning); any other kind is allowed with a warning rather than blocked.
  * A validator that throws denies (fail closed) with the error.
  */
 export function validateAdmission(
@@ -48,11 +49,25 @@ export function validateAdmission(
   now: Date,
 ): AdmissionDecision {
   const target = targetOf(request);
-  if (target !== path) {
-    return allow([
-      `trustgate: ${request.kind.kind} (${request.resource.group}/${request.resource.resource}) was sent to ${ADMISSION_PATHS[path]}, which does not validate it; check the ValidatingWebhookConfiguration`,
-    ]);
-  }
+  const misrouted =
+    target === path
+      ? []
+      : [
+          `trustgate: ${request.kind.kind} (${request.resource.group}/${request.resource.resource}) was sent to ${ADMISSION_PATHS[path]}, which does not validate it; check the ValidatingWebhookConfiguration`,
+        ];
+  if (target === undefined) return allow(misrouted);
+  const decision = decide(target, request, view, now);
+  return misrouted.length === 0
+    ? decision
+    : { ...decision, warnings: [...misrouted, ...(decision.warnings ?? [])] };
+}
+
+function decide(
+  target: AdmissionTarget,
+  request: AdmissionRequest,
+  view: AdmissionView,
+  now: Date,
+): AdmissionDecision {
   if (!view.synced()) {
     return deny(
       "trustgate: the admission webhook is starting and has not synced its caches yet; retry shortly",
