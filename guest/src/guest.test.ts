@@ -89,7 +89,13 @@ describe("Guest (decides, answers, opens secrets)", function () {
     expect(bundle.nonce).to.equal(A);
     expect(bundle.gpus).to.have.length(2);
     const roots = parseTestTrustRoots(
-      JSON.stringify(testTrustRootsFile([pki.amd.arkPem], [pki.nvidia.root.toString()])),
+      JSON.stringify(
+        testTrustRootsFile(
+          [pki.amd.arkPem],
+          [pki.nvidia.root.toString()],
+          [pki.nvidiaRim?.root.toString() ?? ""],
+        ),
+      ),
       "memory",
     );
     const report = await verifyBundle(bundle, {

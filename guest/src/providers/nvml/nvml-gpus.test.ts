@@ -73,9 +73,11 @@ describe("NVML GPU provider (NVML faked at the struct level)", function () {
       now: new Date(),
       expectedNonce: nonce,
     });
-    expect(results.map((r) => [r.authentic, r.errors])).to.deep.equal([
-      [true, []],
-      [true, []],
+    // NVML gives evidence, not RIMs (those come with the bundle or from a RIM service): only those are missing.
+    const missing = ["RimUnavailable", "RimUnavailable"];
+    expect(results.map((r) => [r.authentic, r.errors.map((e) => e.code)])).to.deep.equal([
+      [true, missing],
+      [true, missing],
     ]);
     const hex = Buffer.from(nonce).toString("hex");
     expect(calls).to.deep.equal([
