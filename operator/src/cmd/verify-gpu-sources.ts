@@ -1,6 +1,8 @@
 /** The GPU part of `trustgate verify`: offline RIM, OCSP and NRAS sources from flags. */
 import { stat } from "node:fs/promises";
 import { createLocalGpuVerifier } from "../attestation/gpu/verifier.ts";
+import { directoryOcspSource } from "../attestation/gpu/ocsp/ocsp-source.ts";
+import { createOcspRevocationChecker } from "../attestation/gpu/ocsp/revocation.ts";
 import { createRimAppraiser } from "../attestation/gpu/rim/appraiser.ts";
 import { directoryRimSource, firstRimSource } from "../attestation/gpu/rim/rim-source.ts";
 import type { GpuEvidenceVerifier } from "../attestation/verify-bundle.ts";
@@ -26,16 +28,18 @@ export async function gpuVerifierFor(
   fallback: () => GpuEvidenceVerifier,
 ): Promise<GpuEvidenceVerifier> {
   for (const [flag, value] of [
-    ["ocsp-dir", sources.ocspDir],
     ["nras-token", sources.nrasToken],
     ["nras-jwks", sources.nrasJwks],
   ] as const) {
-    // Reserved for OCSP and NRAS remote mode, which are not implemented yet: refuse rather than ignore.
     if (value !== undefined) throw new UsageError(`trustgate verify: --${flag} is not supported yet`);
   }
-  if (sources.rimDirs.length === 0) return fallback();
+  if (sources.rimDirs.length === 0 && sources.ocspDir === undefined) return fallback();
   const rimDirs = await Promise.all(sources.rimDirs.map((d) => directory(d, "rim-dir")));
+  const ocspDir = sources.ocspDir === undefined ? undefined : await directory(sources.ocspDir, "ocsp-dir");
   return createLocalGpuVerifier({
     measurements: createRimAppraiser({ source: firstRimSource(rimDirs.map(directoryRimSource)) }),
+    revocation: createOcspRevocationChecker({
+      sources: ocspDir === undefined ? [] : [directoryOcspSource(ocspDir)],
+    }),
   });
 }

@@ -13,8 +13,9 @@ const USAGE = `Usage: trustgate verify <bundle.json> [--at <RFC3339 time>] [--po
                         [--rim-dir <dir>]... [--ocsp-dir <dir>] [--nras-token <file>] [--nras-jwks <file|url>]
 
 GPU evidence: RIMs come from the bundle, then --rim-dir (files named by RIM ID, e.g.
-NV_GPU_DRIVER_GH100_550.90.07.xml), then the policy's gpu.rimServiceUrl. --ocsp-dir, --nras-token and
---nras-jwks are reserved for OCSP and NRAS remote mode (not supported yet).
+NV_GPU_DRIVER_GH100_550.90.07.xml), then the policy's gpu.rimServiceUrl. OCSP responses for the device and
+RIM certificate chains come from --ocsp-dir (DER OCSPResponse files, any names), then the policy's gpu.ocspUrl;
+with neither, revocation is "unchecked". --nras-token and --nras-jwks are reserved for NRAS remote mode.
 
 Verifies an evidence bundle offline and prints one JSON object (verdict, tee, gpus, policy).
 Exit status: 0 affirming, 1 warning or contraindicated, 2 the input could not be read.`;

@@ -10,7 +10,6 @@ import { EvidenceError, toVerificationError, type VerificationError } from "../t
 import type { GpuEvidenceVerifier, GpuResult } from "../verify-bundle.ts";
 import {
   MEASUREMENTS_UNCHECKED,
-  REVOCATION_UNCHECKED,
   type AuthenticGpuEvidence,
   type GpuAppraisalContext,
   type GpuEvidenceEntry,
@@ -26,6 +25,7 @@ import {
   type GpuTrustAnchors,
   type VerifiedDevice,
 } from "./device-chain.ts";
+import { createOcspRevocationChecker } from "./ocsp/revocation.ts";
 import { reportedVersionErrors } from "./reported-versions.ts";
 import { createRimAppraiser } from "./rim/appraiser.ts";
 import type { RimVerifier } from "./rim/rim.ts";
@@ -40,7 +40,7 @@ export interface LocalGpuVerifierConfig {
   chainCacheEntries?: number;
   /** RIM appraisal; default: RIMs from the bundle or the policy's RIM service, verified to the pinned CoRIM root. */
   measurements?: GpuMeasurementAppraiser;
-  /** OCSP for the device chain (issue 8 part 3); default: revocation "unchecked". */
+  /** Revocation of the device and RIM chains; default: OCSP with the policy's `gpu.ocspUrl` ("unchecked" without). */
   revocation?: GpuRevocationChecker;
 }
 
@@ -223,7 +223,7 @@ export function createLocalGpuVerifier(config: LocalGpuVerifierConfig = {}): Loc
   const rimAppraiser = config.measurements === undefined ? createRimAppraiser() : undefined;
   const hooks = {
     measurements: config.measurements ?? rimAppraiser ?? MEASUREMENTS_UNCHECKED,
-    revocation: config.revocation ?? REVOCATION_UNCHECKED,
+    revocation: config.revocation ?? createOcspRevocationChecker(),
   };
   return {
     chains,

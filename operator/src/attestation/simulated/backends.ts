@@ -1,18 +1,27 @@
 /**
  * Verifier backends that trust the pinned vendor roots AND the simulated roots of a test trust-roots file: what the
- * controller runs with `--test-trust-roots` (tests and demos only). The verifiers themselves are the real ones.
+ * controller runs with `--test-trust-roots` (tests and demos only). The verifiers themselves are the real ones; a
+ * simulated PKI directory that holds OCSP responders (beside its trust-roots.json) also answers OCSP in-process.
  */
+import { dirname } from "node:path";
 import { createLocalGpuVerifier, PINNED_NVIDIA_ANCHORS } from "../gpu/index.ts";
+import { createOcspRevocationChecker } from "../gpu/ocsp/revocation.ts";
+import type { OcspSource } from "../gpu/ocsp/ocsp-source.ts";
 import { createRimAppraiser } from "../gpu/rim/appraiser.ts";
 import { PINNED_RIM_ANCHORS } from "../gpu/rim/rim.ts";
 import { defaultTeeBackends } from "../registry.ts";
 import { appraiseSnp, createSnpVerifier, PINNED_AMD_ANCHORS } from "../snp/index.ts";
 import type { BundleVerifyOptions } from "../verify-bundle.ts";
+import { simulatedOcspSource } from "./nvidia-ocsp.ts";
+import { loadSimulatedOcspResponders } from "./sim-pki.ts";
 import { loadTestTrustRoots, type TestTrustRoots } from "./test-trust-roots.ts";
 
 export type VerifierBackends = Required<Pick<BundleVerifyOptions, "tees" | "gpus">>;
 
-export function backendsTrusting(roots: TestTrustRoots): VerifierBackends {
+export function backendsTrusting(
+  roots: TestTrustRoots,
+  options: { ocsp?: readonly OcspSource[] } = {},
+): VerifierBackends {
   const snp = createSnpVerifier({
     anchors: {
       arks: [...PINNED_AMD_ANCHORS.arks, ...roots.snp.arks],
@@ -26,11 +35,17 @@ export function backendsTrusting(roots: TestTrustRoots): VerifierBackends {
       measurements: createRimAppraiser({
         anchors: { roots: [...PINNED_RIM_ANCHORS.roots, ...roots.gpuRim.roots] },
       }),
+      ...(options.ocsp === undefined
+        ? {}
+        : { revocation: createOcspRevocationChecker({ sources: options.ocsp }) }),
     }),
   };
 }
 
-/** Backends for `--test-trust-roots <file>`. */
+/** Backends for `--test-trust-roots <file>`; OCSP answered by the simulated responders of the file's PKI directory. */
 export async function simulatedBackends(trustRootsFile: string): Promise<VerifierBackends> {
-  return backendsTrusting(await loadTestTrustRoots(trustRootsFile));
+  const responders = await loadSimulatedOcspResponders(dirname(trustRootsFile));
+  return backendsTrusting(await loadTestTrustRoots(trustRootsFile), {
+    ...(responders.length === 0 ? {} : { ocsp: [simulatedOcspSource(responders)] }),
+  });
 }

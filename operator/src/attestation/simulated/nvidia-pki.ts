@@ -44,6 +44,8 @@ export interface NvidiaCa {
   root: X509Certificate;
   identity: X509Certificate;
   ica: FakeCertificate;
+  /** Delegated OCSP responders of the root, the identity CA and the ICA (simulated-ocsp.ts). */
+  ocspResponders?: FakeCertificate[];
 }
 
 export interface NvidiaDevice {
@@ -190,16 +192,29 @@ export function fakeCertificateFromPem(certificatePem: string, privateKeyPem: st
   };
 }
 
-function generateHierarchy(): { root: FakeCertificate; identity: FakeCertificate; ica: FakeCertificate } {
+/** Root, GH100 identity CA and provisioner ICA, with their keys. */
+export function generateNvidiaHierarchy(): {
+  root: FakeCertificate;
+  identity: FakeCertificate;
+  ica: FakeCertificate;
+} {
   const root = issueCertificate("NVIDIA Device Identity CA", undefined, { ca: true });
   const identity = issueCertificate("NVIDIA GH100 Identity", root, { ca: true });
   const ica = issueCertificate("NVIDIA GH100 Provisioner ICA 1", identity, { ca: true });
   return { root, identity, ica };
 }
 
-export function generateNvidiaCa(): NvidiaCa {
-  const { root, identity, ica } = generateHierarchy();
-  return { root: root.certificate, identity: identity.certificate, ica };
+export function generateNvidiaCa(
+  options: { ocspResponders?: (ca: FakeCertificate) => FakeCertificate } = {},
+): NvidiaCa {
+  const { root, identity, ica } = generateNvidiaHierarchy();
+  const responders = options.ocspResponders;
+  return {
+    root: root.certificate,
+    identity: identity.certificate,
+    ica,
+    ...(responders === undefined ? {} : { ocspResponders: [root, identity, ica].map(responders) }),
+  };
 }
 
 /** One device: its identity (BROM) certificate and attestation leaf, issued by the CA's provisioner ICA. */
@@ -239,7 +254,7 @@ export function nvidiaAnchors(rootPem: string): GpuTrustAnchors {
 
 /** A whole hierarchy with one device, for tests. */
 export function makeFakeNvidiaPki(options: FakeLeafOptions = {}): FakeNvidiaPki {
-  const { root, identity, ica } = generateHierarchy();
+  const { root, identity, ica } = generateNvidiaHierarchy();
   const device = issueNvidiaDevice({ root: root.certificate, identity: identity.certificate, ica }, options);
   return { ...device, root, anchors: nvidiaAnchors(root.certificate.toString()) };
 }

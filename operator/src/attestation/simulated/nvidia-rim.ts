@@ -11,16 +11,26 @@ export interface RimCa {
   root: X509Certificate;
   ca: X509Certificate;
   signer: FakeCertificate;
+  /** Delegated OCSP responders of the root and the CA (simulated-ocsp.ts). */
+  ocspResponders?: FakeCertificate[];
 }
 
-export function generateRimCa(options: { signerValidity?: Validity } = {}): RimCa {
+export function generateRimCa(
+  options: { signerValidity?: Validity; ocspResponders?: (ca: FakeCertificate) => FakeCertificate } = {},
+): RimCa {
   const root = issueCertificate("NVIDIA CoRIM signing Root CA", undefined, { ca: true });
   const ca = issueCertificate("NVIDIA Reference Value GH100 CA", root, { ca: true });
   const signer = issueCertificate("HCC RIM L4 Signer", ca, {
     ca: false,
     ...(options.signerValidity === undefined ? {} : { validity: options.signerValidity }),
   });
-  return { root: root.certificate, ca: ca.certificate, signer };
+  const responders = options.ocspResponders;
+  return {
+    root: root.certificate,
+    ca: ca.certificate,
+    signer,
+    ...(responders === undefined ? {} : { ocspResponders: [root, ca].map(responders) }),
+  };
 }
 
 export interface RimSpec {

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSimPki, loadSimPki, TRUST_ROOTS_FILE } from "./sim-pki.ts";
+import { simulatedBackends } from "./backends.ts";
 import { SimulatedSnpTee } from "./simulated-snp.ts";
 import { SimulatedGpus } from "./simulated-gpus.ts";
 import { createSnpVerifier } from "../snp/index.ts";
@@ -65,6 +66,23 @@ describe("simulated PKI directory (hack/sim-pki.ts)", function () {
       expectedNonce: reportData.subarray(0, 32),
     });
     expect(gpu?.authentic, JSON.stringify(gpu?.errors)).to.equal(true);
+  });
+
+  it("keeps simulated OCSP responders whose answers the controller's --test-trust-roots backends use", async () => {
+    const pki = await loadSimPki(dir);
+    expect(pki.nvidiaOcsp?.map((r) => r.name)).to.deep.equal([
+      "NVIDIA Device Identity CA OCSP Responder",
+      "NVIDIA GH100 Identity OCSP Responder",
+      "NVIDIA GH100 Provisioner ICA 1 OCSP Responder",
+      "NVIDIA CoRIM signing Root CA OCSP Responder",
+      "NVIDIA Reference Value GH100 CA OCSP Responder",
+    ]);
+    const { gpus: verifier } = await simulatedBackends(join(dir, TRUST_ROOTS_FILE));
+    const nonce = new Uint8Array(32).fill(3);
+    const gpus = await new SimulatedGpus(pki).collect(nonce, { gpus: ["node-a/0000:41:00.0"] });
+    const [gpu] = await verifier.verify(gpus, { now: NOW, expectedNonce: nonce, policy: {} });
+    expect(gpu?.errors).to.deep.equal([]);
+    expect([gpu?.measurements, gpu?.revocation]).to.deep.equal(["match", "good"]);
   });
 });
 

@@ -8,12 +8,19 @@
  *   <dir>/amd/{ark,ask}.pem       <dir>/private/amd-ask.key.pem
  *   <dir>/nvidia/{root,identity,ica}.pem   <dir>/private/nvidia-ica.key.pem
  *   <dir>/nvidia/rim-{root,ca,signer}.pem  <dir>/private/nvidia-rim-signer.key.pem   (simulated RIM signing)
+ *   <dir>/nvidia/ocsp-responder-<n>.pem    <dir>/private/nvidia-ocsp-responder-<n>.key.pem  (simulated OCSP)
  */
 import { createPrivateKey, KeyObject, webcrypto, X509Certificate } from "node:crypto";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AMD_RSA_PSS, generateAmdCa, type AmdCa } from "./amd-pki.ts";
-import { fakeCertificateFromPem, generateNvidiaCa, type NvidiaCa } from "./nvidia-pki.ts";
+import {
+  fakeCertificateFromPem,
+  generateNvidiaCa,
+  type FakeCertificate,
+  type NvidiaCa,
+} from "./nvidia-pki.ts";
+import { issueOcspResponder } from "./nvidia-ocsp.ts";
 import { generateRimCa, type RimCa } from "./nvidia-rim.ts";
 import { testTrustRootsFile } from "./test-trust-roots.ts";
 
@@ -24,6 +31,8 @@ export interface SimPki {
   nvidia: NvidiaCa;
   /** Signs the simulated GPUs' RIMs; absent in a PKI directory written before RIMs were simulated. */
   nvidiaRim?: RimCa;
+  /** Delegated OCSP responders of every simulated NVIDIA CA (device and RIM); absent in older directories. */
+  nvidiaOcsp?: FakeCertificate[];
 }
 
 interface SimPkiManifest {
@@ -52,11 +61,17 @@ const FILES = {
 
 export const TRUST_ROOTS_FILE = FILES.trustRoots;
 
+const OCSP_RESPONDER = /^ocsp-responder-(\d+)\.pem$/;
+
 export async function generateSimPki(options: { snpProduct?: SimulatedSnpProduct } = {}): Promise<SimPki> {
+  const ocspResponders = (ca: FakeCertificate): FakeCertificate => issueOcspResponder(ca);
+  const nvidia = generateNvidiaCa({ ocspResponders });
+  const nvidiaRim = generateRimCa({ ocspResponders });
   return {
     amd: await generateAmdCa({ product: options.snpProduct ?? "Genoa" }),
-    nvidia: generateNvidiaCa(),
-    nvidiaRim: generateRimCa(),
+    nvidia,
+    nvidiaRim,
+    nvidiaOcsp: [...(nvidia.ocspResponders ?? []), ...(nvidiaRim.ocspResponders ?? [])],
   };
 }
 
@@ -111,6 +126,13 @@ export async function writeSimPki(pki: SimPki, dir: string): Promise<void> {
     );
     privateFiles.push([FILES.rimSignerKey, privateKeyPem(pki.nvidiaRim.signer.keys.privateKey)]);
   }
+  (pki.nvidiaOcsp ?? []).forEach((responder, n) => {
+    publicFiles.push([`nvidia/ocsp-responder-${n}.pem`, responder.certificate.toString()]);
+    privateFiles.push([
+      `private/nvidia-ocsp-responder-${n}.key.pem`,
+      privateKeyPem(responder.keys.privateKey),
+    ]);
+  });
   for (const [file, text] of privateFiles)
     await writeFile(join(dir, file), text, { mode: 0o600, flag: "wx" });
   for (const [file, text] of publicFiles) await writeFile(join(dir, file), text, { mode: 0o644, flag: "wx" });
@@ -136,6 +158,25 @@ async function readText(dir: string, file: string): Promise<string> {
   }
 }
 
+/** The simulated OCSP responders of a PKI directory (none in directories written before OCSP was simulated). */
+export async function loadSimulatedOcspResponders(dir: string): Promise<FakeCertificate[]> {
+  const files = await readdir(join(dir, "nvidia")).catch(() => [] as string[]);
+  const numbers = files.flatMap((f) => {
+    const n = OCSP_RESPONDER.exec(f)?.[1];
+    return n === undefined ? [] : [Number(n)];
+  });
+  return Promise.all(
+    numbers
+      .sort((a, b) => a - b)
+      .map(async (n) =>
+        fakeCertificateFromPem(
+          await readText(dir, `nvidia/ocsp-responder-${n}.pem`),
+          await readText(dir, `private/nvidia-ocsp-responder-${n}.key.pem`),
+        ),
+      ),
+  );
+}
+
 /** Reads a PKI written by writeSimPki, with its CA keys. */
 export async function loadSimPki(dir: string): Promise<SimPki> {
   const manifest = JSON.parse(await readText(dir, FILES.manifest)) as Partial<SimPkiManifest>;
@@ -158,8 +199,10 @@ export async function loadSimPki(dir: string): Promise<SimPki> {
           ca: new X509Certificate(await readText(dir, FILES.rimCa)),
           signer: fakeCertificateFromPem(rimSignerPem, await readText(dir, FILES.rimSignerKey)),
         };
+  const nvidiaOcsp = await loadSimulatedOcspResponders(dir);
   return {
     ...(nvidiaRim === undefined ? {} : { nvidiaRim }),
+    ...(nvidiaOcsp.length === 0 ? {} : { nvidiaOcsp }),
     amd: {
       product,
       arkPem: await readText(dir, FILES.ark),

@@ -9,6 +9,7 @@ import { verifyBundle } from "../verify-bundle.ts";
 import { backendsTrusting } from "./backends.ts";
 import { simulatedChipId } from "./device-identity.ts";
 import { amdAnchors } from "./amd-pki.ts";
+import { simulatedOcspSource } from "./nvidia-ocsp.ts";
 import { nvidiaAnchors } from "./nvidia-pki.ts";
 import { generateSimPki, type SimPki } from "./sim-pki.ts";
 import {
@@ -200,6 +201,28 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
       expect(report.gpus.every((g) => g.authentic && g.errors.length === 0)).to.equal(true);
       expect(report.gpus.map((g) => g.measurements)).to.deep.equal(["match", "match", "match"]);
       expect(report.verdict).to.equal("warning"); // revocation unchecked, tolerated by this policy
+    });
+
+    it("affirms with revocation required when the simulated OCSP responder answers (requireRevocationCheck: true)", async () => {
+      const roots = parseTestTrustRoots(
+        JSON.stringify(
+          testTrustRootsFile(
+            [pki.amd.arkPem],
+            [pki.nvidia.root.toString()],
+            [pki.nvidiaRim?.root.toString() ?? ""],
+          ),
+        ),
+        "memory",
+      );
+      const report = await verifyBundle(await bundle(), {
+        now: NOW,
+        nonce,
+        policy: { gpu: { requireRevocationCheck: true, requireRimMatch: true } },
+        ...backendsTrusting(roots, { ocsp: [simulatedOcspSource(pki.nvidiaOcsp ?? [])] }),
+      });
+      expect(report.gpus.flatMap((g) => g.errors)).to.deep.equal([]);
+      expect(report.gpus.map((g) => g.revocation)).to.deep.equal(["good", "good", "good"]);
+      expect(report.verdict).to.equal("affirming");
     });
 
     it("is contraindicated with the production backends", async () => {

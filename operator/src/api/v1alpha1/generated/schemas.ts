@@ -363,6 +363,12 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
             },
             requireRimMatch: { type: "boolean", default: true },
             requireRevocationCheck: { type: "boolean", default: true },
+            allowCertificateHold: {
+              type: "boolean",
+              default: false,
+              description:
+                "Accept a device or RIM certificate that OCSP reports revoked with reason certificateHold (temporarily suspended); otherwise it counts as revoked.",
+            },
             nrasUrl: {
               type: "string",
               maxLength: 2048,

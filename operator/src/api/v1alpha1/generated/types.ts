@@ -137,6 +137,11 @@ export interface AttestationPolicySpecGpu {
   allowedVbiosVersions?: string[];
   requireRimMatch?: boolean;
   requireRevocationCheck?: boolean;
+  /**
+   * Accept a device or RIM certificate that OCSP reports revoked with reason certificateHold
+   * (temporarily suspended); otherwise it counts as revoked.
+   */
+  allowCertificateHold?: boolean;
   nrasUrl?: string;
   rimServiceUrl?: string;
   ocspUrl?: string;

@@ -1,0 +1,148 @@
+/**
+ * The GpuRevocationChecker by OCSP: every certificate of the device chain that NVIDIA issued (not the leaf, which the
+ * device's own BROM key signs, nor the pinned root) and every certificate of each RIM signer chain but the root is
+ * checked with the configured sources (offline directory, then the policy's `gpu.ocspUrl`). Verified answers are
+ * cached until they expire; the time window is re-checked on every use. No source at all: "unchecked" without error
+ * (the policy's `requireRevocationCheck` decides). A source that cannot answer, or an answer "unknown": "unchecked"
+ * with CollateralUnavailable. A forged, expired or unrelated response is an error of its own code.
+ */
+import type { X509Certificate } from "node:crypto";
+import { EvidenceError, toVerificationError, type VerificationError } from "../../types.ts";
+import type { GpuPolicy, GpuRevocationChecker, RevocationCheck } from "../appraisal-hooks.ts";
+import { commonName } from "../rim/signer-chain.ts";
+import { checkOcspWindow, parseOcspResponse, verifyOcspResponse, type OcspAnswer } from "./ocsp-response.ts";
+import { urlOcspSource, type OcspSource } from "./ocsp-source.ts";
+
+export interface OcspCheckerConfig {
+  /** Consulted before the policy's responder (e.g. `trustgate verify --ocsp-dir`). */
+  sources?: readonly OcspSource[];
+  /** Used for the policy's `gpu.ocspUrl`. */
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+  /** Verified answers kept (default 4096; 0 disables the cache). */
+  cacheEntries?: number;
+}
+
+export interface OcspRevocationChecker extends GpuRevocationChecker {
+  readonly stats: { hits: number; misses: number };
+}
+
+interface Target {
+  what: string;
+  certificate: X509Certificate;
+  issuer: X509Certificate;
+}
+
+function pairs(chain: readonly X509Certificate[], from: number, what: string): Target[] {
+  const targets: Target[] = [];
+  for (let i = from; i < chain.length - 1; i++) {
+    const certificate = chain[i];
+    const issuer = chain[i + 1];
+    if (certificate !== undefined && issuer !== undefined) targets.push({ what, certificate, issuer });
+  }
+  return targets;
+}
+
+function holdAllowed(answer: OcspAnswer, policy: GpuPolicy): boolean {
+  return answer.reason === "certificateHold" && policy.allowCertificateHold === true;
+}
+
+export function createOcspRevocationChecker(config: OcspCheckerConfig = {}): OcspRevocationChecker {
+  const maxEntries = config.cacheEntries ?? 4096;
+  const cache = new Map<string, OcspAnswer>();
+  const responders = new Map<string, OcspSource>();
+  const stats = { hits: 0, misses: 0 };
+
+  function sourcesFor(policy: GpuPolicy): OcspSource[] {
+    const sources = [...(config.sources ?? [])];
+    const url = policy.ocspUrl;
+    if (url !== undefined) {
+      let responder = responders.get(url);
+      if (responder === undefined) {
+        responder = urlOcspSource({
+          url,
+          ...(config.fetch === undefined ? {} : { fetch: config.fetch }),
+          ...(config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs }),
+        });
+        responders.set(url, responder);
+      }
+      sources.push(responder);
+    }
+    return sources;
+  }
+
+  function remember(key: string, answer: OcspAnswer): void {
+    if (maxEntries <= 0) return;
+    if (cache.size >= maxEntries) cache.delete(cache.keys().next().value ?? "");
+    cache.set(key, answer);
+  }
+
+  async function answerFor(target: Target, now: Date, sources: readonly OcspSource[]): Promise<OcspAnswer> {
+    const key = `${target.certificate.fingerprint256}/${target.issuer.fingerprint256}`;
+    const cached = cache.get(key);
+    if (cached !== undefined && cached.validFrom <= now && now <= cached.validUntil) {
+      stats.hits++;
+      return cached;
+    }
+    stats.misses++;
+    let failure: Error | undefined;
+    for (const source of sources) {
+      try {
+        const der = await source.get(target);
+        if (der === undefined) continue;
+        const answer = verifyOcspResponse(parseOcspResponse(der), target.certificate, target.issuer);
+        checkOcspWindow(answer, now);
+        remember(key, answer);
+        return answer;
+      } catch (error) {
+        failure ??= error instanceof Error ? error : new Error(String(error));
+      }
+    }
+    if (failure !== undefined) throw failure;
+    const names = sources.map((s) => s.name).join(", ");
+    throw new EvidenceError(
+      "CollateralUnavailable",
+      `no OCSP response for ${commonName(target.certificate.subject)} from ${names}`,
+    );
+  }
+
+  return {
+    stats,
+    async check(evidence, now, context): Promise<RevocationCheck> {
+      const sources = sourcesFor(context.policy);
+      if (sources.length === 0) return { revocation: "unchecked", errors: [] };
+      const targets = [
+        ...pairs(evidence.device.chain, 1, "device certificate"),
+        ...context.rimChains.flatMap((chain) => pairs(chain, 0, "RIM signer chain certificate")),
+      ];
+      const errors: VerificationError[] = [];
+      let revoked = false;
+      let incomplete = false;
+      for (const target of targets) {
+        let answer: OcspAnswer;
+        try {
+          answer = await answerFor(target, now, sources);
+        } catch (error) {
+          incomplete = true;
+          const e = toVerificationError(error);
+          errors.push({ code: e.code, message: `${target.what}: ${e.message}` });
+          continue;
+        }
+        if (answer.status === "unknown") {
+          incomplete = true;
+          errors.push({
+            code: "CollateralUnavailable",
+            message: `${target.what} ${answer.subject}: OCSP responder ${answer.responder} reports status unknown`,
+          });
+        } else if (answer.status === "revoked" && !holdAllowed(answer, context.policy)) {
+          revoked = true;
+          errors.push({
+            code: "CertificateRevoked",
+            message: `${target.what} ${answer.subject} was revoked at ${answer.revokedAt?.toISOString() ?? "?"} (reason ${answer.reason ?? "unspecified"})`,
+          });
+        }
+      }
+      return { revocation: revoked ? "revoked" : incomplete ? "unchecked" : "good", errors };
+    },
+  };
+}
