@@ -1,17 +1,12 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import type { ManagedProcess } from "../../hack/lib/managed-process.ts";
 import type { ConfidentialVM } from "../../operator/src/api/v1alpha1/generated/types.ts";
 import { createSimPki, TRUST_ROOTS_FILE } from "../../operator/src/attestation/simulated/sim-pki.ts";
-import { guestConfigSecretName } from "../../operator/src/kubevirt/virtual-machine.ts";
-import { isNotFound } from "../../operator/src/kube/api-error.ts";
-import { waitUntil } from "../../operator/test/support/apply.ts";
-import {
-  guestFilesFromCloudInit,
-  simulatedGuestArgs,
-} from "../../operator/test/support/guest-from-cloud-init.ts";
+import { simulatedGuestArgs } from "../../operator/test/support/guest-from-cloud-init.ts";
+import { guestFilesWhenReady } from "../../operator/test/support/attestation-stack.ts";
 import { removeHosts } from "../../operator/test/support/hosts.ts";
 import { serviceAccountToken, writeTokenKubeconfig } from "../../operator/test/support/identities.ts";
 import { installTrustgate, startFixtureAgent, SYSTEM_NS } from "../../operator/test/support/install.ts";
@@ -103,21 +98,7 @@ export class TrustgateStack {
 
   /** Starts `trustgate guest` from what the controller put into the CVM's cloud-init Secret. */
   async startGuest(namespace: string, cvm: string): Promise<ManagedProcess> {
-    const core = this.admin.makeApiClient(CoreV1Api);
-    await waitUntil(
-      `${namespace}/${cvm} cloud-init Secret`,
-      async () => {
-        try {
-          await core.readNamespacedSecret({ name: guestConfigSecretName(cvm), namespace });
-          return true;
-        } catch (error) {
-          if (isNotFound(error)) return false;
-          throw error;
-        }
-      },
-      60_000,
-    );
-    const files = await guestFilesFromCloudInit(this.admin, namespace, cvm, join(this.dir, `guest-${cvm}`));
+    const files = await guestFilesWhenReady(this.admin, namespace, cvm, join(this.dir, `guest-${cvm}`));
     const guest = startTrustgate(`guest-${cvm}`, simulatedGuestArgs(files, this.simPki), this.dir);
     this.processes.push(guest);
     return guest;
