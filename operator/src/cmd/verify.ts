@@ -15,7 +15,9 @@ const USAGE = `Usage: trustgate verify <bundle.json> [--at <RFC3339 time>] [--po
 GPU evidence: RIMs come from the bundle, then --rim-dir (files named by RIM ID, e.g.
 NV_GPU_DRIVER_GH100_550.90.07.xml), then the policy's gpu.rimServiceUrl. OCSP responses for the device and
 RIM certificate chains come from --ocsp-dir (DER OCSPResponse files, any names), then the policy's gpu.ocspUrl;
-with neither, revocation is "unchecked". --nras-token and --nras-jwks are reserved for NRAS remote mode.
+with neither, revocation is "unchecked". --nras-token <file> (NRAS's detached EAT for this bundle's GPUs) with
+--nras-jwks <file|https URL> appraises in remote mode: the token's signatures, issuer, times, nonce and
+per-GPU digests are verified, and its results replace the RIM and OCSP appraisal.
 
 Verifies an evidence bundle offline and prints one JSON object (verdict, tee, gpus, policy).
 Exit status: 0 affirming, 1 warning or contraindicated, 2 the input could not be read.`;

@@ -10,6 +10,7 @@ import { EvidenceError, toVerificationError, type VerificationError } from "../t
 import type { GpuEvidenceVerifier, GpuResult } from "../verify-bundle.ts";
 import {
   MEASUREMENTS_UNCHECKED,
+  REVOCATION_UNCHECKED,
   type AuthenticGpuEvidence,
   type GpuAppraisalContext,
   type GpuEvidenceEntry,
@@ -25,6 +26,7 @@ import {
   type GpuTrustAnchors,
   type VerifiedDevice,
 } from "./device-chain.ts";
+import { createNrasAppraiser, type GpuRemoteAppraiser } from "./nras/remote.ts";
 import { createOcspRevocationChecker } from "./ocsp/revocation.ts";
 import { reportedVersionErrors } from "./reported-versions.ts";
 import { createRimAppraiser } from "./rim/appraiser.ts";
@@ -42,6 +44,10 @@ export interface LocalGpuVerifierConfig {
   measurements?: GpuMeasurementAppraiser;
   /** Revocation of the device and RIM chains; default: OCSP with the policy's `gpu.ocspUrl` ("unchecked" without). */
   revocation?: GpuRevocationChecker;
+  /** Remote mode's appraisal (instead of RIMs and OCSP); default: NRAS at the policy's `gpu.nrasUrl`. */
+  remote?: GpuRemoteAppraiser;
+  /** Appraise remotely whatever the policy's `gpu.mode` says (`trustgate verify --nras-token`). */
+  alwaysRemote?: boolean;
 }
 
 /** GpuResult plus the device identity NRAS also reports. */
@@ -225,19 +231,23 @@ export function createLocalGpuVerifier(config: LocalGpuVerifierConfig = {}): Loc
     measurements: config.measurements ?? rimAppraiser ?? MEASUREMENTS_UNCHECKED,
     revocation: config.revocation ?? createOcspRevocationChecker(),
   };
+  const remote = config.remote ?? createNrasAppraiser();
+  const remoteHooks = { measurements: MEASUREMENTS_UNCHECKED, revocation: REVOCATION_UNCHECKED };
   return {
     chains,
     ...(rimAppraiser === undefined ? {} : { rims: rimAppraiser.rims }),
     async verify(gpus, options) {
       const verified: Verified[] = [];
+      const policy = options.policy ?? {};
+      const remoteMode = config.alwaysRemote === true || policy.mode === "remote";
       for (const [index, entry] of gpus.entries()) {
         try {
           const now = validNow(options.now, config.now);
           const expectedNonce = options.expectedNonce;
           verified.push(
-            await verifyOne(chains, hooks, index, entry, {
+            await verifyOne(chains, remoteMode ? remoteHooks : hooks, index, entry, {
               now,
-              context: { policy: options.policy ?? {} },
+              context: { policy },
               ...(expectedNonce === undefined ? {} : { expectedNonce }),
             }),
           );
@@ -246,7 +256,20 @@ export function createLocalGpuVerifier(config: LocalGpuVerifierConfig = {}): Loc
         }
       }
       markDuplicates(verified);
-      return verified.map((v) => v.result);
+      const results = verified.map((v) => v.result);
+      if (remoteMode) {
+        const nonce = options.expectedNonce;
+        try {
+          await remote.appraise(gpus, results, {
+            now: validNow(options.now, config.now),
+            policy,
+            ...(nonce === undefined ? {} : { nonce: Buffer.from(nonce).toString("hex") }),
+          });
+        } catch (error) {
+          for (const result of results) result.errors.push(toVerificationError(error));
+        }
+      }
+      return results;
     },
   };
 }

@@ -1,0 +1,195 @@
+/**
+ * Remote mode (`spec.gpu.mode: remote`): the evidence the local verifier found authentic is sent to NVIDIA's NRAS
+ * (`POST <nrasUrl>/v3/attest/gpu|switch`), and its detached EAT, once verified (eat.ts), replaces the local RIM and
+ * OCSP appraisal: GPU-k / SWITCH-k is the k-th GPU / switch of the bundle. Where the token comes from is behind
+ * NrasEatSource (the NRAS service, or a token file for `trustgate verify --nras-token`).
+ */
+import { EvidenceError, toVerificationError, type VerificationError } from "../../types.ts";
+import type { GpuEvidenceEntry, GpuPolicy } from "../appraisal-hooks.ts";
+import { PINNED_NVIDIA_ANCHORS } from "../device-chain.ts";
+import type { LocalGpuResult } from "../verifier.ts";
+import { appraiseNrasClaims } from "./claims.ts";
+import { NRAS_PRODUCTION_ISSUER, parseDetachedEat, verifyNrasEat } from "./eat.ts";
+import { nrasKeySource, type NrasKeySource } from "./nras-keys.ts";
+
+export const DEFAULT_NRAS_URL = "https://nras.attestation.nvidia.com";
+const MAX_NRAS_RESPONSE_BYTES = 1_048_576;
+
+export interface NrasRequest {
+  kind: "gpu" | "switch";
+  /** The nonce the evidence answers (hex): NRAS echoes it as eat_nonce. */
+  nonce: string;
+  arch: string;
+  evidenceList: { evidence: string; certificate: string }[];
+}
+
+export interface NrasEatSource {
+  /** The detached EAT (JSON value) for the request. */
+  attest(request: NrasRequest, policy: GpuPolicy): Promise<unknown>;
+}
+
+/** NVIDIA's NRAS (or the policy's `gpu.nrasUrl`). */
+export function nrasServiceSource(options: { fetch?: typeof fetch; timeoutMs?: number } = {}): NrasEatSource {
+  const doFetch = options.fetch ?? fetch;
+  return {
+    async attest(request, policy) {
+      const base = new URL(policy.nrasUrl ?? DEFAULT_NRAS_URL);
+      if (base.protocol !== "https:") throw new Error(`NRAS URL ${base.href} is not https`);
+      const url = new URL(`v3/attest/${request.kind}`, base.href.endsWith("/") ? base : `${base.href}/`);
+      let response: Response;
+      try {
+        response = await doFetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json", accept: "application/json" },
+          body: JSON.stringify({
+            nonce: request.nonce,
+            arch: request.arch,
+            evidence_list: request.evidenceList,
+          }),
+          signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+        });
+      } catch (error) {
+        throw new EvidenceError("CollateralUnavailable", `NRAS ${url.host}: ${(error as Error).message}`);
+      }
+      const text = await response.text();
+      if (!response.ok)
+        throw new EvidenceError("CollateralUnavailable", `NRAS ${url.host} answered HTTP ${response.status}`);
+      if (text.length > MAX_NRAS_RESPONSE_BYTES)
+        throw new EvidenceError("EvidenceMalformed", `NRAS ${url.host}: the answer is too large`);
+      return text;
+    },
+  };
+}
+
+/** One token for every request (`trustgate verify --nras-token`). */
+export function fixedEatSource(eat: unknown): NrasEatSource {
+  return { attest: () => Promise.resolve(eat) };
+}
+
+export interface NrasAppraiserConfig {
+  source?: NrasEatSource;
+  /** Default: the JWKS of the policy's NRAS (`<nrasUrl>/.well-known/jwks.json`), cached. */
+  keys?: NrasKeySource;
+  /** Accepted `iss` values; default NVIDIA's production NRAS only (staging tokens are refused). */
+  issuers?: readonly string[];
+  /** Roots an x5c chain in the JWKS must end in; default the pinned NVIDIA Device Identity CA. */
+  roots?: readonly string[];
+  fetch?: typeof fetch;
+}
+
+export interface GpuRemoteAppraiser {
+  /** Fills measurements, revocation and errors of the authentic results from NRAS. */
+  appraise(
+    entries: readonly GpuEvidenceEntry[],
+    results: readonly LocalGpuResult[],
+    options: { now: Date; nonce?: string; policy: GpuPolicy },
+  ): Promise<void>;
+}
+
+function unavailable(results: readonly LocalGpuResult[], error: VerificationError): void {
+  for (const result of results) {
+    result.errors.push(
+      { code: "RimUnavailable", message: `measurements not appraised: ${error.message}` },
+      { code: "CollateralUnavailable", message: `revocation not checked: ${error.message}` },
+    );
+  }
+}
+
+export function createNrasAppraiser(config: NrasAppraiserConfig = {}): GpuRemoteAppraiser {
+  const source =
+    config.source ?? nrasServiceSource(config.fetch === undefined ? {} : { fetch: config.fetch });
+  const roots = config.roots ?? PINNED_NVIDIA_ANCHORS.roots;
+  const jwks = new Map<string, NrasKeySource>();
+  function keysFor(policy: GpuPolicy): NrasKeySource {
+    if (config.keys !== undefined) return config.keys;
+    const url = new URL(
+      ".well-known/jwks.json",
+      `${(policy.nrasUrl ?? DEFAULT_NRAS_URL).replace(/\/*$/, "")}/`,
+    ).href;
+    let keys = jwks.get(url);
+    if (keys === undefined) {
+      keys = nrasKeySource(url, { roots, ...(config.fetch === undefined ? {} : { fetch: config.fetch }) });
+      jwks.set(url, keys);
+    }
+    return keys;
+  }
+
+  async function appraiseKind(
+    kind: "gpu" | "switch",
+    devices: readonly { entry: GpuEvidenceEntry; result: LocalGpuResult }[],
+    options: { now: Date; nonce: string; policy: GpuPolicy },
+  ): Promise<void> {
+    const results = devices.map((d) => d.result);
+    let verified;
+    try {
+      const raw = await source.attest(
+        {
+          kind,
+          nonce: options.nonce,
+          arch: kind === "switch" ? "LS10" : (devices[0]?.entry.arch ?? "HOPPER"),
+          evidenceList: devices.map(({ entry }) => ({
+            evidence: entry.evidence,
+            certificate: Buffer.from(entry.certChain).toString("base64"),
+          })),
+        },
+        options.policy,
+      );
+      const keys = keysFor(options.policy);
+      verified = await verifyNrasEat(parseDetachedEat(raw), {
+        key: (header) => keys.keyFor(header.kid, options.now),
+        now: options.now,
+        nonce: options.nonce,
+        issuers: config.issuers ?? [NRAS_PRODUCTION_ISSUER],
+      });
+    } catch (error) {
+      const e = toVerificationError(error);
+      if (e.code === "CollateralUnavailable") unavailable(results, e);
+      else for (const result of results) result.errors.push(e);
+      return;
+    }
+    const overallOk = verified.overall["x-nvidia-overall-att-result"] === true;
+    devices.forEach(({ result }, k) => {
+      const name = `${kind === "switch" ? "SWITCH" : "GPU"}-${k}`;
+      const claims = verified.submods[name];
+      if (claims === undefined) {
+        result.errors.push({
+          code: "EvidenceMalformed",
+          message: `NRAS token: no ${name} for gpus[${result.index}]`,
+        });
+        return;
+      }
+      const appraisal = appraiseNrasClaims(
+        claims,
+        {
+          kind,
+          ...(result.ueid === undefined ? {} : { ueid: result.ueid }),
+          driverVersion: result.driverVersion,
+          vbiosVersion: result.vbiosVersion,
+        },
+        options.policy,
+      );
+      result.measurements = appraisal.measurements;
+      result.revocation = appraisal.revocation;
+      result.errors.push(...appraisal.errors);
+      if (!overallOk && appraisal.errors.length === 0)
+        result.errors.push({
+          code: "PolicyViolation",
+          message: "NRAS: x-nvidia-overall-att-result is not true",
+        });
+    });
+  }
+
+  return {
+    async appraise(entries, results, options) {
+      const authentic = results.flatMap((result) => {
+        const entry = entries[result.index];
+        return result.authentic && entry !== undefined ? [{ entry, result }] : [];
+      });
+      const nonce = options.nonce ?? authentic[0]?.result.nonce ?? "";
+      const gpus = authentic.filter((d) => d.result.deviceType !== "switch");
+      const switches = authentic.filter((d) => d.result.deviceType === "switch");
+      if (gpus.length > 0) await appraiseKind("gpu", gpus, { ...options, nonce });
+      if (switches.length > 0) await appraiseKind("switch", switches, { ...options, nonce });
+    },
+  };
+}
