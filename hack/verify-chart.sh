@@ -2,7 +2,7 @@
 # Checks the Helm chart without a cluster: its CRD copies (charts/trustgate/crds-src/) are byte-for-byte
 # crds/ (the source of truth), and `helm lint --strict` passes with the default values and with every
 # charts/trustgate/ci/*-values.yaml. `--fix` refreshes the CRD copies first.
-# The full checks (kubeconform, server dry run, install, RBAC) are operator/test/integration/chart.test.ts.
+# The full checks (kubeconform, server dry run, install, RBAC) are operator/test/integration/chart-*.test.ts.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=hack/versions.sh
