@@ -265,13 +265,19 @@ describe("Helm chart charts/trustgate: helm install, then the components under t
         },
         30_000,
       );
-      const lease = await admin
-        .makeApiClient(CoordinationV1Api)
-        .readNamespacedLease({ name: CONTROLLER, namespace: NAMESPACE });
-      expect(
-        lease.spec?.holderIdentity,
-        "the controller leads through the Lease in the release namespace",
-      ).to.be.a("string").and.not.empty;
+      // Ready (caches synced) comes before leading: a standby is ready too. Wait for the Lease.
+      await waitUntil(
+        "the controller to lead through the Lease in the release namespace",
+        async () => {
+          assertRunning();
+          const lease = await admin
+            .makeApiClient(CoordinationV1Api)
+            .readNamespacedLease({ name: CONTROLLER, namespace: NAMESPACE })
+            .catch(() => undefined);
+          return (lease?.spec?.holderIdentity ?? "") !== "";
+        },
+        30_000,
+      );
       // The agent creates and reports its host; the controller judges it (this fixture has the
       // IOMMU off), pins the agent's key and labels the Node: every write under the chart's RBAC.
       await waitUntil(
