@@ -26,6 +26,7 @@ import { trimVirtualMachine, trimVirtualMachineInstance } from "../kubevirt/cach
 import { type ResourceEvent, ResourceWatch } from "../runtime/informer.ts";
 import { ConfidentialHostReconciler } from "./confidentialhost/reconciler.ts";
 import type { AttestationDeps } from "./confidentialvm/attest.ts";
+import { trimConfidentialVM } from "./confidentialvm/cache-trim.ts";
 import { GpuLedger } from "./confidentialvm/gpu-ledger.ts";
 import type { GuestEndpoint } from "./confidentialvm/guest-identity.ts";
 import { SigningKeyStore } from "./signing-key-store.ts";
@@ -151,6 +152,7 @@ export class ControllerManager {
         // A deleted CVM's GPUs are free again: CVMs waiting for a host may fit now.
         if (event === "delete") cvmKeysWhere(unplaced);
       },
+      trimConfidentialVM,
     );
     const policies = watch<AttestationPolicy>(
       `${apis}/${ATTESTATION_POLICY.plural}`,

@@ -162,6 +162,79 @@ function withAttestedConditions(
   return { phase: stands.ok ? "Attested" : "Attesting", conditions };
 }
 
+/** The CVM as stored now, with its whole evidence bundle (the controller's cache keeps only its nonce and key). */
+async function readWhole(deps: AttestationDeps, cvm: ConfidentialVM): Promise<ConfidentialVM | undefined> {
+  try {
+    return (await deps.objects.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: CONFIDENTIAL_VM.plural,
+      namespace: cvm.metadata.namespace ?? "",
+      name: cvm.metadata.name ?? "",
+    })) as ConfidentialVM;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Verifies and appraises the answer, sets Attested, writes the signed result and releases the secrets. */
+async function appraiseAndRelease(
+  cvm: ConfidentialVM,
+  policy: AttestationPolicy,
+  deps: AttestationDeps,
+  ctx: ReconcileContext,
+  now: Date,
+): Promise<void> {
+  const freshness = freshnessOf(policy.spec);
+  const started = performance.now();
+  const attestation = await appraiseEvidence(cvm, {
+    policy: policy.spec,
+    maxEvidenceBytes: deps.maxEvidenceBytes ?? DEFAULT_MAX_EVIDENCE_BYTES,
+    backends: deps.backends,
+    gpuIdentitiesElsewhere: gpuIdentitiesElsewhere(cvm, deps.allCvms(), now),
+    signingKey: await deps.signingKey(),
+    issuer: deps.issuer,
+    subject: objectKey(cvm),
+    resultTtlMs: freshness.resultTtlMs,
+    now,
+  });
+  if (policy.metadata.generation !== undefined) attestation.policyGeneration = policy.metadata.generation;
+  const verified = performance.now();
+  const appraised = { ...cvm, status: { ...cvm.status, attestation } };
+  const stands = resultStands(appraised, now);
+  const evidence = cvm.status?.evidence;
+  const secrets =
+    stands.ok && evidence !== undefined
+      ? await releaseSecrets(cvm, deps, evidence.publicKey, attestation.keyThumbprint ?? "")
+      : { released: [], missing: [] };
+  const next: AttestationStatus = {
+    ...withAttestedConditions(appraised, stands, now),
+    attestation,
+    releasedSecrets: secrets.released,
+  };
+  const sealed = performance.now();
+  await write(deps, cvm, next, true);
+  ctx.log.info(
+    {
+      verdict: attestation.verdict,
+      violations: attestation.violations?.length ?? 0,
+      verifyMs: Math.round(verified - started),
+      secretsMs: Math.round(sealed - verified),
+      writeMs: Math.round(performance.now() - sealed),
+    },
+    "Appraised attestation evidence",
+  );
+  const missing =
+    secrets.missing.length === 0 ? "" : `; Secrets not found, not released: ${secrets.missing.join(", ")}`;
+  await deps.events.record(
+    involvedObject(cvm),
+    stands.ok ? "Normal" : "Warning",
+    stands.ok ? "Attested" : stands.reason,
+    `${stands.message}${missing}`,
+  );
+}
+
 /**
  * The attestation handshake for a CVM whose VM runs on a validated host (design.md section 6): issue a
  * challenge, appraise the answer, set Attested with a signed result, release secrets, re-attest.
@@ -218,45 +291,14 @@ export async function reconcileAttestation(
       return { requeueAfterMs: step.afterMs + 500 };
     }
     case "appraise": {
-      const attestation = await appraiseEvidence(cvm, {
-        policy: policy.spec,
-        maxEvidenceBytes: deps.maxEvidenceBytes ?? DEFAULT_MAX_EVIDENCE_BYTES,
-        backends: deps.backends,
-        gpuIdentitiesElsewhere: gpuIdentitiesElsewhere(cvm, deps.allCvms(), now),
-        signingKey: await deps.signingKey(),
-        issuer: deps.issuer,
-        subject: objectKey(cvm),
-        resultTtlMs: freshness.resultTtlMs,
-        now,
-      });
-      if (policy.metadata.generation !== undefined) attestation.policyGeneration = policy.metadata.generation;
-      const appraised = { ...cvm, status: { ...cvm.status, attestation } };
-      const stands = resultStands(appraised, now);
-      const evidence = cvm.status?.evidence;
-      const secrets =
-        stands.ok && evidence !== undefined
-          ? await releaseSecrets(cvm, deps, evidence.publicKey, attestation.keyThumbprint ?? "")
-          : { released: [], missing: [] };
-      const next: AttestationStatus = {
-        ...withAttestedConditions(appraised, stands, now),
-        attestation,
-        releasedSecrets: secrets.released,
-      };
-      await write(deps, cvm, next, true);
-      ctx.log.info(
-        { verdict: attestation.verdict, violations: attestation.violations?.length ?? 0 },
-        "Appraised attestation evidence",
-      );
-      const missing =
-        secrets.missing.length === 0
-          ? ""
-          : `; Secrets not found, not released: ${secrets.missing.join(", ")}`;
-      await deps.events.record(
-        involvedObject(cvm),
-        stands.ok ? "Normal" : "Warning",
-        stands.ok ? "Attested" : stands.reason,
-        `${stands.message}${missing}`,
-      );
+      const whole = await readWhole(deps, cvm);
+      // Appraise exactly the answer the step was decided on; a newer version arrives through the watch.
+      const same = (c: ConfidentialVM | undefined) => [
+        c?.status?.challenge?.nonce,
+        c?.status?.evidence?.nonce,
+      ];
+      if (whole === undefined || !isDeepStrictEqual(same(whole), same(cvm))) return { requeueAfterMs: 1000 };
+      await appraiseAndRelease(whole, policy, deps, ctx, now);
       return { requeueAfterMs: freshness.reattestIntervalMs };
     }
   }
