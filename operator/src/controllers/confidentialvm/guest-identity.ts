@@ -77,11 +77,13 @@ export function guestCloudConfig(cvm: ConfidentialVM, endpoint: GuestEndpoint, t
   })}`;
 }
 
-async function createIfMissing(create: () => Promise<unknown>): Promise<void> {
+/** Creates an object; undefined when it exists already. */
+async function createIfMissing<T>(create: () => Promise<T>): Promise<T | undefined> {
   try {
-    await create();
+    return await create();
   } catch (error) {
     if (!isConflict(error)) throw error;
+    return undefined;
   }
 }
 
@@ -139,10 +141,10 @@ export async function ensureGuestIdentity(
     }),
   );
   const anchorName = `${name}-guest-binding`;
-  await createIfMissing(() =>
-    api.core.createNamespacedSecret({ namespace, body: { metadata: meta(anchorName), type: "Opaque" } }),
-  );
-  const anchor = await api.core.readNamespacedSecret({ name: anchorName, namespace });
+  const anchor =
+    (await createIfMissing(() =>
+      api.core.createNamespacedSecret({ namespace, body: { metadata: meta(anchorName), type: "Opaque" } }),
+    )) ?? (await api.core.readNamespacedSecret({ name: anchorName, namespace }));
   const issued = await api.core.createNamespacedServiceAccountToken({
     name: account,
     namespace,

@@ -58,12 +58,16 @@ const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const RESCHEDULE_MS = 30_000;
 const DELETE_POLL_MS = 1_000;
 const CDI_RETRY_MS = 60_000;
+/** A deleted cloud-init Secret or ServiceAccount is recreated within this long (or at the next launch). */
+const IDENTITY_RECHECK_MS = 5 * 60_000;
 
 /** Reconciles one ConfidentialVM (`ns/name`): place it on a validated host, launch its VM, track it. */
 export class ConfidentialVMReconciler implements Reconciler {
   readonly name = "confidentialvm";
   readonly #deps: CvmReconcilerDeps;
   readonly #vmObjects: VmObjects;
+  /** Per CVM key: the last guest identity check (see #ensureGuestIdentity). */
+  readonly #identities = new Map<string, { uid: string; renewAt: number; recheckAt: number }>();
 
   constructor(deps: CvmReconcilerDeps) {
     this.#deps = deps;
@@ -76,6 +80,7 @@ export class ConfidentialVMReconciler implements Reconciler {
     this.#deps.ledger.settle(key, cvm);
     if (cvm === undefined) {
       this.#deps.ledger.release(key);
+      this.#identities.delete(key);
       return {};
     }
     if (cvm.metadata.deletionTimestamp !== undefined) return this.#finalize(cvm, ctx);
@@ -303,14 +308,10 @@ export class ConfidentialVMReconciler implements Reconciler {
         });
         // The handshake runs on the next pass, against the object this write produced.
         if (wrote || this.#deps.attestation === undefined) return {};
-        const identity = this.#deps.guestIdentity;
-        const renewal =
-          identity === undefined
-            ? undefined
-            : await ensureGuestIdentity(cvm, identity, identity.endpoint, new Date());
+        const renewAfterMs = await this.#ensureGuestIdentity(cvm);
         const result = await reconcileAttestation(cvm, policy, this.#deps.attestation, ctx);
-        if (renewal === undefined || result.requeueAfterMs === undefined) return result;
-        return { requeueAfterMs: Math.min(result.requeueAfterMs, Math.max(renewal.renewAfterMs, 1000)) };
+        if (renewAfterMs === undefined || result.requeueAfterMs === undefined) return result;
+        return { requeueAfterMs: Math.min(result.requeueAfterMs, Math.max(renewAfterMs, 1000)) };
       }
     }
   }
@@ -342,8 +343,7 @@ export class ConfidentialVMReconciler implements Reconciler {
       return {};
     }
     vm.metadata = { ...vm.metadata, annotations: { [r.ANNOTATION_SPEC_HASH]: hash } };
-    const identity = this.#deps.guestIdentity;
-    if (identity !== undefined) await ensureGuestIdentity(cvm, identity, identity.endpoint, new Date());
+    await this.#ensureGuestIdentity(cvm);
     const ns = cvm.metadata.namespace ?? "";
     if (cvm.spec.image.http !== undefined && !(await this.#vmObjects.ensureDataVolume(cvm))) {
       const message =
@@ -376,6 +376,28 @@ export class ConfidentialVMReconciler implements Reconciler {
     if (outcome.kind === "created")
       ctx.log.info({ node: placement.nodeName, gpus: placement.gpus.length }, "Created VirtualMachine");
     return {};
+  }
+
+  /**
+   * Ensures the CVM's guest identity and returns when its token is due for renewal. What the last check found
+   * is remembered for a few minutes, so the passes of one handshake do not each read the cloud-init Secret.
+   */
+  async #ensureGuestIdentity(cvm: ConfidentialVM): Promise<number | undefined> {
+    const identity = this.#deps.guestIdentity;
+    if (identity === undefined) return undefined;
+    const key = objectKey(cvm);
+    const uid = cvm.metadata.uid ?? "";
+    const now = (this.#deps.now ?? (() => new Date()))();
+    const known = this.#identities.get(key);
+    if (known?.uid === uid && known.recheckAt > now.getTime()) return known.renewAt - now.getTime();
+    const { renewAfterMs } = await ensureGuestIdentity(cvm, identity, identity.endpoint, now);
+    const renewAt = now.getTime() + renewAfterMs;
+    this.#identities.set(key, {
+      uid,
+      renewAt,
+      recheckAt: Math.min(renewAt, now.getTime() + IDENTITY_RECHECK_MS),
+    });
+    return renewAfterMs;
   }
 
   async #deleteVm(cvm: ConfidentialVM, ctx: ReconcileContext, why: string): Promise<ReconcileResult> {
