@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { parse } from "yaml";
 import { startControlPlane } from "../hack/lib/control-plane.ts";
 import { resolveBinDir } from "../hack/lib/find-binaries.ts";
 import { sleep, spawnManaged } from "../hack/lib/managed-process.ts";
@@ -66,7 +67,12 @@ try {
   await writeFile(preload, PEAK_RSS_PRELOAD);
   const common = ["--host-root", FIXTURE, "--key-file", join(dir, "agent-key.jwk")];
   const kubeconfig = ["--kubeconfig", controlPlane.kubeconfigPath];
-  const env = { ...process.env, NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` };
+  // The agent as the chart runs it: the chart's NODE_OPTIONS (V8 heap sizes), unless BENCH_NODE_OPTIONS.
+  const chartValues = parse(await readFile(join(ROOT, "charts/trustgate/values.yaml"), "utf8")) as {
+    agent?: { nodeOptions?: string };
+  };
+  const nodeOptions = process.env["BENCH_NODE_OPTIONS"] ?? chartValues.agent?.nodeOptions ?? "";
+  const env = { ...process.env, NODE_OPTIONS: `${nodeOptions} --import=${pathToFileURL(preload).href}` };
 
   const onceKib: number[] = [];
   for (let run = 0; run < RUNS; run += 1)
@@ -76,6 +82,7 @@ try {
 
   let loop: { rssMb: number; peakMb: number } | undefined;
   if (LOOP_SECONDS > 0) {
+    process.env["NODE_OPTIONS"] = nodeOptions;
     const agent = spawnManaged(
       "agent",
       TRUSTGATE,
@@ -91,7 +98,16 @@ try {
     await agent.stop();
   }
 
-  console.log(JSON.stringify({ fixture: "tdx-8xh100", runs: RUNS, onceMb, loopSeconds: LOOP_SECONDS, loop }));
+  console.log(
+    JSON.stringify({
+      fixture: "tdx-8xh100",
+      nodeOptions,
+      runs: RUNS,
+      onceMb,
+      loopSeconds: LOOP_SECONDS,
+      loop,
+    }),
+  );
   const verdict = (value: number) => (value <= TARGET_MB ? "ok" : "OVER TARGET");
   console.log(
     `agent --once publish cycle, peak RSS: median ${onceMb.median} MB, max ${onceMb.max} MB (target <= ${TARGET_MB} MB): ${verdict(onceMb.max)}`,
