@@ -6,6 +6,7 @@
 import * as asn1js from "asn1js";
 import { KeyObject, webcrypto } from "node:crypto";
 import * as pkijs from "pkijs";
+import { commonNameDn } from "../../crypto/x509-builder.ts";
 import type { TrustAnchors } from "../snp/endorsement-chain.ts";
 import { derToPem } from "../snp/pem.ts";
 import type { SnpProduct, TcbComponent } from "../snp/tcb.ts";
@@ -79,14 +80,6 @@ export const DEFAULT_AMD_VALIDITY: Validity = [
   new Date("2040-01-01T00:00:00Z"),
 ];
 
-function name(cn: string): pkijs.RelativeDistinguishedNames {
-  return new pkijs.RelativeDistinguishedNames({
-    typesAndValues: [
-      new pkijs.AttributeTypeAndValue({ type: "2.5.4.3", value: new asn1js.Utf8String({ value: cn }) }),
-    ],
-  });
-}
-
 function extension(oid: string, value: ArrayBuffer): pkijs.Extension {
   return new pkijs.Extension({ extnID: oid, critical: false, extnValue: value });
 }
@@ -136,8 +129,8 @@ async function certificate(spec: {
   const cert = new pkijs.Certificate();
   cert.version = 2;
   cert.serialNumber = new asn1js.Integer({ value: spec.serial });
-  cert.subject = name(spec.subject);
-  cert.issuer = name(spec.issuer);
+  cert.subject = commonNameDn(spec.subject);
+  cert.issuer = commonNameDn(spec.issuer);
   cert.notBefore.value = spec.validity[0];
   cert.notAfter.value = spec.validity[1];
   if (spec.extensions !== undefined) cert.extensions = spec.extensions;

@@ -7,6 +7,7 @@
 import * as asn1js from "asn1js";
 import { createPrivateKey, generateKeyPairSync, sign, X509Certificate, type KeyObject } from "node:crypto";
 import * as pkijs from "pkijs";
+import { arrayBufferOf, commonNameDn, derExtension, x509Time } from "../../crypto/x509-builder.ts";
 import type { GpuTrustAnchors } from "../gpu/device-chain.ts";
 
 const ECDSA_SHA384 = "1.2.840.10045.4.3.3";
@@ -61,29 +62,6 @@ export interface FakeNvidiaPki extends NvidiaDevice {
 
 const DEFAULT_VALIDITY: Validity = [new Date("2021-01-01T00:00:00Z"), new Date("9999-12-31T23:59:59Z")];
 
-function name(commonName: string): pkijs.RelativeDistinguishedNames {
-  return new pkijs.RelativeDistinguishedNames({
-    typesAndValues: [
-      new pkijs.AttributeTypeAndValue({
-        type: "2.5.4.3",
-        value: new asn1js.Utf8String({ value: commonName }),
-      }),
-    ],
-  });
-}
-
-function time(date: Date): pkijs.Time {
-  const type = date.getUTCFullYear() < 2050 ? pkijs.TimeType.UTCTime : pkijs.TimeType.GeneralizedTime;
-  return new pkijs.Time({ type, value: date });
-}
-
-function extension(extnID: string, critical: boolean, value: asn1js.BaseBlock): pkijs.Extension {
-  return new pkijs.Extension({ extnID, critical, extnValue: value.toBER() });
-}
-
-/** A fresh ArrayBuffer of exactly these bytes (a Buffer's `.buffer` may be a shared pool). */
-const arrayBuffer = (bytes: Uint8Array): ArrayBuffer => Uint8Array.from(bytes).buffer;
-
 const keyUsage = (bits: number): asn1js.BitString =>
   new asn1js.BitString({ valueHex: new Uint8Array([bits]).buffer, unusedBits: 0 });
 
@@ -91,7 +69,7 @@ function fwidSequence(digest: Uint8Array): asn1js.Sequence {
   return new asn1js.Sequence({
     value: [
       new asn1js.ObjectIdentifier({ value: SHA384 }),
-      new asn1js.OctetString({ valueHex: arrayBuffer(digest) }),
+      new asn1js.OctetString({ valueHex: arrayBufferOf(digest) }),
     ],
   });
 }
@@ -102,8 +80,8 @@ export function tcbInfoExtension(
   leafSpki: Uint8Array,
 ): pkijs.Extension {
   if (layout === "hopper") {
-    const spki = asn1js.fromBER(arrayBuffer(leafSpki)).result;
-    return extension(
+    const spki = asn1js.fromBER(arrayBufferOf(leafSpki)).result;
+    return derExtension(
       "2.23.133.5.4.1",
       false,
       new asn1js.Sequence({ value: [new asn1js.Integer({ value: 1 }), spki, fwidSequence(fwid)] }),
@@ -120,7 +98,7 @@ export function tcbInfoExtension(
     valueHex: new Uint8Array([0, 0]).buffer,
   });
   const other = fwidSequence(new Uint8Array(48).fill(0xee));
-  return extension(
+  return derExtension(
     "2.23.133.5.4.1.1",
     false,
     new asn1js.Sequence({ value: [vendor, implicit(6, [fwidSequence(fwid), other]), flags] }),
@@ -133,7 +111,7 @@ function serialNumber(serial: number | Uint8Array | undefined): asn1js.Integer {
   if (serial instanceof Uint8Array) {
     // DER INTEGER: positive, so a leading 0x00 when the top bit is set.
     const bytes = (serial[0] ?? 0) & 0x80 ? Uint8Array.from([0, ...serial]) : serial;
-    return new asn1js.Integer({ valueHex: arrayBuffer(bytes) });
+    return new asn1js.Integer({ valueHex: arrayBufferOf(bytes) });
   }
   return new asn1js.Integer({ value: serial ?? nextSerial++ });
 }
@@ -154,16 +132,16 @@ export function issueCertificate(
   const cert = new pkijs.Certificate();
   cert.version = 2;
   cert.serialNumber = serialNumber(options.serial);
-  cert.issuer = name(issuer?.name ?? commonName);
-  cert.subject = name(commonName);
-  cert.notBefore = time(notBefore);
-  cert.notAfter = time(notAfter);
+  cert.issuer = commonNameDn(issuer?.name ?? commonName);
+  cert.subject = commonNameDn(commonName);
+  cert.notBefore = x509Time(notBefore);
+  cert.notAfter = x509Time(notAfter);
   cert.subjectPublicKeyInfo = pkijs.PublicKeyInfo.fromBER(spki);
   cert.extensions = [
     ...(options.ca
-      ? [extension("2.5.29.19", true, new pkijs.BasicConstraints({ cA: true }).toSchema())]
+      ? [derExtension("2.5.29.19", true, new pkijs.BasicConstraints({ cA: true }).toSchema())]
       : []),
-    extension("2.5.29.15", true, keyUsage(options.ca ? KEY_CERT_SIGN : DIGITAL_SIGNATURE)),
+    derExtension("2.5.29.15", true, keyUsage(options.ca ? KEY_CERT_SIGN : DIGITAL_SIGNATURE)),
     ...(options.extensions?.(spki) ?? []),
   ];
   cert.signature = new pkijs.AlgorithmIdentifier({ algorithmId: ECDSA_SHA384 });
@@ -231,17 +209,17 @@ export function issueNvidiaDevice(ca: NvidiaCa, options: FakeLeafOptions = {}): 
       ...(options.ueid === undefined
         ? []
         : [
-            extension(
+            derExtension(
               "2.23.133.5.4.4",
               false,
               new asn1js.Sequence({
-                value: [new asn1js.OctetString({ valueHex: arrayBuffer(options.ueid) })],
+                value: [new asn1js.OctetString({ valueHex: arrayBufferOf(options.ueid) })],
               }),
             ),
           ]),
       ...(options.criticalExtension === undefined
         ? []
-        : [extension(options.criticalExtension, true, new asn1js.Null())]),
+        : [derExtension(options.criticalExtension, true, new asn1js.Null())]),
     ],
   });
   const chain = [leaf.certificate, device.certificate, ca.ica.certificate, ca.identity, ca.root];

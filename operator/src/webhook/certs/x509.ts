@@ -11,6 +11,7 @@ import {
 } from "node:crypto";
 import { isIP } from "node:net";
 import * as pkijs from "pkijs";
+import { arrayBufferOf, commonNameDn, derExtension, x509Time } from "../../crypto/x509-builder.ts";
 
 const ECDSA_SHA256 = "1.2.840.10045.4.3.2";
 const SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
@@ -44,34 +45,12 @@ export interface CertificateSpec {
   issuer?: KeyPairPem;
 }
 
-const arrayBuffer = (bytes: Uint8Array): ArrayBuffer => Uint8Array.from(bytes).buffer;
-
-function distinguishedName(commonName: string): pkijs.RelativeDistinguishedNames {
-  return new pkijs.RelativeDistinguishedNames({
-    typesAndValues: [
-      new pkijs.AttributeTypeAndValue({
-        type: "2.5.4.3",
-        value: new asn1js.Utf8String({ value: commonName }),
-      }),
-    ],
-  });
-}
-
-function time(date: Date): pkijs.Time {
-  const type = date.getUTCFullYear() < 2050 ? pkijs.TimeType.UTCTime : pkijs.TimeType.GeneralizedTime;
-  return new pkijs.Time({ type, value: date });
-}
-
-function extension(extnID: string, critical: boolean, value: asn1js.BaseBlock): pkijs.Extension {
-  return new pkijs.Extension({ extnID, critical, extnValue: value.toBER() });
-}
-
 /** A DER BIT STRING with the given bits set and the trailing unused bits counted (DER minimal form). */
 function keyUsage(bits: readonly number[]): asn1js.BitString {
   const last = Math.max(...bits);
   const bytes = new Uint8Array(Math.floor(last / 8) + 1);
   for (const bit of bits) bytes[bit >> 3] = (bytes[bit >> 3] ?? 0) | (0x80 >> (bit & 7));
-  return new asn1js.BitString({ valueHex: arrayBuffer(bytes), unusedBits: 7 - (last & 7) });
+  return new asn1js.BitString({ valueHex: arrayBufferOf(bytes), unusedBits: 7 - (last & 7) });
 }
 
 function ipBytes(ip: string): Uint8Array {
@@ -90,7 +69,7 @@ function generalName(san: string): pkijs.GeneralName {
     ? new pkijs.GeneralName({ type: 2, value: san })
     : new pkijs.GeneralName({
         type: 7,
-        value: new asn1js.OctetString({ valueHex: arrayBuffer(ipBytes(san)) }),
+        value: new asn1js.OctetString({ valueHex: arrayBufferOf(ipBytes(san)) }),
       });
 }
 
@@ -102,7 +81,7 @@ function keyIdentifier(spki: pkijs.PublicKeyInfo): Uint8Array {
 function serialNumber(): asn1js.Integer {
   const bytes = randomBytes(16);
   bytes[0] = (bytes[0] ?? 0) & 0x7f; // positive
-  return new asn1js.Integer({ valueHex: arrayBuffer(bytes) });
+  return new asn1js.Integer({ valueHex: arrayBufferOf(bytes) });
 }
 
 /** Issues a certificate for a fresh P-256 key: a CA (keyCertSign, cRLSign) or a TLS server certificate. */
@@ -119,42 +98,46 @@ export function issueCertificate(spec: CertificateSpec): KeyPairPem {
       : pkijs.PublicKeyInfo.fromBER(issuerCert.publicKey.export({ format: "der", type: "spki" }));
   const issuerName =
     issuerCert === undefined
-      ? distinguishedName(spec.commonName)
+      ? commonNameDn(spec.commonName)
       : pkijs.Certificate.fromBER(issuerCert.raw).subject;
 
   const cert = new pkijs.Certificate();
   cert.version = 2;
   cert.serialNumber = serialNumber();
   cert.issuer = issuerName;
-  cert.subject = distinguishedName(spec.commonName);
-  cert.notBefore = time(spec.notBefore);
-  cert.notAfter = time(spec.notAfter);
+  cert.subject = commonNameDn(spec.commonName);
+  cert.notBefore = x509Time(spec.notBefore);
+  cert.notAfter = x509Time(spec.notAfter);
   cert.subjectPublicKeyInfo = spki;
   const sans = spec.sans ?? [];
   cert.extensions = [
-    extension(EXT.basicConstraints, true, new pkijs.BasicConstraints({ cA: spec.ca }).toSchema()),
-    extension(EXT.keyUsage, true, keyUsage(spec.ca ? [KEY_CERT_SIGN, CRL_SIGN] : [DIGITAL_SIGNATURE])),
-    extension(
+    derExtension(EXT.basicConstraints, true, new pkijs.BasicConstraints({ cA: spec.ca }).toSchema()),
+    derExtension(EXT.keyUsage, true, keyUsage(spec.ca ? [KEY_CERT_SIGN, CRL_SIGN] : [DIGITAL_SIGNATURE])),
+    derExtension(
       EXT.subjectKeyIdentifier,
       false,
-      new asn1js.OctetString({ valueHex: arrayBuffer(keyIdentifier(spki)) }),
+      new asn1js.OctetString({ valueHex: arrayBufferOf(keyIdentifier(spki)) }),
     ),
-    extension(
+    derExtension(
       EXT.authorityKeyIdentifier,
       false,
       new pkijs.AuthorityKeyIdentifier({
-        keyIdentifier: new asn1js.OctetString({ valueHex: arrayBuffer(keyIdentifier(issuerSpki)) }),
+        keyIdentifier: new asn1js.OctetString({ valueHex: arrayBufferOf(keyIdentifier(issuerSpki)) }),
       }).toSchema(),
     ),
     ...(spec.ca
       ? []
       : [
-          extension(EXT.extKeyUsage, false, new pkijs.ExtKeyUsage({ keyPurposes: [SERVER_AUTH] }).toSchema()),
+          derExtension(
+            EXT.extKeyUsage,
+            false,
+            new pkijs.ExtKeyUsage({ keyPurposes: [SERVER_AUTH] }).toSchema(),
+          ),
         ]),
     ...(sans.length === 0
       ? []
       : [
-          extension(
+          derExtension(
             EXT.subjectAltName,
             false,
             new pkijs.AltName({ altNames: sans.map(generalName) }).toSchema(),
@@ -165,7 +148,7 @@ export function issueCertificate(spec: CertificateSpec): KeyPairPem {
   cert.signatureAlgorithm = new pkijs.AlgorithmIdentifier({ algorithmId: ECDSA_SHA256 });
   const tbs = new Uint8Array(cert.encodeTBS().toBER());
   const signer = spec.issuer === undefined ? keys.privateKey : createPrivateKey(spec.issuer.keyPem);
-  cert.signatureValue = new asn1js.BitString({ valueHex: arrayBuffer(sign("sha256", tbs, signer)) });
+  cert.signatureValue = new asn1js.BitString({ valueHex: arrayBufferOf(sign("sha256", tbs, signer)) });
   const der = Buffer.from(cert.toSchema(true).toBER());
   return {
     certPem: new X509Certificate(der).toString(),
