@@ -88,6 +88,16 @@ describe("nextAttestationStep", () => {
       "challenge",
     ],
     [
+      "retries a failed appraisal after a minute, not a reattestInterval",
+      { attestation: { verifiedAt: at(-2), expiresAt: at(118), verdict: "contraindicated" } },
+      "challenge",
+    ],
+    [
+      "waits a little after a failed appraisal",
+      { attestation: { verifiedAt: at(-0.5), expiresAt: at(119), verdict: "contraindicated" } },
+      "wait",
+    ],
+    [
       "re-attests once a result expired",
       { attestation: { verifiedAt: at(-30), expiresAt: at(-1), verdict: "affirming" } },
       "challenge",

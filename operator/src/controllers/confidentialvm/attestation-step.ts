@@ -30,6 +30,9 @@ export type AttestationStep =
    */
   | { kind: "reject"; reason: "NonceMismatch"; message: string; afterMs: number };
 
+/** How soon a CVM whose last appraisal failed is challenged again (at most its reattestInterval). */
+export const RETRY_AFTER_FAILURE_MS = 60_000;
+
 function time(value: string | undefined): number {
   const t = Date.parse(value ?? "");
   return Number.isNaN(t) ? 0 : t;
@@ -74,11 +77,15 @@ export function nextAttestationStep(
   if (policyGeneration !== undefined && attestation.policyGeneration !== policyGeneration) {
     return { kind: "challenge", why: "the AttestationPolicy changed" };
   }
-  const dueAt = Math.min(
-    time(attestation.verifiedAt) + freshness.reattestIntervalMs,
-    time(attestation.expiresAt),
-  );
-  if (dueAt <= nowMs) return { kind: "challenge", why: "re-attestation due" };
+  // A failed appraisal is retried soon, not a reattestInterval later: whoever wrote the bad bundle (a broken
+  // guest, or someone racing it) must not keep an honest CVM unattested for an hour.
+  const failed = attestation.verdict === "contraindicated";
+  const retryMs = failed
+    ? Math.min(freshness.reattestIntervalMs, RETRY_AFTER_FAILURE_MS)
+    : freshness.reattestIntervalMs;
+  const dueAt = Math.min(time(attestation.verifiedAt) + retryMs, time(attestation.expiresAt));
+  if (dueAt <= nowMs)
+    return { kind: "challenge", why: failed ? "retrying after a failed appraisal" : "re-attestation due" };
   return { kind: "wait", afterMs: dueAt - nowMs };
 }
 
