@@ -9,6 +9,22 @@ export interface InvolvedObject {
   uid?: string;
 }
 
+/** The involvedObject of an Event about `obj`. */
+export function involvedObject(obj: {
+  apiVersion: string;
+  kind: string;
+  metadata: { name?: string; namespace?: string; uid?: string };
+}): InvolvedObject {
+  const { name = "", namespace, uid } = obj.metadata;
+  return {
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
+    name,
+    ...(namespace === undefined ? {} : { namespace }),
+    ...(uid === undefined ? {} : { uid }),
+  };
+}
+
 export interface EventRecorder {
   record(obj: InvolvedObject, type: "Normal" | "Warning", reason: string, message: string): Promise<void>;
 }

@@ -1,10 +1,4 @@
-import {
-  type CoreV1Api,
-  type CustomObjectsApi,
-  PatchStrategy,
-  type RbacAuthorizationV1Api,
-  setHeaderOptions,
-} from "@kubernetes/client-node";
+import { type CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type {
   AttestationPolicy,
   ConfidentialHost,
@@ -22,9 +16,9 @@ import {
   type Reconciler,
   type ReconcileResult,
 } from "../../runtime/controller.ts";
-import type { EventRecorder } from "../../runtime/events.ts";
+import { type EventRecorder, involvedObject } from "../../runtime/events.ts";
 import { type AttestationDeps, reconcileAttestation } from "./attest.ts";
-import { ensureGuestIdentity, type GuestEndpoint } from "./guest-identity.ts";
+import { GuestIdentities, type GuestIdentityApi } from "./guest-identities.ts";
 import type { GpuLedger } from "./gpu-ledger.ts";
 import { hostState, launchSpecHash, placementFitsSpec, recordedPlacement, vmState } from "./lifecycle.ts";
 import * as r from "./reasons.ts";
@@ -50,7 +44,7 @@ export interface CvmReconcilerDeps {
   /** The attestation handshake; without it CVMs stop at Attesting. */
   attestation?: AttestationDeps;
   /** Per-CVM guest identity and cloud-init (the sidecar's API access); without it the VM boots unconfigured. */
-  guestIdentity?: { core: CoreV1Api; rbac: RbacAuthorizationV1Api; endpoint: GuestEndpoint };
+  guestIdentity?: GuestIdentityApi;
   now?: () => Date;
 }
 
@@ -58,20 +52,18 @@ const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const RESCHEDULE_MS = 30_000;
 const DELETE_POLL_MS = 1_000;
 const CDI_RETRY_MS = 60_000;
-/** A deleted cloud-init Secret or ServiceAccount is recreated within this long (or at the next launch). */
-const IDENTITY_RECHECK_MS = 5 * 60_000;
 
 /** Reconciles one ConfidentialVM (`ns/name`): place it on a validated host, launch its VM, track it. */
 export class ConfidentialVMReconciler implements Reconciler {
   readonly name = "confidentialvm";
   readonly #deps: CvmReconcilerDeps;
   readonly #vmObjects: VmObjects;
-  /** Per CVM key: the last guest identity check (see #ensureGuestIdentity). */
-  readonly #identities = new Map<string, { uid: string; renewAt: number; recheckAt: number }>();
+  readonly #identities: GuestIdentities | undefined;
 
   constructor(deps: CvmReconcilerDeps) {
     this.#deps = deps;
     this.#vmObjects = new VmObjects(deps.objects);
+    this.#identities = deps.guestIdentity === undefined ? undefined : new GuestIdentities(deps.guestIdentity);
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
@@ -80,7 +72,7 @@ export class ConfidentialVMReconciler implements Reconciler {
     this.#deps.ledger.settle(key, cvm);
     if (cvm === undefined) {
       this.#deps.ledger.release(key);
-      this.#identities.delete(key);
+      this.#identities?.forget(key);
       return {};
     }
     if (cvm.metadata.deletionTimestamp !== undefined) return this.#finalize(cvm, ctx);
@@ -378,26 +370,9 @@ export class ConfidentialVMReconciler implements Reconciler {
     return {};
   }
 
-  /**
-   * Ensures the CVM's guest identity and returns when its token is due for renewal. What the last check found
-   * is remembered for a few minutes, so the passes of one handshake do not each read the cloud-init Secret.
-   */
+  /** Ensures the CVM's guest identity (when configured); returns when its token is due for renewal. */
   async #ensureGuestIdentity(cvm: ConfidentialVM): Promise<number | undefined> {
-    const identity = this.#deps.guestIdentity;
-    if (identity === undefined) return undefined;
-    const key = objectKey(cvm);
-    const uid = cvm.metadata.uid ?? "";
-    const now = (this.#deps.now ?? (() => new Date()))();
-    const known = this.#identities.get(key);
-    if (known?.uid === uid && known.recheckAt > now.getTime()) return known.renewAt - now.getTime();
-    const { renewAfterMs } = await ensureGuestIdentity(cvm, identity, identity.endpoint, now);
-    const renewAt = now.getTime() + renewAfterMs;
-    this.#identities.set(key, {
-      uid,
-      renewAt,
-      recheckAt: Math.min(renewAt, now.getTime() + IDENTITY_RECHECK_MS),
-    });
-    return renewAfterMs;
+    return this.#identities?.ensure(cvm, (this.#deps.now ?? (() => new Date()))());
   }
 
   async #deleteVm(cvm: ConfidentialVM, ctx: ReconcileContext, why: string): Promise<ReconcileResult> {
@@ -454,24 +429,13 @@ export class ConfidentialVMReconciler implements Reconciler {
     ctx.log.info({ phase: update.phase }, "Patched ConfidentialVM status");
     const previous: ConfidentialVMStatus["phase"] = cvm.status?.phase;
     if (update.event !== undefined && previous !== update.phase) {
-      await this.#deps.events.record(involved(cvm), update.event.type, update.event.reason, update.message);
+      await this.#deps.events.record(
+        involvedObject(cvm),
+        update.event.type,
+        update.event.reason,
+        update.message,
+      );
     }
     return true;
   }
-}
-
-function involved(cvm: ConfidentialVM): {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  namespace?: string;
-  uid?: string;
-} {
-  return {
-    apiVersion: cvm.apiVersion,
-    kind: cvm.kind,
-    name: cvm.metadata.name ?? "",
-    ...(cvm.metadata.namespace === undefined ? {} : { namespace: cvm.metadata.namespace }),
-    ...(cvm.metadata.uid === undefined ? {} : { uid: cvm.metadata.uid }),
-  };
 }
