@@ -118,51 +118,57 @@ export async function ensureGuestIdentity(
   if (Number.isFinite(renewAt) && renewAt > now.getTime())
     return { renewAfterMs: renewAt - now.getTime(), wrote: false };
 
-  await createIfMissing(() =>
-    api.core.createNamespacedServiceAccount({
-      namespace,
-      body: { metadata: meta(account), automountServiceAccountToken: false },
-    }),
-  );
-  await createIfMissing(() =>
-    api.rbac.createNamespacedRole({
-      namespace,
-      body: { metadata: meta(account), rules: guestRoleRules(name) },
-    }),
-  );
-  await createIfMissing(() =>
-    api.rbac.createNamespacedRoleBinding({
+  const anchorName = `${name}-guest-binding`;
+  // Three round trips, not six: what does not depend on another object is created together. The RoleBinding
+  // waits for its Role (without the bind verb, the API server checks the Role's rules against the controller's).
+  const [, , created] = await Promise.all([
+    createIfMissing(() =>
+      api.core.createNamespacedServiceAccount({
+        namespace,
+        body: { metadata: meta(account), automountServiceAccountToken: false },
+      }),
+    ),
+    createIfMissing(() =>
+      api.rbac.createNamespacedRole({
+        namespace,
+        body: { metadata: meta(account), rules: guestRoleRules(name) },
+      }),
+    ),
+    createIfMissing(() =>
+      api.core.createNamespacedSecret({ namespace, body: { metadata: meta(anchorName), type: "Opaque" } }),
+    ),
+  ]);
+  const anchor = created ?? (await api.core.readNamespacedSecret({ name: anchorName, namespace }));
+  const [, issued] = await Promise.all([
+    createIfMissing(() =>
+      api.rbac.createNamespacedRoleBinding({
+        namespace,
+        body: {
+          metadata: meta(account),
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: account },
+          subjects: [{ kind: "ServiceAccount", name: account, namespace }],
+        },
+      }),
+    ),
+    api.core.createNamespacedServiceAccountToken({
+      name: account,
       namespace,
       body: {
-        metadata: meta(account),
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: account },
-        subjects: [{ kind: "ServiceAccount", name: account, namespace }],
-      },
-    }),
-  );
-  const anchorName = `${name}-guest-binding`;
-  const anchor =
-    (await createIfMissing(() =>
-      api.core.createNamespacedSecret({ namespace, body: { metadata: meta(anchorName), type: "Opaque" } }),
-    )) ?? (await api.core.readNamespacedSecret({ name: anchorName, namespace }));
-  const issued = await api.core.createNamespacedServiceAccountToken({
-    name: account,
-    namespace,
-    body: {
-      spec: {
-        // The API server's own audience, not "trustgate": the guest presents this token only to the API server,
-        // and making an API server accept "trustgate" would let every token minted for trustgate reach it.
-        audiences: [],
-        expirationSeconds: GUEST_TOKEN_LIFETIME_S,
-        boundObjectRef: {
-          apiVersion: "v1",
-          kind: "Secret",
-          name: anchorName,
-          uid: anchor.metadata?.uid ?? "",
+        spec: {
+          // The API server's own audience, not "trustgate": the guest presents this token only to the API server,
+          // and making an API server accept "trustgate" would let every token minted for trustgate reach it.
+          audiences: [],
+          expirationSeconds: GUEST_TOKEN_LIFETIME_S,
+          boundObjectRef: {
+            apiVersion: "v1",
+            kind: "Secret",
+            name: anchorName,
+            uid: anchor.metadata?.uid ?? "",
+          },
         },
       },
-    },
-  });
+    }),
+  ]);
   const token = issued.status?.token ?? "";
   const tokenExpires = new Date(
     issued.status?.expirationTimestamp ?? now.getTime() + GUEST_TOKEN_LIFETIME_S * 1000,
