@@ -58,9 +58,9 @@ describe("e2e: the three steps on the local control plane (agents, controller, K
     ]);
     await stack.start([NS]);
     await stack.createPolicy("e2e-simulated", {
+      // The policy's defaults: RIM match and revocation checks required. The simulated GPUs carry RIMs and
+      // have OCSP responders in the simulated PKI, trusted through the controller's --test-trust-roots.
       snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
-      // The simulated GPUs have no NVIDIA RIMs or OCSP responders.
-      gpu: { requireRimMatch: false, requireRevocationCheck: false },
       freshness: { challengeTtl: "60s", reattestInterval: "10m", resultTtl: "20m" },
     });
     await admin.makeApiClient(CoreV1Api).createNamespacedSecret({
@@ -157,15 +157,9 @@ describe("e2e: the three steps on the local control plane (agents, controller, K
       claims?: { sub?: string; "ear.status"?: string };
     };
     const claims = output.claims ?? {};
-    // Simulated GPUs have no NVIDIA reference values, so the result is "warning": signed and checkable, but
-    // verify-token (exit 0 only for affirming) refuses it, as a client should without its own opt-in.
-    expect(claims["ear.status"]).to.equal(attested?.status?.attestation?.verdict);
-    if (claims["ear.status"] === "affirming") expect(verifyToken.code).to.equal(0);
-    else
-      expect([verifyToken.code, output.reason]).to.deep.equal([
-        1,
-        `attestation result is ${claims["ear.status"] ?? ""}, not affirming`,
-      ]);
+    // With RIMs matched and revocation checked, the result is affirming and verify-token accepts it (exit 0).
+    expect(attested?.status?.attestation?.verdict).to.equal("affirming");
+    expect([verifyToken.code, output.valid, claims["ear.status"]]).to.deep.equal([0, true, "affirming"]);
     expect(claims.sub).to.equal(`${NS}/llm`);
 
     await waitUntil(

@@ -215,9 +215,9 @@ await objects
       kind: "AttestationPolicy",
       metadata: { name: "demo-simulated" },
       spec: {
+        // GPU checks at their defaults (RIM match and revocation required): the simulated GPUs carry RIMs signed
+        // by the simulated CoRIM root and the simulated PKI answers OCSP, all trusted only via --test-trust-roots.
         snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
-        // The simulated GPUs have no NVIDIA RIMs or OCSP responders: measurements and revocation stay unchecked.
-        gpu: { requireRimMatch: false, requireRevocationCheck: false },
       },
     },
   })
