@@ -6,13 +6,13 @@ import { pino } from "pino";
 import type { ConfidentialVM } from "../../operator/src/api/v1alpha1/generated/types.ts";
 import { sealSecretForGuest } from "../../operator/src/attestation/result/secret-release.ts";
 import { backendsTrusting } from "../../operator/src/attestation/simulated/backends.ts";
-import { generateSimPki, type SimPki } from "../../operator/src/attestation/simulated/sim-pki.ts";
+import {
+  generateSimPki,
+  simPkiTrustRoots,
+  type SimPki,
+} from "../../operator/src/attestation/simulated/sim-pki.ts";
 import { SimulatedGpus } from "../../operator/src/attestation/simulated/simulated-gpus.ts";
 import { SimulatedSnpTee } from "../../operator/src/attestation/simulated/simulated-snp.ts";
-import {
-  parseTestTrustRoots,
-  testTrustRootsFile,
-} from "../../operator/src/attestation/simulated/test-trust-roots.ts";
 import type { EvidenceBundle } from "../../operator/src/attestation/types.ts";
 import { verifyBundle } from "../../operator/src/attestation/verify-bundle.ts";
 import { Guest } from "./guest.ts";
@@ -88,16 +88,7 @@ describe("Guest (decides, answers, opens secrets)", function () {
     const bundle = applied[0]!;
     expect(bundle.nonce).to.equal(A);
     expect(bundle.gpus).to.have.length(2);
-    const roots = parseTestTrustRoots(
-      JSON.stringify(
-        testTrustRootsFile(
-          [pki.amd.arkPem],
-          [pki.nvidia.root.toString()],
-          [pki.nvidiaRim?.root.toString() ?? ""],
-        ),
-      ),
-      "memory",
-    );
+    const roots = simPkiTrustRoots(pki);
     const report = await verifyBundle(bundle, {
       now: new Date(),
       nonce: A,

@@ -22,7 +22,12 @@ import {
 } from "./nvidia-pki.ts";
 import { issueOcspResponder } from "./nvidia-ocsp.ts";
 import { generateRimCa, type RimCa } from "./nvidia-rim.ts";
-import { testTrustRootsFile } from "./test-trust-roots.ts";
+import {
+  parseTestTrustRoots,
+  testTrustRootsFile,
+  type TestTrustRoots,
+  type TestTrustRootsFile,
+} from "./test-trust-roots.ts";
 
 export type SimulatedSnpProduct = "Milan" | "Genoa";
 
@@ -80,6 +85,20 @@ function privateKeyPem(key: KeyObject): string {
 }
 
 /** Writes the PKI into `dir` (created if missing); refuses a directory that already holds one. */
+/** The public roots of a simulated PKI as a test trust roots document (what --test-trust-roots reads). */
+export function simPkiTrustRootsFile(pki: SimPki): TestTrustRootsFile {
+  return testTrustRootsFile(
+    [pki.amd.arkPem],
+    [pki.nvidia.root.toString()],
+    pki.nvidiaRim === undefined ? [] : [pki.nvidiaRim.root.toString()],
+  );
+}
+
+/** The same roots parsed, as the controller holds them after --test-trust-roots. */
+export function simPkiTrustRoots(pki: SimPki): TestTrustRoots {
+  return parseTestTrustRoots(JSON.stringify(simPkiTrustRootsFile(pki)), "memory");
+}
+
 export async function writeSimPki(pki: SimPki, dir: string): Promise<void> {
   const existing = await readdir(dir).catch(() => [] as string[]);
   if (existing.includes(FILES.manifest) || existing.includes(FILES.trustRoots))
@@ -101,18 +120,7 @@ export async function writeSimPki(pki: SimPki, dir: string): Promise<void> {
     [FILES.nvidiaIdentity, pki.nvidia.identity.toString()],
     [FILES.nvidiaIca, pki.nvidia.ica.certificate.toString()],
     [FILES.manifest, `${JSON.stringify(manifest, null, 2)}\n`],
-    [
-      FILES.trustRoots,
-      `${JSON.stringify(
-        testTrustRootsFile(
-          [pki.amd.arkPem],
-          [pki.nvidia.root.toString()],
-          pki.nvidiaRim === undefined ? [] : [pki.nvidiaRim.root.toString()],
-        ),
-        null,
-        2,
-      )}\n`,
-    ],
+    [FILES.trustRoots, `${JSON.stringify(simPkiTrustRootsFile(pki), null, 2)}\n`],
   ];
   const privateFiles: [string, string][] = [
     [FILES.askKey, privateKeyPem(KeyObject.from(pki.amd.intermediateKey))],

@@ -11,14 +11,13 @@ import { simulatedChipId } from "./device-identity.ts";
 import { amdAnchors } from "./amd-pki.ts";
 import { simulatedOcspSource } from "./nvidia-ocsp.ts";
 import { nvidiaAnchors } from "./nvidia-pki.ts";
-import { generateSimPki, type SimPki } from "./sim-pki.ts";
+import { generateSimPki, simPkiTrustRoots, type SimPki } from "./sim-pki.ts";
 import {
   SIMULATED_GPU_DRIVER_VERSION,
   SIMULATED_GPU_VBIOS_VERSION,
   SimulatedGpus,
 } from "./simulated-gpus.ts";
 import { SIMULATED_SNP_MEASUREMENT, SimulatedSnpTee } from "./simulated-snp.ts";
-import { parseTestTrustRoots, testTrustRootsFile } from "./test-trust-roots.ts";
 
 const NOW = new Date();
 const GPUS = ["node-a/0000:41:00.0", "node-a/0000:42:00.0", "node-a/0000:43:00.0"];
@@ -180,16 +179,7 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
     }
 
     it("affirms with backends that also trust the simulated roots (the controller's --test-trust-roots)", async () => {
-      const roots = parseTestTrustRoots(
-        JSON.stringify(
-          testTrustRootsFile(
-            [pki.amd.arkPem],
-            [pki.nvidia.root.toString()],
-            [pki.nvidiaRim?.root.toString() ?? ""],
-          ),
-        ),
-        "memory",
-      );
+      const roots = simPkiTrustRoots(pki);
       const report = await verifyBundle(await bundle(), {
         now: NOW,
         nonce,
@@ -204,16 +194,7 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
     });
 
     it("affirms with revocation required when the simulated OCSP responder answers (requireRevocationCheck: true)", async () => {
-      const roots = parseTestTrustRoots(
-        JSON.stringify(
-          testTrustRootsFile(
-            [pki.amd.arkPem],
-            [pki.nvidia.root.toString()],
-            [pki.nvidiaRim?.root.toString() ?? ""],
-          ),
-        ),
-        "memory",
-      );
+      const roots = simPkiTrustRoots(pki);
       const report = await verifyBundle(await bundle(), {
         now: NOW,
         nonce,
