@@ -47,12 +47,17 @@ export function gpuAddresses(): string[] {
   return Array.from({ length: GPUS_PER_HOST }, (_, g) => `0000:${(0x18 + g * 0x10).toString(16)}:00.0`);
 }
 
-function snpHostStatus(name: string): ConfidentialHostStatus {
+/** A validated host's report: 8 CC-ready H100s behind vfio-pci, the given TEE enabled. */
+export function benchHostStatus(name: string, tee: "snp" | "tdx"): ConfidentialHostStatus {
+  const platform =
+    tee === "snp"
+      ? { cpuVendor: "amd" as const, biosVersion: "1.0", microcode: "0xa101144", systemProduct: name }
+      : { cpuVendor: "intel" as const, biosVersion: "2.1", microcode: "0x2b000603", systemProduct: name };
   return {
     observedAt: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     agentVersion: "bench",
-    platform: { cpuVendor: "amd", biosVersion: "1.0", microcode: "0xa101144", systemProduct: name },
-    tee: { type: "snp", enabled: true },
+    platform,
+    tee: { type: tee, enabled: true },
     iommu: { enabled: true, vfioLoaded: true },
     gpus: gpuAddresses().map((pciAddress, g) => ({
       pciAddress,
@@ -122,7 +127,7 @@ export async function addSnpHosts(cluster: BenchCluster, names: readonly string[
       plural: "confidentialhosts",
       body: { apiVersion: "trustgate.io/v1alpha1", kind: "ConfidentialHost", metadata: { name }, spec: {} },
     });
-    const status = await signHostReport(name, snpHostStatus(name), key);
+    const status = await signHostReport(name, benchHostStatus(name, "snp"), key);
     await objects.patchClusterCustomObjectStatus(
       { ...trustgate, plural: "confidentialhosts", name, body: { status } },
       mergePatch,

@@ -9,11 +9,12 @@ import { parseArgs } from "node:util";
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { startControlPlane } from "../hack/lib/control-plane.ts";
+import { benchHostStatus, inBatches, peakRssMb } from "./attest-harness.ts";
 import { resolveBinDir } from "../hack/lib/find-binaries.ts";
 import { httpsGet } from "../hack/lib/https-get.ts";
 import { spawnManaged } from "../hack/lib/managed-process.ts";
 import { signHostReport, loadOrCreateAgentKey } from "../operator/src/agent/signing.ts";
-import type { ConfidentialHostStatus, ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
+import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
 import { applyCrds, readCrdFile } from "../operator/src/kube/crd-install.ts";
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
 
@@ -26,36 +27,6 @@ const ROOT = new URL("..", import.meta.url).pathname;
 const NS = "bench";
 const trustgate = { group: "trustgate.io", version: "v1alpha1" };
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
-
-function hostStatus(i: number): ConfidentialHostStatus {
-  const gpus = Array.from({ length: 8 }, (_, g) => ({
-    pciAddress: `0000:${(0x18 + g * 0x10).toString(16)}:00.0`,
-    vendorId: "0x10de",
-    deviceId: "0x2330",
-    model: "H100-SXM5-80GB",
-    driver: "vfio-pci",
-    iommuGroup: String(40 + g),
-    ccMode: "on" as const,
-  }));
-  return {
-    observedAt: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
-    agentVersion: "bench",
-    platform: {
-      cpuVendor: "intel",
-      biosVersion: "2.1",
-      microcode: "0x2b000603",
-      systemProduct: `bench-${i}`,
-    },
-    tee: { type: "tdx", enabled: true },
-    iommu: { enabled: true, vfioLoaded: true },
-    gpus,
-    gpuSummary: { total: 8, ccReady: 8 },
-  };
-}
-
-async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
-}
 
 /** Sum of apiserver_request_total for write verbs, by "resource/subresource". */
 async function writeCounts(
@@ -74,11 +45,6 @@ async function writeCounts(
     counts.set(key, (counts.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1)));
   }
   return counts;
-}
-
-async function peakRssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 const dir = await mkdtemp(join(tmpdir(), "trustgate-bench-"));
@@ -113,7 +79,7 @@ try {
       plural: "confidentialhosts",
       body: { apiVersion: "trustgate.io/v1alpha1", kind: "ConfidentialHost", metadata: { name }, spec: {} },
     });
-    const status = await signHostReport(name, hostStatus(hostNames.indexOf(name)), key);
+    const status = await signHostReport(name, benchHostStatus(name, "tdx"), key);
     await objects.patchClusterCustomObjectStatus(
       { ...trustgate, plural: "confidentialhosts", name, body: { status } },
       mergePatch,
