@@ -78,10 +78,18 @@ function keyIdentifier(spki: pkijs.PublicKeyInfo): Uint8Array {
   return createHash("sha1").update(spki.subjectPublicKey.valueBlock.valueHexView).digest();
 }
 
+/**
+ * A positive serial in minimal DER from random bytes: the top bit cleared (positive) and the first byte never
+ * zero (a leading 0x00 before a byte below 0x80 is not minimal DER, and OpenSSL refuses the certificate).
+ */
+export function serialFromRandom(random: Uint8Array): Uint8Array {
+  const bytes = Uint8Array.from(random);
+  bytes[0] = ((bytes[0] ?? 0) & 0x7f) | 0x01;
+  return bytes;
+}
+
 function serialNumber(): asn1js.Integer {
-  const bytes = randomBytes(16);
-  bytes[0] = (bytes[0] ?? 0) & 0x7f; // positive
-  return new asn1js.Integer({ valueHex: arrayBufferOf(bytes) });
+  return new asn1js.Integer({ valueHex: arrayBufferOf(serialFromRandom(randomBytes(16))) });
 }
 
 /** Issues a certificate for a fresh P-256 key: a CA (keyCertSign, cRLSign) or a TLS server certificate. */
