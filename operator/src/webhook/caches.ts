@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { AttestationPolicy, ConfidentialVM } from "../api/v1alpha1/generated/types.ts";
 import { ATTESTATION_POLICY, CONFIDENTIAL_VM, GROUP, VERSION } from "../api/v1alpha1/generated/types.ts";
 import { ResourceWatch } from "../runtime/informer.ts";
+import { trimForAdmission } from "./cvm-trim.ts";
 import { type JwksDocument, jwksFromConfigMap } from "./jwks.ts";
 import type { AdmissionView } from "./validate.ts";
 
@@ -50,6 +51,7 @@ export class WebhookCaches {
       path: `${apis}/${CONFIDENTIAL_VM.plural}`,
       list: list<ConfidentialVM>(CONFIDENTIAL_VM.plural),
       onEvent: () => undefined,
+      trim: trimForAdmission,
     });
     this.#policies = new ResourceWatch<AttestationPolicy>({
       kc,
