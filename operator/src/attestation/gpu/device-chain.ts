@@ -7,6 +7,7 @@ import { createHash, X509Certificate, type KeyObject } from "node:crypto";
 import type * as pkijs from "pkijs";
 import { pemToDers } from "../snp/pem.ts";
 import { EvidenceError } from "../types.ts";
+import { candidateIssuers, commonName, issuedBy, pathToPinnedRoot } from "./cert-path.ts";
 import {
   allowsKeyUsage,
   basicConstraints,
@@ -49,10 +50,6 @@ function chainInvalid(message: string): EvidenceError {
   return new EvidenceError("ChainInvalid", message);
 }
 
-function commonName(distinguishedName: string): string {
-  return /(?:^|\n)CN=([^\n]*)/.exec(distinguishedName)?.[1] ?? "?";
-}
-
 function nodeCertificate(der: Uint8Array, what: string): X509Certificate {
   try {
     return new X509Certificate(der);
@@ -61,10 +58,6 @@ function nodeCertificate(der: Uint8Array, what: string): X509Certificate {
       cause: error,
     });
   }
-}
-
-function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
-  return child.checkIssued(parent) && child.verify(parent.publicKey);
 }
 
 function modelOf(leafName: string): { kind: DeviceKind; arch?: DeviceArch } {
@@ -134,16 +127,11 @@ export class DeviceChainVerifier {
     const [leafDer, ...rest] = pemToDers(certChainPem, "gpus[].certChain");
     if (leafDer === undefined) throw new EvidenceError("EvidenceMalformed", "gpus[].certChain is empty");
     const leaf = nodeCertificate(leafDer, "device leaf certificate");
-    // Unparseable or self-signed entries never help to build a path: a supplied root is never trusted.
-    const supplied = rest.flatMap((der) => {
-      try {
-        const cert = new X509Certificate(der);
-        return cert.checkIssued(cert) ? [] : [cert];
-      } catch {
-        return [];
-      }
+    const path = pathToPinnedRoot(leaf, candidateIssuers(rest), this.#roots, {
+      maxDepth: MAX_DEPTH,
+      prefix: "",
+      where: "the chain or pinned NVIDIA root",
     });
-    const path = this.#buildPath(leaf, supplied);
     const parsed = path.map((cert, i) => parseCertificate(cert.raw, i === 0 ? "leaf" : "chain certificate"));
     checkProfile(path, parsed);
     const leafParsed = parsed[0] as pkijs.Certificate;
@@ -161,24 +149,6 @@ export class DeviceChainVerifier {
       ...(fwid === undefined ? {} : { fwid }),
       chain: path,
     };
-  }
-
-  #buildPath(leaf: X509Certificate, supplied: readonly X509Certificate[]): X509Certificate[] {
-    const path = [leaf];
-    let current = leaf;
-    while (path.length <= MAX_DEPTH) {
-      const root = this.#roots.find((r) => issuedBy(current, r));
-      if (root !== undefined) return [...path, root];
-      const next = supplied.find((c) => !path.includes(c) && issuedBy(current, c));
-      if (next === undefined) {
-        throw chainInvalid(
-          `no certificate in the chain or pinned NVIDIA root signs ${commonName(current.subject)} (issuer ${commonName(current.issuer)})`,
-        );
-      }
-      path.push(next);
-      current = next;
-    }
-    throw chainInvalid(`device certificate chain is longer than ${MAX_DEPTH}`);
   }
 }
 

@@ -5,6 +5,9 @@
  */
 import { X509Certificate } from "node:crypto";
 import { EvidenceError } from "../../types.ts";
+import { candidateIssuers, commonName, issuedBy, pathToPinnedRoot } from "../cert-path.ts";
+
+export { commonName };
 import {
   allowsKeyUsage,
   basicConstraints,
@@ -15,16 +18,8 @@ import {
 
 const MAX_DEPTH = 6;
 
-export function commonName(distinguishedName: string): string {
-  return /(?:^|\n)CN=([^\n]*)/.exec(distinguishedName)?.[1] ?? "?";
-}
-
 function chainInvalid(message: string): EvidenceError {
   return new EvidenceError("ChainInvalid", `RIM signer chain: ${message}`);
-}
-
-function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
-  return child.checkIssued(parent) && child.verify(parent.publicKey);
 }
 
 export function pinnedRoots(pems: readonly string[]): X509Certificate[] {
@@ -55,32 +50,11 @@ export function buildSignerPath(
   if (signerDer === undefined)
     throw new EvidenceError("EvidenceMalformed", "RIM KeyInfo holds no certificate");
   const signer = certificate(signerDer, "signer certificate");
-  const supplied = rest.flatMap((der) => {
-    try {
-      const cert = new X509Certificate(der);
-      return cert.checkIssued(cert) ? [] : [cert];
-    } catch {
-      return [];
-    }
+  const path = pathToPinnedRoot(signer, candidateIssuers(rest), roots, {
+    maxDepth: MAX_DEPTH,
+    prefix: "RIM signer chain: ",
+    where: "KeyInfo or pinned RIM root",
   });
-  const path = [signer];
-  let current = signer;
-  for (;;) {
-    const root = roots.find((r) => issuedBy(current, r));
-    if (root !== undefined) {
-      path.push(root);
-      break;
-    }
-    const next = supplied.find((c) => !path.includes(c) && issuedBy(current, c));
-    if (next === undefined) {
-      throw chainInvalid(
-        `no certificate in KeyInfo or pinned RIM root signs ${commonName(current.subject)} (issuer ${commonName(current.issuer)})`,
-      );
-    }
-    path.push(next);
-    if (path.length > MAX_DEPTH) throw chainInvalid(`longer than ${MAX_DEPTH}`);
-    current = next;
-  }
   checkProfile(path);
   return path;
 }

@@ -1,0 +1,55 @@
+/**
+ * Certification paths to a pinned root, shared by the GPU device chain and the RIM signer chain: built from
+ * the supplied certificates only (a root that arrives with the evidence is never trusted), each link checked
+ * by name and signature.
+ */
+import { X509Certificate } from "node:crypto";
+import { EvidenceError } from "../types.ts";
+
+export function commonName(distinguishedName: string): string {
+  return /(?:^|\n)CN=([^\n]*)/.exec(distinguishedName)?.[1] ?? "?";
+}
+
+export function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
+  return child.checkIssued(parent) && child.verify(parent.publicKey);
+}
+
+/** The supplied intermediates worth trying: unparseable and self-signed entries never help to build a path. */
+export function candidateIssuers(ders: readonly Uint8Array[]): X509Certificate[] {
+  return ders.flatMap((der) => {
+    try {
+      const cert = new X509Certificate(der);
+      return cert.checkIssued(cert) ? [] : [cert];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * start → … → a pinned root (start first, root last), or ChainInvalid naming the certificate nobody signs.
+ * `prefix` starts every message ("RIM signer chain: "), `where` names where issuers were looked for.
+ */
+export function pathToPinnedRoot(
+  start: X509Certificate,
+  supplied: readonly X509Certificate[],
+  roots: readonly X509Certificate[],
+  options: { maxDepth: number; prefix: string; where: string },
+): X509Certificate[] {
+  const invalid = (message: string) => new EvidenceError("ChainInvalid", `${options.prefix}${message}`);
+  const path = [start];
+  let current = start;
+  while (path.length <= options.maxDepth) {
+    const root = roots.find((r) => issuedBy(current, r));
+    if (root !== undefined) return [...path, root];
+    const next = supplied.find((c) => !path.includes(c) && issuedBy(current, c));
+    if (next === undefined) {
+      throw invalid(
+        `no certificate in ${options.where} signs ${commonName(current.subject)} (issuer ${commonName(current.issuer)})`,
+      );
+    }
+    path.push(next);
+    current = next;
+  }
+  throw invalid(`the chain is longer than ${String(options.maxDepth)}`);
+}
