@@ -5,6 +5,7 @@
  * refresh fails, the stale item is served: verification then reports it as expired rather than missing.
  */
 import type { CollateralSource } from "../types.ts";
+import { BoundedMap } from "../bounded-map.ts";
 import { collateralNextUpdate } from "./next-update.ts";
 
 export interface CachingSourceOptions {
@@ -29,8 +30,7 @@ export function createCachingSource(
   const defaultTtlMs = options.defaultTtlMs ?? 24 * 3600_000;
   const missTtlMs = options.missTtlMs ?? 5 * 60_000;
   const staleRetryMs = options.staleRetryMs ?? 5 * 60_000;
-  const maxEntries = options.maxEntries ?? 1024;
-  const entries = new Map<string, Entry>();
+  const entries = new BoundedMap<string, Entry>(options.maxEntries ?? 1024);
   const pending = new Map<string, Promise<Uint8Array | undefined>>();
 
   function expiry(value: Uint8Array | undefined, at: number): number {
@@ -44,10 +44,6 @@ export function createCachingSource(
     const stale = entries.get(cacheKey);
     try {
       const value = await inner.get(kind, key);
-      if (entries.size >= maxEntries && !entries.has(cacheKey)) {
-        const oldest = entries.keys().next();
-        if (oldest.done !== true) entries.delete(oldest.value);
-      }
       entries.set(cacheKey, { value, expiresAt: expiry(value, now()) });
       return value;
     } catch (error) {

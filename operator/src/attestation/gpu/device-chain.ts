@@ -7,6 +7,7 @@ import { createHash, X509Certificate, type KeyObject } from "node:crypto";
 import type * as pkijs from "pkijs";
 import { pemToDers } from "../snp/pem.ts";
 import { EvidenceError } from "../types.ts";
+import { BoundedMap } from "../bounded-map.ts";
 import { candidateIssuers, commonName, issuedBy, pathToPinnedRoot } from "./cert-path.ts";
 import {
   allowsKeyUsage,
@@ -85,8 +86,7 @@ export function checkValidity(chain: readonly X509Certificate[], now: Date): voi
 
 export class DeviceChainVerifier {
   readonly #roots: X509Certificate[];
-  readonly #cache = new Map<string, VerifiedDevice>();
-  readonly #maxEntries: number;
+  readonly #cache: BoundedMap<string, VerifiedDevice>;
   readonly stats = { hits: 0, misses: 0 };
 
   constructor(anchors: GpuTrustAnchors, maxEntries = 1024) {
@@ -96,7 +96,7 @@ export class DeviceChainVerifier {
         throw new Error(`Pinned root ${root.subject} is not a self-signed CA`);
       return root;
     });
-    this.#maxEntries = maxEntries;
+    this.#cache = new BoundedMap(maxEntries);
   }
 
   /** Verifies the chain as of `now`; throws EvidenceError (ChainInvalid, CertificateExpired, EvidenceMalformed). */
@@ -106,21 +106,12 @@ export class DeviceChainVerifier {
     if (device === undefined) {
       this.stats.misses++;
       device = this.#verifyUncached(certChainPem);
-      this.#remember(key, device);
+      this.#cache.set(key, device);
     } else {
       this.stats.hits++;
     }
     checkValidity(device.chain, now);
     return device;
-  }
-
-  #remember(key: string, device: VerifiedDevice): void {
-    if (this.#maxEntries <= 0) return;
-    if (this.#cache.size >= this.#maxEntries) {
-      const oldest = this.#cache.keys().next();
-      if (oldest.done !== true) this.#cache.delete(oldest.value);
-    }
-    this.#cache.set(key, device);
   }
 
   #verifyUncached(certChainPem: string): VerifiedDevice {

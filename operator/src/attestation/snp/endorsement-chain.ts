@@ -6,6 +6,7 @@
 import { createHash, X509Certificate, type KeyObject } from "node:crypto";
 import type * as pkijs from "pkijs";
 import { EvidenceError } from "../types.ts";
+import { BoundedMap } from "../bounded-map.ts";
 import {
   decodeAmdExtensions,
   isAmdPssSignature,
@@ -92,8 +93,7 @@ export class EndorsementVerifier {
   readonly #arks: Ark[];
   readonly #builtinIntermediates: readonly string[];
   #parsedBuiltins: Intermediate[] | undefined;
-  readonly #cache = new Map<string, Endorsement>();
-  readonly #maxEntries: number;
+  readonly #cache: BoundedMap<string, Endorsement>;
   readonly stats = { hits: 0, misses: 0 };
 
   constructor(anchors: TrustAnchors, maxEntries = 1024) {
@@ -106,7 +106,7 @@ export class EndorsementVerifier {
       return { product, cert };
     });
     this.#builtinIntermediates = anchors.intermediates;
-    this.#maxEntries = maxEntries;
+    this.#cache = new BoundedMap(maxEntries);
   }
 
   /** Verifies `leafDer` up to a pinned ARK as of `now`; `suppliedChain` may hold ASK/ASVK and ARK (ignored). */
@@ -116,21 +116,12 @@ export class EndorsementVerifier {
     if (endorsement === undefined) {
       this.stats.misses++;
       endorsement = this.#verifyUncached(leafDer, suppliedChain);
-      this.#remember(key, endorsement);
+      this.#cache.set(key, endorsement);
     } else {
       this.stats.hits++;
     }
     checkValidity(endorsement.validity, now);
     return endorsement;
-  }
-
-  #remember(key: string, endorsement: Endorsement): void {
-    if (this.#maxEntries <= 0) return;
-    if (this.#cache.size >= this.#maxEntries) {
-      const oldest = this.#cache.keys().next();
-      if (oldest.done !== true) this.#cache.delete(oldest.value);
-    }
-    this.#cache.set(key, endorsement);
   }
 
   #verifyUncached(leafDer: Uint8Array, suppliedChain: readonly Uint8Array[]): Endorsement {

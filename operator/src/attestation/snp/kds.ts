@@ -2,6 +2,7 @@
  * AMD Key Distribution Service (KDS) as a CollateralSource: VCEKs (DER) by product, hwID and TCB, and the
  * ASK/ASVK + ARK chains (PEM). Whatever KDS returns is verified against the pinned ARKs like any other evidence.
  */
+import { BoundedMap } from "../bounded-map.ts";
 import { EvidenceError, type CollateralSource } from "../types.ts";
 import type { SnpProduct, TcbVersion } from "./tcb.ts";
 
@@ -58,11 +59,10 @@ function kdsUrl(baseUrl: string, kind: string, key: string): { url: string; immu
 export function createAmdKdsSource(options: AmdKdsSourceOptions = {}): CollateralSource {
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const baseUrl = options.baseUrl ?? AMD_KDS_URL;
-  const maxEntries = options.maxEntries ?? 256;
   const chainTtlMs = options.chainTtlMs ?? 24 * 3600 * 1000;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const now = options.now ?? Date.now;
-  const cache = new Map<string, CacheEntry>();
+  const cache = new BoundedMap<string, CacheEntry>(options.maxEntries ?? 256);
 
   async function download(url: string): Promise<Uint8Array | undefined> {
     let response: Response;
@@ -84,10 +84,6 @@ export function createAmdKdsSource(options: AmdKdsSourceOptions = {}): Collatera
       if (target === undefined) return Promise.resolve(undefined);
       const cached = cache.get(target.url);
       if (cached !== undefined && cached.expiresAt > now()) return cached.value;
-      if (cache.size >= maxEntries) {
-        const oldest = cache.keys().next();
-        if (oldest.done !== true) cache.delete(oldest.value);
-      }
       const value = download(target.url);
       const entry = { value, expiresAt: target.immutable ? Infinity : now() + chainTtlMs };
       cache.set(target.url, entry);

@@ -8,6 +8,7 @@
  */
 import type { X509Certificate } from "node:crypto";
 import { EvidenceError, toVerificationError, type VerificationError } from "../../types.ts";
+import { BoundedMap } from "../../bounded-map.ts";
 import type { GpuPolicy, GpuRevocationChecker, RevocationCheck } from "../appraisal-hooks.ts";
 import { commonName } from "../rim/signer-chain.ts";
 import { checkOcspWindow, parseOcspResponse, verifyOcspResponse, type OcspAnswer } from "./ocsp-response.ts";
@@ -48,8 +49,7 @@ function holdAllowed(answer: OcspAnswer, policy: GpuPolicy): boolean {
 }
 
 export function createOcspRevocationChecker(config: OcspCheckerConfig = {}): OcspRevocationChecker {
-  const maxEntries = config.cacheEntries ?? 4096;
-  const cache = new Map<string, OcspAnswer>();
+  const cache = new BoundedMap<string, OcspAnswer>(config.cacheEntries ?? 4096);
   const responders = new Map<string, OcspSource>();
   const stats = { hits: 0, misses: 0 };
 
@@ -71,12 +71,6 @@ export function createOcspRevocationChecker(config: OcspCheckerConfig = {}): Ocs
     return sources;
   }
 
-  function remember(key: string, answer: OcspAnswer): void {
-    if (maxEntries <= 0) return;
-    if (cache.size >= maxEntries) cache.delete(cache.keys().next().value ?? "");
-    cache.set(key, answer);
-  }
-
   async function answerFor(target: Target, now: Date, sources: readonly OcspSource[]): Promise<OcspAnswer> {
     const key = `${target.certificate.fingerprint256}/${target.issuer.fingerprint256}`;
     const cached = cache.get(key);
@@ -92,7 +86,7 @@ export function createOcspRevocationChecker(config: OcspCheckerConfig = {}): Ocs
         if (der === undefined) continue;
         const answer = verifyOcspResponse(parseOcspResponse(der), target.certificate, target.issuer);
         checkOcspWindow(answer, now);
-        remember(key, answer);
+        cache.set(key, answer);
         return answer;
       } catch (error) {
         failure ??= error instanceof Error ? error : new Error(String(error));

@@ -6,6 +6,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { EvidenceError } from "../../types.ts";
+import { BoundedMap } from "../../bounded-map.ts";
 import { MAX_RIM_LENGTH } from "./rim.ts";
 
 export interface RimSource {
@@ -110,18 +111,14 @@ export function cachingRimSource(
   options: { ttlMs?: number; maxEntries?: number; now?: () => number } = {},
 ): RimSource {
   const ttl = options.ttlMs ?? 24 * 3600_000;
-  const max = options.maxEntries ?? 512;
   const clock = options.now ?? Date.now;
-  const cache = new Map<string, { text: string; at: number }>();
+  const cache = new BoundedMap<string, { text: string; at: number }>(options.maxEntries ?? 512);
   return {
     async get(id) {
       const hit = cache.get(id);
       if (hit !== undefined && clock() - hit.at < ttl) return hit.text;
       const text = await inner.get(id);
-      if (text !== undefined) {
-        if (cache.size >= max) cache.delete(cache.keys().next().value ?? "");
-        cache.set(id, { text, at: clock() });
-      }
+      if (text !== undefined) cache.set(id, { text, at: clock() });
       return text;
     },
   };

@@ -6,6 +6,7 @@
  */
 import { createHash, type X509Certificate } from "node:crypto";
 import { EvidenceError } from "../../types.ts";
+import { BoundedMap } from "../../bounded-map.ts";
 import { checkValidity } from "../device-chain.ts";
 import { NVIDIA_RIM_ROOT_CA } from "../nvidia-roots.ts";
 import { buildSignerPath, pinnedRoots } from "./signer-chain.ts";
@@ -121,13 +122,12 @@ export function readSwidTag(xml: string): Omit<VerifiedRim, "signerChain" | "sha
 
 export class RimVerifier {
   readonly #roots: X509Certificate[];
-  readonly #cache = new Map<string, VerifiedRim>();
-  readonly #maxEntries: number;
+  readonly #cache: BoundedMap<string, VerifiedRim>;
   readonly stats = { hits: 0, misses: 0 };
 
   constructor(anchors: RimTrustAnchors = PINNED_RIM_ANCHORS, maxEntries = 256) {
     this.#roots = pinnedRoots(anchors.roots);
-    this.#maxEntries = maxEntries;
+    this.#cache = new BoundedMap(maxEntries);
   }
 
   /** Verifies signature, signer chain and (as of `now`) validity. Throws EvidenceError with the failing code. */
@@ -138,10 +138,7 @@ export class RimVerifier {
     if (rim === undefined) {
       this.stats.misses++;
       rim = this.#verifyUncached(text, createHash("sha256").update(text).digest("hex"));
-      if (this.#maxEntries > 0) {
-        if (this.#cache.size >= this.#maxEntries) this.#cache.delete(this.#cache.keys().next().value ?? "");
-        this.#cache.set(text, rim);
-      }
+      this.#cache.set(text, rim);
     } else {
       this.stats.hits++;
     }
