@@ -19,24 +19,12 @@ import {
   sharedGpuEntry,
 } from "../operator/test/fixtures/nvidia/shared-items.ts";
 import { sharedBundleCases } from "../operator/test/support/shared-evidence.ts";
+import { rate } from "./lib/rate.ts";
 
 const seconds = Number(process.argv[2] ?? "3");
 /** Inside the validity of the gonvtrust RIM signers and of the TDX collateral used below. */
 const now = new Date("2025-06-20T00:00:00Z");
 const ITEM = "gonvtrust-hopper-545-fullrim";
-
-async function rate(run: () => unknown, durationMs: number): Promise<{ perSecond: number; count: number }> {
-  const warmUntil = performance.now() + Math.min(500, durationMs / 4);
-  while (performance.now() < warmUntil) await run();
-  let count = 0;
-  const start = performance.now();
-  const end = start + durationMs;
-  while (performance.now() < end) {
-    for (let i = 0; i < 20; i++) await run();
-    count += 20;
-  }
-  return { perSecond: (count * 1000) / (performance.now() - start), count };
-}
 
 /**
  * Floor and subject alternate in short rounds and the medians are compared, so that load from other processes
