@@ -26,6 +26,7 @@ import {
   succeeded,
   VALUE_SETS,
 } from "../support/chart.ts";
+import { expectRestrictedDeployment } from "../support/chart-expect.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 
 describe("Helm chart charts/trustgate: rendering (real helm)", function () {
@@ -230,22 +231,8 @@ describe("Helm chart charts/trustgate: rendering (real helm)", function () {
 
     it("runs the controller non-root with a read-only root filesystem, leader election, probes and limits", function () {
       const deployment = find(objectsOf("default"), "Deployment", CONTROLLER);
-      const spec = podSpec(deployment);
+      expectRestrictedDeployment(deployment, CONTROLLER, "controller");
       const container = onlyContainer(deployment);
-      expect((deployment["spec"] as { replicas: number }).replicas).to.equal(2);
-      expect(spec.serviceAccountName).to.equal(CONTROLLER);
-      expect(spec.securityContext).to.deep.include({
-        runAsNonRoot: true,
-        seccompProfile: { type: "RuntimeDefault" },
-      });
-      expect(container.securityContext).to.deep.equal({
-        runAsNonRoot: true,
-        readOnlyRootFilesystem: true,
-        allowPrivilegeEscalation: false,
-        capabilities: { drop: ["ALL"] },
-        seccompProfile: { type: "RuntimeDefault" },
-      });
-      expect(container.args?.[0]).to.equal("controller");
       expect(Object.fromEntries(flags(container.args ?? []))).to.deep.equal({
         "leader-elect": true,
         "leader-election-namespace": NAMESPACE,

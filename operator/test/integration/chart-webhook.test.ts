@@ -17,6 +17,7 @@ import {
   succeeded,
   WEBHOOK,
 } from "../support/chart.ts";
+import { expectRestrictedDeployment } from "../support/chart-expect.ts";
 
 describe("Helm chart charts/trustgate: the admission webhook's objects (real helm)", function () {
   this.timeout(120_000);
@@ -32,22 +33,8 @@ describe("Helm chart charts/trustgate: the admission webhook's objects (real hel
     it("renders the webhook: 2 replicas, non-root, read-only root filesystem, probes, PDB, Service, self-managed certificates", function () {
       const objects = objectsOf("default");
       const deployment = find(objects, "Deployment", WEBHOOK);
-      const spec = podSpec(deployment);
+      expectRestrictedDeployment(deployment, WEBHOOK, "webhook");
       const container = onlyContainer(deployment);
-      expect((deployment["spec"] as { replicas: number }).replicas).to.equal(2);
-      expect(spec.serviceAccountName).to.equal(WEBHOOK);
-      expect(spec.securityContext).to.deep.include({
-        runAsNonRoot: true,
-        seccompProfile: { type: "RuntimeDefault" },
-      });
-      expect(container.securityContext).to.deep.equal({
-        runAsNonRoot: true,
-        readOnlyRootFilesystem: true,
-        allowPrivilegeEscalation: false,
-        capabilities: { drop: ["ALL"] },
-        seccompProfile: { type: "RuntimeDefault" },
-      });
-      expect(container.args?.[0]).to.equal("webhook");
       expect(Object.fromEntries(flags(container.args ?? []))).to.deep.equal({
         "bind-address": ":9443",
         "metrics-bind-address": ":8080",
