@@ -7,7 +7,7 @@ import { SHARED_GPU_ITEMS, sharedGpuEntry } from "../fixtures/nvidia/shared-item
 import { SHARED_REPORT_ITEMS } from "../fixtures/snp/shared-items.ts";
 import { REPO_ROOT } from "./samples.ts";
 
-export const SHARED_EVIDENCE = join(REPO_ROOT, "../shared/evidence");
+export const EVIDENCE_FIXTURES = join(REPO_ROOT, "operator/test/fixtures/evidence");
 
 /** The shared items carry no challenge or guest key: bundles get these fixed ones (binding is then reported, not enforced). */
 export const BUNDLE_NONCE = "00".repeat(32);
@@ -40,7 +40,7 @@ export function sharedBundleCases(): SharedBundleCase[] {
     name: `tdx/${v.item}${v.snapshot === undefined ? "" : ` (${v.snapshot})`} at ${v.at}`,
     bundle: bundle(
       tdxTeeFromItem(
-        join(SHARED_EVIDENCE, "tdx", v.item),
+        join(EVIDENCE_FIXTURES, "tdx", v.item),
         v.snapshot === undefined ? {} : { snapshot: v.snapshot },
       ),
     ),
@@ -52,7 +52,7 @@ export function sharedBundleCases(): SharedBundleCase[] {
   const snp = SHARED_REPORT_ITEMS.flatMap((item) =>
     item.verdicts.map((v) => ({
       name: `snp/${item.item} at ${v.at}`,
-      bundle: bundle(snpTeeFromItem(join(SHARED_EVIDENCE, "snp", item.item))),
+      bundle: bundle(snpTeeFromItem(join(EVIDENCE_FIXTURES, "snp", item.item))),
       at: v.at,
       authentic: v.authentic,
       errorCodes: v.code === undefined ? [] : [v.code],
@@ -142,7 +142,7 @@ export function sharedGpuBundleCases(): SharedGpuBundleCase[] {
     ...c.bundle,
     gpus,
   });
-  const rims = (name: string) => join(SHARED_EVIDENCE, "nvidia", name, "rims");
+  const rims = (name: string) => join(EVIDENCE_FIXTURES, "nvidia", name, "rims");
   const all = SHARED_GPU_ITEMS;
   const n550 = item("nvtrust-hopper-550");
   const n545 = item("gonvtrust-hopper-545-fullrim");
