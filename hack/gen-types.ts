@@ -1,4 +1,5 @@
-// Generates TypeScript types and schemas from crds/*.yaml and KubeVirt's pinned OpenAPI spec.
+// Generates TypeScript types and schemas from crds/*.yaml and KubeVirt's pinned OpenAPI spec, and
+// docs/schemas/evidence-bundle.schema.json from the ConfidentialVM CRD.
 // Usage: node hack/gen-types.ts [--check]   (--check: exit 1 naming each stale file, write nothing)
 
 import { fileURLToPath } from "node:url";

@@ -1,10 +1,11 @@
-// Everything hack/gen-types.ts writes, as pure data: what `make gen` writes and `make verify-gen` compares.
+// Everything hack/gen-types.ts writes (types, CRD schemas, docs/schemas/evidence-bundle.schema.json), as pure data: what `make gen` writes and `make verify-gen` compares.
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { format, resolveConfig } from "prettier";
 import { readCrds } from "./crd-source.ts";
 import { renderCrdSchemas, renderCrdTypes } from "./crd-types.ts";
+import { renderEvidenceBundleSchema } from "./evidence-schema.ts";
 import { readPinnedFile } from "./kubevirt-pin.ts";
 import { renderKubevirtTypes } from "./kubevirt-types.ts";
 
@@ -17,6 +18,7 @@ export interface GeneratedFile {
 export const CRD_TYPES_PATH = "operator/src/api/v1alpha1/generated/types.ts";
 export const CRD_SCHEMAS_PATH = "operator/src/api/v1alpha1/generated/schemas.ts";
 export const KUBEVIRT_TYPES_PATH = "operator/src/kubevirt/generated/types.ts";
+export const EVIDENCE_BUNDLE_SCHEMA_PATH = "docs/schemas/evidence-bundle.schema.json";
 
 /** Freshly generated, prettier-formatted content of every generated file. */
 export async function generateFiles(root: string): Promise<GeneratedFile[]> {
@@ -25,6 +27,7 @@ export async function generateFiles(root: string): Promise<GeneratedFile[]> {
     { path: CRD_TYPES_PATH, source: renderCrdTypes(crds) },
     { path: CRD_SCHEMAS_PATH, source: renderCrdSchemas(crds) },
     { path: KUBEVIRT_TYPES_PATH, source: renderKubevirtTypes(readPinnedFile(root, "openapi-spec.json")) },
+    { path: EVIDENCE_BUNDLE_SCHEMA_PATH, source: renderEvidenceBundleSchema(crds) },
   ];
   return Promise.all(
     sources.map(async ({ path, source }) => ({ path, content: await formatted(join(root, path), source) })),
