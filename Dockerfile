@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # trustgate: one image, one executable. The entrypoint is `trustgate`; the first argument picks the
-# component: `controller`, `agent`, `verify`, `version` (the webhook and the in-guest sidecar are still
-# to come). The Helm chart (charts/trustgate) runs `controller` and `agent` from this image.
+# component: `controller`, `agent`, `webhook`, `guest` (the in-guest sidecar), `verify`, `verify-token`,
+# `version`. The Helm chart (charts/trustgate) runs `controller`, `agent` and `webhook` from this image.
 #
 #   docker build -t trustgate:0.1.0 .
 #

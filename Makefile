@@ -8,7 +8,7 @@ export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export TRUSTGATE_CLUSTER_DIR ?= $(CURDIR)/.cache/cluster
 
 .PHONY: help setup tools build gen verify-gen typecheck lint test test-unit test-integration test-e2e \
-	cluster-up cluster-down demo clean
+	cluster-up cluster-down demo evidence-bundles sim-pki bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -57,6 +57,18 @@ cluster-down: setup ## Stop the local control plane (and the demo's agents, cont
 
 demo: setup tools build ## Local control plane + CRDs + samples, then kubectl get chost,atp,cvm
 	@TRUSTGATE_BIN_DIR="$$(bash hack/build-tools.sh all)" bash hack/demo.sh
+
+evidence-bundles: setup ## Write every TDX/SNP fixture item as an evidence bundle + index.json to OUT=<dir>
+	@test -n "$(OUT)" || { echo "usage: make evidence-bundles OUT=<dir>" >&2; exit 2; }
+	@node hack/evidence-bundles.ts "$(OUT)"
+
+sim-pki: setup ## Write a simulated AMD/NVIDIA PKI for simulated guests to OUT=<dir>
+	@test -n "$(OUT)" || { echo "usage: make sim-pki OUT=<dir>" >&2; exit 2; }
+	@node hack/sim-pki.ts "$(OUT)"
+
+bench: setup ## Run one benchmark: make bench BENCH=<name of bench/<name>.ts> (some need make build first)
+	@test -f "bench/$(BENCH).ts" || { echo "usage: make bench BENCH=<$$(cd bench && ls *.ts | sed 's/\.ts$$//' | paste -sd '|')>" >&2; exit 2; }
+	@node "bench/$(BENCH).ts"
 
 clean: cluster-down
 	rm -rf dist .cache

@@ -1,6 +1,6 @@
-// Writes every shared TDX/SNP evidence item (../shared/evidence) as a design.md evidence bundle, with the
-// verification time and verdict its MANIFEST gives, for `trustgate verify`:
-//   node hack/evidence-bundles.ts <out-dir>
+// Writes every TDX/SNP evidence item (operator/test/fixtures/evidence) as an evidence bundle
+// (docs/evidence-bundle.md), with the verification time and verdict its MANIFEST gives, for `trustgate verify`:
+//   make evidence-bundles OUT=<out-dir>     (or: node hack/evidence-bundles.ts <out-dir>, with Node >= 22.19)
 //   ./bin/trustgate verify <out-dir>/<bundle>.json --at <time from index.json>
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

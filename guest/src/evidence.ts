@@ -1,4 +1,4 @@
-/** Assembles the evidence bundle (design.md section 4) that answers one challenge with one guest key. */
+/** Assembles the evidence bundle (docs/evidence-bundle.md#bundle) that answers one challenge with one guest key. */
 import { expectedReportData, gpuNonce } from "../../operator/src/attestation/binding.ts";
 import type { EvidenceBundle } from "../../operator/src/attestation/types.ts";
 import type { GuestKey } from "./guest-key.ts";

@@ -15,7 +15,7 @@ export async function keyThumbprint(publicKey: GuestPublicKey): Promise<Uint8Arr
 }
 
 /**
- * reportData = SHA-512(nonce ‖ SHA-256 JWK thumbprint of the guest key) (design.md section 4): one
+ * reportData = SHA-512(nonce ‖ SHA-256 JWK thumbprint of the guest key) (docs/evidence-bundle.md#binding): one
  * challenge binds the CPU evidence, every GPU's evidence (first 32 bytes) and the guest's key.
  */
 export async function expectedReportData(nonceHex: string, publicKey: GuestPublicKey): Promise<Uint8Array> {

@@ -1,5 +1,5 @@
 /**
- * Shared vocabulary of the evidence verifiers (design.md sections 4 and 5): parse → verify → appraise.
+ * Shared vocabulary of the evidence verifiers (docs/evidence-bundle.md): parse → verify → appraise.
  * Verifiers turn evidence into claims and errors; appraisal compares claims to an AttestationPolicy.
  */
 import type {

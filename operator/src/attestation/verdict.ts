@@ -20,7 +20,7 @@ export interface VerdictInput {
 }
 
 /**
- * design.md section 5: affirming when everything is authentic, the TCB status accepted and the policy
+ * docs/evidence-bundle.md#verdicts: affirming when everything is authentic, the TCB status accepted and the policy
  * satisfied; warning when authentic but only tolerated (a non-UpToDate TCB status the policy lists, or
  * revocation or GPU measurements left unchecked where the policy does not require them); contraindicated otherwise.
  */

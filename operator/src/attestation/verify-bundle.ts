@@ -33,7 +33,7 @@ export interface GpuResult {
   errors: VerificationError[];
 }
 
-/** The JSON `trustgate verify` prints (design.md section 5). */
+/** The JSON `trustgate verify` prints (docs/evidence-bundle.md#output, docs/schemas/verify-output.schema.json). */
 export interface VerifyReport {
   verdict: Verdict;
   tee: {

@@ -138,7 +138,7 @@ describe("trustgate guest on the real API server (simulated SNP TEE and H100 GPU
       gpus: [{ pciAddress: "0000:41:00.0" }, { pciAddress: "0000:42:00.0" }],
     });
 
-    // The per-CVM identity of design.md section 6: get/watch on its CVM, patch on its status, nothing else.
+    // The per-CVM identity of docs/attestation-handshake.md#guest-identity: get/watch on its CVM, patch on its status, nothing else.
     await core.createNamespacedServiceAccount({ namespace: NS, body: { metadata: { name: GUEST_SA } } });
     await rbac.createNamespacedRole({
       namespace: NS,

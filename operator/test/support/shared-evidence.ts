@@ -34,7 +34,7 @@ function bundle(tee: EvidenceBundle["tee"]): EvidenceBundle {
   return { nonce: BUNDLE_NONCE, publicKey: BUNDLE_KEY, tee };
 }
 
-/** Every shared TDX and SNP item as a design.md bundle with its manifest's expected outcome. */
+/** Every shared TDX and SNP item as an evidence bundle with its manifest's expected outcome. */
 export function sharedBundleCases(): SharedBundleCase[] {
   const tdx = MANIFEST_VERDICTS.map((v) => ({
     name: `tdx/${v.item}${v.snapshot === undefined ? "" : ` (${v.snapshot})`} at ${v.at}`,

@@ -1,4 +1,4 @@
-/** NVIDIA GPU / NVSwitch evidence: parse (spdm-evidence.ts) -> verify (verifier.ts); RIM and OCSP plug in later. */
+/** NVIDIA GPU / NVSwitch evidence: parse (spdm-evidence.ts) -> verify (verifier.ts) -> rim/, ocsp/, nras/. */
 export {
   MEASUREMENTS_UNCHECKED,
   REVOCATION_UNCHECKED,

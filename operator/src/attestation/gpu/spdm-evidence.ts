@@ -1,5 +1,5 @@
 /**
- * NVIDIA GPU/NVSwitch evidence (design.md section 4, `gpus[].evidence`): an SPDM 1.1 GET_MEASUREMENTS request
+ * NVIDIA GPU/NVSwitch evidence (docs/evidence-bundle.md#bundle, `gpus[].evidence`): an SPDM 1.1 GET_MEASUREMENTS request
  * followed by its MEASUREMENTS response (DMTF DSP0274 1.1). Parsed by declared lengths only; any inconsistency
  * is an `EvidenceMalformed` EvidenceError.
  */

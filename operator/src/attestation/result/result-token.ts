@@ -5,7 +5,7 @@ import type { Claims, Verdict } from "../types.ts";
 
 export const RESULT_TOKEN_TYPE = "trustgate-attestation-result+jwt";
 
-/** The signed attestation result (design.md section 6), an EAR-style JWT. */
+/** The signed attestation result (docs/attestation-handshake.md#4-result-token), an EAR-style JWT. */
 export interface AttestationResultClaims extends JWTPayload {
   iss: string;
   sub: string;

@@ -1,5 +1,5 @@
 /**
- * Pinned AMD Root Keys (ARK) for SEV-SNP: the only trust anchors of the SNP verifier (design.md section 4).
+ * Pinned AMD Root Keys (ARK) for SEV-SNP: the only trust anchors of the SNP verifier (docs/evidence-bundle.md#trust-anchors).
  * Public certificates published by AMD KDS (`/vcek/v1/{product}/cert_chain`, second certificate).
  * A root that arrives with evidence is never trusted; these are.
  */

@@ -1,4 +1,4 @@
-/** The SEV-SNP claims of `trustgate verify` (design.md section 5), derived from a parsed report. */
+/** The SEV-SNP claims of `trustgate verify` (docs/evidence-bundle.md#output), derived from a parsed report. */
 import type { ClaimValue, Claims } from "../types.ts";
 import type { AmdCertExtensions } from "./cert-extensions.ts";
 import { isChipIdMasked, type FirmwareVersion, type SnpReport } from "./report.ts";

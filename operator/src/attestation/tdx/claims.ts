@@ -2,7 +2,7 @@ import type { Claims } from "../types.ts";
 import type { TdxQuote } from "./quote.ts";
 import { toHex as hex } from "./hex.ts";
 
-/** design.md section 5 TDX claims from the quote body; lowercase hex. */
+/** The TDX claims of docs/evidence-bundle.md#output, from the quote body; lowercase hex. */
 export function quoteClaims(quote: TdxQuote): Claims {
   const { body } = quote;
   const claims: Claims = {

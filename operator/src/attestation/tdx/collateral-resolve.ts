@@ -17,7 +17,7 @@ import { toVerificationError, type CollateralSource, type VerificationError } fr
 import { decodeCrlBytes } from "./crl.ts";
 import { splitSignedJson } from "./signed-json.ts";
 
-/** The bundle's `tee.collateral` (design.md section 4): CRLs base64 DER, JSON as the exact signed text. */
+/** The bundle's `tee.collateral` (docs/evidence-bundle.md#bundle): CRLs base64 DER, JSON as the exact signed text. */
 export type TdxCollateral = ConfidentialVMStatusEvidenceTeeCollateral;
 
 // Cached sources hand out the same Uint8Array each time; decode each one once.

@@ -1,4 +1,4 @@
-/** Intel TDX: parse → verify → appraise (design.md sections 4 and 5). */
+/** Intel TDX: parse → verify → appraise (docs/evidence-bundle.md). */
 export { appraiseTdx } from "./appraise.ts";
 export {
   tdxBundleFromItem,

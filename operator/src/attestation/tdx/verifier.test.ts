@@ -120,7 +120,7 @@ describe("tdxVerifier on the shared evidence (MANIFEST verdicts)", () => {
     expect(result.errors).to.have.length(4);
   });
 
-  it("tdxBundleFromItem wraps the item in a design.md bundle with the caller's binding", () => {
+  it("tdxBundleFromItem wraps the item in an evidence bundle with the caller's binding", () => {
     const publicKey = { kty: "EC" as const, crv: "P-256" as const, x: "x", y: "y" };
     const bundle = tdxBundleFromItem(join(SHARED_TDX_DIR, "google-gcp-cos113-ccel"), {
       nonce: "00".repeat(32),

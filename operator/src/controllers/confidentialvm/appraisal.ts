@@ -87,7 +87,7 @@ function tooLarge(
 
 /**
  * Verifies the guest's answer to the current challenge and appraises it against the policy
- * (design.md section 6, step 3). Returns the new `status.attestation`, with a signed result when the
+ * (docs/attestation-handshake.md#3-appraisal). Returns the new `status.attestation`, with a signed result when the
  * verdict is tolerated. Never throws on evidence.
  */
 export async function appraiseEvidence(

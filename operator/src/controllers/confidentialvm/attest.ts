@@ -236,7 +236,7 @@ async function appraiseAndRelease(
 }
 
 /**
- * The attestation handshake for a CVM whose VM runs on a validated host (design.md section 6): issue a
+ * The attestation handshake for a CVM whose VM runs on a validated host (docs/attestation-handshake.md): issue a
  * challenge, appraise the answer, set Attested with a signed result, release secrets, re-attest.
  */
 export async function reconcileAttestation(

@@ -7,7 +7,7 @@ export interface Freshness {
   resultTtlMs: number;
 }
 
-/** The policy's freshness, with design.md's defaults (5m / 1h / 2h) for what it leaves unset. */
+/** The policy's freshness, with the defaults of docs/attestation-handshake.md (5m / 1h / 2h) for what it leaves unset. */
 export function freshnessOf(policy: AttestationPolicySpec): Freshness {
   const f = policy.freshness ?? {};
   return {
@@ -39,7 +39,7 @@ function time(value: string | undefined): number {
 }
 
 /**
- * What the attestation handshake (design.md section 6) does next for a CVM whose VM runs on a validated
+ * What the attestation handshake (docs/attestation-handshake.md) does next for a CVM whose VM runs on a validated
  * host. Every challenge is answered at most once: evidence for any other nonce is never appraised.
  */
 export function nextAttestationStep(
