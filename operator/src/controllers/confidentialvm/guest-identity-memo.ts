@@ -1,7 +1,7 @@
 import type { CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import type { ConfidentialVM } from "../../api/v1alpha1/generated/types.ts";
 import { objectKey } from "../../runtime/controller.ts";
-import { ensureGuestIdentity, type GuestEndpoint } from "./guest-identity.ts";
+import { ensureGuestIdentity, type GuestEndpoint } from "./guest-identity-objects.ts";
 
 /** A deleted cloud-init Secret or ServiceAccount is recreated within this long (or at the next launch). */
 export const IDENTITY_RECHECK_MS = 5 * 60_000;

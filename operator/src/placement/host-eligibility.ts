@@ -1,6 +1,6 @@
-import type { AttestationPolicySpec, ConfidentialHost } from "../../api/v1alpha1/generated/types.ts";
-import { isConditionTrue } from "../../runtime/conditions.ts";
-import { CONDITION_VALIDATED } from "./reasons.ts";
+import type { AttestationPolicySpec, ConfidentialHost } from "../api/v1alpha1/generated/types.ts";
+import { isConditionTrue } from "../runtime/conditions.ts";
+import { CONDITION_VALIDATED } from "../api/v1alpha1/confidential-host-conditions.ts";
 
 export interface Eligibility {
   eligible: boolean;
