@@ -52,7 +52,7 @@ async function procStatusKib(pid: number, field: "VmRSS" | "VmHWM"): Promise<num
   return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
 }
 
-if (!existsSync(join(ROOT, "dist/operator/src/agent/kube/rest-client.js"))) {
+if (!existsSync(join(ROOT, "dist/operator/src/kube/rest-client.js"))) {
   console.error("agent-rss: the agent is not built; run `make build` first");
   process.exit(2);
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { stringify } from "yaml";
-import { connectionFromKubeconfig, loadKubeconfigFiles, parseKubeconfigs } from "./kubeconfig.ts";
+import { connectionFromKubeconfig, loadKubeconfigFiles, parseKubeconfigs } from "./rest-kubeconfig.ts";
 import { loadKubeConnection } from "./load-connection.ts";
 
 const CA = "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n";

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { httpsServer, type KubeConnection } from "./connection.ts";
+import { httpsServer, type KubeConnection } from "./rest-connection.ts";
 
 /** Where the kubelet mounts a pod's ServiceAccount token, cluster CA and namespace. */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { apiErrorFromResponse, isConflict, isNotFound, KubeApiError } from "./api-error.ts";
+import { apiErrorFromResponse, isConflict, isNotFound, KubeApiError } from "./rest-api-error.ts";
 
 const status = (code: number, reason: string, message: string) =>
   JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", code, reason, message });

@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PeerCertificate, TLSSocket } from "node:tls";
 import { expect } from "chai";
-import { generateControlPlanePki } from "../../../../hack/lib/pki.ts";
-import { KubeApiError } from "./api-error.ts";
-import type { KubeConnection } from "./connection.ts";
+import { generateControlPlanePki } from "../../../hack/lib/pki.ts";
+import { KubeApiError } from "./rest-api-error.ts";
+import type { KubeConnection } from "./rest-connection.ts";
 import { KubeRestClient } from "./rest-client.ts";
 
 interface Seen {

@@ -1,3 +1,4 @@
+// Errors of the light client (rest-client.ts) of the agent and guest; api-error.ts reads client-node's.
 /** A Kubernetes API error: the HTTP code plus `reason` and `message` of the returned Status. */
 export class KubeApiError extends Error {
   readonly code: number;

@@ -1,7 +1,7 @@
 import { Agent, request, type AgentOptions } from "node:https";
-import { VERSION } from "../../version.ts";
-import { apiErrorFromResponse } from "./api-error.ts";
-import { currentBearerToken, type KubeConnection } from "./connection.ts";
+import { VERSION } from "../version.ts";
+import { apiErrorFromResponse } from "./rest-api-error.ts";
+import { currentBearerToken, type KubeConnection } from "./rest-connection.ts";
 
 /** The JSON calls the agent makes on the API server. */
 export interface KubeJsonApi {

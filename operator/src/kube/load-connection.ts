@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import type { KubeConnection } from "./connection.ts";
+import type { KubeConnection } from "./rest-connection.ts";
 import { inClusterConnection, runningInCluster, SERVICE_ACCOUNT_DIR } from "./in-cluster.ts";
-import { loadKubeconfigFiles } from "./kubeconfig.ts";
+import { loadKubeconfigFiles } from "./rest-kubeconfig.ts";
 
 export interface ConnectionSources {
   /** --kubeconfig */

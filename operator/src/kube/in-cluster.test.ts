@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { currentBearerToken } from "./connection.ts";
+import { currentBearerToken } from "./rest-connection.ts";
 import { inClusterConnection, runningInCluster } from "./in-cluster.ts";
 
 const CA = "-----BEGIN CERTIFICATE-----\ncluster\n-----END CERTIFICATE-----\n";

@@ -1,6 +1,7 @@
+// kubeconfig files → a KubeConnection for the light client (rest-client.ts); kubeconfig.ts is client-node's.
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { httpsServer, type BearerToken, type KubeConnection } from "./connection.ts";
+import { httpsServer, type BearerToken, type KubeConnection } from "./rest-connection.ts";
 
 type Fields = Record<string, unknown>;
 
