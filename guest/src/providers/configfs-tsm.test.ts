@@ -14,7 +14,7 @@ import {
 import { buildReport, signReport } from "../../../operator/src/attestation/simulated/snp-report.ts";
 import { pemToDers } from "../../../operator/src/attestation/snp/pem.ts";
 import { createSnpVerifier } from "../../../operator/src/attestation/snp/index.ts";
-import { FakeConfigfsTsm, type FakeTsmOptions } from "../../test/fake-configfs-tsm.ts";
+import { FakeConfigfsTsm, type FakeTsmOptions } from "../../../operator/test/support/fakes/configfs-tsm.ts";
 import { ConfigfsTsmProvider } from "./configfs-tsm.ts";
 import { encodeSevCertTable, SEV_CERT_GUIDS } from "./sev-cert-table.ts";
 

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { AttestationPolicySpec, ConfidentialHost } from "../api/v1alpha1/generated/types.ts";
-import { aConfidentialHost, anH100 } from "../../test/builders/confidential-host.ts";
+import { aConfidentialHost, anH100 } from "../../test/support/builders/confidential-host.ts";
 import { evaluateHostEligibility } from "./host-eligibility.ts";
 
 function validatedHost(overrides: Parameters<typeof aConfidentialHost>[0] = {}): ConfidentialHost {

@@ -20,7 +20,7 @@ import { isNotFound } from "../../src/kube/api-error.ts";
 import type { VirtualMachine, VirtualMachineInstance } from "../../src/kubevirt/generated/types.ts";
 import { buildVirtualMachine } from "../../src/kubevirt/virtual-machine.ts";
 import { LABEL_VALIDATED } from "../../src/api/v1alpha1/labels.ts";
-import { aConfidentialVM } from "../builders/confidential-vm.ts";
+import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
 import { kubeConfig } from "../support/control-plane.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 

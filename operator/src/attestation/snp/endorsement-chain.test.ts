@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
-import { makeFakeAmdPki } from "../../../test/fixtures/snp/fake-amd-pki.ts";
+import { makeFakeAmdPki } from "../simulated/amd-pki.ts";
 import { localFixture, sharedFile, sharedItemDir } from "../../../test/fixtures/snp/shared-items.ts";
 import { EvidenceError, type ErrorCode } from "../types.ts";
 import { AMD_INTERMEDIATES } from "./amd-intermediates.ts";

@@ -3,8 +3,8 @@ import { X509Certificate } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startLocalHttps, type LocalHttps } from "../../../../test/fixtures/nvidia/local-https.ts";
-import { encodeEvidence, opaque } from "../../../../test/fixtures/nvidia/spdm-builder.ts";
+import { startLocalHttps, type LocalHttps } from "../../../../test/support/fakes/local-https.ts";
+import { encodeEvidence, opaque } from "../../simulated/spdm-evidence.ts";
 import { generateNvidiaHierarchy, issueNvidiaDevice } from "../../simulated/nvidia-pki.ts";
 import {
   issueOcspResponder,

@@ -1,7 +1,7 @@
 // Builders for the webhook's unit tests and benchmark: AdmissionRequests and ConfidentialVMs as the API server sends them.
-import type { ConfidentialVM } from "../api/v1alpha1/generated/types.ts";
-import { LABEL_REQUIRES_ATTESTED_VM } from "../api/v1alpha1/labels.ts";
-import type { AdmissionRequest, Operation } from "./admission-review.ts";
+import type { ConfidentialVM } from "../../../src/api/v1alpha1/generated/types.ts";
+import { LABEL_REQUIRES_ATTESTED_VM } from "../../../src/api/v1alpha1/labels.ts";
+import type { AdmissionRequest, Operation } from "../../../src/webhook/admission-review.ts";
 
 const RESOURCES: Record<string, { group: string; resource: string }> = {
   Pod: { group: "", resource: "pods" },

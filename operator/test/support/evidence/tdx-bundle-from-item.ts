@@ -1,16 +1,16 @@
 /**
- * Turns a shared TDX evidence item (../shared/evidence/tdx/<item>) into the `tee` section of a design.md bundle:
+ * Turns an evidence item under operator/test/fixtures/evidence/tdx/<item> into the `tee` section of an evidence bundle:
  * the quote as base64 and whatever collateral the item carries, in bundle form. Items differ in layout:
  * dcap-qvl `collateral.json`, PCS response bodies (`tcb_info*.json`, `qe_identity*.json`), DER CRLs, PEM issuer
  * chains, DER certificates in `certs/`, and dated `collateral_<snapshot>/` folders.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ConfidentialVMStatusEvidencePublicKey } from "../../api/v1alpha1/generated/types.ts";
-import type { EvidenceBundle, TeeEvidence } from "../types.ts";
-import type { TdxCollateral } from "./collateral-resolve.ts";
-import { decodeCrlBytes } from "./crl.ts";
-import { splitSignedJson } from "./signed-json.ts";
+import type { ConfidentialVMStatusEvidencePublicKey } from "../../../src/api/v1alpha1/generated/types.ts";
+import type { EvidenceBundle, TeeEvidence } from "../../../src/attestation/types.ts";
+import type { TdxCollateral } from "../../../src/attestation/tdx/collateral-resolve.ts";
+import { decodeCrlBytes } from "../../../src/attestation/tdx/crl.ts";
+import { splitSignedJson } from "../../../src/attestation/tdx/signed-json.ts";
 
 export interface TdxItemOptions {
   /** Which `collateral_<snapshot>` folder to use (e.g. `2025-06`); default the first one. */
@@ -133,7 +133,7 @@ export function withoutCollateral(tee: TeeEvidence): TeeEvidence {
   return bare;
 }
 
-/** A whole bundle; the shared items carry no guest key or nonce, so the caller supplies them. */
+/** A whole bundle; the evidence items carry no guest key or nonce, so the caller supplies them. */
 export function tdxBundleFromItem(
   dir: string,
   binding: { nonce: string; publicKey: ConfidentialVMStatusEvidencePublicKey },

@@ -4,7 +4,7 @@ import type {
   V1FeatureState,
   V1VirtualMachine,
   V1VirtualMachineInstanceSpec,
-} from "./generated/types.ts";
+} from "../../../src/kubevirt/generated/types.ts";
 
 export interface AdmissionViolation {
   /** The offending field, e.g. `spec.template.spec.domain.launchSecurity`. */
@@ -28,7 +28,7 @@ export const CLOUD_INIT_MAX_BYTES = 2048;
 
 /**
  * The virt-api admission rules (and virt-controller's permittedHostDevices rule) that matter for
- * confidential VMs, from shared/kubevirt/README.md section 4. The CRD schema checks none of them, so a VM
+ * confidential VMs (KubeVirt's validating webhooks). The CRD schema checks none of them, so a VM
  * the API server stores can still be refused by KubeVirt. Unlike the webhook, which stops at a missing
  * feature gate, this reports every broken rule.
  */

@@ -1,7 +1,7 @@
 import { expect } from "chai";
-import { aConfidentialVM } from "../../test/builders/confidential-vm.ts";
-import type { V1VirtualMachineInstanceSpec, VirtualMachine } from "./generated/types.ts";
-import { buildVirtualMachine } from "./virtual-machine.ts";
+import { aConfidentialVM } from "../builders/confidential-vm.ts";
+import type { V1VirtualMachineInstanceSpec, VirtualMachine } from "../../../src/kubevirt/generated/types.ts";
+import { buildVirtualMachine } from "../../../src/kubevirt/virtual-machine.ts";
 import {
   type AdmissionViolation,
   checkVirtualMachineAdmission,

@@ -2,7 +2,7 @@ import type {
   ConfidentialHost,
   ConfidentialHostStatus,
   ConfidentialHostStatusGpu,
-} from "../../src/api/v1alpha1/generated/types.ts";
+} from "../../../src/api/v1alpha1/generated/types.ts";
 
 export function anH100(
   pciAddress: string,

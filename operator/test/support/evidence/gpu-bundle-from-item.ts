@@ -1,11 +1,11 @@
 /**
- * Turns a shared NVIDIA evidence item (../shared/evidence/nvidia/<item>) into a `gpus[]` entry of a design.md bundle.
+ * Turns an evidence item under operator/test/fixtures/evidence/nvidia/<item> into a `gpus[]` entry of an evidence bundle.
  * Items hold either `attestation_report.hex` (request ‖ response as hex text) with `cert_chain.pem`, or the
  * attestation SDK's serialized `*_evidence.json` ([{arch, nonce, evidence (base64), certificate (base64 PEM)}]).
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { GpuEvidenceEntry } from "./appraisal-hooks.ts";
+import type { GpuEvidenceEntry } from "../../../src/attestation/gpu/appraisal-hooks.ts";
 
 export interface GpuItemOptions {
   /** Default HOPPER: the CRD knows HOPPER and BLACKWELL; an LS10 NVSwitch is Hopper generation. */

@@ -1,12 +1,13 @@
 /**
- * Turns a shared SEV-SNP evidence item (a folder with a 1184-byte report, a DER VCEK/VLEK and a PEM ASK/ASVK+ARK
- * chain, as in ../shared/evidence/snp/<item>) into the `tee` section of a design.md evidence bundle.
+ * Turns a SEV-SNP evidence item (a folder with a 1184-byte report, a DER VCEK/VLEK and a PEM ASK/ASVK+ARK
+ * chain, as in an evidence item under operator/test/fixtures/evidence/snp/<item>) into the `tee` section of an evidence
+ * bundle.
  */
 import { X509Certificate } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { TeeEvidence } from "../types.ts";
-import { derToPem } from "./pem.ts";
+import type { TeeEvidence } from "../../../src/attestation/types.ts";
+import { derToPem } from "../../../src/attestation/snp/pem.ts";
 
 export interface SnpItemFiles {
   report?: string;

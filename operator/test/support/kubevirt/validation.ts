@@ -1,16 +1,16 @@
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parse } from "yaml";
-import type { JSONSchemaProps } from "../api/json-schema.ts";
-import { resourceSchema, schemaValidator } from "../api/schema-validator.ts";
-import type { FieldError, ValidationResult, Validator } from "../api/schema-validator.ts";
-import { pruneUnknownFields } from "../api/structural-prune.ts";
-import { KUBEVIRT_API_SPEC } from "./generated/types.ts";
-import type { VirtualMachine } from "./generated/types.ts";
+import type { JSONSchemaProps } from "../../../src/api/json-schema.ts";
+import { resourceSchema, schemaValidator } from "../../../src/api/schema-validator.ts";
+import type { FieldError, ValidationResult, Validator } from "../../../src/api/schema-validator.ts";
+import { pruneUnknownFields } from "../../../src/api/structural-prune.ts";
+import { KUBEVIRT_API_SPEC } from "../../../src/kubevirt/generated/types.ts";
+import type { VirtualMachine } from "../../../src/kubevirt/generated/types.ts";
+import { REPO_ROOT } from "../samples.ts";
 
-export type { FieldError, ValidationResult } from "../api/schema-validator.ts";
+export type { FieldError, ValidationResult } from "../../../src/api/schema-validator.ts";
 
 /** The pinned VirtualMachine CRD, relative to the repo root. */
 export const VIRTUAL_MACHINE_CRD = "hack/kubevirt/crds/virtualmachines.kubevirt.io.yaml";
@@ -21,20 +21,6 @@ interface CrdDocument {
 
 let virtualMachine: { schema: JSONSchemaProps; validate: Validator<VirtualMachine> } | undefined;
 
-/**
- * The repo root: the nearest folder above this file with a package.json. Source (operator/src/...)
- * and build (dist/operator/src/...) sit at different depths.
- */
-function repoRoot(): string {
-  let folder = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(folder, "package.json"))) {
-    const parent = dirname(folder);
-    if (parent === folder) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
-    folder = parent;
-  }
-  return folder;
-}
-
 /** The `v1` openAPIV3Schema of KubeVirt's VirtualMachine CRD (read once; checked against the pin). */
 export function virtualMachineSchema(): JSONSchemaProps {
   return loadVirtualMachine().schema;
@@ -42,7 +28,7 @@ export function virtualMachineSchema(): JSONSchemaProps {
 
 function loadVirtualMachine(): { schema: JSONSchemaProps; validate: Validator<VirtualMachine> } {
   if (virtualMachine !== undefined) return virtualMachine;
-  const path = join(repoRoot(), VIRTUAL_MACHINE_CRD);
+  const path = join(REPO_ROOT, VIRTUAL_MACHINE_CRD);
   const content = readFileSync(path);
   const digest = createHash("sha256").update(content).digest("hex");
   const pinned = KUBEVIRT_API_SPEC.crds[VIRTUAL_MACHINE_CRD];

@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { pruneUnknownFields } from "../api/structural-prune.ts";
-import type { VirtualMachine } from "./generated/types.ts";
+import { pruneUnknownFields } from "../../../src/api/structural-prune.ts";
+import type { VirtualMachine } from "../../../src/kubevirt/generated/types.ts";
 import { validateVirtualMachine, virtualMachineSchema } from "./validation.ts";
 
 function tdxVirtualMachine(): VirtualMachine {

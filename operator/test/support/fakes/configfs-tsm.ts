@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import type { TsmFilesystem } from "../src/providers/tsm-filesystem.ts";
+import type { TsmFilesystem } from "../../../../guest/src/providers/tsm-filesystem.ts";
 
 export interface FakeTsmReport {
   outblob: Uint8Array;

@@ -1,4 +1,4 @@
-import type { ConfidentialVM, ConfidentialVMSpec } from "../../src/api/v1alpha1/generated/types.ts";
+import type { ConfidentialVM, ConfidentialVMSpec } from "../../../src/api/v1alpha1/generated/types.ts";
 
 export const SAMPLE_DIGEST = `sha256:${"4f53cda18c2baa0c".repeat(4)}`;
 
