@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { ConfidentialHost, ConfidentialVM } from "../../api/v1alpha1/generated/types.ts";
-import { canonicalJson } from "../../host/canonical-json.ts";
+import { canonicalJson } from "../../encoding/canonical-json.ts";
 import type { VirtualMachine, VirtualMachineInstance } from "../../kubevirt/generated/types.ts";
 import type { VmPlacement } from "../../kubevirt/virtual-machine.ts";
 import { isConditionTrue } from "../../runtime/conditions.ts";

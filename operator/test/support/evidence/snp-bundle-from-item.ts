@@ -7,7 +7,7 @@ import { X509Certificate } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TeeEvidence } from "../../../src/attestation/types.ts";
-import { derToPem } from "../../../src/attestation/snp/pem.ts";
+import { derToPem } from "../../../src/crypto/pem.ts";
 
 export interface SnpItemFiles {
   report?: string;

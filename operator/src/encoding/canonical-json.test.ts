@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { canonicalJson } from "./canonical-json.ts";
-import { hostReportPayload } from "./host-report.ts";
+import { hostReportPayload } from "../host/host-report.ts";
 
 describe("canonicalJson", () => {
   const cases: [string, unknown, string][] = [

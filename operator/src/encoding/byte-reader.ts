@@ -1,12 +1,15 @@
-import { EvidenceError } from "../types.ts";
+import { EvidenceError } from "../attestation/types.ts";
 
-/** Bounds-checked little-endian reader over SPDM messages; every overrun is `EvidenceMalformed`. */
-export class ByteCursor {
+/** Bounds-checked little-endian reader; every overrun is an `EvidenceMalformed` EvidenceError. */
+export class ByteReader {
   readonly bytes: Uint8Array;
   offset: number;
+  /** What is being read, for the error message: "quote", "SPDM evidence". */
+  readonly #subject: string;
 
-  constructor(bytes: Uint8Array, offset = 0) {
+  constructor(bytes: Uint8Array, subject: string, offset = 0) {
     this.bytes = bytes;
+    this.#subject = subject;
     this.offset = offset;
   }
 
@@ -15,10 +18,10 @@ export class ByteCursor {
   }
 
   #need(count: number, what: string): void {
-    if (this.offset + count > this.bytes.length) {
+    if (count < 0 || this.offset + count > this.bytes.length) {
       throw new EvidenceError(
         "EvidenceMalformed",
-        `SPDM evidence truncated: ${what} needs ${count} bytes at offset ${this.offset}, ${this.remaining} left`,
+        `${this.#subject} truncated: ${what} needs ${count} bytes at offset ${this.offset}, ${Math.max(this.remaining, 0)} left`,
       );
     }
   }
@@ -40,6 +43,19 @@ export class ByteCursor {
     const { bytes, offset } = this;
     this.offset += 3;
     return (bytes[offset] ?? 0) | ((bytes[offset + 1] ?? 0) << 8) | ((bytes[offset + 2] ?? 0) << 16);
+  }
+
+  u32(what: string): number {
+    this.#need(4, what);
+    const { bytes, offset } = this;
+    this.offset += 4;
+    return (
+      ((bytes[offset] ?? 0) |
+        ((bytes[offset + 1] ?? 0) << 8) |
+        ((bytes[offset + 2] ?? 0) << 16) |
+        ((bytes[offset + 3] ?? 0) << 24)) >>>
+      0
+    );
   }
 
   /** A view (not a copy) of the next `count` bytes. */
