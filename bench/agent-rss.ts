@@ -14,7 +14,7 @@ import { parse } from "yaml";
 import { startControlPlane } from "../hack/lib/control-plane.ts";
 import { resolveBinDir } from "../hack/lib/find-binaries.ts";
 import { sleep, spawnManaged } from "../hack/lib/managed-process.ts";
-import { applyCrds, readCrdFile } from "../operator/src/kube/crd-install.ts";
+import { applyCrds, readCrdFile } from "../operator/test/support/crd-install.ts";
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
 
 const { values } = parseArgs({

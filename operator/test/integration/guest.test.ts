@@ -18,7 +18,7 @@ import { simulatedBackends } from "../../src/attestation/simulated/backends.ts";
 import { createSimPki, TRUST_ROOTS_FILE } from "../../src/attestation/simulated/sim-pki.ts";
 import { verifyBundle } from "../../src/attestation/verify-bundle.ts";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
-import { applyCrds, readCrdFile } from "../../src/kube/crd-install.ts";
+import { applyCrds, readCrdFile } from "../support/crd-install.ts";
 import { waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { serviceAccountToken } from "../support/identities.ts";

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { join } from "node:path";
-import { applyCrds, readCrdFile } from "../../src/kube/crd-install.ts";
+import { applyCrds, readCrdFile } from "../support/crd-install.ts";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import type { VirtualMachine } from "../../src/kubevirt/generated/types.ts";
 import { buildVirtualMachine } from "../../src/kubevirt/virtual-machine.ts";

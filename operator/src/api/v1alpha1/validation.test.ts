@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { expect } from "chai";
 import { parse } from "yaml";
 import type { JSONSchemaProps } from "../json-schema.ts";
-import { pruneUnknownFields } from "../structural-prune.ts";
+import { pruneUnknownFields } from "../../../test/support/structural-prune.ts";
 import {
   ATTESTATION_POLICY_SCHEMA,
   CONFIDENTIAL_HOST_SCHEMA,
