@@ -2,6 +2,7 @@
 import type { ConfidentialVM } from "../../../src/api/v1alpha1/generated/types.ts";
 import { LABEL_REQUIRES_ATTESTED_VM } from "../../../src/api/v1alpha1/labels.ts";
 import type { AdmissionRequest, Operation } from "../../../src/webhook/admission-review.ts";
+import { aConfidentialVM } from "./confidential-vm.ts";
 
 const RESOURCES: Record<string, { group: string; resource: string }> = {
   Pod: { group: "", resource: "pods" },
@@ -87,15 +88,8 @@ export function anAttestedCvm(
   } = {},
 ): ConfidentialVM {
   const attested = options.attested ?? "True";
-  return {
-    apiVersion: "trustgate.io/v1alpha1",
-    kind: "ConfidentialVM",
-    metadata: { name, namespace: options.namespace ?? "team-a", generation: options.generation ?? 1 },
-    spec: {
-      tee: "snp",
-      policyRef: options.policyRef ?? "production",
-      image: { containerDisk: `registry.example.com/cvm@sha256:${"ab".repeat(32)}` },
-    },
+  return aConfidentialVM({ tee: "snp", policyRef: options.policyRef ?? "production" }, name, {
+    metadata: { namespace: options.namespace ?? "team-a", generation: options.generation ?? 1 },
     status: {
       phase: attested === "True" ? "Attested" : "Attesting",
       ...(options.expiresAt === undefined ? {} : { attestation: { expiresAt: options.expiresAt } }),
@@ -113,5 +107,5 @@ export function anAttestedCvm(
               },
             ],
     },
-  };
+  });
 }
