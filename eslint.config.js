@@ -2,20 +2,23 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 // Layering: production code imports no test support or hack/; the webhook no controller; the guest not the agent;
-// a controller not another controller. `patterns` apply to tests too; production files also get noTestSupport.
+// a controller not another controller. `layer` forbids `regex` to tests too, test support only to production files.
 const noTestSupport = {
   regex: String.raw`(^|/)(test|hack)/`,
   message: "production code must not import test support or hack/ (move shared code under operator/src)",
 };
-const forbid = (regex, message) => ({ regex, message });
-const layer = (files, patterns) => [
-  { files, rules: { "no-restricted-imports": ["error", { patterns }] } },
-  {
-    files,
-    ignores: ["**/*.test.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: [...patterns, noTestSupport] }] },
-  },
-];
+const layer = (files, regex, message) => {
+  const patterns = regex === undefined ? [] : [{ regex, message }];
+  return [
+    { files, rules: { "no-restricted-imports": ["error", { patterns }] } },
+    {
+      files,
+      ignores: ["**/*.test.ts"],
+      rules: { "no-restricted-imports": ["error", { patterns: [...patterns, noTestSupport] }] },
+    },
+  ];
+};
+const CONTROLLERS = ["confidentialvm", "confidentialhost"];
 
 export default tseslint.config(
   { ignores: ["node_modules/", "dist/", ".tools/", ".cache/", "**/generated/**"] },
@@ -39,42 +42,23 @@ export default tseslint.config(
       "@typescript-eslint/no-non-null-assertion": "off",
     },
   },
-  ...layer(["operator/src/**/*.ts", "guest/src/**/*.ts"], []),
+  ...layer(["operator/src/**/*.ts", "guest/src/**/*.ts"]),
   ...layer(
     ["operator/src/webhook/**/*.ts"],
-    [
-      forbid(
-        String.raw`(^|/)controllers/`,
-        "the webhook imports no controller (shared code goes to api/ or runtime/)",
-      ),
-    ],
+    String.raw`(^|/)controllers/`,
+    "the webhook imports no controller (shared code goes to api/ or runtime/)",
   ),
   ...layer(
     ["guest/src/**/*.ts"],
-    [
-      forbid(
-        String.raw`(^|/)agent/`,
-        "the guest imports nothing of the agent (shared code goes to operator/src/kube/)",
-      ),
-    ],
+    String.raw`(^|/)agent/`,
+    "the guest imports nothing of the agent (shared code goes to operator/src/kube/)",
   ),
-  ...layer(
-    ["operator/src/controllers/confidentialvm/**/*.ts"],
-    [
-      forbid(
-        String.raw`(^|/)confidentialhost/`,
-        "controllers do not import each other (shared code: api/, placement/)",
-      ),
-    ],
-  ),
-  ...layer(
-    ["operator/src/controllers/confidentialhost/**/*.ts"],
-    [
-      forbid(
-        String.raw`(^|/)confidentialvm/`,
-        "controllers do not import each other (shared code: api/, placement/)",
-      ),
-    ],
+  ...CONTROLLERS.flatMap((own) =>
+    layer(
+      [`operator/src/controllers/${own}/**/*.ts`],
+      String.raw`(^|/)(${CONTROLLERS.filter((other) => other !== own).join("|")})/`,
+      "controllers do not import each other (shared code: api/, placement/)",
+    ),
   ),
   { files: ["**/*.js"], ...tseslint.configs.disableTypeChecked },
 );
