@@ -14,7 +14,7 @@ import { parse } from "yaml";
 import { startControlPlane } from "../hack/lib/control-plane.ts";
 import { resolveBinDir } from "../hack/lib/find-binaries.ts";
 import { sleep, spawnManaged } from "../hack/lib/managed-process.ts";
-import { applyCrds, readCrdFile } from "../operator/src/kube/crd-install.ts";
+import { applyCrds, readCrdFile } from "../operator/test/support/crd-install.ts";
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
 
 const { values } = parseArgs({
@@ -52,7 +52,7 @@ async function procStatusKib(pid: number, field: "VmRSS" | "VmHWM"): Promise<num
   return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
 }
 
-if (!existsSync(join(ROOT, "dist/operator/src/agent/kube/rest-client.js"))) {
+if (!existsSync(join(ROOT, "dist/operator/src/kube/rest-client.js"))) {
   console.error("agent-rss: the agent is not built; run `make build` first");
   process.exit(2);
 }

@@ -63,8 +63,8 @@ const scan = summary(scanMs);
 const rssMb = () => +(process.memoryUsage().rss / 1024 / 1024).toFixed(1);
 const scanRssMb = rssMb();
 // The publishing agent also holds its Kubernetes client (node:https, and yaml for kubeconfig files).
-await import("../operator/src/agent/kube/load-connection.ts");
-await import("../operator/src/agent/kube/rest-client.ts");
+await import("../operator/src/kube/load-connection.ts");
+await import("../operator/src/kube/rest-client.ts");
 await import("yaml");
 const withClientRssMb = rssMb();
 console.log(

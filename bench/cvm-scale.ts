@@ -15,7 +15,7 @@ import { httpsGet } from "../hack/lib/https-get.ts";
 import { spawnManaged } from "../hack/lib/managed-process.ts";
 import { signHostReport, loadOrCreateAgentKey } from "../operator/src/agent/signing.ts";
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
-import { applyCrds, readCrdFile } from "../operator/src/kube/crd-install.ts";
+import { applyCrds, readCrdFile } from "../operator/test/support/crd-install.ts";
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
 
 const { values } = parseArgs({

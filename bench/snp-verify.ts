@@ -7,7 +7,7 @@
 import { verify, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { derToPem } from "../operator/src/attestation/snp/pem.ts";
+import { derToPem } from "../operator/src/crypto/pem.ts";
 import { parseSnpReport, signedRegion } from "../operator/src/attestation/snp/report.ts";
 import { createSnpVerifier } from "../operator/src/attestation/snp/verifier.ts";
 import type { TeeEvidence } from "../operator/src/attestation/types.ts";

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createCachingSource } from "../operator/src/attestation/collateral/caching-source.ts";
 import { createDirectorySource } from "../operator/src/attestation/collateral/directory-source.ts";
-import { tdxTeeFromItem, withoutCollateral } from "../operator/src/attestation/tdx/bundle-from-item.ts";
+import { tdxTeeFromItem, withoutCollateral } from "../operator/test/support/evidence/tdx-bundle-from-item.ts";
 import { createTdxVerifier } from "../operator/src/attestation/tdx/verifier.ts";
 import type { TeeEvidence, VerifyOptions } from "../operator/src/attestation/types.ts";
 import { collateralDirectory, pcsItems } from "../operator/test/fixtures/tdx/pcs-items.ts";

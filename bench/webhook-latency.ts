@@ -10,7 +10,7 @@ import { pino } from "pino";
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
 import { issueCertificate, type KeyPairPem } from "../operator/src/webhook/certs/x509.ts";
 import { startWebhookServer } from "../operator/src/webhook/server.ts";
-import { aPod, aRequest, anAttestedCvm } from "../operator/src/webhook/test-requests.ts";
+import { aPod, aRequest, anAttestedCvm } from "../operator/test/support/builders/admission-requests.ts";
 
 interface Setup {
   cvms: number;

@@ -15,7 +15,7 @@ import {
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
 import { createSimPki, TRUST_ROOTS_FILE } from "../operator/src/attestation/simulated/sim-pki.ts";
 import { SIMULATED_SNP_MEASUREMENT } from "../operator/src/attestation/simulated/simulated-snp.ts";
-import { applyCrds, readCrdFile } from "../operator/src/kube/crd-install.ts";
+import { applyCrds, readCrdFile } from "../operator/test/support/crd-install.ts";
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
 import { applyManifestFile, waitUntil } from "../operator/test/support/apply.ts";
 import { chartWebhookConfiguration, WEBHOOK_CONFIGURATION } from "../operator/test/support/webhook.ts";

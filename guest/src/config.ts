@@ -7,7 +7,7 @@
 import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { isAbsolute } from "node:path";
-import type { KubeConnection } from "../../operator/src/agent/kube/connection.ts";
+import type { KubeConnection } from "../../operator/src/kube/rest-connection.ts";
 
 export const DEFAULT_CONFIG_FILE = "/etc/trustgate/guest.json";
 export const DEFAULT_TOKEN_FILE = "/var/run/trustgate/token";

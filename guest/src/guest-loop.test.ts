@@ -4,15 +4,12 @@ import type { ConfidentialVM } from "../../operator/src/api/v1alpha1/generated/t
 import type { Guest, HandleResult } from "./guest.ts";
 import { GuestLoop } from "./guest-loop.ts";
 import { WatchExpiredError, type CvmApi, type WatchEvent } from "./kube/cvm-client.ts";
+import { aConfidentialVM } from "../../operator/test/support/builders/confidential-vm.ts";
 
 const silent = pino({ level: "silent" });
 
-const version = (rv: string): ConfidentialVM => ({
-  apiVersion: "trustgate.io/v1alpha1",
-  kind: "ConfidentialVM",
-  metadata: { name: "llm", namespace: "team-a", resourceVersion: rv },
-  spec: { tee: "snp", policyRef: "p", image: {} },
-});
+const version = (rv: string): ConfidentialVM =>
+  aConfidentialVM({ tee: "snp", policyRef: "p" }, "llm", { metadata: { resourceVersion: rv } });
 
 /** A guest that records what it is shown; the first `failures` calls fail. */
 function recordingGuest(seen: string[], failures = 0): Guest {

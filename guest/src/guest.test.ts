@@ -18,6 +18,7 @@ import { verifyBundle } from "../../operator/src/attestation/verify-bundle.ts";
 import { Guest } from "./guest.ts";
 import { newGuestKey } from "./guest-key.ts";
 import { hardwareHints } from "./hardware.ts";
+import { aConfidentialVM } from "../../operator/test/support/builders/confidential-vm.ts";
 
 const NOW = new Date("2030-01-01T12:00:00Z");
 const A = "a1".repeat(32);
@@ -25,18 +26,7 @@ const B = "b2".repeat(32);
 const silent = pino({ level: "silent" });
 
 function cvm(status: ConfidentialVM["status"] = {}, gpus = 2): ConfidentialVM {
-  return {
-    apiVersion: "trustgate.io/v1alpha1",
-    kind: "ConfidentialVM",
-    metadata: { name: "llm", namespace: "team-a" },
-    spec: {
-      tee: "snp",
-      policyRef: "p",
-      image: { containerDisk: `r/x@sha256:${"0".repeat(64)}` },
-      gpus: { count: gpus },
-    },
-    status,
-  };
+  return aConfidentialVM({ tee: "snp", policyRef: "p", gpus: { count: gpus } }, "llm", { status });
 }
 
 const challenge = (nonce: string, expiresAt = "2030-01-01T12:05:00Z") => ({

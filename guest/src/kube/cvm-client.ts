@@ -5,8 +5,8 @@
  */
 import { Agent, request, type AgentOptions, type RequestOptions } from "node:https";
 import type { IncomingMessage } from "node:http";
-import { apiErrorFromResponse } from "../../../operator/src/agent/kube/api-error.ts";
-import { currentBearerToken, type KubeConnection } from "../../../operator/src/agent/kube/connection.ts";
+import { apiErrorFromResponse } from "../../../operator/src/kube/rest-api-error.ts";
+import { currentBearerToken, type KubeConnection } from "../../../operator/src/kube/rest-connection.ts";
 import type { ConfidentialVM } from "../../../operator/src/api/v1alpha1/generated/types.ts";
 import type { EvidenceBundle } from "../../../operator/src/attestation/types.ts";
 import { VERSION } from "../../../operator/src/version.ts";

@@ -12,9 +12,9 @@ import {
   type AmdLeaf,
 } from "../../../operator/src/attestation/simulated/amd-pki.ts";
 import { buildReport, signReport } from "../../../operator/src/attestation/simulated/snp-report.ts";
-import { pemToDers } from "../../../operator/src/attestation/snp/pem.ts";
+import { parsePemCertificates } from "../../../operator/src/crypto/pem.ts";
 import { createSnpVerifier } from "../../../operator/src/attestation/snp/index.ts";
-import { FakeConfigfsTsm, type FakeTsmOptions } from "../../test/fake-configfs-tsm.ts";
+import { FakeConfigfsTsm, type FakeTsmOptions } from "../../../operator/test/support/fakes/configfs-tsm.ts";
 import { ConfigfsTsmProvider } from "./configfs-tsm.ts";
 import { encodeSevCertTable, SEV_CERT_GUIDS } from "./sev-cert-table.ts";
 
@@ -31,7 +31,7 @@ describe("configfs-tsm TEE provider (against a fake configfs tree)", function ()
   let ca: AmdCa;
   let vcek: AmdLeaf;
 
-  const der = (pem: string): Uint8Array => pemToDers(pem, "test")[0] ?? new Uint8Array();
+  const der = (pem: string): Uint8Array => parsePemCertificates(pem, "test")[0] ?? new Uint8Array();
 
   function snpKernel(overrides: Partial<FakeTsmOptions> = {}, withCertificates = true): FakeConfigfsTsm {
     return new FakeConfigfsTsm(root, {

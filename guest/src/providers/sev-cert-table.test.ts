@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { X509Certificate } from "node:crypto";
 import { makeFakeAmdPki } from "../../../operator/src/attestation/simulated/amd-pki.ts";
-import { pemToDers } from "../../../operator/src/attestation/snp/pem.ts";
+import { parsePemCertificates } from "../../../operator/src/crypto/pem.ts";
 import {
   encodeSevCertTable,
   parseSevCertTable,
@@ -28,7 +28,7 @@ describe("SEV certificate table (configfs-tsm auxblob for sev_guest)", function 
 
   it("takes the VCEK, ASK and ARK out of an auxblob (with the page padding the kernel leaves)", async () => {
     const pki = await makeFakeAmdPki({ product: "Genoa" });
-    const der = (pem: string): Uint8Array => pemToDers(pem, "test")[0] ?? new Uint8Array();
+    const der = (pem: string): Uint8Array => parsePemCertificates(pem, "test")[0] ?? new Uint8Array();
     const table = encodeSevCertTable([
       { guid: SEV_CERT_GUIDS.ark, data: der(pki.arkPem) },
       { guid: SEV_CERT_GUIDS.vcek, data: pki.leafDer },

@@ -4,7 +4,7 @@
  * text form), offset u32 LE, length u32 LE } ended by an all-zero entry; offsets count from the table's start and
  * point at DER certificates.
  */
-import { derToPem } from "../../../operator/src/attestation/snp/pem.ts";
+import { derToPem } from "../../../operator/src/crypto/pem.ts";
 
 export const SEV_CERT_GUIDS = {
   ark: "c0b406a4-a803-4952-9743-3fb6014cd0ae",

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { ConfidentialHostStatus } from "../api/v1alpha1/generated/types.ts";
 import { HostRoot } from "./host-root.ts";
-import type { KubeJsonApi } from "./kube/rest-client.ts";
+import type { KubeJsonApi } from "../kube/rest-client.ts";
 import {
   comparableReport,
   decidePublish,

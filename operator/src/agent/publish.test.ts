@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import type { ConfidentialHostStatus } from "../api/v1alpha1/generated/types.ts";
-import { KubeApiError } from "./kube/api-error.ts";
-import type { KubeJsonApi } from "./kube/rest-client.ts";
+import { KubeApiError } from "../kube/rest-api-error.ts";
+import type { KubeJsonApi } from "../kube/rest-client.ts";
 import {
   comparableReport,
   decidePublish,

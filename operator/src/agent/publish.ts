@@ -7,8 +7,8 @@ import {
   type ConfidentialHostStatus,
 } from "../api/v1alpha1/generated/types.ts";
 import { hostReportPayload, SIGNED_STATUS_FIELDS } from "../host/host-report.ts";
-import { isConflict, isNotFound } from "./kube/api-error.ts";
-import type { KubeJsonApi } from "./kube/rest-client.ts";
+import { isConflict, isNotFound } from "../kube/rest-api-error.ts";
+import type { KubeJsonApi } from "../kube/rest-client.ts";
 
 /** What was last written, as far as deciding the next write goes. */
 export interface PublishedReport {

@@ -30,7 +30,8 @@ function ajv(): Ajv {
 /**
  * A validator for a CRD's openAPIV3Schema, compiled on first use. It checks types, enums, bounds,
  * patterns and formats. Ajv ignores x-kubernetes-* keys and CEL rules (x-kubernetes-validations); the
- * API server enforces those. Unknown fields are not errors here: see structural-prune.ts.
+ * API server enforces those. Unknown fields are not errors here (tests prune them with
+ * operator/test/support/structural-prune.ts).
  */
 export function schemaValidator<T>(schema: JSONSchemaProps): Validator<T> {
   let compiled: ValidateFunction | undefined;

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { exportJWK, generateKeyPair } from "jose";
-import { makeFakeAmdPki, type FakeAmdPki } from "../../test/fixtures/snp/fake-amd-pki.ts";
-import { buildReport, signReport } from "../../test/fixtures/snp/synthetic-report.ts";
+import { makeFakeAmdPki, type FakeAmdPki } from "./simulated/amd-pki.ts";
+import { buildReport, signReport } from "./simulated/snp-report.ts";
 import { expectedReportData, type GuestPublicKey } from "./binding.ts";
 import { appraiseSnp, createSnpVerifier } from "./snp/index.ts";
 import type { BundleVerifyOptions } from "./verify-bundle.ts";

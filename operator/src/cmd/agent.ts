@@ -1,7 +1,7 @@
 import { homedir } from "node:os";
 import { AgentLoop, loadAgentKey, scanAndSign, type AgentConfig } from "../agent/agent.ts";
-import { loadKubeConnection } from "../agent/kube/load-connection.ts";
-import { KubeRestClient } from "../agent/kube/rest-client.ts";
+import { loadKubeConnection } from "../kube/load-connection.ts";
+import { KubeRestClient } from "../kube/rest-client.ts";
 import { DEFAULT_KEY_FILE } from "../agent/signing.ts";
 import { NVIDIA_TOOLS_OUTPUT_DIR } from "../agent/sources/cc-mode/nvidia-tools-provider.ts";
 import { CC_MODE_STATE_FILE } from "../agent/sources/cc-mode/state-file-provider.ts";

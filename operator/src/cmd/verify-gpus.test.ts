@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { REPO_ROOT } from "../../test/support/samples.ts";
 import { sharedGpuBundleCases } from "../../test/support/shared-evidence.ts";
-import { makeTestNras, sampleGpuClaims, signDetachedEat } from "../../test/fixtures/nvidia/nras-tokens.ts";
+import { makeTestNras, sampleGpuClaims, signDetachedEat } from "../../test/support/fakes/nras-tokens.ts";
 import { nvidiaItemDir, SHARED_GPU_ITEMS } from "../../test/fixtures/nvidia/shared-items.ts";
 import type { LocalGpuResult } from "../attestation/gpu/verifier.ts";
 import type { VerifyReport } from "../attestation/verify-bundle.ts";

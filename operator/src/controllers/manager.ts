@@ -28,7 +28,7 @@ import { ConfidentialHostReconciler } from "./confidentialhost/reconciler.ts";
 import type { AttestationDeps } from "./confidentialvm/attest.ts";
 import { trimConfidentialVM } from "./confidentialvm/cache-trim.ts";
 import { GpuLedger } from "./confidentialvm/gpu-ledger.ts";
-import type { GuestEndpoint } from "./confidentialvm/guest-identity.ts";
+import type { GuestEndpoint } from "./confidentialvm/guest-identity-objects.ts";
 import { SigningKeyStore } from "./signing-key-store.ts";
 import { ConfidentialVMReconciler } from "./confidentialvm/reconciler.ts";
 

@@ -1,5 +1,5 @@
 import type { ConfidentialHostStatus } from "../api/v1alpha1/generated/types.ts";
-import { canonicalJson } from "./canonical-json.ts";
+import { canonicalJson } from "../encoding/canonical-json.ts";
 
 /** The status fields the agent signs; conditions and the report itself are not part of it. */
 export const SIGNED_STATUS_FIELDS = [

@@ -1,3 +1,5 @@
+// Errors of @kubernetes/client-node (controller, webhook). The agent and guest use the light client
+// (rest-client.ts) and its rest-api-error.ts, so that they never load client-node.
 import { ApiException } from "@kubernetes/client-node";
 
 /** The parts of a Kubernetes API error status that callers decide on. */

@@ -1,3 +1,5 @@
+// A client-node KubeConfig (controller, webhook). The agent and guest read kubeconfig files themselves
+// with rest-kubeconfig.ts, into a KubeConnection for the light client, so that they never load client-node.
 import { createHash } from "node:crypto";
 import { KubeConfig } from "@kubernetes/client-node";
 

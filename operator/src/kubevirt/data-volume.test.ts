@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { aConfidentialVM } from "../../test/builders/confidential-vm.ts";
+import { aConfidentialVM } from "../../test/support/builders/confidential-vm.ts";
 import { buildRootDataVolume } from "./data-volume.ts";
 import { VmBuildError } from "./virtual-machine.ts";
 

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { aConfidentialVM } from "../../test/builders/confidential-vm.ts";
+import { aConfidentialVM } from "../../test/support/builders/confidential-vm.ts";
 import { REPO_ROOT } from "../../test/support/samples.ts";
 import { buildVirtualMachine } from "./virtual-machine.ts";
 

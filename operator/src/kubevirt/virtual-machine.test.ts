@@ -1,12 +1,12 @@
 import { expect } from "chai";
-import { aConfidentialVM } from "../../test/builders/confidential-vm.ts";
+import { aConfidentialVM } from "../../test/support/builders/confidential-vm.ts";
 import {
   buildVirtualMachine,
   guestConfigSecretName,
   rootDataVolumeName,
   VmBuildError,
 } from "./virtual-machine.ts";
-import { validateVirtualMachine } from "./validation.ts";
+import { validateVirtualMachine } from "../../test/support/kubevirt/validation.ts";
 
 const H100 = "H100-SXM5-80GB";
 const twoGpus = [

@@ -2,22 +2,15 @@ import { expect } from "chai";
 import type { ConfidentialVM } from "../api/v1alpha1/generated/types.ts";
 import { trimForAdmission } from "./cvm-trim.ts";
 import { attestationState } from "./workloads.ts";
+import { aConfidentialVM } from "../../test/support/builders/confidential-vm.ts";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
 
 function aCvm(status: NonNullable<ConfidentialVM["status"]>): ConfidentialVM {
-  return {
-    apiVersion: "trustgate.io/v1alpha1",
-    kind: "ConfidentialVM",
-    metadata: { name: "llm", namespace: "ml", generation: 2 },
-    spec: {
-      tee: "snp",
-      policyRef: "production",
-      image: { containerDisk: `registry.example.com/cvm@sha256:${"ab".repeat(32)}` },
-      gpus: { count: 8 },
-    },
+  return aConfidentialVM({ tee: "snp", gpus: { count: 8 } }, "llm", {
+    metadata: { namespace: "ml", generation: 2 },
     status,
-  };
+  });
 }
 
 const attested = (observedGeneration: number, expiresAt: string) =>

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import type { AttestationPolicy, ConfidentialVM } from "../api/v1alpha1/generated/types.ts";
 import type { AdmissionRequest } from "./admission-review.ts";
 import { decideConfidentialVMAdmission, decidePolicyDeletion } from "./policies.ts";
-import { aRequest, anAttestedCvm } from "./test-requests.ts";
+import { aRequest, anAttestedCvm } from "../../test/support/builders/admission-requests.ts";
 
 const POLICIES = new Map<string, AttestationPolicy>([
   [

@@ -3,7 +3,7 @@ import { request } from "node:https";
 import { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import { pino } from "pino";
-import { aPod, aRequest, anAttestedCvm } from "./test-requests.ts";
+import { aPod, aRequest, anAttestedCvm } from "../../test/support/builders/admission-requests.ts";
 import { issueCertificate, type KeyPairPem } from "./certs/x509.ts";
 import type { JwksDocument } from "./jwks.ts";
 import { admissionDeadlineMs, startWebhookServer, type WebhookServer } from "./server.ts";

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { ConfidentialVM } from "../api/v1alpha1/generated/types.ts";
-import { aPod, aRequest, anAttestedCvm, aWorkload } from "./test-requests.ts";
+import { aPod, aRequest, anAttestedCvm, aWorkload } from "../../test/support/builders/admission-requests.ts";
 import { type AdmissionView, targetOf, validateAdmission } from "./validate.ts";
 
 const NOW = new Date("2026-11-25T10:00:00Z");

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import type { ConfidentialVM } from "../api/v1alpha1/generated/types.ts";
 import type { AdmissionDecision, AdmissionRequest } from "./admission-review.ts";
-import { aPod, aRequest, anAttestedCvm, aWorkload } from "./test-requests.ts";
+import { aPod, aRequest, anAttestedCvm, aWorkload } from "../../test/support/builders/admission-requests.ts";
 import { attestationState, decideWorkloadAdmission, requiredConfidentialVMs } from "./workloads.ts";
 
 const NOW = new Date("2026-11-25T10:00:00Z");

@@ -1,6 +1,6 @@
 import type { ConfidentialVM } from "../api/v1alpha1/generated/types.ts";
 import { LABEL_REQUIRES_ATTESTED_VM } from "../api/v1alpha1/labels.ts";
-import { CONDITION_ATTESTED } from "../controllers/confidentialvm/reasons.ts";
+import { CONDITION_ATTESTED } from "../api/v1alpha1/confidential-vm-conditions.ts";
 import {
   type AdmissionDecision,
   type AdmissionRequest,

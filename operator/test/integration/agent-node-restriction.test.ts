@@ -8,7 +8,7 @@ import {
 } from "@kubernetes/client-node";
 import { join } from "node:path";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
-import { applyCrds, readCrdFile } from "../../src/kube/crd-install.ts";
+import { applyCrds, readCrdFile } from "../support/crd-install.ts";
 import { kubeConfig } from "../support/control-plane.ts";
 import { applyManifestFile, waitUntil } from "../support/apply.ts";
 import { REPO_ROOT } from "../support/samples.ts";

@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { stringify } from "yaml";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import type { ConfidentialHost } from "../../src/api/v1alpha1/generated/types.ts";
-import { applyCrds, readCrdFile } from "../../src/kube/crd-install.ts";
+import { applyCrds, readCrdFile } from "../support/crd-install.ts";
 import { applyManifestFile, waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir, sharedControlPlane } from "../support/control-plane.ts";
 import { podBoundToken, writeTokenKubeconfig } from "../support/identities.ts";

@@ -26,6 +26,7 @@ import { simulatedGuestArgs, type GuestFiles } from "../support/guest-from-cloud
 import { writeTokenKubeconfig } from "../support/identities.ts";
 import { readConfidentialVM } from "../support/read.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
+import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
 
 const NS = "attest-rejections";
 const NODE = "reject-snp-1";
@@ -149,18 +150,16 @@ describe("attestation rejections: bad evidence on the real API server never reac
     await admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
       ...CVMS,
       namespace: NS,
-      body: {
-        apiVersion: "trustgate.io/v1alpha1",
-        kind: "ConfidentialVM",
-        metadata: { name: NAME, namespace: NS },
-        spec: {
+      body: aConfidentialVM(
+        {
           tee: "snp",
           policyRef: "reject-sim",
-          image: { containerDisk: `registry.example.com/cvm@sha256:${"4f".repeat(32)}` },
           gpus: { count: 2 },
           nodeSelector: { "kubernetes.io/hostname": NODE },
         },
-      },
+        NAME,
+        { metadata: { namespace: NS } },
+      ),
     });
     files = await guestFilesWhenReady(admin, NS, NAME, join(dir, "guest"));
     const config = await loadGuestConfig(files.config);

@@ -24,6 +24,7 @@ import { writeTokenKubeconfig } from "../support/identities.ts";
 import { simulatedGuestArgs } from "../support/guest-from-cloud-init.ts";
 import { readConfidentialVM } from "../support/read.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
+import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
 
 const SYSTEM_NS = "trustgate-system";
 const NS = "attest-tests";
@@ -91,19 +92,17 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
       ...trustgate,
       namespace: NS,
       plural: "confidentialvms",
-      body: {
-        apiVersion: "trustgate.io/v1alpha1",
-        kind: "ConfidentialVM",
-        metadata: { name: "secure-llm", namespace: NS },
-        spec: {
+      body: aConfidentialVM(
+        {
           tee: "snp",
           policyRef: "attest-sim",
-          image: { containerDisk: `registry.example.com/cvm@sha256:${"4f".repeat(32)}` },
           gpus: { count: 2 },
           secrets: [{ name: "model-key" }],
           nodeSelector: { "kubernetes.io/hostname": NODE },
         },
-      },
+        "secure-llm",
+        { metadata: { namespace: NS } },
+      ),
     });
     await waitUntil(
       "secure-llm challenged",
@@ -154,16 +153,9 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
       ...trustgate,
       namespace: NS,
       plural: "confidentialvms",
-      body: {
-        apiVersion: "trustgate.io/v1alpha1",
-        kind: "ConfidentialVM",
-        metadata: { name: "other", namespace: NS },
-        spec: {
-          tee: "snp",
-          policyRef: "attest-sim",
-          image: { containerDisk: `registry.example.com/cvm@sha256:${"4f".repeat(32)}` },
-        },
-      },
+      body: aConfidentialVM({ tee: "snp", policyRef: "attest-sim" }, "other", {
+        metadata: { namespace: NS },
+      }),
     });
     const other = await asGuest
       .patchNamespacedCustomObjectStatus(

@@ -5,7 +5,7 @@ import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } fr
 import { pino } from "pino";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import { startKubevirtSimulator, type KubevirtSimulator } from "../../../e2e/kubevirt-simulator/simulator.ts";
-import type { ConfidentialVM } from "../../src/api/v1alpha1/generated/types.ts";
+import type { ConfidentialVM, ConfidentialVMSpec } from "../../src/api/v1alpha1/generated/types.ts";
 import { isNotFound } from "../../src/kube/api-error.ts";
 import type { VirtualMachine } from "../../src/kubevirt/generated/types.ts";
 import { waitUntil } from "../support/apply.ts";
@@ -15,6 +15,7 @@ import { removeHosts } from "../support/hosts.ts";
 import { readConfidentialVM } from "../support/read.ts";
 import { installTrustgate, startFixtureAgent } from "../support/install.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
+import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
 
 const SYSTEM_NS = "trustgate-system";
 const NS = "cvm-tests";
@@ -27,12 +28,9 @@ const HOSTS = [
   { node: "cvm-snp-1", fixture: "snp-genoa-4xh100" },
 ];
 
-function cvmBody(name: string, spec: Record<string, unknown>): object {
-  return {
-    apiVersion: "trustgate.io/v1alpha1",
-    kind: "ConfidentialVM",
-    metadata: { name, namespace: NS },
-    spec: {
+function cvmBody(name: string, spec: Partial<ConfidentialVMSpec>): object {
+  return aConfidentialVM(
+    {
       tee: "tdx",
       policyRef: "cvm-test",
       image: { containerDisk: `registry.example.com/cvm@${DIGEST}` },
@@ -40,7 +38,9 @@ function cvmBody(name: string, spec: Record<string, unknown>): object {
       nodeSelector: SUITE_LABEL,
       ...spec,
     },
-  };
+    name,
+    { metadata: { namespace: NS } },
+  );
 }
 
 describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API server, agents, simulator)", function () {
@@ -63,7 +63,7 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
     }
   }
 
-  async function createCvm(name: string, spec: Record<string, unknown>): Promise<void> {
+  async function createCvm(name: string, spec: Partial<ConfidentialVMSpec>): Promise<void> {
     await objects.createNamespacedCustomObject({
       ...trustgate,
       namespace: NS,

@@ -9,7 +9,7 @@ import {
 } from "@kubernetes/client-node";
 import { join } from "node:path";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
-import { applyCrds, readCrdFile } from "../../src/kube/crd-install.ts";
+import { applyCrds, readCrdFile } from "../support/crd-install.ts";
 import { kubeConfig } from "../support/control-plane.ts";
 import { kubeGet } from "../support/kube-request.ts";
 import { EXPECTED_ERROR_ANNOTATION, loadSamples, REPO_ROOT, type SampleObject } from "../support/samples.ts";

@@ -18,12 +18,13 @@ import { simulatedBackends } from "../../src/attestation/simulated/backends.ts";
 import { createSimPki, TRUST_ROOTS_FILE } from "../../src/attestation/simulated/sim-pki.ts";
 import { verifyBundle } from "../../src/attestation/verify-bundle.ts";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
-import { applyCrds, readCrdFile } from "../../src/kube/crd-install.ts";
+import { applyCrds, readCrdFile } from "../support/crd-install.ts";
 import { waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { serviceAccountToken } from "../support/identities.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
+import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
 
 const NS = "guest-it";
 const CVM = { group: "trustgate.io", version: "v1alpha1", plural: "confidentialvms" };
@@ -32,17 +33,7 @@ const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const nonceOf = (n: number): string => n.toString(16).padStart(2, "0").repeat(32);
 
 function confidentialVm(name: string): object {
-  return {
-    apiVersion: "trustgate.io/v1alpha1",
-    kind: "ConfidentialVM",
-    metadata: { name, namespace: NS },
-    spec: {
-      tee: "snp",
-      policyRef: "production",
-      image: { containerDisk: `registry.example.com/cvm@sha256:${"ab".repeat(32)}` },
-      gpus: { count: 2 },
-    },
-  };
+  return aConfidentialVM({ tee: "snp", gpus: { count: 2 } }, name, { metadata: { namespace: NS } });
 }
 
 function asUser(admin: KubeConfig, token: string): KubeConfig {

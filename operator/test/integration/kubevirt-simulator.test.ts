@@ -15,12 +15,12 @@ import {
   startKubevirtSimulator,
 } from "../../../e2e/kubevirt-simulator/simulator.ts";
 import { waitFor } from "../../../e2e/support/wait-for.ts";
-import { applyCrds, readCrdFile } from "../../src/kube/crd-install.ts";
+import { applyCrds, readCrdFile } from "../support/crd-install.ts";
 import { isNotFound } from "../../src/kube/api-error.ts";
 import type { VirtualMachine, VirtualMachineInstance } from "../../src/kubevirt/generated/types.ts";
 import { buildVirtualMachine } from "../../src/kubevirt/virtual-machine.ts";
 import { LABEL_VALIDATED } from "../../src/api/v1alpha1/labels.ts";
-import { aConfidentialVM } from "../builders/confidential-vm.ts";
+import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
 import { kubeConfig } from "../support/control-plane.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 

@@ -1,11 +1,11 @@
 import { expect } from "chai";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { join } from "node:path";
-import { applyCrds, readCrdFile } from "../../src/kube/crd-install.ts";
+import { applyCrds, readCrdFile } from "../support/crd-install.ts";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import type { VirtualMachine } from "../../src/kubevirt/generated/types.ts";
 import { buildVirtualMachine } from "../../src/kubevirt/virtual-machine.ts";
-import { aConfidentialVM } from "../builders/confidential-vm.ts";
+import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
 import { kubeConfig } from "../support/control-plane.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 

@@ -24,6 +24,7 @@ import { startLocalWebhook, WEBHOOK_CONFIGURATION as VWC } from "../support/webh
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { installTrustgate, SYSTEM_NS } from "../support/install.ts";
 import { REPO_ROOT } from "../support/samples.ts";
+import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
 
 const SUFFIX = Date.now().toString(36);
 const NS = `wh-${SUFFIX}`;
@@ -88,12 +89,9 @@ describe("trustgate webhook (a process under the chart's webhook RBAC, called by
       ...CVM,
       namespace: NS,
       ...(dryRun ? { dryRun: "All" } : {}),
-      body: {
-        apiVersion: "trustgate.io/v1alpha1",
-        kind: "ConfidentialVM",
-        metadata: { name },
-        spec: { tee: "snp", policyRef, image: { containerDisk: IMAGE } },
-      },
+      body: aConfidentialVM({ tee: "snp", policyRef, image: { containerDisk: IMAGE } }, name, {
+        metadata: { namespace: NS },
+      }),
     });
   const setAttested = (
     name: string,

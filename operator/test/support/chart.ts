@@ -15,7 +15,7 @@ import {
 import { parseAllDocuments } from "yaml";
 import { resolveBinDir } from "../../../hack/lib/find-binaries.ts";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
-import { applyCrds, readCrdFile } from "../../src/kube/crd-install.ts";
+import { applyCrds, readCrdFile } from "./crd-install.ts";
 import { makeTempDir, sharedControlPlane } from "./control-plane.ts";
 import { REPO_ROOT } from "./samples.ts";
 

@@ -2,7 +2,7 @@ import { cp } from "node:fs/promises";
 import { join } from "node:path";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
-import { applyCrds, readCrdFile } from "../../src/kube/crd-install.ts";
+import { applyCrds, readCrdFile } from "./crd-install.ts";
 import { applyManifestFile } from "./apply.ts";
 import { podBoundToken, writeTokenKubeconfig } from "./identities.ts";
 import { REPO_ROOT } from "./samples.ts";

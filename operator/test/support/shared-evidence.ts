@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { EvidenceBundle, Verdict } from "../../src/attestation/types.ts";
-import { snpTeeFromItem } from "../../src/attestation/snp/index.ts";
-import { tdxTeeFromItem } from "../../src/attestation/tdx/bundle-from-item.ts";
+import { snpTeeFromItem } from "./evidence/snp-bundle-from-item.ts";
+import { tdxTeeFromItem } from "./evidence/tdx-bundle-from-item.ts";
 import { MANIFEST_VERDICTS } from "../fixtures/tdx/items.ts";
 import { SHARED_GPU_ITEMS, sharedGpuEntry } from "../fixtures/nvidia/shared-items.ts";
 import { SHARED_REPORT_ITEMS } from "../fixtures/snp/shared-items.ts";

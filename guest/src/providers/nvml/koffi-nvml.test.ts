@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import koffi from "koffi";
-import { derToPem } from "../../../../operator/src/attestation/snp/pem.ts";
+import { derToPem } from "../../../../operator/src/crypto/pem.ts";
 import { loadKoffiNvml } from "./koffi-nvml.ts";
 import { NvmlGpus } from "./nvml-gpus.ts";
 

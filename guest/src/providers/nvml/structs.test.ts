@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { makeFakeNvidiaPki } from "../../../../operator/src/attestation/simulated/nvidia-pki.ts";
-import { pemToDers } from "../../../../operator/src/attestation/snp/pem.ts";
+import { parsePemCertificates } from "../../../../operator/src/crypto/pem.ts";
 import {
   ATTESTATION_REPORT_STRUCT_SIZE,
   attestationReportRequest,
@@ -84,10 +84,10 @@ describe("NVML confidential-computing structs", () => {
 
   it("turns the attestation chain into PEM, whether the driver gives PEM text or concatenated DER", () => {
     const chainPem = makeFakeNvidiaPki().chainPem;
-    const ders = pemToDers(chainPem, "test");
+    const ders = parsePemCertificates(chainPem, "test");
     const fromPem = certificateChainPem(Buffer.from(`${chainPem}\0\0`, "latin1"));
     const fromDer = certificateChainPem(Buffer.concat([...ders, Buffer.alloc(4)]));
-    expect(pemToDers(fromPem, "x")).to.deep.equal(ders);
+    expect(parsePemCertificates(fromPem, "x")).to.deep.equal(ders);
     expect(fromDer).to.equal(fromPem);
     expect(() => certificateChainPem(Uint8Array.from([0x31, 0x00]))).to.throw("no DER SEQUENCE");
     expect(() => certificateChainPem(Uint8Array.from([0x30, 0x82, 0x10, 0x00, 1]))).to.throw("truncated");

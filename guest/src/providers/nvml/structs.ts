@@ -8,7 +8,7 @@
  *   nvmlConfComputeGpuCertificate_t { u32 certChainSize, attestationCertChainSize; u8 certChain[0x1000];
  *     u8 attestationCertChain[0x1400] }
  */
-import { derToPem, pemToDers } from "../../../../operator/src/attestation/snp/pem.ts";
+import { derToPem, parsePemCertificates } from "../../../../operator/src/crypto/pem.ts";
 
 export const NONCE_SIZE = 0x20;
 export const ATTESTATION_REPORT_SIZE = 0x2000;
@@ -138,7 +138,7 @@ function splitDer(bytes: Uint8Array): Uint8Array[] {
 export function certificateChainPem(bytes: Uint8Array): string {
   const text = Buffer.from(bytes).toString("latin1");
   const ders = text.includes("-----BEGIN CERTIFICATE-----")
-    ? pemToDers(text, "GPU certificate chain")
+    ? parsePemCertificates(text, "GPU certificate chain", { ignoreTextOutsideBlocks: true })
     : splitDer(bytes);
   return ders.map((der) => derToPem(der)).join("");
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { HostTree } from "../../../test/fixtures/hosts/host-tree.ts";
+import { HostTree } from "../../../test/support/builders/host-tree.ts";
 import { hostFixture } from "../../../test/support/host-fixtures.ts";
 import { HostRoot } from "../host-root.ts";
 import { snpSource } from "./snp.ts";

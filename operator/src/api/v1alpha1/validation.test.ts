@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { expect } from "chai";
 import { parse } from "yaml";
 import type { JSONSchemaProps } from "../json-schema.ts";
-import { pruneUnknownFields } from "../structural-prune.ts";
+import { pruneUnknownFields } from "../../../test/support/structural-prune.ts";
 import {
   ATTESTATION_POLICY_SCHEMA,
   CONFIDENTIAL_HOST_SCHEMA,
@@ -11,6 +11,7 @@ import {
 } from "./generated/schemas.ts";
 import { validateAttestationPolicy, validateConfidentialHost, validateConfidentialVM } from "./validation.ts";
 import type { FieldError, ValidationResult } from "./validation.ts";
+import { aConfidentialVM } from "../../../test/support/builders/confidential-vm.ts";
 
 const samplesDir = fileURLToPath(new URL("../../../../crds/samples/", import.meta.url));
 
@@ -59,18 +60,9 @@ function celMessages(schema: JSONSchemaProps): string[] {
   return [...own, ...children.flatMap(celMessages)];
 }
 
+/** A ConfidentialVM with `spec` fields that may be invalid (the point of the test). */
 function cvm(spec: Record<string, unknown>): Record<string, unknown> {
-  return {
-    apiVersion: "trustgate.io/v1alpha1",
-    kind: "ConfidentialVM",
-    metadata: { name: "vm", namespace: "default" },
-    spec: {
-      tee: "tdx",
-      policyRef: "production",
-      image: { containerDisk: `registry.example.com/cvm@sha256:${"a".repeat(64)}` },
-      ...spec,
-    },
-  };
+  return { ...aConfidentialVM(spec, "vm") };
 }
 
 describe("v1alpha1 validation", () => {

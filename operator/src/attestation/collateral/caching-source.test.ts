@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { join } from "node:path";
 import { FIXTURE_TDX_DIR } from "../../../test/fixtures/tdx/items.ts";
 import { pcsItems } from "../../../test/fixtures/tdx/pcs-items.ts";
-import { tdxTeeFromItem } from "../tdx/bundle-from-item.ts";
+import { tdxTeeFromItem } from "../../../test/support/evidence/tdx-bundle-from-item.ts";
 import type { CollateralSource } from "../types.ts";
 import { createCachingSource, firstAvailable } from "./caching-source.ts";
 import { SGX_PCK_CRL, TDX_TCB_INFO, TDX_TCB_INFO_ISSUER_CHAIN } from "./kinds.ts";

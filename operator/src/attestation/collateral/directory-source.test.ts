@@ -3,7 +3,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FIXTURE_TDX_DIR } from "../../../test/fixtures/tdx/items.ts";
 import { collateralDirectory, pcsItems } from "../../../test/fixtures/tdx/pcs-items.ts";
-import { tdxTeeFromItem, withoutCollateral } from "../tdx/bundle-from-item.ts";
+import { tdxTeeFromItem, withoutCollateral } from "../../../test/support/evidence/tdx-bundle-from-item.ts";
 import { tdxVerifier } from "../tdx/verifier.ts";
 import { collateralFileName, createDirectorySource } from "./directory-source.ts";
 import { SGX_ROOT_CA_CRL, TDX_TCB_INFO } from "./kinds.ts";

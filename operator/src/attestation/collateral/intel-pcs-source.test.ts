@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { join } from "node:path";
 import { FIXTURE_TDX_DIR } from "../../../test/fixtures/tdx/items.ts";
 import { pcsItems } from "../../../test/fixtures/tdx/pcs-items.ts";
-import { tdxTeeFromItem, withoutCollateral } from "../tdx/bundle-from-item.ts";
+import { tdxTeeFromItem, withoutCollateral } from "../../../test/support/evidence/tdx-bundle-from-item.ts";
 import { tdxVerifier } from "../tdx/verifier.ts";
 import { EvidenceError } from "../types.ts";
 import { createIntelPcsSource } from "./intel-pcs-source.ts";

@@ -1,13 +1,13 @@
 import { expect } from "chai";
 import { X509Certificate } from "node:crypto";
 import { generateNvidiaCa, issueNvidiaDevice } from "../simulated/nvidia-pki.ts";
-import { pemToDers } from "../snp/pem.ts";
+import { parsePemCertificates } from "../../crypto/pem.ts";
 import { EvidenceError } from "../types.ts";
 import { candidateIssuers, pathToPinnedRoot } from "./cert-path.ts";
 
 /** Leaf, device, ICA, identity, root of a simulated GPU, as DER. */
 function deviceChain(ca: ReturnType<typeof generateNvidiaCa>): Uint8Array[] {
-  return pemToDers(issueNvidiaDevice(ca).chainPem, "test chain");
+  return parsePemCertificates(issueNvidiaDevice(ca).chainPem, "test chain");
 }
 
 describe("pathToPinnedRoot", function () {

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { createHash, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { makeFakeNvidiaPki } from "../../../test/fixtures/nvidia/fake-nvidia-pki.ts";
+import { makeFakeNvidiaPki } from "../simulated/nvidia-pki.ts";
 import {
   nvidiaItemDir,
   SHARED_GPU_ITEMS,

@@ -5,7 +5,7 @@
  */
 import { createHash, X509Certificate, type KeyObject } from "node:crypto";
 import type * as pkijs from "pkijs";
-import { pemToDers } from "../snp/pem.ts";
+import { parsePemCertificates } from "../../crypto/pem.ts";
 import { EvidenceError } from "../types.ts";
 import { BoundedMap } from "../bounded-map.ts";
 import { candidateIssuers, commonName, issuedBy, pathToPinnedRoot } from "./cert-path.ts";
@@ -115,7 +115,7 @@ export class DeviceChainVerifier {
   }
 
   #verifyUncached(certChainPem: string): VerifiedDevice {
-    const [leafDer, ...rest] = pemToDers(certChainPem, "gpus[].certChain");
+    const [leafDer, ...rest] = parsePemCertificates(certChainPem, "gpus[].certChain");
     if (leafDer === undefined) throw new EvidenceError("EvidenceMalformed", "gpus[].certChain is empty");
     const leaf = nodeCertificate(leafDer, "device leaf certificate");
     const path = pathToPinnedRoot(leaf, candidateIssuers(rest), this.#roots, {

@@ -9,7 +9,6 @@ export {
   type MeasurementAppraisal,
   type RevocationCheck,
 } from "./appraisal-hooks.ts";
-export { gpuEntryFromItem, type GpuItemOptions } from "./bundle-from-item.ts";
 export {
   DeviceChainVerifier,
   PINNED_NVIDIA_ANCHORS,

@@ -3,7 +3,7 @@
  * Type numbers follow NVIDIA's published verifiers; the fields trustgate interprets are decoded into OpaqueClaims.
  */
 import { EvidenceError } from "../types.ts";
-import { ByteCursor } from "./byte-cursor.ts";
+import { ByteReader } from "../../encoding/byte-reader.ts";
 
 export const OPAQUE_FIELD_NAMES: Readonly<Record<number, string>> = {
   1: "CERT_ISSUER_NAME",
@@ -80,7 +80,7 @@ export function opaqueFieldName(type: number): string {
 
 /** Splits the opaque data into TLVs; they must fill it exactly, and no type may repeat. */
 export function parseOpaqueFields(bytes: Uint8Array): OpaqueField[] {
-  const cursor = new ByteCursor(bytes);
+  const cursor = new ByteReader(bytes, "SPDM evidence");
   const fields: OpaqueField[] = [];
   const seen = new Set<number>();
   while (cursor.remaining > 0) {

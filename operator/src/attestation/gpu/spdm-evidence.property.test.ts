@@ -1,11 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { SHARED_GPU_ITEMS, sharedGpuEntry } from "../../../test/fixtures/nvidia/shared-items.ts";
-import {
-  encodeEvidence,
-  type BlockSpec,
-  type OpaqueSpec,
-} from "../../../test/fixtures/nvidia/spdm-builder.ts";
+import { encodeEvidence, type BlockSpec, type OpaqueSpec } from "../simulated/spdm-evidence.ts";
 import { EvidenceError } from "../types.ts";
 import { parseSpdmEvidence } from "./spdm-evidence.ts";
 

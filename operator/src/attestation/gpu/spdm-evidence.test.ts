@@ -5,7 +5,7 @@ import {
   SHARED_GPU_ITEMS,
   sharedGpuEntry,
 } from "../../../test/fixtures/nvidia/shared-items.ts";
-import { encodeEvidence, opaque } from "../../../test/fixtures/nvidia/spdm-builder.ts";
+import { encodeEvidence, opaque } from "../simulated/spdm-evidence.ts";
 import { EvidenceError } from "../types.ts";
 import { opaqueFieldName } from "./opaque-data.ts";
 import { parseSpdmEvidence, REQUEST_LENGTH, SIGNATURE_LENGTH, type SpdmEvidence } from "./spdm-evidence.ts";

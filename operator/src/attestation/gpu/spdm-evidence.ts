@@ -4,7 +4,7 @@
  * is an `EvidenceMalformed` EvidenceError.
  */
 import { EvidenceError } from "../types.ts";
-import { ByteCursor } from "./byte-cursor.ts";
+import { ByteReader } from "../../encoding/byte-reader.ts";
 import { decodeOpaqueClaims, parseOpaqueFields, type OpaqueClaims, type OpaqueField } from "./opaque-data.ts";
 
 export const SPDM_VERSION_1_1 = 0x11;
@@ -68,7 +68,7 @@ function malformed(message: string): EvidenceError {
 
 const hex = (n: number): string => `0x${n.toString(16).padStart(2, "0")}`;
 
-function parseRequest(cursor: ByteCursor): SpdmMeasurementRequest {
+function parseRequest(cursor: ByteReader): SpdmMeasurementRequest {
   const version = cursor.u8("request SPDMVersion");
   const code = cursor.u8("request RequestResponseCode");
   const param1 = cursor.u8("request Param1");
@@ -82,14 +82,14 @@ function parseRequest(cursor: ByteCursor): SpdmMeasurementRequest {
 }
 
 function parseBlocks(record: Uint8Array, count: number): MeasurementBlock[] {
-  const cursor = new ByteCursor(record);
+  const cursor = new ByteReader(record, "SPDM evidence");
   const blocks: MeasurementBlock[] = [];
   const seen = new Set<number>();
   while (cursor.remaining > 0) {
     const index = cursor.u8("measurement block index");
     const specification = cursor.u8("measurement block specification");
     const size = cursor.u16("measurement block size");
-    const measurement = new ByteCursor(cursor.take(size, `measurement block ${index}`));
+    const measurement = new ByteReader(cursor.take(size, `measurement block ${index}`), "SPDM evidence");
     if (index === 0 || index === 0xff) throw malformed(`measurement block index ${index} is reserved`);
     if (seen.has(index)) throw malformed(`measurement block ${index} appears twice`);
     if (specification !== DMTF_SPECIFICATION) {
@@ -109,7 +109,7 @@ function parseBlocks(record: Uint8Array, count: number): MeasurementBlock[] {
   return blocks;
 }
 
-function parseResponse(cursor: ByteCursor, request: SpdmMeasurementRequest): SpdmMeasurementResponse {
+function parseResponse(cursor: ByteReader, request: SpdmMeasurementRequest): SpdmMeasurementResponse {
   const version = cursor.u8("response SPDMVersion");
   const code = cursor.u8("response RequestResponseCode");
   const param1 = cursor.u8("response Param1");
@@ -132,7 +132,7 @@ function parseResponse(cursor: ByteCursor, request: SpdmMeasurementRequest): Spd
 /** Parses request ‖ response. Never throws anything but an `EvidenceMalformed` EvidenceError. */
 export function parseSpdmEvidence(bytes: Uint8Array): SpdmEvidence {
   try {
-    const cursor = new ByteCursor(bytes);
+    const cursor = new ByteReader(bytes, "SPDM evidence");
     const request = parseRequest(cursor);
     const response = parseResponse(cursor, request);
     if (cursor.remaining > MAX_TRAILING_BYTES) {

@@ -5,7 +5,7 @@
  * within the bundle. `authentic` covers signature, chain and FWID only. `verify` never throws.
  */
 import { verify as verifySignature } from "node:crypto";
-import { decodeBase64Strict } from "../snp/pem.ts";
+import { decodeBase64Strict } from "../../crypto/pem.ts";
 import { EvidenceError, toVerificationError, type VerificationError } from "../types.ts";
 import type { GpuEvidenceVerifier, GpuResult } from "../verify-bundle.ts";
 import {

@@ -8,7 +8,7 @@ import { KeyObject, webcrypto } from "node:crypto";
 import * as pkijs from "pkijs";
 import { commonNameDn } from "../../crypto/x509-builder.ts";
 import type { TrustAnchors } from "../snp/endorsement-chain.ts";
-import { derToPem } from "../snp/pem.ts";
+import { derToPem } from "../../crypto/pem.ts";
 import type { SnpProduct, TcbComponent } from "../snp/tcb.ts";
 
 type CryptoKey = webcrypto.CryptoKey;

@@ -1,12 +1,12 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
-import { makeFakeAmdPki } from "../../../test/fixtures/snp/fake-amd-pki.ts";
+import { makeFakeAmdPki } from "../simulated/amd-pki.ts";
 import { localFixture, sharedFile, sharedItemDir } from "../../../test/fixtures/snp/shared-items.ts";
 import { EvidenceError, type ErrorCode } from "../types.ts";
 import { AMD_INTERMEDIATES } from "./amd-intermediates.ts";
 import { AMD_ARKS } from "./amd-roots.ts";
 import { EndorsementVerifier, sha256Hex } from "./endorsement-chain.ts";
-import { pemToDers } from "./pem.ts";
+import { parsePemCertificates } from "../../crypto/pem.ts";
 import { PINNED_AMD_ANCHORS } from "./verifier.ts";
 
 function expectCode(run: () => unknown, code: ErrorCode, pattern?: RegExp): void {
@@ -22,7 +22,7 @@ function expectCode(run: () => unknown, code: ErrorCode, pattern?: RegExp): void
 }
 
 const at = (iso: string): Date => new Date(iso);
-const pems = (pem: string): Uint8Array[] => pemToDers(pem, "test");
+const pems = (pem: string): Uint8Array[] => parsePemCertificates(pem, "test");
 
 describe("EndorsementVerifier", () => {
   it("pins the ARKs whose SHA-256 the _common manifest lists", () => {

@@ -13,7 +13,7 @@ import {
   parseCertificate,
   type AmdCertExtensions,
 } from "./cert-extensions.ts";
-import { pemToDers } from "./pem.ts";
+import { parsePemCertificates } from "../../crypto/pem.ts";
 import { productFromName, SNP_PRODUCTS, type SnpProduct } from "./tcb.ts";
 
 export type EndorsementKeyKind = "vcek" | "vlek";
@@ -202,7 +202,7 @@ export class EndorsementVerifier {
 
   #builtins(): Intermediate[] {
     this.#parsedBuiltins ??= this.#builtinIntermediates.flatMap((pem) =>
-      pemToDers(pem, "built-in intermediate").map((der) => this.#intermediate(der)),
+      parsePemCertificates(pem, "built-in intermediate").map((der) => this.#intermediate(der)),
     );
     return this.#parsedBuiltins;
   }

@@ -10,7 +10,7 @@ import {
   SNP_VCEK_KIND,
   vcekCollateralKey,
 } from "./kds.ts";
-import { certificatesFromBytes, pemToDers } from "./pem.ts";
+import { certificatesFromBytes, parsePemCertificates } from "../../crypto/pem.ts";
 import { isChipIdMasked, reportedTcbWithLayout, type SnpReport } from "./report.ts";
 import type { SnpProduct } from "./tcb.ts";
 
@@ -47,12 +47,13 @@ export async function endorsementMaterial(
   evidence: TeeEvidence,
   collateral: CollateralSource | undefined,
 ): Promise<EndorsementMaterial> {
-  const chain = evidence.certChain === undefined ? [] : pemToDers(evidence.certChain, "tee.certChain");
+  const chain =
+    evidence.certChain === undefined ? [] : parsePemCertificates(evidence.certChain, "tee.certChain");
   const field = report.signingKey === "vlek" ? "vlek" : "vcek";
   const pem = evidence[field];
   let certificates: Uint8Array[];
   if (pem !== undefined && pem !== "") {
-    certificates = pemToDers(pem, `tee.${field}`);
+    certificates = parsePemCertificates(pem, `tee.${field}`);
   } else if (field === "vcek" && collateral !== undefined) {
     certificates = await vcekFromCollateral(report, collateral);
   } else {

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { localFixture, sharedFile } from "../../../test/fixtures/snp/shared-items.ts";
-import { buildReport } from "../../../test/fixtures/snp/synthetic-report.ts";
+import { buildReport } from "../simulated/snp-report.ts";
 import { EvidenceError } from "../types.ts";
 import { isChipIdMasked, parseSnpReport, REPORT_SIZE } from "./report.ts";
 

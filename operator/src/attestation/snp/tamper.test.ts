@@ -2,8 +2,8 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { localFixture, SHARED_REPORT_ITEMS, sharedItemDir } from "../../../test/fixtures/snp/shared-items.ts";
 import type { TeeEvidence, VerifyOptions } from "../types.ts";
-import { snpTeeFromItem } from "./bundle-from-item.ts";
-import { derToPem } from "./pem.ts";
+import { snpTeeFromItem } from "../../../test/support/evidence/snp-bundle-from-item.ts";
+import { derToPem } from "../../crypto/pem.ts";
 import { REPORT_SIZE, SIGNED_LENGTH } from "./report.ts";
 import { createSnpVerifier } from "./verifier.ts";
 

@@ -1,14 +1,6 @@
 import { expect } from "chai";
-import {
-  makeFakeAmdPki,
-  type FakeAmdPki,
-  type FakePkiOptions,
-} from "../../../test/fixtures/snp/fake-amd-pki.ts";
-import {
-  buildReport,
-  signReport,
-  type SyntheticReportSpec,
-} from "../../../test/fixtures/snp/synthetic-report.ts";
+import { makeFakeAmdPki, type FakeAmdPki, type FakePkiOptions } from "../simulated/amd-pki.ts";
+import { buildReport, signReport, type SyntheticReportSpec } from "../simulated/snp-report.ts";
 import type { TeeVerification } from "../types.ts";
 import { createSnpVerifier, snpVerifier } from "./verifier.ts";
 

@@ -6,9 +6,9 @@ import {
   sharedItemDir,
 } from "../../../test/fixtures/snp/shared-items.ts";
 import type { ClaimValue, CollateralSource, TeeEvidence, TeeVerification } from "../types.ts";
-import { snpTeeFromItem } from "./bundle-from-item.ts";
+import { snpTeeFromItem } from "../../../test/support/evidence/snp-bundle-from-item.ts";
 import { SNP_VCEK_KIND } from "./kds.ts";
-import { derToPem } from "./pem.ts";
+import { derToPem } from "../../crypto/pem.ts";
 import { createSnpVerifier, snpVerifier } from "./verifier.ts";
 
 const codes = (v: TeeVerification): string[] => v.errors.map((e) => e.code);

@@ -19,7 +19,7 @@ import { snpClaims } from "./claims.ts";
 import { EndorsementVerifier, type Endorsement, type TrustAnchors } from "./endorsement-chain.ts";
 import { checkSigningKeyAndProduct, endorsementMismatches } from "./endorsement-match.ts";
 import { chainFromCollateral, endorsementMaterial } from "./endorsement-source.ts";
-import { decodeBase64Strict } from "./pem.ts";
+import { decodeBase64Strict } from "../../crypto/pem.ts";
 import { parseSnpReport, type SnpReport } from "./report.ts";
 import { verifyReportSignature } from "./report-signature.ts";
 import { SNP_PRODUCTS } from "./tcb.ts";

@@ -8,7 +8,7 @@ import { EvidenceError, toVerificationError, type VerificationError } from "../t
 import { commonName, verifyChainSignatures } from "./cert-chain.ts";
 import type { TdxCollateral } from "./collateral-resolve.ts";
 import { isCrlSignedBy, parseCrl, type ParsedCrl } from "./crl.ts";
-import { parsePemCertificates } from "./pem.ts";
+import { parsePemCertificates } from "../../crypto/pem.ts";
 import { parseQeIdentity, parseTcbInfo, type QeIdentity, type TcbInfo } from "./tcb-info.ts";
 import type { TdxTrustAnchors } from "./trust-anchors.ts";
 

@@ -8,10 +8,10 @@ import {
   pem,
   sgxExtension,
   type FakePki,
-} from "../../../test/fixtures/tdx/fake-pki.ts";
+} from "../../../test/support/fakes/intel-pki.ts";
 import { FIXTURE_TDX_DIR } from "../../../test/fixtures/tdx/items.ts";
 import type { TeeEvidence, TeeVerification } from "../types.ts";
-import { tdxTeeFromItem } from "./bundle-from-item.ts";
+import { tdxTeeFromItem } from "../../../test/support/evidence/tdx-bundle-from-item.ts";
 import { createTdxVerifier, tdxVerifier } from "./verifier.ts";
 
 const real = tdxTeeFromItem(join(FIXTURE_TDX_DIR, "dcapqvl-uptodate-v4"));

@@ -3,7 +3,7 @@ import { EvidenceError } from "../types.ts";
 import { verifyChainSignatures } from "./cert-chain.ts";
 import type { VerificationMemo } from "./verification-memo.ts";
 import { parsePckTcb, type PckTcb } from "./pck-certificate.ts";
-import { parsePemCertificates } from "./pem.ts";
+import { parsePemCertificates } from "../../crypto/pem.ts";
 import type { TdxTrustAnchors } from "./trust-anchors.ts";
 
 export interface PckChain {

@@ -4,7 +4,7 @@
  * Every length comes from the quote itself; bytes after the declared end (padding) are ignored.
  */
 import { EvidenceError } from "../types.ts";
-import { ByteReader } from "./byte-reader.ts";
+import { ByteReader } from "../../encoding/byte-reader.ts";
 import { toHex as hex } from "./hex.ts";
 
 export const TEE_TYPE_SGX = 0x00000000;
@@ -160,7 +160,7 @@ function parseBody(
 }
 
 export function parseSgxReport(raw: Uint8Array): SgxReportBody {
-  const reader = new ByteReader(raw);
+  const reader = new ByteReader(raw, "quote");
   const cpuSvn = reader.take(16, "QE CPUSVN");
   const miscSelect = reader.u32("QE MISCSELECT");
   reader.take(28, "QE reserved");
@@ -184,13 +184,13 @@ function stripTrailingNuls(bytes: Uint8Array): Uint8Array {
 
 /** Parses a TDX quote; throws EvidenceError (`EvidenceMalformed` or `UnsupportedTee`) and nothing else. */
 export function parseTdxQuote(bytes: Uint8Array): TdxQuote {
-  const reader = new ByteReader(bytes);
+  const reader = new ByteReader(bytes, "quote");
   const header = parseHeader(reader);
   const { bodyType, body } = parseBody(reader, header.version);
   const signedRegion = bytes.subarray(0, reader.offset);
 
   const signatureDataLength = reader.u32("signature data length");
-  const signatureData = new ByteReader(reader.take(signatureDataLength, "signature data"));
+  const signatureData = new ByteReader(reader.take(signatureDataLength, "signature data"), "quote");
   const signature = signatureData.take(64, "quote signature");
   const attestationKey = signatureData.take(64, "attestation key");
   const certType = signatureData.u16("certification data type");

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { EvidenceError } from "../types.ts";
-import { parsePemCertificates } from "./pem.ts";
+import { parsePemCertificates } from "../../crypto/pem.ts";
 import { splitSignedJson, topLevelMembers } from "./signed-json.ts";
 import { INTEL_SGX_ROOT_CA_PEM } from "./intel-trust-anchors.ts";
 

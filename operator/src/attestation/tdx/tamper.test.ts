@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { join } from "node:path";
 import { FIXTURE_TDX_DIR } from "../../../test/fixtures/tdx/items.ts";
 import type { TeeEvidence } from "../types.ts";
-import { tdxTeeFromItem } from "./bundle-from-item.ts";
+import { tdxTeeFromItem } from "../../../test/support/evidence/tdx-bundle-from-item.ts";
 import { parseTdxQuote } from "./quote.ts";
 import { createTdxVerifier } from "./verifier.ts";
 

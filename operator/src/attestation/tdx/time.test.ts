@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { join } from "node:path";
 import { FIXTURE_TDX_DIR, SHARED_TDX_DIR } from "../../../test/fixtures/tdx/items.ts";
 import type { TeeVerification } from "../types.ts";
-import { tdxTeeFromItem } from "./bundle-from-item.ts";
+import { tdxTeeFromItem } from "../../../test/support/evidence/tdx-bundle-from-item.ts";
 import { tdxVerifier } from "./verifier.ts";
 
 const uptodate = tdxTeeFromItem(join(FIXTURE_TDX_DIR, "dcapqvl-uptodate-v4"));

@@ -3,7 +3,11 @@ import fc from "fast-check";
 import { join } from "node:path";
 import { MANIFEST_VERDICTS, SHARED_TDX_DIR } from "../../../test/fixtures/tdx/items.ts";
 import type { TeeEvidence } from "../types.ts";
-import { tdxBundleFromItem, tdxTeeFromItem, withoutCollateral } from "./bundle-from-item.ts";
+import {
+  tdxBundleFromItem,
+  tdxTeeFromItem,
+  withoutCollateral,
+} from "../../../test/support/evidence/tdx-bundle-from-item.ts";
 import { VerificationMemo } from "./verification-memo.ts";
 import { createTdxVerifier, tdxVerifier } from "./verifier.ts";
 

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { aConfidentialHost, anH100 } from "../../../test/builders/confidential-host.ts";
+import { aConfidentialHost, anH100 } from "../../../test/support/builders/confidential-host.ts";
 import { decideHost, type HostInput } from "./decide.ts";
 
 const now = new Date("2026-11-25T10:01:00Z");

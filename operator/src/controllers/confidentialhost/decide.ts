@@ -1,7 +1,7 @@
 import type { ConfidentialHost, ConfidentialHostStatusGpu } from "../../api/v1alpha1/generated/types.ts";
 import { LABEL_GPU_CC, LABEL_GPU_COUNT, LABEL_TEE, LABEL_VALIDATED } from "../../api/v1alpha1/labels.ts";
 import type { DesiredCondition } from "../../runtime/conditions.ts";
-import * as r from "./reasons.ts";
+import * as r from "../../api/v1alpha1/confidential-host-conditions.ts";
 
 export type ReportCheck = { ok: true } | { ok: false; reason: string };
 

@@ -17,7 +17,10 @@ import type { ReconcileContext, Reconciler, ReconcileResult } from "../../runtim
 import type { EventRecorder } from "../../runtime/events.ts";
 import { decideHost, type ReportCheck } from "./decide.ts";
 import { planNodeLabels } from "./node-labels.ts";
-import { ANNOTATION_PINNED_KEY, CONDITION_VALIDATED } from "./reasons.ts";
+import {
+  ANNOTATION_PINNED_KEY,
+  CONDITION_VALIDATED,
+} from "../../api/v1alpha1/confidential-host-conditions.ts";
 
 export interface HostReconcilerDeps {
   hosts: { get(name: string): ConfidentialHost | undefined };

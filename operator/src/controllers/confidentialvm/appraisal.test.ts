@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { exportJWK, generateKeyPair } from "jose";
-import { makeFakeAmdPki, type FakeAmdPki } from "../../../test/fixtures/snp/fake-amd-pki.ts";
-import { buildReport, signReport } from "../../../test/fixtures/snp/synthetic-report.ts";
-import { aConfidentialVM } from "../../../test/builders/confidential-vm.ts";
+import { makeFakeAmdPki, type FakeAmdPki } from "../../attestation/simulated/amd-pki.ts";
+import { buildReport, signReport } from "../../attestation/simulated/snp-report.ts";
+import { aConfidentialVM } from "../../../test/support/builders/confidential-vm.ts";
 import { expectedReportData, type GuestPublicKey } from "../../attestation/binding.ts";
 import { checkAttestationResult } from "../../attestation/result/result-token.ts";
 import {

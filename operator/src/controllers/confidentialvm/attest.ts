@@ -22,7 +22,7 @@ import { objectKey, type ReconcileContext, type ReconcileResult } from "../../ru
 import type { EventRecorder } from "../../runtime/events.ts";
 import { appraiseEvidence, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraisal.ts";
 import { freshnessOf, nextAttestationStep, resultStands } from "./attestation-step.ts";
-import * as r from "./reasons.ts";
+import * as r from "../../api/v1alpha1/confidential-vm-conditions.ts";
 
 export interface AttestationDeps {
   objects: CustomObjectsApi;

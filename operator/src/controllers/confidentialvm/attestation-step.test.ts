@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { ConfidentialVMStatus } from "../../api/v1alpha1/generated/types.ts";
-import { aConfidentialVM } from "../../../test/builders/confidential-vm.ts";
+import { aConfidentialVM } from "../../../test/support/builders/confidential-vm.ts";
 import { freshnessOf, nextAttestationStep, resultStands } from "./attestation-step.ts";
 
 const NOW = new Date("2026-11-25T10:00:00Z");

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { aConfidentialVM } from "../../../test/builders/confidential-vm.ts";
+import { aConfidentialVM } from "../../../test/support/builders/confidential-vm.ts";
 import { trimConfidentialVM } from "./cache-trim.ts";
 
 describe("trimConfidentialVM", () => {

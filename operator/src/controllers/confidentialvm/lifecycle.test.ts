@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import type { VirtualMachine, VirtualMachineInstance } from "../../kubevirt/generated/types.ts";
-import { aConfidentialHost } from "../../../test/builders/confidential-host.ts";
-import { aConfidentialVM } from "../../../test/builders/confidential-vm.ts";
+import { aConfidentialHost } from "../../../test/support/builders/confidential-host.ts";
+import { aConfidentialVM } from "../../../test/support/builders/confidential-vm.ts";
 import { hostState, launchSpecHash, placementFitsSpec, vmState } from "./lifecycle.ts";
 
 const placement = { nodeName: "gpu-node-1", gpus: [{ pciAddress: "0000:19:00.0", model: "H100-SXM5-80GB" }] };

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import type { ConfidentialHost, ConfidentialVM } from "../../api/v1alpha1/generated/types.ts";
-import { canonicalJson } from "../../host/canonical-json.ts";
+import { canonicalJson } from "../../encoding/canonical-json.ts";
 import type { VirtualMachine, VirtualMachineInstance } from "../../kubevirt/generated/types.ts";
 import type { VmPlacement } from "../../kubevirt/virtual-machine.ts";
 import { isConditionTrue } from "../../runtime/conditions.ts";
-import { CONDITION_VALIDATED } from "../confidentialhost/reasons.ts";
-import { ANNOTATION_SPEC_HASH } from "./reasons.ts";
+import { CONDITION_VALIDATED } from "../../api/v1alpha1/confidential-host-conditions.ts";
+import { ANNOTATION_SPEC_HASH } from "../../api/v1alpha1/confidential-vm-conditions.ts";
 
 /** The placement recorded in a ConfidentialVM's status, if it has one. */
 export function recordedPlacement(cvm: ConfidentialVM): VmPlacement | undefined {

@@ -18,10 +18,10 @@ import {
 } from "../../runtime/controller.ts";
 import { type EventRecorder, involvedObject } from "../../runtime/events.ts";
 import { type AttestationDeps, reconcileAttestation } from "./attest.ts";
-import { GuestIdentities, type GuestIdentityApi } from "./guest-identities.ts";
+import { GuestIdentities, type GuestIdentityApi } from "./guest-identity-memo.ts";
 import type { GpuLedger } from "./gpu-ledger.ts";
 import { hostState, launchSpecHash, placementFitsSpec, recordedPlacement, vmState } from "./lifecycle.ts";
-import * as r from "./reasons.ts";
+import * as r from "../../api/v1alpha1/confidential-vm-conditions.ts";
 import { describeRefusals, scheduleConfidentialVM } from "./scheduling.ts";
 import { type StatusUpdate, writeStatus } from "./status.ts";
 import { VmObjects } from "./vm-objects.ts";

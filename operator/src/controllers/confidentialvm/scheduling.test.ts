@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import type { ConfidentialHost } from "../../api/v1alpha1/generated/types.ts";
-import { aConfidentialHost, anH100 } from "../../../test/builders/confidential-host.ts";
-import { aConfidentialVM } from "../../../test/builders/confidential-vm.ts";
+import { aConfidentialHost, anH100 } from "../../../test/support/builders/confidential-host.ts";
+import { aConfidentialVM } from "../../../test/support/builders/confidential-vm.ts";
 import { describeRefusals, gpuKey, scheduleConfidentialVM, type SchedulingInput } from "./scheduling.ts";
 
 const validated = [

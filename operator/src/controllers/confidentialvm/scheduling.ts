@@ -4,7 +4,7 @@ import type {
   ConfidentialHostStatusGpu,
   ConfidentialVM,
 } from "../../api/v1alpha1/generated/types.ts";
-import { evaluateHostEligibility } from "../confidentialhost/eligibility.ts";
+import { evaluateHostEligibility } from "../../placement/host-eligibility.ts";
 
 /** GPUs already given to ConfidentialVMs: `node/pciAddress` → the owning CVM's `ns/name`. */
 export type GpuAssignments = ReadonlyMap<string, string>;

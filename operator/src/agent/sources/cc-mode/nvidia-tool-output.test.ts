@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { nvidiaGpuToolsOutput } from "../../../../test/fixtures/hosts/host-tree.ts";
+import { nvidiaGpuToolsOutput } from "../../../../test/support/builders/host-tree.ts";
 import { gpuModeFrom, parseToolOutput, systemModeFrom } from "./nvidia-tool-output.ts";
 
 describe("NVIDIA tool output", () => {

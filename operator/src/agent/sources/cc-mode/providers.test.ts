@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { HostTree, nvidiaGpuToolsOutput } from "../../../../test/fixtures/hosts/host-tree.ts";
+import { HostTree, nvidiaGpuToolsOutput } from "../../../../test/support/builders/host-tree.ts";
 import { HostRoot } from "../../host-root.ts";
 import type { CommandRunner } from "./command-runner.ts";
 import { NvidiaToolsProvider } from "./nvidia-tools-provider.ts";

@@ -6,7 +6,7 @@ import {
   sampleGpuClaims,
   signDetachedEat,
   type EatSpec,
-} from "../../../../test/fixtures/nvidia/nras-tokens.ts";
+} from "../../../../test/support/fakes/nras-tokens.ts";
 import { nvidiaItemDir, SHARED_GPU_ITEMS } from "../../../../test/fixtures/nvidia/shared-items.ts";
 import { generateNvidiaHierarchy, issueCertificate } from "../../simulated/nvidia-pki.ts";
 import { EvidenceError } from "../../types.ts";

@@ -1,10 +1,10 @@
 import { expect } from "chai";
-import { startLocalHttps, type LocalHttps } from "../../../../test/fixtures/nvidia/local-https.ts";
+import { startLocalHttps, type LocalHttps } from "../../../../test/support/fakes/local-https.ts";
 import {
   makeTestNras,
   sampleGpuClaims,
   signDetachedEat,
-} from "../../../../test/fixtures/nvidia/nras-tokens.ts";
+} from "../../../../test/support/fakes/nras-tokens.ts";
 import { SHARED_GPU_ITEMS, sharedGpuEntry } from "../../../../test/fixtures/nvidia/shared-items.ts";
 import { MEASUREMENTS_UNCHECKED } from "../appraisal-hooks.ts";
 import { createLocalGpuVerifier } from "../verifier.ts";

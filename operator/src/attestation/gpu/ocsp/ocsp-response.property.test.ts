@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { X509Certificate } from "node:crypto";
 import { generateNvidiaHierarchy, issueNvidiaDevice } from "../../simulated/nvidia-pki.ts";
 import { issueOcspResponder, ocspResponse } from "../../simulated/nvidia-ocsp.ts";
-import { pemToDers } from "../../snp/pem.ts";
+import { parsePemCertificates } from "../../../crypto/pem.ts";
 import { EvidenceError } from "../../types.ts";
 import { checkOcspWindow, parseOcspResponse, verifyOcspResponse } from "./ocsp-response.ts";
 
@@ -13,7 +13,7 @@ const device = issueNvidiaDevice({
   identity: ca.identity.certificate,
   ica: ca.ica,
 });
-const brom = new X509Certificate(pemToDers(device.chainPem, "chain")[1] ?? new Uint8Array());
+const brom = new X509Certificate(parsePemCertificates(device.chainPem, "chain")[1] ?? new Uint8Array());
 const now = new Date();
 const sample = ocspResponse({
   certificate: brom,

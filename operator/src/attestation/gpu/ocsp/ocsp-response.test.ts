@@ -3,7 +3,7 @@ import { X509Certificate } from "node:crypto";
 import { generateNvidiaHierarchy, issueNvidiaDevice } from "../../simulated/nvidia-pki.ts";
 import { issueOcspResponder, ocspResponse, type OcspResponseSpec } from "../../simulated/nvidia-ocsp.ts";
 import { EvidenceError } from "../../types.ts";
-import { pemToDers } from "../../snp/pem.ts";
+import { parsePemCertificates } from "../../../crypto/pem.ts";
 import { checkOcspWindow, parseOcspResponse, verifyOcspResponse, type OcspAnswer } from "./ocsp-response.ts";
 import { ocspRequest } from "./ocsp-source.ts";
 import * as pkijs from "pkijs";
@@ -17,7 +17,7 @@ const device = issueNvidiaDevice({
   identity: ca.identity.certificate,
   ica: ca.ica,
 });
-const [, brom, ica] = pemToDers(device.chainPem, "chain").map((der) => new X509Certificate(der));
+const [, brom, ica] = parsePemCertificates(device.chainPem, "chain").map((der) => new X509Certificate(der));
 if (brom === undefined || ica === undefined) throw new Error("fake chain too short");
 const responder = issueOcspResponder(ca.ica);
 

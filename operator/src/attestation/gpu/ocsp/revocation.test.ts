@@ -3,8 +3,8 @@ import { X509Certificate } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startLocalHttps, type LocalHttps } from "../../../../test/fixtures/nvidia/local-https.ts";
-import { encodeEvidence, opaque } from "../../../../test/fixtures/nvidia/spdm-builder.ts";
+import { startLocalHttps, type LocalHttps } from "../../../../test/support/fakes/local-https.ts";
+import { encodeEvidence, opaque } from "../../simulated/spdm-evidence.ts";
 import { generateNvidiaHierarchy, issueNvidiaDevice } from "../../simulated/nvidia-pki.ts";
 import {
   issueOcspResponder,
@@ -13,7 +13,7 @@ import {
   type SimulatedOcspOptions,
 } from "../../simulated/nvidia-ocsp.ts";
 import { generateRimCa, signedRim } from "../../simulated/nvidia-rim.ts";
-import { pemToDers } from "../../snp/pem.ts";
+import { parsePemCertificates } from "../../../crypto/pem.ts";
 import type { GpuPolicy } from "../appraisal-hooks.ts";
 import { createRimAppraiser } from "../rim/appraiser.ts";
 import { createLocalGpuVerifier, type LocalGpuResult } from "../verifier.ts";
@@ -28,7 +28,7 @@ const device = issueNvidiaDevice({
   identity: ca.identity.certificate,
   ica: ca.ica,
 });
-const chain = pemToDers(device.chainPem, "chain").map((der) => new X509Certificate(der));
+const chain = parsePemCertificates(device.chainPem, "chain").map((der) => new X509Certificate(der));
 const BLOCK = new Uint8Array(48).fill(7);
 const BLOCK2 = new Uint8Array(48).fill(9);
 const entry = {
