@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { REPO_ROOT } from "../../test/support/samples.ts";
 import { sharedBundleCases } from "../../test/support/shared-evidence.ts";
-import type { VerifyReport } from "../attestation/verify-bundle.ts";
+import type { Appraisal as VerifyReport } from "../attestation/appraise.ts";
 
 const MAIN = join(REPO_ROOT, "operator/src/cmd/main.ts");
 

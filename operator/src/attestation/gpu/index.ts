@@ -8,7 +8,7 @@ export {
   type GpuRevocationChecker,
   type MeasurementAppraisal,
   type RevocationCheck,
-} from "./appraisal-hooks.ts";
+} from "./checks.ts";
 export { gpuEntryFromItem, type GpuItemOptions } from "./bundle-from-item.ts";
 export {
   DeviceChainVerifier,

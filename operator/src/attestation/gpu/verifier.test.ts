@@ -2,8 +2,8 @@ import { expect } from "chai";
 import { makeFakeNvidiaPki, type FakeLeafOptions } from "../../../test/fixtures/nvidia/fake-nvidia-pki.ts";
 import { SHARED_GPU_ITEMS, sharedGpuEntry } from "../../../test/fixtures/nvidia/shared-items.ts";
 import { encodeEvidence, opaque, type EvidenceSpec } from "../../../test/fixtures/nvidia/spdm-builder.ts";
-import type { GpuEvidenceEntry, GpuMeasurementAppraiser, GpuRevocationChecker } from "./appraisal-hooks.ts";
-import { MEASUREMENTS_UNCHECKED } from "./appraisal-hooks.ts";
+import type { GpuEvidenceEntry, GpuMeasurementAppraiser, GpuRevocationChecker } from "./checks.ts";
+import { MEASUREMENTS_UNCHECKED } from "./checks.ts";
 import { createLocalGpuVerifier, type LocalGpuResult } from "./verifier.ts";
 
 const verifier = createLocalGpuVerifier({ measurements: MEASUREMENTS_UNCHECKED });

@@ -1,5 +1,5 @@
 /** Intel TDX: parse → verify → appraise (design.md sections 4 and 5). */
-export { appraiseTdx } from "./appraise.ts";
+export { appraiseTdx } from "./appraise-tdx.ts";
 export {
   tdxBundleFromItem,
   tdxTeeFromItem,

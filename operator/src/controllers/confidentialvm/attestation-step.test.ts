@@ -1,12 +1,13 @@
 import { expect } from "chai";
 import type { ConfidentialVMStatus } from "../../api/v1alpha1/generated/types.ts";
 import { aConfidentialVM } from "../../../test/builders/confidential-vm.ts";
-import { freshnessOf, nextAttestationStep, resultStands } from "./attestation-step.ts";
+import { compilePolicySpec } from "../../attestation/policy/compiled-policy.ts";
+import { nextAttestationStep, resultStands } from "./attestation-step.ts";
 
 const NOW = new Date("2026-11-25T10:00:00Z");
 const at = (minutes: number): string => new Date(NOW.getTime() + minutes * 60_000).toISOString();
 const NONCE = "5e".repeat(32);
-const fresh = freshnessOf({});
+const fresh = compilePolicySpec({}).freshness;
 
 function withStatus(status: ConfidentialVMStatus) {
   const cvm = aConfidentialVM();
@@ -151,7 +152,8 @@ describe("nextAttestationStep", () => {
 
   it("takes the policy's freshness", () => {
     expect(
-      freshnessOf({ freshness: { challengeTtl: "90s", reattestInterval: "30m", resultTtl: "45m" } }),
+      compilePolicySpec({ freshness: { challengeTtl: "90s", reattestInterval: "30m", resultTtl: "45m" } })
+        .freshness,
     ).to.deep.equal({
       challengeTtlMs: 90_000,
       reattestIntervalMs: 1_800_000,

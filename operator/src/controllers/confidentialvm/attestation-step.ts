@@ -1,21 +1,5 @@
-import type { AttestationPolicySpec, ConfidentialVM } from "../../api/v1alpha1/generated/types.ts";
-import { parseDuration } from "../../runtime/duration.ts";
-
-export interface Freshness {
-  challengeTtlMs: number;
-  reattestIntervalMs: number;
-  resultTtlMs: number;
-}
-
-/** The policy's freshness, with design.md's defaults (5m / 1h / 2h) for what it leaves unset. */
-export function freshnessOf(policy: AttestationPolicySpec): Freshness {
-  const f = policy.freshness ?? {};
-  return {
-    challengeTtlMs: parseDuration(f.challengeTtl ?? "5m"),
-    reattestIntervalMs: parseDuration(f.reattestInterval ?? "1h"),
-    resultTtlMs: parseDuration(f.resultTtl ?? "2h"),
-  };
-}
+import type { ConfidentialVM } from "../../api/v1alpha1/generated/types.ts";
+import type { Freshness } from "../../attestation/policy/compiled-policy.ts";
 
 export type AttestationStep =
   /** No challenge outstanding and nothing due: look again after `afterMs`. */
