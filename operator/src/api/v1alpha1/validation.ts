@@ -1,6 +1,7 @@
 import { celRuleErrors } from "../cel-rules.ts";
 import type { JSONSchemaProps } from "../json-schema.ts";
 import { defaultingSchemaValidator, resourceSchema } from "../schema-validator.ts";
+import { pruneUnknownFields } from "../structural-prune.ts";
 import type { Validator } from "../schema-validator.ts";
 import {
   ATTESTATION_POLICY_SCHEMA,
@@ -15,14 +16,19 @@ export type { FieldError, ValidationResult } from "../schema-validator.ts";
 /**
  * Checks a whole object offline as the API server would on create: the CRD's defaults applied (to a copy, which is
  * the value returned), the structural schema (types, enums, bounds, patterns, formats), then, on an object that
- * passes it, the CRD's CEL rules (transition rules need the stored object and are left to the API server).
+ * passes it, unknown fields (refused as by `kubectl apply`'s strict field validation: a typo'd pin would otherwise
+ * pin nothing) and the CRD's CEL rules (transition rules need the stored object and are left to the API server).
  */
 function crdValidator<T>(schema: JSONSchemaProps, kind: string): Validator<T> {
   const structural = defaultingSchemaValidator<T>(resourceSchema(schema, API_VERSION, kind));
   return (obj) => {
     const result = structural(obj);
     if (!result.ok) return result;
-    const errors = celRuleErrors(schema, result.value);
+    const unknown = pruneUnknownFields(schema, result.value).map((path) => ({
+      path,
+      message: `unknown field "${path}"`,
+    }));
+    const errors = [...unknown, ...celRuleErrors(schema, result.value)];
     return errors.length === 0 ? result : { ok: false, errors };
   };
 }
