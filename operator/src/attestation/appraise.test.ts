@@ -12,6 +12,8 @@ const NOW = new Date("2030-01-01T00:00:00Z");
 const NONCE = "5e".repeat(32);
 const MILAN_TCB = { bootloader: 3, tee: 0, snp: 8, microcode: 115 };
 const CHIP_ID = Uint8Array.from({ length: 64 }, (_, i) => 255 - i);
+/** The synthetic report's MEASUREMENT, pinned by the policy unless a test says otherwise. */
+const PINNED: AttestationPolicySpec = { snp: { measurement: ["aa".repeat(48)] } };
 
 describe("appraise (parse → verify → binding → appraise → verdict)", () => {
   let pki: FakeAmdPki;
@@ -22,7 +24,7 @@ describe("appraise (parse → verify → binding → appraise → verdict)", () 
     value: unknown,
     given: { policy?: AttestationPolicySpec } & Partial<Pick<AppraisalContext, "nonce" | "expectedTee">> = {},
   ) {
-    const { policy = {}, ...context } = given;
+    const { policy = PINNED, ...context } = given;
     return appraise(value, compilePolicySpec(policy), { now: NOW, backends, ...context });
   }
 
@@ -82,10 +84,29 @@ describe("appraise (parse → verify → binding → appraise → verdict)", () 
     expect(report.verdict).to.equal("contraindicated");
   });
 
-  it("reports the binding without enforcing it when no nonce is expected", async () => {
-    const report = await run(bundle(new Uint8Array(64)));
-    expect(report.tee.binding).to.equal("mismatch");
-    expect(report.verdict).to.equal("affirming");
+  it("without an expected nonce reports the binding and is at best a warning (BindingMismatch / BindingUnchecked)", async () => {
+    const unbound = await run(bundle(new Uint8Array(64)));
+    expect(unbound.tee.binding).to.equal("mismatch");
+    expect(unbound.tee.errors).to.deep.equal([]);
+    expect(unbound.warnings.map((w) => [w.code, w.tolerated])).to.deep.equal([["BindingMismatch", false]]);
+    expect(unbound.verdict).to.equal("warning");
+    const bound = await run(bundle(await expectedReportData(NONCE, guestKey)));
+    expect(bound.tee.binding).to.equal("match");
+    expect(bound.warnings.map((w) => w.code)).to.deep.equal(["BindingUnchecked"]);
+    expect(bound.verdict).to.equal("warning");
+  });
+
+  it("is at best a warning when the policy pins no measurement (MeasurementsUnpinned), tolerated only by opt-in", async () => {
+    const b = bundle(await expectedReportData(NONCE, guestKey));
+    const tdxOnly = await run(b, { nonce: NONCE, policy: { tdx: { mrTd: ["bb".repeat(48)] } } });
+    expect(tdxOnly.warnings).to.have.length(1);
+    expect(tdxOnly.warnings[0]).to.deep.include({ code: "MeasurementsUnpinned", tolerated: false });
+    expect(tdxOnly.verdict).to.equal("warning");
+    const optedIn = await run(b, { nonce: NONCE, policy: { allowUnpinnedMeasurements: true } });
+    expect(optedIn.warnings.map((w) => [w.code, w.tolerated])).to.deep.equal([
+      ["MeasurementsUnpinned", true],
+    ]);
+    expect(optedIn.verdict).to.equal("warning");
   });
 
   it("turns policy violations into a contraindicated verdict, listing each", async () => {

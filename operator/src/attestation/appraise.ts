@@ -8,6 +8,7 @@ import { parseBundle } from "./bundle.ts";
 import { appraiseGpus, blockingGpuErrors, gpuSourcesOf, type GpuAssignment } from "./gpu/appraise-gpus.ts";
 import type { CompiledPolicy } from "./policy/compiled-policy.ts";
 import type {
+  AppraisalWarning,
   Claims,
   CollateralSource,
   EvidenceBundle,
@@ -40,6 +41,8 @@ export interface Appraisal {
   };
   gpus: GpuResult[];
   policy: { violations: (PolicyViolation & { code: "PolicyViolation" })[] };
+  /** Why the verdict is at best a warning, and whether the policy tolerates it. */
+  warnings: AppraisalWarning[];
   /** The challenge the bundle answers and the RFC 7638 thumbprint (base64url) of the guest key it binds. */
   evidence: { nonce: string; keyThumbprint: string };
 }
@@ -88,6 +91,7 @@ function contraindicated(value: unknown, errors: VerificationError[]): Appraisal
     },
     gpus: [],
     policy: { violations: [] },
+    warnings: [],
     evidence: { nonce: declaredNonce(value), keyThumbprint: "" },
   };
 }
@@ -186,6 +190,49 @@ function tooLarge(value: unknown, limit: number | undefined): VerificationError 
   };
 }
 
+/** Whether the policy pins what the guest booted: MRTD, an RTMR or MRSEAM for TDX; MEASUREMENT for SNP. */
+export function measurementsPinned(policy: CompiledPolicy, tee: TeeType): boolean {
+  if (tee === "snp") return policy.snp.measurement !== undefined;
+  const { mrTd, rtmr0, rtmr1, rtmr2, rtmr3, mrSeam } = policy.tdx;
+  return [mrTd, rtmr0, rtmr1, rtmr2, rtmr3, mrSeam].some((pin) => pin !== undefined);
+}
+
+function warningsOf(
+  bundle: EvidenceBundle,
+  policy: CompiledPolicy,
+  context: AppraisalContext,
+  binding: Appraisal["tee"]["binding"],
+): AppraisalWarning[] {
+  const warnings: AppraisalWarning[] = [];
+  if (!measurementsPinned(policy, bundle.tee.type)) {
+    warnings.push({
+      code: "MeasurementsUnpinned",
+      message:
+        `AttestationPolicy ${policy.name} pins no ${bundle.tee.type === "tdx" ? "mrTd, rtmr0-3 or mrSeam" : "measurement"}: ` +
+        `any genuine ${bundle.tee.type === "tdx" ? "TD" : "SNP guest"} passes, whatever it booted` +
+        (policy.allowUnpinnedMeasurements ? " (allowed by spec.allowUnpinnedMeasurements)" : ""),
+      tolerated: policy.allowUnpinnedMeasurements,
+    });
+  }
+  if (context.nonce === undefined) {
+    warnings.push(
+      binding === "mismatch"
+        ? {
+            code: "BindingMismatch",
+            message: "REPORTDATA does not bind the bundle's nonce and key (no challenge given to enforce it)",
+            tolerated: false,
+          }
+        : {
+            code: "BindingUnchecked",
+            message:
+              "no challenge given: the evidence may answer anyone's nonce (give --nonce to enforce it)",
+            tolerated: false,
+          },
+    );
+  }
+  return warnings;
+}
+
 /** parse → verify → appraise → verdict, for one evidence bundle under one compiled policy. */
 export async function appraise(
   value: unknown,
@@ -220,6 +267,8 @@ export async function appraise(
     ...appraiseGpus(gpus, policy.gpu, context.assignment),
   ];
   const teeErrors = [...expectations.errors, ...tee.errors];
+  const binding = await bindingOf(bundle, tee.claims);
+  const warnings = warningsOf(bundle, policy, context, binding);
   const verdict = decideVerdict({
     authentic: tee.authentic,
     errorCount: teeErrors.length,
@@ -234,6 +283,7 @@ export async function appraise(
     })),
     revocationRequired: policy.gpu.requireRevocationCheck,
     rimRequired: policy.gpu.requireRimMatch,
+    warningCount: warnings.length,
   });
   return {
     verdict,
@@ -244,10 +294,11 @@ export async function appraise(
       advisoryIds: tee.advisoryIds,
       claims: tee.claims,
       errors: teeErrors,
-      binding: await bindingOf(bundle, tee.claims),
+      binding,
     },
     gpus,
     policy: { violations: violations.map((v) => ({ code: "PolicyViolation" as const, ...v })) },
+    warnings,
     evidence: { nonce: bundle.nonce, keyThumbprint: await thumbprintOf(bundle) },
   };
 }

@@ -37,6 +37,19 @@ export interface VerificationError {
   message: string;
 }
 
+/**
+ * Why an authentic, policy-conformant result is at best a warning. `tolerated` says whether the policy accepts it
+ * (e.g. `allowUnpinnedMeasurements`); an untolerated warning keeps a CVM from being Attested.
+ */
+export const WARNING_CODES = ["MeasurementsUnpinned", "BindingUnchecked", "BindingMismatch"] as const;
+export type WarningCode = (typeof WARNING_CODES)[number];
+
+export interface AppraisalWarning {
+  code: WarningCode;
+  message: string;
+  tolerated: boolean;
+}
+
 /** Thrown inside parsers and verifiers; the verifier boundary turns it into a VerificationError. */
 export class EvidenceError extends Error {
   readonly code: ErrorCode;

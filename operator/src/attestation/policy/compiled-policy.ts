@@ -39,7 +39,10 @@ export interface Freshness {
 
 export interface CompiledPolicy {
   readonly name: string;
+  readonly uid?: string;
   readonly generation?: number;
+  /** `spec.allowUnpinnedMeasurements`: attest guests whose launch measurement the policy does not pin. */
+  readonly allowUnpinnedMeasurements: boolean;
   readonly host: HostPolicy;
   readonly tdx: TdxPolicy;
   readonly snp: SnpPolicy;
@@ -64,6 +67,8 @@ function fromDefaulted(policy: AttestationPolicy): CompiledPolicy {
   const freshness = required(spec.freshness, "spec.freshness");
   return {
     name: policy.metadata.name ?? "",
+    ...(policy.metadata.uid === undefined ? {} : { uid: policy.metadata.uid }),
+    allowUnpinnedMeasurements: required(spec.allowUnpinnedMeasurements, "spec.allowUnpinnedMeasurements"),
     ...(policy.metadata.generation === undefined ? {} : { generation: policy.metadata.generation }),
     host: {
       ...host,

@@ -20,7 +20,8 @@ export interface ResultContext {
   nonce: string;
   /** PCI addresses the CVM was given (`status.gpus[].pciAddress`), by bundle index. */
   pciAddresses?: readonly string[];
-  policyGeneration?: number;
+  /** The AttestationPolicy appraised against. */
+  policy: { name: string; uid?: string; generation?: number };
 }
 
 const MAX_VIOLATIONS = 128;
@@ -39,9 +40,15 @@ function stringClaims(claims: Claims): Record<string, string> {
   );
 }
 
-/** Every error and violation of an appraisal, as `status.attestation.violations` lists them. */
+/** Whether the result can stand: a tolerated verdict with no warning the policy does not tolerate. */
+export function resultAcceptable(appraisal: Appraisal): boolean {
+  return appraisal.verdict !== "contraindicated" && appraisal.warnings.every((w) => w.tolerated);
+}
+
+/** Every error, violation and untolerated warning of an appraisal, as `status.attestation.violations` lists them. */
 export function violationsOf(appraisal: Appraisal): { code: string; message: string }[] {
   return [
+    ...appraisal.warnings.filter((w) => !w.tolerated).map(({ code, message }) => ({ code, message })),
     ...appraisal.tee.errors.map((e) => ({ code: e.code, message: `${appraisal.tee.type}: ${e.message}` })),
     ...appraisal.gpus.flatMap((g) =>
       g.errors.map((e) => ({ code: e.code, message: `GPU ${g.index}: ${e.message}` })),
@@ -72,6 +79,11 @@ function submodules(appraisal: Appraisal): AttestationResultClaims["submods"] {
       ]),
     ),
   };
+}
+
+function teeOf(appraisal: Appraisal): { type: string; product?: string } {
+  const product = appraisal.tee.claims["product"];
+  return { type: appraisal.tee.type, ...(typeof product === "string" ? { product } : {}) };
 }
 
 /** The new `status.attestation`: a summary of the appraisal, signed when its verdict is tolerated. */
@@ -108,9 +120,11 @@ export async function attestationResult(
       ...(g.ueid === undefined ? {} : { identity: g.ueid }),
     })),
     violations: violationsOf(appraisal),
-    ...(ctx.policyGeneration === undefined ? {} : { policyGeneration: ctx.policyGeneration }),
+    policyName: ctx.policy.name,
+    ...(ctx.policy.uid === undefined ? {} : { policyUid: ctx.policy.uid }),
+    ...(ctx.policy.generation === undefined ? {} : { policyGeneration: ctx.policy.generation }),
   };
-  if (verdict === "contraindicated") return result;
+  if (!resultAcceptable(appraisal)) return result;
   result.token = await signAttestationResult(
     {
       issuer: ctx.issuer,
@@ -119,6 +133,8 @@ export async function attestationResult(
       guestKeyThumbprint: appraisal.evidence.keyThumbprint,
       verdict,
       submods: submodules(appraisal),
+      tee: teeOf(appraisal),
+      policy: ctx.policy,
       issuedAt: ctx.now,
       expiresAt,
     },

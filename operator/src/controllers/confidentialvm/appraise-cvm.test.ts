@@ -47,7 +47,7 @@ describe("appraiseCvm (controller side of the handshake)", () => {
     return cvm;
   }
 
-  const policy = compilePolicySpec({});
+  const policy = compilePolicySpec({ snp: { measurement: ["aa".repeat(48)] } });
 
   function context(): CvmAppraisalContext {
     return {
@@ -83,7 +83,11 @@ describe("appraiseCvm (controller side of the handshake)", () => {
       now: NOW,
     });
     expect(check.ok).to.equal(true);
-    if (check.ok) expect(check.claims.cnf.jkt).to.equal(attestation.keyThumbprint);
+    if (!check.ok) throw new Error(check.reason);
+    expect(check.claims.cnf.jkt).to.equal(attestation.keyThumbprint);
+    expect(check.claims["trustgate.tee"]).to.deep.equal({ type: "snp", product: "Milan" });
+    expect(check.claims["trustgate.policy"]).to.deep.equal({ name: "inline" });
+    expect(attestation).to.deep.include({ policyName: "inline" });
   });
 
   it("is contraindicated, with no token, when the report binds another key or nonce", async () => {
@@ -100,6 +104,22 @@ describe("appraiseCvm (controller side of the handshake)", () => {
     expect(attestation.verdict).to.equal("contraindicated");
     expect(attestation.violations?.map((v) => v.code)).to.deep.equal(["TeeMismatch"]);
     expect(attestation.token).to.equal(undefined);
+  });
+
+  it("does not attest a guest whose measurement the policy does not pin, unless the policy opts in", async () => {
+    const cvm = cvmAnswering(await expectedReportData(NONCE, guestKey));
+    const unpinned = await appraiseCvm(
+      cvm,
+      compilePolicySpec({ tdx: { mrTd: ["bb".repeat(48)] } }),
+      context(),
+    );
+    expect(unpinned.verdict).to.equal("warning");
+    expect(unpinned.violations?.map((v) => v.code)).to.deep.equal(["MeasurementsUnpinned"]);
+    expect(unpinned.token, "no signed result for an untolerated warning").to.equal(undefined);
+    const optedIn = await appraiseCvm(cvm, compilePolicySpec({ allowUnpinnedMeasurements: true }), context());
+    expect(optedIn.verdict).to.equal("warning");
+    expect(optedIn.violations).to.deep.equal([]);
+    expect(optedIn.token).to.be.a("string");
   });
 
   it("is contraindicated when assigned GPUs are missing from the evidence", async () => {

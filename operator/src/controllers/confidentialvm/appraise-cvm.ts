@@ -46,6 +46,10 @@ export async function appraiseCvm(
     resultTtlMs: policy.freshness.resultTtlMs,
     nonce,
     pciAddresses: assigned.map((gpu) => gpu.pciAddress),
-    ...(policy.generation === undefined ? {} : { policyGeneration: policy.generation }),
+    policy: {
+      name: policy.name,
+      ...(policy.uid === undefined ? {} : { uid: policy.uid }),
+      ...(policy.generation === undefined ? {} : { generation: policy.generation }),
+    },
   });
 }

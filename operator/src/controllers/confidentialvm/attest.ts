@@ -205,7 +205,7 @@ async function appraiseAndRelease(
   });
   const verified = performance.now();
   const appraised = { ...cvm, status: { ...cvm.status, attestation } };
-  const stands = resultStands(appraised, now);
+  const stands = resultStands(appraised, now, policy);
   const evidence = cvm.status?.evidence;
   const secrets =
     stands.ok && evidence !== undefined
@@ -266,10 +266,11 @@ export async function reconcileAttestation(
     return { requeueAfterMs: RETRY_INVALID_POLICY_MS };
   }
   const freshness = compiled.policy.freshness;
-  const step = nextAttestationStep(cvm, freshness, now, policy.metadata.generation);
+  const identity = compiled.policy;
+  const step = nextAttestationStep(cvm, freshness, now, identity);
   switch (step.kind) {
     case "wait": {
-      const stands = resultStands(cvm, now);
+      const stands = resultStands(cvm, now, identity);
       await write(
         deps,
         cvm,
@@ -279,7 +280,7 @@ export async function reconcileAttestation(
       return { requeueAfterMs: step.afterMs + 500 };
     }
     case "challenge": {
-      const stands = resultStands(cvm, now);
+      const stands = resultStands(cvm, now, identity);
       const challenge = {
         nonce: randomBytes(32).toString("hex"),
         issuedAt: rfc3339(now),
@@ -296,7 +297,7 @@ export async function reconcileAttestation(
     }
     case "reject": {
       // A standing result stays (a replay counts as no answer); otherwise Attested says why it is not.
-      const stands = resultStands(cvm, now);
+      const stands = resultStands(cvm, now, identity);
       const shown = stands.ok ? stands : { ok: false, reason: step.reason, message: step.message };
       const wrote = await write(
         deps,

@@ -110,20 +110,48 @@ describe("nextAttestationStep", () => {
     });
   }
 
-  it("re-attests when the AttestationPolicy changed since the last result", () => {
-    const status = {
-      attestation: {
-        verifiedAt: at(-10),
-        expiresAt: at(110),
-        verdict: "affirming" as const,
-        policyGeneration: 1,
-      },
+  describe("re-attests when the result was appraised against another policy than the CVM's", () => {
+    const result = {
+      verifiedAt: at(-10),
+      expiresAt: at(110),
+      verdict: "affirming" as const,
+      policyName: "production",
+      policyUid: "uid-1",
+      policyGeneration: 1,
     };
-    expect(nextAttestationStep(withStatus(status), fresh, NOW, 1).kind).to.equal("wait");
-    expect(nextAttestationStep(withStatus(status), fresh, NOW, 2)).to.deep.equal({
-      kind: "challenge",
-      why: "the AttestationPolicy changed",
-    });
+    const cases: [string, { name: string; uid?: string; generation?: number }, string | undefined][] = [
+      ["the same policy: nothing to do", { name: "production", uid: "uid-1", generation: 1 }, undefined],
+      [
+        "the policy was edited",
+        { name: "production", uid: "uid-1", generation: 2 },
+        "changed (generation 1 → 2)",
+      ],
+      [
+        "policyRef names another policy of the same generation",
+        { name: "strict", uid: "uid-2", generation: 1 },
+        "now names strict",
+      ],
+      [
+        "the policy was deleted and recreated",
+        { name: "production", uid: "uid-9", generation: 1 },
+        "was replaced",
+      ],
+    ];
+    for (const [name, policy, why] of cases) {
+      it(name, () => {
+        const cvm = withStatus({ attestation: result });
+        const step = nextAttestationStep(cvm, fresh, NOW, policy);
+        const stands = resultStands(cvm, NOW, policy);
+        if (why === undefined) {
+          expect(step.kind).to.equal("wait");
+          expect(stands.ok).to.equal(true);
+        } else {
+          expect(step.kind).to.equal("challenge");
+          expect(step.kind === "challenge" ? step.why : "").to.include(why);
+          expect(stands).to.deep.include({ ok: false, reason: "PolicyChanged" });
+        }
+      });
+    }
   });
 
   it("waits exactly until the re-attestation is due", () => {
@@ -178,6 +206,18 @@ describe("resultStands", () => {
         NOW,
       ),
     ).to.include({ ok: true, reason: "AffirmingWithWarnings" });
+  });
+  it("falls for a warning the policy does not tolerate (MeasurementsUnpinned)", () => {
+    const attestation = {
+      verdict: "warning" as const,
+      verifiedAt: at(-1),
+      expiresAt: at(60),
+      violations: [{ code: "MeasurementsUnpinned", message: "pins nothing" }],
+    };
+    expect(resultStands(withStatus({ attestation }), NOW)).to.include({
+      ok: false,
+      reason: "MeasurementsUnpinned",
+    });
   });
   it("falls when the result expired", () => {
     expect(
