@@ -11,7 +11,8 @@ import { verify } from "node:crypto";
 import { createLocalGpuVerifier } from "../operator/src/attestation/gpu/verifier.ts";
 import { parseSpdmEvidence } from "../operator/src/attestation/gpu/spdm-evidence.ts";
 import { defaultTeeBackends } from "../operator/src/attestation/registry.ts";
-import { verifyBundle } from "../operator/src/attestation/verify-bundle.ts";
+import { appraise } from "../operator/src/attestation/appraise.ts";
+import { compilePolicySpec } from "../operator/src/attestation/policy/compiled-policy.ts";
 import { readFileSync } from "node:fs";
 import {
   SHARED_GPU_ITEMS,
@@ -104,13 +105,9 @@ async function main(): Promise<void> {
   );
   if (tdx === undefined) throw new Error("missing the shared TDX case");
   const bundle = { ...tdx.bundle, gpus: eight };
-  const options = {
-    now,
-    policy: { gpu: { requireRimMatch: true, requireRevocationCheck: false } },
-    tees: defaultTeeBackends(),
-    gpus: verifier,
-  };
-  const whole = await timings(() => verifyBundle(bundle, options), seconds * 1000);
+  const policy = compilePolicySpec({ gpu: { requireRimMatch: true, requireRevocationCheck: false } });
+  const context = { now, backends: { tees: defaultTeeBackends(), gpus: verifier } };
+  const whole = await timings(() => appraise(bundle, policy, context), seconds * 1000);
 
   const ratio = paired.subject / paired.floor;
   const row = (label: string, value: string): void => {

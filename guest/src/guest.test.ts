@@ -14,7 +14,8 @@ import {
 import { SimulatedGpus } from "../../operator/src/attestation/simulated/simulated-gpus.ts";
 import { SimulatedSnpTee } from "../../operator/src/attestation/simulated/simulated-snp.ts";
 import type { EvidenceBundle } from "../../operator/src/attestation/types.ts";
-import { verifyBundle } from "../../operator/src/attestation/verify-bundle.ts";
+import { appraise } from "../../operator/src/attestation/appraise.ts";
+import { compilePolicySpec } from "../../operator/src/attestation/policy/compiled-policy.ts";
 import { Guest } from "./guest.ts";
 import { newGuestKey } from "./guest-key.ts";
 import { hardwareHints } from "./hardware.ts";
@@ -79,11 +80,10 @@ describe("Guest (decides, answers, opens secrets)", function () {
     expect(bundle.nonce).to.equal(A);
     expect(bundle.gpus).to.have.length(2);
     const roots = simPkiTrustRoots(pki);
-    const report = await verifyBundle(bundle, {
+    const report = await appraise(bundle, compilePolicySpec({ gpu: { requireRevocationCheck: false } }), {
       now: new Date(),
       nonce: A,
-      policy: { gpu: { requireRevocationCheck: false } },
-      ...backendsTrusting(roots),
+      backends: backendsTrusting(roots),
     });
     expect(report.tee.binding).to.equal("match");
     expect(report.tee.errors).to.deep.equal([]);

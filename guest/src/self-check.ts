@@ -15,7 +15,9 @@ export type SelfCheck = (bundle: EvidenceBundle) => Promise<SelfCheckSummary>;
 
 /** Loads the verifiers (only when the self-check is on: they are most of the guest's memory). */
 export async function createSelfCheck(testTrustRootsFile?: string): Promise<SelfCheck> {
-  const { verifyBundle } = await import("../../operator/src/attestation/verify-bundle.ts");
+  const { appraise } = await import("../../operator/src/attestation/appraise.ts");
+  const { compilePolicySpec } = await import("../../operator/src/attestation/policy/compiled-policy.ts");
+  const policy = compilePolicySpec({}, "self-check");
   let backends: Awaited<
     ReturnType<typeof import("../../operator/src/attestation/simulated/backends.ts").simulatedBackends>
   >;
@@ -29,12 +31,7 @@ export async function createSelfCheck(testTrustRootsFile?: string): Promise<Self
     backends = await simulatedBackends(testTrustRootsFile);
   }
   return async (bundle) => {
-    const report = await verifyBundle(bundle, {
-      now: new Date(),
-      nonce: bundle.nonce,
-      policy: {},
-      ...backends,
-    });
+    const report = await appraise(bundle, policy, { now: new Date(), nonce: bundle.nonce, backends });
     return {
       verdict: report.verdict,
       tee: {

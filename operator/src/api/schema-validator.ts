@@ -13,32 +13,53 @@ export type Validator<T> = (obj: unknown) => ValidationResult<T>;
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-let sharedAjv: Ajv | undefined;
+const sharedAjv = new Map<boolean, Ajv>();
 
-function ajv(): Ajv {
-  if (sharedAjv !== undefined) return sharedAjv;
+function ajv(useDefaults: boolean): Ajv {
+  const shared = sharedAjv.get(useDefaults);
+  if (shared !== undefined) return shared;
   // Kubernetes patterns are RE2, which accepts escapes that unicode-mode JavaScript regexps reject.
-  const instance = new Ajv({ allErrors: true, strict: false, verbose: true, unicodeRegExp: false });
+  const instance = new Ajv({
+    allErrors: true,
+    strict: false,
+    verbose: true,
+    unicodeRegExp: false,
+    useDefaults,
+  });
   formats.default(instance);
   for (const name of ["int32", "int64", "float", "double"])
     instance.addFormat(name, { type: "number", validate: () => true });
   instance.addFormat("byte", BASE64);
-  sharedAjv = instance;
+  sharedAjv.set(useDefaults, instance);
   return instance;
 }
 
 /**
  * A validator for a CRD's openAPIV3Schema, compiled on first use. It checks types, enums, bounds,
- * patterns and formats. Ajv ignores x-kubernetes-* keys and CEL rules (x-kubernetes-validations); the
- * API server enforces those. Unknown fields are not errors here (tests prune them with
- * operator/test/support/structural-prune.ts).
+ * patterns and formats. Ajv ignores x-kubernetes-* keys and CEL rules (x-kubernetes-validations), and unknown
+ * fields are not errors here: the CRD validators of v1alpha1/validation.ts add both (cel-rules.ts,
+ * structural-prune.ts).
  */
 export function schemaValidator<T>(schema: JSONSchemaProps): Validator<T> {
   let compiled: ValidateFunction | undefined;
   return (obj) => {
-    compiled ??= ajv().compile(toAjvSchema(schema));
+    compiled ??= ajv(false).compile(toAjvSchema(schema));
     if (compiled(obj)) return { ok: true, value: obj as T };
     return { ok: false, errors: formatErrors(compiled.errors ?? [], obj) };
+  };
+}
+
+/**
+ * Like schemaValidator, but first fills in the schema's `default`s as the API server does when it decodes an
+ * object, on a copy: the value returned is the defaulted object, and the input is left as it was.
+ */
+export function defaultingSchemaValidator<T>(schema: JSONSchemaProps): Validator<T> {
+  let compiled: ValidateFunction | undefined;
+  return (obj) => {
+    compiled ??= ajv(true).compile(toAjvSchema(schema));
+    const copy = structuredClone(obj);
+    if (compiled(copy)) return { ok: true, value: copy as T };
+    return { ok: false, errors: formatErrors(compiled.errors ?? [], copy) };
   };
 }
 

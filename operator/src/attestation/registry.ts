@@ -1,8 +1,8 @@
 import { localGpuVerifier } from "./gpu/verifier.ts";
 import { appraiseSnp, snpVerifier } from "./snp/index.ts";
-import { appraiseTdx } from "./tdx/appraise.ts";
+import { appraiseTdx } from "./tdx/appraise-tdx.ts";
 import { tdxVerifier } from "./tdx/verifier.ts";
-import type { GpuEvidenceVerifier, TeeBackend } from "./verify-bundle.ts";
+import type { GpuEvidenceVerifier, TeeBackend } from "./types.ts";
 
 /** The production TEE verifiers, anchored only in the pinned Intel and AMD roots (trustee's `to_verifier`). */
 export function defaultTeeBackends(): Record<"tdx" | "snp", TeeBackend> {

@@ -3,10 +3,10 @@
  * Verifiers turn evidence into claims and errors; appraisal compares claims to an AttestationPolicy.
  */
 import type {
-  AttestationPolicySpec,
   ConfidentialVMStatusEvidence,
   ConfidentialVMStatusEvidenceTee,
 } from "../api/v1alpha1/generated/types.ts";
+import type { CompiledPolicy } from "./policy/compiled-policy.ts";
 
 /** Stable error codes of `trustgate verify` and of condition reasons. */
 export const ERROR_CODES = [
@@ -25,6 +25,8 @@ export const ERROR_CODES = [
   "RimUnavailable",
   "PolicyViolation",
   "DuplicateGpu",
+  "TeeMismatch",
+  "EvidenceTooLarge",
   "UnsupportedTee",
   "VerifierUnavailable",
 ] as const;
@@ -33,6 +35,19 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 export interface VerificationError {
   code: ErrorCode;
   message: string;
+}
+
+/**
+ * Why an authentic, policy-conformant result is at best a warning. `tolerated` says whether the policy accepts it
+ * (e.g. `allowUnpinnedMeasurements`); an untolerated warning keeps a CVM from being Attested.
+ */
+export const WARNING_CODES = ["MeasurementsUnpinned", "BindingUnchecked", "BindingMismatch"] as const;
+export type WarningCode = (typeof WARNING_CODES)[number];
+
+export interface AppraisalWarning {
+  code: WarningCode;
+  message: string;
+  tolerated: boolean;
 }
 
 /** Thrown inside parsers and verifiers; the verifier boundary turns it into a VerificationError. */
@@ -111,10 +126,45 @@ export interface PolicyViolation {
   message: string;
 }
 
-/** Pure appraisal of a TEE's claims against the policy section for that TEE. */
-export type TeeAppraiser = (
-  verification: TeeVerification,
-  policy: AttestationPolicySpec,
-) => PolicyViolation[];
+/** Pure appraisal of a TEE's claims against the (compiled) policy. */
+export type TeeAppraiser = (verification: TeeVerification, policy: CompiledPolicy) => PolicyViolation[];
+
+export interface TeeBackend {
+  verifier: TeeVerifier;
+  appraise: TeeAppraiser;
+}
+
+/** One GPU's or NVSwitch's verification (the `gpus[]` of `trustgate verify`). */
+export interface GpuResult {
+  index: number;
+  authentic: boolean;
+  nonce: string;
+  driverVersion: string;
+  vbiosVersion: string;
+  measurements: "match" | "mismatch" | "unchecked";
+  revocation: "good" | "revoked" | "unchecked";
+  errors: VerificationError[];
+  /** From the verified device certificate: `gpu` or `switch` (NVSwitch). */
+  deviceType?: "gpu" | "switch";
+  /** The device's UEID (its identity) from the verified device certificate. */
+  ueid?: string;
+}
+
+/** Where the GPU verification fetches what the evidence lacks (RIM service, OCSP responder, NRAS). */
+export interface GpuVerificationSources {
+  mode: "local" | "remote";
+  rimServiceUrl?: string;
+  ocspUrl?: string;
+  nrasUrl?: string;
+  /** An OCSP or NRAS `certificateHold` counts as good rather than revoked. */
+  allowCertificateHold: boolean;
+}
+
+export interface GpuEvidenceVerifier {
+  verify(
+    gpus: NonNullable<EvidenceBundle["gpus"]>,
+    options: { now: Date; expectedNonce?: Uint8Array; sources?: GpuVerificationSources },
+  ): Promise<GpuResult[]>;
+}
 
 export type Verdict = "affirming" | "warning" | "contraindicated";

@@ -17,6 +17,8 @@ export interface VerdictInput {
   revocationRequired: boolean;
   /** `spec.gpu.requireRimMatch`: unchecked measurements are contraindicated, else only tolerated (warning). */
   rimRequired?: boolean;
+  /** Reasons an otherwise affirming result is only a warning (e.g. MeasurementsUnpinned, BindingUnchecked). */
+  warningCount?: number;
 }
 
 /**
@@ -35,6 +37,8 @@ export function decideVerdict(input: VerdictInput): Verdict {
   if (uncheckedRevocation && input.revocationRequired) return "contraindicated";
   const uncheckedMeasurements = input.gpus.some((g) => g.measurements === "unchecked");
   if (uncheckedMeasurements && input.rimRequired === true) return "contraindicated";
-  if (input.tcbStatus !== "UpToDate" || uncheckedRevocation || uncheckedMeasurements) return "warning";
+  const warned = (input.warningCount ?? 0) > 0;
+  if (input.tcbStatus !== "UpToDate" || uncheckedRevocation || uncheckedMeasurements || warned)
+    return "warning";
   return "affirming";
 }

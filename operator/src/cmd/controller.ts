@@ -4,7 +4,7 @@ import type { Command, ParsedArgs } from "../cli/command.ts";
 import { UsageError } from "../cli/command.ts";
 import { defaultGpuVerifier, defaultTeeBackends } from "../attestation/registry.ts";
 import type { AttestationDeps } from "../controllers/confidentialvm/attest.ts";
-import { DEFAULT_MAX_EVIDENCE_BYTES } from "../controllers/confidentialvm/appraisal.ts";
+import { DEFAULT_MAX_EVIDENCE_BYTES } from "../controllers/confidentialvm/appraise-cvm.ts";
 import { ControllerManager } from "../controllers/manager.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { parseDuration } from "../runtime/duration.ts";

@@ -6,9 +6,9 @@ import { createNrasAppraiser, fixedEatSource } from "../attestation/gpu/nras/rem
 import { createLocalGpuVerifier } from "../attestation/gpu/verifier.ts";
 import { directoryOcspSource } from "../attestation/gpu/ocsp/ocsp-source.ts";
 import { createOcspRevocationChecker } from "../attestation/gpu/ocsp/revocation.ts";
-import { createRimAppraiser } from "../attestation/gpu/rim/appraiser.ts";
+import { createRimAppraiser } from "../attestation/gpu/rim/rim-measurement-check.ts";
 import { directoryRimSource, firstRimSource } from "../attestation/gpu/rim/rim-source.ts";
-import type { GpuEvidenceVerifier } from "../attestation/verify-bundle.ts";
+import type { GpuEvidenceVerifier } from "../attestation/types.ts";
 import { UsageError } from "../cli/command.ts";
 
 export interface GpuCliSources {

@@ -9,7 +9,7 @@ import { sharedGpuBundleCases } from "../../test/support/shared-evidence.ts";
 import { makeTestNras, sampleGpuClaims, signDetachedEat } from "../../test/support/fakes/nras-tokens.ts";
 import { nvidiaItemDir, SHARED_GPU_ITEMS } from "../../test/fixtures/nvidia/shared-items.ts";
 import type { LocalGpuResult } from "../attestation/gpu/verifier.ts";
-import type { VerifyReport } from "../attestation/verify-bundle.ts";
+import type { Appraisal as VerifyReport } from "../attestation/appraise.ts";
 
 const MAIN = join(REPO_ROOT, "operator/src/cmd/main.ts");
 

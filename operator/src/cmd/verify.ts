@@ -1,15 +1,18 @@
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
-import type { AttestationPolicySpec } from "../api/v1alpha1/generated/types.ts";
-import { validateAttestationPolicy } from "../api/v1alpha1/validation.ts";
+import { appraise, type TeeType } from "../attestation/appraise.ts";
+import {
+  compilePolicy,
+  compilePolicySpec,
+  type CompiledPolicy,
+} from "../attestation/policy/compiled-policy.ts";
 import { defaultGpuVerifier, defaultTeeBackends } from "../attestation/registry.ts";
 import { gpuVerifierFor, type GpuCliSources } from "./verify-gpu-sources.ts";
 import { createDirectorySource } from "../attestation/collateral/directory-source.ts";
-import { verifyBundle } from "../attestation/verify-bundle.ts";
 import { type Command, EXIT_FAILURE, EXIT_OK, type ParsedArgs, UsageError } from "../cli/command.ts";
 
 const USAGE = `Usage: trustgate verify <bundle.json> [--at <RFC3339 time>] [--policy <AttestationPolicy YAML>]
-                        [--nonce <hex>] [--collateral-dir <dir>]
+                        [--nonce <hex>] [--tee tdx|snp] [--collateral-dir <dir>]
                         [--rim-dir <dir>]... [--ocsp-dir <dir>] [--nras-token <file>] [--nras-jwks <file|url>]
 
 GPU evidence: RIMs come from the bundle, then --rim-dir (files named by RIM ID, e.g.
@@ -19,7 +22,11 @@ with neither, revocation is "unchecked". --nras-token <file> (NRAS's detached EA
 --nras-jwks <file|https URL> appraises in remote mode: the token's signatures, issuer, times, nonce and
 per-GPU digests are verified, and its results replace the RIM and OCSP appraisal.
 
-Verifies an evidence bundle offline and prints one JSON object (verdict, tee, gpus, policy).
+--policy is checked as the API server checks it (schema and CEL rules) and its unset fields take the CRD's
+defaults; without it the CRD's defaults apply. --tee names the TEE the CVM asked for: evidence of another TEE
+is contraindicated (TeeMismatch), as in the controller.
+
+Verifies an evidence bundle offline and prints one JSON object (verdict, tee, gpus, policy, evidence).
 Exit status: 0 affirming, 1 warning or contraindicated, 2 the input could not be read.`;
 
 function stringFlag(args: ParsedArgs, name: string): string | undefined {
@@ -36,20 +43,25 @@ function parseAt(value: string | undefined): Date {
   return at;
 }
 
-async function readPolicy(path: string | undefined): Promise<AttestationPolicySpec> {
-  if (path === undefined) return {};
+async function readPolicy(path: string | undefined): Promise<CompiledPolicy> {
+  if (path === undefined) return compilePolicySpec({}, "defaults");
   let document: unknown;
   try {
     document = parseYaml(await readFile(path, "utf8"));
   } catch (error) {
     throw new UsageError(`trustgate verify: --policy ${path}: ${(error as Error).message}`, { cause: error });
   }
-  const result = validateAttestationPolicy(document);
+  const result = compilePolicy(document);
   if (!result.ok) {
     const problems = result.errors.map((e) => `${e.path}: ${e.message}`).join("; ");
     throw new UsageError(`trustgate verify: --policy ${path} is not a valid AttestationPolicy: ${problems}`);
   }
-  return result.value.spec;
+  return result.policy;
+}
+
+function parseTee(value: string | undefined): TeeType | undefined {
+  if (value === undefined || value === "tdx" || value === "snp") return value;
+  throw new UsageError(`trustgate verify: --tee ${JSON.stringify(value)} must be tdx or snp`);
 }
 
 async function readBundle(path: string): Promise<unknown> {
@@ -92,6 +104,7 @@ export const verifyCommand: Command = {
     at: { type: "string" },
     policy: { type: "string" },
     nonce: { type: "string" },
+    tee: { type: "string" },
     "collateral-dir": { type: "string" },
     "rim-dir": { type: "string", multiple: true },
     "ocsp-dir": { type: "string" },
@@ -106,17 +119,20 @@ export const verifyCommand: Command = {
     if (nonce !== undefined && !/^[0-9a-f]{64}$/.test(nonce)) {
       throw new UsageError("trustgate verify: --nonce must be 64 lowercase hex characters (32 bytes)");
     }
+    const tee = parseTee(stringFlag(args, "tee"));
     const now = parseAt(stringFlag(args, "at"));
     const policy = await readPolicy(stringFlag(args, "policy"));
     const bundle = await readBundle(bundlePath);
     const collateralDir = stringFlag(args, "collateral-dir");
-    const report = await verifyBundle(bundle, {
+    const report = await appraise(bundle, policy, {
       now,
-      policy,
-      tees: defaultTeeBackends(),
-      gpus: await gpuVerifierFor(gpuSources(args), defaultGpuVerifier),
+      backends: {
+        tees: defaultTeeBackends(),
+        gpus: await gpuVerifierFor(gpuSources(args), defaultGpuVerifier),
+        ...(collateralDir === undefined ? {} : { collateral: createDirectorySource(collateralDir) }),
+      },
       ...(nonce === undefined ? {} : { nonce }),
-      ...(collateralDir === undefined ? {} : { collateral: createDirectorySource(collateralDir) }),
+      ...(tee === undefined ? {} : { expectedTee: tee }),
     });
     io.stdout(`${JSON.stringify(report, null, 2)}\n`);
     return report.verdict === "affirming" ? EXIT_OK : EXIT_FAILURE;

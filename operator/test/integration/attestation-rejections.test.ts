@@ -235,7 +235,7 @@ describe("attestation rejections: bad evidence on the real API server never reac
     const hints = hardwareHints(await read());
     const bundle = await evidenceFor(nonce, { ...hints, gpus: [...hints.gpus, `${NODE}/0000:e1:00.0`] });
     await submit(bundle);
-    await expectRefused(nonce, "PolicyViolation", "bundle has 3 GPUs, 2 are assigned");
+    await expectRefused(nonce, "PolicyViolation", "the bundle holds evidence of 3 GPUs, 2 are assigned");
   });
 
   it("refuses malformed base64: EvidenceMalformed", async function () {

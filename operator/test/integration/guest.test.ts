@@ -16,7 +16,8 @@ import { keyThumbprint } from "../../src/attestation/binding.ts";
 import { sealSecretForGuest } from "../../src/attestation/result/secret-release.ts";
 import { simulatedBackends } from "../../src/attestation/simulated/backends.ts";
 import { createSimPki, TRUST_ROOTS_FILE } from "../../src/attestation/simulated/sim-pki.ts";
-import { verifyBundle } from "../../src/attestation/verify-bundle.ts";
+import { appraise } from "../../src/attestation/appraise.ts";
+import { compilePolicySpec } from "../../src/attestation/policy/compiled-policy.ts";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import { applyCrds, readCrdFile } from "../support/crd-install.ts";
 import { waitUntil } from "../support/apply.ts";
@@ -106,11 +107,10 @@ describe("trustgate guest on the real API server (simulated SNP TEE and H100 GPU
   }
 
   async function verify(cvm: ConfidentialVM, nonce: string) {
-    return verifyBundle(cvm.status?.evidence, {
+    return appraise(cvm.status?.evidence, compilePolicySpec({ gpu: { requireRevocationCheck: false } }), {
       now: new Date(),
-      nonce,
-      policy: { gpu: { requireRevocationCheck: false } },
-      ...(await simulatedBackends(trustRoots)),
+      nonce: nonce,
+      backends: await simulatedBackends(trustRoots),
     });
   }
 

@@ -113,6 +113,12 @@ describe("host validation: agents as processes, the controller labels Nodes (rea
       async () => validated(await host("hv-iommu-off")).status === "False",
       30_000,
     );
+    // The Node label is a separate write after the status: wait for it too (a CI flake under load).
+    await waitUntil(
+      "hv-iommu-off labelled validated=false",
+      async () => (await node("hv-iommu-off")).metadata?.labels?.["trustgate.io/validated"] === "false",
+      30_000,
+    );
 
     const labels = (await node("hv-tdx-1")).metadata?.labels ?? {};
     expect(labels).to.include({
@@ -125,7 +131,6 @@ describe("host validation: agents as processes, the controller labels Nodes (rea
       "trustgate.io/gpu-count": "4",
     });
     expect(validated(await host("hv-iommu-off")).message).to.include("IOMMU disabled");
-    expect((await node("hv-iommu-off")).metadata?.labels?.["trustgate.io/validated"]).to.equal("false");
     expect((await host("hv-tdx-1"))?.metadata.annotations?.["trustgate.io/pinned-key-id"]).to.be.a("string");
   });
 

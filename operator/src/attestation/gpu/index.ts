@@ -8,7 +8,7 @@ export {
   type GpuRevocationChecker,
   type MeasurementAppraisal,
   type RevocationCheck,
-} from "./appraisal-hooks.ts";
+} from "./checks.ts";
 export {
   DeviceChainVerifier,
   PINNED_NVIDIA_ANCHORS,

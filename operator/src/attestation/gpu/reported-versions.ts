@@ -3,7 +3,7 @@
  * certificate are the device's. Any difference makes the bundle inconsistent (an error, not an authenticity failure).
  */
 import type { VerificationError } from "../types.ts";
-import type { GpuEvidenceEntry } from "./appraisal-hooks.ts";
+import type { GpuEvidenceEntry } from "./checks.ts";
 import type { VerifiedDevice } from "./device-chain.ts";
 import type { OpaqueClaims } from "./opaque-data.ts";
 

@@ -2,8 +2,8 @@ import { expect } from "chai";
 import { makeFakeNvidiaPki, type FakeLeafOptions } from "../simulated/nvidia-pki.ts";
 import { SHARED_GPU_ITEMS, sharedGpuEntry } from "../../../test/fixtures/nvidia/shared-items.ts";
 import { encodeEvidence, opaque, type EvidenceSpec } from "../simulated/spdm-evidence.ts";
-import type { GpuEvidenceEntry, GpuMeasurementAppraiser, GpuRevocationChecker } from "./appraisal-hooks.ts";
-import { MEASUREMENTS_UNCHECKED } from "./appraisal-hooks.ts";
+import type { GpuEvidenceEntry, GpuMeasurementAppraiser, GpuRevocationChecker } from "./checks.ts";
+import { MEASUREMENTS_UNCHECKED } from "./checks.ts";
 import { createLocalGpuVerifier, type LocalGpuResult } from "./verifier.ts";
 
 const verifier = createLocalGpuVerifier({ measurements: MEASUREMENTS_UNCHECKED });

@@ -6,19 +6,24 @@
  */
 import { verify as verifySignature } from "node:crypto";
 import { decodeBase64Strict } from "../../crypto/pem.ts";
-import { EvidenceError, toVerificationError, type VerificationError } from "../types.ts";
-import type { GpuEvidenceVerifier, GpuResult } from "../verify-bundle.ts";
+import {
+  EvidenceError,
+  toVerificationError,
+  type GpuEvidenceVerifier,
+  type GpuResult,
+  type GpuVerificationSources,
+  type VerificationError,
+} from "../types.ts";
 import {
   MEASUREMENTS_UNCHECKED,
   REVOCATION_UNCHECKED,
   type AuthenticGpuEvidence,
   type GpuAppraisalContext,
   type GpuEvidenceEntry,
-  type GpuPolicy,
   type GpuMeasurementAppraiser,
   type GpuRevocationChecker,
   type MeasurementAppraisal,
-} from "./appraisal-hooks.ts";
+} from "./checks.ts";
 import {
   DeviceChainVerifier,
   PINNED_NVIDIA_ANCHORS,
@@ -29,7 +34,7 @@ import {
 import { createNrasAppraiser, type GpuRemoteAppraiser } from "./nras/remote.ts";
 import { createOcspRevocationChecker } from "./ocsp/revocation.ts";
 import { reportedVersionErrors } from "./reported-versions.ts";
-import { createRimAppraiser } from "./rim/appraiser.ts";
+import { createRimAppraiser } from "./rim/rim-measurement-check.ts";
 import type { RimVerifier } from "./rim/rim.ts";
 import { parseSpdmEvidence, type SpdmEvidence } from "./spdm-evidence.ts";
 
@@ -50,11 +55,10 @@ export interface LocalGpuVerifierConfig {
   alwaysRemote?: boolean;
 }
 
-/** GpuResult plus the device identity NRAS also reports. */
+/** GpuResult plus the device model NRAS also reports. */
 export interface LocalGpuResult extends GpuResult {
   deviceType?: DeviceKind;
   hwmodel?: string;
-  ueid?: string;
   /** Active RIM measurement indexes compared, and how many matched. */
   rim?: { active: number; matched: number };
 }
@@ -62,8 +66,8 @@ export interface LocalGpuResult extends GpuResult {
 export interface GpuVerifyOptions {
   now: Date;
   expectedNonce?: Uint8Array;
-  /** `spec.gpu` of the AttestationPolicy: RIM service, OCSP and NRAS settings. */
-  policy?: GpuPolicy;
+  /** The policy's RIM service, OCSP responder and NRAS; default: local mode with the built-in defaults. */
+  sources?: GpuVerificationSources;
 }
 
 export interface LocalGpuVerifier extends GpuEvidenceVerifier {
@@ -224,6 +228,8 @@ function validNow(now: unknown, fallback: (() => Date) | undefined): Date {
   return now;
 }
 
+const LOCAL_DEFAULT_SOURCES: GpuVerificationSources = { mode: "local", allowCertificateHold: false };
+
 export function createLocalGpuVerifier(config: LocalGpuVerifierConfig = {}): LocalGpuVerifier {
   const chains = new DeviceChainVerifier(config.anchors ?? PINNED_NVIDIA_ANCHORS, config.chainCacheEntries);
   const rimAppraiser = config.measurements === undefined ? createRimAppraiser() : undefined;
@@ -238,8 +244,8 @@ export function createLocalGpuVerifier(config: LocalGpuVerifierConfig = {}): Loc
     ...(rimAppraiser === undefined ? {} : { rims: rimAppraiser.rims }),
     async verify(gpus, options) {
       const verified: Verified[] = [];
-      const policy = options.policy ?? {};
-      const remoteMode = config.alwaysRemote === true || policy.mode === "remote";
+      const sources = options.sources ?? LOCAL_DEFAULT_SOURCES;
+      const remoteMode = config.alwaysRemote === true || sources.mode === "remote";
       for (const [index, entry] of gpus.entries()) {
         try {
           const now = validNow(options.now, config.now);
@@ -247,7 +253,7 @@ export function createLocalGpuVerifier(config: LocalGpuVerifierConfig = {}): Loc
           verified.push(
             await verifyOne(chains, remoteMode ? remoteHooks : hooks, index, entry, {
               now,
-              context: { policy },
+              context: { sources },
               ...(expectedNonce === undefined ? {} : { expectedNonce }),
             }),
           );
@@ -262,7 +268,7 @@ export function createLocalGpuVerifier(config: LocalGpuVerifierConfig = {}): Loc
         try {
           await remote.appraise(gpus, results, {
             now: validNow(options.now, config.now),
-            policy,
+            sources,
             ...(nonce === undefined ? {} : { nonce: Buffer.from(nonce).toString("hex") }),
           });
         } catch (error) {

@@ -15,6 +15,10 @@ export interface AttestationResultClaims extends JWTPayload {
   cnf: { jkt: string };
   "ear.status": Verdict;
   submods: Record<string, { "ear.status": Verdict; claims: Claims }>;
+  /** The TEE appraised (and, for SNP, the product). */
+  "trustgate.tee"?: { type: string; product?: string };
+  /** The AttestationPolicy appraised against. */
+  "trustgate.policy"?: { name: string; uid?: string; generation?: number };
 }
 
 export interface ResultInput {
@@ -26,6 +30,8 @@ export interface ResultInput {
   guestKeyThumbprint: string;
   verdict: Verdict;
   submods: AttestationResultClaims["submods"];
+  tee?: NonNullable<AttestationResultClaims["trustgate.tee"]>;
+  policy?: NonNullable<AttestationResultClaims["trustgate.policy"]>;
   issuedAt: Date;
   expiresAt: Date;
 }
@@ -36,6 +42,8 @@ export async function signAttestationResult(input: ResultInput, key: StoredSigni
     cnf: { jkt: input.guestKeyThumbprint },
     "ear.status": input.verdict,
     submods: input.submods,
+    ...(input.tee === undefined ? {} : { "trustgate.tee": input.tee }),
+    ...(input.policy === undefined ? {} : { "trustgate.policy": input.policy }),
   };
   return new SignJWT(payload)
     .setProtectedHeader({ alg: "ES256", kid: key.kid, typ: RESULT_TOKEN_TYPE })

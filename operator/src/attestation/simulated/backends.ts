@@ -7,16 +7,16 @@ import { dirname } from "node:path";
 import { createLocalGpuVerifier, PINNED_NVIDIA_ANCHORS } from "../gpu/index.ts";
 import { createOcspRevocationChecker } from "../gpu/ocsp/revocation.ts";
 import type { OcspSource } from "../gpu/ocsp/ocsp-source.ts";
-import { createRimAppraiser } from "../gpu/rim/appraiser.ts";
+import { createRimAppraiser } from "../gpu/rim/rim-measurement-check.ts";
 import { PINNED_RIM_ANCHORS } from "../gpu/rim/rim.ts";
 import { defaultTeeBackends } from "../registry.ts";
 import { appraiseSnp, createSnpVerifier, PINNED_AMD_ANCHORS } from "../snp/index.ts";
-import type { BundleVerifyOptions } from "../verify-bundle.ts";
+import type { AttestationBackends } from "../appraise.ts";
 import { simulatedOcspSource } from "./nvidia-ocsp.ts";
 import { loadSimulatedOcspResponders } from "./sim-pki.ts";
 import { loadTestTrustRoots, type TestTrustRoots } from "./test-trust-roots.ts";
 
-export type VerifierBackends = Required<Pick<BundleVerifyOptions, "tees" | "gpus">>;
+export type VerifierBackends = Required<Pick<AttestationBackends, "tees" | "gpus">>;
 
 export function backendsTrusting(
   roots: TestTrustRoots,

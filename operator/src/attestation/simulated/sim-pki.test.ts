@@ -80,7 +80,7 @@ describe("simulated PKI directory (hack/sim-pki.ts)", function () {
     const { gpus: verifier } = await simulatedBackends(join(dir, TRUST_ROOTS_FILE));
     const nonce = new Uint8Array(32).fill(3);
     const gpus = await new SimulatedGpus(pki).collect(nonce, { gpus: ["node-a/0000:41:00.0"] });
-    const [gpu] = await verifier.verify(gpus, { now: NOW, expectedNonce: nonce, policy: {} });
+    const [gpu] = await verifier.verify(gpus, { now: NOW, expectedNonce: nonce });
     expect(gpu?.errors).to.deep.equal([]);
     expect([gpu?.measurements, gpu?.revocation]).to.deep.equal(["match", "good"]);
   });

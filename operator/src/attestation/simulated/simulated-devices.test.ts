@@ -3,9 +3,10 @@ import { randomBytes } from "node:crypto";
 import { exportJWK, generateKeyPair } from "jose";
 import { expectedReportData, gpuNonce, type GuestPublicKey } from "../binding.ts";
 import { createLocalGpuVerifier, localGpuVerifier, parseSpdmEvidence } from "../gpu/index.ts";
-import { createRimAppraiser } from "../gpu/rim/appraiser.ts";
+import { createRimAppraiser } from "../gpu/rim/rim-measurement-check.ts";
 import { createSnpVerifier, parseSnpReport, snpVerifier } from "../snp/index.ts";
-import { verifyBundle } from "../verify-bundle.ts";
+import { appraise } from "../appraise.ts";
+import { compilePolicySpec } from "../policy/compiled-policy.ts";
 import { backendsTrusting } from "./backends.ts";
 import { simulatedChipId } from "./device-identity.ts";
 import { amdAnchors } from "./amd-pki.ts";
@@ -159,7 +160,7 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
     });
   });
 
-  describe("a whole bundle through verifyBundle", () => {
+  describe("a whole bundle through appraise", () => {
     let guestKey: GuestPublicKey;
     const nonce = "7a".repeat(32);
 
@@ -180,12 +181,15 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
 
     it("affirms with backends that also trust the simulated roots (the controller's --test-trust-roots)", async () => {
       const roots = simPkiTrustRoots(pki);
-      const report = await verifyBundle(await bundle(), {
-        now: NOW,
-        nonce,
-        policy: { gpu: { requireRevocationCheck: false } },
-        ...backendsTrusting(roots),
-      });
+      const report = await appraise(
+        await bundle(),
+        compilePolicySpec({ gpu: { requireRevocationCheck: false } }),
+        {
+          now: NOW,
+          nonce: nonce,
+          backends: backendsTrusting(roots),
+        },
+      );
       expect(report.tee.errors).to.deep.equal([]);
       expect(report.tee.binding).to.equal("match");
       expect(report.gpus.every((g) => g.authentic && g.errors.length === 0)).to.equal(true);
@@ -195,12 +199,15 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
 
     it("affirms with revocation required when the simulated OCSP responder answers (requireRevocationCheck: true)", async () => {
       const roots = simPkiTrustRoots(pki);
-      const report = await verifyBundle(await bundle(), {
-        now: NOW,
-        nonce,
-        policy: { gpu: { requireRevocationCheck: true, requireRimMatch: true } },
-        ...backendsTrusting(roots, { ocsp: [simulatedOcspSource(pki.nvidiaOcsp ?? [])] }),
-      });
+      const report = await appraise(
+        await bundle(),
+        compilePolicySpec({ gpu: { requireRevocationCheck: true, requireRimMatch: true } }),
+        {
+          now: NOW,
+          nonce: nonce,
+          backends: backendsTrusting(roots, { ocsp: [simulatedOcspSource(pki.nvidiaOcsp ?? [])] }),
+        },
+      );
       expect(report.gpus.flatMap((g) => g.errors)).to.deep.equal([]);
       expect(report.gpus.map((g) => g.revocation)).to.deep.equal(["good", "good", "good"]);
       expect(report.verdict).to.equal("affirming");
@@ -208,12 +215,10 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
 
     it("is contraindicated with the production backends", async () => {
       const { defaultGpuVerifier, defaultTeeBackends } = await import("../registry.ts");
-      const report = await verifyBundle(await bundle(), {
+      const report = await appraise(await bundle(), compilePolicySpec({}), {
         now: NOW,
-        nonce,
-        policy: {},
-        tees: defaultTeeBackends(),
-        gpus: defaultGpuVerifier(),
+        nonce: nonce,
+        backends: { tees: defaultTeeBackends(), gpus: defaultGpuVerifier() },
       });
       expect(report.verdict).to.equal("contraindicated");
       expect(report.tee.authentic).to.equal(false);

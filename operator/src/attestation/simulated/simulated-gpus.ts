@@ -3,7 +3,7 @@
  * layout carrying the caller's nonce, signed by that device's leaf key, with the device's certificate chain from
  * the simulated PKI. Each name is a distinct device identity (leaf serial); the real GPU verifier checks it unchanged.
  */
-import type { GpuEvidenceEntry } from "../gpu/appraisal-hooks.ts";
+import type { GpuEvidenceEntry } from "../gpu/checks.ts";
 import { simulatedDigest, simulatedGpuSerial } from "./device-identity.ts";
 import type { SimulatedHardware } from "./hardware.ts";
 import { issueNvidiaDevice, type NvidiaDevice } from "./nvidia-pki.ts";

@@ -1,5 +1,5 @@
-/** SEV-SNP: parse (report.ts) -> verify (verifier.ts) -> appraise (appraise.ts). */
-export { appraiseSnp } from "./appraise.ts";
+/** SEV-SNP: parse (report.ts) -> verify (verifier.ts) -> appraise (appraise-snp.ts). */
+export { appraiseSnp } from "./appraise-snp.ts";
 export { snpClaims } from "./claims.ts";
 export { EndorsementVerifier, type Endorsement, type TrustAnchors } from "./endorsement-chain.ts";
 export {

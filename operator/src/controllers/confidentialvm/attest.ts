@@ -14,21 +14,24 @@ import type {
 } from "../../api/v1alpha1/generated/types.ts";
 import { CONFIDENTIAL_VM, GROUP, VERSION } from "../../api/v1alpha1/generated/types.ts";
 import { sealSecretForGuest } from "../../attestation/result/secret-release.ts";
+import type { AttestationBackends } from "../../attestation/appraise.ts";
+import { PolicyCompiler, type CompiledPolicy } from "../../attestation/policy/compiled-policy.ts";
 import type { StoredSigningKey } from "../../attestation/result/signing-keys.ts";
-import type { BundleVerifyOptions } from "../../attestation/verify-bundle.ts";
 import { isNotFound } from "../../kube/api-error.ts";
 import { rfc3339, setCondition } from "../../runtime/conditions.ts";
 import { objectKey, type ReconcileContext, type ReconcileResult } from "../../runtime/controller.ts";
 import type { EventRecorder } from "../../runtime/events.ts";
-import { appraiseEvidence, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraisal.ts";
-import { freshnessOf, nextAttestationStep, resultStands } from "./attestation-step.ts";
+import { appraiseCvm, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraise-cvm.ts";
+import { nextAttestationStep, resultStands } from "./attestation-step.ts";
 import * as r from "../../api/v1alpha1/confidential-vm-conditions.ts";
 
 export interface AttestationDeps {
   objects: CustomObjectsApi;
   core: CoreV1Api;
   events: EventRecorder;
-  backends: Pick<BundleVerifyOptions, "tees" | "gpus" | "collateral">;
+  backends: AttestationBackends;
+  /** Compiles each AttestationPolicy once per resourceVersion; default: one shared by the process. */
+  policies?: PolicyCompiler;
   signingKey: () => Promise<StoredSigningKey>;
   issuer: string;
   /** Every ConfidentialVM, for "no GPU identity attested by another live CVM". */
@@ -88,6 +91,10 @@ async function releaseSecrets(
   }
   return { released, missing };
 }
+
+const SHARED_POLICY_COMPILER = new PolicyCompiler();
+/** A policy the CRD refuses (e.g. stored before a CRD upgrade) is looked at again after this long, or on change. */
+const RETRY_INVALID_POLICY_MS = 5 * 60_000;
 
 const OWNED_FIELDS = ["phase", "challenge", "attestation", "releasedSecrets", "conditions"] as const;
 
@@ -181,28 +188,24 @@ async function readWhole(deps: AttestationDeps, cvm: ConfidentialVM): Promise<Co
 /** Verifies and appraises the answer, sets Attested, writes the signed result and releases the secrets. */
 async function appraiseAndRelease(
   cvm: ConfidentialVM,
-  policy: AttestationPolicy,
+  policy: CompiledPolicy,
   deps: AttestationDeps,
   ctx: ReconcileContext,
   now: Date,
 ): Promise<void> {
-  const freshness = freshnessOf(policy.spec);
   const started = performance.now();
-  const attestation = await appraiseEvidence(cvm, {
-    policy: policy.spec,
+  const attestation = await appraiseCvm(cvm, policy, {
     maxEvidenceBytes: deps.maxEvidenceBytes ?? DEFAULT_MAX_EVIDENCE_BYTES,
     backends: deps.backends,
     gpuIdentitiesElsewhere: gpuIdentitiesElsewhere(cvm, deps.allCvms(), now),
     signingKey: await deps.signingKey(),
     issuer: deps.issuer,
     subject: objectKey(cvm),
-    resultTtlMs: freshness.resultTtlMs,
     now,
   });
-  if (policy.metadata.generation !== undefined) attestation.policyGeneration = policy.metadata.generation;
   const verified = performance.now();
   const appraised = { ...cvm, status: { ...cvm.status, attestation } };
-  const stands = resultStands(appraised, now);
+  const stands = resultStands(appraised, now, policy);
   const evidence = cvm.status?.evidence;
   const secrets =
     stands.ok && evidence !== undefined
@@ -246,11 +249,28 @@ export async function reconcileAttestation(
   ctx: ReconcileContext,
 ): Promise<ReconcileResult> {
   const now = (deps.now ?? (() => new Date()))();
-  const freshness = freshnessOf(policy.spec);
-  const step = nextAttestationStep(cvm, freshness, now, policy.metadata.generation);
+  const compiled = (deps.policies ?? SHARED_POLICY_COMPILER).compile(policy);
+  if (!compiled.ok) {
+    const problems = compiled.errors.map((e) => `${e.path}: ${e.message}`).join("; ");
+    const invalid = {
+      ok: false,
+      reason: "PolicyInvalid",
+      message: `AttestationPolicy ${policy.metadata.name ?? ""} is not valid: ${problems}`,
+    };
+    await write(
+      deps,
+      cvm,
+      { challenge: cvm.status?.challenge, ...withAttestedConditions(cvm, invalid, now) },
+      false,
+    );
+    return { requeueAfterMs: RETRY_INVALID_POLICY_MS };
+  }
+  const freshness = compiled.policy.freshness;
+  const identity = compiled.policy;
+  const step = nextAttestationStep(cvm, freshness, now, identity);
   switch (step.kind) {
     case "wait": {
-      const stands = resultStands(cvm, now);
+      const stands = resultStands(cvm, now, identity);
       await write(
         deps,
         cvm,
@@ -260,7 +280,7 @@ export async function reconcileAttestation(
       return { requeueAfterMs: step.afterMs + 500 };
     }
     case "challenge": {
-      const stands = resultStands(cvm, now);
+      const stands = resultStands(cvm, now, identity);
       const challenge = {
         nonce: randomBytes(32).toString("hex"),
         issuedAt: rfc3339(now),
@@ -277,7 +297,7 @@ export async function reconcileAttestation(
     }
     case "reject": {
       // A standing result stays (a replay counts as no answer); otherwise Attested says why it is not.
-      const stands = resultStands(cvm, now);
+      const stands = resultStands(cvm, now, identity);
       const shown = stands.ok ? stands : { ok: false, reason: step.reason, message: step.message };
       const wrote = await write(
         deps,
@@ -298,7 +318,7 @@ export async function reconcileAttestation(
         c?.status?.evidence?.nonce,
       ];
       if (whole === undefined || !isDeepStrictEqual(same(whole), same(cvm))) return { requeueAfterMs: 1000 };
-      await appraiseAndRelease(whole, policy, deps, ctx, now);
+      await appraiseAndRelease(whole, compiled.policy, deps, ctx, now);
       return { requeueAfterMs: freshness.reattestIntervalMs };
     }
   }

@@ -1,12 +1,13 @@
 import { expect } from "chai";
 import type { ConfidentialVMStatus } from "../../api/v1alpha1/generated/types.ts";
 import { aConfidentialVM } from "../../../test/support/builders/confidential-vm.ts";
-import { freshnessOf, nextAttestationStep, resultStands } from "./attestation-step.ts";
+import { compilePolicySpec } from "../../attestation/policy/compiled-policy.ts";
+import { nextAttestationStep, resultStands } from "./attestation-step.ts";
 
 const NOW = new Date("2026-11-25T10:00:00Z");
 const at = (minutes: number): string => new Date(NOW.getTime() + minutes * 60_000).toISOString();
 const NONCE = "5e".repeat(32);
-const fresh = freshnessOf({});
+const fresh = compilePolicySpec({}).freshness;
 
 function withStatus(status: ConfidentialVMStatus) {
   const cvm = aConfidentialVM();
@@ -109,20 +110,48 @@ describe("nextAttestationStep", () => {
     });
   }
 
-  it("re-attests when the AttestationPolicy changed since the last result", () => {
-    const status = {
-      attestation: {
-        verifiedAt: at(-10),
-        expiresAt: at(110),
-        verdict: "affirming" as const,
-        policyGeneration: 1,
-      },
+  describe("re-attests when the result was appraised against another policy than the CVM's", () => {
+    const result = {
+      verifiedAt: at(-10),
+      expiresAt: at(110),
+      verdict: "affirming" as const,
+      policyName: "production",
+      policyUid: "uid-1",
+      policyGeneration: 1,
     };
-    expect(nextAttestationStep(withStatus(status), fresh, NOW, 1).kind).to.equal("wait");
-    expect(nextAttestationStep(withStatus(status), fresh, NOW, 2)).to.deep.equal({
-      kind: "challenge",
-      why: "the AttestationPolicy changed",
-    });
+    const cases: [string, { name: string; uid?: string; generation?: number }, string | undefined][] = [
+      ["the same policy: nothing to do", { name: "production", uid: "uid-1", generation: 1 }, undefined],
+      [
+        "the policy was edited",
+        { name: "production", uid: "uid-1", generation: 2 },
+        "changed (generation 1 → 2)",
+      ],
+      [
+        "policyRef names another policy of the same generation",
+        { name: "strict", uid: "uid-2", generation: 1 },
+        "now names strict",
+      ],
+      [
+        "the policy was deleted and recreated",
+        { name: "production", uid: "uid-9", generation: 1 },
+        "was replaced",
+      ],
+    ];
+    for (const [name, policy, why] of cases) {
+      it(name, () => {
+        const cvm = withStatus({ attestation: result });
+        const step = nextAttestationStep(cvm, fresh, NOW, policy);
+        const stands = resultStands(cvm, NOW, policy);
+        if (why === undefined) {
+          expect(step.kind).to.equal("wait");
+          expect(stands.ok).to.equal(true);
+        } else {
+          expect(step.kind).to.equal("challenge");
+          expect(step.kind === "challenge" ? step.why : "").to.include(why);
+          expect(stands).to.deep.include({ ok: false, reason: "PolicyChanged" });
+        }
+      });
+    }
   });
 
   it("waits exactly until the re-attestation is due", () => {
@@ -151,7 +180,8 @@ describe("nextAttestationStep", () => {
 
   it("takes the policy's freshness", () => {
     expect(
-      freshnessOf({ freshness: { challengeTtl: "90s", reattestInterval: "30m", resultTtl: "45m" } }),
+      compilePolicySpec({ freshness: { challengeTtl: "90s", reattestInterval: "30m", resultTtl: "45m" } })
+        .freshness,
     ).to.deep.equal({
       challengeTtlMs: 90_000,
       reattestIntervalMs: 1_800_000,
@@ -176,6 +206,18 @@ describe("resultStands", () => {
         NOW,
       ),
     ).to.include({ ok: true, reason: "AffirmingWithWarnings" });
+  });
+  it("falls for a warning the policy does not tolerate (MeasurementsUnpinned)", () => {
+    const attestation = {
+      verdict: "warning" as const,
+      verifiedAt: at(-1),
+      expiresAt: at(60),
+      violations: [{ code: "MeasurementsUnpinned", message: "pins nothing" }],
+    };
+    expect(resultStands(withStatus({ attestation }), NOW)).to.include({
+      ok: false,
+      reason: "MeasurementsUnpinned",
+    });
   });
   it("falls when the result expired", () => {
     expect(

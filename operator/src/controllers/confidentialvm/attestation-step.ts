@@ -1,21 +1,6 @@
-import type { AttestationPolicySpec, ConfidentialVM } from "../../api/v1alpha1/generated/types.ts";
-import { parseDuration } from "../../runtime/duration.ts";
-
-export interface Freshness {
-  challengeTtlMs: number;
-  reattestIntervalMs: number;
-  resultTtlMs: number;
-}
-
-/** The policy's freshness, with the defaults of docs/attestation-handshake.md (5m / 1h / 2h) for what it leaves unset. */
-export function freshnessOf(policy: AttestationPolicySpec): Freshness {
-  const f = policy.freshness ?? {};
-  return {
-    challengeTtlMs: parseDuration(f.challengeTtl ?? "5m"),
-    reattestIntervalMs: parseDuration(f.reattestInterval ?? "1h"),
-    resultTtlMs: parseDuration(f.resultTtl ?? "2h"),
-  };
-}
+import type { ConfidentialVM } from "../../api/v1alpha1/generated/types.ts";
+import type { Freshness } from "../../attestation/policy/compiled-policy.ts";
+import { WARNING_CODES } from "../../attestation/types.ts";
 
 export type AttestationStep =
   /** No challenge outstanding and nothing due: look again after `afterMs`. */
@@ -46,7 +31,7 @@ export function nextAttestationStep(
   cvm: ConfidentialVM,
   freshness: Freshness,
   now: Date,
-  policyGeneration?: number,
+  policy?: PolicyIdentity,
 ): AttestationStep {
   const status = cvm.status ?? {};
   const challenge = status.challenge;
@@ -74,9 +59,8 @@ export function nextAttestationStep(
   }
   const attestation = status.attestation;
   if (attestation?.verifiedAt === undefined) return { kind: "challenge", why: "not attested yet" };
-  if (policyGeneration !== undefined && attestation.policyGeneration !== policyGeneration) {
-    return { kind: "challenge", why: "the AttestationPolicy changed" };
-  }
+  const changed = policy === undefined ? undefined : policyChange(attestation, policy);
+  if (changed !== undefined) return { kind: "challenge", why: changed };
   // A failed appraisal is retried soon, not a reattestInterval later: whoever wrote the bad bundle (a broken
   // guest, or someone racing it) must not keep an honest CVM unattested for an hour.
   const failed = attestation.verdict === "contraindicated";
@@ -89,16 +73,45 @@ export function nextAttestationStep(
   return { kind: "wait", afterMs: dueAt - nowMs };
 }
 
-/** Whether the last result still stands: a tolerated verdict that has not expired. */
+/** The AttestationPolicy a result must have been appraised against. */
+export interface PolicyIdentity {
+  name: string;
+  uid?: string;
+  generation?: number;
+}
+
+/** Why a result no longer answers to the CVM's policy (another policyRef, a recreated policy, an edit), if it does not. */
+function policyChange(
+  a: NonNullable<NonNullable<ConfidentialVM["status"]>["attestation"]>,
+  policy: PolicyIdentity,
+): string | undefined {
+  if (a.policyName !== policy.name)
+    return `the result was appraised against AttestationPolicy ${a.policyName ?? "(unknown)"}, the ConfidentialVM now names ${policy.name}`;
+  if (policy.uid !== undefined && a.policyUid !== policy.uid)
+    return `AttestationPolicy ${policy.name} was replaced (uid ${a.policyUid ?? "(unknown)"} → ${policy.uid})`;
+  if (policy.generation !== undefined && a.policyGeneration !== policy.generation)
+    return `AttestationPolicy ${policy.name} changed (generation ${a.policyGeneration ?? "?"} → ${policy.generation})`;
+  return undefined;
+}
+
+/**
+ * Whether the last result still stands: a tolerated verdict with no untolerated warning, not expired, and, when
+ * the CVM's policy is given, appraised against exactly that policy (name, uid, generation): after any policy change
+ * nothing stands until fresh evidence is appraised.
+ */
 export function resultStands(
   cvm: ConfidentialVM,
   now: Date,
+  policy?: PolicyIdentity,
 ): { ok: boolean; reason: string; message: string } {
   const a = cvm.status?.attestation;
   if (a?.verdict === undefined)
     return { ok: false, reason: "NotAttested", message: "no attestation result yet" };
-  if (a.verdict === "contraindicated") {
-    const first = a.violations?.[0];
+  const changed = policy === undefined ? undefined : policyChange(a, policy);
+  if (changed !== undefined) return { ok: false, reason: "PolicyChanged", message: changed };
+  const untolerated = a.violations?.find((v) => (WARNING_CODES as readonly string[]).includes(v.code));
+  if (a.verdict === "contraindicated" || untolerated !== undefined) {
+    const first = untolerated ?? a.violations?.[0];
     return {
       ok: false,
       reason: first?.code ?? "Contraindicated",

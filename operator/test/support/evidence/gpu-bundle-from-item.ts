@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { GpuEvidenceEntry } from "../../../src/attestation/gpu/appraisal-hooks.ts";
+import type { GpuEvidenceEntry } from "../../../src/attestation/gpu/checks.ts";
 
 export interface GpuItemOptions {
   /** Default HOPPER: the CRD knows HOPPER and BLACKWELL; an LS10 NVSwitch is Hopper generation. */

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { pruneUnknownFields } from "../structural-prune.ts";
+import { pruneUnknownFields } from "../../../src/api/structural-prune.ts";
 import type { VirtualMachine } from "../../../src/kubevirt/generated/types.ts";
 import { validateVirtualMachine, virtualMachineSchema } from "./validation.ts";
 

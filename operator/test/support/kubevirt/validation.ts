@@ -5,7 +5,7 @@ import { parse } from "yaml";
 import type { JSONSchemaProps } from "../../../src/api/json-schema.ts";
 import { resourceSchema, schemaValidator } from "../../../src/api/schema-validator.ts";
 import type { FieldError, ValidationResult, Validator } from "../../../src/api/schema-validator.ts";
-import { pruneUnknownFields } from "../structural-prune.ts";
+import { pruneUnknownFields } from "../../../src/api/structural-prune.ts";
 import { KUBEVIRT_API_SPEC } from "../../../src/kubevirt/generated/types.ts";
 import type { VirtualMachine } from "../../../src/kubevirt/generated/types.ts";
 import { REPO_ROOT } from "../samples.ts";

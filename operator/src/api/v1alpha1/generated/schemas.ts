@@ -18,6 +18,12 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
     spec: {
       type: "object",
       properties: {
+        allowUnpinnedMeasurements: {
+          type: "boolean",
+          default: false,
+          description:
+            "Attest guests whose launch measurement this policy does not pin (no mrTd, rtmr0-3 or mrSeam for TDX; no measurement for SNP). Then any genuine TD or SNP guest passes, whatever it booted: the verdict is at best warning (MeasurementsUnpinned). Default false: such guests are not Attested.",
+        },
         host: {
           type: "object",
           default: {},
@@ -1058,6 +1064,17 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
               format: "int64",
               description:
                 "Generation of the AttestationPolicy the result was appraised against; a newer one triggers re-attestation.",
+            },
+            policyName: {
+              type: "string",
+              maxLength: 253,
+              description: "Name of the AttestationPolicy the result was appraised against.",
+            },
+            policyUid: {
+              type: "string",
+              maxLength: 64,
+              description:
+                "UID of that AttestationPolicy; another policy (even of the same name) triggers re-attestation.",
             },
             tee: {
               type: "object",

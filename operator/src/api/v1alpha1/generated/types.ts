@@ -44,6 +44,12 @@ export interface AttestationPolicy {
 }
 
 export interface AttestationPolicySpec {
+  /**
+   * Attest guests whose launch measurement this policy does not pin (no mrTd, rtmr0-3 or mrSeam for
+   * TDX; no measurement for SNP). Then any genuine TD or SNP guest passes, whatever it booted: the
+   * verdict is at best warning (MeasurementsUnpinned). Default false: such guests are not Attested.
+   */
+  allowUnpinnedMeasurements?: boolean;
   /** What a ConfidentialHost must report to be eligible for VMs under this policy. */
   host?: AttestationPolicySpecHost;
   /** Intel TDX quote appraisal. Applies to ConfidentialVMs with spec.tee tdx. */
@@ -464,6 +470,12 @@ export interface ConfidentialVMStatusAttestation {
    * re-attestation.
    */
   policyGeneration?: number;
+  /** Name of the AttestationPolicy the result was appraised against. */
+  policyName?: string;
+  /**
+   * UID of that AttestationPolicy; another policy (even of the same name) triggers re-attestation.
+   */
+  policyUid?: string;
   tee?: ConfidentialVMStatusAttestationTee;
   gpus?: ConfidentialVMStatusAttestationGpu[];
   violations?: ConfidentialVMStatusAttestationViolation[];

@@ -5,7 +5,7 @@
  * boot on and debug off.
  */
 import type { ErrorCode, VerificationError } from "../../types.ts";
-import type { GpuPolicy } from "../appraisal-hooks.ts";
+import type { GpuVerificationSources } from "../../types.ts";
 
 export interface NrasDeviceFacts {
   kind: "gpu" | "switch";
@@ -31,7 +31,7 @@ function codeOfCheck(claim: string): ErrorCode {
 
 function revocationOf(
   claims: Record<string, unknown>,
-  policy: GpuPolicy,
+  sources: GpuVerificationSources,
 ): Pick<NrasAppraisal, "revocation" | "errors"> {
   const chains = Object.entries(claims).filter(
     (entry): entry is [string, Record<string, unknown>] =>
@@ -45,7 +45,7 @@ function revocationOf(
     const reason = chain["x-nvidia-cert-revocation-reason"];
     if (status === "good") continue;
     if (status === "revoked") {
-      if (reason === "certificateHold" && policy.allowCertificateHold === true) continue;
+      if (reason === "certificateHold" && sources.allowCertificateHold) continue;
       revoked = true;
       errors.push({
         code: "CertificateRevoked",
@@ -86,7 +86,7 @@ function versionError(claims: Record<string, unknown>, claim: string, local: str
 export function appraiseNrasClaims(
   claims: Record<string, unknown>,
   device: NrasDeviceFacts,
-  policy: GpuPolicy,
+  sources: GpuVerificationSources,
 ): NrasAppraisal {
   const errors: VerificationError[] = [];
   const ueid = claims["ueid"];
@@ -126,6 +126,6 @@ export function appraiseNrasClaims(
     });
   if (measurements === "unchecked")
     errors.push({ code: "RimUnavailable", message: "NRAS: the claims hold no measurement result (measres)" });
-  const revocation = revocationOf(claims, policy);
+  const revocation = revocationOf(claims, sources);
   return { measurements, revocation: revocation.revocation, errors: [...errors, ...revocation.errors] };
 }

@@ -55,7 +55,7 @@ describe("NRAS EAT parser (properties)", () => {
         const appraisal = appraiseNrasClaims(
           claims,
           { kind: "gpu", driverVersion: "550.90.07", vbiosVersion: "96.00.9F.00.01" },
-          {},
+          { mode: "remote", allowCertificateHold: false },
         );
         expect(["match", "mismatch", "unchecked"]).to.include(appraisal.measurements);
         return true;

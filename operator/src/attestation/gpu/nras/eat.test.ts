@@ -75,7 +75,7 @@ describe("NRAS detached EAT", () => {
           driverVersion: facts?.driverVersion ?? "",
           vbiosVersion: facts?.vbiosVersion ?? "",
         },
-        {},
+        { mode: "remote", allowCertificateHold: false },
       );
       expect(appraisal).to.deep.equal({ measurements: "match", revocation: "good", errors: [] });
     });
@@ -88,7 +88,7 @@ describe("NRAS detached EAT", () => {
       const appraisal = appraiseNrasClaims(
         decoded["SWITCH-0"] ?? {},
         { kind: "switch", driverVersion: "", vbiosVersion: "96.10.55.00.01" },
-        {},
+        { mode: "remote", allowCertificateHold: false },
       );
       expect(appraisal).to.deep.equal({ measurements: "match", revocation: "good", errors: [] });
     });

@@ -6,7 +6,7 @@ import {
   signDetachedEat,
 } from "../../../../test/support/fakes/nras-tokens.ts";
 import { SHARED_GPU_ITEMS, sharedGpuEntry } from "../../../../test/fixtures/nvidia/shared-items.ts";
-import { MEASUREMENTS_UNCHECKED } from "../appraisal-hooks.ts";
+import { MEASUREMENTS_UNCHECKED } from "../checks.ts";
 import { createLocalGpuVerifier } from "../verifier.ts";
 import { createNrasAppraiser } from "./remote.ts";
 
@@ -53,10 +53,10 @@ describe("remote mode: NRAS over HTTPS (a local server answering with tokens sig
       remote: createNrasAppraiser({ fetch: server.fetch }),
     });
   }
-  const policy = () => ({ mode: "remote" as const, nrasUrl: server.url });
+  const sources = () => ({ mode: "remote" as const, nrasUrl: server.url, allowCertificateHold: false });
 
   it("sends the authentic evidence with its nonce and takes measurements and revocation from the verified EAT", async () => {
-    const [result] = await verifier().verify([entry], { now: new Date(), policy: policy() });
+    const [result] = await verifier().verify([entry], { now: new Date(), sources: sources() });
     expect(result?.errors).to.deep.equal([]);
     expect([result?.authentic, result?.measurements, result?.revocation]).to.deep.equal([
       true,
@@ -83,20 +83,20 @@ describe("remote mode: NRAS over HTTPS (a local server answering with tokens sig
         "x-nvidia-cert-revocation-reason": "keyCompromise",
       },
     };
-    const [result] = await verifier().verify([entry], { now: new Date(), policy: policy() });
+    const [result] = await verifier().verify([entry], { now: new Date(), sources: sources() });
     expect([result?.measurements, result?.revocation]).to.deep.equal(["mismatch", "revoked"]);
     expect(result?.errors.map((e) => e.code)).to.deep.equal(["MeasurementMismatch", "CertificateRevoked"]);
   });
 
   it("a token about another device (ueid) or driver is BindingMismatch", async () => {
     claims = { ...claims, ueid: "1", "x-nvidia-gpu-driver-version": "535.104.05" };
-    const [result] = await verifier().verify([entry], { now: new Date(), policy: policy() });
+    const [result] = await verifier().verify([entry], { now: new Date(), sources: sources() });
     expect(result?.errors.map((e) => e.code)).to.deep.equal(["BindingMismatch", "BindingMismatch"]);
   });
 
   it("NRAS unavailable: measurements and revocation unchecked, RimUnavailable and CollateralUnavailable", async () => {
     status = 503;
-    const [result] = await verifier().verify([entry], { now: new Date(), policy: policy() });
+    const [result] = await verifier().verify([entry], { now: new Date(), sources: sources() });
     expect([result?.authentic, result?.measurements, result?.revocation]).to.deep.equal([
       true,
       "unchecked",
@@ -107,7 +107,10 @@ describe("remote mode: NRAS over HTTPS (a local server answering with tokens sig
 
   it("local mode never calls NRAS", async () => {
     const before = server.seen.length;
-    const [result] = await verifier().verify([entry], { now: new Date(), policy: { nrasUrl: server.url } });
+    const [result] = await verifier().verify([entry], {
+      now: new Date(),
+      sources: { mode: "local", nrasUrl: server.url, allowCertificateHold: false },
+    });
     expect(result?.revocation).to.equal("unchecked");
     expect(server.seen.length).to.equal(before);
   });

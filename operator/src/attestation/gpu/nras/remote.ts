@@ -5,7 +5,8 @@
  * NrasEatSource (the NRAS service, or a token file for `trustgate verify --nras-token`).
  */
 import { EvidenceError, toVerificationError, type VerificationError } from "../../types.ts";
-import type { GpuEvidenceEntry, GpuPolicy } from "../appraisal-hooks.ts";
+import type { GpuEvidenceEntry } from "../checks.ts";
+import type { GpuVerificationSources } from "../../types.ts";
 import { PINNED_NVIDIA_ANCHORS } from "../device-chain.ts";
 import type { LocalGpuResult } from "../verifier.ts";
 import { appraiseNrasClaims } from "./claims.ts";
@@ -25,15 +26,15 @@ export interface NrasRequest {
 
 export interface NrasEatSource {
   /** The detached EAT (JSON value) for the request. */
-  attest(request: NrasRequest, policy: GpuPolicy): Promise<unknown>;
+  attest(request: NrasRequest, sources: GpuVerificationSources): Promise<unknown>;
 }
 
 /** NVIDIA's NRAS (or the policy's `gpu.nrasUrl`). */
 export function nrasServiceSource(options: { fetch?: typeof fetch; timeoutMs?: number } = {}): NrasEatSource {
   const doFetch = options.fetch ?? fetch;
   return {
-    async attest(request, policy) {
-      const base = new URL(policy.nrasUrl ?? DEFAULT_NRAS_URL);
+    async attest(request, sources) {
+      const base = new URL(sources.nrasUrl ?? DEFAULT_NRAS_URL);
       if (base.protocol !== "https:") throw new Error(`NRAS URL ${base.href} is not https`);
       const url = new URL(`v3/attest/${request.kind}`, base.href.endsWith("/") ? base : `${base.href}/`);
       let response: Response;
@@ -82,7 +83,7 @@ export interface GpuRemoteAppraiser {
   appraise(
     entries: readonly GpuEvidenceEntry[],
     results: readonly LocalGpuResult[],
-    options: { now: Date; nonce?: string; policy: GpuPolicy },
+    options: { now: Date; nonce?: string; sources: GpuVerificationSources },
   ): Promise<void>;
 }
 
@@ -100,11 +101,11 @@ export function createNrasAppraiser(config: NrasAppraiserConfig = {}): GpuRemote
     config.source ?? nrasServiceSource(config.fetch === undefined ? {} : { fetch: config.fetch });
   const roots = config.roots ?? PINNED_NVIDIA_ANCHORS.roots;
   const jwks = new Map<string, NrasKeySource>();
-  function keysFor(policy: GpuPolicy): NrasKeySource {
+  function keysFor(sources: GpuVerificationSources): NrasKeySource {
     if (config.keys !== undefined) return config.keys;
     const url = new URL(
       ".well-known/jwks.json",
-      `${(policy.nrasUrl ?? DEFAULT_NRAS_URL).replace(/\/*$/, "")}/`,
+      `${(sources.nrasUrl ?? DEFAULT_NRAS_URL).replace(/\/*$/, "")}/`,
     ).href;
     let keys = jwks.get(url);
     if (keys === undefined) {
@@ -117,7 +118,7 @@ export function createNrasAppraiser(config: NrasAppraiserConfig = {}): GpuRemote
   async function appraiseKind(
     kind: "gpu" | "switch",
     devices: readonly { entry: GpuEvidenceEntry; result: LocalGpuResult }[],
-    options: { now: Date; nonce: string; policy: GpuPolicy },
+    options: { now: Date; nonce: string; sources: GpuVerificationSources },
   ): Promise<void> {
     const results = devices.map((d) => d.result);
     let verified;
@@ -132,9 +133,9 @@ export function createNrasAppraiser(config: NrasAppraiserConfig = {}): GpuRemote
             certificate: Buffer.from(entry.certChain).toString("base64"),
           })),
         },
-        options.policy,
+        options.sources,
       );
-      const keys = keysFor(options.policy);
+      const keys = keysFor(options.sources);
       verified = await verifyNrasEat(parseDetachedEat(raw), {
         key: (header) => keys.keyFor(header.kid, options.now),
         now: options.now,
@@ -166,7 +167,7 @@ export function createNrasAppraiser(config: NrasAppraiserConfig = {}): GpuRemote
           driverVersion: result.driverVersion,
           vbiosVersion: result.vbiosVersion,
         },
-        options.policy,
+        options.sources,
       );
       result.measurements = appraisal.measurements;
       result.revocation = appraisal.revocation;

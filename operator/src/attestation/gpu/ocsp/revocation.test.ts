@@ -14,8 +14,8 @@ import {
 } from "../../simulated/nvidia-ocsp.ts";
 import { generateRimCa, signedRim } from "../../simulated/nvidia-rim.ts";
 import { parsePemCertificates } from "../../../crypto/pem.ts";
-import type { GpuPolicy } from "../appraisal-hooks.ts";
-import { createRimAppraiser } from "../rim/appraiser.ts";
+import type { GpuVerificationSources } from "../../types.ts";
+import { createRimAppraiser } from "../rim/rim-measurement-check.ts";
 import { createLocalGpuVerifier, type LocalGpuResult } from "../verifier.ts";
 import { directoryOcspSource, type OcspSource } from "./ocsp-source.ts";
 import { createOcspRevocationChecker } from "./revocation.ts";
@@ -71,10 +71,13 @@ function verifier(sources: readonly OcspSource[], fetchImpl?: typeof fetch) {
 
 async function verifyOne(
   sources: readonly OcspSource[],
-  policy: GpuPolicy = {},
+  policy: Partial<GpuVerificationSources> = {},
   now = new Date(),
 ): Promise<LocalGpuResult> {
-  const [result] = await verifier(sources).verify([entry], { now, policy });
+  const [result] = await verifier(sources).verify([entry], {
+    now,
+    sources: { mode: "local", allowCertificateHold: false, ...policy },
+  });
   if (result === undefined) throw new Error("no result");
   return result;
 }
@@ -223,7 +226,7 @@ describe("OCSP revocation of the device and RIM chains", () => {
       });
       const [result] = await verifier([], server.fetch).verify([entry], {
         now: new Date(),
-        policy: { ocspUrl: `${server.url}/ocsp` },
+        sources: { mode: "local", allowCertificateHold: false, ocspUrl: `${server.url}/ocsp` },
       });
       expect(result?.errors).to.deep.equal([]);
       expect(result?.revocation).to.equal("good");
@@ -235,7 +238,7 @@ describe("OCSP revocation of the device and RIM chains", () => {
       server.handle((_seen, res) => res.writeHead(503).end());
       const [down] = await verifier([], server.fetch).verify([entry], {
         now: new Date(),
-        policy: { ocspUrl: `${server.url}/ocsp` },
+        sources: { mode: "local", allowCertificateHold: false, ocspUrl: `${server.url}/ocsp` },
       });
       expect(down?.revocation).to.equal("unchecked");
       expect(down?.errors[0]).to.deep.include({ code: "CollateralUnavailable" });

@@ -9,7 +9,8 @@
 import type { X509Certificate } from "node:crypto";
 import { EvidenceError, toVerificationError, type VerificationError } from "../../types.ts";
 import { BoundedMap } from "../../bounded-map.ts";
-import type { GpuPolicy, GpuRevocationChecker, RevocationCheck } from "../appraisal-hooks.ts";
+import type { GpuRevocationChecker, RevocationCheck } from "../checks.ts";
+import type { GpuVerificationSources } from "../../types.ts";
 import { commonName } from "../rim/signer-chain.ts";
 import { checkOcspWindow, parseOcspResponse, verifyOcspResponse, type OcspAnswer } from "./ocsp-response.ts";
 import { urlOcspSource, type OcspSource } from "./ocsp-source.ts";
@@ -44,8 +45,8 @@ function pairs(chain: readonly X509Certificate[], from: number, what: string): T
   return targets;
 }
 
-function holdAllowed(answer: OcspAnswer, policy: GpuPolicy): boolean {
-  return answer.reason === "certificateHold" && policy.allowCertificateHold === true;
+function holdAllowed(answer: OcspAnswer, sources: GpuVerificationSources): boolean {
+  return answer.reason === "certificateHold" && sources.allowCertificateHold;
 }
 
 export function createOcspRevocationChecker(config: OcspCheckerConfig = {}): OcspRevocationChecker {
@@ -53,9 +54,9 @@ export function createOcspRevocationChecker(config: OcspCheckerConfig = {}): Ocs
   const responders = new Map<string, OcspSource>();
   const stats = { hits: 0, misses: 0 };
 
-  function sourcesFor(policy: GpuPolicy): OcspSource[] {
+  function sourcesFor(policySources: GpuVerificationSources): OcspSource[] {
     const sources = [...(config.sources ?? [])];
-    const url = policy.ocspUrl;
+    const url = policySources.ocspUrl;
     if (url !== undefined) {
       let responder = responders.get(url);
       if (responder === undefined) {
@@ -103,7 +104,7 @@ export function createOcspRevocationChecker(config: OcspCheckerConfig = {}): Ocs
   return {
     stats,
     async check(evidence, now, context): Promise<RevocationCheck> {
-      const sources = sourcesFor(context.policy);
+      const sources = sourcesFor(context.sources);
       if (sources.length === 0) return { revocation: "unchecked", errors: [] };
       const targets = [
         ...pairs(evidence.device.chain, 1, "device certificate"),
@@ -128,7 +129,7 @@ export function createOcspRevocationChecker(config: OcspCheckerConfig = {}): Ocs
             code: "CollateralUnavailable",
             message: `${target.what} ${answer.subject}: OCSP responder ${answer.responder} reports status unknown`,
           });
-        } else if (answer.status === "revoked" && !holdAllowed(answer, context.policy)) {
+        } else if (answer.status === "revoked" && !holdAllowed(answer, context.sources)) {
           revoked = true;
           errors.push({
             code: "CertificateRevoked",

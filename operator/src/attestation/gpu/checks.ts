@@ -4,8 +4,7 @@
  * policy (`spec.gpu.requireRimMatch`, `requireRevocationCheck`) decide about.
  */
 import type { X509Certificate } from "node:crypto";
-import type { AttestationPolicySpec } from "../../api/v1alpha1/generated/types.ts";
-import type { EvidenceBundle, VerificationError } from "../types.ts";
+import type { EvidenceBundle, GpuVerificationSources, VerificationError } from "../types.ts";
 import type { VerifiedDevice } from "./device-chain.ts";
 import type { SpdmEvidence } from "./spdm-evidence.ts";
 
@@ -19,11 +18,9 @@ export interface AuthenticGpuEvidence {
   device: VerifiedDevice;
 }
 
-export type GpuPolicy = NonNullable<AttestationPolicySpec["gpu"]>;
-
-/** What the policy says about this verification (sources such as rimServiceUrl, ocspUrl, nrasUrl). */
+/** Where this verification fetches what the evidence lacks (the policy's rimServiceUrl, ocspUrl, nrasUrl). */
 export interface GpuAppraisalContext {
-  policy: GpuPolicy;
+  sources: GpuVerificationSources;
 }
 
 export interface MeasurementAppraisal {

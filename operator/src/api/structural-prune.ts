@@ -1,6 +1,6 @@
-import { formatFieldPath } from "../../src/api/field-path.ts";
-import type { FieldPathSegment } from "../../src/api/field-path.ts";
-import type { JSONSchemaProps } from "../../src/api/json-schema.ts";
+import { formatFieldPath } from "./field-path.ts";
+import type { FieldPathSegment } from "./field-path.ts";
+import type { JSONSchemaProps } from "./json-schema.ts";
 
 // ObjectMeta is not described by a CRD schema: the API server decodes it into its Go type, dropping the rest.
 const OBJECT_META_FIELDS = new Set([

@@ -1,6 +1,6 @@
 /**
- * Pure appraisal of TDX claims against `AttestationPolicy.spec.tdx`: an unset field is not checked, except the
- * defaults (debug refused, only UpToDate accepted); every mismatch is reported with field, expected and actual.
+ * Pure appraisal of TDX claims against the compiled policy's `tdx` section: an unset field is not checked (the CRD
+ * defaults refuse debug and accept only UpToDate); every mismatch is reported with field, expected and actual.
  */
 import type { AttestationPolicySpecTdx } from "../../api/v1alpha1/generated/types.ts";
 import type { ClaimValue, PolicyViolation, TeeAppraiser, TeeVerification } from "../types.ts";
@@ -15,7 +15,6 @@ const MEASUREMENT_FIELDS = [
   "mrConfigId",
   "xfam",
 ] as const;
-const DEFAULT_ACCEPTED_TCB_STATUSES = ["UpToDate"];
 const MISSING = "<missing>";
 
 function claimText(value: ClaimValue | undefined): string {
@@ -37,7 +36,7 @@ function violation(
 }
 
 export const appraiseTdx: TeeAppraiser = (verification: TeeVerification, policy) => {
-  const tdx: AttestationPolicySpecTdx = policy.tdx ?? {};
+  const tdx = policy.tdx;
   const { claims } = verification;
   const violations: PolicyViolation[] = [];
 
@@ -50,14 +49,14 @@ export const appraiseTdx: TeeAppraiser = (verification: TeeVerification, policy)
     }
   }
 
-  if (tdx.allowDebug !== true && claims.debug !== false) {
+  if (!tdx.allowDebug && claims.debug !== false) {
     violations.push({
       ...violation("allowDebug", ["false"], claimText(claims.debug)),
       message: `spec.tdx.allowDebug: the TD has the DEBUG attribute (debug=${claimText(claims.debug)})`,
     });
   }
 
-  const accepted = tdx.acceptedTcbStatuses ?? DEFAULT_ACCEPTED_TCB_STATUSES;
+  const accepted = tdx.acceptedTcbStatuses;
   if (!accepted.includes(verification.tcbStatus)) {
     violations.push(violation("acceptedTcbStatuses", [...accepted], verification.tcbStatus));
   }

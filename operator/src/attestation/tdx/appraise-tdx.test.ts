@@ -1,7 +1,8 @@
 import { expect } from "chai";
+import { compilePolicySpec } from "../policy/compiled-policy.ts";
 import type { AttestationPolicySpec } from "../../api/v1alpha1/generated/types.ts";
 import type { TeeVerification } from "../types.ts";
-import { appraiseTdx } from "./appraise.ts";
+import { appraiseTdx } from "./appraise-tdx.ts";
 
 const MRTD = "91eb2b44".padEnd(96, "0");
 const RTMR = (n: number): string => `${n}`.repeat(96);
@@ -58,8 +59,9 @@ const cases: Case[] = [
     violations: [],
   },
   {
-    name: "measurements compare case-insensitively against their allow-lists",
-    policy: { tdx: { mrTd: [MRTD.toUpperCase()], rtmr0: [RTMR(0)], xfam: ["E702060000000000"] } },
+    name: "measurements compare case-insensitively against their allow-lists (the CRD admits only lowercase)",
+    policy: { tdx: { mrTd: [MRTD], rtmr0: [RTMR(0)], xfam: ["e702060000000000"] } },
+    verification: verification({}, { mrTd: MRTD.toUpperCase(), xfam: "E702060000000000" }),
     violations: [],
   },
   {
@@ -130,7 +132,7 @@ const cases: Case[] = [
 describe("appraiseTdx", () => {
   for (const test of cases) {
     it(test.name, () => {
-      const violations = appraiseTdx(test.verification ?? verification(), test.policy);
+      const violations = appraiseTdx(test.verification ?? verification(), compilePolicySpec(test.policy));
       expect(violations.map(({ field, actual }) => ({ field, actual }))).to.deep.equal(
         test.violations.map(({ field, actual }) => ({ field, actual })),
       );

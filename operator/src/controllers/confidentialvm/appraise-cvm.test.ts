@@ -11,14 +11,15 @@ import {
   type StoredSigningKey,
 } from "../../attestation/result/signing-keys.ts";
 import { appraiseSnp, createSnpVerifier } from "../../attestation/snp/index.ts";
-import { appraiseEvidence, type AppraisalContext, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraisal.ts";
+import { compilePolicySpec } from "../../attestation/policy/compiled-policy.ts";
+import { appraiseCvm, type CvmAppraisalContext, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraise-cvm.ts";
 
 const NOW = new Date("2030-01-01T00:00:00Z");
 const NONCE = "c0".repeat(32);
 const TCB = { bootloader: 3, tee: 0, snp: 8, microcode: 115 };
 const CHIP_ID = Uint8Array.from({ length: 64 }, (_, i) => i);
 
-describe("appraiseEvidence (controller side of the handshake)", () => {
+describe("appraiseCvm (controller side of the handshake)", () => {
   let pki: FakeAmdPki;
   let guestKey: GuestPublicKey;
   let signingKey: StoredSigningKey;
@@ -46,9 +47,10 @@ describe("appraiseEvidence (controller side of the handshake)", () => {
     return cvm;
   }
 
-  function context(): AppraisalContext {
+  const policy = compilePolicySpec({ snp: { measurement: ["aa".repeat(48)] } });
+
+  function context(): CvmAppraisalContext {
     return {
-      policy: {},
       maxEvidenceBytes: DEFAULT_MAX_EVIDENCE_BYTES,
       backends: {
         tees: { snp: { verifier: createSnpVerifier({ anchors: pki.anchors }), appraise: appraiseSnp } },
@@ -57,7 +59,6 @@ describe("appraiseEvidence (controller side of the handshake)", () => {
       signingKey,
       issuer: "trustgate",
       subject: "team-a/llm-inference",
-      resultTtlMs: 7_200_000,
       now: NOW,
     };
   }
@@ -71,8 +72,9 @@ describe("appraiseEvidence (controller side of the handshake)", () => {
   });
 
   it("affirms bound evidence and signs a result bound to the guest key", async () => {
-    const attestation = await appraiseEvidence(
+    const attestation = await appraiseCvm(
       cvmAnswering(await expectedReportData(NONCE, guestKey)),
+      policy,
       context(),
     );
     expect(attestation.verdict, JSON.stringify(attestation.violations)).to.equal("affirming");
@@ -81,29 +83,61 @@ describe("appraiseEvidence (controller side of the handshake)", () => {
       now: NOW,
     });
     expect(check.ok).to.equal(true);
-    if (check.ok) expect(check.claims.cnf.jkt).to.equal(attestation.keyThumbprint);
+    if (!check.ok) throw new Error(check.reason);
+    expect(check.claims.cnf.jkt).to.equal(attestation.keyThumbprint);
+    expect(check.claims["trustgate.tee"]).to.deep.equal({ type: "snp", product: "Milan" });
+    expect(check.claims["trustgate.policy"]).to.deep.equal({ name: "inline" });
+    expect(attestation).to.deep.include({ policyName: "inline" });
   });
 
   it("is contraindicated, with no token, when the report binds another key or nonce", async () => {
-    const attestation = await appraiseEvidence(cvmAnswering(new Uint8Array(64).fill(7)), context());
+    const attestation = await appraiseCvm(cvmAnswering(new Uint8Array(64).fill(7)), policy, context());
     expect(attestation.verdict).to.equal("contraindicated");
     expect(attestation.violations?.map((v) => v.code)).to.include("BindingMismatch");
     expect(attestation.token).to.equal(undefined);
   });
 
+  it("is contraindicated, TeeMismatch, when a TDX CVM is answered with genuine SNP evidence", async () => {
+    const cvm = cvmAnswering(await expectedReportData(NONCE, guestKey));
+    cvm.spec = { ...cvm.spec, tee: "tdx" };
+    const attestation = await appraiseCvm(cvm, policy, context());
+    expect(attestation.verdict).to.equal("contraindicated");
+    expect(attestation.violations?.map((v) => v.code)).to.deep.equal(["TeeMismatch"]);
+    expect(attestation.token).to.equal(undefined);
+  });
+
+  it("does not attest a guest whose measurement the policy does not pin, unless the policy opts in", async () => {
+    const cvm = cvmAnswering(await expectedReportData(NONCE, guestKey));
+    const unpinned = await appraiseCvm(
+      cvm,
+      compilePolicySpec({ tdx: { mrTd: ["bb".repeat(48)] } }),
+      context(),
+    );
+    expect(unpinned.verdict).to.equal("warning");
+    expect(unpinned.violations?.map((v) => v.code)).to.deep.equal(["MeasurementsUnpinned"]);
+    expect(unpinned.token, "no signed result for an untolerated warning").to.equal(undefined);
+    const optedIn = await appraiseCvm(cvm, compilePolicySpec({ allowUnpinnedMeasurements: true }), context());
+    expect(optedIn.verdict).to.equal("warning");
+    expect(optedIn.violations).to.deep.equal([]);
+    expect(optedIn.token).to.be.a("string");
+  });
+
   it("is contraindicated when assigned GPUs are missing from the evidence", async () => {
-    const attestation = await appraiseEvidence(
+    const attestation = await appraiseCvm(
       cvmAnswering(await expectedReportData(NONCE, guestKey), 2),
+      policy,
       context(),
     );
     expect(attestation.verdict).to.equal("contraindicated");
-    expect(attestation.violations?.map((v) => v.message)).to.include("bundle has 0 GPUs, 2 are assigned");
+    expect(attestation.violations?.map((v) => v.message)).to.include(
+      "status.gpus: the bundle holds evidence of 0 GPUs, 2 are assigned",
+    );
   });
 
   it("is contraindicated for malformed evidence, never throwing", async () => {
     const cvm = cvmAnswering(new Uint8Array(64));
     if (cvm.status?.evidence !== undefined) cvm.status.evidence.tee.report = "bm90IGEgcmVwb3J0";
-    const attestation = await appraiseEvidence(cvm, context());
+    const attestation = await appraiseCvm(cvm, policy, context());
     expect(attestation.verdict).to.equal("contraindicated");
     expect(attestation.violations?.[0]?.code).to.equal("EvidenceMalformed");
   });
@@ -111,19 +145,15 @@ describe("appraiseEvidence (controller side of the handshake)", () => {
   it("refuses, unread, a bundle over the size limit, even authentic and bound", async () => {
     const cvm = cvmAnswering(await expectedReportData(NONCE, guestKey));
     const size = Buffer.byteLength(JSON.stringify(cvm.status?.evidence));
-    const atLimit = await appraiseEvidence(cvm, { ...context(), maxEvidenceBytes: size });
+    const atLimit = await appraiseCvm(cvm, policy, { ...context(), maxEvidenceBytes: size });
     expect(atLimit.verdict, "a bundle of exactly the limit is accepted").to.equal("affirming");
-    const over = await appraiseEvidence(cvm, { ...context(), maxEvidenceBytes: size - 1 });
-    expect(over).to.deep.include({
-      verdict: "contraindicated",
-      nonce: NONCE,
-      tee: { type: "snp" },
-      gpus: [],
-    });
+    const over = await appraiseCvm(cvm, policy, { ...context(), maxEvidenceBytes: size - 1 });
+    expect(over).to.deep.include({ verdict: "contraindicated", nonce: NONCE, gpus: [] });
+    expect(over.tee).to.deep.include({ type: "snp", tcbStatus: "Unknown" });
     expect(over.violations).to.deep.equal([
       {
         code: "EvidenceTooLarge",
-        message: `status.evidence is ${size} bytes of JSON, more than the limit of ${size - 1} (--max-evidence-bytes); not verified`,
+        message: `snp: status.evidence is ${size} bytes of JSON, more than the limit of ${size - 1} (--max-evidence-bytes); not verified`,
       },
     ]);
     expect(over.token).to.equal(undefined);

@@ -1,6 +1,6 @@
 /**
- * Pure appraisal of SEV-SNP claims against `spec.snp` of an AttestationPolicy. An unset field is not checked,
- * except allowDebug and allowMigrationAgent, which default to false; every violation is reported.
+ * Pure appraisal of SEV-SNP claims against the compiled policy's `snp` section. An unset field is not checked (the
+ * CRD defaults allowDebug and allowMigrationAgent to false); every violation is reported.
  */
 import type { AttestationPolicySpecSnp } from "../../api/v1alpha1/generated/types.ts";
 import type { ClaimValue, PolicyViolation, TeeAppraiser } from "../types.ts";
@@ -49,11 +49,11 @@ function checkAllowList(
 
 function checkForbiddenBit(
   field: "allowDebug" | "allowMigrationAgent",
-  allowed: boolean | undefined,
+  allowed: boolean,
   bit: ClaimValue | undefined,
   label: string,
 ): PolicyViolation[] {
-  if (allowed === true || bit === false) return [];
+  if (allowed || bit === false) return [];
   return [
     violation(
       `spec.snp.${field}`,
@@ -90,7 +90,7 @@ function checkMinTcb(
 }
 
 export const appraiseSnp: TeeAppraiser = (verification, policy) => {
-  const spec = policy.snp ?? {};
+  const spec = policy.snp;
   const claims = verification.claims;
   const guestPolicy = asObject(claims["policy"]);
   const violations = [
@@ -106,7 +106,7 @@ export const appraiseSnp: TeeAppraiser = (verification, policy) => {
     ),
     ...checkMinTcb(spec.minTcb, asObject(claims["reportedTcb"])),
   ];
-  if (spec.requireVcek === true && claims["signingKey"] !== "vcek") {
+  if (spec.requireVcek && claims["signingKey"] !== "vcek") {
     const actual = claims["signingKey"];
     violations.push(
       violation(

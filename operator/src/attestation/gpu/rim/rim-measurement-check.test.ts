@@ -5,7 +5,7 @@ import {
   sharedGpuEntry,
 } from "../../../../test/fixtures/nvidia/shared-items.ts";
 import { createLocalGpuVerifier } from "../verifier.ts";
-import { createRimAppraiser, rimLookups } from "./appraiser.ts";
+import { createRimAppraiser, rimLookups } from "./rim-measurement-check.ts";
 import { directoryRimSource } from "./rim-source.ts";
 import { sharedRim } from "./rim.test.ts";
 import { parseSpdmEvidence } from "../spdm-evidence.ts";

@@ -1,9 +1,12 @@
 import { expect } from "chai";
-import type { GpuResult } from "../verify-bundle.ts";
-import { appraiseGpus, blockingGpuErrors } from "./appraise.ts";
-import type { GpuPolicy } from "./appraisal-hooks.ts";
+import type { AttestationPolicySpecGpu } from "../../api/v1alpha1/generated/types.ts";
+import { compilePolicySpec } from "../policy/compiled-policy.ts";
+import type { GpuResult } from "../types.ts";
+import { appraiseGpus, blockingGpuErrors, type GpuAssignment } from "./appraise-gpus.ts";
 
-const gpu = (overrides: Partial<GpuResult & { deviceType: "gpu" | "switch" }> = {}) => ({
+const policyOf = (gpu: AttestationPolicySpecGpu) => compilePolicySpec({ gpu }).gpu;
+
+const gpu = (overrides: Partial<GpuResult> = {}): GpuResult => ({
   index: 0,
   authentic: true,
   nonce: "",
@@ -16,7 +19,7 @@ const gpu = (overrides: Partial<GpuResult & { deviceType: "gpu" | "switch" }> = 
 });
 
 describe("appraisal of spec.gpu", () => {
-  const cases: [string, Parameters<typeof appraiseGpus>, string[]][] = [
+  const cases: [string, [GpuResult[], AttestationPolicySpecGpu, GpuAssignment?], string[]][] = [
     ["no lists: any version", [[gpu()], {}], []],
     [
       "an allowed driver and VBIOS (case-insensitive)",
@@ -46,13 +49,23 @@ describe("appraisal of spec.gpu", () => {
       ],
       [],
     ],
-    ["every assigned GPU present", [[gpu(), gpu({ index: 1 })], {}, { assignedGpus: 2 }], []],
-    ["an assigned GPU missing", [[gpu()], {}, { assignedGpus: 2 }], ["status.gpus"]],
-    ["an extra GPU", [[gpu(), gpu({ index: 1 })], {}, { assignedGpus: 1 }], ["status.gpus"]],
+    ["every assigned GPU present", [[gpu(), gpu({ index: 1 })], {}, { gpus: 2 }], []],
+    ["an assigned GPU missing", [[gpu()], {}, { gpus: 2 }], ["status.gpus"]],
+    ["an extra GPU", [[gpu(), gpu({ index: 1 })], {}, { gpus: 1 }], ["status.gpus"]],
+    [
+      "NVSwitches are not counted as assigned GPUs",
+      [[gpu(), gpu({ index: 1, deviceType: "switch" })], {}, { gpus: 1 }],
+      [],
+    ],
+    [
+      "a GPU another CVM has attested",
+      [[gpu({ ueid: "u1" })], {}, { gpus: 1, identitiesElsewhere: new Map([["u1", "ns/other"]]) }],
+      ["status.gpus"],
+    ],
   ];
-  for (const [name, args, fields] of cases) {
+  for (const [name, [gpus, spec, assignment], fields] of cases) {
     it(name, () => {
-      expect(appraiseGpus(...args).map((v) => v.field)).to.deep.equal(fields);
+      expect(appraiseGpus(gpus, policyOf(spec), assignment).map((v) => v.field)).to.deep.equal(fields);
     });
   }
 
@@ -61,7 +74,7 @@ describe("appraisal of spec.gpu", () => {
     { code: "CollateralUnavailable" as const, message: "" },
     { code: "SignatureInvalid" as const, message: "" },
   ];
-  const tolerance: [string, GpuPolicy, string[]][] = [
+  const tolerance: [string, AttestationPolicySpecGpu, string[]][] = [
     [
       "default policy: nothing is tolerated",
       {},
@@ -80,7 +93,7 @@ describe("appraisal of spec.gpu", () => {
   ];
   for (const [name, policy, codes] of tolerance) {
     it(name, () => {
-      expect(blockingGpuErrors(errors, policy).map((e) => e.code)).to.deep.equal(codes);
+      expect(blockingGpuErrors(errors, policyOf(policy)).map((e) => e.code)).to.deep.equal(codes);
     });
   }
 });

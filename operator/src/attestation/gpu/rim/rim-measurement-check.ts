@@ -11,7 +11,7 @@ import type {
   GpuAppraisalContext,
   GpuMeasurementAppraiser,
   MeasurementAppraisal,
-} from "../appraisal-hooks.ts";
+} from "../checks.ts";
 import { compareMeasurements, type RimForComparison, type RimRole } from "./compare.ts";
 import { PINNED_RIM_ANCHORS, RimVerifier, type RimTrustAnchors } from "./rim.ts";
 import { cachingRimSource, firstRimSource, rimServiceSource, type RimSource } from "./rim-source.ts";
@@ -92,7 +92,7 @@ export function createRimAppraiser(config: RimAppraiserConfig = {}): RimAppraise
   async function find(lookup: RimLookup, evidence: AuthenticGpuEvidence, context: GpuAppraisalContext) {
     const inBundle = evidence.entry.rims?.[lookup.role];
     if (inBundle !== undefined) return inBundle;
-    const sources = [config.source, serviceFor(context.policy.rimServiceUrl)].filter(
+    const sources = [config.source, serviceFor(context.sources.rimServiceUrl)].filter(
       (source): source is RimSource => source !== undefined,
     );
     const text = await firstRimSource(sources).get(lookup.id);

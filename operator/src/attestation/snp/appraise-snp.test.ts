@@ -1,7 +1,8 @@
 import { expect } from "chai";
+import { compilePolicySpec } from "../policy/compiled-policy.ts";
 import type { AttestationPolicySpec, AttestationPolicySpecSnp } from "../../api/v1alpha1/generated/types.ts";
 import type { Claims, TeeVerification } from "../types.ts";
-import { appraiseSnp } from "./appraise.ts";
+import { appraiseSnp } from "./appraise-snp.ts";
 
 const MEASUREMENT = "ab".repeat(48);
 const HOST_DATA = "cd".repeat(32);
@@ -44,10 +45,11 @@ const cases: Record<string, Case> = {
   },
   "a listed measurement, host data and chip ID pass (case-insensitively)": {
     policy: {
-      measurement: ["00".repeat(48), MEASUREMENT.toUpperCase()],
+      measurement: ["00".repeat(48), MEASUREMENT],
       hostData: [HOST_DATA],
       allowedChipIds: [CHIP_ID],
     },
+    claims: { measurement: MEASUREMENT.toUpperCase() },
     violations: [],
   },
   "an unlisted measurement, host data and chip ID are all reported": {
@@ -113,7 +115,7 @@ describe("appraiseSnp", () => {
   for (const [name, { policy, claims, violations }] of Object.entries(cases)) {
     it(name, () => {
       const spec: AttestationPolicySpec = policy === undefined ? {} : { snp: policy };
-      const result = appraiseSnp(aVerification(claims), spec);
+      const result = appraiseSnp(aVerification(claims), compilePolicySpec(spec));
       expect(result.map((v) => `${v.field}: ${v.actual}`)).to.deep.equal(violations);
       for (const v of result) {
         expect(v.expected).to.be.an("array");
@@ -123,13 +125,16 @@ describe("appraiseSnp", () => {
   }
 
   it("gives the expected values of a violation", () => {
-    const [v] = appraiseSnp(aVerification(), { snp: { measurement: ["00".repeat(48)], minTcb: { snp: 6 } } });
+    const [v] = appraiseSnp(
+      aVerification(),
+      compilePolicySpec({ snp: { measurement: ["00".repeat(48)], minTcb: { snp: 6 } } }),
+    );
     expect(v).to.deep.include({
       field: "spec.snp.measurement",
       expected: ["00".repeat(48)],
       actual: MEASUREMENT,
     });
-    const [tcb] = appraiseSnp(aVerification(), { snp: { minTcb: { snp: 6 } } });
+    const [tcb] = appraiseSnp(aVerification(), compilePolicySpec({ snp: { minTcb: { snp: 6 } } }));
     expect(tcb).to.deep.include({ field: "spec.snp.minTcb.snp", expected: [">= 6"], actual: "5" });
   });
 });

@@ -1,0 +1,107 @@
+/**
+ * Appraisal of verified GPU/NVSwitch results against the compiled policy's `gpu` section and the CVM's assignment
+ * (pure): allowed driver and VBIOS versions, the GPUs the CVM was assigned (each exactly once, attested by no other
+ * CVM), and which verification errors the policy tolerates (a RIM or OCSP answer that could not be had leaves its
+ * status "unchecked"; whether that is acceptable is the verdict's call).
+ */
+import type { GpuPolicy } from "../policy/compiled-policy.ts";
+import type { GpuResult, GpuVerificationSources, PolicyViolation, VerificationError } from "../types.ts";
+
+/** Errors that only mean "could not check" and are tolerated when the policy does not require the check. */
+export const RIM_UNAVAILABLE = "RimUnavailable";
+export const REVOCATION_UNAVAILABLE = "CollateralUnavailable";
+
+/** What the CVM was given, when the caller knows it (the controller; not `trustgate verify`). */
+export interface GpuAssignment {
+  /** GPUs assigned to the CVM: the bundle must hold evidence of each exactly once (NVSwitches not counted). */
+  gpus: number;
+  /** Device identities (UEIDs) attested by other live ConfidentialVMs, with their `ns/name`. */
+  identitiesElsewhere?: ReadonlyMap<string, string>;
+}
+
+/** The policy's sources for the GPU verifier: URLs are how to verify, not what to require. */
+export function gpuSourcesOf(policy: GpuPolicy): GpuVerificationSources {
+  return {
+    mode: policy.mode,
+    allowCertificateHold: policy.allowCertificateHold,
+    ...(policy.rimServiceUrl === undefined ? {} : { rimServiceUrl: policy.rimServiceUrl }),
+    ...(policy.ocspUrl === undefined ? {} : { ocspUrl: policy.ocspUrl }),
+    ...(policy.nrasUrl === undefined ? {} : { nrasUrl: policy.nrasUrl }),
+  };
+}
+
+/** The errors of one GPU result that make it contraindicated under `policy`. */
+export function blockingGpuErrors(
+  errors: readonly VerificationError[],
+  policy: GpuPolicy,
+): VerificationError[] {
+  return errors.filter(
+    (e) =>
+      !(e.code === RIM_UNAVAILABLE && !policy.requireRimMatch) &&
+      !(e.code === REVOCATION_UNAVAILABLE && !policy.requireRevocationCheck),
+  );
+}
+
+function allowed(list: readonly string[] | undefined, value: string): boolean {
+  return list === undefined || list.length === 0 || list.some((v) => v.toUpperCase() === value.toUpperCase());
+}
+
+function versionViolations(gpu: GpuResult, policy: GpuPolicy): PolicyViolation[] {
+  const violations: PolicyViolation[] = [];
+  if (!allowed(policy.allowedDriverVersions, gpu.driverVersion)) {
+    violations.push({
+      field: "spec.gpu.allowedDriverVersions",
+      expected: [...(policy.allowedDriverVersions ?? [])],
+      actual: gpu.driverVersion,
+      message: `GPU ${gpu.index} runs driver ${gpu.driverVersion || "(none reported)"}, which the policy does not allow`,
+    });
+  }
+  if (!allowed(policy.allowedVbiosVersions, gpu.vbiosVersion)) {
+    violations.push({
+      field: "spec.gpu.allowedVbiosVersions",
+      expected: [...(policy.allowedVbiosVersions ?? [])],
+      actual: gpu.vbiosVersion,
+      message: `GPU ${gpu.index} runs VBIOS ${gpu.vbiosVersion || "(none reported)"}, which the policy does not allow`,
+    });
+  }
+  return violations;
+}
+
+function assignmentViolations(gpus: readonly GpuResult[], assignment: GpuAssignment): PolicyViolation[] {
+  const violations: PolicyViolation[] = [];
+  const present = gpus.filter((g) => g.deviceType !== "switch").length;
+  if (present !== assignment.gpus) {
+    violations.push({
+      field: "status.gpus",
+      expected: [String(assignment.gpus)],
+      actual: String(present),
+      message: `the bundle holds evidence of ${present} GPUs, ${assignment.gpus} are assigned`,
+    });
+  }
+  for (const gpu of gpus) {
+    const other = gpu.ueid === undefined ? undefined : assignment.identitiesElsewhere?.get(gpu.ueid);
+    if (other === undefined || gpu.ueid === undefined) continue;
+    violations.push({
+      field: "status.gpus",
+      expected: ["a device attested by no other ConfidentialVM"],
+      actual: gpu.ueid,
+      message: `GPU ${gpu.index} (${gpu.ueid}) is attested by ${other}`,
+    });
+  }
+  return violations;
+}
+
+/**
+ * Version policy for authentic results (NVSwitches have no driver and a switch BIOS, not a GPU VBIOS: the GPU lists
+ * do not apply to them), and, when the caller knows it, the assignment.
+ */
+export function appraiseGpus(
+  gpus: readonly GpuResult[],
+  policy: GpuPolicy,
+  assignment?: GpuAssignment,
+): PolicyViolation[] {
+  const versions = gpus
+    .filter((gpu) => gpu.authentic && gpu.deviceType !== "switch")
+    .flatMap((gpu) => versionViolations(gpu, policy));
+  return assignment === undefined ? versions : [...versions, ...assignmentViolations(gpus, assignment)];
+}

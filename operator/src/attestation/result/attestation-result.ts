@@ -1,0 +1,144 @@
+/**
+ * From an Appraisal to what the controller writes: the `status.attestation` summary, and, for a tolerated verdict,
+ * the signed EAR-style result (the CPU and every GPU as submodules) bound to the guest key.
+ */
+import type { ConfidentialVMStatusAttestation } from "../../api/v1alpha1/generated/types.ts";
+import { rfc3339 } from "../../runtime/conditions.ts";
+import type { Appraisal } from "../appraise.ts";
+import type { Claims } from "../types.ts";
+import { signAttestationResult, type AttestationResultClaims } from "./result-token.ts";
+import type { StoredSigningKey } from "./signing-keys.ts";
+
+export interface ResultContext {
+  issuer: string;
+  /** `namespace/name` of the ConfidentialVM. */
+  subject: string;
+  signingKey: StoredSigningKey;
+  now: Date;
+  resultTtlMs: number;
+  /** The open challenge the result answers. */
+  nonce: string;
+  /** PCI addresses the CVM was given (`status.gpus[].pciAddress`), by bundle index. */
+  pciAddresses?: readonly string[];
+  /** The AttestationPolicy appraised against. */
+  policy: { name: string; uid?: string; generation?: number };
+}
+
+const MAX_VIOLATIONS = 128;
+const MAX_CLAIMS = 64;
+const MAX_CLAIM_LENGTH = 4096;
+
+function claimText(value: Claims[string]): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+function stringClaims(claims: Claims): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(claims)
+      .slice(0, MAX_CLAIMS)
+      .map(([k, v]) => [k, claimText(v).slice(0, MAX_CLAIM_LENGTH)]),
+  );
+}
+
+/** Whether the result can stand: a tolerated verdict with no warning the policy does not tolerate. */
+export function resultAcceptable(appraisal: Appraisal): boolean {
+  return appraisal.verdict !== "contraindicated" && appraisal.warnings.every((w) => w.tolerated);
+}
+
+/** Every error, violation and untolerated warning of an appraisal, as `status.attestation.violations` lists them. */
+export function violationsOf(appraisal: Appraisal): { code: string; message: string }[] {
+  return [
+    ...appraisal.warnings.filter((w) => !w.tolerated).map(({ code, message }) => ({ code, message })),
+    ...appraisal.tee.errors.map((e) => ({ code: e.code, message: `${appraisal.tee.type}: ${e.message}` })),
+    ...appraisal.gpus.flatMap((g) =>
+      g.errors.map((e) => ({ code: e.code, message: `GPU ${g.index}: ${e.message}` })),
+    ),
+    ...appraisal.policy.violations.map((v) => ({ code: v.code, message: `${v.field}: ${v.message}` })),
+  ].slice(0, MAX_VIOLATIONS);
+}
+
+function submodules(appraisal: Appraisal): AttestationResultClaims["submods"] {
+  const { verdict } = appraisal;
+  return {
+    cpu: {
+      "ear.status": appraisal.tee.authentic ? verdict : "contraindicated",
+      claims: appraisal.tee.claims,
+    },
+    ...Object.fromEntries(
+      appraisal.gpus.map((g) => [
+        `gpu${g.index}`,
+        {
+          "ear.status": g.authentic ? verdict : "contraindicated",
+          claims: {
+            driverVersion: g.driverVersion,
+            vbiosVersion: g.vbiosVersion,
+            measurements: g.measurements,
+            revocation: g.revocation,
+          },
+        },
+      ]),
+    ),
+  };
+}
+
+function teeOf(appraisal: Appraisal): { type: string; product?: string } {
+  const product = appraisal.tee.claims["product"];
+  return { type: appraisal.tee.type, ...(typeof product === "string" ? { product } : {}) };
+}
+
+/** The new `status.attestation`: a summary of the appraisal, signed when its verdict is tolerated. */
+export async function attestationResult(
+  appraisal: Appraisal,
+  ctx: ResultContext,
+): Promise<ConfidentialVMStatusAttestation> {
+  const expiresAt = new Date(ctx.now.getTime() + ctx.resultTtlMs);
+  const { verdict } = appraisal;
+  const teeType = appraisal.tee.type;
+  const result: ConfidentialVMStatusAttestation = {
+    verifiedAt: rfc3339(ctx.now),
+    expiresAt: rfc3339(expiresAt),
+    verdict,
+    nonce: ctx.nonce,
+    keyThumbprint: appraisal.evidence.keyThumbprint,
+    ...(teeType === "tdx" || teeType === "snp"
+      ? {
+          tee: {
+            type: teeType,
+            tcbStatus: appraisal.tee.tcbStatus,
+            advisoryIds: appraisal.tee.advisoryIds,
+            claims: stringClaims(appraisal.tee.claims),
+          },
+        }
+      : {}),
+    gpus: appraisal.gpus.map((g) => ({
+      index: g.index,
+      ...(ctx.pciAddresses?.[g.index] === undefined ? {} : { pciAddress: ctx.pciAddresses[g.index] }),
+      driverVersion: g.driverVersion,
+      vbiosVersion: g.vbiosVersion,
+      measurements: g.measurements,
+      revocation: g.revocation,
+      ...(g.ueid === undefined ? {} : { identity: g.ueid }),
+    })),
+    violations: violationsOf(appraisal),
+    policyName: ctx.policy.name,
+    ...(ctx.policy.uid === undefined ? {} : { policyUid: ctx.policy.uid }),
+    ...(ctx.policy.generation === undefined ? {} : { policyGeneration: ctx.policy.generation }),
+  };
+  if (!resultAcceptable(appraisal)) return result;
+  result.token = await signAttestationResult(
+    {
+      issuer: ctx.issuer,
+      subject: ctx.subject,
+      nonce: ctx.nonce,
+      guestKeyThumbprint: appraisal.evidence.keyThumbprint,
+      verdict,
+      submods: submodules(appraisal),
+      tee: teeOf(appraisal),
+      policy: ctx.policy,
+      issuedAt: ctx.now,
+      expiresAt,
+    },
+    ctx.signingKey,
+  );
+  return result;
+}
