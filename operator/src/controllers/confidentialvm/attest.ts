@@ -23,6 +23,7 @@ import type { EventRecorder } from "../../runtime/events.ts";
 import { appraiseEvidence, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraisal.ts";
 import { freshnessOf, nextAttestationStep, resultStands } from "./attestation-step.ts";
 import * as r from "./reasons.ts";
+import { ownedStatusPatch } from "./status-ownership.ts";
 
 export interface AttestationDeps {
   objects: CustomObjectsApi;
@@ -38,9 +39,10 @@ export interface AttestationDeps {
   now?: () => Date;
 }
 
+/** What the handshake owns (status-ownership.ts): phase and Ready are the lifecycle's, derived from Attested. */
 type AttestationStatus = Pick<
   ConfidentialVMStatus,
-  "phase" | "challenge" | "attestation" | "releasedSecrets" | "conditions"
+  "challenge" | "attestation" | "releasedSecrets" | "conditions"
 >;
 
 function gpuIdentitiesElsewhere(
@@ -89,8 +91,6 @@ async function releaseSecrets(
   return { released, missing };
 }
 
-const OWNED_FIELDS = ["phase", "challenge", "attestation", "releasedSecrets", "conditions"] as const;
-
 /** Merge-patches only the fields the handshake owns (never the guest's evidence), and only when they change. */
 async function write(
   deps: AttestationDeps,
@@ -99,11 +99,7 @@ async function write(
   clearChallenge: boolean,
 ): Promise<boolean> {
   const current = cvm.status ?? {};
-  const status: Record<string, unknown> = {};
-  for (const field of OWNED_FIELDS) {
-    if (next[field] !== undefined && !isDeepStrictEqual(next[field], current[field]))
-      status[field] = next[field];
-  }
+  const status = ownedStatusPatch("handshake", current, next);
   if (clearChallenge && current.challenge !== undefined) status["challenge"] = null;
   // A merge patch merges objects: fields of the last result that the new one lacks (its token) must be nulled.
   const attestation = status["attestation"] as Record<string, unknown> | undefined;
@@ -142,24 +138,24 @@ function involvedObject(cvm: ConfidentialVM): {
 
 function withAttestedConditions(
   cvm: ConfidentialVM,
-  stands: ReturnType<typeof resultStands>,
+  stands: Pick<ReturnType<typeof resultStands>, "ok" | "reason" | "message">,
   now: Date,
-): Pick<AttestationStatus, "phase" | "conditions"> {
-  let conditions = cvm.status?.conditions ?? [];
+): Pick<AttestationStatus, "conditions"> {
   const status = stands.ok ? ("True" as const) : ("False" as const);
-  conditions = setCondition(
-    conditions,
-    { type: r.CONDITION_ATTESTED, status, reason: stands.reason, message: stands.message },
-    cvm.metadata.generation,
-    now,
-  );
-  conditions = setCondition(
-    conditions,
-    { type: r.CONDITION_READY, status, reason: stands.reason, message: stands.message },
-    cvm.metadata.generation,
-    now,
-  );
-  return { phase: stands.ok ? "Attested" : "Attesting", conditions };
+  const attested = { type: r.CONDITION_ATTESTED, status, reason: stands.reason, message: stands.message };
+  return { conditions: setCondition(cvm.status?.conditions, attested, cvm.metadata.generation, now) };
+}
+
+/** Sets Attested=False (e.g. the host stopped being Validated); says whether it wrote. */
+export async function withdrawAttested(
+  cvm: ConfidentialVM,
+  reason: string,
+  message: string,
+  deps: AttestationDeps,
+): Promise<boolean> {
+  const now = (deps.now ?? (() => new Date()))();
+  const withdrawn = withAttestedConditions(cvm, { ok: false, reason, message }, now);
+  return write(deps, cvm, withdrawn, false);
 }
 
 /** The CVM as stored now, with its whole evidence bundle (the controller's cache keeps only its nonce and key). */
@@ -266,12 +262,7 @@ export async function reconcileAttestation(
         issuedAt: rfc3339(now),
         expiresAt: rfc3339(new Date(now.getTime() + freshness.challengeTtlMs)),
       };
-      await write(
-        deps,
-        cvm,
-        { ...cvm.status, challenge, ...withAttestedConditions(cvm, stands, now) },
-        false,
-      );
+      await write(deps, cvm, { challenge, ...withAttestedConditions(cvm, stands, now) }, false);
       ctx.log.info({ why: step.why, expiresAt: challenge.expiresAt }, "Issued attestation challenge");
       return { requeueAfterMs: freshness.challengeTtlMs + 500 };
     }
