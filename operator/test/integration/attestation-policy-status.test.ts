@@ -9,6 +9,7 @@ import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
 import { installTrustgate, SYSTEM_NS } from "../support/install.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
+import { aConfidentialVM } from "../builders/confidential-vm.ts";
 
 const NS = "policy-status-tests";
 const POLICY = "policy-status";
@@ -31,22 +32,18 @@ describe("AttestationPolicy status on the real API server (controller under its 
     p.status?.conditions?.find((c) => c.type === type);
 
   async function createCvm(name: string): Promise<void> {
+    // No host carries this label: the CVM stays Scheduling, which is all the count needs.
+    const body = aConfidentialVM({
+      tee: "snp",
+      policyRef: POLICY,
+      nodeSelector: { "trustgate.test/none": "x" },
+    });
+    body.metadata = { name, namespace: NS };
     await objects.createNamespacedCustomObject({
       ...trustgate,
       namespace: NS,
       plural: "confidentialvms",
-      body: {
-        apiVersion: "trustgate.io/v1alpha1",
-        kind: "ConfidentialVM",
-        metadata: { name, namespace: NS },
-        // No host carries this label: the CVMs stay Scheduling, which is all the count needs.
-        spec: {
-          tee: "snp",
-          policyRef: POLICY,
-          image: { containerDisk: `registry.example.com/cvm@sha256:${"4f".repeat(32)}` },
-          nodeSelector: { "trustgate.test/suite": "policy-status-none" },
-        },
-      },
+      body,
     });
   }
 
@@ -55,15 +52,15 @@ describe("AttestationPolicy status on the real API server (controller under its 
     objects = admin.makeApiClient(CustomObjectsApi);
     const dir = await makeTempDir("trustgate-policy-status-");
     await installTrustgate(admin, { kubevirt: true, namespaces: [NS] });
+    const body = {
+      apiVersion: "trustgate.io/v1alpha1",
+      kind: "AttestationPolicy",
+      metadata: { name: POLICY },
+    };
     await objects.createClusterCustomObject({
       ...trustgate,
       plural: "attestationpolicies",
-      body: {
-        apiVersion: "trustgate.io/v1alpha1",
-        kind: "AttestationPolicy",
-        metadata: { name: POLICY },
-        spec: { tdx: { mrTd: [hex96] } },
-      },
+      body: { ...body, spec: { tdx: { mrTd: [hex96] } } },
     });
     const kc = await writeTokenKubeconfig(
       admin,
