@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { Condition } from "../../api/v1alpha1/generated/types.ts";
-import { deriveReadiness, type Lifecycle, type LifecycleStage } from "./readiness.ts";
+import { deriveReadiness, type Lifecycle, type LifecycleStage, stageOfPhase } from "./readiness.ts";
 
 const now = new Date("2025-07-01T12:00:00Z");
 const later = "2025-07-01T14:00:00Z";
@@ -132,5 +132,16 @@ describe("deriveReadiness", () => {
     const first = deriveReadiness(running, attested("True", "Affirming", "attested at 10:00"), later, now);
     const renewed = deriveReadiness(running, attested("True", "Affirming", "attested at 11:00"), later, now);
     expect(renewed.ready).to.deep.equal(first.ready);
+  });
+
+  it("maps every derived phase back to its stage, so Attesting and Attested are one lifecycle stage", () => {
+    const stages: LifecycleStage[] = ["Pending", "Scheduling", "Launching", "Running", "Degraded", "Failed"];
+    for (const stage of stages) {
+      for (const attestedStatus of [undefined, "True"] as const) {
+        const condition = attestedStatus === undefined ? undefined : attested(attestedStatus);
+        const { phase } = deriveReadiness({ stage, reason: "R", message: "m" }, condition, later, now);
+        expect(stageOfPhase(phase), `${stage} → ${phase}`).to.equal(stage);
+      }
+    }
   });
 });

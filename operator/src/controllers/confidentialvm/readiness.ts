@@ -58,3 +58,8 @@ export function deriveReadiness(
     },
   };
 }
+
+/** The lifecycle stage a phase belongs to: Attesting and Attested are both Running. */
+export function stageOfPhase(phase: ConfidentialVMStatus["phase"]): LifecycleStage | undefined {
+  return phase === "Attesting" || phase === "Attested" ? "Running" : phase;
+}

@@ -22,6 +22,7 @@ import type { GpuLedger } from "./gpu-ledger.ts";
 import { legacySpecHash, launchedAsWanted, type RenderedLaunch, renderLaunch } from "./launch-hash.ts";
 import { hostState, placementFitsSpec, recordedPlacement, vmState } from "./lifecycle.ts";
 import * as s from "./lifecycle-status.ts";
+import { stageOfPhase } from "./readiness.ts";
 import * as r from "./reasons.ts";
 import { describeRefusals, scheduleConfidentialVM } from "./scheduling.ts";
 import { type StatusUpdate, writeStatus } from "./status.ts";
@@ -248,13 +249,14 @@ export class ConfidentialVMReconciler implements Reconciler {
     );
   }
 
-  /** Writes the lifecycle status when it changes; records the event when the phase changes. */
+  /** Writes the lifecycle status when it changes; records the event when the stage changes. */
   async #status(cvm: ConfidentialVM, ctx: ReconcileContext, update: StatusUpdate): Promise<boolean> {
     const now = (this.#deps.now ?? (() => new Date()))();
     const phase = await writeStatus(this.#deps.objects, cvm, update, now);
     if (phase === undefined) return false;
     ctx.log.info({ phase }, "Patched ConfidentialVM status");
-    if (update.event !== undefined && cvm.status?.phase !== phase) {
+    // Attesting ↔ Attested is the handshake's news (its own events), not a lifecycle transition.
+    if (update.event !== undefined && stageOfPhase(cvm.status?.phase) !== update.lifecycle.stage) {
       const { type, reason, message = update.lifecycle.message } = update.event;
       await this.#deps.events.record(involvedObject(cvm), type, reason, message);
     }

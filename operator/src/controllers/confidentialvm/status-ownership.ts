@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import type { Condition, ConfidentialVMStatus } from "../../api/v1alpha1/generated/types.ts";
+import { TerminalError } from "../../runtime/controller.ts";
 import * as r from "./reasons.ts";
 
 /** Who writes a ConfidentialVM's status: the lifecycle reconciler, the attestation handshake, the guest. */
@@ -28,7 +29,8 @@ export const CONDITION_OWNERS: Readonly<Record<string, StatusWriter>> = {
   [r.CONDITION_ATTESTED]: "handshake",
 };
 
-export class StatusOwnershipError extends Error {}
+/** A writer tried to change a field it does not own: a bug that retrying cannot fix. */
+export class StatusOwnershipError extends TerminalError {}
 
 function conditionsChangedBy(before: readonly Condition[], after: readonly Condition[]): string[] {
   const types = new Set([...before, ...after].map((c) => c.type));
