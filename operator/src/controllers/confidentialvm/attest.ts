@@ -23,7 +23,7 @@ import type { EventRecorder } from "../../runtime/events.ts";
 import { appraiseEvidence, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraisal.ts";
 import { freshnessOf, nextAttestationStep, resultStands } from "./attestation-step.ts";
 import * as r from "./reasons.ts";
-import { ownedStatusPatch } from "./status-ownership.ts";
+import { ownedStatusPatch, statusAfterPatch } from "./status-ownership.ts";
 
 export interface AttestationDeps {
   objects: CustomObjectsApi;
@@ -37,6 +37,11 @@ export interface AttestationDeps {
   /** `status.evidence` larger than this (JSON bytes) is refused unread; default DEFAULT_MAX_EVIDENCE_BYTES. */
   maxEvidenceBytes?: number;
   now?: () => Date;
+  /**
+   * The lifecycle's patch (phase, Ready) for the CVM as this write leaves it, sent in the same request so a new
+   * Attested costs one write, not two. The lifecycle's conditions already carry the handshake's Attested.
+   */
+  lifecycleFollowUp?: (after: ConfidentialVM) => Record<string, unknown>;
 }
 
 /** What the handshake owns (status-ownership.ts): phase and Ready are the lifecycle's, derived from Attested. */
@@ -108,6 +113,7 @@ async function write(
       if (!(key in attestation)) attestation[key] = null;
   }
   if (Object.keys(status).length === 0) return false;
+  Object.assign(status, deps.lifecycleFollowUp?.({ ...cvm, status: statusAfterPatch(current, status) }));
   await deps.objects.patchNamespacedCustomObjectStatus(
     {
       group: GROUP,

@@ -1,9 +1,9 @@
 import { expect } from "chai";
-import type { ConfidentialVM, ConfidentialVMStatus } from "../../api/v1alpha1/generated/types.ts";
+import type { ConfidentialVM } from "../../api/v1alpha1/generated/types.ts";
 import { aConfidentialVM } from "../../../test/builders/confidential-vm.ts";
 import { ofVm, placed } from "./lifecycle-status.ts";
 import { nextStatus, type StatusUpdate } from "./status.ts";
-import { ownedStatusPatch } from "./status-ownership.ts";
+import { ownedStatusPatch, statusAfterPatch } from "./status-ownership.ts";
 
 const now = new Date("2025-07-01T12:00:00Z");
 const placement = { nodeName: "gpu-node-1", gpus: [{ pciAddress: "0000:19:00.0", model: "H100-SXM5-80GB" }] };
@@ -11,10 +11,7 @@ const placement = { nodeName: "gpu-node-1", gpus: [{ pciAddress: "0000:19:00.0",
 /** The CVM as stored after the lifecycle wrote `update` (what the next pass sees), and that write's patch. */
 function afterWrite(cvm: ConfidentialVM, update: StatusUpdate): [ConfidentialVM, Record<string, unknown>] {
   const patch = ownedStatusPatch("lifecycle", cvm.status ?? {}, nextStatus(cvm, update, now));
-  const merged: Record<string, unknown> = { ...cvm.status, ...patch };
-  const status = Object.fromEntries(
-    Object.entries(merged).filter(([, v]) => v !== null),
-  ) as ConfidentialVMStatus;
+  const status = statusAfterPatch(cvm.status ?? {}, patch);
   return [{ ...cvm, status }, patch];
 }
 

@@ -25,7 +25,7 @@ import * as s from "./lifecycle-status.ts";
 import { stageOfPhase } from "./readiness.ts";
 import * as r from "./reasons.ts";
 import { describeRefusals, scheduleConfidentialVM } from "./scheduling.ts";
-import { type StatusUpdate, writeStatus } from "./status.ts";
+import { lifecyclePatch, type StatusUpdate, writeStatus } from "./status.ts";
 import { VmObjects } from "./vm-objects.ts";
 
 interface Cache<T> {
@@ -174,10 +174,17 @@ export class ConfidentialVMReconciler implements Reconciler {
         return {};
     }
     // The handshake runs on the next pass, against the object this write produced.
-    if (await this.#status(cvm, ctx, s.ofVm(state, placement.nodeName))) return {};
+    const running = s.ofVm(state, placement.nodeName);
+    if (await this.#status(cvm, ctx, running)) return {};
     if (this.#deps.attestation === undefined) return {};
     const renewAfterMs = await this.#ensureGuestIdentity(cvm);
-    const result = await reconcileAttestation(cvm, policy, this.#deps.attestation, ctx);
+    const lifecycleFollowUp = (after: ConfidentialVM) => lifecyclePatch(after, running, this.#now());
+    const result = await reconcileAttestation(
+      cvm,
+      policy,
+      { ...this.#deps.attestation, lifecycleFollowUp },
+      ctx,
+    );
     if (renewAfterMs === undefined || result.requeueAfterMs === undefined) return result;
     return { requeueAfterMs: Math.min(result.requeueAfterMs, Math.max(renewAfterMs, 1000)) };
   }
@@ -206,7 +213,7 @@ export class ConfidentialVMReconciler implements Reconciler {
 
   /** Ensures the CVM's guest identity (when configured); returns when its token is due for renewal. */
   async #ensureGuestIdentity(cvm: ConfidentialVM): Promise<number | undefined> {
-    return this.#identities?.ensure(cvm, (this.#deps.now ?? (() => new Date()))());
+    return this.#identities?.ensure(cvm, this.#now());
   }
 
   async #deleteVm(cvm: ConfidentialVM, ctx: ReconcileContext, why: string): Promise<ReconcileResult> {
@@ -249,10 +256,13 @@ export class ConfidentialVMReconciler implements Reconciler {
     );
   }
 
+  #now(): Date {
+    return (this.#deps.now ?? (() => new Date()))();
+  }
+
   /** Writes the lifecycle status when it changes; records the event when the stage changes. */
   async #status(cvm: ConfidentialVM, ctx: ReconcileContext, update: StatusUpdate): Promise<boolean> {
-    const now = (this.#deps.now ?? (() => new Date()))();
-    const phase = await writeStatus(this.#deps.objects, cvm, update, now);
+    const phase = await writeStatus(this.#deps.objects, cvm, update, this.#now());
     if (phase === undefined) return false;
     ctx.log.info({ phase }, "Patched ConfidentialVM status");
     // Attesting ↔ Attested is the handshake's news (its own events), not a lifecycle transition.

@@ -67,3 +67,12 @@ export function ownedStatusPatch(
   }
   return patch;
 }
+
+/** The status as the API server stores it after a merge patch of top-level fields (null removes one). */
+export function statusAfterPatch(
+  current: ConfidentialVMStatus,
+  patch: Record<string, unknown>,
+): ConfidentialVMStatus {
+  const merged: Record<string, unknown> = { ...current, ...patch };
+  return Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== null));
+}

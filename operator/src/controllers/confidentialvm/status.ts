@@ -57,6 +57,15 @@ export function nextStatus(
   };
 }
 
+/** The lifecycle's merge patch for `cvm` (only what changes); throws if it would touch another writer's field. */
+export function lifecyclePatch(
+  cvm: ConfidentialVM,
+  update: StatusUpdate,
+  now: Date,
+): Record<string, unknown> {
+  return ownedStatusPatch("lifecycle", cvm.status ?? {}, nextStatus(cvm, update, now));
+}
+
 /** Patches the lifecycle-owned part of the status when it changes; returns the phase written, if it wrote. */
 export async function writeStatus(
   objects: CustomObjectsApi,
@@ -64,8 +73,7 @@ export async function writeStatus(
   update: StatusUpdate,
   now: Date,
 ): Promise<ConfidentialVMStatus["phase"] | undefined> {
-  const next = nextStatus(cvm, update, now);
-  const patch = ownedStatusPatch("lifecycle", cvm.status ?? {}, next);
+  const patch = lifecyclePatch(cvm, update, now);
   if (Object.keys(patch).length === 0) return undefined;
   await objects.patchNamespacedCustomObjectStatus(
     {
@@ -79,5 +87,5 @@ export async function writeStatus(
     },
     setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
   );
-  return next.phase ?? undefined;
+  return (patch["phase"] as ConfidentialVMStatus["phase"]) ?? cvm.status?.phase;
 }
