@@ -1,6 +1,6 @@
 import type { AttestationPolicySpec } from "../../api/v1alpha1/generated/types.ts";
 import type { DesiredCondition } from "../../runtime/conditions.ts";
-import { freshnessOf } from "../confidentialvm/attestation-step.ts";
+import { parseDuration } from "../../runtime/duration.ts";
 import * as r from "./reasons.ts";
 
 /**
@@ -34,7 +34,9 @@ export function policyConditions(spec: AttestationPolicySpec): DesiredCondition[
     message: "the policy is valid",
   };
   try {
-    freshnessOf(spec);
+    const { challengeTtl, reattestInterval, resultTtl } = spec.freshness ?? {};
+    for (const duration of [challengeTtl, reattestInterval, resultTtl])
+      if (duration !== undefined) parseDuration(duration);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     ready = { ...ready, status: "False", reason: r.REASON_INVALID_FRESHNESS, message };
