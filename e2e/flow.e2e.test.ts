@@ -47,8 +47,11 @@ describe("e2e: the three steps on the local control plane (agents, controller, K
           return status.message;
         },
       );
-  const isAttested = async (name: string): Promise<boolean> =>
-    condition(await cvm(name), "Attested").status === "True";
+  // The handshake sets Attested; the lifecycle derives the phase from it on its next write.
+  const isAttested = async (name: string): Promise<boolean> => {
+    const c = await cvm(name);
+    return condition(c, "Attested").status === "True" && c?.status?.phase === "Attested";
+  };
 
   before(async function () {
     const admin = await kubeConfig();

@@ -252,7 +252,9 @@ const guestFiles = await guestFilesFromCloudInit(kc, "default", "demo-attested",
 background("guest-demo-attested", trustgate, simulatedGuestArgs(guestFiles, simPki));
 const attested = await follow(
   "demo-attested",
-  (cvm) => cvm.status?.conditions?.some((c) => c.type === "Attested" && c.status === "True") === true,
+  (cvm) =>
+    cvm.status?.phase === "Attested" &&
+    cvm.status.conditions?.some((c) => c.type === "Attested" && c.status === "True") === true,
 );
 writeFileSync(join(demoDir, "demo-attested.jwt"), attested.status?.attestation?.token ?? "");
 console.log(

@@ -110,6 +110,7 @@ export const controllerCommand: Command = {
     const metrics = new OperatorMetrics();
     instrumentController(manager.hostController, metrics);
     instrumentController(manager.cvmController, metrics);
+    instrumentController(manager.policyController, metrics);
     const phaseTimer = setInterval(() => {
       metrics.setConfidentialVMPhases(manager.cvmPhaseCounts());
     }, 5_000);

@@ -24,6 +24,7 @@ import { Controller, objectKey } from "../runtime/controller.ts";
 import { eventRecorder } from "../runtime/events.ts";
 import { trimVirtualMachine, trimVirtualMachineInstance } from "../kubevirt/cache-trim.ts";
 import { type ResourceEvent, ResourceWatch } from "../runtime/informer.ts";
+import { AttestationPolicyReconciler } from "./attestationpolicy/reconciler.ts";
 import { ConfidentialHostReconciler } from "./confidentialhost/reconciler.ts";
 import type { AttestationDeps } from "./confidentialvm/attest.ts";
 import { trimConfidentialVM } from "./confidentialvm/cache-trim.ts";
@@ -50,6 +51,8 @@ export interface ManagerOptions {
     guestEndpoint?: GuestEndpoint;
   };
 }
+
+const POLICY_RECOUNT_MS = 2_000;
 
 function customList<T extends KubernetesObject>(
   objects: CustomObjectsApi,
@@ -88,6 +91,7 @@ function kubevirtCache<T>(watch: ResourceWatch<KubernetesObject>): {
 export class ControllerManager {
   readonly hostController: Controller;
   readonly cvmController: Controller;
+  readonly policyController: Controller;
   readonly #watches: ResourceWatch<KubernetesObject>[] = [];
   readonly #hostWatches: ResourceWatch<KubernetesObject>[] = [];
   readonly #cvms: ResourceWatch<ConfidentialVM>;
@@ -126,6 +130,18 @@ export class ControllerManager {
       if (name !== undefined) this.cvmController.enqueue(`${obj.metadata?.namespace ?? ""}/${name}`);
     };
 
+    // The policies a CVM counted for (its last policyRef), so a changed policyRef recounts both.
+    const policyOf = new Map<string, string>();
+    const countPolicyUse = (cvm: ConfidentialVM, event: ResourceEvent): void => {
+      const key = objectKey(cvm);
+      const previous = policyOf.get(key);
+      if (event === "delete") policyOf.delete(key);
+      else policyOf.set(key, cvm.spec.policyRef);
+      // Batched: a thousand CVMs created at once recount their policy a few times, not a thousand.
+      for (const name of new Set([previous, cvm.spec.policyRef]))
+        if (name !== undefined) this.policyController.queue.addAfter(name, POLICY_RECOUNT_MS);
+    };
+
     const apis = `/apis/${GROUP}/${VERSION}`;
     const hosts = watch<ConfidentialHost>(
       `${apis}/${CONFIDENTIAL_HOST.plural}`,
@@ -151,6 +167,7 @@ export class ControllerManager {
         this.cvmController.enqueue(objectKey(cvm));
         // A deleted CVM's GPUs are free again: CVMs waiting for a host may fit now.
         if (event === "delete") cvmKeysWhere(unplaced);
+        countPolicyUse(cvm, event);
       },
       trimConfidentialVM,
     );
@@ -158,6 +175,7 @@ export class ControllerManager {
       `${apis}/${ATTESTATION_POLICY.plural}`,
       customList(objects, GROUP, VERSION, ATTESTATION_POLICY.plural),
       (policy) => {
+        this.policyController.enqueue(policy.metadata.name ?? "");
         cvmKeysWhere((cvm) => cvm.spec.policyRef === policy.metadata.name);
       },
     );
@@ -193,6 +211,12 @@ export class ControllerManager {
         allKeys: () => hosts.list().map((h) => h.metadata.name ?? ""),
       },
     );
+    this.policyController = new Controller(new AttestationPolicyReconciler({ policies, cvms, objects }), {
+      log,
+      workers: 1,
+      resyncMs: options.resyncMs,
+      allKeys: () => policies.list().map((p) => p.metadata.name ?? ""),
+    });
     this.cvmController = new Controller(
       new ConfidentialVMReconciler({
         cvms,
@@ -260,6 +284,7 @@ export class ControllerManager {
     this.hostController.start();
     void this.synced().then(() => {
       this.cvmController.start();
+      this.policyController.start();
     });
   }
 
@@ -274,7 +299,7 @@ export class ControllerManager {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.hostController.stop(), this.cvmController.stop()]);
+    await Promise.all([this.hostController.stop(), this.cvmController.stop(), this.policyController.stop()]);
     await Promise.all(this.#watches.map((w) => w.stop()));
   }
 }

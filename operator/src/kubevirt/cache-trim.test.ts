@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { trimVirtualMachine, trimVirtualMachineInstance } from "./cache-trim.ts";
+import { launchedAsWanted } from "../controllers/confidentialvm/launch-hash.ts";
 import { vmState } from "../controllers/confidentialvm/lifecycle.ts";
 import type { VirtualMachine, VirtualMachineInstance } from "./generated/types.ts";
 
@@ -8,7 +9,7 @@ describe("KubeVirt watch-cache trimming", function () {
     ({
       apiVersion: "kubevirt.io/v1",
       kind: "VirtualMachine",
-      metadata: { name: "llm", namespace: "ml", annotations: { "trustgate.io/spec-hash": "h1" } },
+      metadata: { name: "llm", namespace: "ml", annotations: { "trustgate.io/launch-hash": "h1" } },
       spec: {
         runStrategy: "Always",
         template: {
@@ -38,7 +39,7 @@ describe("KubeVirt watch-cache trimming", function () {
     expect(trimmed).to.deep.equal({
       apiVersion: "kubevirt.io/v1",
       kind: "VirtualMachine",
-      metadata: { name: "llm", namespace: "ml", annotations: { "trustgate.io/spec-hash": "h1" } },
+      metadata: { name: "llm", namespace: "ml", annotations: { "trustgate.io/launch-hash": "h1" } },
       spec: { runStrategy: "Always" },
     });
   });
@@ -64,8 +65,9 @@ describe("KubeVirt watch-cache trimming", function () {
       const [fullVm, fullVmi, smallVm, smallVmi] = [vm(), vmi(), vm(), vmi()];
       trimVirtualMachine(smallVm as never);
       trimVirtualMachineInstance(smallVmi as never);
-      expect(vmState(smallVm, smallVmi, hash, node), `${hash} on ${node}`).to.deep.equal(
-        vmState(fullVm, fullVmi, hash, node),
+      const launchedAs = (v: VirtualMachine) => launchedAsWanted(v, { hash, legacyHash: () => "legacy" });
+      expect(vmState(smallVm, smallVmi, launchedAs, node), `${hash} on ${node}`).to.deep.equal(
+        vmState(fullVm, fullVmi, launchedAs, node),
       );
     }
   });

@@ -110,9 +110,13 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
       60_000,
     );
     await startGuestFromCloudInit("secure-llm");
+    // The handshake sets Attested; the lifecycle derives the phase from it on its next write.
     await waitUntil(
       "secure-llm Attested",
-      async () => attested(await cvm("secure-llm")).status === "True",
+      async () => {
+        const c = await cvm("secure-llm");
+        return attested(c).status === "True" && c?.status?.phase === "Attested";
+      },
       60_000,
     );
 

@@ -16,8 +16,12 @@ export const REASON_VMI_FAILED = "VMIFailed";
 export const REASON_VM_INVALID = "VirtualMachineInvalid";
 export const REASON_NOT_SCHEDULED = "NotScheduled";
 export const REASON_NOT_ATTESTED = "NotAttested";
+export const REASON_ATTESTED = "Attested";
+export const REASON_RESULT_EXPIRED = "ResultExpired";
 export const REASON_HALTED = "Halted";
 export const REASON_CDI_MISSING = "CDINotInstalled";
 
-/** Annotation on a VirtualMachine: hash of the ConfidentialVM spec and placement it was rendered from. */
+/** Annotation on a VirtualMachine: hash of what it was rendered as (see renderedLaunchHash). */
+export const ANNOTATION_LAUNCH_HASH = "trustgate.io/launch-hash";
+/** The annotation VirtualMachines launched before the rendered hash carry: a hash of hand-picked spec fields. */
 export const ANNOTATION_SPEC_HASH = "trustgate.io/spec-hash";

@@ -24,6 +24,7 @@ import type { EventRecorder } from "../../runtime/events.ts";
 import { appraiseCvm, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraise-cvm.ts";
 import { nextAttestationStep, resultStands } from "./attestation-step.ts";
 import * as r from "../../api/v1alpha1/confidential-vm-conditions.ts";
+import { ownedStatusPatch, statusAfterPatch } from "./status-ownership.ts";
 
 export interface AttestationDeps {
   objects: CustomObjectsApi;
@@ -39,11 +40,17 @@ export interface AttestationDeps {
   /** `status.evidence` larger than this (JSON bytes) is refused unread; default DEFAULT_MAX_EVIDENCE_BYTES. */
   maxEvidenceBytes?: number;
   now?: () => Date;
+  /**
+   * The lifecycle's patch (phase, Ready) for the CVM as this write leaves it, sent in the same request so a new
+   * Attested costs one write, not two. The lifecycle's conditions already carry the handshake's Attested.
+   */
+  lifecycleFollowUp?: (after: ConfidentialVM) => Record<string, unknown>;
 }
 
+/** What the handshake owns (status-ownership.ts): phase and Ready are the lifecycle's, derived from Attested. */
 type AttestationStatus = Pick<
   ConfidentialVMStatus,
-  "phase" | "challenge" | "attestation" | "releasedSecrets" | "conditions"
+  "challenge" | "attestation" | "releasedSecrets" | "conditions"
 >;
 
 function gpuIdentitiesElsewhere(
@@ -96,8 +103,6 @@ const SHARED_POLICY_COMPILER = new PolicyCompiler();
 /** A policy the CRD refuses (e.g. stored before a CRD upgrade) is looked at again after this long, or on change. */
 const RETRY_INVALID_POLICY_MS = 5 * 60_000;
 
-const OWNED_FIELDS = ["phase", "challenge", "attestation", "releasedSecrets", "conditions"] as const;
-
 /** Merge-patches only the fields the handshake owns (never the guest's evidence), and only when they change. */
 async function write(
   deps: AttestationDeps,
@@ -106,11 +111,7 @@ async function write(
   clearChallenge: boolean,
 ): Promise<boolean> {
   const current = cvm.status ?? {};
-  const status: Record<string, unknown> = {};
-  for (const field of OWNED_FIELDS) {
-    if (next[field] !== undefined && !isDeepStrictEqual(next[field], current[field]))
-      status[field] = next[field];
-  }
+  const status = ownedStatusPatch("handshake", current, next);
   if (clearChallenge && current.challenge !== undefined) status["challenge"] = null;
   // A merge patch merges objects: fields of the last result that the new one lacks (its token) must be nulled.
   const attestation = status["attestation"] as Record<string, unknown> | undefined;
@@ -119,6 +120,7 @@ async function write(
       if (!(key in attestation)) attestation[key] = null;
   }
   if (Object.keys(status).length === 0) return false;
+  Object.assign(status, deps.lifecycleFollowUp?.({ ...cvm, status: statusAfterPatch(current, status) }));
   await deps.objects.patchNamespacedCustomObjectStatus(
     {
       group: GROUP,
@@ -149,24 +151,24 @@ function involvedObject(cvm: ConfidentialVM): {
 
 function withAttestedConditions(
   cvm: ConfidentialVM,
-  stands: ReturnType<typeof resultStands>,
+  stands: Pick<ReturnType<typeof resultStands>, "ok" | "reason" | "message">,
   now: Date,
-): Pick<AttestationStatus, "phase" | "conditions"> {
-  let conditions = cvm.status?.conditions ?? [];
+): Pick<AttestationStatus, "conditions"> {
   const status = stands.ok ? ("True" as const) : ("False" as const);
-  conditions = setCondition(
-    conditions,
-    { type: r.CONDITION_ATTESTED, status, reason: stands.reason, message: stands.message },
-    cvm.metadata.generation,
-    now,
-  );
-  conditions = setCondition(
-    conditions,
-    { type: r.CONDITION_READY, status, reason: stands.reason, message: stands.message },
-    cvm.metadata.generation,
-    now,
-  );
-  return { phase: stands.ok ? "Attested" : "Attesting", conditions };
+  const attested = { type: r.CONDITION_ATTESTED, status, reason: stands.reason, message: stands.message };
+  return { conditions: setCondition(cvm.status?.conditions, attested, cvm.metadata.generation, now) };
+}
+
+/** Sets Attested=False (e.g. the host stopped being Validated); says whether it wrote. */
+export async function withdrawAttested(
+  cvm: ConfidentialVM,
+  reason: string,
+  message: string,
+  deps: AttestationDeps,
+): Promise<boolean> {
+  const now = (deps.now ?? (() => new Date()))();
+  const withdrawn = withAttestedConditions(cvm, { ok: false, reason, message }, now);
+  return write(deps, cvm, withdrawn, false);
 }
 
 /** The CVM as stored now, with its whole evidence bundle (the controller's cache keeps only its nonce and key). */
@@ -286,12 +288,7 @@ export async function reconcileAttestation(
         issuedAt: rfc3339(now),
         expiresAt: rfc3339(new Date(now.getTime() + freshness.challengeTtlMs)),
       };
-      await write(
-        deps,
-        cvm,
-        { ...cvm.status, challenge, ...withAttestedConditions(cvm, stands, now) },
-        false,
-      );
+      await write(deps, cvm, { challenge, ...withAttestedConditions(cvm, stands, now) }, false);
       ctx.log.info({ why: step.why, expiresAt: challenge.expiresAt }, "Issued attestation challenge");
       return { requeueAfterMs: freshness.challengeTtlMs + 500 };
     }

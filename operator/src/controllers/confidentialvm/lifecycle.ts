@@ -1,11 +1,8 @@
-import { createHash } from "node:crypto";
 import type { ConfidentialHost, ConfidentialVM } from "../../api/v1alpha1/generated/types.ts";
-import { canonicalJson } from "../../encoding/canonical-json.ts";
 import type { VirtualMachine, VirtualMachineInstance } from "../../kubevirt/generated/types.ts";
 import type { VmPlacement } from "../../kubevirt/virtual-machine.ts";
 import { isConditionTrue } from "../../runtime/conditions.ts";
 import { CONDITION_VALIDATED } from "../../api/v1alpha1/confidential-host-conditions.ts";
-import { ANNOTATION_SPEC_HASH } from "../../api/v1alpha1/confidential-vm-conditions.ts";
 
 /** The placement recorded in a ConfidentialVM's status, if it has one. */
 export function recordedPlacement(cvm: ConfidentialVM): VmPlacement | undefined {
@@ -24,13 +21,6 @@ export function placementFitsSpec(cvm: ConfidentialVM, placement: VmPlacement): 
   return (
     placement.gpus.length === want && (model === undefined || placement.gpus.every((g) => g.model === model))
   );
-}
-
-/** Everything that, when changed, needs a new VM: what the guest boots with and where. */
-export function launchSpecHash(cvm: ConfidentialVM, placement: VmPlacement): string {
-  const { tee, image, resources, gpus, nodeSelector, runStrategy, tdx, snp } = cvm.spec;
-  const text = canonicalJson({ tee, image, resources, gpus, nodeSelector, runStrategy, tdx, snp, placement });
-  return createHash("sha256").update(text).digest("hex").slice(0, 32);
 }
 
 export type HostState = { ok: true } | { ok: false; reason: "gone" | "invalid"; message: string };
@@ -60,12 +50,12 @@ export type VmState =
 export function vmState(
   vm: VirtualMachine | undefined,
   vmi: VirtualMachineInstance | undefined,
-  wantedHash: string,
+  launchedAsWanted: (vm: VirtualMachine) => boolean,
   nodeName: string,
 ): VmState {
   if (vm === undefined) return { kind: "missing" };
   if (vm.metadata?.deletionTimestamp !== undefined) return { kind: "deleting" };
-  if (vm.metadata?.annotations?.[ANNOTATION_SPEC_HASH] !== wantedHash) return { kind: "outdated" };
+  if (!launchedAsWanted(vm)) return { kind: "outdated" };
   if (vm.spec.runStrategy === "Halted") return { kind: "halted" };
   const phase = vmi?.status?.phase;
   if (phase === "Failed") {

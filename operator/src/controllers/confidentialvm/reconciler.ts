@@ -3,12 +3,11 @@ import type {
   AttestationPolicy,
   ConfidentialHost,
   ConfidentialVM,
-  ConfidentialVMStatus,
 } from "../../api/v1alpha1/generated/types.ts";
 import { CONFIDENTIAL_VM, GROUP, VERSION } from "../../api/v1alpha1/generated/types.ts";
 import { FINALIZER } from "../../api/v1alpha1/labels.ts";
 import type { VirtualMachine, VirtualMachineInstance } from "../../kubevirt/generated/types.ts";
-import { buildVirtualMachine, VmBuildError, type VmPlacement } from "../../kubevirt/virtual-machine.ts";
+import { VmBuildError, type VmPlacement } from "../../kubevirt/virtual-machine.ts";
 import {
   objectKey,
   splitKey,
@@ -17,13 +16,16 @@ import {
   type ReconcileResult,
 } from "../../runtime/controller.ts";
 import { type EventRecorder, involvedObject } from "../../runtime/events.ts";
-import { type AttestationDeps, reconcileAttestation } from "./attest.ts";
+import { type AttestationDeps, reconcileAttestation, withdrawAttested } from "./attest.ts";
 import { GuestIdentities, type GuestIdentityApi } from "./guest-identity-memo.ts";
 import type { GpuLedger } from "./gpu-ledger.ts";
-import { hostState, launchSpecHash, placementFitsSpec, recordedPlacement, vmState } from "./lifecycle.ts";
+import { legacySpecHash, launchedAsWanted, type RenderedLaunch, renderLaunch } from "./launch-hash.ts";
+import { hostState, placementFitsSpec, recordedPlacement, vmState } from "./lifecycle.ts";
+import * as s from "./lifecycle-status.ts";
+import { stageOfPhase } from "./readiness.ts";
 import * as r from "../../api/v1alpha1/confidential-vm-conditions.ts";
 import { describeRefusals, scheduleConfidentialVM } from "./scheduling.ts";
-import { type StatusUpdate, writeStatus } from "./status.ts";
+import { lifecyclePatch, type StatusUpdate, writeStatus } from "./status.ts";
 import { VmObjects } from "./vm-objects.ts";
 
 interface Cache<T> {
@@ -85,20 +87,10 @@ export class ConfidentialVMReconciler implements Reconciler {
 
   async #reconcileLive(cvm: ConfidentialVM, ctx: ReconcileContext): Promise<ReconcileResult> {
     const deps = this.#deps;
-    const ns = cvm.metadata.namespace ?? "";
-    const vmName = cvm.metadata.name ?? "";
-    const vm = deps.vms.get(vmName, ns);
+    const vm = deps.vms.get(cvm.metadata.name ?? "", cvm.metadata.namespace ?? "");
     const policy = deps.policies.get(cvm.spec.policyRef);
     if (policy === undefined) {
-      const message = `AttestationPolicy ${cvm.spec.policyRef} not found`;
-      await this.#status(cvm, ctx, {
-        phase: vm === undefined ? "Pending" : "Degraded",
-        message,
-        conditions: [
-          { type: r.CONDITION_HOST_VALIDATED, status: "Unknown", reason: r.REASON_POLICY_NOT_FOUND, message },
-        ],
-        event: { type: "Warning", reason: r.REASON_POLICY_NOT_FOUND },
-      });
+      await this.#status(cvm, ctx, s.policyMissing(cvm.spec.policyRef, vm !== undefined));
       return {};
     }
 
@@ -110,37 +102,14 @@ export class ConfidentialVMReconciler implements Reconciler {
     }
     if (placement !== undefined) {
       const host = hostState(deps.hosts.get(placement.nodeName), placement.nodeName);
-      if (!host.ok) {
-        if (vm === undefined) {
-          placement = undefined;
-        } else {
-          await this.#status(cvm, ctx, {
-            phase: "Degraded",
-            message: host.message,
-            conditions: [
-              {
-                type: r.CONDITION_HOST_VALIDATED,
-                status: "False",
-                reason: host.reason === "gone" ? r.REASON_HOST_GONE : r.REASON_HOST_NOT_VALIDATED,
-                message: host.message,
-              },
-              {
-                type: r.CONDITION_READY,
-                status: "False",
-                reason: r.REASON_HOST_NOT_VALIDATED,
-                message: host.message,
-              },
-              {
-                type: r.CONDITION_ATTESTED,
-                status: "False",
-                reason: r.REASON_HOST_NOT_VALIDATED,
-                message: host.message,
-              },
-            ],
-            event: { type: "Warning", reason: r.REASON_HOST_NOT_VALIDATED },
-          });
-          return {};
-        }
+      if (!host.ok && vm === undefined) placement = undefined;
+      else if (!host.ok) {
+        // Attested is the handshake's to withdraw; the lifecycle goes Degraded on the pass its write triggers.
+        const withdrew =
+          deps.attestation !== undefined &&
+          (await withdrawAttested(cvm, r.REASON_HOST_NOT_VALIDATED, host.message, deps.attestation));
+        if (!withdrew) await this.#status(cvm, ctx, s.hostLost(host));
+        return {};
       }
     }
     if (placement === undefined) return this.#schedule(cvm, policy, ctx);
@@ -164,49 +133,11 @@ export class ConfidentialVMReconciler implements Reconciler {
         assignments: deps.ledger.assignments(deps.cvms.list()),
       });
       if (!result.scheduled) {
-        const message = `no eligible host: ${describeRefusals(result.refusals)}`;
-        await this.#status(cvm, ctx, {
-          phase: "Scheduling",
-          message,
-          placement: null,
-          conditions: [
-            { type: r.CONDITION_HOST_VALIDATED, status: "False", reason: r.REASON_NO_ELIGIBLE_HOST, message },
-            {
-              type: r.CONDITION_DEPLOYED,
-              status: "False",
-              reason: r.REASON_NOT_SCHEDULED,
-              message: "waiting for an eligible host",
-            },
-            { type: r.CONDITION_READY, status: "False", reason: r.REASON_NO_ELIGIBLE_HOST, message },
-          ],
-          event: { type: "Warning", reason: r.REASON_NO_ELIGIBLE_HOST },
-        });
+        await this.#status(cvm, ctx, s.noEligibleHost(describeRefusals(result.refusals)));
         return { requeueAfterMs: RESCHEDULE_MS };
       }
-      const { placement } = result;
-      deps.ledger.reserve(key, placement);
-      const message = `placed on validated host ${placement.nodeName} with ${placement.gpus.length} GPUs`;
-      await this.#status(cvm, ctx, {
-        phase: "Launching",
-        message,
-        placement,
-        conditions: [
-          { type: r.CONDITION_HOST_VALIDATED, status: "True", reason: r.REASON_HOST_VALIDATED, message },
-          {
-            type: r.CONDITION_DEPLOYED,
-            status: "False",
-            reason: r.REASON_VMI_PENDING,
-            message: "creating the VirtualMachine",
-          },
-          {
-            type: r.CONDITION_READY,
-            status: "False",
-            reason: r.REASON_NOT_ATTESTED,
-            message: "not attested yet",
-          },
-        ],
-        event: { type: "Normal", reason: "Scheduled" },
-      });
+      deps.ledger.reserve(key, result.placement);
+      await this.#status(cvm, ctx, s.placed(result.placement));
       return {};
     });
   }
@@ -218,151 +149,61 @@ export class ConfidentialVMReconciler implements Reconciler {
     policy: AttestationPolicy,
     ctx: ReconcileContext,
   ): Promise<ReconcileResult> {
-    const ns = cvm.metadata.namespace ?? "";
-    const name = cvm.metadata.name ?? "";
-    const hash = launchSpecHash(cvm, placement);
-    const state = vmState(vm, this.#deps.vmis.get(name, ns), hash, placement.nodeName);
-    const hostOk = {
-      type: r.CONDITION_HOST_VALIDATED,
-      status: "True" as const,
-      reason: r.REASON_HOST_VALIDATED,
-      message: `host ${placement.nodeName} validated`,
-    };
+    let launch: RenderedLaunch;
+    try {
+      launch = renderLaunch(cvm, placement);
+    } catch (error) {
+      if (!(error instanceof VmBuildError)) throw error;
+      await this.#status(cvm, ctx, s.vmInvalid(error.message));
+      return {};
+    }
+    const wanted = { hash: launch.hash, legacyHash: () => legacySpecHash(cvm, placement) };
+    const vmi = this.#deps.vmis.get(cvm.metadata.name ?? "", cvm.metadata.namespace ?? "");
+    const state = vmState(vm, vmi, (v) => launchedAsWanted(v, wanted), placement.nodeName);
     switch (state.kind) {
       case "missing":
-        return this.#createVm(cvm, placement, hash, ctx);
+        return this.#createVm(cvm, launch.vm, placement, ctx);
       case "outdated":
         return this.#deleteVm(cvm, ctx, "spec changed; relaunching the VM");
       case "deleting":
         return { requeueAfterMs: DELETE_POLL_MS };
-      case "halted":
-        await this.#status(cvm, ctx, {
-          phase: "Launching",
-          message: "runStrategy Halted: the VM is stopped",
-          conditions: [
-            hostOk,
-            {
-              type: r.CONDITION_DEPLOYED,
-              status: "False",
-              reason: r.REASON_HALTED,
-              message: "runStrategy Halted",
-            },
-          ],
-        });
+      case "running":
+        break;
+      default:
+        await this.#status(cvm, ctx, s.ofVm(state, placement.nodeName));
         return {};
-      case "starting":
-        await this.#status(cvm, ctx, {
-          phase: "Launching",
-          message: state.message,
-          conditions: [
-            hostOk,
-            {
-              type: r.CONDITION_DEPLOYED,
-              status: "False",
-              reason: r.REASON_VMI_PENDING,
-              message: state.message,
-            },
-          ],
-        });
-        return {};
-      case "failed":
-        await this.#status(cvm, ctx, {
-          phase: "Failed",
-          message: state.message,
-          conditions: [
-            hostOk,
-            {
-              type: r.CONDITION_DEPLOYED,
-              status: "False",
-              reason: r.REASON_VMI_FAILED,
-              message: state.message,
-            },
-            { type: r.CONDITION_READY, status: "False", reason: r.REASON_VMI_FAILED, message: state.message },
-          ],
-          event: { type: "Warning", reason: r.REASON_VMI_FAILED },
-        });
-        return {};
-      case "running": {
-        const attesting = cvm.status?.phase === "Attested" ? "Attested" : "Attesting";
-        const wrote = await this.#status(cvm, ctx, {
-          phase: attesting,
-          message: `VM running on validated host ${placement.nodeName}`,
-          conditions: [
-            hostOk,
-            {
-              type: r.CONDITION_DEPLOYED,
-              status: "True",
-              reason: r.REASON_VMI_RUNNING,
-              message: `VMI Running on ${placement.nodeName}`,
-            },
-          ],
-          event: { type: "Normal", reason: r.REASON_VMI_RUNNING },
-        });
-        // The handshake runs on the next pass, against the object this write produced.
-        if (wrote || this.#deps.attestation === undefined) return {};
-        const renewAfterMs = await this.#ensureGuestIdentity(cvm);
-        const result = await reconcileAttestation(cvm, policy, this.#deps.attestation, ctx);
-        if (renewAfterMs === undefined || result.requeueAfterMs === undefined) return result;
-        return { requeueAfterMs: Math.min(result.requeueAfterMs, Math.max(renewAfterMs, 1000)) };
-      }
     }
+    // The handshake runs on the next pass, against the object this write produced.
+    const running = s.ofVm(state, placement.nodeName);
+    if (await this.#status(cvm, ctx, running)) return {};
+    if (this.#deps.attestation === undefined) return {};
+    const renewAfterMs = await this.#ensureGuestIdentity(cvm);
+    const lifecycleFollowUp = (after: ConfidentialVM) => lifecyclePatch(after, running, this.#now());
+    const result = await reconcileAttestation(
+      cvm,
+      policy,
+      { ...this.#deps.attestation, lifecycleFollowUp },
+      ctx,
+    );
+    if (renewAfterMs === undefined || result.requeueAfterMs === undefined) return result;
+    return { requeueAfterMs: Math.min(result.requeueAfterMs, Math.max(renewAfterMs, 1000)) };
   }
 
   async #createVm(
     cvm: ConfidentialVM,
+    vm: VirtualMachine,
     placement: VmPlacement,
-    hash: string,
     ctx: ReconcileContext,
   ): Promise<ReconcileResult> {
-    let vm: VirtualMachine;
-    try {
-      vm = buildVirtualMachine(cvm, placement);
-    } catch (error) {
-      if (!(error instanceof VmBuildError)) throw error;
-      await this.#status(cvm, ctx, {
-        phase: "Failed",
-        message: error.message,
-        conditions: [
-          {
-            type: r.CONDITION_DEPLOYED,
-            status: "False",
-            reason: r.REASON_VM_INVALID,
-            message: error.message,
-          },
-        ],
-        event: { type: "Warning", reason: r.REASON_VM_INVALID },
-      });
-      return {};
-    }
-    vm.metadata = { ...vm.metadata, annotations: { [r.ANNOTATION_SPEC_HASH]: hash } };
     await this.#ensureGuestIdentity(cvm);
     const ns = cvm.metadata.namespace ?? "";
     if (cvm.spec.image.http !== undefined && !(await this.#vmObjects.ensureDataVolume(cvm))) {
-      const message =
-        "http images are imported by CDI, but the DataVolume API (cdi.kubevirt.io/v1beta1) is not installed";
-      await this.#status(cvm, ctx, {
-        phase: "Launching",
-        message,
-        conditions: [{ type: r.CONDITION_DEPLOYED, status: "False", reason: r.REASON_CDI_MISSING, message }],
-        event: { type: "Warning", reason: r.REASON_CDI_MISSING },
-      });
+      await this.#status(cvm, ctx, s.cdiMissing());
       return { requeueAfterMs: CDI_RETRY_MS };
     }
     const outcome = await this.#vmObjects.createVirtualMachine(ns, vm);
     if (outcome.kind === "rejected") {
-      await this.#status(cvm, ctx, {
-        phase: "Failed",
-        message: outcome.message,
-        conditions: [
-          {
-            type: r.CONDITION_DEPLOYED,
-            status: "False",
-            reason: r.REASON_VM_INVALID,
-            message: outcome.message,
-          },
-        ],
-        event: { type: "Warning", reason: r.REASON_VM_INVALID },
-      });
+      await this.#status(cvm, ctx, s.vmInvalid(outcome.message));
       return {};
     }
     if (outcome.kind === "created")
@@ -372,20 +213,13 @@ export class ConfidentialVMReconciler implements Reconciler {
 
   /** Ensures the CVM's guest identity (when configured); returns when its token is due for renewal. */
   async #ensureGuestIdentity(cvm: ConfidentialVM): Promise<number | undefined> {
-    return this.#identities?.ensure(cvm, (this.#deps.now ?? (() => new Date()))());
+    return this.#identities?.ensure(cvm, this.#now());
   }
 
   async #deleteVm(cvm: ConfidentialVM, ctx: ReconcileContext, why: string): Promise<ReconcileResult> {
     await this.#vmObjects.deleteVirtualMachine(cvm.metadata.namespace ?? "", cvm.metadata.name ?? "");
     ctx.log.info({ why }, "Deleted VirtualMachine");
-    await this.#status(cvm, ctx, {
-      phase: "Launching",
-      message: why,
-      conditions: [
-        { type: r.CONDITION_DEPLOYED, status: "False", reason: r.REASON_VM_RELAUNCHING, message: why },
-      ],
-      event: { type: "Normal", reason: r.REASON_VM_RELAUNCHING },
-    });
+    await this.#status(cvm, ctx, s.relaunching(why));
     return { requeueAfterMs: DELETE_POLL_MS };
   }
 
@@ -422,19 +256,19 @@ export class ConfidentialVMReconciler implements Reconciler {
     );
   }
 
+  #now(): Date {
+    return (this.#deps.now ?? (() => new Date()))();
+  }
+
+  /** Writes the lifecycle status when it changes; records the event when the stage changes. */
   async #status(cvm: ConfidentialVM, ctx: ReconcileContext, update: StatusUpdate): Promise<boolean> {
-    const now = (this.#deps.now ?? (() => new Date()))();
-    const written = await writeStatus(this.#deps.objects, cvm, update, now);
-    if (!written) return false;
-    ctx.log.info({ phase: update.phase }, "Patched ConfidentialVM status");
-    const previous: ConfidentialVMStatus["phase"] = cvm.status?.phase;
-    if (update.event !== undefined && previous !== update.phase) {
-      await this.#deps.events.record(
-        involvedObject(cvm),
-        update.event.type,
-        update.event.reason,
-        update.message,
-      );
+    const phase = await writeStatus(this.#deps.objects, cvm, update, this.#now());
+    if (phase === undefined) return false;
+    ctx.log.info({ phase }, "Patched ConfidentialVM status");
+    // Attesting ↔ Attested is the handshake's news (its own events), not a lifecycle transition.
+    if (update.event !== undefined && stageOfPhase(cvm.status?.phase) !== update.lifecycle.stage) {
+      const { type, reason, message = update.lifecycle.message } = update.event;
+      await this.#deps.events.record(involvedObject(cvm), type, reason, message);
     }
     return true;
   }

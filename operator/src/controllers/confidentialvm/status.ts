@@ -1,77 +1,80 @@
 import { type CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import { isDeepStrictEqual } from "node:util";
 import type { ConfidentialVM, ConfidentialVMStatus } from "../../api/v1alpha1/generated/types.ts";
 import { CONFIDENTIAL_VM, GROUP, VERSION } from "../../api/v1alpha1/generated/types.ts";
 import type { VmPlacement } from "../../kubevirt/virtual-machine.ts";
-import { type DesiredCondition, setCondition } from "../../runtime/conditions.ts";
+import { type DesiredCondition, findCondition, setCondition } from "../../runtime/conditions.ts";
+import { deriveReadiness, type Lifecycle } from "./readiness.ts";
+import { CONDITION_ATTESTED } from "../../api/v1alpha1/confidential-vm-conditions.ts";
+import { ownedStatusPatch } from "./status-ownership.ts";
 
 export interface StatusUpdate {
-  phase: NonNullable<ConfidentialVMStatus["phase"]>;
-  message: string;
+  lifecycle: Lifecycle;
+  /** HostValidated and Deployed; Ready is derived (deriveReadiness), Attested is the handshake's. */
   conditions: DesiredCondition[];
   /** A placement to record, null to clear it, undefined to keep what is there. */
   placement?: VmPlacement | null;
   /** Event to record when the phase changes. */
-  event?: { type: "Normal" | "Warning"; reason: string };
+  event?: { type: "Normal" | "Warning"; reason: string; message?: string };
 }
 
-type ControllerOwnedStatus = Pick<
+type LifecycleStatus = Pick<
   ConfidentialVMStatus,
   "phase" | "message" | "nodeName" | "vmName" | "gpus" | "conditions" | "observedGeneration"
 >;
 
-/** The controller-owned part of the status after applying `update`. */
-export function nextStatus(cvm: ConfidentialVM, update: StatusUpdate, now: Date): ControllerOwnedStatus {
+/** The lifecycle-owned part of the status after applying `update` (null clears a field). */
+export function nextStatus(
+  cvm: ConfidentialVM,
+  update: StatusUpdate,
+  now: Date,
+): { [K in keyof LifecycleStatus]: LifecycleStatus[K] | null } {
   const current = cvm.status ?? {};
+  const readiness = deriveReadiness(
+    update.lifecycle,
+    findCondition(current.conditions, CONDITION_ATTESTED),
+    current.attestation?.expiresAt,
+    now,
+  );
   let conditions = current.conditions ?? [];
-  for (const desired of update.conditions)
+  for (const desired of [...update.conditions, readiness.ready])
     conditions = setCondition(conditions, desired, cvm.metadata.generation, now);
-  const next: ControllerOwnedStatus = {
-    phase: update.phase,
-    message: update.message,
+  const placement =
+    update.placement === undefined
+      ? {}
+      : update.placement === null
+        ? { nodeName: null, vmName: null, gpus: null }
+        : {
+            nodeName: update.placement.nodeName,
+            vmName: cvm.metadata.name ?? "",
+            gpus: update.placement.gpus.map((g) => ({ pciAddress: g.pciAddress, model: g.model })),
+          };
+  return {
+    phase: readiness.phase,
+    message: update.lifecycle.message,
     conditions,
     ...(cvm.metadata.generation === undefined ? {} : { observedGeneration: cvm.metadata.generation }),
+    ...placement,
   };
-  if (update.placement === undefined) {
-    if (current.nodeName !== undefined) next.nodeName = current.nodeName;
-    if (current.vmName !== undefined) next.vmName = current.vmName;
-    if (current.gpus !== undefined) next.gpus = current.gpus;
-  } else if (update.placement !== null) {
-    next.nodeName = update.placement.nodeName;
-    next.vmName = cvm.metadata.name ?? "";
-    next.gpus = update.placement.gpus.map((g) => ({ pciAddress: g.pciAddress, model: g.model }));
-  }
-  return next;
 }
 
-function currentOwned(cvm: ConfidentialVM): ControllerOwnedStatus {
-  const { phase, message, nodeName, vmName, gpus, conditions, observedGeneration } = cvm.status ?? {};
-  const owned: ControllerOwnedStatus = {};
-  for (const [k, v] of Object.entries({
-    phase,
-    message,
-    nodeName,
-    vmName,
-    gpus,
-    conditions,
-    observedGeneration,
-  })) {
-    if (v !== undefined) (owned as Record<string, unknown>)[k] = v;
-  }
-  return owned;
+/** The lifecycle's merge patch for `cvm` (only what changes); throws if it would touch another writer's field. */
+export function lifecyclePatch(
+  cvm: ConfidentialVM,
+  update: StatusUpdate,
+  now: Date,
+): Record<string, unknown> {
+  return ownedStatusPatch("lifecycle", cvm.status ?? {}, nextStatus(cvm, update, now));
 }
 
-/** Patches the ConfidentialVM's status only when the controller-owned part changes; says whether it wrote. */
+/** Patches the lifecycle-owned part of the status when it changes; returns the phase written, if it wrote. */
 export async function writeStatus(
   objects: CustomObjectsApi,
   cvm: ConfidentialVM,
   update: StatusUpdate,
   now: Date,
-): Promise<boolean> {
-  const next = nextStatus(cvm, update, now);
-  if (isDeepStrictEqual(next, currentOwned(cvm))) return false;
-  const patch: Record<string, unknown> = { ...next };
-  if (update.placement === null) Object.assign(patch, { nodeName: null, vmName: null, gpus: null });
+): Promise<ConfidentialVMStatus["phase"] | undefined> {
+  const patch = lifecyclePatch(cvm, update, now);
+  if (Object.keys(patch).length === 0) return undefined;
   await objects.patchNamespacedCustomObjectStatus(
     {
       group: GROUP,
@@ -79,10 +82,10 @@ export async function writeStatus(
       plural: CONFIDENTIAL_VM.plural,
       namespace: cvm.metadata.namespace ?? "",
       name: cvm.metadata.name ?? "",
-      // resourceVersion makes the patch fail (409, retried) instead of overwriting a concurrent writer's conditions.
+      // resourceVersion makes the patch fail (409, retried) instead of overwriting the handshake's conditions.
       body: { metadata: { resourceVersion: cvm.metadata.resourceVersion }, status: patch },
     },
     setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
   );
-  return true;
+  return (patch["phase"] as ConfidentialVMStatus["phase"]) ?? cvm.status?.phase;
 }

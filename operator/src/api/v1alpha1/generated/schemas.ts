@@ -468,8 +468,15 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
     },
     status: {
       type: "object",
+      description: "Written by the controller; conditions Ready (reason Valid) and MeasurementsPinned.",
       properties: {
         observedGeneration: { type: "integer", format: "int64" },
+        confidentialVMs: {
+          type: "integer",
+          format: "int32",
+          minimum: 0,
+          description: "Number of ConfidentialVMs whose spec.policyRef names this policy.",
+        },
         conditions: {
           type: "array",
           maxItems: 16,

@@ -40,6 +40,7 @@ export interface AttestationPolicy {
   kind: "AttestationPolicy";
   metadata: V1ObjectMeta;
   spec: AttestationPolicySpec;
+  /** Written by the controller; conditions Ready (reason Valid) and MeasurementsPinned. */
   status?: AttestationPolicyStatus;
 }
 
@@ -160,8 +161,11 @@ export interface AttestationPolicySpecFreshness {
   resultTtl?: string;
 }
 
+/** Written by the controller; conditions Ready (reason Valid) and MeasurementsPinned. */
 export interface AttestationPolicyStatus {
   observedGeneration?: number;
+  /** Number of ConfidentialVMs whose spec.policyRef names this policy. */
+  confidentialVMs?: number;
   conditions?: Condition[];
 }
 

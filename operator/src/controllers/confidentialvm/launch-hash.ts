@@ -1,0 +1,56 @@
+import { createHash } from "node:crypto";
+import type { ConfidentialVM } from "../../api/v1alpha1/generated/types.ts";
+import { canonicalJson } from "../../encoding/canonical-json.ts";
+import { buildRootDataVolume } from "../../kubevirt/data-volume.ts";
+import type { VirtualMachine } from "../../kubevirt/generated/types.ts";
+import { buildVirtualMachine, type VmPlacement } from "../../kubevirt/virtual-machine.ts";
+import {
+  ANNOTATION_LAUNCH_HASH,
+  ANNOTATION_SPEC_HASH,
+} from "../../api/v1alpha1/confidential-vm-conditions.ts";
+
+function sha256Hex32(text: string): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, 32);
+}
+
+/** The VirtualMachine a CVM renders to on a placement, annotated with the hash of what it launches. */
+export interface RenderedLaunch {
+  vm: VirtualMachine;
+  hash: string;
+}
+
+/**
+ * Renders the CVM's VirtualMachine (and an http image's DataVolume) and hashes what the guest is launched as.
+ * Only metadata is left out of the hash: names, labels and owner never reach the guest and change in place.
+ * Throws VmBuildError when the CVM cannot be rendered.
+ */
+export function renderLaunch(cvm: ConfidentialVM, placement: VmPlacement): RenderedLaunch {
+  const vm = buildVirtualMachine(cvm, placement);
+  const dataVolume = cvm.spec.image.http === undefined ? undefined : buildRootDataVolume(cvm).spec;
+  const hash = sha256Hex32(canonicalJson({ vm: vm.spec, dataVolume }));
+  vm.metadata = { ...vm.metadata, annotations: { [ANNOTATION_LAUNCH_HASH]: hash } };
+  return { vm, hash };
+}
+
+/**
+ * The hash of hand-picked spec fields that VirtualMachines launched before the rendered hash carry: they are
+ * compared with it, so a new operator version does not relaunch every running CVM. Remove once none are left.
+ */
+export function legacySpecHash(cvm: ConfidentialVM, placement: VmPlacement): string {
+  const { tee, image, resources, gpus, nodeSelector, runStrategy, tdx, snp } = cvm.spec;
+  return sha256Hex32(
+    canonicalJson({ tee, image, resources, gpus, nodeSelector, runStrategy, tdx, snp, placement }),
+  );
+}
+
+/** Whether a running VirtualMachine was launched as `wanted` (new-style hash) or, for old VMs, the legacy hash. */
+export function launchedAsWanted(
+  vm: VirtualMachine,
+  wanted: { hash: string; legacyHash: () => string },
+): boolean {
+  const annotations = vm.metadata?.annotations ?? {};
+  const launched = annotations[ANNOTATION_LAUNCH_HASH];
+  if (launched !== undefined) return launched === wanted.hash;
+  const legacy = annotations[ANNOTATION_SPEC_HASH];
+  return legacy !== undefined && legacy === wanted.legacyHash();
+}
