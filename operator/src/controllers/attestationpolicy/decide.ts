@@ -1,60 +1,60 @@
-import type { AttestationPolicySpec } from "../../api/v1alpha1/generated/types.ts";
+import type { AttestationPolicy } from "../../api/v1alpha1/generated/types.ts";
+import * as r from "../../api/v1alpha1/attestation-policy-conditions.ts";
+import { measurementsPinned, type TeeType } from "../../attestation/appraise.ts";
+import { compilePolicy } from "../../attestation/policy/compiled-policy.ts";
 import type { DesiredCondition } from "../../runtime/conditions.ts";
-import { parseDuration } from "../../runtime/duration.ts";
-import * as r from "./reasons.ts";
+
+const TEES: readonly TeeType[] = ["tdx", "snp"];
+const PIN_FIELDS: Record<TeeType, string> = { tdx: "tdx.mrTd, rtmr0-3 or mrSeam", snp: "snp.measurement" };
 
 /**
- * The launch measurements a policy pins per TEE. RTMR3 is left out: the guest extends it at run time, so
- * pinning it is optional, while an unpinned MRTD, RTMR0-2, MRSEAM or SNP MEASUREMENT accepts any guest.
+ * The conditions an AttestationPolicy's status shows, from the same compilation the attestation uses: Ready (the
+ * policy passes the CRD's checks, so CVMs under it can be appraised) and MeasurementsPinned (for each TEE, whether
+ * the policy pins what a guest booted; without a pin, CVMs of that TEE are not Attested unless the policy opts in).
  */
-const PINNED_MEASUREMENTS = {
-  tdx: ["mrTd", "rtmr0", "rtmr1", "rtmr2", "mrSeam"],
-  snp: ["measurement"],
-} as const;
-
-/** The spec paths (e.g. `tdx.mrTd`) of the launch measurements the policy leaves unpinned. */
-export function unpinnedMeasurements(spec: AttestationPolicySpec): string[] {
-  const unpinned: string[] = [];
-  for (const [tee, fields] of Object.entries(PINNED_MEASUREMENTS)) {
-    const section = (spec[tee as keyof typeof PINNED_MEASUREMENTS] ?? {}) as Record<string, unknown>;
-    for (const field of fields) {
-      const values = section[field];
-      if (!Array.isArray(values) || values.length === 0) unpinned.push(`${tee}.${field}`);
-    }
+export function policyConditions(policy: AttestationPolicy): DesiredCondition[] {
+  const compiled = compilePolicy(policy);
+  if (!compiled.ok) {
+    const problems = compiled.errors.map((e) => `${e.path}: ${e.message}`).join("; ");
+    return [
+      { type: r.CONDITION_READY, status: "False", reason: r.REASON_INVALID, message: problems },
+      {
+        type: r.CONDITION_MEASUREMENTS_PINNED,
+        status: "Unknown",
+        reason: r.REASON_INVALID,
+        message: "the policy is not valid",
+      },
+    ];
   }
-  return unpinned;
-}
-
-/** The conditions an AttestationPolicy's status shows: Ready (the controller can use it) and MeasurementsPinned. */
-export function policyConditions(spec: AttestationPolicySpec): DesiredCondition[] {
-  let ready: DesiredCondition = {
+  const unpinned = TEES.filter((tee) => !measurementsPinned(compiled.policy, tee));
+  const ready: DesiredCondition = {
     type: r.CONDITION_READY,
     status: "True",
     reason: r.REASON_VALID,
     message: "the policy is valid",
   };
-  try {
-    const { challengeTtl, reattestInterval, resultTtl } = spec.freshness ?? {};
-    for (const duration of [challengeTtl, reattestInterval, resultTtl])
-      if (duration !== undefined) parseDuration(duration);
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    ready = { ...ready, status: "False", reason: r.REASON_INVALID_FRESHNESS, message };
+  if (unpinned.length === 0) {
+    return [
+      ready,
+      {
+        type: r.CONDITION_MEASUREMENTS_PINNED,
+        status: "True",
+        reason: r.REASON_PINNED,
+        message: "TDX and SNP launch measurements are pinned",
+      },
+    ];
   }
-  const unpinned = unpinnedMeasurements(spec);
-  const pinned: DesiredCondition =
-    unpinned.length === 0
-      ? {
-          type: r.CONDITION_MEASUREMENTS_PINNED,
-          status: "True",
-          reason: r.REASON_PINNED,
-          message: "TDX (MRTD, RTMR0-2, MRSEAM) and SNP (MEASUREMENT) launch measurements are pinned",
-        }
-      : {
-          type: r.CONDITION_MEASUREMENTS_PINNED,
-          status: "False",
-          reason: r.REASON_NOT_PINNED,
-          message: `not pinned, any value is accepted: ${unpinned.join(", ")}`,
-        };
-  return [ready, pinned];
+  const missing = unpinned.map((tee) => `${tee} (no ${PIN_FIELDS[tee]})`).join(", ");
+  const allowed = compiled.policy.allowUnpinnedMeasurements;
+  return [
+    ready,
+    {
+      type: r.CONDITION_MEASUREMENTS_PINNED,
+      status: "False",
+      reason: allowed ? r.REASON_UNPINNED_ALLOWED : r.REASON_NOT_PINNED,
+      message: allowed
+        ? `not pinned: ${missing}; spec.allowUnpinnedMeasurements accepts any genuine guest of these TEEs`
+        : `not pinned: ${missing}; ConfidentialVMs of these TEEs are not Attested (MeasurementsUnpinned)`,
+    },
+  ];
 }

@@ -25,7 +25,7 @@ export function desiredPolicyStatus(
 ): AttestationPolicyStatus {
   const name = policy.metadata.name;
   let conditions = policy.status?.conditions ?? [];
-  for (const desired of policyConditions(policy.spec))
+  for (const desired of policyConditions(policy))
     conditions = setCondition(conditions, desired, policy.metadata.generation, now);
   return {
     ...(policy.metadata.generation === undefined ? {} : { observedGeneration: policy.metadata.generation }),

@@ -468,7 +468,8 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
     },
     status: {
       type: "object",
-      description: "Written by the controller; conditions Ready (reason Valid) and MeasurementsPinned.",
+      description:
+        "Written by the controller; conditions Ready (reason Valid or Invalid) and MeasurementsPinned (Pinned, NotPinned or UnpinnedAllowed).",
       properties: {
         observedGeneration: { type: "integer", format: "int64" },
         confidentialVMs: {

@@ -40,7 +40,10 @@ export interface AttestationPolicy {
   kind: "AttestationPolicy";
   metadata: V1ObjectMeta;
   spec: AttestationPolicySpec;
-  /** Written by the controller; conditions Ready (reason Valid) and MeasurementsPinned. */
+  /**
+   * Written by the controller; conditions Ready (reason Valid or Invalid) and MeasurementsPinned
+   * (Pinned, NotPinned or UnpinnedAllowed).
+   */
   status?: AttestationPolicyStatus;
 }
 
@@ -161,7 +164,10 @@ export interface AttestationPolicySpecFreshness {
   resultTtl?: string;
 }
 
-/** Written by the controller; conditions Ready (reason Valid) and MeasurementsPinned. */
+/**
+ * Written by the controller; conditions Ready (reason Valid or Invalid) and MeasurementsPinned
+ * (Pinned, NotPinned or UnpinnedAllowed).
+ */
 export interface AttestationPolicyStatus {
   observedGeneration?: number;
   /** Number of ConfidentialVMs whose spec.policyRef names this policy. */
