@@ -25,6 +25,7 @@ import { createSimPki, TRUST_ROOTS_FILE } from "../operator/src/attestation/simu
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
 import { ResourceWatch } from "../operator/src/runtime/informer.ts";
 import { installTrustgate } from "../operator/test/support/install.ts";
+import { SIMULATED_SNP_MEASUREMENT } from "../operator/src/attestation/simulated/simulated-snp.ts";
 
 export const NS = "bench-attest";
 export const POLICY = "bench-attest";
@@ -99,7 +100,10 @@ export async function startBenchCluster(): Promise<BenchCluster> {
       metadata: { name: POLICY },
       // No RIM service or OCSP responder offline: SPDM signatures, device chains, nonces, the SNP report and
       // the binding are verified; measurements and revocation stay "unchecked".
-      spec: { gpu: { requireRimMatch: false, requireRevocationCheck: false } },
+      spec: {
+        snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
+        gpu: { requireRimMatch: false, requireRevocationCheck: false },
+      },
     },
   });
   return {

@@ -64,6 +64,59 @@ describe("trustgate verify-token (the CLI as a process)", function () {
     expect((JSON.parse(expired.stdout) as { reason: string }).reason).to.match(/exp/);
   });
 
+  it("refuses a valid result of another CVM, key, TEE or policy when the client says whose it expects", async () => {
+    const key = await generateSigningKey(T0);
+    const token = await signAttestationResult(
+      {
+        issuer: "https://trustgate.example/",
+        subject: "team-a/llm",
+        nonce: "11".repeat(32),
+        guestKeyThumbprint: "jkt-of-llm",
+        verdict: "affirming",
+        submods: {},
+        tee: { type: "snp", product: "Genoa" },
+        policy: { name: "production", uid: "uid-prod", generation: 3 },
+        issuedAt: T0,
+        expiresAt: new Date(T0.getTime() + 3_600_000),
+      },
+      key,
+    );
+    writeFileSync(join(dir, "jwks-expect.json"), JSON.stringify(publicJwks([key])));
+    const run = (extra: string[]) =>
+      trustgate([
+        "verify-token",
+        token,
+        "--jwks",
+        join(dir, "jwks-expect.json"),
+        "--at",
+        "2026-11-25T10:30:00Z",
+        ...extra,
+      ]);
+    const matching = await run([
+      "--subject",
+      "team-a/llm",
+      "--jkt",
+      "jkt-of-llm",
+      "--tee",
+      "snp",
+      "--policy-uid",
+      "uid-prod",
+    ]);
+    expect(matching.code, matching.stdout).to.equal(0);
+    const refusals: [string[], string][] = [
+      [["--subject", "team-a/other"], "subject"],
+      [["--jkt", "someone-elses-key"], "cnf.jkt"],
+      [["--tee", "tdx"], "TEE"],
+      [["--policy-uid", "uid-lax"], "policy uid"],
+    ];
+    for (const [flags, named] of refusals) {
+      const refused = await run(flags);
+      expect(refused.code, flags.join(" ")).to.equal(1);
+      expect((JSON.parse(refused.stdout) as { reason: string }).reason).to.include(named);
+    }
+    expect((await run(["--tee", "sev"])).code).to.equal(2);
+  });
+
   it("exits 2 when the JWKS cannot be read or is fetched over plain http", async () => {
     expect((await trustgate(["verify-token", "a.b.c", "--jwks", "/nonexistent.json"])).code).to.equal(2);
     const http = await trustgate(["verify-token", "a.b.c", "--jwks", "http://127.0.0.1:1/jwks.json"]);

@@ -4,10 +4,14 @@ import type { JWK } from "jose";
 import { checkAttestationResult } from "../attestation/result/result-token.ts";
 import { type Command, EXIT_FAILURE, EXIT_OK, type ParsedArgs, UsageError } from "../cli/command.ts";
 
-const USAGE = `Usage: trustgate verify-token <jwt | @file> --jwks <file | https URL> [--ca-file <PEM>] [--at <RFC3339 time>] [--issuer <iss>]
+const USAGE = `Usage: trustgate verify-token <jwt | @file> --jwks <file | https URL> [--ca-file <PEM>] [--at <RFC3339 time>]
+                              [--issuer <iss>] [--subject <ns/name>] [--jkt <thumbprint>] [--tee tdx|snp]
+                              [--policy-uid <uid>]
 
 Checks a ConfidentialVM's signed attestation result offline: the signature by a key of the operator's
 JWKS, the issuer, expiry, and an affirming result. Prints the claims as JSON.
+--subject, --jkt, --tee and --policy-uid require the result to be that of this ConfidentialVM, for this guest key
+(RFC 7638 thumbprint, base64url), TEE and AttestationPolicy: give them, or a valid result of another CVM passes.
 --ca-file trusts these CA certificates (instead of the system's) for an https JWKS, e.g. the caBundle of
 trustgate's webhook, which serves the JWKS at https://<webhook service>/.well-known/jwks.json.
 Exit status: 0 valid and affirming, 1 otherwise, 2 the input could not be read.`;
@@ -75,6 +79,10 @@ export const verifyTokenCommand: Command = {
     "ca-file": { type: "string" },
     at: { type: "string" },
     issuer: { type: "string" },
+    subject: { type: "string" },
+    jkt: { type: "string" },
+    tee: { type: "string" },
+    "policy-uid": { type: "string" },
   },
   async run(args, io) {
     const [tokenArg, ...extra] = args.positionals;
@@ -86,14 +94,18 @@ export const verifyTokenCommand: Command = {
     const now = at === undefined ? new Date() : new Date(at);
     if (Number.isNaN(now.getTime()))
       throw new UsageError(`trustgate verify-token: --at ${JSON.stringify(at)} is not a time`);
-    const issuer = text(args, "issuer");
+    const tee = text(args, "tee");
+    if (tee !== undefined && tee !== "tdx" && tee !== "snp")
+      throw new UsageError(`trustgate verify-token: --tee ${JSON.stringify(tee)} must be tdx or snp`);
+    const expected = Object.fromEntries(
+      (["issuer", "subject", "jkt", "tee", "policy-uid"] as const)
+        .map((flag) => [flag === "policy-uid" ? "policyUid" : flag, text(args, flag)] as const)
+        .filter(([, value]) => value !== undefined),
+    );
     const check = await checkAttestationResult(
       await readToken(tokenArg),
       await readJwks(jwksSource, text(args, "ca-file")),
-      {
-        now,
-        ...(issuer === undefined ? {} : { issuer }),
-      },
+      { now, ...expected },
     );
     io.stdout(
       `${JSON.stringify(check.ok ? { valid: true, claims: check.claims } : { valid: false, reason: check.reason, claims: check.claims }, null, 2)}\n`,

@@ -27,6 +27,7 @@ import { writeTokenKubeconfig } from "../support/identities.ts";
 import { readConfidentialVM } from "../support/read.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
+import { SIMULATED_SNP_MEASUREMENT } from "../../src/attestation/simulated/simulated-snp.ts";
 
 const NS = "attest-rejections";
 const NODE = "reject-snp-1";
@@ -141,6 +142,7 @@ describe("attestation rejections: bad evidence on the real API server never reac
       policy: {
         name: "reject-sim",
         spec: {
+          snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
           gpu: { requireRimMatch: false, requireRevocationCheck: false },
           freshness: { challengeTtl: "60s", reattestInterval: "10m", resultTtl: "20m" },
         },

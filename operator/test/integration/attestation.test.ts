@@ -25,6 +25,7 @@ import { simulatedGuestArgs } from "../support/guest-from-cloud-init.ts";
 import { readConfidentialVM } from "../support/read.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
+import { SIMULATED_SNP_MEASUREMENT } from "../../src/attestation/simulated/simulated-snp.ts";
 
 const SYSTEM_NS = "trustgate-system";
 const NS = "attest-tests";
@@ -66,6 +67,7 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
       policy: {
         name: "attest-sim",
         spec: {
+          snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
           gpu: { requireRimMatch: false, requireRevocationCheck: false },
           freshness: { challengeTtl: "60s", reattestInterval: "10m", resultTtl: "20m" },
         },

@@ -26,6 +26,7 @@ import { serviceAccountToken } from "../support/identities.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
+import { SIMULATED_SNP_MEASUREMENT } from "../../src/attestation/simulated/simulated-snp.ts";
 
 const NS = "guest-it";
 const CVM = { group: "trustgate.io", version: "v1alpha1", plural: "confidentialvms" };
@@ -107,11 +108,18 @@ describe("trustgate guest on the real API server (simulated SNP TEE and H100 GPU
   }
 
   async function verify(cvm: ConfidentialVM, nonce: string) {
-    return appraise(cvm.status?.evidence, compilePolicySpec({ gpu: { requireRevocationCheck: false } }), {
-      now: new Date(),
-      nonce: nonce,
-      backends: await simulatedBackends(trustRoots),
-    });
+    return appraise(
+      cvm.status?.evidence,
+      compilePolicySpec({
+        snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
+        gpu: { requireRevocationCheck: false },
+      }),
+      {
+        now: new Date(),
+        nonce: nonce,
+        backends: await simulatedBackends(trustRoots),
+      },
+    );
   }
 
   before(async function () {

@@ -58,14 +58,44 @@ export type TokenCheck =
   | { ok: true; claims: AttestationResultClaims }
   | { ok: false; reason: string; claims?: AttestationResultClaims };
 
+/** What a client expects of the result besides its signature: whose it is and what it appraised. */
+export interface ResultExpectations {
+  now: Date;
+  issuer?: string;
+  /** `namespace/name` of the ConfidentialVM the client means to talk to. */
+  subject?: string;
+  /** RFC 7638 thumbprint (base64url) of the key the client will encrypt to (`cnf.jkt`). */
+  jkt?: string;
+  /** The TEE the client expects (`tdx` | `snp`). */
+  tee?: string;
+  /** UID of the AttestationPolicy the client requires. */
+  policyUid?: string;
+}
+
+/** The first claim that is not what the client expects, as a reason; undefined when all are. */
+function unexpectedClaim(claims: AttestationResultClaims, expected: ResultExpectations): string | undefined {
+  const checks: [string, string | undefined, string | undefined][] = [
+    ["subject", expected.subject, claims.sub],
+    ["cnf.jkt", expected.jkt, claims.cnf.jkt],
+    ["TEE", expected.tee, claims["trustgate.tee"]?.type],
+    ["policy uid", expected.policyUid, claims["trustgate.policy"]?.uid],
+  ];
+  for (const [name, want, got] of checks) {
+    if (want !== undefined && want !== got)
+      return `the result's ${name} is ${got === undefined ? "absent" : JSON.stringify(got)}, expected ${JSON.stringify(want)}`;
+  }
+  return undefined;
+}
+
 /**
- * What a client checks before sending a byte of data: signature by a key of the operator's JWKS,
- * the token type, issuer (when given), not expired as of `now`, and an affirming result.
+ * What a client checks before sending a byte of data: signature by a key of the operator's JWKS, the token type,
+ * issuer (when given), not expired as of `now`, an affirming result, and, when given, that it is the result of the
+ * expected CVM (subject), for the expected key (cnf.jkt), TEE and policy: a valid token of another CVM is refused.
  */
 export async function checkAttestationResult(
   token: string,
   jwks: { keys: JWK[] },
-  options: { now: Date; issuer?: string },
+  options: ResultExpectations,
 ): Promise<TokenCheck> {
   let claims: AttestationResultClaims;
   try {
@@ -80,6 +110,8 @@ export async function checkAttestationResult(
   } catch (error) {
     return { ok: false, reason: `token rejected: ${(error as Error).message}` };
   }
+  const unexpected = unexpectedClaim(claims, options);
+  if (unexpected !== undefined) return { ok: false, reason: unexpected, claims };
   if (claims["ear.status"] !== "affirming") {
     return {
       ok: false,

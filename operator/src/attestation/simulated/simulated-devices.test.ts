@@ -201,7 +201,10 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
       const roots = simPkiTrustRoots(pki);
       const report = await appraise(
         await bundle(),
-        compilePolicySpec({ gpu: { requireRevocationCheck: true, requireRimMatch: true } }),
+        compilePolicySpec({
+          snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
+          gpu: { requireRevocationCheck: true, requireRimMatch: true },
+        }),
         {
           now: NOW,
           nonce: nonce,
