@@ -19,7 +19,7 @@ import type { TcbStatus } from "../types.ts";
 type Defaulted<T, K extends keyof T> = Readonly<T & Required<Pick<T, K>>>;
 
 export type HostPolicy = Defaulted<AttestationPolicySpecHost, "requireIommu" | "requireGpuCcMode">;
-export type TdxPolicy = Defaulted<AttestationPolicySpecTdx, "allowDebug"> & {
+export type TdxPolicy = Defaulted<AttestationPolicySpecTdx, "allowDebug" | "allowedAttributes"> & {
   readonly acceptedTcbStatuses: readonly TcbStatus[];
 };
 export type SnpPolicy = Defaulted<
@@ -78,6 +78,7 @@ function fromDefaulted(policy: AttestationPolicy): CompiledPolicy {
     tdx: {
       ...tdx,
       allowDebug: required(tdx.allowDebug, "spec.tdx.allowDebug"),
+      allowedAttributes: required(tdx.allowedAttributes, "spec.tdx.allowedAttributes"),
       acceptedTcbStatuses: required(tdx.acceptedTcbStatuses, "spec.tdx.acceptedTcbStatuses"),
     },
     snp: {

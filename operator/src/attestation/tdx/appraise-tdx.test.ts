@@ -28,6 +28,7 @@ function verification(
       mrConfigId: "00".repeat(48),
       xfam: "e702060000000000",
       debug: false,
+      tdAttributes: "0000001000000000", // SEPT_VE_DISABLE
       tcbEvaluationDataNumber: 17,
       ...claims,
     },
@@ -65,6 +66,50 @@ const cases: Case[] = [
     violations: [],
   },
   {
+    name: "the default attributes admit SEPT_VE_DISABLE, LASS, PKS and KL, and PERFMON (bit 63, not checked)",
+    policy: {},
+    verification: verification({}, { tdAttributes: "000000d800000080" }),
+    violations: [],
+  },
+  {
+    name: "a MIGRATABLE TD is refused unless the policy lists MIGRATABLE",
+    policy: {},
+    verification: verification({}, { tdAttributes: "0000003000000000" }),
+    violations: [{ field: "spec.tdx.allowedAttributes", actual: "MIGRATABLE" }],
+  },
+  {
+    name: "MIGRATABLE is accepted when listed",
+    policy: { tdx: { allowedAttributes: ["SEPT_VE_DISABLE", "MIGRATABLE"] } },
+    verification: verification({}, { tdAttributes: "0000003000000000" }),
+    violations: [],
+  },
+  {
+    name: "off-TD profiling and reserved bits are refused, each named",
+    policy: {},
+    verification: verification({}, { tdAttributes: "2002001000000000" }),
+    violations: [
+      { field: "spec.tdx.allowedAttributes", actual: "PERF_PROF" },
+      { field: "spec.tdx.allowedAttributes", actual: "reserved bit 9" },
+    ],
+  },
+  {
+    name: "an attribute the policy no longer allows (an empty list refuses every TUD/SEC bit but DEBUG's)",
+    policy: { tdx: { allowedAttributes: [] } },
+    verification: verification({}, { tdAttributes: "0000001000000000" }),
+    violations: [{ field: "spec.tdx.allowedAttributes", actual: "SEPT_VE_DISABLE" }],
+  },
+  {
+    name: "MROWNER, MROWNERCONFIG and MRSERVICETD allow-lists (a v4 quote has no MRSERVICETD: refused)",
+    policy: {
+      tdx: { mrOwner: ["00".repeat(48)], mrOwnerConfig: ["11".repeat(48)], mrServiceTd: ["22".repeat(48)] },
+    },
+    verification: verification({}, { mrOwner: "00".repeat(48), mrOwnerConfig: "33".repeat(48) }),
+    violations: [
+      { field: "spec.tdx.mrOwnerConfig", actual: "33".repeat(48) },
+      { field: "spec.tdx.mrServiceTd", actual: "<missing>" },
+    ],
+  },
+  {
     name: "every measurement mismatch is reported with field, expected and actual",
     policy: {
       tdx: {
@@ -95,6 +140,7 @@ const cases: Case[] = [
     verification: { ...verification({ authentic: false, tcbStatus: "Unknown" }), claims: {} },
     violations: [
       { field: "spec.tdx.mrTd", actual: "<missing>" },
+      { field: "spec.tdx.allowedAttributes", actual: "<missing>" },
       { field: "spec.tdx.allowDebug", actual: "<missing>" },
       { field: "spec.tdx.acceptedTcbStatuses", actual: "Unknown" },
     ],

@@ -300,4 +300,15 @@ describe("evaluateTcb (Intel QVL rules)", () => {
     expect(result.qeStatus).to.equal("UpToDate");
     expect(result.advisoryIds).to.deep.equal([]);
   });
+
+  it("refuses TCB info of a tcbType other than 0 (its levels would compare by other rules)", () => {
+    const text = splitSignedJson(
+      readFileSync(join(SHARED_TDX_DIR, "google-v5-sample", "tcb_info.json"), "utf8"),
+      "tcbInfo",
+      "t",
+    ).text;
+    expect(() => parseTcbInfo(text)).to.not.throw();
+    const retyped = JSON.stringify({ ...(JSON.parse(text) as object), tcbType: 1 });
+    expect(() => parseTcbInfo(retyped)).to.throw("tcbType 1 is not supported");
+  });
 });

@@ -112,6 +112,13 @@ function moduleSigner(object: JsonObject, what: string): Omit<TdxModuleIdentity,
 export function parseTcbInfo(text: string): TcbInfo {
   const what = "TCB info";
   const info = parseJsonObject(text, what);
+  // tcbType 0 is the only TCB level comparison Intel defines; another would need other rules, so it is refused.
+  const tcbType = info.tcbType === undefined ? 0 : int(info, "tcbType", what);
+  if (tcbType !== 0)
+    throw new EvidenceError(
+      "EvidenceMalformed",
+      `${what}: tcbType ${String(tcbType)} is not supported (only 0)`,
+    );
   return {
     id: optionalStr(info, "id", what) ?? "SGX",
     version: int(info, "version", what),

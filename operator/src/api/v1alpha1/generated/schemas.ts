@@ -175,6 +175,76 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
                 ],
               },
             },
+            mrOwner: {
+              type: "array",
+              description: "Accepted MROWNER values (the TD owner identity the host set at launch).",
+              maxItems: 64,
+              "x-kubernetes-list-type": "set",
+              items: {
+                type: "string",
+                maxLength: 96,
+                "x-kubernetes-validations": [
+                  {
+                    rule: "self.matches('^[0-9a-f]{96}$')",
+                    message: "must be 96 lowercase hex characters (48 bytes)",
+                  },
+                ],
+              },
+            },
+            mrOwnerConfig: {
+              type: "array",
+              description: "Accepted MROWNERCONFIG values (owner configuration the host set at launch).",
+              maxItems: 64,
+              "x-kubernetes-list-type": "set",
+              items: {
+                type: "string",
+                maxLength: 96,
+                "x-kubernetes-validations": [
+                  {
+                    rule: "self.matches('^[0-9a-f]{96}$')",
+                    message: "must be 96 lowercase hex characters (48 bytes)",
+                  },
+                ],
+              },
+            },
+            mrServiceTd: {
+              type: "array",
+              description: "Accepted MRSERVICETD values (the service TDs bound to this TD; quote v5 only).",
+              maxItems: 64,
+              "x-kubernetes-list-type": "set",
+              items: {
+                type: "string",
+                maxLength: 96,
+                "x-kubernetes-validations": [
+                  {
+                    rule: "self.matches('^[0-9a-f]{96}$')",
+                    message: "must be 96 lowercase hex characters (48 bytes)",
+                  },
+                ],
+              },
+            },
+            allowedAttributes: {
+              type: "array",
+              description:
+                "TD ATTRIBUTES bits of the TUD and SEC groups (bits 0-31) a TD may have set, by name; any other bit of those groups refuses the TD, and so does any reserved bit. DEBUG is governed by allowDebug. The default allows what production Linux TDs set: SEPT_VE_DISABLE (required for a Linux TD to resist #VE injection), and the CPU protections LASS, PKS and KL. MIGRATABLE and the off-TD profiling bits (HGS_PLUS_PROF, PERF_PROF, PMT_PROF) and ICSSD must be listed to be accepted. Bits 32-63 (e.g. PERFMON, TPA) are features, not checked here.",
+              default: ["SEPT_VE_DISABLE", "LASS", "PKS", "KL"],
+              maxItems: 16,
+              "x-kubernetes-list-type": "set",
+              items: {
+                type: "string",
+                enum: [
+                  "HGS_PLUS_PROF",
+                  "PERF_PROF",
+                  "PMT_PROF",
+                  "ICSSD",
+                  "LASS",
+                  "SEPT_VE_DISABLE",
+                  "MIGRATABLE",
+                  "PKS",
+                  "KL",
+                ],
+              },
+            },
             mrConfigId: {
               type: "array",
               description: "Accepted MRCONFIGID values (host-provided configuration bound at launch).",

@@ -95,6 +95,31 @@ export interface AttestationPolicySpecTdx {
   rtmr3?: string[];
   /** Accepted MRSEAM values (the TDX module's measurement). */
   mrSeam?: string[];
+  /** Accepted MROWNER values (the TD owner identity the host set at launch). */
+  mrOwner?: string[];
+  /** Accepted MROWNERCONFIG values (owner configuration the host set at launch). */
+  mrOwnerConfig?: string[];
+  /** Accepted MRSERVICETD values (the service TDs bound to this TD; quote v5 only). */
+  mrServiceTd?: string[];
+  /**
+   * TD ATTRIBUTES bits of the TUD and SEC groups (bits 0-31) a TD may have set, by name; any other
+   * bit of those groups refuses the TD, and so does any reserved bit. DEBUG is governed by
+   * allowDebug. The default allows what production Linux TDs set: SEPT_VE_DISABLE (required for a
+   * Linux TD to resist #VE injection), and the CPU protections LASS, PKS and KL. MIGRATABLE and the
+   * off-TD profiling bits (HGS_PLUS_PROF, PERF_PROF, PMT_PROF) and ICSSD must be listed to be
+   * accepted. Bits 32-63 (e.g. PERFMON, TPA) are features, not checked here.
+   */
+  allowedAttributes?: Array<
+    | "HGS_PLUS_PROF"
+    | "PERF_PROF"
+    | "PMT_PROF"
+    | "ICSSD"
+    | "LASS"
+    | "SEPT_VE_DISABLE"
+    | "MIGRATABLE"
+    | "PKS"
+    | "KL"
+  >;
   /** Accepted MRCONFIGID values (host-provided configuration bound at launch). */
   mrConfigId?: string[];
   /** Accepted XFAM values (8 bytes, as in the quote). */
