@@ -56,7 +56,17 @@ export function sharedBundleCases(): SharedBundleCase[] {
       at: v.at,
       authentic: v.authentic,
       errorCodes: v.code === undefined ? [] : [v.code],
-      ...(item.facts.debug ? { policy: { snp: { allowDebug: true } } } : {}),
+      // A debug guest, or one at another VMPL than 0, satisfies only a policy that allows it (as its MANIFEST says).
+      ...(item.facts.debug || item.facts.vmpl !== 0
+        ? {
+            policy: {
+              snp: {
+                ...(item.facts.debug ? { allowDebug: true } : {}),
+                ...(item.facts.vmpl !== 0 ? { allowedVmpls: [item.facts.vmpl] } : {}),
+              },
+            },
+          }
+        : {}),
     })),
   );
   return [...tdx, ...snp];

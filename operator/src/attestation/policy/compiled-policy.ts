@@ -24,7 +24,7 @@ export type TdxPolicy = Defaulted<AttestationPolicySpecTdx, "allowDebug" | "allo
 };
 export type SnpPolicy = Defaulted<
   AttestationPolicySpecSnp,
-  "allowDebug" | "allowMigrationAgent" | "requireVcek"
+  "allowDebug" | "allowMigrationAgent" | "requireVcek" | "allowedVmpls"
 >;
 export type GpuPolicy = Defaulted<
   AttestationPolicySpecGpu,
@@ -86,6 +86,7 @@ function fromDefaulted(policy: AttestationPolicy): CompiledPolicy {
       allowDebug: required(snp.allowDebug, "spec.snp.allowDebug"),
       allowMigrationAgent: required(snp.allowMigrationAgent, "spec.snp.allowMigrationAgent"),
       requireVcek: required(snp.requireVcek, "spec.snp.requireVcek"),
+      allowedVmpls: required(snp.allowedVmpls, "spec.snp.allowedVmpls"),
     },
     gpu: {
       ...gpu,

@@ -20,6 +20,7 @@ function aVerification(overrides: Claims = {}): TeeVerification {
       hostData: HOST_DATA,
       chipId: CHIP_ID,
       signingKey: "vcek",
+      vmpl: 0,
       policy: { debug: false, migrateMa: false, smt: true },
       reportedTcb: { raw: "4405000000000002", bootloader: 2, tee: 0, snp: 5, microcode: 68 },
       ...overrides,
@@ -109,6 +110,21 @@ const cases: Record<string, Case> = {
   },
   "requireVcek accepts a VCEK; a VLEK passes without it": { policy: { requireVcek: true }, violations: [] },
   "VLEK is accepted by default": { policy: {}, claims: { signingKey: "vlek" }, violations: [] },
+  "a report from VMPL 1 is refused by default (only VMPL 0, the guest kernel)": {
+    policy: {},
+    claims: { vmpl: 1 },
+    violations: ["spec.snp.allowedVmpls: 1"],
+  },
+  "a VMPL the policy lists is accepted": {
+    policy: { allowedVmpls: [0, 1] },
+    claims: { vmpl: 1 },
+    violations: [],
+  },
+  "a report without a VMPL claim fails closed": {
+    policy: {},
+    claims: { vmpl: "?" },
+    violations: ["spec.snp.allowedVmpls: ?"],
+  },
 };
 
 describe("appraiseSnp", () => {

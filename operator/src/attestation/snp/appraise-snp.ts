@@ -106,6 +106,17 @@ export const appraiseSnp: TeeAppraiser = (verification, policy) => {
     ),
     ...checkMinTcb(spec.minTcb, asObject(claims["reportedTcb"])),
   ];
+  const vmpl = claims["vmpl"];
+  if (typeof vmpl !== "number" || !spec.allowedVmpls.includes(vmpl)) {
+    violations.push(
+      violation(
+        "spec.snp.allowedVmpls",
+        spec.allowedVmpls.map(String),
+        vmpl,
+        `the report comes from VMPL ${describe(vmpl)}, which the policy does not allow`,
+      ),
+    );
+  }
   if (spec.requireVcek && claims["signingKey"] !== "vcek") {
     const actual = claims["signingKey"];
     violations.push(

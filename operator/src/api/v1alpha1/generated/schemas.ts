@@ -354,6 +354,15 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
                 ],
               },
             },
+            allowedVmpls: {
+              type: "array",
+              description:
+                "Virtual machine privilege levels the report may come from. Default [0]: the guest kernel itself; a report from a higher VMPL (e.g. under an SVSM or paravisor) comes from less privileged code that VMPL 0 controls, so it is accepted only when listed.",
+              default: [0],
+              maxItems: 4,
+              "x-kubernetes-list-type": "set",
+              items: { type: "integer", minimum: 0, maximum: 3 },
+            },
             allowedChipIds: {
               type: "array",
               description: "Accepted CHIP_ID values (64 bytes); unset accepts any chip.",

@@ -144,6 +144,12 @@ export interface AttestationPolicySpecSnp {
   measurement?: string[];
   /** Accepted HOST_DATA values (32 bytes set by the host at launch). */
   hostData?: string[];
+  /**
+   * Virtual machine privilege levels the report may come from. Default [0]: the guest kernel
+   * itself; a report from a higher VMPL (e.g. under an SVSM or paravisor) comes from less
+   * privileged code that VMPL 0 controls, so it is accepted only when listed.
+   */
+  allowedVmpls?: number[];
   /** Accepted CHIP_ID values (64 bytes); unset accepts any chip. */
   allowedChipIds?: string[];
   allowDebug?: boolean;
