@@ -21,6 +21,8 @@ const CVMS: ConfidentialVM[] = [
   anAttestedCvm("no-expiry"),
   anAttestedCvm("stale", { expiresAt: LATER, generation: 3, observedGeneration: 2 }),
   anAttestedCvm("elsewhere", { namespace: "team-b", expiresAt: LATER }),
+  anAttestedCvm("restarted", { expiresAt: LATER, runningInstance: "vmi-2", resultInstance: "vmi-1" }),
+  anAttestedCvm("stopped", { expiresAt: LATER, resultInstance: "vmi-1", runningInstance: "" }),
 ];
 
 function lookup(namespace: string, name: string): ConfidentialVM | undefined {
@@ -44,6 +46,14 @@ describe("attestationState", () => {
     "Attested=True without status.attestation.expiresAt is refused": {
       cvm: "no-expiry",
       want: "not attested: it has no result expiry (status.attestation.expiresAt)",
+    },
+    "a result of another VM instance than the running one (restart, relaunch) is refused": {
+      cvm: "restarted",
+      want: "not attested: the result is of VM instance vmi-1, the running instance is vmi-2",
+    },
+    "a result whose VM instance no longer runs is refused": {
+      cvm: "stopped",
+      want: "not attested: the result is of VM instance vmi-1, the running instance is (none)",
     },
     "a condition for an older generation of the spec is stale": {
       cvm: "stale",

@@ -85,6 +85,14 @@ export function attestationState(cvm: ConfidentialVM | undefined, now: Date): At
       why: `not attested: the Attested condition is for generation ${condition.observedGeneration}, the spec is at generation ${generation}`,
     };
   }
+  const running = cvm.status?.vmInstanceUid;
+  const appraised = cvm.status?.attestation?.vmInstanceUid;
+  if (running !== appraised) {
+    return {
+      ok: false,
+      why: `not attested: the result is of VM instance ${appraised ?? "(none)"}, the running instance is ${running ?? "(none)"}`,
+    };
+  }
   const expiresText = cvm.status?.attestation?.expiresAt;
   const expiresAt = expiresText === undefined ? Number.NaN : Date.parse(expiresText);
   if (Number.isNaN(expiresAt))

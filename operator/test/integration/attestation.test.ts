@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -49,10 +50,14 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
     return { status: condition?.status, reason: condition?.reason, message: condition?.message };
   }
 
+  const guests = new Map<string, ManagedProcess>();
+
   /** The guest reads exactly what the controller put into the VM's cloud-init Secret. */
   async function startGuestFromCloudInit(name: string): Promise<void> {
     const files = await guestFilesWhenReady(admin, NS, name, join(dir, `guest-${name}`));
-    stack?.processes.push(startTrustgate(`guest-${name}`, simulatedGuestArgs(files, stack.simPki), dir));
+    const guest = startTrustgate(`guest-${name}`, simulatedGuestArgs(files, stack?.simPki ?? ""), dir);
+    guests.set(name, guest);
+    stack?.processes.push(guest);
   }
 
   before(async function () {
@@ -226,6 +231,106 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
     expect(code).to.equal(401);
   });
 
+  it("drops Attested when the VM instance changes (InstanceChanged) and attests the new instance on a new challenge", async function () {
+    const before = await cvm("secure-llm");
+    const oldInstance = before?.status?.vmInstanceUid ?? "";
+    expect(oldInstance).to.not.equal("");
+    expect(before?.status?.attestation).to.deep.include({ vmInstanceUid: oldInstance });
+    // The guest is gone with its instance; the host restarts the VM (a new VMI of the same VM).
+    await guests.get("secure-llm")?.stop();
+    await objects.deleteNamespacedCustomObject({
+      group: "kubevirt.io",
+      version: "v1",
+      namespace: NS,
+      plural: "virtualmachineinstances",
+      name: "secure-llm",
+    });
+    await waitUntil(
+      "Attested False for the new instance",
+      async () => {
+        const c = await cvm("secure-llm");
+        return (
+          c?.status?.vmInstanceUid !== undefined &&
+          c.status.vmInstanceUid !== oldInstance &&
+          attested(c).status === "False"
+        );
+      },
+      60_000,
+    );
+    const restarted = await cvm("secure-llm");
+    expect(attested(restarted).reason).to.equal("InstanceChanged");
+    expect(restarted?.status?.phase).to.equal("Attesting");
+    expect(restarted?.status?.challenge?.nonce)
+      .to.be.a("string")
+      .and.not.equal(before?.status?.attestation?.nonce);
+    await startGuestFromCloudInit("secure-llm");
+    await waitUntil(
+      "the new instance attested",
+      async () => attested(await cvm("secure-llm")).status === "True",
+      60_000,
+    );
+    const after = await cvm("secure-llm");
+    expect(after?.status?.attestation?.vmInstanceUid).to.equal(after?.status?.vmInstanceUid);
+  });
+
+  it("drops Attested at once when spec.policyRef names another policy, even one of the same generation", async function () {
+    await objects.createClusterCustomObject({
+      ...trustgate,
+      plural: "attestationpolicies",
+      body: {
+        apiVersion: "trustgate.io/v1alpha1",
+        kind: "AttestationPolicy",
+        metadata: { name: "attest-sim-strict" },
+        spec: { snp: { measurement: ["00".repeat(48)] } },
+      },
+    });
+    const before = await cvm("secure-llm");
+    expect(attested(before).status).to.equal("True");
+    expect(before?.status?.attestation).to.deep.include({ policyName: "attest-sim", policyGeneration: 1 });
+    await objects.patchNamespacedCustomObject(
+      {
+        ...trustgate,
+        namespace: NS,
+        plural: "confidentialvms",
+        name: "secure-llm",
+        body: { spec: { policyRef: "attest-sim-strict" } },
+      },
+      mergePatch,
+    );
+    await waitUntil(
+      "secure-llm no longer Attested",
+      async () => attested(await cvm("secure-llm")).status === "False",
+      60_000,
+    );
+    expect(["PolicyChanged", "PolicyViolation"]).to.include(attested(await cvm("secure-llm")).reason);
+    await waitUntil(
+      "secure-llm appraised against the strict policy",
+      async () => attested(await cvm("secure-llm")).reason === "PolicyViolation",
+      60_000,
+    );
+    const after = await cvm("secure-llm");
+    expect(after?.status?.attestation).to.deep.include({
+      policyName: "attest-sim-strict",
+      verdict: "contraindicated",
+    });
+    expect(after?.status?.attestation?.token).to.equal(undefined);
+    await objects.patchNamespacedCustomObject(
+      {
+        ...trustgate,
+        namespace: NS,
+        plural: "confidentialvms",
+        name: "secure-llm",
+        body: { spec: { policyRef: "attest-sim" } },
+      },
+      mergePatch,
+    );
+    await waitUntil(
+      "secure-llm attested again under its first policy",
+      async () => attested(await cvm("secure-llm")).status === "True",
+      60_000,
+    );
+  });
+
   it("drops Attested when the policy is tightened and the new evidence no longer satisfies it", async function () {
     await objects.patchClusterCustomObject(
       {
@@ -236,9 +341,16 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
       },
       mergePatch,
     );
+    // At once PolicyChanged (the result was appraised against the old generation), then, once the fresh evidence
+    // is appraised against the tightened policy, PolicyViolation.
     await waitUntil(
       "secure-llm no longer Attested",
       async () => attested(await cvm("secure-llm")).status === "False",
+      60_000,
+    );
+    await waitUntil(
+      "secure-llm appraised against the tightened policy",
+      async () => attested(await cvm("secure-llm")).reason === "PolicyViolation",
       60_000,
     );
     const condition = attested(await cvm("secure-llm"));

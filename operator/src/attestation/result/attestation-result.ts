@@ -22,6 +22,8 @@ export interface ResultContext {
   pciAddresses?: readonly string[];
   /** The AttestationPolicy appraised against. */
   policy: { name: string; uid?: string; generation?: number };
+  /** UID of the VirtualMachineInstance that answered: the result holds for that instance only. */
+  vmInstanceUid?: string;
 }
 
 const MAX_VIOLATIONS = 128;
@@ -120,6 +122,7 @@ export async function attestationResult(
       ...(g.ueid === undefined ? {} : { identity: g.ueid }),
     })),
     violations: violationsOf(appraisal),
+    ...(ctx.vmInstanceUid === undefined ? {} : { vmInstanceUid: ctx.vmInstanceUid }),
     policyName: ctx.policy.name,
     ...(ctx.policy.uid === undefined ? {} : { policyUid: ctx.policy.uid }),
     ...(ctx.policy.generation === undefined ? {} : { policyGeneration: ctx.policy.generation }),
@@ -135,6 +138,7 @@ export async function attestationResult(
       submods: submodules(appraisal),
       tee: teeOf(appraisal),
       policy: ctx.policy,
+      ...(ctx.vmInstanceUid === undefined ? {} : { vmInstanceUid: ctx.vmInstanceUid }),
       issuedAt: ctx.now,
       expiresAt,
     },

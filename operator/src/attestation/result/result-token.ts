@@ -19,6 +19,8 @@ export interface AttestationResultClaims extends JWTPayload {
   "trustgate.tee"?: { type: string; product?: string };
   /** The AttestationPolicy appraised against. */
   "trustgate.policy"?: { name: string; uid?: string; generation?: number };
+  /** UID of the VirtualMachineInstance the result holds for. */
+  "trustgate.vmi"?: string;
 }
 
 export interface ResultInput {
@@ -32,6 +34,7 @@ export interface ResultInput {
   submods: AttestationResultClaims["submods"];
   tee?: NonNullable<AttestationResultClaims["trustgate.tee"]>;
   policy?: NonNullable<AttestationResultClaims["trustgate.policy"]>;
+  vmInstanceUid?: string;
   issuedAt: Date;
   expiresAt: Date;
 }
@@ -44,6 +47,7 @@ export async function signAttestationResult(input: ResultInput, key: StoredSigni
     submods: input.submods,
     ...(input.tee === undefined ? {} : { "trustgate.tee": input.tee }),
     ...(input.policy === undefined ? {} : { "trustgate.policy": input.policy }),
+    ...(input.vmInstanceUid === undefined ? {} : { "trustgate.vmi": input.vmInstanceUid }),
   };
   return new SignJWT(payload)
     .setProtectedHeader({ alg: "ES256", kid: key.kid, typ: RESULT_TOKEN_TYPE })

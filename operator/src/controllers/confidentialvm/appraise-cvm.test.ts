@@ -33,6 +33,7 @@ describe("appraiseCvm (controller side of the handshake)", () => {
     cvm.status = {
       challenge: { nonce: NONCE, issuedAt: "2029-12-31T23:59:00Z", expiresAt: "2030-01-01T00:04:00Z" },
       gpus: Array.from({ length: gpusAssigned }, (_, i) => ({ pciAddress: `0000:1${i}:00.0` })),
+      vmInstanceUid: "vmi-7",
       evidence: {
         nonce: NONCE,
         publicKey: guestKey,
@@ -87,7 +88,8 @@ describe("appraiseCvm (controller side of the handshake)", () => {
     expect(check.claims.cnf.jkt).to.equal(attestation.keyThumbprint);
     expect(check.claims["trustgate.tee"]).to.deep.equal({ type: "snp", product: "Milan" });
     expect(check.claims["trustgate.policy"]).to.deep.equal({ name: "inline" });
-    expect(attestation).to.deep.include({ policyName: "inline" });
+    expect(attestation).to.deep.include({ policyName: "inline", vmInstanceUid: "vmi-7" });
+    expect(check.claims["trustgate.vmi"], "the result holds for the instance that answered").to.equal("vmi-7");
   });
 
   it("is contraindicated, with no token, when the report binds another key or nonce", async () => {

@@ -46,6 +46,7 @@ export async function appraiseCvm(
     resultTtlMs: policy.freshness.resultTtlMs,
     nonce,
     pciAddresses: assigned.map((gpu) => gpu.pciAddress),
+    ...(cvm.status?.vmInstanceUid === undefined ? {} : { vmInstanceUid: cvm.status.vmInstanceUid }),
     policy: {
       name: policy.name,
       ...(policy.uid === undefined ? {} : { uid: policy.uid }),

@@ -219,6 +219,20 @@ describe("resultStands", () => {
       reason: "MeasurementsUnpinned",
     });
   });
+  it("falls, InstanceChanged, when another VM instance runs than the one that answered (restart, relaunch)", () => {
+    const attestation = {
+      verdict: "affirming" as const,
+      verifiedAt: at(-1),
+      expiresAt: at(60),
+      vmInstanceUid: "vmi-1",
+    };
+    expect(resultStands(withStatus({ attestation, vmInstanceUid: "vmi-1" }), NOW)).to.include({ ok: true });
+    const restarted = withStatus({ attestation, vmInstanceUid: "vmi-2" });
+    expect(resultStands(restarted, NOW)).to.include({ ok: false, reason: "InstanceChanged" });
+    const step = nextAttestationStep(restarted, fresh, NOW);
+    expect(step.kind).to.equal("challenge");
+    expect(step.kind === "challenge" ? step.why : "").to.include("the VM instance changed");
+  });
   it("falls when the result expired", () => {
     expect(
       resultStands(

@@ -61,6 +61,8 @@ export function nextAttestationStep(
   if (attestation?.verifiedAt === undefined) return { kind: "challenge", why: "not attested yet" };
   const changed = policy === undefined ? undefined : policyChange(attestation, policy);
   if (changed !== undefined) return { kind: "challenge", why: changed };
+  const instance = instanceChange(cvm);
+  if (instance !== undefined) return { kind: "challenge", why: instance };
   // A failed appraisal is retried soon, not a reattestInterval later: whoever wrote the bad bundle (a broken
   // guest, or someone racing it) must not keep an honest CVM unattested for an hour.
   const failed = attestation.verdict === "contraindicated";
@@ -94,6 +96,14 @@ function policyChange(
   return undefined;
 }
 
+/** Why the last result belongs to another VM instance than the one running, if it does (a restart, a relaunch). */
+function instanceChange(cvm: ConfidentialVM): string | undefined {
+  const running = cvm.status?.vmInstanceUid;
+  const appraised = cvm.status?.attestation?.vmInstanceUid;
+  if (running === undefined || appraised === running) return undefined;
+  return `the VM instance changed (the result is of VMI ${appraised ?? "(unknown)"}, VMI ${running} runs now)`;
+}
+
 /**
  * Whether the last result still stands: a tolerated verdict with no untolerated warning, not expired, and, when
  * the CVM's policy is given, appraised against exactly that policy (name, uid, generation): after any policy change
@@ -109,6 +119,8 @@ export function resultStands(
     return { ok: false, reason: "NotAttested", message: "no attestation result yet" };
   const changed = policy === undefined ? undefined : policyChange(a, policy);
   if (changed !== undefined) return { ok: false, reason: "PolicyChanged", message: changed };
+  const instance = instanceChange(cvm);
+  if (instance !== undefined) return { ok: false, reason: "InstanceChanged", message: instance };
   const untolerated = a.violations?.find((v) => (WARNING_CODES as readonly string[]).includes(v.code));
   if (a.verdict === "contraindicated" || untolerated !== undefined) {
     const first = untolerated ?? a.violations?.[0];

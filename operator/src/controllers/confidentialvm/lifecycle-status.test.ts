@@ -16,7 +16,7 @@ function afterWrite(cvm: ConfidentialVM, update: StatusUpdate): [ConfidentialVM,
 }
 
 describe("ConfidentialVM lifecycle status writes", () => {
-  const running = ofVm({ kind: "running" }, placement.nodeName);
+  const running = ofVm({ kind: "running", instanceUid: "vmi-uid-1" }, placement.nodeName);
 
   it("places a CVM with the status a starting VM keeps, so creating the VM costs no status write", () => {
     const [scheduled] = afterWrite(aConfidentialVM({ gpus: { count: 1 } }), placed(placement));

@@ -114,6 +114,7 @@ export function ofVm(
           hostValidated(nodeName),
           deployed("True", r.REASON_VMI_RUNNING, `VMI Running on ${nodeName}`),
         ],
+        instanceUid: state.instanceUid,
         event: { type: "Normal", reason: r.REASON_VMI_RUNNING },
       } satisfies StatusUpdate;
   }

@@ -43,7 +43,7 @@ export type VmState =
   | { kind: "deleting" }
   | { kind: "halted" }
   | { kind: "starting"; message: string }
-  | { kind: "running" }
+  | { kind: "running"; instanceUid: string }
   | { kind: "failed"; message: string };
 
 /** Where the VM stands relative to what the ConfidentialVM asks for. */
@@ -69,7 +69,7 @@ export function vmState(
         message: `VMI runs on ${vmi?.status?.nodeName ?? "no node"}, not the validated host ${nodeName}`,
       };
     }
-    return { kind: "running" };
+    return { kind: "running", instanceUid: vmi.metadata?.uid ?? "" };
   }
   // One message for every start-up phase, so each VMI phase step does not cost a status write.
   return { kind: "starting", message: `waiting for the VMI to run on ${nodeName}` };

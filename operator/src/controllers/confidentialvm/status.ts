@@ -13,13 +13,15 @@ export interface StatusUpdate {
   conditions: DesiredCondition[];
   /** A placement to record, null to clear it, undefined to keep what is there. */
   placement?: VmPlacement | null;
+  /** UID of the running VMI (only while running); every other update clears it. */
+  instanceUid?: string;
   /** Event to record when the phase changes. */
   event?: { type: "Normal" | "Warning"; reason: string; message?: string };
 }
 
 type LifecycleStatus = Pick<
   ConfidentialVMStatus,
-  "phase" | "message" | "nodeName" | "vmName" | "gpus" | "conditions" | "observedGeneration"
+  "phase" | "message" | "nodeName" | "vmName" | "gpus" | "conditions" | "observedGeneration" | "vmInstanceUid"
 >;
 
 /** The lifecycle-owned part of the status after applying `update` (null clears a field). */
@@ -52,6 +54,7 @@ export function nextStatus(
     phase: readiness.phase,
     message: update.lifecycle.message,
     conditions,
+    vmInstanceUid: update.instanceUid === undefined || update.instanceUid === "" ? null : update.instanceUid,
     ...(cvm.metadata.generation === undefined ? {} : { observedGeneration: cvm.metadata.generation }),
     ...placement,
   };

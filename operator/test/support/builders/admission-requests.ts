@@ -85,6 +85,9 @@ export function anAttestedCvm(
     generation?: number;
     observedGeneration?: number;
     policyRef?: string;
+    /** The running VMI and the one the result is of (default: both vmi-1). */
+    runningInstance?: string;
+    resultInstance?: string;
   } = {},
 ): ConfidentialVM {
   const attested = options.attested ?? "True";
@@ -92,7 +95,11 @@ export function anAttestedCvm(
     metadata: { namespace: options.namespace ?? "team-a", generation: options.generation ?? 1 },
     status: {
       phase: attested === "True" ? "Attested" : "Attesting",
-      ...(options.expiresAt === undefined ? {} : { attestation: { expiresAt: options.expiresAt } }),
+      ...(options.runningInstance === "" ? {} : { vmInstanceUid: options.runningInstance ?? "vmi-1" }),
+      attestation: {
+        vmInstanceUid: options.resultInstance ?? "vmi-1",
+        ...(options.expiresAt === undefined ? {} : { expiresAt: options.expiresAt }),
+      },
       conditions:
         attested === "none"
           ? []

@@ -1007,6 +1007,12 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
         },
         message: { type: "string", maxLength: 4096 },
         nodeName: { type: "string", maxLength: 253 },
+        vmInstanceUid: {
+          type: "string",
+          maxLength: 64,
+          description:
+            "UID of the running VirtualMachineInstance (written by the controller, cleared when none runs); a new instance invalidates the attestation result (InstanceChanged).",
+        },
         vmName: { type: "string", maxLength: 253 },
         gpus: {
           type: "array",
@@ -1151,6 +1157,12 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
               format: "int64",
               description:
                 "Generation of the AttestationPolicy the result was appraised against; a newer one triggers re-attestation.",
+            },
+            vmInstanceUid: {
+              type: "string",
+              maxLength: 64,
+              description:
+                "UID of the VirtualMachineInstance that was running when this result was appraised; a result stands only for that instance.",
             },
             policyName: {
               type: "string",

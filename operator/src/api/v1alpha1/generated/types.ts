@@ -413,6 +413,11 @@ export interface ConfidentialVMStatus {
   phase?: "Pending" | "Scheduling" | "Launching" | "Attesting" | "Attested" | "Failed" | "Degraded";
   message?: string;
   nodeName?: string;
+  /**
+   * UID of the running VirtualMachineInstance (written by the controller, cleared when none runs);
+   * a new instance invalidates the attestation result (InstanceChanged).
+   */
+  vmInstanceUid?: string;
   vmName?: string;
   gpus?: ConfidentialVMStatusGpu[];
   challenge?: ConfidentialVMStatusChallenge;
@@ -511,6 +516,11 @@ export interface ConfidentialVMStatusAttestation {
    * re-attestation.
    */
   policyGeneration?: number;
+  /**
+   * UID of the VirtualMachineInstance that was running when this result was appraised; a result
+   * stands only for that instance.
+   */
+  vmInstanceUid?: string;
   /** Name of the AttestationPolicy the result was appraised against. */
   policyName?: string;
   /**
