@@ -6,6 +6,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
+  RbacAuthorizationV1Api,
   PatchStrategy,
   setHeaderOptions,
 } from "@kubernetes/client-node";
@@ -229,6 +230,27 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
       .then(() => 200)
       .catch((error: unknown) => apiErrorStatus(error)?.code);
     expect(code).to.equal(401);
+  });
+
+  it("refuses a TokenRequest made with the guest token: a host reading cloud-init cannot mint longer-lived tokens", async function () {
+    const token = await readFile(join(dir, "guest-secure-llm", "token"), "utf8");
+    const asGuest = loadKubeConfig(
+      await writeTokenKubeconfig(admin, token, join(dir, "guest-token.kubeconfig")),
+    );
+    const minted = await asGuest
+      .makeApiClient(CoreV1Api)
+      .createNamespacedServiceAccountToken({
+        name: "secure-llm-guest",
+        namespace: NS,
+        body: { spec: { audiences: ["https://attacker.example"], expirationSeconds: 365 * 24 * 3600 } },
+      })
+      .then(() => 201)
+      .catch((error: unknown) => apiErrorStatus(error)?.code);
+    expect(minted).to.equal(403);
+    const role = await admin
+      .makeApiClient(RbacAuthorizationV1Api)
+      .readNamespacedRole({ name: "secure-llm-guest", namespace: NS });
+    expect(role.rules?.flatMap((rule) => rule.resources ?? [])).to.not.include("serviceaccounts/token");
   });
 
   it("drops Attested when the VM instance changes (InstanceChanged) and attests the new instance on a new challenge", async function () {

@@ -89,7 +89,9 @@ describe("appraiseCvm (controller side of the handshake)", () => {
     expect(check.claims["trustgate.tee"]).to.deep.equal({ type: "snp", product: "Milan" });
     expect(check.claims["trustgate.policy"]).to.deep.equal({ name: "inline" });
     expect(attestation).to.deep.include({ policyName: "inline", vmInstanceUid: "vmi-7" });
-    expect(check.claims["trustgate.vmi"], "the result holds for the instance that answered").to.equal("vmi-7");
+    expect(check.claims["trustgate.vmi"], "the result holds for the instance that answered").to.equal(
+      "vmi-7",
+    );
   });
 
   it("is contraindicated, with no token, when the report binds another key or nonce", async () => {

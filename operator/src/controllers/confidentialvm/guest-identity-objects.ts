@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import type { CoreV1Api, RbacAuthorizationV1Api, V1OwnerReference } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import type { ConfidentialVM } from "../../api/v1alpha1/generated/types.ts";
@@ -33,7 +34,10 @@ function owner(cvm: ConfidentialVM): V1OwnerReference {
   };
 }
 
-/** Least privilege for the guest: read and watch its own ConfidentialVM, write only its status, renew its own token. */
+/**
+ * Least privilege for the guest: read and watch its own ConfidentialVM and write only its status. Nothing else: the
+ * token is readable by the host (cloud-init), so it must not mint tokens (the controller renews it) or read Secrets.
+ */
 export function guestRoleRules(
   cvmName: string,
 ): { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames: string[] }[] {
@@ -49,12 +53,6 @@ export function guestRoleRules(
       resources: [`${CONFIDENTIAL_VM.plural}/status`],
       verbs: ["get", "patch"],
       resourceNames: [cvmName],
-    },
-    {
-      apiGroups: [""],
-      resources: ["serviceaccounts/token"],
-      verbs: ["create"],
-      resourceNames: [guestAccountName(cvmName)],
     },
   ];
 }
@@ -78,6 +76,26 @@ export function guestCloudConfig(cvm: ConfidentialVM, endpoint: GuestEndpoint, t
 }
 
 /** Creates an object; undefined when it exists already. */
+/** Creates the guest's Role, or, when it exists with other rules (an older operator's), replaces its rules. */
+async function ensureGuestRole(
+  rbac: RbacAuthorizationV1Api,
+  namespace: string,
+  body: { metadata: { name: string }; rules: ReturnType<typeof guestRoleRules> },
+): Promise<void> {
+  if ((await createIfMissing(() => rbac.createNamespacedRole({ namespace, body }))) !== undefined) return;
+  const existing = await rbac.readNamespacedRole({ name: body.metadata.name, namespace });
+  if (isDeepStrictEqual(normalizedRules(existing.rules ?? []), normalizedRules(body.rules))) return;
+  await rbac.replaceNamespacedRole({
+    name: body.metadata.name,
+    namespace,
+    body: { metadata: existing.metadata, rules: body.rules },
+  });
+}
+
+function normalizedRules(rules: readonly object[]): object[] {
+  return rules.map((rule) => JSON.parse(JSON.stringify(rule)) as object);
+}
+
 async function createIfMissing<T>(create: () => Promise<T>): Promise<T | undefined> {
   try {
     return await create();
@@ -128,12 +146,7 @@ export async function ensureGuestIdentity(
         body: { metadata: meta(account), automountServiceAccountToken: false },
       }),
     ),
-    createIfMissing(() =>
-      api.rbac.createNamespacedRole({
-        namespace,
-        body: { metadata: meta(account), rules: guestRoleRules(name) },
-      }),
-    ),
+    ensureGuestRole(api.rbac, namespace, { metadata: meta(account), rules: guestRoleRules(name) }),
     createIfMissing(() =>
       api.core.createNamespacedSecret({ namespace, body: { metadata: meta(anchorName), type: "Opaque" } }),
     ),
