@@ -115,6 +115,10 @@ describe("requiredConfidentialVMs", () => {
   });
 });
 
+function withImage(pod: Record<string, unknown>, image: string): Record<string, unknown> {
+  return { ...pod, spec: { containers: [{ name: "app", image }] } };
+}
+
 describe("decideWorkloadAdmission", () => {
   type Case = {
     request: AdmissionRequest;
@@ -150,8 +154,41 @@ describe("decideWorkloadAdmission", () => {
       request: aRequest("Pod", aPod("")),
       want: denied("must name a ConfidentialVM", 400),
     },
-    "admits Pod updates of a labelled Pod (gated at CREATE only)": {
-      request: updated("Pod", aPod("expired"), aPod("expired")),
+    "admits Pod updates that change nothing the Pod runs (labels, finalizers) even when its CVM lapsed": {
+      request: updated("Pod", aPod("expired"), {
+        ...aPod("expired"),
+        metadata: { ...(aPod("expired")["metadata"] as object), finalizers: ["x"] },
+      }),
+      want: { allowed: true },
+    },
+    "refuses a Pod update that changes an image while its CVM is not attested": {
+      request: updated("Pod", aPod("expired"), withImage(aPod("expired"), "registry.example.com/app:2")),
+      want: denied(`${podOf}expired attestation expired at ${EARLIER}`),
+    },
+    "admits an image change while the CVM is attested": {
+      request: updated("Pod", aPod("llm"), withImage(aPod("llm"), "registry.example.com/app:2")),
+      want: { allowed: true },
+    },
+    "refuses dropping the label in the same update as changing the image (the old requirement still counts)":
+      {
+        request: updated("Pod", aPod("expired"), withImage(aPod(), "registry.example.com/app:2")),
+        want: denied(`${podOf}expired attestation expired at ${EARLIER}`),
+      },
+    "refuses ephemeral containers added to a Pod whose CVM is not attested": {
+      request: {
+        ...updated("Pod", aPod("expired"), {
+          ...aPod("expired"),
+          spec: {
+            ...(aPod("expired")["spec"] as object),
+            ephemeralContainers: [{ name: "debug", image: "busybox" }],
+          },
+        }),
+        subResource: "ephemeralcontainers",
+      },
+      want: denied(`${podOf}expired attestation expired at ${EARLIER}`),
+    },
+    "admits other Pod subresources (status, binding) unjudged": {
+      request: { ...updated("Pod", aPod("expired"), withImage(aPod("expired"), "x")), subResource: "status" },
       want: { allowed: true },
     },
     "admits Pod deletion": {

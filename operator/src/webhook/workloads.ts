@@ -109,6 +109,23 @@ function describe(request: AdmissionRequest, namespace: string): string {
   return name === "" ? `${request.kind.kind} in ${namespace}` : `${request.kind.kind} ${namespace}/${name}`;
 }
 
+/** What a Pod runs: its containers, init containers and ephemeral containers (images, commands, everything). */
+const POD_CODE_PATHS: readonly (readonly string[])[] = [
+  ["spec", "containers"],
+  ["spec", "initContainers"],
+  ["spec", "ephemeralContainers"],
+];
+
+function unchangedPod(request: AdmissionRequest): boolean {
+  const code = (obj: Record<string, unknown> | null | undefined) =>
+    JSON.stringify(POD_CODE_PATHS.map((path) => pathIn(obj, path) ?? null));
+  const names = (obj: Record<string, unknown> | null | undefined) =>
+    requiredConfidentialVMs("/Pod", obj).names.join(",");
+  return (
+    code(request.oldObject) === code(request.object) && names(request.oldObject) === names(request.object)
+  );
+}
+
 function unchangedTemplate(key: string, request: AdmissionRequest): boolean {
   const path = TEMPLATE_PATH[key] ?? ["spec", "template"];
   const before = requiredConfidentialVMs(key, request.oldObject).names.join(",");
@@ -123,7 +140,10 @@ function unchangedTemplate(key: string, request: AdmissionRequest): boolean {
  * Admits a Pod or a workload template that carries `trustgate.io/requires-attested-vm: <cvm>` (on the object
  * or its pod template) only while that ConfidentialVM in the same namespace is attested (see attestationState).
  *
- * Pods are checked on CREATE only: once running, updates (labels, finalizers, deletion) must keep working.
+ * Pods are checked on CREATE, and on UPDATE (ephemeral containers included) only when what they run changes (an
+ * image, a container) or the CVMs they require change: other updates (labels, finalizers, deletion) must keep
+ * working. An updated Pod must satisfy what it required before and after the update, so dropping the label in the
+ * same update as changing an image does not escape the check.
  * Templates are checked on CREATE, and on UPDATE only when the pod template or the required CVMs change (a
  * rollout would start pods) and the object is not being deleted; their pods are checked again on CREATE.
  */
@@ -134,17 +154,22 @@ export function decideWorkloadAdmission(
 ): AdmissionDecision {
   const key = workloadKey(request);
   if (LABEL_PATHS[key] === undefined) return allow([`trustgate does not validate ${key}`]);
-  if (request.subResource !== undefined && request.subResource !== "") return allow();
+  const subResource = request.subResource ?? "";
+  if (subResource !== "" && !(key === "/Pod" && subResource === "ephemeralcontainers")) return allow();
   if (request.operation === "UPDATE") {
-    if (key === "/Pod") return allow();
     if (metadataOf(request.object).deletionTimestamp !== undefined) return allow();
-    if (unchangedTemplate(key, request)) return allow();
+    if (key === "/Pod" ? unchangedPod(request) : unchangedTemplate(key, request)) return allow();
   } else if (request.operation !== "CREATE") return allow();
 
   const namespace = request.namespace ?? metadataOf(request.object).namespace ?? "";
   const what = describe(request, namespace);
-  const { names, problems } = requiredConfidentialVMs(key, request.object);
+  const { names: required, problems } = requiredConfidentialVMs(key, request.object);
   if (problems.length > 0) return deny(`trustgate: ${what}: ${problems.join("; ")}`, 400);
+  const before =
+    key === "/Pod" && request.operation === "UPDATE"
+      ? requiredConfidentialVMs(key, request.oldObject).names
+      : [];
+  const names = [...new Set([...before, ...required])].sort();
   const refusals: string[] = [];
   for (const name of names) {
     const state = attestationState(lookupCvm(namespace, name), now);

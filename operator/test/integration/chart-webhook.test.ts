@@ -119,7 +119,8 @@ describe("Helm chart charts/trustgate: the admission webhook's objects (real hel
       expect(pods?.objectSelector).to.deep.equal({
         matchExpressions: [{ key: "trustgate.io/requires-attested-vm", operator: "Exists" }],
       });
-      expect(pods?.rules[0]?.operations).to.deep.equal(["CREATE"]);
+      expect(pods?.rules[0]?.operations).to.deep.equal(["CREATE", "UPDATE"]);
+      expect(pods?.rules[0]?.resources).to.deep.equal(["pods", "pods/ephemeralcontainers"]);
       expect(workloads?.matchConditions?.[0]?.expression).to.include("object.spec.template.metadata.labels");
       expect(cronjobs?.matchConditions?.[0]?.expression).to.include("object.spec.jobTemplate.spec.template");
       expect(cvms?.rules[0]).to.deep.include({

@@ -232,6 +232,88 @@ describe("trustgate webhook (a process under the chart's webhook RBAC, called by
     );
   });
 
+  it("gates an admitted Pod's image changes and ephemeral containers once its CVM is no longer attested", async () => {
+    // Its own policy, so the policy-deletion case below counts only its own CVMs.
+    await objects().createClusterCustomObject({
+      group: "trustgate.io",
+      version: "v1alpha1",
+      plural: "attestationpolicies",
+      body: {
+        apiVersion: "trustgate.io/v1alpha1",
+        kind: "AttestationPolicy",
+        metadata: { name: `${POLICY}-lapsing`, labels: { [TEST_LABEL]: SUFFIX } },
+        spec: {},
+      },
+    });
+    await waitUntil(
+      "the webhook sees the policy",
+      async () => (await refusal(() => createCvm("lapsing", `${POLICY}-lapsing`, true))) === undefined,
+      30_000,
+    );
+    await createCvm("lapsing", `${POLICY}-lapsing`);
+    await setAttested("lapsing", "True", new Date(Date.now() + 3_600_000), "Affirming", "attested");
+    await waitUntil(
+      "the webhook sees lapsing Attested",
+      async () => (await refusal(() => pod("probe-lapsing", "lapsing"))) === undefined,
+      30_000,
+    );
+    await core().createNamespacedPod({
+      namespace: NS,
+      body: {
+        metadata: { name: "running-app", labels: { app: "x", [LABEL]: "lapsing" } },
+        spec: { containers: [{ name: "app", image: "registry.example.com/app:1" }] },
+      },
+    });
+    await setAttested(
+      "lapsing",
+      "False",
+      new Date(Date.now() + 3_600_000),
+      "InstanceChanged",
+      "a new VM instance",
+    );
+    const prefix = `admission webhook "pods.webhook.trustgate.io" denied the request: trustgate: Pod ${NS}/running-app`;
+    const patchPod = (body: object) =>
+      core().patchNamespacedPod(
+        { name: "running-app", namespace: NS, body },
+        setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+      );
+    await waitUntil(
+      "an image change refused",
+      async () =>
+        (
+          await refusal(() =>
+            patchPod({ spec: { containers: [{ name: "app", image: "registry.example.com/evil:1" }] } }),
+          )
+        )?.startsWith(prefix) === true,
+      30_000,
+    );
+    expect(
+      await refusal(() =>
+        patchPod({
+          metadata: { labels: { [LABEL]: null } },
+          spec: { containers: [{ name: "app", image: "registry.example.com/evil:1" }] },
+        }),
+      ),
+      "dropping the label with the image change",
+    ).to.include(`ConfidentialVM ${NS}/lapsing not attested: InstanceChanged`);
+    const debug = await refusal(() =>
+      core().patchNamespacedPodEphemeralcontainers(
+        {
+          name: "running-app",
+          namespace: NS,
+          body: {
+            spec: { ephemeralContainers: [{ name: "debug", image: "busybox", targetContainerName: "app" }] },
+          },
+        },
+        setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+      ),
+    );
+    expect(debug).to.include("not attested: InstanceChanged");
+    expect(await refusal(() => patchPod({ metadata: { labels: { team: "a" } } })), "a label change").to.equal(
+      undefined,
+    );
+  });
+
   it("gates Deployments by the label on the object or only on the pod template (CEL match condition)", async () => {
     expect(await refusal(() => deployment("attested", "template"))).to.equal(undefined);
     expect(await refusal(() => deployment("attested", "object"))).to.equal(undefined);
