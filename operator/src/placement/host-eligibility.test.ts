@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import type { AttestationPolicySpec, ConfidentialHost } from "../api/v1alpha1/generated/types.ts";
 import { aConfidentialHost, anH100 } from "../../test/support/builders/confidential-host.ts";
+import { compilePolicySpec } from "../attestation/policy/compiled-policy.ts";
 import { evaluateHostEligibility } from "./host-eligibility.ts";
 
 function validatedHost(overrides: Parameters<typeof aConfidentialHost>[0] = {}): ConfidentialHost {
@@ -78,7 +79,7 @@ describe("evaluateHostEligibility", () => {
     ];
   for (const c of cases) {
     it(c.name, () => {
-      const result = evaluateHostEligibility(c.host, c.policy);
+      const result = evaluateHostEligibility(c.host, compilePolicySpec(c.policy).host);
       expect(result.reasons).to.deep.equal(c.reasons);
       expect(result.eligible).to.equal(c.reasons.length === 0);
     });

@@ -1,4 +1,5 @@
-import type { AttestationPolicySpec, ConfidentialHost } from "../api/v1alpha1/generated/types.ts";
+import type { ConfidentialHost } from "../api/v1alpha1/generated/types.ts";
+import type { HostPolicy } from "../attestation/policy/compiled-policy.ts";
 import { isConditionTrue } from "../runtime/conditions.ts";
 import { CONDITION_VALIDATED } from "../api/v1alpha1/confidential-host-conditions.ts";
 
@@ -20,12 +21,12 @@ function notIn(what: string, actual: string | undefined, allowed: readonly strin
 }
 
 /**
- * Is host H eligible for VMs under policy P, and if not, why. Pure: the VM controller calls it while
- * scheduling. An unset policy field is not checked; every failed check is reported.
+ * Is host H eligible for VMs under the compiled policy's host rules, and if not, why. Pure: the VM controller calls
+ * it while scheduling. An unset rule is not checked (the CRD defaults require IOMMU and GPU CC mode on); every
+ * failed check is reported.
  */
-export function evaluateHostEligibility(host: ConfidentialHost, policy: AttestationPolicySpec): Eligibility {
+export function evaluateHostEligibility(host: ConfidentialHost, rules: HostPolicy): Eligibility {
   const status = host.status;
-  const rules = policy.host ?? {};
   const reasons: string[] = [];
   if (!isConditionTrue(status?.conditions, CONDITION_VALIDATED)) {
     const validated = status?.conditions?.find((c) => c.type === CONDITION_VALIDATED);
@@ -45,9 +46,8 @@ export function evaluateHostEligibility(host: ConfidentialHost, policy: Attestat
     reasons.push(...notIn("TDX module", tee.moduleVersion, rules.allowedTdxModuleVersions));
   if (tee?.type === "snp")
     reasons.push(...notIn("SNP firmware", tee.firmwareVersion, rules.allowedSnpFirmwareVersions));
-  if ((rules.requireIommu ?? true) && status?.iommu?.enabled !== true)
-    reasons.push("IOMMU required but disabled");
-  const requiredCc = rules.requireGpuCcMode ?? "on";
+  if (rules.requireIommu && status?.iommu?.enabled !== true) reasons.push("IOMMU required but disabled");
+  const requiredCc = rules.requireGpuCcMode;
   for (const gpu of status?.gpus ?? []) {
     if (gpu.ccMode !== requiredCc)
       reasons.push(`GPU ${gpu.pciAddress} CC mode ${gpu.ccMode}, policy requires ${requiredCc}`);

@@ -5,6 +5,8 @@ export const CONDITION_ATTESTED = "Attested";
 export const CONDITION_READY = "Ready";
 
 export const REASON_POLICY_NOT_FOUND = "PolicyNotFound";
+/** The AttestationPolicy fails the CRD's checks offline: no host is chosen and nothing is attested under it. */
+export const REASON_POLICY_INVALID = "PolicyInvalid";
 export const REASON_NO_ELIGIBLE_HOST = "NoEligibleHost";
 export const REASON_HOST_VALIDATED = "HostValidated";
 export const REASON_HOST_NOT_VALIDATED = "HostNotValidated";

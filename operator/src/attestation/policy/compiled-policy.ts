@@ -148,3 +148,6 @@ export class PolicyCompiler {
     for (const key of this.#entries.keys()) if (!liveKeys.has(key)) this.#entries.delete(key);
   }
 }
+
+/** The compiler a process shares between its reconcilers. */
+export const sharedPolicyCompiler = new PolicyCompiler();

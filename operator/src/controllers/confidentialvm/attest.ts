@@ -15,7 +15,11 @@ import type {
 import { CONFIDENTIAL_VM, GROUP, VERSION } from "../../api/v1alpha1/generated/types.ts";
 import { sealSecretForGuest } from "../../attestation/result/secret-release.ts";
 import type { AttestationBackends } from "../../attestation/appraise.ts";
-import { PolicyCompiler, type CompiledPolicy } from "../../attestation/policy/compiled-policy.ts";
+import {
+  type CompiledPolicy,
+  type PolicyCompiler,
+  sharedPolicyCompiler,
+} from "../../attestation/policy/compiled-policy.ts";
 import type { StoredSigningKey } from "../../attestation/result/signing-keys.ts";
 import { isNotFound } from "../../kube/api-error.ts";
 import { rfc3339, setCondition } from "../../runtime/conditions.ts";
@@ -99,7 +103,6 @@ async function releaseSecrets(
   return { released, missing };
 }
 
-const SHARED_POLICY_COMPILER = new PolicyCompiler();
 /** A policy the CRD refuses (e.g. stored before a CRD upgrade) is looked at again after this long, or on change. */
 const RETRY_INVALID_POLICY_MS = 5 * 60_000;
 
@@ -251,7 +254,7 @@ export async function reconcileAttestation(
   ctx: ReconcileContext,
 ): Promise<ReconcileResult> {
   const now = (deps.now ?? (() => new Date()))();
-  const compiled = (deps.policies ?? SHARED_POLICY_COMPILER).compile(policy);
+  const compiled = (deps.policies ?? sharedPolicyCompiler).compile(policy);
   if (!compiled.ok) {
     const problems = compiled.errors.map((e) => `${e.path}: ${e.message}`).join("; ");
     const invalid = {

@@ -30,6 +30,17 @@ export function policyMissing(policyRef: string, vmExists: boolean): StatusUpdat
   };
 }
 
+export function policyInvalid(policyRef: string, problems: string, vmExists: boolean): StatusUpdate {
+  const message = `AttestationPolicy ${policyRef} is not valid: ${problems}`;
+  return {
+    lifecycle: { stage: vmExists ? "Degraded" : "Pending", reason: r.REASON_POLICY_INVALID, message },
+    conditions: [
+      { type: r.CONDITION_HOST_VALIDATED, status: "Unknown", reason: r.REASON_POLICY_INVALID, message },
+    ],
+    event: { type: "Warning", reason: r.REASON_POLICY_INVALID },
+  };
+}
+
 export function hostLost(host: Extract<HostState, { ok: false }>): StatusUpdate {
   const { message } = host;
   return {

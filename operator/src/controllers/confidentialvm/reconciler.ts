@@ -27,6 +27,7 @@ import * as r from "../../api/v1alpha1/confidential-vm-conditions.ts";
 import { describeRefusals, scheduleConfidentialVM } from "./scheduling.ts";
 import { lifecyclePatch, type StatusUpdate, writeStatus } from "./status.ts";
 import { VmObjects } from "./vm-objects.ts";
+import { sharedPolicyCompiler } from "../../attestation/policy/compiled-policy.ts";
 
 interface Cache<T> {
   get(name: string, namespace?: string): T | undefined;
@@ -124,10 +125,16 @@ export class ConfidentialVMReconciler implements Reconciler {
     const deps = this.#deps;
     const key = objectKey(cvm);
     return deps.ledger.exclusive(async () => {
+      const compiled = sharedPolicyCompiler.compile(policy);
+      if (!compiled.ok) {
+        const problems = compiled.errors.map((e) => `${e.path}: ${e.message}`).join("; ");
+        await this.#status(cvm, ctx, s.policyInvalid(cvm.spec.policyRef, problems, false));
+        return { requeueAfterMs: RESCHEDULE_MS };
+      }
       const result = scheduleConfidentialVM({
         cvm,
         cvmKey: key,
-        policy: policy.spec,
+        hostRules: compiled.policy.host,
         hosts: deps.hosts.list(),
         nodeLabels: deps.nodeLabels(),
         assignments: deps.ledger.assignments(deps.cvms.list()),

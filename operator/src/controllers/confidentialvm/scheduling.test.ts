@@ -3,6 +3,7 @@ import type { ConfidentialHost } from "../../api/v1alpha1/generated/types.ts";
 import { aConfidentialHost, anH100 } from "../../../test/support/builders/confidential-host.ts";
 import { aConfidentialVM } from "../../../test/support/builders/confidential-vm.ts";
 import { describeRefusals, gpuKey, scheduleConfidentialVM, type SchedulingInput } from "./scheduling.ts";
+import { compilePolicySpec } from "../../attestation/policy/compiled-policy.ts";
 
 const validated = [
   {
@@ -30,7 +31,7 @@ function input(overrides: Partial<SchedulingInput> = {}): SchedulingInput {
   return {
     cvm: aConfidentialVM({ gpus: { count: 2, model: "H100-SXM5-80GB" } }),
     cvmKey: "team-a/llm-inference",
-    policy: {},
+    hostRules: compilePolicySpec({}).host,
     hosts,
     nodeLabels: new Map(
       hosts.map((h) => [h.metadata.name ?? "", { "topology.kubernetes.io/zone": "colo-a" }]),
@@ -122,7 +123,10 @@ describe("scheduleConfidentialVM", () => {
     },
     {
       name: "a host outside the policy",
-      input: input({ policy: { host: { allowedBiosVersions: ["9.9"] } }, hosts: [host("node-a", 8)] }),
+      input: input({
+        hostRules: compilePolicySpec({ host: { allowedBiosVersions: ["9.9"] } }).host,
+        hosts: [host("node-a", 8)],
+      }),
       reason: "node-a: BIOS 2.1 not in [9.9]",
     },
     { name: "no hosts at all", input: input({ hosts: [] }), reason: "no ConfidentialHosts exist" },

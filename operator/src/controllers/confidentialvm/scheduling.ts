@@ -1,9 +1,9 @@
 import type {
-  AttestationPolicySpec,
   ConfidentialHost,
   ConfidentialHostStatusGpu,
   ConfidentialVM,
 } from "../../api/v1alpha1/generated/types.ts";
+import type { HostPolicy } from "../../attestation/policy/compiled-policy.ts";
 import { evaluateHostEligibility } from "../../placement/host-eligibility.ts";
 
 /** GPUs already given to ConfidentialVMs: `node/pciAddress` → the owning CVM's `ns/name`. */
@@ -16,7 +16,8 @@ export function gpuKey(nodeName: string, pciAddress: string): string {
 export interface SchedulingInput {
   cvm: ConfidentialVM;
   cvmKey: string;
-  policy: AttestationPolicySpec;
+  /** The host rules of the CVM's compiled AttestationPolicy. */
+  hostRules: HostPolicy;
   hosts: readonly ConfidentialHost[];
   /** Node labels by Node name; a host whose Node is missing is refused. */
   nodeLabels: ReadonlyMap<string, Record<string, string>>;
@@ -56,7 +57,7 @@ function hostRefusals(host: ConfidentialHost, input: SchedulingInput, free: numb
   }
   const tee = host.status?.tee?.type ?? "none";
   if (tee !== spec.tee) reasons.push(`TEE ${tee}, want ${spec.tee}`);
-  reasons.push(...evaluateHostEligibility(host, input.policy).reasons);
+  reasons.push(...evaluateHostEligibility(host, input.hostRules).reasons);
   const wanted = spec.gpus?.count ?? 0;
   if (free < wanted) {
     const model = spec.gpus?.model === undefined ? "" : ` ${spec.gpus.model}`;
