@@ -146,8 +146,10 @@ export interface GpuResult {
   errors: VerificationError[];
   /** From the verified device certificate: `gpu` or `switch` (NVSwitch). */
   deviceType?: "gpu" | "switch";
-  /** The device's UEID (its identity) from the verified device certificate. */
+  /** The device's UEID from the verified leaf certificate (as NRAS reports it). */
   ueid?: string;
+  /** SHA-256 (hex) of the verified device identity (BROM) certificate: what "the same GPU" means. */
+  deviceIdentity?: string;
 }
 
 /** Where the GPU verification fetches what the evidence lacks (RIM service, OCSP responder, NRAS). */

@@ -59,7 +59,7 @@ describe("appraisal of spec.gpu", () => {
     ],
     [
       "a GPU another CVM has attested",
-      [[gpu({ ueid: "u1" })], {}, { gpus: 1, identitiesElsewhere: new Map([["u1", "ns/other"]]) }],
+      [[gpu({ deviceIdentity: "d1" })], {}, { gpus: 1, identitiesElsewhere: new Map([["d1", "ns/other"]]) }],
       ["status.gpus"],
     ],
   ];

@@ -79,13 +79,14 @@ function assignmentViolations(gpus: readonly GpuResult[], assignment: GpuAssignm
     });
   }
   for (const gpu of gpus) {
-    const other = gpu.ueid === undefined ? undefined : assignment.identitiesElsewhere?.get(gpu.ueid);
-    if (other === undefined || gpu.ueid === undefined) continue;
+    const identity = gpu.deviceIdentity;
+    const other = identity === undefined ? undefined : assignment.identitiesElsewhere?.get(identity);
+    if (other === undefined || identity === undefined) continue;
     violations.push({
       field: "status.gpus",
       expected: ["a device attested by no other ConfidentialVM"],
-      actual: gpu.ueid,
-      message: `GPU ${gpu.index} (${gpu.ueid}) is attested by ${other}`,
+      actual: identity,
+      message: `GPU ${gpu.index} (device identity ${identity.slice(0, 16)}…) is attested by ${other}`,
     });
   }
   return violations;

@@ -37,6 +37,11 @@ export interface VerifiedDevice {
   hwmodel: string;
   /** NRAS `ueid`: the leaf's UEID extension in hex when present, else its serial number in decimal. */
   ueid: string;
+  /**
+   * The device's identity: SHA-256 (hex) of its device identity (BROM/DeviceID) certificate, which is fused per chip,
+   * whereas the leaf is derived from the firmware that runs and changes with it.
+   */
+  deviceIdentity: string;
   leafKey: KeyObject;
   /** The leaf's SHA-384 FWID, when it carries a TCB-info extension. */
   fwid?: Uint8Array;
@@ -132,6 +137,9 @@ export class DeviceChainVerifier {
     return {
       ...modelOf(leafName),
       hwmodel: commonName(path[1]?.subject ?? ""),
+      deviceIdentity: createHash("sha256")
+        .update((path[1] ?? leaf).raw)
+        .digest("hex"),
       ueid:
         ueidExtension === undefined
           ? BigInt(`0x${leaf.serialNumber}`).toString(10)

@@ -103,8 +103,12 @@ describe("local GPU evidence verifier", () => {
     const results = await verifier.verify([a, b, a], { now: NOW });
     expect(results.map(codes)).to.deep.equal([[], [], ["DuplicateGpu"]]);
     expect(results[2]?.errors[0]?.message).to.include(
-      "same device (ueid 478176379286082186618948445787393647364802107249) as gpus[0]",
+      "ueid 478176379286082186618948445787393647364802107249) as gpus[0]",
     );
+    // "The same device" is the fused device identity (BROM) certificate, not the firmware-derived leaf.
+    expect(results[0]?.deviceIdentity).to.match(/^[0-9a-f]{64}$/);
+    expect(results[2]?.deviceIdentity).to.equal(results[0]?.deviceIdentity);
+    expect(results[1]?.deviceIdentity).to.not.equal(results[0]?.deviceIdentity);
   });
 
   it("runs the RIM and revocation hooks on authentic evidence only; a failing hook stays unchecked", async () => {

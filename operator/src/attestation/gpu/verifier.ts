@@ -170,6 +170,7 @@ async function verifyOne(
   result.deviceType = device.kind;
   result.hwmodel = device.hwmodel;
   result.ueid = device.ueid;
+  result.deviceIdentity = device.deviceIdentity;
   result.errors.push(...authenticity);
   if (nonce !== undefined) result.errors.push(nonce);
   result.errors.push(...reportedVersionErrors(entry, spdm.opaque, device));
@@ -203,18 +204,18 @@ async function runHooks(
   }
 }
 
-/** The same device (by UEID) twice in one bundle: the later entry is an error. */
+/** The same device (by its device identity certificate) twice in one bundle: the later entry is an error. */
 function markDuplicates(verified: readonly Verified[]): void {
   const firstIndex = new Map<string, number>();
   for (const { result, device } of verified) {
     if (device === undefined) continue;
-    const first = firstIndex.get(device.ueid);
+    const first = firstIndex.get(device.deviceIdentity);
     if (first === undefined) {
-      firstIndex.set(device.ueid, result.index);
+      firstIndex.set(device.deviceIdentity, result.index);
     } else {
       result.errors.push({
         code: "DuplicateGpu",
-        message: `gpus[${result.index}] is the same device (ueid ${device.ueid}) as gpus[${first}]`,
+        message: `gpus[${result.index}] is the same device (device identity ${device.deviceIdentity.slice(0, 16)}…, ueid ${device.ueid}) as gpus[${first}]`,
       });
     }
   }

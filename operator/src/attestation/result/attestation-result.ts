@@ -119,7 +119,7 @@ export async function attestationResult(
       vbiosVersion: g.vbiosVersion,
       measurements: g.measurements,
       revocation: g.revocation,
-      ...(g.ueid === undefined ? {} : { identity: g.ueid }),
+      ...(g.deviceIdentity === undefined ? {} : { identity: g.deviceIdentity }),
     })),
     violations: violationsOf(appraisal),
     ...(ctx.vmInstanceUid === undefined ? {} : { vmInstanceUid: ctx.vmInstanceUid }),

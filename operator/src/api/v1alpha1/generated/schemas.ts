@@ -1206,7 +1206,7 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
                     type: "string",
                     maxLength: 256,
                     description:
-                      "The GPU's attested identity (device certificate serial / UEID); never shared by two CVMs.",
+                      "The GPU's attested identity, SHA-256 of its device identity (BROM) certificate; never shared by two live CVMs.",
                   },
                 },
               },

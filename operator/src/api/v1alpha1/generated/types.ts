@@ -552,7 +552,10 @@ export interface ConfidentialVMStatusAttestationGpu {
   vbiosVersion?: string;
   measurements?: "match" | "mismatch" | "unchecked";
   revocation?: "good" | "revoked" | "unchecked";
-  /** The GPU's attested identity (device certificate serial / UEID); never shared by two CVMs. */
+  /**
+   * The GPU's attested identity, SHA-256 of its device identity (BROM) certificate; never shared by
+   * two live CVMs.
+   */
   identity?: string;
 }
 
