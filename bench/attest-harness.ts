@@ -11,9 +11,8 @@ import {
   CustomObjectsApi,
   type KubeConfig,
   type KubernetesListObject,
-  PatchStrategy,
-  setHeaderOptions,
 } from "@kubernetes/client-node";
+import { mergePatch } from "../operator/src/kube/merge-patch.ts";
 import { pino } from "pino";
 import { parse } from "yaml";
 import { startControlPlane } from "../hack/lib/control-plane.ts";
@@ -32,7 +31,6 @@ export const GPUS_PER_HOST = 8;
 const ROOT = new URL("..", import.meta.url).pathname;
 const BUILT_MAIN = join(ROOT, "dist/operator/src/cmd/main.js");
 const trustgate = { group: "trustgate.io", version: "v1alpha1" };
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 export interface BenchCluster {
   dir: string;

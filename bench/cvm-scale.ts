@@ -6,7 +6,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { mergePatch } from "../operator/src/kube/merge-patch.ts";
 import { parse } from "yaml";
 import { startControlPlane } from "../hack/lib/control-plane.ts";
 import { benchHostStatus, inBatches, peakRssMb } from "./attest-harness.ts";
@@ -26,7 +27,6 @@ const HOSTS = Number(values.hosts);
 const ROOT = new URL("..", import.meta.url).pathname;
 const NS = "bench";
 const trustgate = { group: "trustgate.io", version: "v1alpha1" };
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 /** Sum of apiserver_request_total for write verbs, by "resource/subresource". */
 async function writeCounts(

@@ -5,13 +5,8 @@
 import { spawn } from "node:child_process";
 import { cpSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  AdmissionregistrationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-} from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { mergePatch } from "../operator/src/kube/merge-patch.ts";
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
 import { createSimPki, TRUST_ROOTS_FILE } from "../operator/src/attestation/simulated/sim-pki.ts";
 import { SIMULATED_SNP_MEASUREMENT } from "../operator/src/attestation/simulated/simulated-snp.ts";
@@ -81,10 +76,7 @@ for (const { node, fixture, labels } of HOSTS) {
   await core
     .createNode({ body: { metadata: { name: node, labels: { "kubernetes.io/hostname": node, ...labels } } } })
     .catch(async () => {
-      await core.patchNode(
-        { name: node, body: { metadata: { labels } } },
-        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-      );
+      await core.patchNode({ name: node, body: { metadata: { labels } } }, mergePatch);
     });
   const root = join(demoDir, "hosts", node);
   cpSync(join(ROOT, "operator/test/fixtures/hosts", fixture), root, {

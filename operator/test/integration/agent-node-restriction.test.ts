@@ -1,11 +1,6 @@
 import { expect } from "chai";
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-} from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { mergePatch } from "../../src/kube/merge-patch.ts";
 import { join } from "node:path";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import { applyCrds, readCrdFile } from "../support/crd-install.ts";
@@ -15,7 +10,6 @@ import { REPO_ROOT } from "../support/samples.ts";
 
 const NS = "trustgate-system";
 const host = { group: "trustgate.io", version: "v1alpha1", plural: "confidentialhosts" };
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 function asUser(admin: KubeConfig, token: string): KubeConfig {
   const cluster = admin.getCurrentCluster();

@@ -10,9 +10,8 @@ import {
   CustomObjectsApi,
   type KubeConfig,
   KubernetesObjectApi,
-  PatchStrategy,
-  setHeaderOptions,
 } from "@kubernetes/client-node";
+import { mergePatch } from "../../src/kube/merge-patch.ts";
 import { freeLoopbackPorts, type ManagedProcess, tailFile } from "../../../hack/lib/managed-process.ts";
 import { apiErrorStatus, isNotFound } from "../../src/kube/api-error.ts";
 import { waitUntil } from "../support/apply.ts";
@@ -46,7 +45,6 @@ const CONTROLLER = `${RELEASE}-controller`;
 const WEBHOOK = `${RELEASE}-webhook`;
 /** The ConfidentialVM (in the release namespace) whose guest the chart's guest policy is tried on. */
 const GUEST_CVM = "chart-guest-cvm";
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 describe("Helm chart charts/trustgate: admission control installed (the webhook and the guests' policy under a second release)", function () {
   this.timeout(120_000);

@@ -1,14 +1,8 @@
 import { execFile } from "node:child_process";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  PatchStrategy,
-  RbacAuthorizationV1Api,
-  setHeaderOptions,
-} from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import { mergePatch } from "../../src/kube/merge-patch.ts";
 import { expect } from "chai";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import type { ConfidentialVM } from "../../src/api/v1alpha1/generated/types.ts";
@@ -30,7 +24,6 @@ import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
 const NS = "guest-it";
 const CVM = { group: "trustgate.io", version: "v1alpha1", plural: "confidentialvms" };
 const GUEST_SA = "trustgate-guest-llm";
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const nonceOf = (n: number): string => n.toString(16).padStart(2, "0").repeat(32);
 
 function confidentialVm(name: string): object {

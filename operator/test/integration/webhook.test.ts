@@ -11,9 +11,8 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
 } from "@kubernetes/client-node";
+import { mergePatch } from "../../src/kube/merge-patch.ts";
 import { httpsGet } from "../../../hack/lib/https-get.ts";
 import { type ManagedProcess, tailFile } from "../../../hack/lib/managed-process.ts";
 import { signAttestationResult } from "../../src/attestation/result/result-token.ts";
@@ -36,7 +35,6 @@ const LABEL = "trustgate.io/requires-attested-vm";
 const CVM = { group: "trustgate.io", version: "v1alpha1", plural: "confidentialvms" };
 const ATP = { group: "trustgate.io", version: "v1alpha1", plural: "attestationpolicies" };
 const IMAGE = `registry.example.com/trustgate/cvm@sha256:${"ab".repeat(32)}`;
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 function denial(error: unknown): string {
   const status = apiErrorStatus(error);
