@@ -16,7 +16,6 @@ import { freeLoopbackPorts, type ManagedProcess, tailFile } from "../../../hack/
 import { apiErrorStatus, isNotFound } from "../../src/kube/api-error.ts";
 import { waitUntil } from "../support/apply.ts";
 import {
-  asUser,
   canI,
   CHART,
   type ChartTools,
@@ -33,7 +32,7 @@ import {
   withFlags,
 } from "../support/chart.ts";
 import { kubeConfig, sharedControlPlane } from "../support/control-plane.ts";
-import { serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { asUser, serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
 import { loadSamples } from "../support/samples.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 

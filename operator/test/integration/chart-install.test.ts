@@ -16,7 +16,6 @@ import { apiErrorStatus, isNotFound } from "../../src/kube/api-error.ts";
 import { waitUntil } from "../support/apply.ts";
 import {
   AGENT,
-  asUser,
   canI,
   CHART,
   type Chart,
@@ -39,7 +38,7 @@ import {
   withFlags,
 } from "../support/chart.ts";
 import { kubeConfig, sharedControlPlane } from "../support/control-plane.ts";
-import { podBoundToken, serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { asUser, podBoundToken, serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 

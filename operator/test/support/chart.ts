@@ -155,20 +155,6 @@ export function withFlags(args: string[] | undefined, values: Record<string, str
   });
 }
 
-/** A KubeConfig for the admin kubeconfig's cluster that authenticates with `token`. */
-export function asUser(admin: KubeConfig, token: string): KubeConfig {
-  const cluster = admin.getCurrentCluster();
-  if (cluster === null) throw new Error("no cluster");
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: "sa", token }],
-    contexts: [{ name: "sa", cluster: cluster.name, user: "sa" }],
-    currentContext: "sa",
-  });
-  return kc;
-}
-
 /** An access question; the scope is "" (cluster-wide), a namespace, or "namespace#name" for one object. */
 export type Check = [verb: string, group: string, resource: string, namespace: string];
 
