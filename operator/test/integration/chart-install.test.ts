@@ -18,7 +18,6 @@ import {
   AGENT,
   canI,
   CHART,
-  type Chart,
   type Check,
   CONTROLLER,
   CRD_FILES,
@@ -28,11 +27,10 @@ import {
   manifests,
   NAMESPACE,
   onlyContainer,
-  prepareChart,
+  chartForSuite,
   prepareCluster,
   ready,
   RELEASE,
-  type RunResult,
   succeeded,
   WEBHOOK,
   withFlags,
@@ -44,19 +42,15 @@ import { startTrustgate } from "../support/trustgate-process.ts";
 
 describe("Helm chart charts/trustgate: helm install, then the components under the chart's ServiceAccounts", function () {
   this.timeout(120_000);
-  let chart: Chart;
+  const { chart, helm, kubectl, objectsOf } = chartForSuite();
   let admin: KubeConfig;
   let dir: string;
-  const helm = (args: string[]): Promise<RunResult> => chart.helm(args);
-  const kubectl = (args: string[]): Promise<RunResult> => chart.kubectl(args);
-  const objectsOf = (set: string): Manifest[] => chart.objectsOf(set);
   const processes: ManagedProcess[] = [];
   const nodes = ["chart-node-a", "chart-node-b"];
   let installed: Manifest[] = [];
 
   before(async function () {
-    chart = await prepareChart();
-    dir = chart.dir;
+    dir = chart().dir;
     admin = await kubeConfig();
     // The install below has to adopt the CRDs that prepareCluster applies.
     await prepareCluster(admin, NAMESPACE);

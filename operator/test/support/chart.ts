@@ -266,6 +266,34 @@ export async function prepareChart(): Promise<Chart> {
   return { ...tools, rendered, objectsOf };
 }
 
+/** What chartForSuite gives a suite: the prepared chart, and its commands. */
+export interface SuiteChart {
+  chart: () => Chart;
+  helm: Chart["helm"];
+  kubectl: Chart["kubectl"];
+  template: Chart["template"];
+  objectsOf: Chart["objectsOf"];
+}
+
+/** The chart for the calling mocha suite, prepared in a `before` hook that this registers (so hooks after it and the tests can use it). */
+export function chartForSuite(): SuiteChart {
+  let prepared: Chart | undefined;
+  before(async function () {
+    prepared = await prepareChart();
+  });
+  const chart = (): Chart => {
+    if (prepared === undefined) throw new Error("chartForSuite: the chart is prepared in a before hook");
+    return prepared;
+  };
+  return {
+    chart,
+    helm: (args) => chart().helm(args),
+    kubectl: (args) => chart().kubectl(args),
+    template: (extra) => chart().template(extra),
+    objectsOf: (set) => chart().objectsOf(set),
+  };
+}
+
 /**
  * What the chart expects to find in a cluster (as in every other integration test, the CRDs come
  * before the chart, applied with kubectl here), plus `namespace` with Pod Security "privileged", which
