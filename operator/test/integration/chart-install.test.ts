@@ -36,6 +36,7 @@ import {
   withFlags,
 } from "../support/chart.ts";
 import { kubeConfig, sharedControlPlane } from "../support/control-plane.ts";
+import { removeHosts } from "../support/hosts.ts";
 import { asUser, podBoundToken, serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
@@ -64,19 +65,7 @@ describe("Helm chart charts/trustgate: helm install, then the components under t
       .deleteValidatingWebhookConfiguration({ name: WEBHOOK })
       .catch(() => undefined);
     // Leave nothing behind for later tests: the ConfidentialHost and Nodes made here.
-    const objects = admin.makeApiClient(CustomObjectsApi);
-    const core = admin.makeApiClient(CoreV1Api);
-    for (const name of nodes) {
-      await objects
-        .deleteClusterCustomObject({
-          group: "trustgate.io",
-          version: "v1alpha1",
-          plural: "confidentialhosts",
-          name,
-        })
-        .catch(() => undefined);
-      await core.deleteNode({ name }).catch(() => undefined);
-    }
+    await removeHosts(admin, nodes);
   });
 
   it("installs into the local API server, adopting CRDs that kubectl applied before", async function () {
