@@ -24,6 +24,7 @@ import { createSimPki, TRUST_ROOTS_FILE } from "../operator/src/attestation/simu
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
 import { ResourceWatch } from "../operator/src/runtime/informer.ts";
 import { installTrustgate } from "../operator/test/support/install.ts";
+import { anAttestationPolicy } from "../operator/test/support/builders/attestation-policy.ts";
 
 export const NS = "bench-attest";
 export const POLICY = "bench-attest";
@@ -91,14 +92,9 @@ export async function startBenchCluster(): Promise<BenchCluster> {
   await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({
     ...trustgate,
     plural: "attestationpolicies",
-    body: {
-      apiVersion: "trustgate.io/v1alpha1",
-      kind: "AttestationPolicy",
-      metadata: { name: POLICY },
-      // No RIM service or OCSP responder offline: SPDM signatures, device chains, nonces, the SNP report and
-      // the binding are verified; measurements and revocation stay "unchecked".
-      spec: { gpu: { requireRimMatch: false, requireRevocationCheck: false } },
-    },
+    // No RIM service or OCSP responder offline: SPDM signatures, device chains, nonces, the SNP report and
+    // the binding are verified; measurements and revocation stay "unchecked".
+    body: anAttestationPolicy(POLICY, { gpu: { requireRimMatch: false, requireRevocationCheck: false } }),
   });
   return {
     dir,

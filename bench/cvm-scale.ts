@@ -18,6 +18,7 @@ import { signHostReport, loadOrCreateAgentKey } from "../operator/src/agent/sign
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
 import { applyCrds, readCrdFile } from "../operator/test/support/crd-install.ts";
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
+import { anAttestationPolicy } from "../operator/test/support/builders/attestation-policy.ts";
 
 const { values } = parseArgs({
   options: { cvms: { type: "string", default: "1000" }, hosts: { type: "string", default: "125" } },
@@ -63,12 +64,7 @@ try {
   await objects.createClusterCustomObject({
     ...trustgate,
     plural: "attestationpolicies",
-    body: {
-      apiVersion: "trustgate.io/v1alpha1",
-      kind: "AttestationPolicy",
-      metadata: { name: "bench" },
-      spec: {},
-    },
+    body: anAttestationPolicy("bench"),
   });
   const key = (await loadOrCreateAgentKey(join(dir, "bench.jwk"))).key;
   const hostNames = Array.from({ length: HOSTS }, (_, i) => `bench-host-${String(i).padStart(3, "0")}`);

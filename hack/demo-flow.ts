@@ -25,6 +25,7 @@ import {
   serviceAccountToken,
   writeTokenKubeconfig,
 } from "../operator/test/support/identities.ts";
+import { anAttestationPolicy } from "../operator/test/support/builders/attestation-policy.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const clusterDir = process.argv[2] ?? join(ROOT, ".cache/cluster");
@@ -202,16 +203,9 @@ await objects
     group: "trustgate.io",
     version: "v1alpha1",
     plural: "attestationpolicies",
-    body: {
-      apiVersion: "trustgate.io/v1alpha1",
-      kind: "AttestationPolicy",
-      metadata: { name: "demo-simulated" },
-      spec: {
-        // GPU checks at their defaults (RIM match and revocation required): the simulated GPUs carry RIMs signed
-        // by the simulated CoRIM root and the simulated PKI answers OCSP, all trusted only via --test-trust-roots.
-        snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
-      },
-    },
+    // GPU checks at their defaults (RIM match and revocation required): the simulated GPUs carry RIMs signed
+    // by the simulated CoRIM root and the simulated PKI answers OCSP, all trusted only via --test-trust-roots.
+    body: anAttestationPolicy("demo-simulated", { snp: { measurement: [SIMULATED_SNP_MEASUREMENT] } }),
   })
   .catch(() => undefined);
 await objects

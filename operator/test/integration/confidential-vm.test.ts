@@ -17,6 +17,7 @@ import { readConfidentialVM } from "../support/read.ts";
 import { installTrustgate, startFixtureAgent } from "../support/install.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
+import { anAttestationPolicy } from "../support/builders/attestation-policy.ts";
 
 const SYSTEM_NS = "trustgate-system";
 const NS = "cvm-tests";
@@ -103,12 +104,7 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
     await objects.createClusterCustomObject({
       ...trustgate,
       plural: "attestationpolicies",
-      body: {
-        apiVersion: "trustgate.io/v1alpha1",
-        kind: "AttestationPolicy",
-        metadata: { name: "cvm-test" },
-        spec: {},
-      },
+      body: anAttestationPolicy("cvm-test"),
     });
     for (const host of HOSTS) {
       processes.push((await startFixtureAgent(admin, { ...host, labels: SUITE_LABEL }, dir)).process);

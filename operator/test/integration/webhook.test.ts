@@ -24,6 +24,7 @@ import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { installTrustgate, SYSTEM_NS } from "../support/install.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
+import { anAttestationPolicy } from "../support/builders/attestation-policy.ts";
 
 const SUFFIX = Date.now().toString(36);
 const NS = `wh-${SUFFIX}`;
@@ -137,12 +138,7 @@ describe("trustgate webhook (a process under the chart's webhook RBAC, called by
     }
     await objects().createClusterCustomObject({
       ...ATP,
-      body: {
-        apiVersion: "trustgate.io/v1alpha1",
-        kind: "AttestationPolicy",
-        metadata: { name: POLICY, labels: { [TEST_LABEL]: SUFFIX } },
-        spec: {},
-      },
+      body: anAttestationPolicy(POLICY, {}, { labels: { [TEST_LABEL]: SUFFIX } }),
     });
     for (const name of ["attested", "failed", "expired"]) await createCvm(name, POLICY);
     const hour = 3_600_000;
