@@ -11,9 +11,8 @@ import {
   CustomObjectsApi,
   type KubeConfig,
   type KubernetesListObject,
-  PatchStrategy,
-  setHeaderOptions,
 } from "@kubernetes/client-node";
+import { mergePatch } from "../operator/src/kube/merge-patch.ts";
 import { pino } from "pino";
 import { parse } from "yaml";
 import { startControlPlane } from "../hack/lib/control-plane.ts";
@@ -26,6 +25,7 @@ import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
 import { ResourceWatch } from "../operator/src/runtime/informer.ts";
 import { installTrustgate } from "../operator/test/support/install.ts";
 import { SIMULATED_SNP_MEASUREMENT } from "../operator/src/attestation/simulated/simulated-snp.ts";
+import { anAttestationPolicy } from "../operator/test/support/builders/attestation-policy.ts";
 
 export const NS = "bench-attest";
 export const POLICY = "bench-attest";
@@ -33,7 +33,6 @@ export const GPUS_PER_HOST = 8;
 const ROOT = new URL("..", import.meta.url).pathname;
 const BUILT_MAIN = join(ROOT, "dist/operator/src/cmd/main.js");
 const trustgate = { group: "trustgate.io", version: "v1alpha1" };
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 export interface BenchCluster {
   dir: string;
@@ -94,17 +93,12 @@ export async function startBenchCluster(): Promise<BenchCluster> {
   await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({
     ...trustgate,
     plural: "attestationpolicies",
-    body: {
-      apiVersion: "trustgate.io/v1alpha1",
-      kind: "AttestationPolicy",
-      metadata: { name: POLICY },
-      // No RIM service or OCSP responder offline: SPDM signatures, device chains, nonces, the SNP report and
-      // the binding are verified; measurements and revocation stay "unchecked".
-      spec: {
-        snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
-        gpu: { requireRimMatch: false, requireRevocationCheck: false },
-      },
-    },
+    // No RIM service or OCSP responder offline: SPDM signatures, device chains, nonces, the SNP report and
+    // the binding are verified; measurements and revocation stay "unchecked".
+    body: anAttestationPolicy(POLICY, {
+      snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
+      gpu: { requireRimMatch: false, requireRevocationCheck: false },
+    }),
   });
   return {
     dir,

@@ -6,7 +6,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { mergePatch } from "../operator/src/kube/merge-patch.ts";
 import { parse } from "yaml";
 import { startControlPlane } from "../hack/lib/control-plane.ts";
 import { benchHostStatus, inBatches, peakRssMb } from "./attest-harness.ts";
@@ -17,6 +18,7 @@ import { signHostReport, loadOrCreateAgentKey } from "../operator/src/agent/sign
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
 import { applyCrds, readCrdFile } from "../operator/test/support/crd-install.ts";
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
+import { anAttestationPolicy } from "../operator/test/support/builders/attestation-policy.ts";
 
 const { values } = parseArgs({
   options: { cvms: { type: "string", default: "1000" }, hosts: { type: "string", default: "125" } },
@@ -26,7 +28,6 @@ const HOSTS = Number(values.hosts);
 const ROOT = new URL("..", import.meta.url).pathname;
 const NS = "bench";
 const trustgate = { group: "trustgate.io", version: "v1alpha1" };
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 /** Sum of apiserver_request_total for write verbs, by "resource/subresource". */
 async function writeCounts(
@@ -63,12 +64,7 @@ try {
   await objects.createClusterCustomObject({
     ...trustgate,
     plural: "attestationpolicies",
-    body: {
-      apiVersion: "trustgate.io/v1alpha1",
-      kind: "AttestationPolicy",
-      metadata: { name: "bench" },
-      spec: {},
-    },
+    body: anAttestationPolicy("bench"),
   });
   const key = (await loadOrCreateAgentKey(join(dir, "bench.jwk"))).key;
   const hostNames = Array.from({ length: HOSTS }, (_, i) => `bench-host-${String(i).padStart(3, "0")}`);

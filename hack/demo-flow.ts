@@ -5,13 +5,8 @@
 import { spawn } from "node:child_process";
 import { cpSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  AdmissionregistrationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-} from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { mergePatch } from "../operator/src/kube/merge-patch.ts";
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
 import { createSimPki, TRUST_ROOTS_FILE } from "../operator/src/attestation/simulated/sim-pki.ts";
 import { SIMULATED_SNP_MEASUREMENT } from "../operator/src/attestation/simulated/simulated-snp.ts";
@@ -30,6 +25,7 @@ import {
   serviceAccountToken,
   writeTokenKubeconfig,
 } from "../operator/test/support/identities.ts";
+import { anAttestationPolicy } from "../operator/test/support/builders/attestation-policy.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const clusterDir = process.argv[2] ?? join(ROOT, ".cache/cluster");
@@ -81,10 +77,7 @@ for (const { node, fixture, labels } of HOSTS) {
   await core
     .createNode({ body: { metadata: { name: node, labels: { "kubernetes.io/hostname": node, ...labels } } } })
     .catch(async () => {
-      await core.patchNode(
-        { name: node, body: { metadata: { labels } } },
-        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-      );
+      await core.patchNode({ name: node, body: { metadata: { labels } } }, mergePatch);
     });
   const root = join(demoDir, "hosts", node);
   cpSync(join(ROOT, "operator/test/fixtures/hosts", fixture), root, {
@@ -210,16 +203,9 @@ await objects
     group: "trustgate.io",
     version: "v1alpha1",
     plural: "attestationpolicies",
-    body: {
-      apiVersion: "trustgate.io/v1alpha1",
-      kind: "AttestationPolicy",
-      metadata: { name: "demo-simulated" },
-      spec: {
-        // GPU checks at their defaults (RIM match and revocation required): the simulated GPUs carry RIMs signed
-        // by the simulated CoRIM root and the simulated PKI answers OCSP, all trusted only via --test-trust-roots.
-        snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
-      },
-    },
+    // GPU checks at their defaults (RIM match and revocation required): the simulated GPUs carry RIMs signed
+    // by the simulated CoRIM root and the simulated PKI answers OCSP, all trusted only via --test-trust-roots.
+    body: anAttestationPolicy("demo-simulated", { snp: { measurement: [SIMULATED_SNP_MEASUREMENT] } }),
   })
   .catch(() => undefined);
 await objects

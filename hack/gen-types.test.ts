@@ -166,6 +166,41 @@ describe("schema-to-ts emitter", () => {
     expect(output).to.include("export interface AKey {").and.to.include("export interface BKey {");
   });
 
+  it("declares an interface once and aliases those whose members differ only in documentation", () => {
+    const members = (doc: string): SchemaNode => ({
+      type: "object",
+      description: `Doc ${doc}.`,
+      properties: { a: { type: "string", description: doc }, b: { type: "integer" } },
+    });
+    const output = emitDeclarations([
+      { name: "A", schema: members("first") },
+      { name: "B", schema: members("second") },
+    ]);
+    expect(output)
+      .to.include("export interface A {")
+      .and.to.include("/** Doc second. */\nexport type B = A;\n");
+  });
+
+  it("writes a large interface lacking a few members of another as Omit, and leaves small ones alone", () => {
+    const properties = (count: number): Record<string, SchemaNode> =>
+      Object.fromEntries(
+        Array.from({ length: count }, (_, index) => [`p${String(index)}`, { type: "string" }]),
+      );
+    const object = (count: number): SchemaNode => ({ type: "object", properties: properties(count) });
+    const large = emitDeclarations([
+      { name: "Full", schema: object(8) },
+      { name: "Part", schema: object(6) },
+    ]);
+    expect(large).to.include('export type Part = Omit<Full, "p6" | "p7">;');
+    const small = emitDeclarations([
+      { name: "Full", schema: object(5) },
+      { name: "Part", schema: object(4) },
+      { name: "One", schema: object(1) },
+      { name: "Single", schema: object(1) },
+    ]);
+    expect(small).to.include("export interface Part {").and.to.include("export interface Single {");
+  });
+
   it("aliases schemas without properties", () => {
     expect(emitDeclarations([{ name: "Q", schema: { type: ["string", "integer", "number"] } }])).to.equal(
       "export type Q = string | number;\n",

@@ -1,5 +1,6 @@
 // TEST-ONLY: the virt-controller/virt-handler part of the KubeVirt simulator. Never shipped in the image.
-import { type CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Node } from "@kubernetes/client-node";
+import { type CustomObjectsApi, type V1Node } from "@kubernetes/client-node";
+import { mergePatch } from "../../operator/src/kube/merge-patch.ts";
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { isConflict, isNotFound } from "../../operator/src/kube/api-error.ts";
@@ -32,7 +33,6 @@ import { placeInstance } from "./placement.ts";
 export const KUBEVIRT = { group: "kubevirt.io", version: "v1" } as const;
 export const VMS = "virtualmachines";
 export const VMIS = "virtualmachineinstances";
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const RETRY_AFTER_STALE_CACHE_MS = 50;
 // Pending → Scheduling → Scheduled → Running is three steps plus the final look; the bound keeps a
 // worker from spinning if a status ever fails to settle.

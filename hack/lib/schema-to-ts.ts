@@ -66,7 +66,20 @@ export function emitDeclarations(roots: readonly NamedSchema[], options: EmitOpt
   });
 
   const typeOf = typeExpression(names, options);
-  return declarations.map(({ name, node }) => renderDeclaration(name, node, typeOf)).join("\n");
+  const interfaces = declarations
+    .filter(({ node }) => hasProperties(node))
+    .map(({ name, node }) => ({ name, members: interfaceMembers(node, typeOf) }));
+  const members = new Map(interfaces.map((declaration) => [declaration.name, declaration.members]));
+  const reused = reusedTypes(interfaces);
+  return declarations
+    .map(({ name, node }) => {
+      const doc = jsDoc(node.description, "");
+      const type = hasProperties(node) ? reused.get(name) : typeOf(node);
+      if (type !== undefined) return `${doc}export type ${name} = ${type};\n`;
+      const body = (members.get(name) ?? []).map((member) => member.doc + member.signature).join("");
+      return `${doc}export interface ${name} {\n${body}}\n`;
+    })
+    .join("\n");
 }
 
 function hasProperties(node: SchemaNode): boolean {
@@ -94,7 +107,8 @@ function itemTrail(trail: string[]): string[] {
   return last === undefined ? ["Item"] : [...trail.slice(0, -1), singular(last)];
 }
 
-function structuralKey(value: unknown): string {
+/** The same string for values that are equal as JSON, whatever the order of their keys. */
+export function structuralKey(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(structuralKey).join(",")}]`;
   if (value !== null && typeof value === "object") {
     const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -210,14 +224,56 @@ function objectType(node: SchemaNode, typeOf: TypeOf): string {
   return "Record<string, never>";
 }
 
-function renderDeclaration(name: string, node: SchemaNode, typeOf: TypeOf): string {
-  const doc = jsDoc(node.description, "");
-  if (!hasProperties(node)) return `${doc}export type ${name} = ${typeOf(node)};\n`;
+interface Member {
+  key: string;
+  doc: string;
+  signature: string;
+}
 
+function interfaceMembers(node: SchemaNode, typeOf: TypeOf): Member[] {
   const required = new Set(node.required ?? []);
-  const members = Object.entries(node.properties ?? {}).map(([key, property]) => {
+  return Object.entries(node.properties ?? {}).map(([key, property]) => {
     const optional = required.has(key) ? "" : "?";
-    return `${jsDoc(property.description, "  ")}  ${propertyKey(key)}${optional}: ${typeOf(property)};\n`;
+    const signature = `  ${propertyKey(key)}${optional}: ${typeOf(property)};\n`;
+    return { key, doc: jsDoc(property.description, "  "), signature };
   });
-  return `${doc}export interface ${name} {\n${members.join("")}}\n`;
+}
+
+/** A single member says too little to call two types one. */
+const MIN_ALIASED_MEMBERS = 2;
+/** A type is written as another minus some members only when it is large and lacks at most a few. */
+const MIN_OMIT_MEMBERS = 6;
+const MAX_OMITTED_MEMBERS = 2;
+
+/**
+ * Interfaces written as another type: the same members as an earlier one but for their documentation
+ * (`= Earlier`), or a large one's members but a few (`= Omit<Larger, "a">`). Keyed by name.
+ */
+function reusedTypes(interfaces: ReadonlyArray<{ name: string; members: Member[] }>): Map<string, string> {
+  const signatures = new Map(
+    interfaces.map(({ name, members }) => [name, new Set(members.map((member) => member.signature))]),
+  );
+  const reused = new Map<string, string>();
+  const firstWithSignatures = new Map<string, string>();
+  for (const { name, members } of interfaces) {
+    const key = [...(signatures.get(name) ?? [])].sort().join("");
+    const same = firstWithSignatures.get(key);
+    if (same === undefined) firstWithSignatures.set(key, name);
+    else if (members.length >= MIN_ALIASED_MEMBERS) reused.set(name, same);
+  }
+  for (const { name, members } of interfaces) {
+    if (reused.has(name) || members.length < MIN_OMIT_MEMBERS) continue;
+    const larger = interfaces.find(
+      (other) =>
+        !reused.has(other.name) &&
+        other.members.length > members.length &&
+        other.members.length - members.length <= MAX_OMITTED_MEMBERS &&
+        members.every((member) => signatures.get(other.name)?.has(member.signature)),
+    );
+    if (larger === undefined) continue;
+    const own = new Set(members.map((member) => member.key));
+    const omitted = larger.members.filter((member) => !own.has(member.key)).map((member) => member.key);
+    reused.set(name, `Omit<${larger.name}, ${omitted.map((key) => JSON.stringify(key)).join(" | ")}>`);
+  }
+  return reused;
 }

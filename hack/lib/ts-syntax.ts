@@ -12,6 +12,12 @@ export function pascalCase(word: string): string {
     .join("");
 }
 
+/** `status-conditions` → `statusConditions`, `MrTd` → `mrTd`. */
+export function camelCase(word: string): string {
+  const pascal = pascalCase(word);
+  return pascal.charAt(0).toLowerCase() + pascal.slice(1);
+}
+
 /** `ConfidentialVM` → `CONFIDENTIAL_VM`, `AttestationPolicy` → `ATTESTATION_POLICY`. */
 export function screamingSnakeCase(name: string): string {
   return name

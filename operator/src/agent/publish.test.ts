@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import type { ConfidentialHostStatus } from "../api/v1alpha1/generated/types.ts";
+import { SIGNED_STATUS_FIELDS } from "../host/host-report.ts";
 import { KubeApiError } from "../kube/rest-api-error.ts";
 import type { KubeJsonApi } from "../kube/rest-client.ts";
 import {
@@ -8,6 +9,8 @@ import {
   HostStatusPublisher,
   mergePatch,
   publishedReportOf,
+  type PublishDecision,
+  type PublishedReport,
   statusPatchBody,
 } from "./publish.ts";
 
@@ -32,32 +35,39 @@ describe("publishing decisions", () => {
     observedAtMs: Date.parse(iso),
   });
 
-  it("writes the first report, a changed host, and an unchanged one only once it is max-report-age old", () => {
+  describe("writes the first report, a changed host, and an unchanged one only once it is max-report-age old", () => {
     const previous = publishedReportOf("n1", report());
-    expect(decidePublish(undefined, at("2026-11-25T10:01:00Z"), 10 * MINUTE)).to.deep.equal({
-      write: true,
-      reason: "initial",
-    });
-    expect(decidePublish(previous, at("2026-11-25T10:01:00Z"), 10 * MINUTE)).to.deep.equal({
-      write: false,
-      reason: "unchanged",
-    });
-    expect(decidePublish(previous, at("2026-11-25T10:09:59Z"), 10 * MINUTE)).to.deep.equal({
-      write: false,
-      reason: "unchanged",
-    });
-    expect(decidePublish(previous, at("2026-11-25T10:10:00Z"), 10 * MINUTE)).to.deep.equal({
-      write: true,
-      reason: "refresh",
-    });
     const off = report({
       observedAt: "2026-11-25T10:01:00Z",
       gpus: [{ ...report().gpus![0]!, ccMode: "off" }],
     });
-    expect(decidePublish(previous, at("2026-11-25T10:01:00Z", off), 10 * MINUTE)).to.deep.equal({
-      write: true,
-      reason: "changed",
-    });
+    const cases: Array<[string, PublishedReport | undefined, ReturnType<typeof at>, PublishDecision]> = [
+      ["nothing written yet", undefined, at("2026-11-25T10:01:00Z"), { write: true, reason: "initial" }],
+      [
+        "unchanged, a minute later",
+        previous,
+        at("2026-11-25T10:01:00Z"),
+        { write: false, reason: "unchanged" },
+      ],
+      [
+        "unchanged, just under the age",
+        previous,
+        at("2026-11-25T10:09:59Z"),
+        { write: false, reason: "unchanged" },
+      ],
+      ["unchanged, at the age", previous, at("2026-11-25T10:10:00Z"), { write: true, reason: "refresh" }],
+      [
+        "a GPU's CC mode changed",
+        previous,
+        at("2026-11-25T10:01:00Z", off),
+        { write: true, reason: "changed" },
+      ],
+    ];
+    for (const [name, written, next, expected] of cases) {
+      it(name, () => {
+        expect(decidePublish(written, next, 10 * MINUTE)).to.deep.equal(expected);
+      });
+    }
   });
 
   it("counts a new signing key or agent version as a change, but not the JWS bytes or conditions", () => {
@@ -98,16 +108,7 @@ describe("status merge patch", () => {
       details: { tdxKeys: null },
     });
     expect(body.status["platform"]).to.equal(null);
-    expect(Object.keys(body.status)).to.have.members([
-      "observedAt",
-      "agentVersion",
-      "platform",
-      "tee",
-      "iommu",
-      "gpus",
-      "gpuSummary",
-      "report",
-    ]);
+    expect(Object.keys(body.status)).to.have.members([...SIGNED_STATUS_FIELDS, "report"]);
   });
 });
 

@@ -4,7 +4,7 @@ import type { HostRoot } from "./host-root.ts";
 import type { CcModeProvider } from "./sources/cc-mode/provider.ts";
 import { gpusSource } from "./sources/gpus.ts";
 import { iommuSource } from "./sources/iommu.ts";
-import { platformSource, UNKNOWN } from "./sources/platform.ts";
+import { platformSource, UNKNOWN, UNKNOWN_PLATFORM } from "./sources/platform.ts";
 import { snpSource } from "./sources/snp.ts";
 import { outputOf, runSources, SourceRegistry, type SourceResults } from "./sources/source.ts";
 import { tdxSource } from "./sources/tdx.ts";
@@ -103,18 +103,7 @@ export function decideTee(
 
 /** Builds the status from the sources' outputs (pure; tested with hand-made outputs too). */
 export function assembleStatus(results: SourceResults, observedAt: string, agentVersion: string): ScanResult {
-  const platform = outputOf(results, platformSource)?.facts.platform ?? {
-    cpuVendor: UNKNOWN,
-    cpuModel: UNKNOWN,
-    microcode: UNKNOWN,
-    biosVendor: UNKNOWN,
-    biosVersion: UNKNOWN,
-    biosDate: UNKNOWN,
-    boardVendor: UNKNOWN,
-    boardProduct: UNKNOWN,
-    systemProduct: UNKNOWN,
-    kernelRelease: UNKNOWN,
-  };
+  const platform = outputOf(results, platformSource)?.facts.platform ?? { ...UNKNOWN_PLATFORM };
   const teeProblems: string[] = [];
   const tee: ConfidentialHostStatusTee = {
     ...decideTee(

@@ -1,12 +1,11 @@
 import { expect } from "chai";
-import { exportJWK, generateKeyPair } from "jose";
 import { makeFakeAmdPki, type FakeAmdPki } from "./simulated/amd-pki.ts";
-import { buildReport, signReport } from "./simulated/snp-report.ts";
 import { expectedReportData, type GuestPublicKey } from "./binding.ts";
 import { appraiseSnp, createSnpVerifier } from "./snp/index.ts";
 import type { AttestationPolicySpec } from "../api/v1alpha1/generated/types.ts";
 import { appraise, type AppraisalContext, type AttestationBackends } from "./appraise.ts";
 import { compilePolicySpec } from "./policy/compiled-policy.ts";
+import { aGuestPublicKey, fakeSnpEvidence } from "../../test/support/evidence/fake-snp-evidence.ts";
 
 const NOW = new Date("2030-01-01T00:00:00Z");
 const NONCE = "5e".repeat(32);
@@ -29,33 +28,18 @@ describe("appraise (parse → verify → binding → appraise → verdict)", () 
   }
 
   function bundle(reportData: Uint8Array, policyBits?: number): Record<string, unknown> {
-    const report = signReport(
-      buildReport({
-        version: 3,
-        tcb: MILAN_TCB,
-        chipId: CHIP_ID,
-        reportData,
-        ...(policyBits === undefined ? {} : { policy: policyBits }),
-      }),
-      pki.leafKey,
-    );
+    const report = { version: 3, tcb: MILAN_TCB, chipId: CHIP_ID, reportData };
     return {
-      nonce: NONCE,
-      publicKey: guestKey,
-      tee: {
-        type: "snp",
-        report: Buffer.from(report).toString("base64"),
-        vcek: pki.leafPem,
-        certChain: pki.intermediatePem,
-      },
+      ...fakeSnpEvidence(pki, policyBits === undefined ? report : { ...report, policy: policyBits }, {
+        nonce: NONCE,
+        publicKey: guestKey,
+      }),
     };
   }
 
   before(async () => {
     pki = await makeFakeAmdPki({ product: "Milan", spl: MILAN_TCB, hwId: CHIP_ID });
-    const { publicKey } = await generateKeyPair("ES256");
-    const jwk = await exportJWK(publicKey);
-    guestKey = { kty: "EC", crv: "P-256", x: jwk.x ?? "", y: jwk.y ?? "" };
+    guestKey = await aGuestPublicKey();
     backends = {
       tees: { snp: { verifier: createSnpVerifier({ anchors: pki.anchors }), appraise: appraiseSnp } },
     };

@@ -65,8 +65,8 @@ export function toVerificationError(error: unknown): VerificationError {
   return { code: "EvidenceMalformed", message };
 }
 
-/** Intel's TCB status names; `Unknown` when collateral is missing or outside its validity window. */
-export const TCB_STATUSES = [
+/** The TCB status Intel's collateral gives a platform (a TCB level's `tcbStatus`). */
+export const PLATFORM_TCB_STATUSES = [
   "UpToDate",
   "SWHardeningNeeded",
   "ConfigurationNeeded",
@@ -74,9 +74,11 @@ export const TCB_STATUSES = [
   "OutOfDate",
   "OutOfDateConfigurationNeeded",
   "Revoked",
-  "NotSupported",
-  "Unknown",
 ] as const;
+export type PlatformTcbStatus = (typeof PLATFORM_TCB_STATUSES)[number];
+
+/** Intel's TCB status names; `Unknown` when collateral is missing or outside its validity window. */
+export const TCB_STATUSES = [...PLATFORM_TCB_STATUSES, "NotSupported", "Unknown"] as const;
 export type TcbStatus = (typeof TCB_STATUSES)[number];
 
 export type ClaimValue = string | number | boolean | ClaimValue[] | { [key: string]: ClaimValue };

@@ -1,34 +1,16 @@
 import { expect } from "chai";
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-} from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { mergePatch } from "../../src/kube/merge-patch.ts";
 import { join } from "node:path";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import { applyCrds, readCrdFile } from "../support/crd-install.ts";
 import { kubeConfig } from "../support/control-plane.ts";
 import { applyManifestFile, waitUntil } from "../support/apply.ts";
+import { asUser, podBoundToken } from "../support/identities.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 
 const NS = "trustgate-system";
 const host = { group: "trustgate.io", version: "v1alpha1", plural: "confidentialhosts" };
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
-
-function asUser(admin: KubeConfig, token: string): KubeConfig {
-  const cluster = admin.getCurrentCluster();
-  if (cluster === null) throw new Error("no cluster");
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: "agent", token }],
-    contexts: [{ name: "agent", cluster: cluster.name, user: "agent" }],
-    currentContext: "agent",
-  });
-  return kc;
-}
 
 async function denial(promise: Promise<unknown>): Promise<{ code: number; message: string }> {
   try {
@@ -60,34 +42,7 @@ describe("agent writes are restricted to the agent's own node (RBAC + Validating
     await applyManifestFile(admin, "charts/trustgate/files/rbac/agent.yaml");
     await applyManifestFile(admin, "charts/trustgate/files/admission/agent-node-restriction.yaml");
     for (const name of [nodeA, nodeB]) await core.createNode({ body: { metadata: { name } } });
-    const pod = await core.createNamespacedPod({
-      namespace: NS,
-      body: {
-        metadata: { name: "trustgate-agent-a" },
-        spec: {
-          nodeName: nodeA,
-          serviceAccountName: "trustgate-agent",
-          containers: [{ name: "agent", image: `registry.example.com/trustgate@sha256:${"ab".repeat(32)}` }],
-        },
-      },
-    });
-    const tokenRequest = await core.createNamespacedServiceAccountToken({
-      name: "trustgate-agent",
-      namespace: NS,
-      body: {
-        spec: {
-          audiences: [],
-          expirationSeconds: 600,
-          boundObjectRef: {
-            apiVersion: "v1",
-            kind: "Pod",
-            name: pod.metadata?.name ?? "",
-            uid: pod.metadata?.uid ?? "",
-          },
-        },
-      },
-    });
-    const agentKc = asUser(admin, tokenRequest.status?.token ?? "");
+    const agentKc = asUser(admin, await podBoundToken(admin, NS, "trustgate-agent", nodeA));
     agentA = agentKc.makeApiClient(CustomObjectsApi);
     agentACore = agentKc.makeApiClient(CoreV1Api);
     // The policy is enforced a moment after it is created: probe with dry runs until it denies.

@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { mergePatch } from "../../src/kube/merge-patch.ts";
 import { collectEvidence, type EvidenceProviders } from "../../../guest/src/evidence.ts";
 import { guestConnection, loadGuestConfig } from "../../../guest/src/config.ts";
 import { newGuestKey } from "../../../guest/src/guest-key.ts";
@@ -34,7 +35,6 @@ const NODE = "reject-snp-1";
 const NAME = "probe";
 const MAX_EVIDENCE_BYTES = 256 * 1024;
 const CVMS = { group: "trustgate.io", version: "v1alpha1", plural: "confidentialvms" };
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 /**
  * One CVM, many rounds: each round waits for a fresh challenge (asked for by changing the policy) and

@@ -7,9 +7,8 @@ import {
   CustomObjectsApi,
   type KubeConfig,
   RbacAuthorizationV1Api,
-  PatchStrategy,
-  setHeaderOptions,
 } from "@kubernetes/client-node";
+import { mergePatch } from "../../src/kube/merge-patch.ts";
 import { decodeJwt } from "jose";
 import type { ConfidentialVM } from "../../src/api/v1alpha1/generated/types.ts";
 import { checkAttestationResult } from "../../src/attestation/result/result-token.ts";
@@ -33,7 +32,6 @@ const SYSTEM_NS = "trustgate-system";
 const NS = "attest-tests";
 const NODE = "attest-snp-1";
 const trustgate = { group: "trustgate.io", version: "v1alpha1" };
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 /** Not UTF-8 (lone continuation bytes, an invalid lead byte, NUL): must reach the guest byte for byte. */
 const BINARY_VALUE = Buffer.from([0x80, 0xff, 0x00, 0xc3, 0x28, 0xfe, 0x0a, 0xe2, 0x82]);
 

@@ -10,14 +10,12 @@ import {
   CustomObjectsApi,
   type KubeConfig,
   KubernetesObjectApi,
-  PatchStrategy,
-  setHeaderOptions,
 } from "@kubernetes/client-node";
+import { mergePatch } from "../../src/kube/merge-patch.ts";
 import { freeLoopbackPorts, type ManagedProcess, tailFile } from "../../../hack/lib/managed-process.ts";
 import { apiErrorStatus, isNotFound } from "../../src/kube/api-error.ts";
 import { waitUntil } from "../support/apply.ts";
 import {
-  asUser,
   canI,
   CHART,
   type ChartTools,
@@ -34,7 +32,7 @@ import {
   withFlags,
 } from "../support/chart.ts";
 import { kubeConfig, sharedControlPlane } from "../support/control-plane.ts";
-import { serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { asUser, serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
 import { loadSamples } from "../support/samples.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
@@ -46,7 +44,6 @@ const CONTROLLER = `${RELEASE}-controller`;
 const WEBHOOK = `${RELEASE}-webhook`;
 /** The ConfidentialVM (in the release namespace) whose guest the chart's guest policy is tried on. */
 const GUEST_CVM = "chart-guest-cvm";
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 describe("Helm chart charts/trustgate: admission control installed (the webhook and the guests' policy under a second release)", function () {
   this.timeout(120_000);

@@ -7,14 +7,13 @@ import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import {
   AGENT,
-  type Chart,
   CONTROLLER,
   find,
   type KubeconformResult,
   type Manifest,
   NAMESPACE,
   podSpec,
-  prepareChart,
+  chartForSuite,
   prepareCluster,
   RELEASE,
   type RenderedSet,
@@ -31,18 +30,15 @@ const ADMISSION_POLICIES = [`${RELEASE}-agent-node-restriction`, `${RELEASE}-gue
 
 describe("Helm chart charts/trustgate on the local API server (real kubeconform, kubectl and API server)", function () {
   this.timeout(120_000);
-  let chart: Chart;
+  const { chart, kubectl, objectsOf } = chartForSuite();
   let admin: KubeConfig;
   let binDir: string;
   let k8sVersion: string;
   let dir: string;
   let rendered: Record<string, RenderedSet>;
-  const kubectl = (args: string[]): Promise<RunResult> => chart.kubectl(args);
-  const objectsOf = (set: string): Manifest[] => chart.objectsOf(set);
 
   before(async function () {
-    chart = await prepareChart();
-    ({ binDir, k8sVersion, dir, rendered } = chart);
+    ({ binDir, k8sVersion, dir, rendered } = chart());
     admin = await kubeConfig();
     // The rendered objects live in the release namespace: the dry run needs it.
     await prepareCluster(admin, NAMESPACE);

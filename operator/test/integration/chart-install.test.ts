@@ -16,10 +16,8 @@ import { apiErrorStatus, isNotFound } from "../../src/kube/api-error.ts";
 import { waitUntil } from "../support/apply.ts";
 import {
   AGENT,
-  asUser,
   canI,
   CHART,
-  type Chart,
   type Check,
   CONTROLLER,
   CRD_FILES,
@@ -29,35 +27,31 @@ import {
   manifests,
   NAMESPACE,
   onlyContainer,
-  prepareChart,
+  chartForSuite,
   prepareCluster,
   ready,
   RELEASE,
-  type RunResult,
   succeeded,
   WEBHOOK,
   withFlags,
 } from "../support/chart.ts";
 import { kubeConfig, sharedControlPlane } from "../support/control-plane.ts";
-import { podBoundToken, serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { removeHosts } from "../support/hosts.ts";
+import { asUser, podBoundToken, serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
 describe("Helm chart charts/trustgate: helm install, then the components under the chart's ServiceAccounts", function () {
   this.timeout(120_000);
-  let chart: Chart;
+  const { chart, helm, kubectl, objectsOf } = chartForSuite();
   let admin: KubeConfig;
   let dir: string;
-  const helm = (args: string[]): Promise<RunResult> => chart.helm(args);
-  const kubectl = (args: string[]): Promise<RunResult> => chart.kubectl(args);
-  const objectsOf = (set: string): Manifest[] => chart.objectsOf(set);
   const processes: ManagedProcess[] = [];
   const nodes = ["chart-node-a", "chart-node-b"];
   let installed: Manifest[] = [];
 
   before(async function () {
-    chart = await prepareChart();
-    dir = chart.dir;
+    dir = chart().dir;
     admin = await kubeConfig();
     // The install below has to adopt the CRDs that prepareCluster applies.
     await prepareCluster(admin, NAMESPACE);
@@ -71,19 +65,7 @@ describe("Helm chart charts/trustgate: helm install, then the components under t
       .deleteValidatingWebhookConfiguration({ name: WEBHOOK })
       .catch(() => undefined);
     // Leave nothing behind for later tests: the ConfidentialHost and Nodes made here.
-    const objects = admin.makeApiClient(CustomObjectsApi);
-    const core = admin.makeApiClient(CoreV1Api);
-    for (const name of nodes) {
-      await objects
-        .deleteClusterCustomObject({
-          group: "trustgate.io",
-          version: "v1alpha1",
-          plural: "confidentialhosts",
-          name,
-        })
-        .catch(() => undefined);
-      await core.deleteNode({ name }).catch(() => undefined);
-    }
+    await removeHosts(admin, nodes);
   });
 
   it("installs into the local API server, adopting CRDs that kubectl applied before", async function () {

@@ -7,7 +7,6 @@ import { isMap, isScalar, parseDocument, type YAMLMap } from "yaml";
 import {
   AGENT,
   CHART,
-  type Chart,
   CONTROLLER,
   CRD_FILES,
   fileObjects,
@@ -19,10 +18,9 @@ import {
   NAMESPACE,
   onlyContainer,
   podSpec,
-  prepareChart,
+  chartForSuite,
   RELEASE,
   type Rule,
-  type RunResult,
   succeeded,
   VALUE_SETS,
 } from "../support/chart.ts";
@@ -31,14 +29,7 @@ import { REPO_ROOT } from "../support/samples.ts";
 
 describe("Helm chart charts/trustgate: rendering (real helm)", function () {
   this.timeout(120_000);
-  let chart: Chart;
-  const helm = (args: string[]): Promise<RunResult> => chart.helm(args);
-  const template = (extra: string[]): Promise<RunResult> => chart.template(extra);
-  const objectsOf = (set: string): Manifest[] => chart.objectsOf(set);
-
-  before(async function () {
-    chart = await prepareChart();
-  });
+  const { chart, helm, template, objectsOf } = chartForSuite();
 
   describe("the chart on its own", function () {
     it("keeps its CRD copies (crds-src/) byte-for-byte equal to crds/, the source of truth", async function () {
@@ -58,7 +49,7 @@ describe("Helm chart charts/trustgate: rendering (real helm)", function () {
     it("passes helm lint and helm lint --strict with every value set", async function () {
       for (const [set, files] of Object.entries(VALUE_SETS)) {
         for (const strict of [[], ["--strict"]]) {
-          const args = ["lint", CHART, "--kube-version", chart.k8sVersion, ...strict];
+          const args = ["lint", CHART, "--kube-version", chart().k8sVersion, ...strict];
           const out = succeeded(
             await helm([...args, ...files.flatMap((f) => ["-f", join(CHART, f)])]),
             `helm lint ${strict.join(" ")} (${set})`,

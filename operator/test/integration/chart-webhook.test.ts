@@ -2,7 +2,6 @@
 // Deployment, PDB, Service, ValidatingWebhookConfiguration, RBAC (self-managed or cert-manager), NetworkPolicy.
 import { expect } from "chai";
 import {
-  type Chart,
   fileObjects,
   find,
   flags,
@@ -11,9 +10,8 @@ import {
   NAMESPACE,
   onlyContainer,
   podSpec,
-  prepareChart,
+  chartForSuite,
   type Rule,
-  type RunResult,
   succeeded,
   WEBHOOK,
 } from "../support/chart.ts";
@@ -21,13 +19,7 @@ import { expectRestrictedDeployment } from "../support/chart-expect.ts";
 
 describe("Helm chart charts/trustgate: the admission webhook's objects (real helm)", function () {
   this.timeout(120_000);
-  let chart: Chart;
-  const template = (extra: string[]): Promise<RunResult> => chart.template(extra);
-  const objectsOf = (set: string): Manifest[] => chart.objectsOf(set);
-
-  before(async function () {
-    chart = await prepareChart();
-  });
+  const { template, objectsOf } = chartForSuite();
 
   describe("the chart on its own", function () {
     it("renders the webhook: 2 replicas, non-root, read-only root filesystem, probes, PDB, Service, self-managed certificates", function () {

@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { mergePatch } from "../../src/kube/merge-patch.ts";
 import { pino } from "pino";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import { startKubevirtSimulator, type KubevirtSimulator } from "../../../e2e/kubevirt-simulator/simulator.ts";
@@ -16,6 +17,7 @@ import { readConfidentialVM } from "../support/read.ts";
 import { installTrustgate, startFixtureAgent } from "../support/install.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
+import { anAttestationPolicy } from "../support/builders/attestation-policy.ts";
 
 const SYSTEM_NS = "trustgate-system";
 const NS = "cvm-tests";
@@ -102,12 +104,7 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
     await objects.createClusterCustomObject({
       ...trustgate,
       plural: "attestationpolicies",
-      body: {
-        apiVersion: "trustgate.io/v1alpha1",
-        kind: "AttestationPolicy",
-        metadata: { name: "cvm-test" },
-        spec: {},
-      },
+      body: anAttestationPolicy("cvm-test"),
     });
     for (const host of HOSTS) {
       processes.push((await startFixtureAgent(admin, { ...host, labels: SUITE_LABEL }, dir)).process);
@@ -243,7 +240,7 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
         name: "tdx-a",
         body: { spec: { image: { containerDisk: image } } },
       },
-      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      mergePatch,
     );
     await waitUntil(
       "tdx-a VM relaunched with the new image",

@@ -1,12 +1,6 @@
 import { expect } from "chai";
-import {
-  ApiextensionsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-} from "@kubernetes/client-node";
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { mergePatch } from "../../src/kube/merge-patch.ts";
 import { join } from "node:path";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import { applyCrds, readCrdFile } from "../support/crd-install.ts";
@@ -152,11 +146,11 @@ describe("trustgate CRDs on a real API server", function () {
       const ref = { group: GROUP, version: VERSION, plural: "confidentialhosts", name };
       await objects.patchClusterCustomObjectStatus(
         { ...ref, body: { status: hostSample.object.status } },
-        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        mergePatch,
       );
       await objects.patchClusterCustomObject(
         { ...ref, body: { spec: { nodeName: name }, status: { agentVersion: "forged" } } },
-        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        mergePatch,
       );
       const host = (await objects.getClusterCustomObject(ref)) as SampleObject;
       expect(host.spec).to.deep.equal({ nodeName: name });
@@ -175,7 +169,7 @@ describe("trustgate CRDs on a real API server", function () {
             name,
             body: { status: { tee: { type: "none", enabled: true } } },
           },
-          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+          mergePatch,
         ),
       );
       expect(message).to.include("a host without a TEE cannot have it enabled");
@@ -190,10 +184,7 @@ describe("trustgate CRDs on a real API server", function () {
         name: "llm-inference",
       };
       const message = await rejectionMessage(
-        objects.patchNamespacedCustomObject(
-          { ...ref, body: { spec: { tee: "snp" } } },
-          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-        ),
+        objects.patchNamespacedCustomObject({ ...ref, body: { spec: { tee: "snp" } } }, mergePatch),
       );
       expect(message).to.include("spec.tee is immutable");
       await objects.patchNamespacedCustomObjectStatus(
@@ -201,7 +192,7 @@ describe("trustgate CRDs on a real API server", function () {
           ...ref,
           body: { spec: { policyRef: "forged" }, status: { phase: "Pending", nodeName: "gpu-node-1" } },
         },
-        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        mergePatch,
       );
       const vm = (await objects.getNamespacedCustomObject(ref)) as SampleObject;
       expect(vm.spec?.["policyRef"]).to.equal("production");

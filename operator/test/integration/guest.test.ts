@@ -4,11 +4,10 @@ import { join } from "node:path";
 import {
   CoreV1Api,
   CustomObjectsApi,
-  KubeConfig,
-  PatchStrategy,
+  type KubeConfig,
   RbacAuthorizationV1Api,
-  setHeaderOptions,
 } from "@kubernetes/client-node";
+import { mergePatch } from "../../src/kube/merge-patch.ts";
 import { expect } from "chai";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import type { ConfidentialVM } from "../../src/api/v1alpha1/generated/types.ts";
@@ -22,7 +21,7 @@ import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import { applyCrds, readCrdFile } from "../support/crd-install.ts";
 import { waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
-import { serviceAccountToken } from "../support/identities.ts";
+import { asUser, serviceAccountToken } from "../support/identities.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
@@ -31,24 +30,10 @@ import { SIMULATED_SNP_MEASUREMENT } from "../../src/attestation/simulated/simul
 const NS = "guest-it";
 const CVM = { group: "trustgate.io", version: "v1alpha1", plural: "confidentialvms" };
 const GUEST_SA = "trustgate-guest-llm";
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const nonceOf = (n: number): string => n.toString(16).padStart(2, "0").repeat(32);
 
 function confidentialVm(name: string): object {
   return aConfidentialVM({ tee: "snp", gpus: { count: 2 } }, name, { metadata: { namespace: NS } });
-}
-
-function asUser(admin: KubeConfig, token: string): KubeConfig {
-  const cluster = admin.getCurrentCluster();
-  if (cluster === null) throw new Error("no cluster");
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: "guest", token }],
-    contexts: [{ name: "guest", cluster: cluster.name, user: "guest" }],
-    currentContext: "guest",
-  });
-  return kc;
 }
 
 async function denied(promise: Promise<unknown>): Promise<number> {

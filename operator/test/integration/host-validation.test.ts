@@ -1,14 +1,8 @@
 import { expect } from "chai";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Node,
-} from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Node } from "@kubernetes/client-node";
+import { mergePatch } from "../../src/kube/merge-patch.ts";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import type { ConfidentialHost } from "../../src/api/v1alpha1/generated/types.ts";
 import { waitUntil } from "../support/apply.ts";
@@ -205,7 +199,7 @@ describe("host validation: agents as processes, the controller labels Nodes (rea
         name,
         body: { metadata: { annotations: { "trustgate.io/acknowledged-key-id": current } } },
       },
-      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      mergePatch,
     );
     // The pin (metadata) and the condition (status subresource) are two writes: wait for both.
     await waitUntil(
@@ -228,7 +222,7 @@ describe("host validation: agents as processes, the controller labels Nodes (rea
       .makeApiClient(CoreV1Api)
       .patchNode(
         { name: "hv-snp-1", body: { metadata: { labels: { "team.example.com/owner": "ml" } } } },
-        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        mergePatch,
       );
     const agent = processes.find((p) => p.name === "agent-hv-snp-1");
     await agent?.stop();

@@ -1,11 +1,6 @@
 import { expect } from "chai";
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-} from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { mergePatch } from "../../src/kube/merge-patch.ts";
 import { join } from "node:path";
 import { pino } from "pino";
 import {
@@ -27,7 +22,6 @@ import { REPO_ROOT } from "../support/samples.ts";
 const KUBEVIRT = { group: "kubevirt.io", version: "v1" };
 const H100 = "H100-SXM5-80GB";
 const STEP_DELAY_MS = 100;
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 describe("the test-only KubeVirt simulator on a real API server", function () {
   let kc: KubeConfig;

@@ -1,11 +1,6 @@
 import { expect } from "chai";
-import {
-  CoordinationV1Api,
-  CoreV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  V1MicroTime,
-} from "@kubernetes/client-node";
+import { CoordinationV1Api, CoreV1Api, V1MicroTime } from "@kubernetes/client-node";
+import { mergePatch } from "../../src/kube/merge-patch.ts";
 import { pino } from "pino";
 import { LeaderElector, leaderIdentity } from "../../src/runtime/leader-election.ts";
 import { kubeConfig } from "../support/control-plane.ts";
@@ -118,7 +113,7 @@ describe("leader election on a real API server", function () {
     const stolenAt = Date.now();
     await leases.patchNamespacedLease(
       { name: "stolen", namespace, body: { spec: { holderIdentity: "admin-override" } } },
-      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      mergePatch,
     );
     await waitFor(() => a.stopped === 1, 5000);
     console.log(`      stopped ${(a.stoppedAt ?? 0) - stolenAt} ms after the overwrite`);

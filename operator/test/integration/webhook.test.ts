@@ -11,9 +11,8 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
 } from "@kubernetes/client-node";
+import { mergePatch, strategicMergePatch } from "../../src/kube/merge-patch.ts";
 import { httpsGet } from "../../../hack/lib/https-get.ts";
 import { type ManagedProcess, tailFile } from "../../../hack/lib/managed-process.ts";
 import { signAttestationResult } from "../../src/attestation/result/result-token.ts";
@@ -25,6 +24,7 @@ import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { installTrustgate, SYSTEM_NS } from "../support/install.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
+import { anAttestationPolicy } from "../support/builders/attestation-policy.ts";
 
 const SUFFIX = Date.now().toString(36);
 const NS = `wh-${SUFFIX}`;
@@ -36,7 +36,6 @@ const LABEL = "trustgate.io/requires-attested-vm";
 const CVM = { group: "trustgate.io", version: "v1alpha1", plural: "confidentialvms" };
 const ATP = { group: "trustgate.io", version: "v1alpha1", plural: "attestationpolicies" };
 const IMAGE = `registry.example.com/trustgate/cvm@sha256:${"ab".repeat(32)}`;
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 function denial(error: unknown): string {
   const status = apiErrorStatus(error);
@@ -139,12 +138,7 @@ describe("trustgate webhook (a process under the chart's webhook RBAC, called by
     }
     await objects().createClusterCustomObject({
       ...ATP,
-      body: {
-        apiVersion: "trustgate.io/v1alpha1",
-        kind: "AttestationPolicy",
-        metadata: { name: POLICY, labels: { [TEST_LABEL]: SUFFIX } },
-        spec: {},
-      },
+      body: anAttestationPolicy(POLICY, {}, { labels: { [TEST_LABEL]: SUFFIX } }),
     });
     for (const name of ["attested", "failed", "expired"]) await createCvm(name, POLICY);
     const hour = 3_600_000;
@@ -273,10 +267,7 @@ describe("trustgate webhook (a process under the chart's webhook RBAC, called by
     );
     const prefix = `admission webhook "pods.webhook.trustgate.io" denied the request: trustgate: Pod ${NS}/running-app`;
     const patchPod = (body: object) =>
-      core().patchNamespacedPod(
-        { name: "running-app", namespace: NS, body },
-        setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
-      );
+      core().patchNamespacedPod({ name: "running-app", namespace: NS, body }, strategicMergePatch);
     await waitUntil(
       "an image change refused",
       async () =>
@@ -305,7 +296,7 @@ describe("trustgate webhook (a process under the chart's webhook RBAC, called by
             spec: { ephemeralContainers: [{ name: "debug", image: "busybox", targetContainerName: "app" }] },
           },
         },
-        setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+        strategicMergePatch,
       ),
     );
     expect(debug).to.include("not attested: InstanceChanged");

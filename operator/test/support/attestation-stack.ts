@@ -13,6 +13,7 @@ import { removeHosts } from "./hosts.ts";
 import { serviceAccountToken, writeTokenKubeconfig } from "./identities.ts";
 import { installTrustgate, startFixtureAgent, SYSTEM_NS } from "./install.ts";
 import { startTrustgate } from "./trustgate-process.ts";
+import { anAttestationPolicy } from "./builders/attestation-policy.ts";
 
 export interface AttestationStack {
   /** The simulated PKI directory (`trustgate guest --sim-pki`); the controller trusts its roots. */
@@ -47,12 +48,7 @@ export async function startAttestationStack(
     group: "trustgate.io",
     version: "v1alpha1",
     plural: "attestationpolicies",
-    body: {
-      apiVersion: "trustgate.io/v1alpha1",
-      kind: "AttestationPolicy",
-      metadata: { name: options.policy.name },
-      spec: options.policy.spec,
-    },
+    body: anAttestationPolicy(options.policy.name, options.policy.spec),
   });
   const processes: ManagedProcess[] = [];
   processes.push((await startFixtureAgent(admin, { node, fixture: options.fixture }, dir, "2s")).process);

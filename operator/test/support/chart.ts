@@ -155,20 +155,6 @@ export function withFlags(args: string[] | undefined, values: Record<string, str
   });
 }
 
-/** A KubeConfig for the admin kubeconfig's cluster that authenticates with `token`. */
-export function asUser(admin: KubeConfig, token: string): KubeConfig {
-  const cluster = admin.getCurrentCluster();
-  if (cluster === null) throw new Error("no cluster");
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: "sa", token }],
-    contexts: [{ name: "sa", cluster: cluster.name, user: "sa" }],
-    currentContext: "sa",
-  });
-  return kc;
-}
-
 /** An access question; the scope is "" (cluster-wide), a namespace, or "namespace#name" for one object. */
 export type Check = [verb: string, group: string, resource: string, namespace: string];
 
@@ -278,6 +264,34 @@ export async function prepareChart(): Promise<Chart> {
     return entry.objects;
   };
   return { ...tools, rendered, objectsOf };
+}
+
+/** What chartForSuite gives a suite: the prepared chart, and its commands. */
+export interface SuiteChart {
+  chart: () => Chart;
+  helm: Chart["helm"];
+  kubectl: Chart["kubectl"];
+  template: Chart["template"];
+  objectsOf: Chart["objectsOf"];
+}
+
+/** The chart for the calling mocha suite, prepared in a `before` hook that this registers (so hooks after it and the tests can use it). */
+export function chartForSuite(): SuiteChart {
+  let prepared: Chart | undefined;
+  before(async function () {
+    prepared = await prepareChart();
+  });
+  const chart = (): Chart => {
+    if (prepared === undefined) throw new Error("chartForSuite: the chart is prepared in a before hook");
+    return prepared;
+  };
+  return {
+    chart,
+    helm: (args) => chart().helm(args),
+    kubectl: (args) => chart().kubectl(args),
+    template: (extra) => chart().template(extra),
+    objectsOf: (set) => chart().objectsOf(set),
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { writeFile } from "node:fs/promises";
-import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 
 /** A kubeconfig file that authenticates with `token` against the admin kubeconfig's cluster. */
@@ -17,6 +17,20 @@ export async function writeTokenKubeconfig(admin: KubeConfig, token: string, pat
   };
   await writeFile(path, stringify(config), { mode: 0o600 });
   return path;
+}
+
+/** A KubeConfig for the admin kubeconfig's cluster that authenticates with `token`. */
+export function asUser(admin: KubeConfig, token: string): KubeConfig {
+  const cluster = admin.getCurrentCluster();
+  if (cluster === null) throw new Error("no cluster");
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: "sa", token }],
+    contexts: [{ name: "sa", cluster: cluster.name, user: "sa" }],
+    currentContext: "sa",
+  });
+  return kc;
 }
 
 const IMAGE = `registry.example.com/trustgate@sha256:${"ab".repeat(32)}`;

@@ -6,6 +6,20 @@ import type { Source, SourceOutput } from "./source.ts";
 
 export const UNKNOWN = "unknown";
 
+/** The platform of a host nothing could be read from. */
+export const UNKNOWN_PLATFORM: Readonly<Required<ConfidentialHostStatusPlatform>> = {
+  cpuVendor: UNKNOWN,
+  cpuModel: UNKNOWN,
+  microcode: UNKNOWN,
+  biosVendor: UNKNOWN,
+  biosVersion: UNKNOWN,
+  biosDate: UNKNOWN,
+  boardVendor: UNKNOWN,
+  boardProduct: UNKNOWN,
+  systemProduct: UNKNOWN,
+  kernelRelease: UNKNOWN,
+};
+
 const DMI_DIR = "/sys/class/dmi/id";
 const DMI_FIELDS = [
   ["biosVendor", "bios_vendor"],
@@ -82,15 +96,10 @@ export const platformSource: Source<PlatformFacts> = {
         ? { vendor: UNKNOWN, model: UNKNOWN, microcode: UNKNOWN }
         : parseCpuInfo(text, problems);
     const platform: Required<ConfidentialHostStatusPlatform> = {
+      ...UNKNOWN_PLATFORM,
       cpuVendor: cpu.vendor,
       cpuModel: cpu.model,
       microcode: cpu.microcode,
-      biosVendor: UNKNOWN,
-      biosVersion: UNKNOWN,
-      biosDate: UNKNOWN,
-      boardVendor: UNKNOWN,
-      boardProduct: UNKNOWN,
-      systemProduct: UNKNOWN,
       kernelRelease: valueOf(release, problems) ?? UNKNOWN,
     };
     DMI_FIELDS.forEach(([field], index) => {

@@ -18,6 +18,7 @@ import {
 } from "./certificate-profile.ts";
 import { certificateFwid, certificateUeid, TCB_INFO_OIDS, UEID_OID } from "./dice-extensions.ts";
 import { NVIDIA_DEVICE_IDENTITY_CA } from "./nvidia-roots.ts";
+import { evidenceCertificate } from "../x509-certificate.ts";
 
 export interface GpuTrustAnchors {
   /** Root certificates (PEM): the only roots a device chain may end in. */
@@ -54,16 +55,6 @@ const DEVICE_EXTENSIONS = [...TCB_INFO_OIDS, UEID_OID];
 
 function chainInvalid(message: string): EvidenceError {
   return new EvidenceError("ChainInvalid", message);
-}
-
-function nodeCertificate(der: Uint8Array, what: string): X509Certificate {
-  try {
-    return new X509Certificate(der);
-  } catch (error) {
-    throw new EvidenceError("EvidenceMalformed", `${what} is not a valid X.509 certificate`, {
-      cause: error,
-    });
-  }
 }
 
 function modelOf(leafName: string): { kind: DeviceKind; arch?: DeviceArch } {
@@ -122,7 +113,7 @@ export class DeviceChainVerifier {
   #verifyUncached(certChainPem: string): VerifiedDevice {
     const [leafDer, ...rest] = parsePemCertificates(certChainPem, "gpus[].certChain");
     if (leafDer === undefined) throw new EvidenceError("EvidenceMalformed", "gpus[].certChain is empty");
-    const leaf = nodeCertificate(leafDer, "device leaf certificate");
+    const leaf = evidenceCertificate(leafDer, "device leaf certificate");
     const path = pathToPinnedRoot(leaf, candidateIssuers(rest), this.#roots, {
       maxDepth: MAX_DEPTH,
       prefix: "",

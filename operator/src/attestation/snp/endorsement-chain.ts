@@ -15,6 +15,7 @@ import {
 } from "./cert-extensions.ts";
 import { parsePemCertificates } from "../../crypto/pem.ts";
 import { productFromName, SNP_PRODUCTS, type SnpProduct } from "./tcb.ts";
+import { evidenceCertificate } from "../x509-certificate.ts";
 
 export type EndorsementKeyKind = "vcek" | "vlek";
 
@@ -58,16 +59,6 @@ function commonName(distinguishedName: string): string | undefined {
 
 function chainInvalid(message: string): EvidenceError {
   return new EvidenceError("ChainInvalid", message);
-}
-
-function nodeCertificate(der: Uint8Array, what: string): X509Certificate {
-  try {
-    return new X509Certificate(der);
-  } catch (error) {
-    throw new EvidenceError("EvidenceMalformed", `${what} is not a valid X.509 certificate`, {
-      cause: error,
-    });
-  }
 }
 
 function validityOf(name: string, cert: X509Certificate): CertificateValidity {
@@ -125,7 +116,7 @@ export class EndorsementVerifier {
   }
 
   #verifyUncached(leafDer: Uint8Array, suppliedChain: readonly Uint8Array[]): Endorsement {
-    const leaf = nodeCertificate(leafDer, "VCEK/VLEK");
+    const leaf = evidenceCertificate(leafDer, "VCEK/VLEK");
     const leafParsed = parseCertificate(leafDer);
     const leafName = commonName(leaf.subject) ?? "";
     const keyKind = LEAF_KINDS[leafName];
@@ -197,7 +188,7 @@ export class EndorsementVerifier {
   }
 
   #intermediate(der: Uint8Array): Intermediate {
-    return { cert: nodeCertificate(der, "certificate chain entry"), parsed: parseCertificate(der) };
+    return { cert: evidenceCertificate(der, "certificate chain entry"), parsed: parseCertificate(der) };
   }
 
   #builtins(): Intermediate[] {

@@ -6,12 +6,12 @@ import type { PckTcb } from "./pck-certificate.ts";
 import { verifyPckChain } from "./pck-chain.ts";
 import { parseTdxQuote, type TdxQuote } from "./quote.ts";
 import { splitSignedJson } from "./signed-json.ts";
+import type { PlatformTcbStatus } from "../types.ts";
 import { evaluateTcb } from "./tcb-evaluation.ts";
 import {
   parseQeIdentity,
   parseTcbInfo,
   type IdentityTcbLevel,
-  type PlatformTcbStatus,
   type QeIdentity,
   type TcbInfo,
   type TcbLevel,

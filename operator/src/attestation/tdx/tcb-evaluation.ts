@@ -3,10 +3,10 @@
  * TcbLevelCheck.cpp, TdxModuleCheck.cpp, TDRelaunchCheck.cpp, EnclaveReportVerifier.cpp): match the platform TCB
  * level, check the TDX module identity, match the QE identity, then merge the statuses.
  */
-import type { TcbStatus, VerificationError } from "../types.ts";
+import type { PlatformTcbStatus, TcbStatus, VerificationError } from "../types.ts";
 import type { PckTcb } from "./pck-certificate.ts";
 import type { SgxReportBody, TdxQuote } from "./quote.ts";
-import type { IdentityTcbLevel, PlatformTcbStatus, QeIdentity, TcbInfo, TcbLevel } from "./tcb-info.ts";
+import type { IdentityTcbLevel, QeIdentity, TcbInfo, TcbLevel } from "./tcb-info.ts";
 import { toHex as hex } from "./hex.ts";
 
 export interface TcbEvaluation {

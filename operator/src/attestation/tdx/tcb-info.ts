@@ -1,5 +1,5 @@
 /** Typed view of Intel's TDX TCB info (PCS v4 `tcbInfo`, versions 2 and 3) and TD_QE identity (`enclaveIdentity` v2). */
-import { EvidenceError } from "../types.ts";
+import { EvidenceError, PLATFORM_TCB_STATUSES, type PlatformTcbStatus } from "../types.ts";
 import {
   child,
   date,
@@ -14,16 +14,6 @@ import {
   type JsonObject,
 } from "./json-fields.ts";
 
-export const PLATFORM_TCB_STATUSES = [
-  "UpToDate",
-  "SWHardeningNeeded",
-  "ConfigurationNeeded",
-  "ConfigurationAndSWHardeningNeeded",
-  "OutOfDate",
-  "OutOfDateConfigurationNeeded",
-  "Revoked",
-] as const;
-export type PlatformTcbStatus = (typeof PLATFORM_TCB_STATUSES)[number];
 export const IDENTITY_TCB_STATUSES = ["UpToDate", "OutOfDate", "Revoked"] as const;
 export type IdentityTcbStatus = (typeof IDENTITY_TCB_STATUSES)[number];
 

@@ -1,10 +1,5 @@
-import {
-  type CoreV1Api,
-  type CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Node,
-} from "@kubernetes/client-node";
+import { type CoreV1Api, type CustomObjectsApi, type V1Node } from "@kubernetes/client-node";
+import { mergePatch } from "../../kube/merge-patch.ts";
 import { isDeepStrictEqual } from "node:util";
 import type {
   Condition,
@@ -33,7 +28,6 @@ export interface HostReconcilerDeps {
   now?: () => Date;
 }
 
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const hostRef = { group: GROUP, version: VERSION, plural: CONFIDENTIAL_HOST.plural };
 
 /** Reconciles one ConfidentialHost (key = Node name): verify its report, set conditions, label the Node. */

@@ -1,7 +1,5 @@
 import { expect } from "chai";
-import { exportJWK, generateKeyPair } from "jose";
 import { makeFakeAmdPki, type FakeAmdPki } from "../../attestation/simulated/amd-pki.ts";
-import { buildReport, signReport } from "../../attestation/simulated/snp-report.ts";
 import { aConfidentialVM } from "../../../test/support/builders/confidential-vm.ts";
 import { expectedReportData, type GuestPublicKey } from "../../attestation/binding.ts";
 import { checkAttestationResult } from "../../attestation/result/result-token.ts";
@@ -13,6 +11,7 @@ import {
 import { appraiseSnp, createSnpVerifier } from "../../attestation/snp/index.ts";
 import { compilePolicySpec } from "../../attestation/policy/compiled-policy.ts";
 import { appraiseCvm, type CvmAppraisalContext, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraise-cvm.ts";
+import { aGuestPublicKey, fakeSnpEvidence } from "../../../test/support/evidence/fake-snp-evidence.ts";
 
 const NOW = new Date("2030-01-01T00:00:00Z");
 const NONCE = "c0".repeat(32);
@@ -25,25 +24,16 @@ describe("appraiseCvm (controller side of the handshake)", () => {
   let signingKey: StoredSigningKey;
 
   function cvmAnswering(reportData: Uint8Array, gpusAssigned = 0) {
-    const report = signReport(
-      buildReport({ version: 3, tcb: TCB, chipId: CHIP_ID, reportData }),
-      pki.leafKey,
-    );
     const cvm = aConfidentialVM({ tee: "snp", gpus: { count: gpusAssigned } });
     cvm.status = {
       challenge: { nonce: NONCE, issuedAt: "2029-12-31T23:59:00Z", expiresAt: "2030-01-01T00:04:00Z" },
       gpus: Array.from({ length: gpusAssigned }, (_, i) => ({ pciAddress: `0000:1${i}:00.0` })),
       vmInstanceUid: "vmi-7",
-      evidence: {
-        nonce: NONCE,
-        publicKey: guestKey,
-        tee: {
-          type: "snp",
-          report: Buffer.from(report).toString("base64"),
-          vcek: pki.leafPem,
-          certChain: pki.intermediatePem,
-        },
-      },
+      evidence: fakeSnpEvidence(
+        pki,
+        { version: 3, tcb: TCB, chipId: CHIP_ID, reportData },
+        { nonce: NONCE, publicKey: guestKey },
+      ),
     };
     return cvm;
   }
@@ -66,9 +56,7 @@ describe("appraiseCvm (controller side of the handshake)", () => {
 
   before(async () => {
     pki = await makeFakeAmdPki({ product: "Milan", spl: TCB, hwId: CHIP_ID });
-    const { publicKey } = await generateKeyPair("ES256");
-    const jwk = await exportJWK(publicKey);
-    guestKey = { kty: "EC", crv: "P-256", x: jwk.x ?? "", y: jwk.y ?? "" };
+    guestKey = await aGuestPublicKey();
     signingKey = await generateSigningKey(NOW);
   });
 

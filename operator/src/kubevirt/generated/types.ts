@@ -370,27 +370,7 @@ export interface K8sIoApiCoreV1PodAffinityTerm {
 }
 
 /** Pod anti affinity is a group of inter pod anti affinity scheduling rules. */
-export interface K8sIoApiCoreV1PodAntiAffinity {
-  /**
-   * The scheduler will prefer to schedule pods to nodes that satisfy the anti-affinity expressions
-   * specified by this field, but it may choose a node that violates one or more of the expressions.
-   * The node that is most preferred is the one with the greatest sum of weights, i.e. for each node
-   * that meets all of the scheduling requirements (resource request, requiredDuringScheduling
-   * anti-affinity expressions, etc.), compute a sum by iterating through the elements of this field
-   * and subtracting "weight" from the sum if the node has pods which matches the corresponding
-   * podAffinityTerm; the node(s) with the highest sum are the most preferred.
-   */
-  preferredDuringSchedulingIgnoredDuringExecution?: K8sIoApiCoreV1WeightedPodAffinityTerm[];
-  /**
-   * If the anti-affinity requirements specified by this field are not met at scheduling time, the
-   * pod will not be scheduled onto the node. If the anti-affinity requirements specified by this
-   * field cease to be met at some point during pod execution (e.g. due to a pod label update), the
-   * system may or may not try to eventually evict the pod from its node. When there are multiple
-   * elements, the lists of nodes corresponding to each podAffinityTerm are intersected, i.e. all
-   * terms must be satisfied.
-   */
-  requiredDuringSchedulingIgnoredDuringExecution?: K8sIoApiCoreV1PodAffinityTerm[];
-}
+export type K8sIoApiCoreV1PodAntiAffinity = K8sIoApiCoreV1PodAffinity;
 
 /**
  * PodDNSConfig defines the DNS parameters of a pod in addition to those generated from DNSPolicy.
@@ -1287,20 +1267,7 @@ export interface V1CloudInitConfigDriveSource {
  * Represents a cloud-init nocloud user data source. More info:
  * http://cloudinit.readthedocs.io/en/latest/topics/datasources/nocloud.html
  */
-export interface V1CloudInitNoCloudSource {
-  /** NetworkData contains NoCloud inline cloud-init networkdata. */
-  networkData?: string;
-  /** NetworkDataBase64 contains NoCloud cloud-init networkdata as a base64 encoded string. */
-  networkDataBase64?: string;
-  /** NetworkDataSecretRef references a k8s secret that contains NoCloud networkdata. */
-  networkDataSecretRef?: K8sIoApiCoreV1LocalObjectReference;
-  /** UserDataSecretRef references a k8s secret that contains NoCloud userdata. */
-  secretRef?: K8sIoApiCoreV1LocalObjectReference;
-  /** UserData contains NoCloud inline cloud-init userdata. */
-  userData?: string;
-  /** UserDataBase64 contains NoCloud cloud-init userdata as a base64 encoded string. */
-  userDataBase64?: string;
-}
+export type V1CloudInitNoCloudSource = V1CloudInitConfigDriveSource;
 
 export type V1ConfigDriveSSHPublicKeyAccessCredentialPropagation = Record<string, never>;
 
@@ -2368,18 +2335,7 @@ export interface V1Network {
 
 export type V1NoCloudSSHPublicKeyAccessCredentialPropagation = Record<string, never>;
 
-export interface V1PITTimer {
-  /**
-   * Enabled set to false makes sure that the machine type or a preset can't add the timer. Defaults
-   * to true.
-   */
-  present?: boolean;
-  /**
-   * TickPolicy determines what happens when QEMU misses a deadline for injecting a tick to the
-   * guest. One of "delay", "catchup", "discard".
-   */
-  tickPolicy?: string;
-}
+export type V1PITTimer = V1HPETTimer;
 
 export interface V1PanicDevice {
   /**
@@ -2427,18 +2383,7 @@ export interface V1PersistentVolumeClaimInfo {
  * namespace. Directly attached to the vmi via qemu. More info:
  * https://kubernetes.io/docs/concepts/storage/persistent-volumes#persistentvolumeclaims
  */
-export interface V1PersistentVolumeClaimVolumeSource {
-  /**
-   * claimName is the name of a PersistentVolumeClaim in the same namespace as the pod using this
-   * volume. More info:
-   * https://kubernetes.io/docs/concepts/storage/persistent-volumes#persistentvolumeclaims
-   */
-  claimName: string;
-  /** Hotpluggable indicates whether the volume can be hotplugged and hotunplugged. */
-  hotpluggable?: boolean;
-  /** readOnly Will force the ReadOnly setting in VolumeMounts. Default false. */
-  readOnly?: boolean;
-}
+export type V1PersistentVolumeClaimVolumeSource = V1MemoryDumpVolumeSource;
 
 /** PluginBinding represents a binding implemented in a plugin. */
 export interface V1PluginBinding {
@@ -2495,35 +2440,7 @@ export interface V1PortRange {
 /**
  * PreferenceMatcher references a set of preference that is used to fill fields in the VMI template.
  */
-export interface V1PreferenceMatcher {
-  /**
-   * InferFromVolume lists the name of a volume that should be used to infer or discover the
-   * preference to be used through known annotations on the underlying resource. Once applied to the
-   * PreferenceMatcher this field is removed.
-   */
-  inferFromVolume?: string;
-  /**
-   * InferFromVolumeFailurePolicy controls what should happen on failure when preference the
-   * instancetype. Allowed values are: "RejectInferFromVolumeFailure" and
-   * "IgnoreInferFromVolumeFailure". If not specified, "RejectInferFromVolumeFailure" is used by
-   * default.
-   */
-  inferFromVolumeFailurePolicy?: string;
-  /**
-   * Kind specifies which preference resource is referenced. Allowed values are:
-   * "VirtualMachinePreference" and "VirtualMachineClusterPreference". If not specified,
-   * "VirtualMachineClusterPreference" is used by default.
-   */
-  kind?: string;
-  /** Name is the name of the VirtualMachinePreference or VirtualMachineClusterPreference */
-  name?: string;
-  /**
-   * RevisionName specifies a ControllerRevision containing a specific copy of the
-   * VirtualMachinePreference or VirtualMachineClusterPreference to be used. This is initially
-   * captured the first time the instancetype is applied to the VirtualMachineInstance.
-   */
-  revisionName?: string;
-}
+export type V1PreferenceMatcher = V1InstancetypeMatcher;
 
 /**
  * Probe describes a health check to be performed against a VirtualMachineInstance to determine
@@ -3174,14 +3091,7 @@ export interface V1VirtualMachineInstanceBackupVolumeInfo {
   volumeName: string;
 }
 
-export interface V1VirtualMachineInstanceCondition {
-  lastProbeTime?: string | null;
-  lastTransitionTime?: string | null;
-  message?: string;
-  reason?: string;
-  status: string;
-  type: string;
-}
+export type V1VirtualMachineInstanceCondition = V1VirtualMachineCondition;
 
 export interface V1VirtualMachineInstanceGuestOSInfo {
   /** Guest OS Id */
@@ -4119,12 +4029,7 @@ export interface V1beta1DataVolumeSourceS3 {
  * DataVolumeSourceSnapshot provides the parameters to create a Data Volume from an existing
  * VolumeSnapshot
  */
-export interface V1beta1DataVolumeSourceSnapshot {
-  /** The name of the source VolumeSnapshot */
-  name: string;
-  /** The namespace of the source VolumeSnapshot */
-  namespace: string;
-}
+export type V1beta1DataVolumeSourceSnapshot = V1beta1DataVolumeSourcePVC;
 
 /**
  * DataVolumeSourceUpload provides the parameters to create a Data Volume by uploading the source
@@ -4188,66 +4093,7 @@ export interface V1beta1PlatformOptions {
 }
 
 /** StorageSpec defines the Storage type specification */
-export interface V1beta1StorageSpec {
-  /**
-   * AccessModes contains the desired access modes the volume should have. More info:
-   * https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1
-   */
-  accessModes?: Array<"ReadOnlyMany" | "ReadWriteMany" | "ReadWriteOnce" | "ReadWriteOncePod">;
-  /**
-   * This field can be used to specify either: * An existing VolumeSnapshot object
-   * (snapshot.storage.k8s.io/VolumeSnapshot) * An existing PVC (PersistentVolumeClaim) * An
-   * existing custom resource that implements data population (Alpha) In order to use custom
-   * resource types that implement data population, the AnyVolumeDataSource feature gate must be
-   * enabled. If the provisioner or an external controller can support the specified data source, it
-   * will create a new volume based on the contents of the specified data source. If the
-   * AnyVolumeDataSource feature gate is enabled, this field will always have the same contents as
-   * the DataSourceRef field.
-   */
-  dataSource?: K8sIoApiCoreV1TypedLocalObjectReference;
-  /**
-   * Specifies the object from which to populate the volume with data, if a non-empty volume is
-   * desired. This may be any local object from a non-empty API group (non core object) or a
-   * PersistentVolumeClaim object. When this field is specified, volume binding will only succeed if
-   * the type of the specified object matches some installed volume populator or dynamic
-   * provisioner. This field will replace the functionality of the DataSource field and as such if
-   * both fields are non-empty, they must have the same value. For backwards compatibility, both
-   * fields (DataSource and DataSourceRef) will be set to the same value automatically if one of
-   * them is empty and the other is non-empty. There are two important differences between
-   * DataSource and DataSourceRef: * While DataSource only allows two specific types of objects,
-   * DataSourceRef allows any non-core object, as well as PersistentVolumeClaim objects. * While
-   * DataSource ignores disallowed values (dropping them), DataSourceRef preserves all values, and
-   * generates an error if a disallowed value is specified. (Beta) Using this field requires the
-   * AnyVolumeDataSource feature gate to be enabled.
-   */
-  dataSourceRef?: K8sIoApiCoreV1TypedObjectReference;
-  /**
-   * Resources represents the minimum resources the volume should have. More info:
-   * https://kubernetes.io/docs/concepts/storage/persistent-volumes#resources
-   */
-  resources?: K8sIoApiCoreV1VolumeResourceRequirements;
-  /** A label query over volumes to consider for binding. */
-  selector?: K8sIoApimachineryPkgApisMetaV1LabelSelector;
-  /**
-   * Name of the StorageClass required by the claim. More info:
-   * https://kubernetes.io/docs/concepts/storage/persistent-volumes#class-1
-   */
-  storageClassName?: string;
-  /**
-   * volumeMode defines what type of volume is required by the claim. Value of Filesystem is implied
-   * when not included in claim spec.
-   *
-   * Possible enum values:
-   * - `"Block"` means the volume will not be formatted with a filesystem and will remain a raw
-   * block device.
-   * - `"Filesystem"` means the volume will be or is formatted with a filesystem.
-   * - `"FromStorageProfile"` means the volume mode will be auto selected by CDI according to a
-   * matching StorageProfile
-   */
-  volumeMode?: "Block" | "Filesystem" | "FromStorageProfile";
-  /** VolumeName is the binding reference to the PersistentVolume backing this claim. */
-  volumeName?: string;
-}
+export type V1beta1StorageSpec = Omit<K8sIoApiCoreV1PersistentVolumeClaimSpec, "volumeAttributesClassName">;
 
 /** A v1.VirtualMachine with apiVersion and kind set, as sent to the API server. */
 export type VirtualMachine = V1VirtualMachine & { apiVersion: "kubevirt.io/v1"; kind: "VirtualMachine" };

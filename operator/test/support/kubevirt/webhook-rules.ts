@@ -1,5 +1,4 @@
 import type {
-  V1CloudInitConfigDriveSource,
   V1CloudInitNoCloudSource,
   V1FeatureState,
   V1VirtualMachine,
@@ -189,10 +188,8 @@ function checkCloudInit(spec: V1VirtualMachineInstanceSpec, at: string): Admissi
   });
 }
 
-function checkCloudInitSource(
-  source: V1CloudInitNoCloudSource | V1CloudInitConfigDriveSource,
-  path: string,
-): AdmissionViolation[] {
+/** Either cloud-init source: a config drive has the same fields as NoCloud (one generated type). */
+function checkCloudInitSource(source: V1CloudInitNoCloudSource, path: string): AdmissionViolation[] {
   const user = checkCloudInitData(path, "user", {
     inline: ["userData", source.userData],
     base64: ["userDataBase64", source.userDataBase64],

@@ -3,6 +3,72 @@
 import type { JSONSchemaProps } from "../../json-schema.ts";
 
 /**
+ * Shared by AttestationPolicy spec.host.allowedTdxModuleVersions, AttestationPolicy
+ * spec.host.allowedSnpFirmwareVersions, AttestationPolicy spec.host.allowedVbiosVersions.
+ */
+const attestationPolicySpecHostAllowedTdxModuleVersionsSchema: JSONSchemaProps = {
+  type: "array",
+  maxItems: 64,
+  "x-kubernetes-list-type": "set",
+  items: { type: "string", maxLength: 64 },
+};
+
+/**
+ * Shared by AttestationPolicy spec.tdx.mrTd[], AttestationPolicy spec.tdx.rtmr0[],
+ * AttestationPolicy spec.tdx.rtmr1[], AttestationPolicy spec.tdx.rtmr2[], AttestationPolicy
+ * spec.tdx.rtmr3[], AttestationPolicy spec.tdx.mrSeam[], AttestationPolicy spec.tdx.mrOwner[],
+ * AttestationPolicy spec.tdx.mrOwnerConfig[], AttestationPolicy spec.tdx.mrServiceTd[],
+ * AttestationPolicy spec.tdx.mrConfigId[], AttestationPolicy spec.snp.measurement[].
+ */
+const attestationPolicySpecTdxMrTdItemSchema: JSONSchemaProps = {
+  type: "string",
+  maxLength: 96,
+  "x-kubernetes-validations": [
+    { rule: "self.matches('^[0-9a-f]{96}$')", message: "must be 96 lowercase hex characters (48 bytes)" },
+  ],
+};
+
+/**
+ * Shared by AttestationPolicy status.conditions, ConfidentialHost status.conditions, ConfidentialVM
+ * status.conditions.
+ */
+const conditionsSchema: JSONSchemaProps = {
+  type: "array",
+  maxItems: 16,
+  "x-kubernetes-list-type": "map",
+  "x-kubernetes-list-map-keys": ["type"],
+  items: {
+    type: "object",
+    required: ["type", "status", "lastTransitionTime", "reason", "message"],
+    properties: {
+      type: {
+        type: "string",
+        maxLength: 316,
+        pattern:
+          "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
+      },
+      status: { type: "string", enum: ["True", "False", "Unknown"] },
+      observedGeneration: { type: "integer", format: "int64", minimum: 0 },
+      lastTransitionTime: { type: "string", format: "date-time" },
+      reason: {
+        type: "string",
+        maxLength: 1024,
+        minLength: 1,
+        pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
+      },
+      message: { type: "string", maxLength: 32768 },
+    },
+  },
+};
+
+/** Shared by ConfidentialHost status.gpus[].pciAddress, ConfidentialVM status.gpus[].pciAddress. */
+const pciAddressSchema: JSONSchemaProps = {
+  type: "string",
+  maxLength: 16,
+  pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$",
+};
+
+/**
  * openAPIV3Schema of attestationpolicies.trustgate.io v1alpha1 (from
  * crds/attestationpolicies.trustgate.io.yaml).
  */
@@ -46,18 +112,8 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
                 },
               ],
             },
-            allowedTdxModuleVersions: {
-              type: "array",
-              maxItems: 64,
-              "x-kubernetes-list-type": "set",
-              items: { type: "string", maxLength: 64 },
-            },
-            allowedSnpFirmwareVersions: {
-              type: "array",
-              maxItems: 64,
-              "x-kubernetes-list-type": "set",
-              items: { type: "string", maxLength: 64 },
-            },
+            allowedTdxModuleVersions: attestationPolicySpecHostAllowedTdxModuleVersionsSchema,
+            allowedSnpFirmwareVersions: attestationPolicySpecHostAllowedTdxModuleVersionsSchema,
             requireIommu: { type: "boolean", default: true },
             requireGpuCcMode: {
               type: "string",
@@ -66,12 +122,7 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
               description:
                 'CC mode every assigned GPU must report. "devtools" is for debugging only and is never accepted as production evidence.',
             },
-            allowedVbiosVersions: {
-              type: "array",
-              maxItems: 64,
-              "x-kubernetes-list-type": "set",
-              items: { type: "string", maxLength: 64 },
-            },
+            allowedVbiosVersions: attestationPolicySpecHostAllowedTdxModuleVersionsSchema,
           },
         },
         tdx: {
@@ -84,144 +135,63 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
               description: "Accepted MRTD values (the measurement of the initial TD contents).",
               maxItems: 64,
               "x-kubernetes-list-type": "set",
-              items: {
-                type: "string",
-                maxLength: 96,
-                "x-kubernetes-validations": [
-                  {
-                    rule: "self.matches('^[0-9a-f]{96}$')",
-                    message: "must be 96 lowercase hex characters (48 bytes)",
-                  },
-                ],
-              },
+              items: attestationPolicySpecTdxMrTdItemSchema,
             },
             rtmr0: {
               type: "array",
               description: "Accepted RTMR0 values (firmware configuration).",
               maxItems: 64,
               "x-kubernetes-list-type": "set",
-              items: {
-                type: "string",
-                maxLength: 96,
-                "x-kubernetes-validations": [
-                  {
-                    rule: "self.matches('^[0-9a-f]{96}$')",
-                    message: "must be 96 lowercase hex characters (48 bytes)",
-                  },
-                ],
-              },
+              items: attestationPolicySpecTdxMrTdItemSchema,
             },
             rtmr1: {
               type: "array",
               description: "Accepted RTMR1 values (OS loader, kernel).",
               maxItems: 64,
               "x-kubernetes-list-type": "set",
-              items: {
-                type: "string",
-                maxLength: 96,
-                "x-kubernetes-validations": [
-                  {
-                    rule: "self.matches('^[0-9a-f]{96}$')",
-                    message: "must be 96 lowercase hex characters (48 bytes)",
-                  },
-                ],
-              },
+              items: attestationPolicySpecTdxMrTdItemSchema,
             },
             rtmr2: {
               type: "array",
               description: "Accepted RTMR2 values (kernel command line, initrd).",
               maxItems: 64,
               "x-kubernetes-list-type": "set",
-              items: {
-                type: "string",
-                maxLength: 96,
-                "x-kubernetes-validations": [
-                  {
-                    rule: "self.matches('^[0-9a-f]{96}$')",
-                    message: "must be 96 lowercase hex characters (48 bytes)",
-                  },
-                ],
-              },
+              items: attestationPolicySpecTdxMrTdItemSchema,
             },
             rtmr3: {
               type: "array",
               description: "Accepted RTMR3 values (runtime-extended).",
               maxItems: 64,
               "x-kubernetes-list-type": "set",
-              items: {
-                type: "string",
-                maxLength: 96,
-                "x-kubernetes-validations": [
-                  {
-                    rule: "self.matches('^[0-9a-f]{96}$')",
-                    message: "must be 96 lowercase hex characters (48 bytes)",
-                  },
-                ],
-              },
+              items: attestationPolicySpecTdxMrTdItemSchema,
             },
             mrSeam: {
               type: "array",
               description: "Accepted MRSEAM values (the TDX module's measurement).",
               maxItems: 64,
               "x-kubernetes-list-type": "set",
-              items: {
-                type: "string",
-                maxLength: 96,
-                "x-kubernetes-validations": [
-                  {
-                    rule: "self.matches('^[0-9a-f]{96}$')",
-                    message: "must be 96 lowercase hex characters (48 bytes)",
-                  },
-                ],
-              },
+              items: attestationPolicySpecTdxMrTdItemSchema,
             },
             mrOwner: {
               type: "array",
               description: "Accepted MROWNER values (the TD owner identity the host set at launch).",
               maxItems: 64,
               "x-kubernetes-list-type": "set",
-              items: {
-                type: "string",
-                maxLength: 96,
-                "x-kubernetes-validations": [
-                  {
-                    rule: "self.matches('^[0-9a-f]{96}$')",
-                    message: "must be 96 lowercase hex characters (48 bytes)",
-                  },
-                ],
-              },
+              items: attestationPolicySpecTdxMrTdItemSchema,
             },
             mrOwnerConfig: {
               type: "array",
               description: "Accepted MROWNERCONFIG values (owner configuration the host set at launch).",
               maxItems: 64,
               "x-kubernetes-list-type": "set",
-              items: {
-                type: "string",
-                maxLength: 96,
-                "x-kubernetes-validations": [
-                  {
-                    rule: "self.matches('^[0-9a-f]{96}$')",
-                    message: "must be 96 lowercase hex characters (48 bytes)",
-                  },
-                ],
-              },
+              items: attestationPolicySpecTdxMrTdItemSchema,
             },
             mrServiceTd: {
               type: "array",
               description: "Accepted MRSERVICETD values (the service TDs bound to this TD; quote v5 only).",
               maxItems: 64,
               "x-kubernetes-list-type": "set",
-              items: {
-                type: "string",
-                maxLength: 96,
-                "x-kubernetes-validations": [
-                  {
-                    rule: "self.matches('^[0-9a-f]{96}$')",
-                    message: "must be 96 lowercase hex characters (48 bytes)",
-                  },
-                ],
-              },
+              items: attestationPolicySpecTdxMrTdItemSchema,
             },
             allowedAttributes: {
               type: "array",
@@ -250,16 +220,7 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
               description: "Accepted MRCONFIGID values (host-provided configuration bound at launch).",
               maxItems: 64,
               "x-kubernetes-list-type": "set",
-              items: {
-                type: "string",
-                maxLength: 96,
-                "x-kubernetes-validations": [
-                  {
-                    rule: "self.matches('^[0-9a-f]{96}$')",
-                    message: "must be 96 lowercase hex characters (48 bytes)",
-                  },
-                ],
-              },
+              items: attestationPolicySpecTdxMrTdItemSchema,
             },
             xfam: {
               type: "array",
@@ -327,16 +288,7 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
               description: "Accepted launch measurements (MEASUREMENT, 48 bytes).",
               maxItems: 64,
               "x-kubernetes-list-type": "set",
-              items: {
-                type: "string",
-                maxLength: 96,
-                "x-kubernetes-validations": [
-                  {
-                    rule: "self.matches('^[0-9a-f]{96}$')",
-                    message: "must be 96 lowercase hex characters (48 bytes)",
-                  },
-                ],
-              },
+              items: attestationPolicySpecTdxMrTdItemSchema,
             },
             hostData: {
               type: "array",
@@ -557,34 +509,7 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
           minimum: 0,
           description: "Number of ConfidentialVMs whose spec.policyRef names this policy.",
         },
-        conditions: {
-          type: "array",
-          maxItems: 16,
-          "x-kubernetes-list-type": "map",
-          "x-kubernetes-list-map-keys": ["type"],
-          items: {
-            type: "object",
-            required: ["type", "status", "lastTransitionTime", "reason", "message"],
-            properties: {
-              type: {
-                type: "string",
-                maxLength: 316,
-                pattern:
-                  "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
-              },
-              status: { type: "string", enum: ["True", "False", "Unknown"] },
-              observedGeneration: { type: "integer", format: "int64", minimum: 0 },
-              lastTransitionTime: { type: "string", format: "date-time" },
-              reason: {
-                type: "string",
-                maxLength: 1024,
-                minLength: 1,
-                pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
-              },
-              message: { type: "string", maxLength: 32768 },
-            },
-          },
-        },
+        conditions: conditionsSchema,
       },
     },
   },
@@ -689,11 +614,7 @@ export const CONFIDENTIAL_HOST_SCHEMA: JSONSchemaProps = {
             type: "object",
             required: ["pciAddress", "vendorId", "deviceId", "ccMode"],
             properties: {
-              pciAddress: {
-                type: "string",
-                maxLength: 16,
-                pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$",
-              },
+              pciAddress: pciAddressSchema,
               vendorId: { type: "string", pattern: "^0x[0-9a-f]{4}$" },
               deviceId: { type: "string", pattern: "^0x[0-9a-f]{4}$" },
               model: { type: "string", maxLength: 64 },
@@ -745,34 +666,7 @@ export const CONFIDENTIAL_HOST_SCHEMA: JSONSchemaProps = {
             },
           },
         },
-        conditions: {
-          type: "array",
-          maxItems: 16,
-          "x-kubernetes-list-type": "map",
-          "x-kubernetes-list-map-keys": ["type"],
-          items: {
-            type: "object",
-            required: ["type", "status", "lastTransitionTime", "reason", "message"],
-            properties: {
-              type: {
-                type: "string",
-                maxLength: 316,
-                pattern:
-                  "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
-              },
-              status: { type: "string", enum: ["True", "False", "Unknown"] },
-              observedGeneration: { type: "integer", format: "int64", minimum: 0 },
-              lastTransitionTime: { type: "string", format: "date-time" },
-              reason: {
-                type: "string",
-                maxLength: 1024,
-                minLength: 1,
-                pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
-              },
-              message: { type: "string", maxLength: 32768 },
-            },
-          },
-        },
+        conditions: conditionsSchema,
       },
     },
   },
@@ -1022,14 +916,7 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
           items: {
             type: "object",
             required: ["pciAddress"],
-            properties: {
-              pciAddress: {
-                type: "string",
-                maxLength: 16,
-                pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$",
-              },
-              model: { type: "string", maxLength: 64 },
-            },
+            properties: { pciAddress: pciAddressSchema, model: { type: "string", maxLength: 64 } },
           },
         },
         challenge: {
@@ -1250,34 +1137,7 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
             },
           },
         },
-        conditions: {
-          type: "array",
-          maxItems: 16,
-          "x-kubernetes-list-type": "map",
-          "x-kubernetes-list-map-keys": ["type"],
-          items: {
-            type: "object",
-            required: ["type", "status", "lastTransitionTime", "reason", "message"],
-            properties: {
-              type: {
-                type: "string",
-                maxLength: 316,
-                pattern:
-                  "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
-              },
-              status: { type: "string", enum: ["True", "False", "Unknown"] },
-              observedGeneration: { type: "integer", format: "int64", minimum: 0 },
-              lastTransitionTime: { type: "string", format: "date-time" },
-              reason: {
-                type: "string",
-                maxLength: 1024,
-                minLength: 1,
-                pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
-              },
-              message: { type: "string", maxLength: 32768 },
-            },
-          },
-        },
+        conditions: conditionsSchema,
       },
     },
   },

@@ -15,6 +15,7 @@ import {
   parseCertificate,
   unknownCriticalExtensions,
 } from "../certificate-profile.ts";
+import { evidenceCertificate } from "../../x509-certificate.ts";
 
 const MAX_DEPTH = 6;
 
@@ -31,16 +32,6 @@ export function pinnedRoots(pems: readonly string[]): X509Certificate[] {
   });
 }
 
-function certificate(der: Uint8Array, what: string): X509Certificate {
-  try {
-    return new X509Certificate(der);
-  } catch (error) {
-    throw new EvidenceError("EvidenceMalformed", `RIM ${what} is not a valid X.509 certificate`, {
-      cause: error,
-    });
-  }
-}
-
 /** Builds and checks signer → … → pinned root; returns the path, signer first, root last. */
 export function buildSignerPath(
   ders: readonly Uint8Array[],
@@ -49,7 +40,7 @@ export function buildSignerPath(
   const [signerDer, ...rest] = ders;
   if (signerDer === undefined)
     throw new EvidenceError("EvidenceMalformed", "RIM KeyInfo holds no certificate");
-  const signer = certificate(signerDer, "signer certificate");
+  const signer = evidenceCertificate(signerDer, "RIM signer certificate");
   const path = pathToPinnedRoot(signer, candidateIssuers(rest), roots, {
     maxDepth: MAX_DEPTH,
     prefix: "RIM signer chain: ",
