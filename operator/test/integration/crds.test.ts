@@ -7,6 +7,7 @@ import { applyCrds, readCrdFile } from "../support/crd-install.ts";
 import { kubeConfig } from "../support/control-plane.ts";
 import { kubeGet } from "../support/kube-request.ts";
 import { EXPECTED_ERROR_ANNOTATION, loadSamples, REPO_ROOT, type SampleObject } from "../support/samples.ts";
+import { validateAttestationPolicy } from "../../src/api/v1alpha1/validation.ts";
 
 const GROUP = "trustgate.io";
 const VERSION = "v1alpha1";
@@ -103,15 +104,28 @@ describe("trustgate CRDs on a real API server", function () {
       });
     }
 
-    it("applies AttestationPolicy defaults for an empty spec", async function () {
+    it("applies AttestationPolicy defaults for an empty spec, exactly the defaults trustgate verify --policy applies", async function () {
       const policy = (await objects.getClusterCustomObject({
         group: GROUP,
         version: VERSION,
         plural: "attestationpolicies",
         name: "defaults",
       })) as { spec: Record<string, Record<string, unknown>> };
+      const offline = validateAttestationPolicy({
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: "AttestationPolicy",
+        metadata: { name: "defaults" },
+        spec: {},
+      });
+      expect(offline.ok && offline.value.spec, "one home for the defaults: the CRD").to.deep.equal(
+        policy.spec,
+      );
       expect(policy.spec["host"]).to.deep.equal({ requireIommu: true, requireGpuCcMode: "on" });
-      expect(policy.spec["tdx"]).to.deep.equal({ allowDebug: false, acceptedTcbStatuses: ["UpToDate"] });
+      expect(policy.spec["tdx"]).to.deep.equal({
+        allowDebug: false,
+        acceptedTcbStatuses: ["UpToDate"],
+        allowedAttributes: ["SEPT_VE_DISABLE", "LASS", "PKS", "KL"],
+      });
       expect(policy.spec["gpu"]).to.include({
         mode: "local",
         requireRimMatch: true,
