@@ -4,7 +4,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import type { ConfidentialVM } from "../../operator/src/api/v1alpha1/generated/types.ts";
-import { sealSecretForGuest } from "../../operator/src/attestation/result/secret-release.ts";
+import { signAttestationResult } from "../../operator/src/attestation/result/result-token.ts";
+import {
+  sealSecretForGuest,
+  type ReleaseContext,
+} from "../../operator/src/attestation/result/secret-release.ts";
+import {
+  generateSigningKey,
+  publicJwks,
+  type StoredSigningKey,
+} from "../../operator/src/attestation/result/signing-keys.ts";
 import { backendsTrusting } from "../../operator/src/attestation/simulated/backends.ts";
 import {
   generateSimPki,
@@ -40,8 +49,33 @@ describe("Guest (decides, answers, opens secrets)", function () {
   let dir: string;
   let applied: EvidenceBundle[];
   let failApply: number;
+  let operator: StoredSigningKey;
 
-  function guest(): Guest {
+  const release = (secretName: string): ReleaseContext => ({
+    issuer: "trustgate",
+    subject: "team-a/llm",
+    secretName,
+    nonce: A,
+    signingKey: operator,
+    now: NOW,
+  });
+  /** The operator's signed result for `jkt`, as the controller writes it into status.attestation.token. */
+  const result = (jkt: string, subject = "team-a/llm") =>
+    signAttestationResult(
+      {
+        issuer: "trustgate",
+        subject,
+        nonce: A,
+        guestKeyThumbprint: jkt,
+        verdict: "affirming",
+        submods: {},
+        issuedAt: NOW,
+        expiresAt: new Date(NOW.getTime() + 3_600_000),
+      },
+      operator,
+    );
+
+  function guest(pinned = true): Guest {
     return new Guest({
       api: {
         applyEvidence: (evidence) => {
@@ -52,6 +86,7 @@ describe("Guest (decides, answers, opens secrets)", function () {
       },
       providers: { tee: new SimulatedSnpTee(pki), gpus: new SimulatedGpus(pki) },
       secretsDir: dir,
+      ...(pinned ? { trust: { jwks: publicJwks([operator]), subject: "team-a/llm" } } : {}),
       log: silent,
       now: () => NOW,
       maxAttempts: 2,
@@ -60,6 +95,7 @@ describe("Guest (decides, answers, opens secrets)", function () {
 
   before(async () => {
     pki = await generateSimPki();
+    operator = await generateSigningKey(NOW);
   });
 
   beforeEach(async () => {
@@ -134,12 +170,23 @@ describe("Guest (decides, answers, opens secrets)", function () {
     await g.handle(cvm(challenge(A)));
     const bundle = applied[0]!;
     const thumbprint = g.keyThumbprint ?? "";
-    const good = await sealSecretForGuest({ token: Buffer.from("hf_secret") }, bundle.publicKey, thumbprint);
+    const good = await sealSecretForGuest(
+      { token: Buffer.from("hf_secret") },
+      bundle.publicKey,
+      thumbprint,
+      release("model"),
+    );
     const other = await newGuestKey();
-    const foreign = await sealSecretForGuest({ token: Buffer.from("x") }, other.publicJwk, other.thumbprint);
+    const foreign = await sealSecretForGuest(
+      { token: Buffer.from("x") },
+      other.publicJwk,
+      other.thumbprint,
+      release("elsewhere"),
+    );
     await g.handle(
       cvm({
         ...challenge(A),
+        attestation: { token: await result(thumbprint) },
         releasedSecrets: [
           { name: "model", jwe: good },
           { name: "elsewhere", jwe: foreign },
@@ -153,8 +200,56 @@ describe("Guest (decides, answers, opens secrets)", function () {
 
   it("opens nothing before it has answered (it holds no key)", async () => {
     const other = await newGuestKey();
-    const jwe = await sealSecretForGuest({ a: Buffer.from("b") }, other.publicJwk, other.thumbprint);
+    const jwe = await sealSecretForGuest(
+      { a: Buffer.from("b") },
+      other.publicJwk,
+      other.thumbprint,
+      release("s"),
+    );
     await guest().handle(cvm({ releasedSecrets: [{ name: "s", jwe }] }));
+    expect(await readdir(dir)).to.deep.equal([]);
+  });
+
+  it("opens nothing until the operator's signed result for this CVM and its own key verifies", async () => {
+    const g = guest();
+    await g.handle(cvm(challenge(A)));
+    const thumbprint = g.keyThumbprint ?? "";
+    const jwe = await sealSecretForGuest(
+      { token: Buffer.from("hf_secret") },
+      applied[0]!.publicKey,
+      thumbprint,
+      release("model"),
+    );
+    const releasedSecrets = [{ name: "model", jwe }];
+    for (const token of [undefined, await result("another-key"), await result(thumbprint, "team-b/other")]) {
+      await g.handle(
+        cvm({ ...challenge(A), releasedSecrets, ...(token === undefined ? {} : { attestation: { token } }) }),
+      );
+      expect(await readdir(dir)).to.deep.equal([]);
+    }
+    await g.handle(
+      cvm({ ...challenge(A), releasedSecrets, attestation: { token: await result(thumbprint) } }),
+    );
+    expect(await readFile(join(dir, "model", "token"), "utf8")).to.equal("hf_secret");
+  });
+
+  it("opens nothing without the operator's JWKS pinned in the image", async () => {
+    const g = guest(false);
+    await g.handle(cvm(challenge(A)));
+    const thumbprint = g.keyThumbprint ?? "";
+    const jwe = await sealSecretForGuest(
+      { a: Buffer.from("b") },
+      applied[0]!.publicKey,
+      thumbprint,
+      release("s"),
+    );
+    await g.handle(
+      cvm({
+        ...challenge(A),
+        releasedSecrets: [{ name: "s", jwe }],
+        attestation: { token: await result(thumbprint) },
+      }),
+    );
     expect(await readdir(dir)).to.deep.equal([]);
   });
 });

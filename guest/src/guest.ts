@@ -14,13 +14,21 @@ import { collectEvidence, type EvidenceProviders } from "./evidence.ts";
 import { newGuestKey, type GuestKey } from "./guest-key.ts";
 import { hardwareHints } from "./hardware.ts";
 import type { CvmApi } from "./kube/cvm-client.ts";
-import { openReleasedSecret, SealedToAnotherKeyError, writeSecretFiles } from "./secrets.ts";
+import { checkOwnResult } from "./operator-trust.ts";
+import {
+  openReleasedSecret,
+  SealedToAnotherKeyError,
+  writeSecretFiles,
+  type OperatorTrust,
+} from "./secrets.ts";
 import type { SelfCheck } from "./self-check.ts";
 
 export interface GuestDeps {
   api: Pick<CvmApi, "applyEvidence">;
   providers: EvidenceProviders;
   secretsDir: string;
+  /** The operator's pinned JWKS and this CVM; without it the guest opens no released secret. */
+  trust?: OperatorTrust;
   log: Logger;
   selfCheck?: SelfCheck;
   now?: () => Date;
@@ -80,7 +88,7 @@ export class Guest {
         }
       }
     }
-    await this.#openSecrets(cvm.status?.releasedSecrets ?? []);
+    await this.#openSecrets(cvm);
     return result;
   }
 
@@ -120,14 +128,44 @@ export class Guest {
     }
   }
 
-  async #openSecrets(released: readonly ConfidentialVMStatusReleasedSecret[]): Promise<void> {
+  /** Opens newly released secrets, once the operator's signed result for this CVM and key verifies. */
+  async #openSecrets(cvm: ConfidentialVM): Promise<void> {
     const key = this.#key;
-    if (key === undefined) return;
+    const released = cvm.status?.releasedSecrets ?? [];
+    const fresh = released.filter(({ name, jwe }) => this.#handledSecrets.get(name) !== jwe);
+    if (key === undefined || fresh.length === 0) return;
+    const { trust, log } = this.#deps;
+    if (trust === undefined) {
+      log.warn({ secrets: fresh.length }, "No operator JWKS is pinned: released secrets are not opened");
+      for (const { name, jwe } of fresh) this.#handledSecrets.set(name, jwe);
+      return;
+    }
+    const standing = await checkOwnResult(
+      cvm.status?.attestation?.token,
+      key,
+      trust,
+      this.#deps.now?.() ?? new Date(),
+    );
+    if (!standing.ok) {
+      log.warn(
+        { reason: standing.reason },
+        "The operator's result does not verify: released secrets are not opened",
+      );
+      return;
+    }
+    await this.#openEach(fresh, key, trust);
+  }
+
+  async #openEach(
+    released: readonly ConfidentialVMStatusReleasedSecret[],
+    key: GuestKey,
+    trust: OperatorTrust,
+  ): Promise<void> {
     for (const { name, jwe } of released) {
-      if (this.#handledSecrets.get(name) === jwe) continue;
       this.#handledSecrets.set(name, jwe);
       try {
-        const keys = await writeSecretFiles(this.#deps.secretsDir, name, await openReleasedSecret(jwe, key));
+        const opened = await openReleasedSecret(jwe, name, key, trust);
+        const keys = await writeSecretFiles(this.#deps.secretsDir, name, opened);
         this.#deps.log.info({ secret: name, keys: keys.length }, "Wrote a released secret");
       } catch (error) {
         const sealedElsewhere = error instanceof SealedToAnotherKeyError;

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { guestConnection, loadGuestConfig } from "./config.ts";
 import { Guest } from "./guest.ts";
 import { GuestLoop } from "./guest-loop.ts";
+import { loadOperatorJwks } from "./operator-trust.ts";
 import { CvmClient } from "./kube/cvm-client.ts";
 import { createProviders, type ProviderChoice } from "./providers/select.ts";
 import { createSelfCheck } from "./self-check.ts";
@@ -17,6 +18,8 @@ export interface GuestRunOptions {
   /** Answer the current challenge, then exit (0 answered, 1 not). */
   once: boolean;
   selfCheck: boolean;
+  /** The operator's JWKS, a file of the measured image (not cloud-init). */
+  operatorJwksFile: string;
 }
 
 export async function runGuest(options: GuestRunOptions, log: Logger, signal: AbortSignal): Promise<number> {
@@ -34,10 +37,17 @@ export async function runGuest(options: GuestRunOptions, log: Logger, signal: Ab
       : undefined;
   const selfCheck = options.selfCheck ? await createSelfCheck(trustRoots) : undefined;
   const api = new CvmClient(guestConnection(config, options.configFile), config);
+  const jwks = await loadOperatorJwks(options.operatorJwksFile);
+  if (jwks === undefined)
+    log.warn(
+      { file: options.operatorJwksFile },
+      "No operator JWKS pinned in the image: released secrets will not be opened",
+    );
   const guest = new Guest({
     api,
     providers: { tee: providers.tee, ...(providers.gpus === undefined ? {} : { gpus: providers.gpus }) },
     secretsDir: options.secretsDir,
+    ...(jwks === undefined ? {} : { trust: { jwks, subject: `${config.namespace}/${config.name}` } }),
     log,
     ...(selfCheck === undefined ? {} : { selfCheck }),
   });

@@ -2,35 +2,70 @@ import { expect } from "chai";
 import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CompactEncrypt, importJWK, SignJWT } from "jose";
 import {
-  RELEASED_SECRET_CONTENT_TYPE,
+  RELEASED_SECRET_TYPE,
   sealSecretForGuest,
+  type ReleaseContext,
 } from "../../operator/src/attestation/result/secret-release.ts";
+import {
+  generateSigningKey,
+  publicJwks,
+  signingKeyObject,
+  type StoredSigningKey,
+} from "../../operator/src/attestation/result/signing-keys.ts";
 import { newGuestKey, type GuestKey } from "./guest-key.ts";
-import { openReleasedSecret, SealedToAnotherKeyError, validSecretKey, writeSecretFiles } from "./secrets.ts";
+import {
+  openReleasedSecret,
+  SealedToAnotherKeyError,
+  validSecretKey,
+  writeSecretFiles,
+  type OperatorTrust,
+} from "./secrets.ts";
+
+const NOW = new Date("2026-11-25T10:00:00Z");
+const CVM = "team-a/llm";
 
 /** Text values as their UTF-8 bytes. */
 const bytes = (data: Record<string, string>): Record<string, Buffer> =>
   Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v)]));
-const seal = (data: Record<string, string>, key: GuestKey, kid = key.thumbprint): Promise<string> =>
-  sealSecretForGuest(bytes(data), key.publicJwk, kid);
 
 describe("released secrets", () => {
   let dir: string;
   let key: GuestKey;
+  let operator: StoredSigningKey;
+  let trust: OperatorTrust;
+
+  const release = (secretName = "model", over: Partial<ReleaseContext> = {}): ReleaseContext => ({
+    issuer: "https://trustgate.example/",
+    subject: CVM,
+    secretName,
+    nonce: "11".repeat(32),
+    signingKey: operator,
+    now: NOW,
+    ...over,
+  });
+  const seal = (
+    data: Record<string, string>,
+    to: GuestKey,
+    kid = to.thumbprint,
+    name = "model",
+  ): Promise<string> => sealSecretForGuest(bytes(data), to.publicJwk, kid, release(name));
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), "trustgate-guest-secrets-"));
     key = await newGuestKey();
+    operator = await generateSigningKey(NOW);
+    trust = { jwks: publicJwks([operator]), subject: CVM };
   });
 
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("opens a JWE sealed to the guest key (the controller's sealSecretForGuest)", async () => {
+  it("opens a JWE sealed to the guest key and signed by the operator (the controller's sealSecretForGuest)", async () => {
     const jwe = await seal({ token: "hf_secret", "config.json": '{"a":1}' }, key);
-    expect(await openReleasedSecret(jwe, key)).to.deep.equal(
+    expect(await openReleasedSecret(jwe, "model", key, trust)).to.deep.equal(
       bytes({ token: "hf_secret", "config.json": '{"a":1}' }),
     );
   });
@@ -45,8 +80,9 @@ describe("released secrets", () => {
       { "weights.key": binary, empty: new Uint8Array() },
       key.publicJwk,
       key.thumbprint,
+      release(),
     );
-    const opened = await openReleasedSecret(jwe, key);
+    const opened = await openReleasedSecret(jwe, "model", key, trust);
     expect(opened["weights.key"]?.equals(binary)).to.equal(true);
     await writeSecretFiles(dir, "model", opened);
     expect((await readFile(join(dir, "model", "weights.key"))).equals(binary)).to.equal(true);
@@ -56,14 +92,69 @@ describe("released secrets", () => {
   it("refuses a JWE whose kid names another key, and one it cannot decrypt", async () => {
     const other = await newGuestKey();
     let error: unknown;
-    await openReleasedSecret(await seal({ a: "b" }, other), key).catch((e: unknown) => (error = e));
+    await openReleasedSecret(await seal({ a: "b" }, other), "model", key, trust).catch(
+      (e: unknown) => (error = e),
+    );
     expect(error).to.be.instanceOf(SealedToAnotherKeyError);
     error = undefined;
     // Sealed to another key but labelled with ours: decryption itself fails.
-    await openReleasedSecret(await seal({ a: "b" }, other, key.thumbprint), key).catch(
+    await openReleasedSecret(await seal({ a: "b" }, other, key.thumbprint), "model", key, trust).catch(
       (e: unknown) => (error = e),
     );
     expect(error).to.be.instanceOf(Error).and.not.instanceOf(SealedToAnotherKeyError);
+  });
+
+  it("refuses what the operator did not sign for this CVM, this key and this Secret", async () => {
+    const encryptionKey = await importJWK({ ...key.publicJwk, alg: "ECDH-ES+A256KW" }, "ECDH-ES+A256KW");
+    const sealText = (text: string): Promise<string> =>
+      new CompactEncrypt(new TextEncoder().encode(text))
+        .setProtectedHeader({
+          alg: "ECDH-ES+A256KW",
+          enc: "A256GCM",
+          kid: key.thumbprint,
+          cty: RELEASED_SECRET_TYPE,
+        })
+        .encrypt(encryptionKey);
+    const stranger = await generateSigningKey(NOW);
+    const cases: [string, () => Promise<string>, string][] = [
+      [
+        "unsigned data sealed by anyone holding the guest's public key",
+        () => sealText('{"a":"YQ=="}'),
+        "not signed by the operator",
+      ],
+      [
+        "signed by a key the guest does not pin",
+        () =>
+          sealSecretForGuest(
+            bytes({ a: "b" }),
+            key.publicJwk,
+            key.thumbprint,
+            release("model", { signingKey: stranger }),
+          ),
+        "not signed by the operator",
+      ],
+      [
+        "released to another CVM",
+        () =>
+          sealSecretForGuest(
+            bytes({ a: "b" }),
+            key.publicJwk,
+            key.thumbprint,
+            release("model", { subject: "team-b/other" }),
+          ),
+        "not signed by the operator for this CVM",
+      ],
+      [
+        "released under another Secret's name",
+        () => seal({ a: "b" }, key, key.thumbprint, "other-secret"),
+        'released it as "other-secret"',
+      ],
+    ];
+    for (const [name, make, message] of cases) {
+      let error: unknown;
+      await openReleasedSecret(await make(), "model", key, trust).catch((e: unknown) => (error = e));
+      expect(String(error), name).to.include(message);
+    }
   });
 
   it("writes each key as a 0400 file in a 0700 directory, leaving no temporary files", async () => {
@@ -111,23 +202,28 @@ describe("released secrets", () => {
     expect(["a", ".a", "a.b-c_D"].map(validSecretKey)).to.deep.equal([true, true, true]);
   });
 
-  it("refuses a decrypted payload that is not an object of base64 strings, or of another content type", async () => {
-    const { CompactEncrypt, importJWK } = await import("jose");
+  it("refuses signed data that is not an object of base64 strings, or of another content type", async () => {
     const encryptionKey = await importJWK({ ...key.publicJwk, alg: "ECDH-ES+A256KW" }, "ECDH-ES+A256KW");
-    const sealRaw = (text: string, cty: string = RELEASED_SECRET_CONTENT_TYPE): Promise<string> =>
-      new CompactEncrypt(new TextEncoder().encode(text))
+    const signedRaw = async (data: unknown, cty: string = RELEASED_SECRET_TYPE): Promise<string> => {
+      const jws = await new SignJWT({ name: "model", nonce: "", jkt: key.thumbprint, data })
+        .setProtectedHeader({ alg: "ES256", kid: operator.kid, typ: RELEASED_SECRET_TYPE })
+        .setIssuer("https://trustgate.example/")
+        .setSubject(CVM)
+        .setIssuedAt()
+        .sign(await signingKeyObject(operator));
+      return new CompactEncrypt(new TextEncoder().encode(jws))
         .setProtectedHeader({ alg: "ECDH-ES+A256KW", enc: "A256GCM", kid: key.thumbprint, cty })
         .encrypt(encryptionKey);
+    };
     for (const [jwe, message] of [
-      [await sealRaw("[1]"), "not a JSON object"],
-      [await sealRaw('{"a":1}'), 'key "a" is not a base64 string'],
-      [await sealRaw('{"a":"not base64!"}'), 'key "a" is not a base64 string'],
-      [await sealRaw('{"a":"YQ"}'), 'key "a" is not a base64 string'],
-      [await sealRaw("nope"), "not JSON"],
-      [await sealRaw('{"a":"YQ=="}', "trustgate-secret+json"), "content type"],
+      [await signedRaw([1]), "not a JSON object"],
+      [await signedRaw({ a: 1 }), 'key "a" is not a base64 string'],
+      [await signedRaw({ a: "not base64!" }), 'key "a" is not a base64 string'],
+      [await signedRaw({ a: "YQ" }), 'key "a" is not a base64 string'],
+      [await signedRaw({ a: "YQ==" }, "trustgate-secret-data+json"), "content type"],
     ] as const) {
       let error: unknown;
-      await openReleasedSecret(jwe, key).catch((e: unknown) => (error = e));
+      await openReleasedSecret(jwe, "model", key, trust).catch((e: unknown) => (error = e));
       expect(String(error)).to.include(message);
     }
   });

@@ -1,6 +1,9 @@
 /**
- * Released secrets: each `status.releasedSecrets[]` entry is a compact JWE (ECDH-ES+A256KW, A256GCM) of a JSON
- * object key -> the value's bytes in standard base64, sealed to the guest's current key. Opened secrets become files
+ * Released secrets: each `status.releasedSecrets[]` entry is a compact JWE (ECDH-ES+A256KW, A256GCM), sealed to the
+ * guest's current key, of a JWT the operator signed (ES256, a key of its JWKS pinned in the image) whose `data` maps
+ * each Secret key to the value's bytes in standard base64. Anyone holding the guest's public key can seal data to it,
+ * so the guest accepts only what the operator signed for its CVM (`sub`), its key (`jkt`) and that Secret (`name`).
+ * Opened secrets become files
  * `<secrets dir>/<secret name>/<key>` holding exactly those bytes (mode 0400, directories 0700; a tmpfs in the CVM),
  * each written to a temporary file and renamed into place, so a reader never sees half a value. Values never reach
  * a log.
@@ -8,8 +11,11 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { compactDecrypt, decodeProtectedHeader } from "jose";
-import { RELEASED_SECRET_CONTENT_TYPE } from "../../operator/src/attestation/result/secret-release.ts";
+import { compactDecrypt, createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from "jose";
+import {
+  RELEASED_SECRET_TYPE,
+  type ReleasedSecretClaims,
+} from "../../operator/src/attestation/result/secret-release.ts";
 import type { GuestKey } from "./guest-key.ts";
 
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -20,6 +26,13 @@ const TEMP_PREFIX = "..tmp-";
 
 export class SealedToAnotherKeyError extends Error {}
 
+/** What the guest trusts: the operator's JWKS (pinned in the measured image, not cloud-init) and its own CVM. */
+export interface OperatorTrust {
+  jwks: { keys: JWK[] };
+  /** `namespace/name` of the guest's ConfidentialVM. */
+  subject: string;
+}
+
 export function validSecretName(name: string): boolean {
   return name.length <= 253 && SECRET_NAME.test(name);
 }
@@ -28,29 +41,57 @@ export function validSecretKey(key: string): boolean {
   return key.length <= 253 && SECRET_KEY.test(key) && !key.startsWith("..") && key !== ".";
 }
 
-/** Opens a JWE sealed to `key`; throws SealedToAnotherKeyError when its `kid` names another key. */
-export async function openReleasedSecret(jwe: string, key: GuestKey): Promise<Record<string, Buffer>> {
+/** The operator's signed claims inside a released secret, checked against what this guest expects. */
+async function verifiedRelease(
+  signed: string,
+  name: string,
+  key: GuestKey,
+  trust: OperatorTrust,
+): Promise<ReleasedSecretClaims> {
+  let claims: ReleasedSecretClaims;
+  try {
+    claims = (
+      await jwtVerify(signed, createLocalJWKSet(trust.jwks), {
+        algorithms: ["ES256"],
+        typ: RELEASED_SECRET_TYPE,
+        subject: trust.subject,
+        requiredClaims: ["iss", "sub", "iat"],
+      })
+    ).payload as unknown as ReleasedSecretClaims;
+  } catch (error) {
+    throw new Error(`the secret is not signed by the operator for this CVM: ${(error as Error).message}`);
+  }
+  if (claims.name !== name) throw new Error(`the operator released it as ${JSON.stringify(claims.name)}`);
+  if (claims.jkt !== key.thumbprint) throw new Error(`the operator released it to key ${claims.jkt}`);
+  return claims;
+}
+
+/**
+ * Opens the released secret `name`: decrypts it with `key`, then verifies the operator's signature and claims;
+ * throws SealedToAnotherKeyError when the JWE's `kid` names another key.
+ */
+export async function openReleasedSecret(
+  jwe: string,
+  name: string,
+  key: GuestKey,
+  trust: OperatorTrust,
+): Promise<Record<string, Buffer>> {
   const header = decodeProtectedHeader(jwe);
   if (header.kid !== undefined && header.kid !== key.thumbprint)
     throw new SealedToAnotherKeyError(
       `sealed to key ${header.kid}, not to the current key ${key.thumbprint}`,
     );
-  if (header.cty !== RELEASED_SECRET_CONTENT_TYPE)
+  if (header.cty !== RELEASED_SECRET_TYPE)
     throw new Error(
-      `the secret's content type is ${JSON.stringify(header.cty)}, not ${RELEASED_SECRET_CONTENT_TYPE}`,
+      `the secret's content type is ${JSON.stringify(header.cty)}, not ${RELEASED_SECRET_TYPE}`,
     );
   const { plaintext } = await compactDecrypt(jwe, key.privateKey, {
     keyManagementAlgorithms: ["ECDH-ES+A256KW"],
     contentEncryptionAlgorithms: ["A256GCM"],
   });
-  let data: unknown;
-  try {
-    data = JSON.parse(new TextDecoder().decode(plaintext));
-  } catch {
-    throw new Error("the decrypted secret is not JSON");
-  }
+  const { data } = await verifiedRelease(new TextDecoder().decode(plaintext), name, key, trust);
   if (typeof data !== "object" || data === null || Array.isArray(data))
-    throw new Error("the decrypted secret is not a JSON object");
+    throw new Error("the released secret's data is not a JSON object");
   const entries = Object.entries(data as Record<string, unknown>);
   for (const [name, value] of entries) {
     if (typeof value !== "string" || !BASE64.test(value))

@@ -9,6 +9,7 @@ import {
   type TeeProviderName,
 } from "../../../guest/src/providers/select.ts";
 import { DEFAULT_SECRETS_DIR, runGuest, type GuestRunOptions } from "../../../guest/src/run.ts";
+import { DEFAULT_OPERATOR_JWKS_FILE } from "../../../guest/src/operator-trust.ts";
 
 const USAGE = `Usage: trustgate guest [options]
 
@@ -17,6 +18,9 @@ evidence bound to a fresh key (server-side apply of status.evidence), and writes
 
   --config <file>               guest configuration JSON (default ${DEFAULT_CONFIG_FILE})
   --secrets-dir <dir>           where released secrets go, <dir>/<secret>/<key> (default ${DEFAULT_SECRETS_DIR}; a tmpfs)
+  --operator-jwks <file>        the operator's JWKS, part of the measured image, never cloud-init (default
+                                ${DEFAULT_OPERATOR_JWKS_FILE}); secrets are opened only when the operator's signed
+                                result and each secret's signature verify against it
   --tee-provider <name>         configfs-tsm (default) | simulated
   --gpu-provider <name>         nvml (default) | simulated | none
   --sim-pki <dir>               simulated PKI (hack/sim-pki.ts); required by the simulated providers. TESTS ONLY
@@ -51,6 +55,7 @@ export function guestOptionsFromArgs(args: ParsedArgs): GuestRunOptions {
   return {
     configFile: text(args, "config") ?? DEFAULT_CONFIG_FILE,
     secretsDir: text(args, "secrets-dir") ?? DEFAULT_SECRETS_DIR,
+    operatorJwksFile: text(args, "operator-jwks") ?? DEFAULT_OPERATOR_JWKS_FILE,
     providers: {
       tee,
       gpu,
@@ -86,6 +91,7 @@ export const guestCommand: Command = {
   options: {
     config: { type: "string" },
     "secrets-dir": { type: "string" },
+    "operator-jwks": { type: "string" },
     "tee-provider": { type: "string" },
     "gpu-provider": { type: "string" },
     "sim-pki": { type: "string" },

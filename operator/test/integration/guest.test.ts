@@ -12,7 +12,13 @@ import { expect } from "chai";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import type { ConfidentialVM } from "../../src/api/v1alpha1/generated/types.ts";
 import { keyThumbprint } from "../../src/attestation/binding.ts";
+import { signAttestationResult } from "../../src/attestation/result/result-token.ts";
 import { sealSecretForGuest } from "../../src/attestation/result/secret-release.ts";
+import {
+  generateSigningKey,
+  publicJwks,
+  type StoredSigningKey,
+} from "../../src/attestation/result/signing-keys.ts";
 import { simulatedBackends } from "../../src/attestation/simulated/backends.ts";
 import { createSimPki, TRUST_ROOTS_FILE } from "../../src/attestation/simulated/sim-pki.ts";
 import { appraise } from "../../src/attestation/appraise.ts";
@@ -67,6 +73,8 @@ describe("trustgate guest on the real API server (simulated SNP TEE and H100 GPU
   let objects: CustomObjectsApi;
   let dir: string;
   let guestArgs: string[];
+  /** The operator's result key: its JWKS is what the measured image pins (--operator-jwks). */
+  let operator: StoredSigningKey;
   let trustRoots: string;
   const processes: ManagedProcess[] = [];
 
@@ -167,8 +175,11 @@ describe("trustgate guest on the real API server (simulated SNP TEE and H100 GPU
     );
     await createSimPki(join(dir, "sim-pki"));
     trustRoots = join(dir, "sim-pki", TRUST_ROOTS_FILE);
+    operator = await generateSigningKey(new Date());
+    await writeFile(join(dir, "operator-jwks.json"), JSON.stringify(publicJwks([operator])));
     guestArgs = [
       ...["--config", join(dir, "guest.json"), "--secrets-dir", join(dir, "secrets")],
+      ...["--operator-jwks", join(dir, "operator-jwks.json")],
       ...["--tee-provider", "simulated", "--gpu-provider", "simulated", "--sim-pki", join(dir, "sim-pki")],
     ];
   });
@@ -260,12 +271,35 @@ describe("trustgate guest on the real API server (simulated SNP TEE and H100 GPU
     const publicKey = answered.status?.evidence?.publicKey;
     if (publicKey === undefined) throw new Error("no public key");
     const kid = Buffer.from(await keyThumbprint(publicKey)).toString("base64url");
+    const now = new Date();
     const jwe = await sealSecretForGuest(
       { token: Buffer.from("hf_secret"), "config.json": Buffer.from('{"a":1}') },
       publicKey,
       kid,
+      {
+        issuer: "trustgate",
+        subject: `${NS}/llm`,
+        secretName: "model-credentials",
+        nonce,
+        signingKey: operator,
+        now,
+      },
     );
-    await patchStatus({ releasedSecrets: [{ name: "model-credentials", jwe }] });
+    // As the controller writes it: the signed result for the guest's key, then the secret sealed and signed.
+    const token = await signAttestationResult(
+      {
+        issuer: "trustgate",
+        subject: `${NS}/llm`,
+        nonce,
+        guestKeyThumbprint: kid,
+        verdict: "affirming",
+        submods: {},
+        issuedAt: now,
+        expiresAt: new Date(now.getTime() + 3_600_000),
+      },
+      operator,
+    );
+    await patchStatus({ attestation: { token }, releasedSecrets: [{ name: "model-credentials", jwe }] });
     const tokenFile = join(dir, "secrets", "model-credentials", "token");
     await waitUntil("the released secret to be written", () =>
       stat(tokenFile).then(

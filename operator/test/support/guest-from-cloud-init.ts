@@ -2,7 +2,9 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { parse } from "yaml";
+import { JWKS_CONFIGMAP } from "../../src/controllers/signing-key-store.ts";
 import { guestConfigSecretName } from "../../src/kubevirt/virtual-machine.ts";
+import { SYSTEM_NS } from "./install.ts";
 
 interface CloudConfig {
   write_files?: { path: string; content: string }[];
@@ -12,6 +14,22 @@ export interface GuestFiles {
   config: string;
   token: string;
   secretsDir: string;
+  /** The operator's JWKS as the measured image would pin it (`--operator-jwks`), from the controller's ConfigMap. */
+  operatorJwks: string;
+}
+
+/** Waits for the controller's JWKS ConfigMap (in the controller's namespace) and returns its JWKS. */
+async function operatorJwks(kc: KubeConfig): Promise<string> {
+  const core = kc.makeApiClient(CoreV1Api);
+  for (let waited = 0; waited < 30_000; waited += 200) {
+    const map = await core
+      .readNamespacedConfigMap({ name: JWKS_CONFIGMAP, namespace: SYSTEM_NS })
+      .catch(() => undefined);
+    const jwks = map?.data?.["jwks.json"];
+    if (jwks !== undefined) return jwks;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`no ConfigMap ${SYSTEM_NS}/${JWKS_CONFIGMAP}: is the controller running?`);
 }
 
 /**
@@ -34,7 +52,9 @@ export async function guestFilesFromCloudInit(
     config: join(dir, "guest.json"),
     token: join(dir, "token"),
     secretsDir: join(dir, "secrets"),
+    operatorJwks: join(dir, "operator-jwks.json"),
   };
+  await writeFile(paths.operatorJwks, await operatorJwks(kc));
   await mkdir(paths.secretsDir, { recursive: true });
   await writeFile(paths.token, content("/var/run/trustgate/token"), { mode: 0o600 });
   const config = JSON.parse(content("/etc/trustgate/guest.json") || "{}") as Record<string, unknown>;
@@ -50,6 +70,8 @@ export function simulatedGuestArgs(files: GuestFiles, simPki: string): string[] 
     files.config,
     "--secrets-dir",
     files.secretsDir,
+    "--operator-jwks",
+    files.operatorJwks,
     "--tee-provider",
     "simulated",
     "--gpu-provider",

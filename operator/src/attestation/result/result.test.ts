@@ -1,7 +1,14 @@
 import { expect } from "chai";
-import { calculateJwkThumbprint, compactDecrypt, exportJWK, generateKeyPair } from "jose";
+import {
+  calculateJwkThumbprint,
+  compactDecrypt,
+  createLocalJWKSet,
+  exportJWK,
+  generateKeyPair,
+  jwtVerify,
+} from "jose";
 import { checkAttestationResult, signAttestationResult, type ResultInput } from "./result-token.ts";
-import { RELEASED_SECRET_CONTENT_TYPE, sealSecretForGuest } from "./secret-release.ts";
+import { RELEASED_SECRET_TYPE, sealSecretForGuest } from "./secret-release.ts";
 import {
   activeKey,
   generateSigningKey,
@@ -137,21 +144,38 @@ describe("secret release", () => {
     const publicJwk = { kty: "EC" as const, crv: "P-256" as const, x: jwk.x ?? "", y: jwk.y ?? "" };
     const thumbprint = await calculateJwkThumbprint(publicJwk, "sha256");
     const binary = Buffer.from([0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28]);
+    const operator = await generateSigningKey(T0);
     const jwe = await sealSecretForGuest(
       { token: Buffer.from("hf_secret"), blob: binary },
       publicJwk,
       thumbprint,
+      {
+        issuer: "trustgate",
+        subject: "team-a/llm",
+        secretName: "model",
+        nonce: "11".repeat(32),
+        signingKey: operator,
+        now: T0,
+      },
     );
     const opened = await compactDecrypt(jwe, guest.privateKey);
-    expect(JSON.parse(new TextDecoder().decode(opened.plaintext))).to.deep.equal({
-      token: Buffer.from("hf_secret").toString("base64"),
-      blob: "//4AgMMo",
-    });
     expect(opened.protectedHeader).to.include({
       alg: "ECDH-ES+A256KW",
       enc: "A256GCM",
       kid: thumbprint,
-      cty: RELEASED_SECRET_CONTENT_TYPE,
+      cty: RELEASED_SECRET_TYPE,
+    });
+    // Inside: the operator's signature over who gets what.
+    const { payload, protectedHeader } = await jwtVerify(
+      new TextDecoder().decode(opened.plaintext),
+      createLocalJWKSet(publicJwks([operator])),
+      { typ: RELEASED_SECRET_TYPE, subject: "team-a/llm" },
+    );
+    expect(protectedHeader.kid).to.equal(operator.kid);
+    expect(payload).to.deep.include({
+      name: "model",
+      jkt: thumbprint,
+      data: { token: Buffer.from("hf_secret").toString("base64"), blob: "//4AgMMo" },
     });
     const other = await generateKeyPair("ECDH-ES+A256KW");
     let failed = false;

@@ -13,7 +13,7 @@ import type {
   ConfidentialVMStatusReleasedSecret,
 } from "../../api/v1alpha1/generated/types.ts";
 import { CONFIDENTIAL_VM, GROUP, VERSION } from "../../api/v1alpha1/generated/types.ts";
-import { sealSecretForGuest } from "../../attestation/result/secret-release.ts";
+import { type ReleaseContext, sealSecretForGuest } from "../../attestation/result/secret-release.ts";
 import type { AttestationBackends } from "../../attestation/appraise.ts";
 import {
   type CompiledPolicy,
@@ -72,12 +72,15 @@ function gpuIdentitiesElsewhere(
   return identities;
 }
 
-/** Seals each Secret the CVM lists to its attested guest key; Secrets that do not exist are named, not released. */
+/**
+ * Signs each Secret the CVM lists and seals it to its attested guest key; Secrets that do not exist are named, not
+ * released.
+ */
 async function releaseSecrets(
   cvm: ConfidentialVM,
   deps: AttestationDeps,
   guestKey: NonNullable<ConfidentialVMStatus["evidence"]>["publicKey"],
-  thumbprint: string,
+  release: Omit<ReleaseContext, "secretName"> & { thumbprint: string },
 ): Promise<{ released: ConfidentialVMStatusReleasedSecret[]; missing: string[] }> {
   const released: ConfidentialVMStatusReleasedSecret[] = [];
   const missing: string[] = [];
@@ -94,7 +97,11 @@ async function releaseSecrets(
           .filter((k) => secret.data?.[k] !== undefined)
           .map((k) => [k, Buffer.from(secret.data?.[k] ?? "", "base64")]),
       );
-      released.push({ name: ref.name, jwe: await sealSecretForGuest(data, guestKey, thumbprint) });
+      const jwe = await sealSecretForGuest(data, guestKey, release.thumbprint, {
+        ...release,
+        secretName: ref.name,
+      });
+      released.push({ name: ref.name, jwe });
     } catch (error) {
       if (!isNotFound(error)) throw error;
       missing.push(ref.name);
@@ -199,11 +206,12 @@ async function appraiseAndRelease(
   now: Date,
 ): Promise<void> {
   const started = performance.now();
+  const signingKey = await deps.signingKey();
   const attestation = await appraiseCvm(cvm, policy, {
     maxEvidenceBytes: deps.maxEvidenceBytes ?? DEFAULT_MAX_EVIDENCE_BYTES,
     backends: deps.backends,
     gpuIdentitiesElsewhere: gpuIdentitiesElsewhere(cvm, deps.allCvms(), now),
-    signingKey: await deps.signingKey(),
+    signingKey,
     issuer: deps.issuer,
     subject: objectKey(cvm),
     now,
@@ -214,7 +222,14 @@ async function appraiseAndRelease(
   const evidence = cvm.status?.evidence;
   const secrets =
     stands.ok && evidence !== undefined
-      ? await releaseSecrets(cvm, deps, evidence.publicKey, attestation.keyThumbprint ?? "")
+      ? await releaseSecrets(cvm, deps, evidence.publicKey, {
+          thumbprint: attestation.keyThumbprint ?? "",
+          issuer: deps.issuer,
+          subject: objectKey(cvm),
+          nonce: attestation.nonce ?? "",
+          signingKey,
+          now,
+        })
       : { released: [], missing: [] };
   const next: AttestationStatus = {
     ...withAttestedConditions(appraised, stands, now),
