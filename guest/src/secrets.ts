@@ -89,7 +89,8 @@ export async function openReleasedSecret(
     keyManagementAlgorithms: ["ECDH-ES+A256KW"],
     contentEncryptionAlgorithms: ["A256GCM"],
   });
-  const { data } = await verifiedRelease(new TextDecoder().decode(plaintext), name, key, trust);
+  // Signed by the operator, but still checked: a claim's shape is what the JSON says, not what the type says.
+  const data: unknown = (await verifiedRelease(new TextDecoder().decode(plaintext), name, key, trust)).data;
   if (typeof data !== "object" || data === null || Array.isArray(data))
     throw new Error("the released secret's data is not a JSON object");
   const entries = Object.entries(data as Record<string, unknown>);
