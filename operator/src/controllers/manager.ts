@@ -95,9 +95,12 @@ export class ControllerManager {
   readonly #watches: ResourceWatch<KubernetesObject>[] = [];
   readonly #hostWatches: ResourceWatch<KubernetesObject>[] = [];
   readonly #cvms: ResourceWatch<ConfidentialVM>;
+  readonly #log: Logger;
+  #signingKeys: SigningKeyStore | undefined;
 
   constructor(options: ManagerOptions) {
     const { kc, log } = options;
+    this.#log = log;
     const objects = kc.makeApiClient(CustomObjectsApi);
     const core = kc.makeApiClient(CoreV1Api);
     const events = eventRecorder(core, "trustgate-controller", log);
@@ -239,6 +242,7 @@ export class ControllerManager {
                 backends: options.attestation.backends,
                 signingKey: (() => {
                   const store = new SigningKeyStore(core, options.attestation.namespace, log);
+                  this.#signingKeys = store;
                   return () => store.current();
                 })(),
                 issuer: options.attestation.issuer,
@@ -280,6 +284,10 @@ export class ControllerManager {
    * the caches meanwhile (a standby's) are reconciled first.
    */
   async startControllers(): Promise<void> {
+    // The JWKS is published as soon as this replica leads, before any result: guest images pin it.
+    void this.#signingKeys?.current().catch((error: unknown) => {
+      this.#log.error({ err: error }, "Could not load or create the result-signing keys");
+    });
     await Promise.all(this.#hostWatches.map((w) => w.synced()));
     this.hostController.start();
     void this.synced().then(() => {

@@ -142,9 +142,12 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
 
     expect(status?.releasedSecrets?.map((s) => s.name)).to.deep.equal(["model-key"]);
     const secretDir = join(dir, "guest-secure-llm", "secrets", "model-key");
+    // The guest writes a secret's keys one by one: wait for both.
     await waitUntil(
       "the guest decrypted the secret",
-      async () => (await readFile(join(secretDir, "key"), "utf8").catch(() => "")) === "s3cret-model-key",
+      async () =>
+        (await readFile(join(secretDir, "key"), "utf8").catch(() => "")) === "s3cret-model-key" &&
+        (await readFile(join(secretDir, "weights.key")).catch(() => undefined)) !== undefined,
       30_000,
     );
     const utf8RoundTrip = Buffer.from(BINARY_VALUE.toString("utf8"));
