@@ -38,10 +38,18 @@ export function parseCrl(der: Uint8Array, what: string): ParsedCrl {
   };
 }
 
-/** The CRL names `issuer` as its issuer and carries a valid signature by its key. */
+/** Intel signs its CRLs with ECDSA P-256 and SHA-256, the only algorithm the signature is checked with below. */
+const ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2";
+
+/**
+ * The CRL names `issuer` as its issuer and carries a valid signature by its key, made with the algorithm both its
+ * signed part and its outer signatureAlgorithm name (RFC 5280 5.1.1.2: the two must match).
+ */
 export function isCrlSignedBy(crl: ParsedCrl, issuer: X509Certificate): boolean {
   const subject = pkijs.Certificate.fromBER(issuer.raw).subject;
   if (!subject.isEqual(crl.parsed.issuer)) return false;
+  if (crl.parsed.signatureAlgorithm.algorithmId !== ECDSA_WITH_SHA256) return false;
+  if (crl.parsed.signature.algorithmId !== ECDSA_WITH_SHA256) return false;
   const signature = crl.parsed.signatureValue.valueBlock.valueHexView;
   try {
     return verify("sha256", crl.parsed.tbsView, issuer.publicKey, signature);
