@@ -74,12 +74,31 @@ describe("SPDM evidence parser (properties)", () => {
     );
   });
 
+  it("refuses a request for some blocks only, or for another slot than 0", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xfe }), fc.integer({ min: 1, max: 15 }), (param2, slot) => {
+        const some = {
+          nonce: new Uint8Array(32),
+          responderNonce: new Uint8Array(32),
+          param2,
+          blocks: [],
+          opaque: [],
+        };
+        expect(() => parseSpdmEvidence(encodeEvidence(some))).to.throw("does not ask for all blocks");
+        const other = { ...some, param2: 0xff, slotId: slot };
+        expect(() => parseSpdmEvidence(encodeEvidence(other))).to.throw("is not slot 0");
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it("round-trips every well-formed request/response: blocks, nonces and opaque fields come back as encoded", () => {
     const spec = fc.record({
       nonce: fc.uint8Array({ minLength: 32, maxLength: 32 }),
       responderNonce: fc.uint8Array({ minLength: 32, maxLength: 32 }),
-      param2: fc.integer({ min: 0, max: 255 }),
-      slotId: fc.integer({ min: 0, max: 255 }),
+      // All blocks from slot 0 (the upper SlotID bits are reserved): what a verifiable request asks for.
+      param2: fc.constant(0xff),
+      slotId: fc.integer({ min: 0, max: 15 }).map((high) => high << 4),
       blocks,
       opaque: opaqueFields,
     });

@@ -62,6 +62,9 @@ export interface SpdmEvidence {
   trailingBytes: number;
 }
 
+/** GET_MEASUREMENTS Param2 (measurement operation): every measurement block. */
+const ALL_MEASUREMENTS = 0xff;
+
 function malformed(message: string): EvidenceError {
   return new EvidenceError("EvidenceMalformed", `SPDM evidence: ${message}`);
 }
@@ -76,8 +79,13 @@ function parseRequest(cursor: ByteReader): SpdmMeasurementRequest {
   if (version !== SPDM_VERSION_1_1) throw malformed(`request SPDM version ${hex(version)} is not 1.1 (0x11)`);
   if (code !== GET_MEASUREMENTS) throw malformed(`request code ${hex(code)} is not GET_MEASUREMENTS (0xe0)`);
   if ((param1 & SIGNATURE_REQUESTED) === 0) throw malformed("the request does not ask for a signature");
+  // All measurement blocks (a request for some would let the device, or whoever chose the request, leave some out).
+  if (param2 !== ALL_MEASUREMENTS)
+    throw malformed(`request Param2 ${hex(param2)} does not ask for all blocks (0xff)`);
   const nonce = cursor.take(NONCE_LENGTH, "request nonce");
   const slotId = cursor.u8("request SlotIDParam");
+  // Slot 0 holds the device certificate chain the evidence carries; another slot's key is not the one verified.
+  if ((slotId & 0x0f) !== 0) throw malformed(`request SlotID ${String(slotId & 0x0f)} is not slot 0`);
   return { version, param1, param2, nonce, slotId };
 }
 
