@@ -54,8 +54,8 @@ export async function guestFilesFromCloudInit(
     secretsDir: join(dir, "secrets"),
     operatorJwks: join(dir, "operator-jwks.json"),
   };
-  await writeFile(paths.operatorJwks, await operatorJwks(kc));
   await mkdir(paths.secretsDir, { recursive: true });
+  await writeFile(paths.operatorJwks, await operatorJwks(kc));
   await writeFile(paths.token, content("/var/run/trustgate/token"), { mode: 0o600 });
   const config = JSON.parse(content("/etc/trustgate/guest.json") || "{}") as Record<string, unknown>;
   await writeFile(paths.config, JSON.stringify({ ...config, tokenFile: paths.token }));
