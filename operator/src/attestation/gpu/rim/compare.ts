@@ -1,7 +1,9 @@
 /**
  * Pure comparison of SPDM measurement blocks with verified RIMs (NVIDIA's rule): every active RIM index i must have
  * a measurement block i + 1 whose value equals one of the index's alternatives; no index may be active in two RIMs
- * of the same device (driver and VBIOS); a RIM must describe the version the evidence reports.
+ * of the same device (driver and VBIOS); a RIM must describe the version the evidence reports, be for the device
+ * (edition GPU or SWITCH, product GH100/GB100 or LS10), and pin at least one active index (a RIM whose indexes are
+ * all inactive would match anything).
  */
 import type { VerificationError } from "../../types.ts";
 import type { MeasurementBlock } from "../spdm-evidence.ts";
@@ -14,7 +16,9 @@ export interface RimForComparison {
   id: string;
   /** The version the evidence reports for this role (DRIVER_VERSION / VBIOS_VERSION). */
   expectedVersion: string;
-  rim: Pick<VerifiedRim, "version" | "measurements">;
+  /** What the device is, from its verified certificate: RIM `edition` and `product`. */
+  expectedDevice: { edition: "GPU" | "SWITCH"; product: string };
+  rim: Pick<VerifiedRim, "version" | "measurements" | "edition" | "product">;
 }
 
 export interface IndexMismatch {
@@ -44,11 +48,24 @@ export function compareMeasurements(
   rims: readonly RimForComparison[],
 ): MeasurementComparison {
   const errors: VerificationError[] = [];
-  for (const { role, id, expectedVersion, rim } of rims) {
+  for (const { role, id, expectedVersion, expectedDevice, rim } of rims) {
     if (rim.version.toUpperCase() !== expectedVersion.toUpperCase()) {
       errors.push({
         code: "MeasurementMismatch",
         message: `${role} RIM ${id} describes version ${rim.version}, the evidence reports ${expectedVersion}`,
+      });
+    }
+    const { edition, product } = expectedDevice;
+    if (rim.edition.toUpperCase() !== edition || rim.product.toUpperCase() !== product.toUpperCase()) {
+      errors.push({
+        code: "MeasurementMismatch",
+        message: `${role} RIM ${id} is for ${rim.edition} ${rim.product}, the device is a ${edition} ${product}`,
+      });
+    }
+    if (!rim.measurements.some((m) => m.active)) {
+      errors.push({
+        code: "MeasurementMismatch",
+        message: `${role} RIM ${id} has no active measurement index`,
       });
     }
   }

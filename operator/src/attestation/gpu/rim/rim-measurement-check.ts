@@ -60,6 +60,12 @@ export function rimLookups(evidence: Pick<AuthenticGpuEvidence, "spdm" | "device
   ];
 }
 
+/** The RIM `edition` and `product` of the verified device: an LS10 switch, or a GPU of its architecture's chip. */
+function deviceOf(evidence: Pick<AuthenticGpuEvidence, "device">): RimForComparison["expectedDevice"] {
+  if (evidence.device.kind === "switch") return { edition: "SWITCH", product: "LS10" };
+  return { edition: "GPU", product: DRIVER_CHIP[evidence.device.arch ?? "HOPPER"] };
+}
+
 export interface RimAppraiserConfig {
   anchors?: RimTrustAnchors;
   /** Consulted after the bundle's own RIMs (e.g. `trustgate verify --rim-dir`). */
@@ -119,7 +125,13 @@ export function createRimAppraiser(config: RimAppraiserConfig = {}): RimAppraise
       for (const lookup of lookups) {
         try {
           const rim = rims.verify(await find(lookup, evidence, context), now);
-          found.push({ role: lookup.role, id: lookup.id, expectedVersion: lookup.version, rim });
+          found.push({
+            role: lookup.role,
+            id: lookup.id,
+            expectedVersion: lookup.version,
+            expectedDevice: deviceOf(evidence),
+            rim,
+          });
           rimChains.push(rim.signerChain);
         } catch (error) {
           incomplete = true;
