@@ -19,7 +19,7 @@ function rim(
       product: "GH100",
       measurements: [{ index: 0, active: true, hashes: [HASH] }],
       ...over,
-    } as RimForComparison["rim"],
+    },
   };
   return r;
 }
@@ -40,9 +40,7 @@ describe("compareMeasurements: a RIM's identity, not only its version", () => {
     ],
     [
       "a RIM whose every index is inactive (it would match anything)",
-      rim({ measurements: [{ index: 0, active: false, hashes: [HASH] }] } as Partial<
-        RimForComparison["rim"]
-      >),
+      rim({ measurements: [{ index: 0, active: false, hashes: [HASH] }] }),
       "has no active measurement index",
     ],
   ];
