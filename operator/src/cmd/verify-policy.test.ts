@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { REPO_ROOT } from "../../test/support/samples.ts";
 import { sharedBundleCases } from "../../test/support/shared-evidence.ts";
 import { parseCommandArgs, UsageError } from "../cli/command.ts";
@@ -58,6 +58,46 @@ describe("trustgate verify --policy (checked like the API server checks it)", ()
       if (file.includes("/atp-")) expect(message).to.include(expected);
     });
   }
+
+  it("--tee tdx with a TDX-only policy on a genuine SNP bundle: exit 1, TeeMismatch (and never affirming)", async () => {
+    const snp = sharedBundleCases().find((c) => c.name.startsWith("snp/google-milan-v2") && c.authentic);
+    if (snp === undefined) throw new Error("missing the Milan SNP case");
+    const snpPath = join(dir, "snp.json");
+    writeFileSync(snpPath, JSON.stringify(snp.bundle));
+    const policyPath = join(dir, "tdx-only.yaml");
+    writeFileSync(
+      policyPath,
+      stringify({
+        apiVersion: "trustgate.io/v1alpha1",
+        kind: "AttestationPolicy",
+        metadata: { name: "tdx-only" },
+        spec: { tdx: { mrTd: ["a".repeat(96)] } },
+      }),
+    );
+    const run = async (extra: string[]) => {
+      let out = "";
+      const args = parseCommandArgs(verifyCommand, [
+        snpPath,
+        "--at",
+        snp.at,
+        "--policy",
+        policyPath,
+        ...extra,
+      ]);
+      const code = await verifyCommand.run(args, {
+        stdout: (text) => (out += text),
+        stderr: () => undefined,
+      });
+      return { code, report: JSON.parse(out) as { verdict: string; tee: { errors: { code: string }[] } } };
+    };
+    const mismatched = await run(["--tee", "tdx"]);
+    expect(mismatched.code).to.equal(1);
+    expect(mismatched.report.verdict).to.equal("contraindicated");
+    expect(mismatched.report.tee.errors.map((e) => e.code)).to.include("TeeMismatch");
+    const unpinned = await run(["--tee", "snp"]);
+    expect(unpinned.code).to.equal(1);
+    expect(unpinned.report.verdict, "the policy pins nothing for SNP").to.not.equal("affirming");
+  });
 
   for (const file of yamlFiles(SAMPLES).filter((f) => f.includes("attestationpolicy-"))) {
     it(`uses ${file.split("/").pop() ?? ""}`, async () => {
