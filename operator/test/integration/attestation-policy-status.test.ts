@@ -6,7 +6,7 @@ import type { AttestationPolicy, Condition } from "../../src/api/v1alpha1/genera
 import { isNotFound } from "../../src/kube/api-error.ts";
 import { waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
-import { serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { writeServiceAccountKubeconfig } from "../support/identities.ts";
 import { installTrustgate, SYSTEM_NS } from "../support/install.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
@@ -62,9 +62,10 @@ describe("AttestationPolicy status on the real API server (controller under its 
       plural: "attestationpolicies",
       body: { ...body, spec: { tdx: { mrTd: [hex96] } } },
     });
-    const kc = await writeTokenKubeconfig(
+    const kc = await writeServiceAccountKubeconfig(
       admin,
-      await serviceAccountToken(admin, SYSTEM_NS, "trustgate-controller"),
+      SYSTEM_NS,
+      "trustgate-controller",
       join(dir, "controller.kubeconfig"),
     );
     controller = startTrustgate(

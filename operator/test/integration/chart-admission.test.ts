@@ -32,7 +32,7 @@ import {
   withFlags,
 } from "../support/chart.ts";
 import { kubeConfig, sharedControlPlane } from "../support/control-plane.ts";
-import { asUser, serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { asUser, serviceAccountToken, writeServiceAccountKubeconfig } from "../support/identities.ts";
 import { loadSamples } from "../support/samples.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
@@ -120,9 +120,10 @@ describe("Helm chart charts/trustgate: admission control installed (the webhook 
       "bind-address": `127.0.0.1:${String(httpsPort)}`,
       "metrics-bind-address": `127.0.0.1:${String(metricsPort)}`,
     });
-    const kubeconfig = await writeTokenKubeconfig(
+    const kubeconfig = await writeServiceAccountKubeconfig(
       admin,
-      await serviceAccountToken(admin, NAMESPACE, WEBHOOK),
+      NAMESPACE,
+      WEBHOOK,
       join(dir, "webhook.kubeconfig"),
     );
     const jwks = JSON.stringify({ keys: [{ kty: "EC", crv: "P-256", x: "AA", y: "AA", kid: "k" }] });

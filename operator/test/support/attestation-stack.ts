@@ -10,7 +10,7 @@ import { isNotFound } from "../../src/kube/api-error.ts";
 import { waitUntil } from "./apply.ts";
 import { guestFilesFromCloudInit, type GuestFiles } from "./guest-from-cloud-init.ts";
 import { removeHosts } from "./hosts.ts";
-import { serviceAccountToken, writeTokenKubeconfig } from "./identities.ts";
+import { writeServiceAccountKubeconfig } from "./identities.ts";
 import { installTrustgate, startFixtureAgent, SYSTEM_NS } from "./install.ts";
 import { startTrustgate } from "./trustgate-process.ts";
 import { anAttestationPolicy } from "./builders/attestation-policy.ts";
@@ -52,9 +52,10 @@ export async function startAttestationStack(
   });
   const processes: ManagedProcess[] = [];
   processes.push((await startFixtureAgent(admin, { node, fixture: options.fixture }, dir, "2s")).process);
-  const controllerKc = await writeTokenKubeconfig(
+  const controllerKc = await writeServiceAccountKubeconfig(
     admin,
-    await serviceAccountToken(admin, SYSTEM_NS, "trustgate-controller"),
+    SYSTEM_NS,
+    "trustgate-controller",
     join(dir, "controller.kubeconfig"),
   );
   const controller = startTrustgate(

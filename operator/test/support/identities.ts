@@ -85,3 +85,13 @@ export async function serviceAccountToken(
   });
   return response.status?.token ?? "";
 }
+
+/** A kubeconfig file (written to `path`) that authenticates as the ServiceAccount, as its Deployment would. */
+export async function writeServiceAccountKubeconfig(
+  admin: KubeConfig,
+  namespace: string,
+  serviceAccount: string,
+  path: string,
+): Promise<string> {
+  return writeTokenKubeconfig(admin, await serviceAccountToken(admin, namespace, serviceAccount), path);
+}
