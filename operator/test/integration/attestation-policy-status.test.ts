@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import { join } from "node:path";
 import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import type { AttestationPolicy, Condition } from "../../src/api/v1alpha1/generated/types.ts";
@@ -62,12 +61,7 @@ describe("AttestationPolicy status on the real API server (controller under its 
       plural: "attestationpolicies",
       body: { ...body, spec: { tdx: { mrTd: [hex96] } } },
     });
-    const kc = await writeServiceAccountKubeconfig(
-      admin,
-      SYSTEM_NS,
-      "trustgate-controller",
-      join(dir, "controller.kubeconfig"),
-    );
+    const kc = await writeServiceAccountKubeconfig(admin, SYSTEM_NS, "trustgate-controller", dir);
     controller = startTrustgate(
       "controller",
       ["controller", "--kubeconfig", kc, "--metrics-bind-address", "127.0.0.1:0"],

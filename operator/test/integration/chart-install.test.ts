@@ -211,12 +211,7 @@ describe("Helm chart charts/trustgate: helm install, then the components under t
     const controllerArgs = withFlags(onlyContainer(find(installed, "Deployment", CONTROLLER)).args, {
       "metrics-bind-address": `127.0.0.1:${String(metricsPort)}`,
     });
-    const controllerKc = await writeServiceAccountKubeconfig(
-      admin,
-      NAMESPACE,
-      CONTROLLER,
-      join(dir, "controller.kubeconfig"),
-    );
+    const controllerKc = await writeServiceAccountKubeconfig(admin, NAMESPACE, CONTROLLER, dir);
     const controller = startTrustgate(
       "chart-controller",
       [...controllerArgs, "--kubeconfig", controllerKc],

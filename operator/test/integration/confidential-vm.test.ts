@@ -109,12 +109,7 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
     for (const host of HOSTS) {
       processes.push((await startFixtureAgent(admin, { ...host, labels: SUITE_LABEL }, dir)).process);
     }
-    controllerKc = await writeServiceAccountKubeconfig(
-      admin,
-      SYSTEM_NS,
-      "trustgate-controller",
-      join(dir, "controller.kubeconfig"),
-    );
+    controllerKc = await writeServiceAccountKubeconfig(admin, SYSTEM_NS, "trustgate-controller", dir);
     startController();
     simulator = await startKubevirtSimulator({ kc: admin, log: pino({ level: "silent" }) });
   });

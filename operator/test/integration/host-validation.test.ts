@@ -44,12 +44,7 @@ describe("host validation: agents as processes, the controller labels Nodes (rea
     admin = await kubeConfig();
     dir = await makeTempDir("trustgate-hosts-");
     await installTrustgate(admin);
-    const controllerKc = await writeServiceAccountKubeconfig(
-      admin,
-      NS,
-      "trustgate-controller",
-      join(dir, "controller.kubeconfig"),
-    );
+    const controllerKc = await writeServiceAccountKubeconfig(admin, NS, "trustgate-controller", dir);
     processes.push(
       startTrustgate(
         "controller",

@@ -52,12 +52,7 @@ export async function startAttestationStack(
   });
   const processes: ManagedProcess[] = [];
   processes.push((await startFixtureAgent(admin, { node, fixture: options.fixture }, dir, "2s")).process);
-  const controllerKc = await writeServiceAccountKubeconfig(
-    admin,
-    SYSTEM_NS,
-    "trustgate-controller",
-    join(dir, "controller.kubeconfig"),
-  );
+  const controllerKc = await writeServiceAccountKubeconfig(admin, SYSTEM_NS, "trustgate-controller", dir);
   const controller = startTrustgate(
     "controller",
     [

@@ -1,4 +1,5 @@
 import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 
@@ -86,12 +87,13 @@ export async function serviceAccountToken(
   return response.status?.token ?? "";
 }
 
-/** A kubeconfig file (written to `path`) that authenticates as the ServiceAccount, as its Deployment would. */
+/** A kubeconfig file `<dir>/<serviceAccount>.kubeconfig` that authenticates as the ServiceAccount, as its pod would. */
 export async function writeServiceAccountKubeconfig(
   admin: KubeConfig,
   namespace: string,
   serviceAccount: string,
-  path: string,
+  dir: string,
 ): Promise<string> {
-  return writeTokenKubeconfig(admin, await serviceAccountToken(admin, namespace, serviceAccount), path);
+  const token = await serviceAccountToken(admin, namespace, serviceAccount);
+  return writeTokenKubeconfig(admin, token, join(dir, `${serviceAccount}.kubeconfig`));
 }

@@ -79,12 +79,7 @@ export async function startLocalWebhook(
   await admission.createValidatingWebhookConfiguration({
     body: await chartWebhookConfiguration(port, options.fence),
   });
-  const kubeconfig = await writeServiceAccountKubeconfig(
-    admin,
-    SYSTEM_NS,
-    "trustgate-webhook",
-    join(dir, "webhook.kubeconfig"),
-  );
+  const kubeconfig = await writeServiceAccountKubeconfig(admin, SYSTEM_NS, "trustgate-webhook", dir);
   const process = startTrustgate(
     "webhook",
     [
