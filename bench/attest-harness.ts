@@ -186,6 +186,17 @@ export function startSimulator(
   );
 }
 
+/** Signed hosts, the built controller and the KubeVirt simulator: what the attestation benchmarks run against. */
+export async function startAttestationBench(
+  cluster: BenchCluster,
+  hosts: readonly string[],
+  options: { logLevel: string; vmi: Parameters<typeof startSimulator>[1] },
+): Promise<{ controller: ManagedProcess; simulator: ManagedProcess }> {
+  await addSnpHosts(cluster, hosts);
+  const controller = await startController(cluster, options.logLevel);
+  return { controller, simulator: startSimulator(cluster, options.vmi) };
+}
+
 /** `trustgate guest` built (as in the CVM image) with the given arguments. */
 export function startBuiltTrustgate(cluster: BenchCluster, name: string, args: string[]): ManagedProcess {
   return spawnManaged(name, process.execPath, [BUILT_MAIN, ...args], join(cluster.dir, `${name}.log`));
