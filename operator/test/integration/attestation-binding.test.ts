@@ -46,7 +46,6 @@ describe("attestation binding: a TDX CVM is never attested on another TEE's evid
           tdx: { mrTd: [MRTD] },
           // What the attacker's SNP guest would satisfy, were the TEE type not checked.
           snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
-          freshness: { challengeTtl: "60s", reattestInterval: "10m", resultTtl: "20m" },
         },
       },
     });

@@ -16,7 +16,11 @@ import type { EvidenceBundle } from "../../src/attestation/types.ts";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import { loadKubeConfig } from "../../src/kube/kubeconfig.ts";
 import { waitUntil } from "../support/apply.ts";
-import { startAttestationStack, type AttestationStack } from "../support/attestation-stack.ts";
+import {
+  SIMULATED_SNP_POLICY_SPEC,
+  startAttestationStack,
+  type AttestationStack,
+} from "../support/attestation-stack.ts";
 import { guestClientWhenReady } from "../support/cvm-guest.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { simulatedGuestArgs, type GuestFiles } from "../support/guest-from-cloud-init.ts";
@@ -24,7 +28,6 @@ import { writeTokenKubeconfig } from "../support/identities.ts";
 import { readExistingConfidentialVM } from "../support/read.ts";
 import { createConfidentialVM } from "../support/confidential-vms.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
-import { SIMULATED_SNP_MEASUREMENT } from "../../src/attestation/simulated/simulated-snp.ts";
 
 const NS = "attest-rejections";
 const NODE = "reject-snp-1";
@@ -133,11 +136,7 @@ describe("attestation rejections: bad evidence on the real API server never reac
       fixture: "snp-genoa-4xh100",
       policy: {
         name: "reject-sim",
-        spec: {
-          snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
-          gpu: { requireRimMatch: false, requireRevocationCheck: false },
-          freshness: { challengeTtl: "60s", reattestInterval: "10m", resultTtl: "20m" },
-        },
+        spec: SIMULATED_SNP_POLICY_SPEC,
       },
       controllerArgs: ["--max-evidence-bytes", String(MAX_EVIDENCE_BYTES)],
     });

@@ -17,6 +17,7 @@ import { loadKubeConfig } from "../../src/kube/kubeconfig.ts";
 import { waitUntil } from "../support/apply.ts";
 import {
   guestFilesWhenReady,
+  SIMULATED_SNP_POLICY_SPEC,
   startAttestationStack,
   type AttestationStack,
 } from "../support/attestation-stack.ts";
@@ -26,7 +27,6 @@ import { simulatedGuestArgs } from "../support/guest-from-cloud-init.ts";
 import { readConfidentialVM } from "../support/read.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 import { createConfidentialVM } from "../support/confidential-vms.ts";
-import { SIMULATED_SNP_MEASUREMENT } from "../../src/attestation/simulated/simulated-snp.ts";
 
 const SYSTEM_NS = "trustgate-system";
 const NS = "attest-tests";
@@ -70,11 +70,7 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
       fixture: "snp-genoa-4xh100",
       policy: {
         name: "attest-sim",
-        spec: {
-          snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
-          gpu: { requireRimMatch: false, requireRevocationCheck: false },
-          freshness: { challengeTtl: "60s", reattestInterval: "10m", resultTtl: "20m" },
-        },
+        spec: SIMULATED_SNP_POLICY_SPEC,
       },
     });
     await admin.makeApiClient(CoreV1Api).createNamespacedSecret({

@@ -14,6 +14,20 @@ import { writeServiceAccountKubeconfig } from "./identities.ts";
 import { installTrustgate, startFixtureAgent, SYSTEM_NS } from "./install.ts";
 import { startTrustgate } from "./trustgate-process.ts";
 import { anAttestationPolicy } from "./builders/attestation-policy.ts";
+import { SIMULATED_SNP_MEASUREMENT } from "../../src/attestation/simulated/simulated-snp.ts";
+
+/** What the simulated SNP TEE and GPUs satisfy: its launch measurement; no RIM service or OCSP responder to ask. */
+export const SIMULATED_SNP_POLICY_SPEC: AttestationPolicySpec = {
+  snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
+  gpu: { requireRimMatch: false, requireRevocationCheck: false },
+};
+
+/** Freshness of a suite's policy unless it sets its own: one challenge outlives a slow round, none expires in a run. */
+const SUITE_FRESHNESS: AttestationPolicySpec["freshness"] = {
+  challengeTtl: "60s",
+  reattestInterval: "10m",
+  resultTtl: "20m",
+};
 
 export interface AttestationStack {
   /** The simulated PKI directory (`trustgate guest --sim-pki`); the controller trusts its roots. */
@@ -48,7 +62,7 @@ export async function startAttestationStack(
     group: "trustgate.io",
     version: "v1alpha1",
     plural: "attestationpolicies",
-    body: anAttestationPolicy(options.policy.name, options.policy.spec),
+    body: anAttestationPolicy(options.policy.name, { freshness: SUITE_FRESHNESS, ...options.policy.spec }),
   });
   const processes: ManagedProcess[] = [];
   processes.push((await startFixtureAgent(admin, { node, fixture: options.fixture }, dir, "2s")).process);
