@@ -16,11 +16,8 @@ import type { EvidenceBundle } from "../../src/attestation/types.ts";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import { loadKubeConfig } from "../../src/kube/kubeconfig.ts";
 import { waitUntil } from "../support/apply.ts";
-import {
-  SIMULATED_SNP_POLICY_SPEC,
-  startAttestationStack,
-  type AttestationStack,
-} from "../support/attestation-stack.ts";
+import { startAttestationStack, type AttestationStack } from "../support/attestation-stack.ts";
+import { SIMULATED_SNP_POLICY_SPEC } from "../support/builders/attestation-policy.ts";
 import { guestClientWhenReady } from "../support/cvm-guest.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { simulatedGuestArgs, type GuestFiles } from "../support/guest-from-cloud-init.ts";

@@ -17,10 +17,10 @@ import { loadKubeConfig } from "../../src/kube/kubeconfig.ts";
 import { waitUntil } from "../support/apply.ts";
 import {
   guestFilesWhenReady,
-  SIMULATED_SNP_POLICY_SPEC,
   startAttestationStack,
   type AttestationStack,
 } from "../support/attestation-stack.ts";
+import { SIMULATED_SNP_POLICY_SPEC } from "../support/builders/attestation-policy.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { writeTokenKubeconfig } from "../support/identities.ts";
 import { simulatedGuestArgs } from "../support/guest-from-cloud-init.ts";

@@ -14,13 +14,6 @@ import { writeServiceAccountKubeconfig } from "./identities.ts";
 import { installTrustgate, startFixtureAgent, SYSTEM_NS } from "./install.ts";
 import { startTrustgate } from "./trustgate-process.ts";
 import { anAttestationPolicy } from "./builders/attestation-policy.ts";
-import { SIMULATED_SNP_MEASUREMENT } from "../../src/attestation/simulated/simulated-snp.ts";
-
-/** What the simulated SNP TEE and GPUs satisfy: its launch measurement; no RIM service or OCSP responder to ask. */
-export const SIMULATED_SNP_POLICY_SPEC: AttestationPolicySpec = {
-  snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
-  gpu: { requireRimMatch: false, requireRevocationCheck: false },
-};
 
 /** Freshness of a suite's policy unless it sets its own: one challenge outlives a slow round, none expires in a run. */
 const SUITE_FRESHNESS: AttestationPolicySpec["freshness"] = {
