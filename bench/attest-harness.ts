@@ -24,8 +24,10 @@ import { createSimPki, TRUST_ROOTS_FILE } from "../operator/src/attestation/simu
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
 import { ResourceWatch } from "../operator/src/runtime/informer.ts";
 import { installTrustgate } from "../operator/test/support/install.ts";
-import { SIMULATED_SNP_MEASUREMENT } from "../operator/src/attestation/simulated/simulated-snp.ts";
-import { anAttestationPolicy } from "../operator/test/support/builders/attestation-policy.ts";
+import {
+  anAttestationPolicy,
+  SIMULATED_SNP_POLICY_SPEC,
+} from "../operator/test/support/builders/attestation-policy.ts";
 
 export const NS = "bench-attest";
 export const POLICY = "bench-attest";
@@ -95,10 +97,7 @@ export async function startBenchCluster(): Promise<BenchCluster> {
     plural: "attestationpolicies",
     // No RIM service or OCSP responder offline: SPDM signatures, device chains, nonces, the SNP report and
     // the binding are verified; measurements and revocation stay "unchecked".
-    body: anAttestationPolicy(POLICY, {
-      snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
-      gpu: { requireRimMatch: false, requireRevocationCheck: false },
-    }),
+    body: anAttestationPolicy(POLICY, SIMULATED_SNP_POLICY_SPEC),
   });
   return {
     dir,
@@ -184,6 +183,17 @@ export function startSimulator(
     ],
     join(cluster.dir, "simulator.log"),
   );
+}
+
+/** Signed hosts, the built controller and the KubeVirt simulator: what the attestation benchmarks run against. */
+export async function startAttestationBench(
+  cluster: BenchCluster,
+  hosts: readonly string[],
+  options: { logLevel: string; vmi: Parameters<typeof startSimulator>[1] },
+): Promise<{ controller: ManagedProcess; simulator: ManagedProcess }> {
+  await addSnpHosts(cluster, hosts);
+  const controller = await startController(cluster, options.logLevel);
+  return { controller, simulator: startSimulator(cluster, options.vmi) };
 }
 
 /** `trustgate guest` built (as in the CVM image) with the given arguments. */

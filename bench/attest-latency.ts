@@ -17,15 +17,13 @@ import { ResourceWatch } from "../operator/src/runtime/informer.ts";
 import { guestFilesWhenReady } from "../operator/test/support/attestation-stack.ts";
 import { simulatedGuestArgs } from "../operator/test/support/guest-from-cloud-init.ts";
 import {
-  addSnpHosts,
   createCvm,
   isAttested,
   NS,
   snpCvm,
+  startAttestationBench,
   startBenchCluster,
   startBuiltTrustgate,
-  startController,
-  startSimulator,
   waitForValidatedHosts,
   watchCvms,
 } from "./attest-harness.ts";
@@ -77,9 +75,11 @@ const cluster = await startBenchCluster();
 const processes: ManagedProcess[] = [];
 try {
   const hosts = Array.from({ length: RUNS }, (_, i) => `bench-snp-${String(i)}`);
-  await addSnpHosts(cluster, hosts);
-  const controller = await startController(cluster, "info");
-  processes.push(controller, startSimulator(cluster, { stepDelayMs: BOOT_STEP_MS }));
+  const { controller, simulator } = await startAttestationBench(cluster, hosts, {
+    logLevel: "info",
+    vmi: { stepDelayMs: BOOT_STEP_MS },
+  });
+  processes.push(controller, simulator);
   await waitForValidatedHosts(cluster, RUNS);
 
   const cvms = await watchCvms(cluster, (cvm) => {

@@ -18,7 +18,6 @@ import type { ManagedProcess } from "../hack/lib/managed-process.ts";
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
 import { guestFilesFromCloudInit } from "../operator/test/support/guest-from-cloud-init.ts";
 import {
-  addSnpHosts,
   createCvm,
   gpuAddresses,
   inBatches,
@@ -26,9 +25,8 @@ import {
   NS,
   peakRssMb,
   snpCvm,
+  startAttestationBench,
   startBenchCluster,
-  startController,
-  startSimulator,
   waitForValidatedHosts,
   watchCvms,
 } from "./attest-harness.ts";
@@ -72,9 +70,11 @@ const processes: ManagedProcess[] = [];
 try {
   const hosts = Array.from({ length: CVMS }, (_, i) => `bench-snp-${String(i).padStart(4, "0")}`);
   process.stderr.write(`publishing ${String(CVMS)} signed SNP host reports...\n`);
-  await addSnpHosts(cluster, hosts);
-  const controller = await startController(cluster, "warn");
-  processes.push(controller, startSimulator(cluster, { startRunning: true }));
+  const { controller, simulator } = await startAttestationBench(cluster, hosts, {
+    logLevel: "warn",
+    vmi: { startRunning: true },
+  });
+  processes.push(controller, simulator);
 
   // The simulated devices' identities (a key and certificate per GPU and per chip) are the hosts', made once:
   // create them before the clock starts, as real GPUs and CPUs come with theirs.

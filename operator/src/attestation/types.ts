@@ -2,7 +2,9 @@
  * Shared vocabulary of the evidence verifiers (docs/evidence-bundle.md): parse → verify → appraise.
  * Verifiers turn evidence into claims and errors; appraisal compares claims to an AttestationPolicy.
  */
+import { ATTESTATION_POLICY_SCHEMA } from "../api/v1alpha1/generated/schemas.ts";
 import type {
+  AttestationPolicySpecTdx,
   ConfidentialVMStatusEvidence,
   ConfidentialVMStatusEvidenceTee,
 } from "../api/v1alpha1/generated/types.ts";
@@ -65,21 +67,23 @@ export function toVerificationError(error: unknown): VerificationError {
   return { code: "EvidenceMalformed", message };
 }
 
-/** The TCB status Intel's collateral gives a platform (a TCB level's `tcbStatus`). */
-export const PLATFORM_TCB_STATUSES = [
-  "UpToDate",
-  "SWHardeningNeeded",
-  "ConfigurationNeeded",
-  "ConfigurationAndSWHardeningNeeded",
-  "OutOfDate",
-  "OutOfDateConfigurationNeeded",
-  "Revoked",
-] as const;
-export type PlatformTcbStatus = (typeof PLATFORM_TCB_STATUSES)[number];
+/** The TCB statuses a policy may accept: the enum of the CRD's spec.tdx.acceptedTcbStatuses. */
+export type AcceptableTcbStatus = NonNullable<AttestationPolicySpecTdx["acceptedTcbStatuses"]>[number];
+
+/** The TCB status Intel's collateral gives a platform (a TCB level's `tcbStatus`): an acceptable one, or Revoked. */
+export type PlatformTcbStatus = AcceptableTcbStatus | "Revoked";
+export const PLATFORM_TCB_STATUSES: readonly PlatformTcbStatus[] = [...acceptableTcbStatuses(), "Revoked"];
+
+function acceptableTcbStatuses(): AcceptableTcbStatus[] {
+  const tdx = ATTESTATION_POLICY_SCHEMA.properties?.["spec"]?.properties?.["tdx"];
+  const statuses = tdx?.properties?.["acceptedTcbStatuses"]?.items?.enum;
+  if (statuses === undefined)
+    throw new Error("the AttestationPolicy CRD lists no spec.tdx.acceptedTcbStatuses");
+  return statuses as AcceptableTcbStatus[];
+}
 
 /** Intel's TCB status names; `Unknown` when collateral is missing or outside its validity window. */
-export const TCB_STATUSES = [...PLATFORM_TCB_STATUSES, "NotSupported", "Unknown"] as const;
-export type TcbStatus = (typeof TCB_STATUSES)[number];
+export type TcbStatus = PlatformTcbStatus | "NotSupported" | "Unknown";
 
 export type ClaimValue = string | number | boolean | ClaimValue[] | { [key: string]: ClaimValue };
 export type Claims = Record<string, ClaimValue>;

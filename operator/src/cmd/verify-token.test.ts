@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../test/support/samples.ts";
-import { signAttestationResult } from "../attestation/result/result-token.ts";
-import { generateSigningKey, publicJwks } from "../attestation/result/signing-keys.ts";
+import { signAttestationResult, type ResultInput } from "../attestation/result/result-token.ts";
+import { generateSigningKey, publicJwks, type StoredSigningKey } from "../attestation/result/signing-keys.ts";
 
 const MAIN = join(REPO_ROOT, "operator/src/cmd/main.ts");
 const T0 = new Date("2026-11-25T10:00:00Z");
@@ -18,6 +18,26 @@ function trustgate(args: string[]): Promise<{ code: number; stdout: string; stde
   });
 }
 
+/** The result trustgate signs for team-a/llm at T0, valid for an hour. */
+function anAffirmingResult(
+  key: StoredSigningKey,
+  claims: Pick<ResultInput, "guestKeyThumbprint" | "tee" | "policy">,
+): Promise<string> {
+  return signAttestationResult(
+    {
+      issuer: "https://trustgate.example/",
+      subject: "team-a/llm",
+      nonce: "11".repeat(32),
+      verdict: "affirming",
+      submods: {},
+      issuedAt: T0,
+      expiresAt: new Date(T0.getTime() + 3_600_000),
+      ...claims,
+    },
+    key,
+  );
+}
+
 describe("trustgate verify-token (the CLI as a process)", function () {
   this.timeout(30_000);
   const dir = mkdtempSync(join(tmpdir(), "trustgate-token-"));
@@ -27,19 +47,7 @@ describe("trustgate verify-token (the CLI as a process)", function () {
 
   it("accepts a valid affirming result (exit 0) and refuses it once expired (exit 1)", async () => {
     const key = await generateSigningKey(T0);
-    const token = await signAttestationResult(
-      {
-        issuer: "https://trustgate.example/",
-        subject: "team-a/llm",
-        nonce: "11".repeat(32),
-        guestKeyThumbprint: "abc",
-        verdict: "affirming",
-        submods: {},
-        issuedAt: T0,
-        expiresAt: new Date(T0.getTime() + 3_600_000),
-      },
-      key,
-    );
+    const token = await anAffirmingResult(key, { guestKeyThumbprint: "abc" });
     writeFileSync(join(dir, "jwks.json"), JSON.stringify(publicJwks([key])));
     writeFileSync(join(dir, "token.jwt"), token);
     const valid = await trustgate([
@@ -66,21 +74,11 @@ describe("trustgate verify-token (the CLI as a process)", function () {
 
   it("refuses a valid result of another CVM, key, TEE or policy when the client says whose it expects", async () => {
     const key = await generateSigningKey(T0);
-    const token = await signAttestationResult(
-      {
-        issuer: "https://trustgate.example/",
-        subject: "team-a/llm",
-        nonce: "11".repeat(32),
-        guestKeyThumbprint: "jkt-of-llm",
-        verdict: "affirming",
-        submods: {},
-        tee: { type: "snp", product: "Genoa" },
-        policy: { name: "production", uid: "uid-prod", generation: 3 },
-        issuedAt: T0,
-        expiresAt: new Date(T0.getTime() + 3_600_000),
-      },
-      key,
-    );
+    const token = await anAffirmingResult(key, {
+      guestKeyThumbprint: "jkt-of-llm",
+      tee: { type: "snp", product: "Genoa" },
+      policy: { name: "production", uid: "uid-prod", generation: 3 },
+    });
     writeFileSync(join(dir, "jwks-expect.json"), JSON.stringify(publicJwks([key])));
     const run = (extra: string[]) =>
       trustgate([

@@ -2,12 +2,8 @@ import { expect } from "chai";
 import { pino } from "pino";
 import { Controller } from "./controller.ts";
 import { instrumentController, OperatorMetrics } from "./metrics.ts";
-import {
-  type BindAddress,
-  type MetricsServer,
-  parseBindAddress,
-  startMetricsServer,
-} from "./metrics-server.ts";
+import { type BindAddress, parseBindAddress } from "./listen.ts";
+import { type MetricsServer, startMetricsServer } from "./metrics-server.ts";
 
 const log = pino({ level: "silent" });
 

@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Logger } from "pino";
+import { closeNow, listenOn } from "./listen.ts";
 import type { OperatorMetrics } from "./metrics.ts";
 
 export const DEFAULT_METRICS_BIND_ADDRESS = ":8080";
@@ -25,26 +25,8 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export interface BindAddress {
-  /** Undefined: every interface. */
-  host?: string;
-  port: number;
-}
-
-/** Parses ":8080", "127.0.0.1:8080" or "[::1]:8080"; throws on anything else. */
-export function parseBindAddress(text: string): BindAddress {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
-  const port = Number(match?.[3]);
-  if (match === null || port > 65_535) {
-    throw new Error(`invalid bind address "${text}" (use host:port, e.g. :8080 or 127.0.0.1:8080)`);
-  }
-  const host = match[1] ?? match[2];
-  return host === undefined || host === "" ? { port } : { host, port };
-}
-
 /** Serves /metrics (Prometheus text), /healthz (the process answers) and /readyz (all checks pass). */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
-  const { host, port } = parseBindAddress(options.address ?? DEFAULT_METRICS_BIND_ADDRESS);
   const server = createServer((request, response) => {
     handle(request, response, options).catch((error: unknown) => {
       options.log.warn({ err: error, path: request.url }, "Metrics request failed");
@@ -52,23 +34,8 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       response.end();
     });
   });
-  await listen(server, port, host);
-  const bound = (server.address() as AddressInfo).port;
-  options.log.info(
-    { address: options.address ?? DEFAULT_METRICS_BIND_ADDRESS, port: bound },
-    "Serving metrics",
-  );
-  return {
-    port: bound,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-        // Scrapers keep connections alive; without this close() waits for them to time out.
-        server.closeAllConnections();
-      }),
-  };
+  const address = options.address ?? DEFAULT_METRICS_BIND_ADDRESS;
+  return { port: await listenOn(server, address, options.log, "metrics"), close: () => closeNow(server) };
 }
 
 async function handle(
@@ -106,14 +73,4 @@ async function handle(
     default:
       response.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
   }
-}
-
-function listen(server: Server, port: number, host: string | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
 }

@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import { parseBindAddress } from "../runtime/metrics-server.ts";
+import { closeNow, listenOn } from "../runtime/listen.ts";
 import { parseDuration } from "../runtime/duration.ts";
 import { admissionResponse, parseAdmissionReview } from "./admission-review.ts";
 import type { KeyPairPem } from "./certs/x509.ts";
@@ -224,7 +223,6 @@ async function handle(
 
 /** The webhook's HTTPS server: admission paths, the JWKS, /healthz and /readyz. TLS only. */
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
-  const { host, port } = parseBindAddress(options.address ?? DEFAULT_WEBHOOK_BIND_ADDRESS);
   const tls = (c: KeyPairPem) => ({ cert: c.certPem, key: c.keyPem, minVersion: "TLSv1.2" as const });
   const server: Server = createServer(tls(options.certificate), (request, response) => {
     handle(request, response, options).catch((error: unknown) => {
@@ -238,18 +236,8 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   // The API server keeps connections open between reviews; no per-request header or idle timeouts below its own.
   server.keepAliveTimeout = 120_000;
   server.headersTimeout = 60_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const bound = (server.address() as AddressInfo).port;
-  options.log.info(
-    { address: options.address ?? DEFAULT_WEBHOOK_BIND_ADDRESS, port: bound },
-    "Serving admission webhook (HTTPS)",
-  );
+  const address = options.address ?? DEFAULT_WEBHOOK_BIND_ADDRESS;
+  const bound = await listenOn(server, address, options.log, "admission webhook (HTTPS)");
   return {
     port: bound,
     setCertificate(certificate) {
@@ -263,12 +251,6 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         );
       }
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-        server.closeAllConnections();
-      }),
+    close: () => closeNow(server),
   };
 }

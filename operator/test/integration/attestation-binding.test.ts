@@ -1,27 +1,22 @@
 import { expect } from "chai";
 import { join } from "node:path";
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { collectEvidence } from "../../../guest/src/evidence.ts";
-import { guestConnection, loadGuestConfig } from "../../../guest/src/config.ts";
 import { newGuestKey } from "../../../guest/src/guest-key.ts";
 import { CvmClient } from "../../../guest/src/kube/cvm-client.ts";
 import { createProviders } from "../../../guest/src/providers/select.ts";
 import type { ConfidentialVM } from "../../src/api/v1alpha1/generated/types.ts";
 import { SIMULATED_SNP_MEASUREMENT } from "../../src/attestation/simulated/simulated-snp.ts";
 import { waitUntil } from "../support/apply.ts";
-import {
-  guestFilesWhenReady,
-  startAttestationStack,
-  type AttestationStack,
-} from "../support/attestation-stack.ts";
-import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
+import { startAttestationStack, type AttestationStack } from "../support/attestation-stack.ts";
+import { guestClientWhenReady } from "../support/cvm-guest.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
-import { readConfidentialVM } from "../support/read.ts";
+import { readExistingConfidentialVM } from "../support/read.ts";
+import { createConfidentialVM } from "../support/confidential-vms.ts";
 
 const NS = "attest-binding";
 const NODE = "binding-tdx-1";
 const NAME = "tdx-llm";
-const CVMS = { group: "trustgate.io", version: "v1alpha1", plural: "confidentialvms" };
 const MRTD = "9".repeat(96);
 
 /**
@@ -35,11 +30,7 @@ describe("attestation binding: a TDX CVM is never attested on another TEE's evid
   let stack: AttestationStack | undefined;
   let asGuest: CvmClient | undefined;
 
-  const read = async (): Promise<ConfidentialVM> => {
-    const cvm = await readConfidentialVM(admin, NS, NAME);
-    if (cvm === undefined) throw new Error(`${NS}/${NAME} is gone`);
-    return cvm;
-  };
+  const read = (): Promise<ConfidentialVM> => readExistingConfidentialVM(admin, NS, NAME);
 
   before(async function () {
     admin = await kubeConfig();
@@ -55,7 +46,6 @@ describe("attestation binding: a TDX CVM is never attested on another TEE's evid
           tdx: { mrTd: [MRTD] },
           // What the attacker's SNP guest would satisfy, were the TEE type not checked.
           snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
-          freshness: { challengeTtl: "60s", reattestInterval: "10m", resultTtl: "20m" },
         },
       },
     });
@@ -63,24 +53,14 @@ describe("attestation binding: a TDX CVM is never attested on another TEE's evid
       namespace: NS,
       body: { metadata: { name: "model-key" }, stringData: { key: "do-not-release" } },
     });
-    await admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      ...CVMS,
-      namespace: NS,
-      body: aConfidentialVM(
-        {
-          tee: "tdx",
-          policyRef: "tdx-only",
-          gpus: { count: 0 },
-          nodeSelector: { "kubernetes.io/hostname": NODE },
-          secrets: [{ name: "model-key" }],
-        },
-        NAME,
-        { metadata: { namespace: NS } },
-      ),
+    await createConfidentialVM(admin, NS, NAME, {
+      tee: "tdx",
+      policyRef: "tdx-only",
+      gpus: { count: 0 },
+      nodeSelector: { "kubernetes.io/hostname": NODE },
+      secrets: [{ name: "model-key" }],
     });
-    const files = await guestFilesWhenReady(admin, NS, NAME, join(dir, "guest"));
-    const config = await loadGuestConfig(files.config);
-    asGuest = new CvmClient(guestConnection(config, files.config), config);
+    asGuest = (await guestClientWhenReady(admin, NS, NAME, join(dir, "guest"))).client;
   });
 
   after(async function () {

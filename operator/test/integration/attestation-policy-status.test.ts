@@ -1,12 +1,11 @@
 import { expect } from "chai";
-import { join } from "node:path";
 import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import type { AttestationPolicy, Condition } from "../../src/api/v1alpha1/generated/types.ts";
 import { isNotFound } from "../../src/kube/api-error.ts";
 import { waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
-import { serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { writeServiceAccountKubeconfig } from "../support/identities.ts";
 import { installTrustgate, SYSTEM_NS } from "../support/install.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
@@ -62,11 +61,7 @@ describe("AttestationPolicy status on the real API server (controller under its 
       plural: "attestationpolicies",
       body: { ...body, spec: { tdx: { mrTd: [hex96] } } },
     });
-    const kc = await writeTokenKubeconfig(
-      admin,
-      await serviceAccountToken(admin, SYSTEM_NS, "trustgate-controller"),
-      join(dir, "controller.kubeconfig"),
-    );
+    const kc = await writeServiceAccountKubeconfig(admin, SYSTEM_NS, "trustgate-controller", dir);
     controller = startTrustgate(
       "controller",
       ["controller", "--kubeconfig", kc, "--metrics-bind-address", "127.0.0.1:0"],

@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { mergePatch } from "../../src/kube/merge-patch.ts";
 import { collectEvidence, type EvidenceProviders } from "../../../guest/src/evidence.ts";
-import { guestConnection, loadGuestConfig } from "../../../guest/src/config.ts";
 import { newGuestKey } from "../../../guest/src/guest-key.ts";
 import { hardwareHints } from "../../../guest/src/hardware.ts";
 import { CvmClient } from "../../../guest/src/kube/cvm-client.ts";
@@ -17,18 +16,15 @@ import type { EvidenceBundle } from "../../src/attestation/types.ts";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import { loadKubeConfig } from "../../src/kube/kubeconfig.ts";
 import { waitUntil } from "../support/apply.ts";
-import {
-  guestFilesWhenReady,
-  startAttestationStack,
-  type AttestationStack,
-} from "../support/attestation-stack.ts";
+import { startAttestationStack, type AttestationStack } from "../support/attestation-stack.ts";
+import { SIMULATED_SNP_POLICY_SPEC } from "../support/builders/attestation-policy.ts";
+import { guestClientWhenReady } from "../support/cvm-guest.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { simulatedGuestArgs, type GuestFiles } from "../support/guest-from-cloud-init.ts";
 import { writeTokenKubeconfig } from "../support/identities.ts";
-import { readConfidentialVM } from "../support/read.ts";
+import { readExistingConfidentialVM } from "../support/read.ts";
+import { createConfidentialVM } from "../support/confidential-vms.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
-import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
-import { SIMULATED_SNP_MEASUREMENT } from "../../src/attestation/simulated/simulated-snp.ts";
 
 const NS = "attest-rejections";
 const NODE = "reject-snp-1";
@@ -54,11 +50,7 @@ describe("attestation rejections: bad evidence on the real API server never reac
   let firstBundle: EvidenceBundle;
   let lastNonce = "";
 
-  const read = async (): Promise<ConfidentialVM> => {
-    const cvm = await readConfidentialVM(admin, NS, NAME);
-    if (cvm === undefined) throw new Error(`${NS}/${NAME} is gone`);
-    return cvm;
-  };
+  const read = (): Promise<ConfidentialVM> => readExistingConfidentialVM(admin, NS, NAME);
   const attested = (cvm: ConfidentialVM) => cvm.status?.conditions?.find((c) => c.type === "Attested");
 
   /** Applies `bundle` as the guest does: its own token, server-side apply, field manager trustgate-guest. */
@@ -141,31 +133,17 @@ describe("attestation rejections: bad evidence on the real API server never reac
       fixture: "snp-genoa-4xh100",
       policy: {
         name: "reject-sim",
-        spec: {
-          snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
-          gpu: { requireRimMatch: false, requireRevocationCheck: false },
-          freshness: { challengeTtl: "60s", reattestInterval: "10m", resultTtl: "20m" },
-        },
+        spec: SIMULATED_SNP_POLICY_SPEC,
       },
       controllerArgs: ["--max-evidence-bytes", String(MAX_EVIDENCE_BYTES)],
     });
-    await admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      ...CVMS,
-      namespace: NS,
-      body: aConfidentialVM(
-        {
-          tee: "snp",
-          policyRef: "reject-sim",
-          gpus: { count: 2 },
-          nodeSelector: { "kubernetes.io/hostname": NODE },
-        },
-        NAME,
-        { metadata: { namespace: NS } },
-      ),
+    await createConfidentialVM(admin, NS, NAME, {
+      tee: "snp",
+      policyRef: "reject-sim",
+      gpus: { count: 2 },
+      nodeSelector: { "kubernetes.io/hostname": NODE },
     });
-    files = await guestFilesWhenReady(admin, NS, NAME, join(dir, "guest"));
-    const config = await loadGuestConfig(files.config);
-    asGuest = new CvmClient(guestConnection(config, files.config), config);
+    ({ files, client: asGuest } = await guestClientWhenReady(admin, NS, NAME, join(dir, "guest")));
     providers = await createProviders({
       tee: "simulated",
       gpu: "simulated",

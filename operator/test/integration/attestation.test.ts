@@ -20,13 +20,13 @@ import {
   startAttestationStack,
   type AttestationStack,
 } from "../support/attestation-stack.ts";
+import { SIMULATED_SNP_POLICY_SPEC } from "../support/builders/attestation-policy.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { writeTokenKubeconfig } from "../support/identities.ts";
 import { simulatedGuestArgs } from "../support/guest-from-cloud-init.ts";
 import { readConfidentialVM } from "../support/read.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
-import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
-import { SIMULATED_SNP_MEASUREMENT } from "../../src/attestation/simulated/simulated-snp.ts";
+import { createConfidentialVM } from "../support/confidential-vms.ts";
 
 const SYSTEM_NS = "trustgate-system";
 const NS = "attest-tests";
@@ -70,11 +70,7 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
       fixture: "snp-genoa-4xh100",
       policy: {
         name: "attest-sim",
-        spec: {
-          snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
-          gpu: { requireRimMatch: false, requireRevocationCheck: false },
-          freshness: { challengeTtl: "60s", reattestInterval: "10m", resultTtl: "20m" },
-        },
+        spec: SIMULATED_SNP_POLICY_SPEC,
       },
     });
     await admin.makeApiClient(CoreV1Api).createNamespacedSecret({
@@ -94,21 +90,12 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
   });
 
   it("attests a CVM with 2 GPUs, signs a result clients verify with the JWKS, and releases its secret to the guest only", async function () {
-    await objects.createNamespacedCustomObject({
-      ...trustgate,
-      namespace: NS,
-      plural: "confidentialvms",
-      body: aConfidentialVM(
-        {
-          tee: "snp",
-          policyRef: "attest-sim",
-          gpus: { count: 2 },
-          secrets: [{ name: "model-key" }],
-          nodeSelector: { "kubernetes.io/hostname": NODE },
-        },
-        "secure-llm",
-        { metadata: { namespace: NS } },
-      ),
+    await createConfidentialVM(admin, NS, "secure-llm", {
+      tee: "snp",
+      policyRef: "attest-sim",
+      gpus: { count: 2 },
+      secrets: [{ name: "model-key" }],
+      nodeSelector: { "kubernetes.io/hostname": NODE },
     });
     await waitUntil(
       "secure-llm challenged",
@@ -162,14 +149,7 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
     const token = await readFile(join(guestDir, "token"), "utf8");
     const guestKc = await writeTokenKubeconfig(admin, token, join(dir, "guest.kubeconfig"));
     const asGuest = loadKubeConfig(guestKc).makeApiClient(CustomObjectsApi);
-    await objects.createNamespacedCustomObject({
-      ...trustgate,
-      namespace: NS,
-      plural: "confidentialvms",
-      body: aConfidentialVM({ tee: "snp", policyRef: "attest-sim" }, "other", {
-        metadata: { namespace: NS },
-      }),
-    });
+    await createConfidentialVM(admin, NS, "other", { tee: "snp", policyRef: "attest-sim" });
     const other = await asGuest
       .patchNamespacedCustomObjectStatus(
         {

@@ -3,7 +3,6 @@
 // ServiceAccount and RBAC, and the guests' ValidatingAdmissionPolicy holding a guest to status.evidence.
 import { expect } from "chai";
 import * as https from "node:https";
-import { join } from "node:path";
 import {
   AdmissionregistrationV1Api,
   CoreV1Api,
@@ -32,7 +31,7 @@ import {
   withFlags,
 } from "../support/chart.ts";
 import { kubeConfig, sharedControlPlane } from "../support/control-plane.ts";
-import { asUser, serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { asUser, serviceAccountToken, writeServiceAccountKubeconfig } from "../support/identities.ts";
 import { loadSamples } from "../support/samples.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
@@ -120,11 +119,7 @@ describe("Helm chart charts/trustgate: admission control installed (the webhook 
       "bind-address": `127.0.0.1:${String(httpsPort)}`,
       "metrics-bind-address": `127.0.0.1:${String(metricsPort)}`,
     });
-    const kubeconfig = await writeTokenKubeconfig(
-      admin,
-      await serviceAccountToken(admin, NAMESPACE, WEBHOOK),
-      join(dir, "webhook.kubeconfig"),
-    );
+    const kubeconfig = await writeServiceAccountKubeconfig(admin, NAMESPACE, WEBHOOK, dir);
     const jwks = JSON.stringify({ keys: [{ kty: "EC", crv: "P-256", x: "AA", y: "AA", kid: "k" }] });
     await admin.makeApiClient(CoreV1Api).createNamespacedConfigMap({
       namespace: NAMESPACE,

@@ -37,7 +37,13 @@ import {
 } from "../support/chart.ts";
 import { kubeConfig, sharedControlPlane } from "../support/control-plane.ts";
 import { removeHosts } from "../support/hosts.ts";
-import { asUser, podBoundToken, serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import {
+  asUser,
+  podBoundToken,
+  serviceAccountToken,
+  writeServiceAccountKubeconfig,
+  writeTokenKubeconfig,
+} from "../support/identities.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
@@ -205,11 +211,7 @@ describe("Helm chart charts/trustgate: helm install, then the components under t
     const controllerArgs = withFlags(onlyContainer(find(installed, "Deployment", CONTROLLER)).args, {
       "metrics-bind-address": `127.0.0.1:${String(metricsPort)}`,
     });
-    const controllerKc = await writeTokenKubeconfig(
-      admin,
-      await serviceAccountToken(admin, NAMESPACE, CONTROLLER),
-      join(dir, "controller.kubeconfig"),
-    );
+    const controllerKc = await writeServiceAccountKubeconfig(admin, NAMESPACE, CONTROLLER, dir);
     const controller = startTrustgate(
       "chart-controller",
       [...controllerArgs, "--kubeconfig", controllerKc],

@@ -11,7 +11,7 @@ import { isNotFound } from "../../src/kube/api-error.ts";
 import type { VirtualMachine } from "../../src/kubevirt/generated/types.ts";
 import { waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
-import { serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { writeServiceAccountKubeconfig } from "../support/identities.ts";
 import { removeHosts } from "../support/hosts.ts";
 import { readConfidentialVM } from "../support/read.ts";
 import { installTrustgate, startFixtureAgent } from "../support/install.ts";
@@ -109,11 +109,7 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
     for (const host of HOSTS) {
       processes.push((await startFixtureAgent(admin, { ...host, labels: SUITE_LABEL }, dir)).process);
     }
-    controllerKc = await writeTokenKubeconfig(
-      admin,
-      await serviceAccountToken(admin, SYSTEM_NS, "trustgate-controller"),
-      join(dir, "controller.kubeconfig"),
-    );
+    controllerKc = await writeServiceAccountKubeconfig(admin, SYSTEM_NS, "trustgate-controller", dir);
     startController();
     simulator = await startKubevirtSimulator({ kc: admin, log: pino({ level: "silent" }) });
   });

@@ -7,7 +7,7 @@ import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import type { ConfidentialHost } from "../../src/api/v1alpha1/generated/types.ts";
 import { waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
-import { serviceAccountToken, writeTokenKubeconfig } from "../support/identities.ts";
+import { writeServiceAccountKubeconfig } from "../support/identities.ts";
 import { removeHosts } from "../support/hosts.ts";
 import { installTrustgate, startFixtureAgent } from "../support/install.ts";
 import { readConfidentialHost } from "../support/read.ts";
@@ -44,11 +44,7 @@ describe("host validation: agents as processes, the controller labels Nodes (rea
     admin = await kubeConfig();
     dir = await makeTempDir("trustgate-hosts-");
     await installTrustgate(admin);
-    const controllerKc = await writeTokenKubeconfig(
-      admin,
-      await serviceAccountToken(admin, NS, "trustgate-controller"),
-      join(dir, "controller.kubeconfig"),
-    );
+    const controllerKc = await writeServiceAccountKubeconfig(admin, NS, "trustgate-controller", dir);
     processes.push(
       startTrustgate(
         "controller",

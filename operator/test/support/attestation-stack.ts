@@ -10,10 +10,17 @@ import { isNotFound } from "../../src/kube/api-error.ts";
 import { waitUntil } from "./apply.ts";
 import { guestFilesFromCloudInit, type GuestFiles } from "./guest-from-cloud-init.ts";
 import { removeHosts } from "./hosts.ts";
-import { serviceAccountToken, writeTokenKubeconfig } from "./identities.ts";
+import { writeServiceAccountKubeconfig } from "./identities.ts";
 import { installTrustgate, startFixtureAgent, SYSTEM_NS } from "./install.ts";
 import { startTrustgate } from "./trustgate-process.ts";
 import { anAttestationPolicy } from "./builders/attestation-policy.ts";
+
+/** Freshness of a suite's policy unless it sets its own: one challenge outlives a slow round, none expires in a run. */
+const SUITE_FRESHNESS: AttestationPolicySpec["freshness"] = {
+  challengeTtl: "60s",
+  reattestInterval: "10m",
+  resultTtl: "20m",
+};
 
 export interface AttestationStack {
   /** The simulated PKI directory (`trustgate guest --sim-pki`); the controller trusts its roots. */
@@ -48,15 +55,11 @@ export async function startAttestationStack(
     group: "trustgate.io",
     version: "v1alpha1",
     plural: "attestationpolicies",
-    body: anAttestationPolicy(options.policy.name, options.policy.spec),
+    body: anAttestationPolicy(options.policy.name, { freshness: SUITE_FRESHNESS, ...options.policy.spec }),
   });
   const processes: ManagedProcess[] = [];
   processes.push((await startFixtureAgent(admin, { node, fixture: options.fixture }, dir, "2s")).process);
-  const controllerKc = await writeTokenKubeconfig(
-    admin,
-    await serviceAccountToken(admin, SYSTEM_NS, "trustgate-controller"),
-    join(dir, "controller.kubeconfig"),
-  );
+  const controllerKc = await writeServiceAccountKubeconfig(admin, SYSTEM_NS, "trustgate-controller", dir);
   const controller = startTrustgate(
     "controller",
     [

@@ -1,4 +1,5 @@
 import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 
@@ -84,4 +85,15 @@ export async function serviceAccountToken(
     body: { spec: { audiences: [], expirationSeconds: 3600 } },
   });
   return response.status?.token ?? "";
+}
+
+/** A kubeconfig file `<dir>/<serviceAccount>.kubeconfig` that authenticates as the ServiceAccount, as its pod would. */
+export async function writeServiceAccountKubeconfig(
+  admin: KubeConfig,
+  namespace: string,
+  serviceAccount: string,
+  dir: string,
+): Promise<string> {
+  const token = await serviceAccountToken(admin, namespace, serviceAccount);
+  return writeTokenKubeconfig(admin, token, join(dir, `${serviceAccount}.kubeconfig`));
 }

@@ -26,6 +26,17 @@ export function readConfidentialVM(
   );
 }
 
+/** The ConfidentialVM; throws when it does not exist. */
+export async function readExistingConfidentialVM(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+): Promise<ConfidentialVM> {
+  const cvm = await readConfidentialVM(kc, namespace, name);
+  if (cvm === undefined) throw new Error(`${namespace}/${name} is gone`);
+  return cvm;
+}
+
 /** The ConfidentialHost, or undefined when it does not exist. */
 export function readConfidentialHost(kc: KubeConfig, name: string): Promise<ConfidentialHost | undefined> {
   return orUndefined(

@@ -10,7 +10,7 @@ import { parse } from "yaml";
 import { resolveBinDir } from "../../../hack/lib/find-binaries.ts";
 import { freeLoopbackPorts, type ManagedProcess, tailFile } from "../../../hack/lib/managed-process.ts";
 import { waitUntil } from "./apply.ts";
-import { serviceAccountToken, writeTokenKubeconfig } from "./identities.ts";
+import { writeServiceAccountKubeconfig } from "./identities.ts";
 import { SYSTEM_NS } from "./install.ts";
 import { REPO_ROOT } from "./samples.ts";
 import { startTrustgate } from "./trustgate-process.ts";
@@ -79,11 +79,7 @@ export async function startLocalWebhook(
   await admission.createValidatingWebhookConfiguration({
     body: await chartWebhookConfiguration(port, options.fence),
   });
-  const kubeconfig = await writeTokenKubeconfig(
-    admin,
-    await serviceAccountToken(admin, SYSTEM_NS, "trustgate-webhook"),
-    join(dir, "webhook.kubeconfig"),
-  );
+  const kubeconfig = await writeServiceAccountKubeconfig(admin, SYSTEM_NS, "trustgate-webhook", dir);
   const process = startTrustgate(
     "webhook",
     [

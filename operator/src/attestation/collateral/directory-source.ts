@@ -6,24 +6,16 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { CollateralSource } from "../types.ts";
-import {
-  SGX_PCK_CRL,
-  SGX_PCK_CRL_ISSUER_CHAIN,
-  SGX_ROOT_CA_CRL,
-  TDX_QE_IDENTITY,
-  TDX_QE_IDENTITY_ISSUER_CHAIN,
-  TDX_TCB_INFO,
-  TDX_TCB_INFO_ISSUER_CHAIN,
-} from "./kinds.ts";
+import * as kinds from "./kinds.ts";
 
 const FILE_NAMES: Record<string, (key: string) => string> = {
-  [TDX_TCB_INFO]: (fmspc) => `tcb-info-${fmspc}.json`,
-  [TDX_TCB_INFO_ISSUER_CHAIN]: (fmspc) => `tcb-info-${fmspc}-issuer-chain.pem`,
-  [TDX_QE_IDENTITY]: () => "qe-identity.json",
-  [TDX_QE_IDENTITY_ISSUER_CHAIN]: () => "qe-identity-issuer-chain.pem",
-  [SGX_PCK_CRL]: (ca) => `pck-crl-${ca}.der`,
-  [SGX_PCK_CRL_ISSUER_CHAIN]: (ca) => `pck-crl-${ca}-issuer-chain.pem`,
-  [SGX_ROOT_CA_CRL]: () => "root-ca-crl.der",
+  [kinds.TDX_TCB_INFO]: (fmspc) => `tcb-info-${fmspc}.json`,
+  [kinds.TDX_TCB_INFO_ISSUER_CHAIN]: (fmspc) => `tcb-info-${fmspc}-issuer-chain.pem`,
+  [kinds.TDX_QE_IDENTITY]: () => "qe-identity.json",
+  [kinds.TDX_QE_IDENTITY_ISSUER_CHAIN]: () => "qe-identity-issuer-chain.pem",
+  [kinds.SGX_PCK_CRL]: (ca) => `pck-crl-${ca}.der`,
+  [kinds.SGX_PCK_CRL_ISSUER_CHAIN]: (ca) => `pck-crl-${ca}-issuer-chain.pem`,
+  [kinds.SGX_ROOT_CA_CRL]: () => "root-ca-crl.der",
 };
 
 /** The file for an item, or undefined when the key could escape the directory. */

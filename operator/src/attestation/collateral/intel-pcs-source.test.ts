@@ -6,15 +6,7 @@ import { tdxTeeFromItem, withoutCollateral } from "../../../test/support/evidenc
 import { tdxVerifier } from "../tdx/verifier.ts";
 import { EvidenceError } from "../types.ts";
 import { createIntelPcsSource } from "./intel-pcs-source.ts";
-import {
-  SGX_PCK_CRL,
-  SGX_PCK_CRL_ISSUER_CHAIN,
-  SGX_ROOT_CA_CRL,
-  TDX_QE_IDENTITY,
-  TDX_QE_IDENTITY_ISSUER_CHAIN,
-  TDX_TCB_INFO,
-  TDX_TCB_INFO_ISSUER_CHAIN,
-} from "./kinds.ts";
+import * as kinds from "./kinds.ts";
 
 const tee = tdxTeeFromItem(join(FIXTURE_TDX_DIR, "dcapqvl-uptodate-v4"));
 const items = pcsItems(tee, "b0c06f000000");
@@ -34,25 +26,25 @@ function fakePcs(): { fetch: typeof globalThis.fetch; requests: string[] } {
     requests.push(`${url.pathname}${url.search}`);
     if (url.pathname === "/tdx/certification/v4/tcb" && url.searchParams.get("fmspc") === "b0c06f000000") {
       return Promise.resolve(
-        respond(itemBytes(TDX_TCB_INFO), "TCB-Info-Issuer-Chain", TDX_TCB_INFO_ISSUER_CHAIN),
+        respond(itemBytes(kinds.TDX_TCB_INFO), "TCB-Info-Issuer-Chain", kinds.TDX_TCB_INFO_ISSUER_CHAIN),
       );
     }
     if (url.pathname === "/tdx/certification/v4/qe/identity") {
       return Promise.resolve(
         respond(
-          itemBytes(TDX_QE_IDENTITY),
+          itemBytes(kinds.TDX_QE_IDENTITY),
           "SGX-Enclave-Identity-Issuer-Chain",
-          TDX_QE_IDENTITY_ISSUER_CHAIN,
+          kinds.TDX_QE_IDENTITY_ISSUER_CHAIN,
         ),
       );
     }
     if (url.pathname === "/sgx/certification/v4/pckcrl" && url.searchParams.get("ca") === "platform") {
       return Promise.resolve(
-        respond(itemBytes(SGX_PCK_CRL), "SGX-PCK-CRL-Issuer-Chain", SGX_PCK_CRL_ISSUER_CHAIN),
+        respond(itemBytes(kinds.SGX_PCK_CRL), "SGX-PCK-CRL-Issuer-Chain", kinds.SGX_PCK_CRL_ISSUER_CHAIN),
       );
     }
     if (url.pathname === "/IntelSGXRootCA.der") {
-      return Promise.resolve(new Response(Buffer.from(itemBytes(SGX_ROOT_CA_CRL))));
+      return Promise.resolve(new Response(Buffer.from(itemBytes(kinds.SGX_ROOT_CA_CRL))));
     }
     if (url.pathname === "/broken") return Promise.resolve(new Response("oops", { status: 503 }));
     return Promise.resolve(new Response("not found", { status: 404 }));
@@ -69,14 +61,14 @@ describe("createIntelPcsSource", () => {
       fetch: pcs.fetch,
       update: "early",
     });
-    expect(text(await source.get(TDX_TCB_INFO, "b0c06f000000"))).to.match(/^\{"tcbInfo":\{"id":"TDX"/);
-    expect(text(await source.get(TDX_TCB_INFO_ISSUER_CHAIN, "b0c06f000000"))).to.match(
+    expect(text(await source.get(kinds.TDX_TCB_INFO, "b0c06f000000"))).to.match(/^\{"tcbInfo":\{"id":"TDX"/);
+    expect(text(await source.get(kinds.TDX_TCB_INFO_ISSUER_CHAIN, "b0c06f000000"))).to.match(
       /^-----BEGIN CERTIFICATE-----/,
     );
-    expect(text(await source.get(SGX_PCK_CRL_ISSUER_CHAIN, "platform"))).to.match(
+    expect(text(await source.get(kinds.SGX_PCK_CRL_ISSUER_CHAIN, "platform"))).to.match(
       /^-----BEGIN CERTIFICATE-----/,
     );
-    expect((await source.get(SGX_ROOT_CA_CRL, "root"))?.[0]).to.equal(0x30);
+    expect((await source.get(kinds.SGX_ROOT_CA_CRL, "root"))?.[0]).to.equal(0x30);
     expect(pcs.requests).to.deep.equal([
       "/tdx/certification/v4/tcb?fmspc=b0c06f000000&update=early",
       "/sgx/certification/v4/pckcrl?ca=platform&encoding=der",
@@ -87,9 +79,9 @@ describe("createIntelPcsSource", () => {
   it("answers undefined for 404s, bad keys and unknown kinds without asking for bad keys", async () => {
     const pcs = fakePcs();
     const source = createIntelPcsSource({ baseUrl: "https://pcs.test", fetch: pcs.fetch });
-    expect(await source.get(TDX_TCB_INFO, "00906ed50000")).to.equal(undefined);
-    expect(await source.get(TDX_TCB_INFO, "../../etc")).to.equal(undefined);
-    expect(await source.get(SGX_PCK_CRL, "nonsense")).to.equal(undefined);
+    expect(await source.get(kinds.TDX_TCB_INFO, "00906ed50000")).to.equal(undefined);
+    expect(await source.get(kinds.TDX_TCB_INFO, "../../etc")).to.equal(undefined);
+    expect(await source.get(kinds.SGX_PCK_CRL, "nonsense")).to.equal(undefined);
     expect(await source.get("snp-vcek", "Genoa/x")).to.equal(undefined);
     expect(pcs.requests).to.deep.equal(["/tdx/certification/v4/tcb?fmspc=00906ed50000"]);
   });
@@ -99,7 +91,10 @@ describe("createIntelPcsSource", () => {
     const down = createIntelPcsSource({
       fetch: () => Promise.reject(new Error("ECONNREFUSED")),
     });
-    for (const request of [failing.get(SGX_ROOT_CA_CRL, "root"), down.get(TDX_QE_IDENTITY, "td_qe")]) {
+    for (const request of [
+      failing.get(kinds.SGX_ROOT_CA_CRL, "root"),
+      down.get(kinds.TDX_QE_IDENTITY, "td_qe"),
+    ]) {
       const error: unknown = await request.then(
         () => undefined,
         (reason: unknown) => reason,

@@ -3,15 +3,7 @@
  * chains come in URL-encoded response headers, so one response serves both an item and its chain.
  */
 import { EvidenceError, type CollateralSource } from "../types.ts";
-import {
-  SGX_PCK_CRL,
-  SGX_PCK_CRL_ISSUER_CHAIN,
-  SGX_ROOT_CA_CRL,
-  TDX_QE_IDENTITY,
-  TDX_QE_IDENTITY_ISSUER_CHAIN,
-  TDX_TCB_INFO,
-  TDX_TCB_INFO_ISSUER_CHAIN,
-} from "./kinds.ts";
+import * as kinds from "./kinds.ts";
 
 export const INTEL_PCS_URL = "https://api.trustedservices.intel.com";
 export const INTEL_ROOT_CA_CRL_URL = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der";
@@ -56,30 +48,30 @@ function endpoint(
     return present.length === 0 ? "" : `?${present.join("&")}`;
   };
   switch (kind) {
-    case TDX_TCB_INFO:
-    case TDX_TCB_INFO_ISSUER_CHAIN:
+    case kinds.TDX_TCB_INFO:
+    case kinds.TDX_TCB_INFO_ISSUER_CHAIN:
       if (!FMSPC.test(key)) return undefined;
       return {
         url: `${base}/tdx/certification/v4/tcb${query([`fmspc=${key}`, update])}`,
         chainHeader: "TCB-Info-Issuer-Chain",
-        wantsChain: kind === TDX_TCB_INFO_ISSUER_CHAIN,
+        wantsChain: kind === kinds.TDX_TCB_INFO_ISSUER_CHAIN,
       };
-    case TDX_QE_IDENTITY:
-    case TDX_QE_IDENTITY_ISSUER_CHAIN:
+    case kinds.TDX_QE_IDENTITY:
+    case kinds.TDX_QE_IDENTITY_ISSUER_CHAIN:
       return {
         url: `${base}/tdx/certification/v4/qe/identity${query([update])}`,
         chainHeader: "SGX-Enclave-Identity-Issuer-Chain",
-        wantsChain: kind === TDX_QE_IDENTITY_ISSUER_CHAIN,
+        wantsChain: kind === kinds.TDX_QE_IDENTITY_ISSUER_CHAIN,
       };
-    case SGX_PCK_CRL:
-    case SGX_PCK_CRL_ISSUER_CHAIN:
+    case kinds.SGX_PCK_CRL:
+    case kinds.SGX_PCK_CRL_ISSUER_CHAIN:
       if (key !== "platform" && key !== "processor") return undefined;
       return {
         url: `${base}/sgx/certification/v4/pckcrl?ca=${key}&encoding=der`,
         chainHeader: "SGX-PCK-CRL-Issuer-Chain",
-        wantsChain: kind === SGX_PCK_CRL_ISSUER_CHAIN,
+        wantsChain: kind === kinds.SGX_PCK_CRL_ISSUER_CHAIN,
       };
-    case SGX_ROOT_CA_CRL:
+    case kinds.SGX_ROOT_CA_CRL:
       return { url: options.rootCaCrlUrl, wantsChain: false };
     default:
       return undefined;

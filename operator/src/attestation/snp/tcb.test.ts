@@ -25,27 +25,27 @@ describe("SNP TCB and product decoding", () => {
     expect(productFromName("")).to.equal(undefined);
   });
 
-  it("decodes the Milan/Genoa layout: bootloader, TEE, SNP and microcode in bytes 0, 1, 6, 7", () => {
-    const bytes = Uint8Array.from([2, 0, 0, 0, 0, 0, 5, 68]);
-    expect(decodeTcbVersion(bytes, 0, false)).to.deep.equal({
-      raw: "4405000000000002",
-      bootloader: 2,
-      tee: 0,
-      snp: 5,
-      microcode: 68,
+  const layouts: { name: string; bytes: number[]; turin: boolean; want: Record<string, unknown> }[] = [
+    {
+      name: "the Milan/Genoa layout: bootloader, TEE, SNP and microcode in bytes 0, 1, 6, 7",
+      bytes: [2, 0, 0, 0, 0, 0, 5, 68],
+      turin: false,
+      want: { raw: "4405000000000002", bootloader: 2, tee: 0, snp: 5, microcode: 68 },
+    },
+    {
+      name: "the Turin layout: FMC, bootloader, TEE, SNP in bytes 0-3 and microcode in byte 7",
+      bytes: [0xff, 1, 2, 3, 4, 5, 6, 9],
+      turin: true,
+      want: { raw: "09060504030201ff", fmc: 0xff, bootloader: 1, tee: 2, snp: 3, microcode: 9 },
+    },
+  ];
+  for (const { name, bytes, turin, want } of layouts) {
+    it(`decodes ${name}`, () => {
+      expect(decodeTcbVersion(Uint8Array.from(bytes), 0, turin)).to.deep.equal(want);
     });
-  });
+  }
 
-  it("decodes the Turin layout: FMC, bootloader, TEE, SNP in bytes 0-3 and microcode in byte 7", () => {
-    const bytes = Uint8Array.from([0xff, 1, 2, 3, 4, 5, 6, 9]);
-    expect(decodeTcbVersion(bytes, 0, true)).to.deep.equal({
-      raw: "09060504030201ff",
-      fmc: 0xff,
-      bootloader: 1,
-      tee: 2,
-      snp: 3,
-      microcode: 9,
-    });
+  it("names the FMC a TCB component on Turin only", () => {
     expect(tcbComponents(true)).to.include("fmc");
     expect(tcbComponents(false)).to.not.include("fmc");
   });

@@ -1,18 +1,6 @@
 /** Completes a bundle's TDX collateral from a CollateralSource; nothing fetched here is trusted until verified. */
 import type { ConfidentialVMStatusEvidenceTeeCollateral } from "../../api/v1alpha1/generated/types.ts";
-import {
-  ROOT_CA_KEY,
-  SGX_PCK_CRL,
-  SGX_PCK_CRL_ISSUER_CHAIN,
-  SGX_ROOT_CA_CRL,
-  TD_QE_KEY,
-  TDX_QE_IDENTITY,
-  TDX_QE_IDENTITY_ISSUER_CHAIN,
-  TDX_TCB_INFO,
-  TDX_TCB_INFO_ISSUER_CHAIN,
-  tcbInfoKey,
-  type PckCaType,
-} from "../collateral/kinds.ts";
+import * as kinds from "../collateral/kinds.ts";
 import { toVerificationError, type CollateralSource, type VerificationError } from "../types.ts";
 import { decodeCrlBytes } from "./crl.ts";
 import { splitSignedJson } from "./signed-json.ts";
@@ -51,38 +39,43 @@ interface Item {
   decode: (bytes: Uint8Array) => TdxCollateral;
 }
 
-function items(fmspc: string, caType: PckCaType): Item[] {
-  const fmspcKey = tcbInfoKey(fmspc);
+function items(fmspc: string, caType: kinds.PckCaType): Item[] {
+  const fmspcKey = kinds.tcbInfoKey(fmspc);
   return [
-    { kind: TDX_TCB_INFO, key: fmspcKey, fields: ["tcbInfo", "tcbInfoSignature"], decode: tcbInfoOf },
+    { kind: kinds.TDX_TCB_INFO, key: fmspcKey, fields: ["tcbInfo", "tcbInfoSignature"], decode: tcbInfoOf },
     {
-      kind: TDX_TCB_INFO_ISSUER_CHAIN,
+      kind: kinds.TDX_TCB_INFO_ISSUER_CHAIN,
       key: fmspcKey,
       fields: ["tcbInfoIssuerChain"],
       decode: (bytes) => ({ tcbInfoIssuerChain: text(bytes) }),
     },
     {
-      kind: TDX_QE_IDENTITY,
-      key: TD_QE_KEY,
+      kind: kinds.TDX_QE_IDENTITY,
+      key: kinds.TD_QE_KEY,
       fields: ["qeIdentity", "qeIdentitySignature"],
       decode: qeIdentityOf,
     },
     {
-      kind: TDX_QE_IDENTITY_ISSUER_CHAIN,
-      key: TD_QE_KEY,
+      kind: kinds.TDX_QE_IDENTITY_ISSUER_CHAIN,
+      key: kinds.TD_QE_KEY,
       fields: ["qeIdentityIssuerChain"],
       decode: (bytes) => ({ qeIdentityIssuerChain: text(bytes) }),
     },
-    { kind: SGX_PCK_CRL, key: caType, fields: ["pckCrl"], decode: (bytes) => ({ pckCrl: base64Crl(bytes) }) },
     {
-      kind: SGX_PCK_CRL_ISSUER_CHAIN,
+      kind: kinds.SGX_PCK_CRL,
+      key: caType,
+      fields: ["pckCrl"],
+      decode: (bytes) => ({ pckCrl: base64Crl(bytes) }),
+    },
+    {
+      kind: kinds.SGX_PCK_CRL_ISSUER_CHAIN,
       key: caType,
       fields: ["pckCrlIssuerChain"],
       decode: (bytes) => ({ pckCrlIssuerChain: text(bytes) }),
     },
     {
-      kind: SGX_ROOT_CA_CRL,
-      key: ROOT_CA_KEY,
+      kind: kinds.SGX_ROOT_CA_CRL,
+      key: kinds.ROOT_CA_KEY,
       fields: ["rootCaCrl"],
       decode: (bytes) => ({ rootCaCrl: base64Crl(bytes) }),
     },
@@ -93,7 +86,7 @@ export async function resolveCollateral(
   embedded: TdxCollateral | undefined,
   source: CollateralSource | undefined,
   fmspc: string,
-  caType: PckCaType,
+  caType: kinds.PckCaType,
 ): Promise<{ collateral: TdxCollateral; errors: VerificationError[] }> {
   const collateral: TdxCollateral = { ...embedded };
   const errors: VerificationError[] = [];

@@ -60,15 +60,20 @@ function verifiesJson(data: Buffer, signature: Buffer, signer: X509Certificate):
   }
 }
 
+/** The collateral's signed JSON documents, each with `<item>Signature` and `<item>IssuerChain` beside it. */
+type SignedJsonItem = "tcbInfo" | "qeIdentity";
+
 function signedJson<T>(
+  collateral: TdxCollateral,
+  item: SignedJsonItem,
   what: string,
-  text: string | undefined,
-  signature: string | undefined,
-  issuerChain: string | undefined,
   parse: (text: string) => T,
   anchors: TdxTrustAnchors,
   errors: VerificationError[],
 ): SignedDocument<T> | undefined {
+  const text = collateral[item];
+  const signature = collateral[`${item}Signature`];
+  const issuerChain = collateral[`${item}IssuerChain`];
   if (text === undefined || signature === undefined) return undefined;
   if (!/^[0-9a-fA-F]{128}$/.test(signature)) {
     errors.push({ code: "EvidenceMalformed", message: `${what} signature is not 64 bytes of hex` });
@@ -115,27 +120,9 @@ export function verifyCollateralSignatures(
   if (pckCrlIssuerChain !== undefined) {
     attempt(errors, () => chainToRoot(pckCrlIssuerChain, anchors, "PCK CRL issuer chain"));
   }
-  const { tcbInfo, tcbInfoSignature, tcbInfoIssuerChain } = collateral;
-  const tcb = signedJson(
-    "TCB info",
-    tcbInfo,
-    tcbInfoSignature,
-    tcbInfoIssuerChain,
-    parseTcbInfo,
-    anchors,
-    errors,
-  );
+  const tcb = signedJson(collateral, "tcbInfo", "TCB info", parseTcbInfo, anchors, errors);
   if (tcb !== undefined) result.tcbInfo = tcb;
-  const { qeIdentity, qeIdentitySignature, qeIdentityIssuerChain } = collateral;
-  const qe = signedJson(
-    "QE identity",
-    qeIdentity,
-    qeIdentitySignature,
-    qeIdentityIssuerChain,
-    parseQeIdentity,
-    anchors,
-    errors,
-  );
+  const qe = signedJson(collateral, "qeIdentity", "QE identity", parseQeIdentity, anchors, errors);
   if (qe !== undefined) result.qeIdentity = qe;
   return result;
 }

@@ -1,4 +1,11 @@
 import type { AttestationPolicy, AttestationPolicySpec } from "../../../src/api/v1alpha1/generated/types.ts";
+import { SIMULATED_SNP_MEASUREMENT } from "../../../src/attestation/simulated/simulated-snp.ts";
+
+/** What the simulated SNP TEE and GPUs satisfy: its launch measurement; no RIM service or OCSP responder to ask. */
+export const SIMULATED_SNP_POLICY_SPEC: AttestationPolicySpec = {
+  snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
+  gpu: { requireRimMatch: false, requireRevocationCheck: false },
+};
 
 /** An AttestationPolicy to create: `spec` as given (an empty one checks only what every policy checks). */
 export function anAttestationPolicy(

@@ -1,39 +1,35 @@
 import { expect } from "chai";
 import { pruneUnknownFields } from "../../../src/api/structural-prune.ts";
 import type { VirtualMachine } from "../../../src/kubevirt/generated/types.ts";
+import { aVirtualMachine } from "../builders/virtual-machine.ts";
 import { validateVirtualMachine, virtualMachineSchema } from "./validation.ts";
 
 function tdxVirtualMachine(): VirtualMachine {
-  return {
-    apiVersion: "kubevirt.io/v1",
-    kind: "VirtualMachine",
-    metadata: { name: "llm-inference", namespace: "default" },
-    spec: {
-      runStrategy: "Always",
-      template: {
-        metadata: { labels: { "trustgate.io/cvm": "llm-inference" } },
-        spec: {
-          evictionStrategy: "None",
-          domain: {
-            launchSecurity: { tdx: {} },
-            firmware: { bootloader: { efi: { secureBoot: true, persistent: false } } },
-            cpu: { cores: 4 },
-            memory: { guest: "16Gi" },
-            devices: {
-              disks: [{ name: "root", disk: { bus: "virtio" } }],
-              gpus: [{ name: "gpu0", deviceName: "nvidia.com/GH100_H100_SXM5_80GB" }],
-            },
+  return aVirtualMachine(
+    { name: "llm-inference", namespace: "default" },
+    {
+      metadata: { labels: { "trustgate.io/cvm": "llm-inference" } },
+      spec: {
+        evictionStrategy: "None",
+        domain: {
+          launchSecurity: { tdx: {} },
+          firmware: { bootloader: { efi: { secureBoot: true, persistent: false } } },
+          cpu: { cores: 4 },
+          memory: { guest: "16Gi" },
+          devices: {
+            disks: [{ name: "root", disk: { bus: "virtio" } }],
+            gpus: [{ name: "gpu0", deviceName: "nvidia.com/GH100_H100_SXM5_80GB" }],
           },
-          volumes: [
-            {
-              name: "root",
-              containerDisk: { image: `registry.example.com/cvm@sha256:${"4f".repeat(32)}` },
-            },
-          ],
         },
+        volumes: [
+          {
+            name: "root",
+            containerDisk: { image: `registry.example.com/cvm@sha256:${"4f".repeat(32)}` },
+          },
+        ],
       },
     },
-  };
+  );
 }
 
 describe("KubeVirt VirtualMachine validation", () => {

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { aConfidentialVM } from "../builders/confidential-vm.ts";
+import { aVirtualMachine } from "../builders/virtual-machine.ts";
 import type { V1VirtualMachineInstanceSpec, VirtualMachine } from "../../../src/kubevirt/generated/types.ts";
 import { buildVirtualMachine } from "../../../src/kubevirt/virtual-machine.ts";
 import {
@@ -15,28 +16,23 @@ const SPEC = "spec.template.spec";
 
 /** A minimal TDX VM with one GPU and NoCloud user data that passes every rule. */
 function aTdxVm(): VirtualMachine {
-  return {
-    apiVersion: "kubevirt.io/v1",
-    kind: "VirtualMachine",
-    metadata: { name: "vm", namespace: "ns" },
-    spec: {
-      runStrategy: "Always",
-      template: {
-        spec: {
-          domain: {
-            launchSecurity: { tdx: {} },
-            firmware: { bootloader: { efi: { secureBoot: false, persistent: false } } },
-            features: { smm: { enabled: false } },
-            devices: {
-              disks: [{ name: "cloudinit", disk: { bus: "virtio" } }],
-              gpus: [{ name: "gpu0", deviceName: H100_RESOURCE }],
-            },
+  return aVirtualMachine(
+    { name: "vm", namespace: "ns" },
+    {
+      spec: {
+        domain: {
+          launchSecurity: { tdx: {} },
+          firmware: { bootloader: { efi: { secureBoot: false, persistent: false } } },
+          features: { smm: { enabled: false } },
+          devices: {
+            disks: [{ name: "cloudinit", disk: { bus: "virtio" } }],
+            gpus: [{ name: "gpu0", deviceName: H100_RESOURCE }],
           },
-          volumes: [{ name: "cloudinit", cloudInitNoCloud: { secretRef: { name: "vm-userdata" } } }],
         },
+        volumes: [{ name: "cloudinit", cloudInitNoCloud: { secretRef: { name: "vm-userdata" } } }],
       },
     },
-  };
+  );
 }
 
 function withSpec(change: (spec: V1VirtualMachineInstanceSpec, vm: VirtualMachine) => void): VirtualMachine {
