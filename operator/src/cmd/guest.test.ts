@@ -23,10 +23,11 @@ function usageError(values: ParsedArgs["values"], positionals: string[] = []): s
 }
 
 describe("trustgate guest flags", () => {
-  it("defaults to the real providers, the cloud-init config and a tmpfs secrets directory", () => {
+  it("defaults to the real providers, the cloud-init config, a tmpfs secrets directory and the image's JWKS", () => {
     expect(guestOptionsFromArgs(args({}))).to.deep.equal({
       configFile: "/etc/trustgate/guest.json",
       secretsDir: "/run/trustgate/secrets",
+      operatorJwksFile: "/etc/trustgate/operator-jwks.json",
       providers: { tee: "configfs-tsm", gpu: "nvml", tsmRoot: "/sys/kernel/config/tsm/report" },
       once: false,
       selfCheck: true,
