@@ -8,6 +8,7 @@ import { CC_MODE_STATE_FILE } from "../agent/sources/cc-mode/state-file-provider
 import { type Command, EXIT_FAILURE, EXIT_OK, type ParsedArgs, UsageError } from "../cli/command.ts";
 import { parseDuration } from "../runtime/duration.ts";
 import { createLogger } from "../runtime/logger.ts";
+import { onSignals } from "../cli/signals.ts";
 
 const USAGE = `Usage: trustgate agent [options]
 
@@ -81,18 +82,15 @@ export function agentConfigFromArgs(args: ParsedArgs, env: NodeJS.ProcessEnv): A
 /** Resolves on SIGTERM or SIGINT; SIGHUP triggers a scan. */
 function untilTerminated(loop: AgentLoop): Promise<string> {
   return new Promise((resolve) => {
-    const hangup = () => {
-      loop.trigger("SIGHUP");
-    };
-    const terminate = (signal: string) => {
-      process.off("SIGHUP", hangup);
-      process.off("SIGTERM", terminate);
-      process.off("SIGINT", terminate);
-      resolve(signal);
-    };
-    process.on("SIGHUP", hangup);
-    process.on("SIGTERM", terminate);
-    process.on("SIGINT", terminate);
+    const dispose = onSignals({
+      stop: (signal) => {
+        dispose();
+        resolve(signal);
+      },
+      hangup: () => {
+        loop.trigger("SIGHUP");
+      },
+    });
   });
 }
 

@@ -10,6 +10,7 @@ import {
 } from "../../../guest/src/providers/select.ts";
 import { DEFAULT_SECRETS_DIR, runGuest, type GuestRunOptions } from "../../../guest/src/run.ts";
 import { DEFAULT_OPERATOR_JWKS_FILE } from "../../../guest/src/operator-trust.ts";
+import { onSignals } from "../cli/signals.ts";
 
 const USAGE = `Usage: trustgate guest [options]
 
@@ -70,18 +71,12 @@ export function guestOptionsFromArgs(args: ParsedArgs): GuestRunOptions {
 /** Aborts on SIGTERM or SIGINT (systemd stop, Ctrl-C). */
 function terminationSignal(): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
-  const stop = (): void => {
-    controller.abort();
-  };
-  process.once("SIGTERM", stop);
-  process.once("SIGINT", stop);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.off("SIGTERM", stop);
-      process.off("SIGINT", stop);
+  const dispose = onSignals({
+    stop: () => {
+      controller.abort();
     },
-  };
+  });
+  return { signal: controller.signal, dispose };
 }
 
 export const guestCommand: Command = {

@@ -126,6 +126,10 @@ describe("decideWorkloadAdmission", () => {
   };
   const denied = (includes: string, code = 403) => ({ allowed: false as const, code, includes });
   const podOf = "trustgate: Pod team-a/web-0 requires an attested ConfidentialVM: ConfidentialVM team-a/";
+  const refusedFor = (kind: string) =>
+    `${kind} team-a/web requires an attested ConfidentialVM: ConfidentialVM team-a/`;
+  /** A CREATE of a workload of `kind` labelled on the object and/or its template. */
+  const created = (kind: string, on: Parameters<typeof aWorkload>[1]) => aRequest(kind, aWorkload(kind, on));
   const updated = (kind: string, before: Record<string, unknown>, after: Record<string, unknown>) =>
     aRequest(kind, after, { operation: "UPDATE", oldObject: before });
   const deleting = aWorkload("Deployment", { template: "expired" }, "app:2");
@@ -196,43 +200,37 @@ describe("decideWorkloadAdmission", () => {
       want: { allowed: true },
     },
     "admits a Deployment whose template requires an attested CVM": {
-      request: aRequest("Deployment", aWorkload("Deployment", { template: "llm" })),
+      request: created("Deployment", { template: "llm" }),
       want: { allowed: true },
     },
     "refuses a Deployment whose template requires a non-attested CVM": {
-      request: aRequest("Deployment", aWorkload("Deployment", { template: "failed" })),
-      want: denied(
-        "Deployment team-a/web requires an attested ConfidentialVM: ConfidentialVM team-a/failed not attested",
-      ),
+      request: created("Deployment", { template: "failed" }),
+      want: denied(`${refusedFor("Deployment")}failed not attested`),
     },
     "refuses a StatefulSet labelled only on the object": {
-      request: aRequest("StatefulSet", aWorkload("StatefulSet", { object: "nope" })),
-      want: denied(
-        "StatefulSet team-a/web requires an attested ConfidentialVM: ConfidentialVM team-a/nope not found",
-      ),
+      request: created("StatefulSet", { object: "nope" }),
+      want: denied(`${refusedFor("StatefulSet")}nope not found`),
     },
     "lists every CVM that is not attested when object and template disagree": {
-      request: aRequest("DaemonSet", aWorkload("DaemonSet", { object: "expired", template: "nope" })),
+      request: created("DaemonSet", { object: "expired", template: "nope" }),
       want: denied(
         "ConfidentialVM team-a/expired attestation expired at 2026-11-25T09:59:59.000Z; ConfidentialVM team-a/nope not found",
       ),
     },
     "refuses when one of two CVMs is fine and the other is not": {
-      request: aRequest("ReplicaSet", aWorkload("ReplicaSet", { object: "llm", template: "fresh" })),
+      request: created("ReplicaSet", { object: "llm", template: "fresh" }),
       want: denied("ConfidentialVM team-a/fresh not attested: no Attested condition yet"),
     },
     "checks a Job's template": {
-      request: aRequest("Job", aWorkload("Job", { template: "stale" })),
+      request: created("Job", { template: "stale" }),
       want: denied("ConfidentialVM team-a/stale not attested: the Attested condition is for generation 2"),
     },
     "checks a CronJob's job template": {
-      request: aRequest("CronJob", aWorkload("CronJob", { template: "expired" })),
-      want: denied(
-        "CronJob team-a/web requires an attested ConfidentialVM: ConfidentialVM team-a/expired attestation expired",
-      ),
+      request: created("CronJob", { template: "expired" }),
+      want: denied(`${refusedFor("CronJob")}expired attestation expired`),
     },
     "admits a CronJob for two attested CVMs": {
-      request: aRequest("CronJob", aWorkload("CronJob", { object: "llm", template: "other-llm" })),
+      request: created("CronJob", { object: "llm", template: "other-llm" }),
       want: { allowed: true },
     },
     "checks a template update that changes the pod template": {
@@ -265,7 +263,7 @@ describe("decideWorkloadAdmission", () => {
     },
     "admits status and scale subresources": {
       request: {
-        ...aRequest("Deployment", aWorkload("Deployment", { template: "nope" })),
+        ...created("Deployment", { template: "nope" }),
         subResource: "status",
       },
       want: { allowed: true },

@@ -16,10 +16,8 @@ import type { EvidenceBundle } from "../../src/attestation/types.ts";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import { loadKubeConfig } from "../../src/kube/kubeconfig.ts";
 import { waitUntil } from "../support/apply.ts";
-import { startAttestationStack, type AttestationStack } from "../support/attestation-stack.ts";
-import { SIMULATED_SNP_POLICY_SPEC } from "../support/builders/attestation-policy.ts";
+import { startSuiteStack, type AttestationStack } from "../support/attestation-stack.ts";
 import { guestClientWhenReady } from "../support/cvm-guest.ts";
-import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { simulatedGuestArgs, type GuestFiles } from "../support/guest-from-cloud-init.ts";
 import { writeTokenKubeconfig } from "../support/identities.ts";
 import { readExistingConfidentialVM } from "../support/read.ts";
@@ -124,19 +122,12 @@ describe("attestation rejections: bad evidence on the real API server never reac
   const gpuList = (bundle: EvidenceBundle) => bundle.gpus ?? [];
 
   before(async function () {
-    admin = await kubeConfig();
-    dir = await makeTempDir("trustgate-reject-");
-    stack = await startAttestationStack(admin, {
-      dir,
+    ({ admin, dir, stack } = await startSuiteStack("trustgate-reject-", {
       namespace: NS,
       node: NODE,
-      fixture: "snp-genoa-4xh100",
-      policy: {
-        name: "reject-sim",
-        spec: SIMULATED_SNP_POLICY_SPEC,
-      },
+      policy: { name: "reject-sim" },
       controllerArgs: ["--max-evidence-bytes", String(MAX_EVIDENCE_BYTES)],
-    });
+    }));
     await createConfidentialVM(admin, NS, NAME, {
       tee: "snp",
       policyRef: "reject-sim",

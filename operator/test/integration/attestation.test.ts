@@ -15,13 +15,7 @@ import { checkAttestationResult } from "../../src/attestation/result/result-toke
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import { loadKubeConfig } from "../../src/kube/kubeconfig.ts";
 import { waitUntil } from "../support/apply.ts";
-import {
-  guestFilesWhenReady,
-  startAttestationStack,
-  type AttestationStack,
-} from "../support/attestation-stack.ts";
-import { SIMULATED_SNP_POLICY_SPEC } from "../support/builders/attestation-policy.ts";
-import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
+import { guestFilesWhenReady, startSuiteStack, type AttestationStack } from "../support/attestation-stack.ts";
 import { writeTokenKubeconfig } from "../support/identities.ts";
 import { simulatedGuestArgs } from "../support/guest-from-cloud-init.ts";
 import { readConfidentialVM } from "../support/read.ts";
@@ -60,19 +54,12 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
   }
 
   before(async function () {
-    admin = await kubeConfig();
-    objects = admin.makeApiClient(CustomObjectsApi);
-    dir = await makeTempDir("trustgate-attest-");
-    stack = await startAttestationStack(admin, {
-      dir,
+    ({ admin, dir, stack } = await startSuiteStack("trustgate-attest-", {
       namespace: NS,
       node: NODE,
-      fixture: "snp-genoa-4xh100",
-      policy: {
-        name: "attest-sim",
-        spec: SIMULATED_SNP_POLICY_SPEC,
-      },
-    });
+      policy: { name: "attest-sim" },
+    }));
+    objects = admin.makeApiClient(CustomObjectsApi);
     await admin.makeApiClient(CoreV1Api).createNamespacedSecret({
       namespace: NS,
       body: {

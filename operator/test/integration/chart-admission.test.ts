@@ -21,15 +21,11 @@ import {
   chartTools,
   type Check,
   filterChecks,
-  find,
-  type Manifest,
-  manifests,
-  onlyContainer,
   prepareCluster,
   ready,
   succeeded,
-  withFlags,
 } from "../support/chart.ts";
+import { find, type Manifest, manifests, onlyContainer, withFlags } from "../support/chart-manifests.ts";
 import { kubeConfig, sharedControlPlane } from "../support/control-plane.ts";
 import { asUser, serviceAccountToken, writeServiceAccountKubeconfig } from "../support/identities.ts";
 import { loadSamples } from "../support/samples.ts";

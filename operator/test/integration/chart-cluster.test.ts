@@ -8,11 +8,8 @@ import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import {
   AGENT,
   CONTROLLER,
-  find,
   type KubeconformResult,
-  type Manifest,
   NAMESPACE,
-  podSpec,
   chartForSuite,
   prepareCluster,
   RELEASE,
@@ -23,6 +20,7 @@ import {
   WEBHOOK,
   writeKubeconformSchemas,
 } from "../support/chart.ts";
+import { find, type Manifest, podSpec } from "../support/chart-manifests.ts";
 import { kubeConfig } from "../support/control-plane.ts";
 
 /** The chart's ValidatingAdmissionPolicies (each with a binding of the same name) in the default value set. */

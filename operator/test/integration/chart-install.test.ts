@@ -22,19 +22,15 @@ import {
   CONTROLLER,
   CRD_FILES,
   filterChecks,
-  find,
-  type Manifest,
-  manifests,
   NAMESPACE,
-  onlyContainer,
   chartForSuite,
   prepareCluster,
   ready,
   RELEASE,
   succeeded,
   WEBHOOK,
-  withFlags,
 } from "../support/chart.ts";
+import { find, type Manifest, manifests, onlyContainer, withFlags } from "../support/chart-manifests.ts";
 import { kubeConfig, sharedControlPlane } from "../support/control-plane.ts";
 import { removeHosts } from "../support/hosts.ts";
 import {

@@ -9,21 +9,23 @@ import {
   CHART,
   CONTROLLER,
   CRD_FILES,
-  fileObjects,
-  find,
-  flags,
   type JsonSchema,
-  type Manifest,
-  manifests,
   NAMESPACE,
-  onlyContainer,
-  podSpec,
   chartForSuite,
   RELEASE,
   type Rule,
   succeeded,
   VALUE_SETS,
 } from "../support/chart.ts";
+import {
+  fileObjects,
+  find,
+  flags,
+  type Manifest,
+  manifests,
+  onlyContainer,
+  podSpec,
+} from "../support/chart-manifests.ts";
 import { expectRestrictedDeployment } from "../support/chart-expect.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 

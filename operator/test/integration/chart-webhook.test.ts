@@ -1,20 +1,8 @@
 // The admission webhook's part of the Helm chart charts/trustgate, rendered with the real helm binary:
 // Deployment, PDB, Service, ValidatingWebhookConfiguration, RBAC (self-managed or cert-manager), NetworkPolicy.
 import { expect } from "chai";
-import {
-  fileObjects,
-  find,
-  flags,
-  type Manifest,
-  manifests,
-  NAMESPACE,
-  onlyContainer,
-  podSpec,
-  chartForSuite,
-  type Rule,
-  succeeded,
-  WEBHOOK,
-} from "../support/chart.ts";
+import { NAMESPACE, chartForSuite, type Rule, succeeded, WEBHOOK } from "../support/chart.ts";
+import * as rendered from "../support/chart-manifests.ts";
 import { expectRestrictedDeployment } from "../support/chart-expect.ts";
 
 describe("Helm chart charts/trustgate: the admission webhook's objects (real helm)", function () {
@@ -24,10 +12,10 @@ describe("Helm chart charts/trustgate: the admission webhook's objects (real hel
   describe("the chart on its own", function () {
     it("renders the webhook: 2 replicas, non-root, read-only root filesystem, probes, PDB, Service, self-managed certificates", function () {
       const objects = objectsOf("default");
-      const deployment = find(objects, "Deployment", WEBHOOK);
+      const deployment = rendered.find(objects, "Deployment", WEBHOOK);
       expectRestrictedDeployment(deployment, WEBHOOK, "webhook");
-      const container = onlyContainer(deployment);
-      expect(Object.fromEntries(flags(container.args ?? []))).to.deep.equal({
+      const container = rendered.onlyContainer(deployment);
+      expect(Object.fromEntries(rendered.flags(container.args ?? []))).to.deep.equal({
         "bind-address": ":9443",
         "metrics-bind-address": ":8080",
         namespace: NAMESPACE,
@@ -48,13 +36,16 @@ describe("Helm chart charts/trustgate: the admission webhook's objects (real hel
       expect(container.volumeMounts, "self-managed: no certificate volume").to.equal(undefined);
       const podLabels = (deployment["spec"] as { template: { metadata: { labels: Record<string, string> } } })
         .template.metadata.labels;
-      const pdb = find(objects, "PodDisruptionBudget", WEBHOOK)["spec"] as {
+      const pdb = rendered.find(objects, "PodDisruptionBudget", WEBHOOK)["spec"] as {
         minAvailable: number;
         selector: { matchLabels: object };
       };
       expect(pdb.minAvailable).to.equal(1);
       expect(podLabels).to.include(pdb.selector.matchLabels);
-      const service = find(objects, "Service", WEBHOOK)["spec"] as { selector: object; ports: unknown[] };
+      const service = rendered.find(objects, "Service", WEBHOOK)["spec"] as {
+        selector: object;
+        ports: unknown[];
+      };
       expect(podLabels).to.include(service.selector);
       expect(service.ports).to.deep.equal([
         { name: "https", port: 443, targetPort: "webhook", protocol: "TCP" },
@@ -62,7 +53,11 @@ describe("Helm chart charts/trustgate: the admission webhook's objects (real hel
     });
 
     it("renders a fail-closed ValidatingWebhookConfiguration that skips kube-system and the release namespace", function () {
-      const config = find(objectsOf("default"), "ValidatingWebhookConfiguration", WEBHOOK) as unknown as {
+      const config = rendered.find(
+        objectsOf("default"),
+        "ValidatingWebhookConfiguration",
+        WEBHOOK,
+      ) as unknown as {
         metadata: { annotations?: object };
         webhooks: {
           name: string;
@@ -126,7 +121,7 @@ describe("Helm chart charts/trustgate: the admission webhook's objects (real hel
     });
 
     it("renders the webhook's RBAC from files/rbac/webhook.yaml under the release's names, certificate rules only when self-managed", async function () {
-      const source = await fileObjects("files/rbac/webhook.yaml");
+      const source = await rendered.fileObjects("files/rbac/webhook.yaml");
       const renamed = (kind: string): Rule[] =>
         (
           (source.find((o) => o.kind === kind)?.["rules"] ?? []) as (Rule & { resourceNames?: string[] })[]
@@ -141,46 +136,48 @@ describe("Helm chart charts/trustgate: the admission webhook's objects (real hel
             : { ...rule, resourceNames: [names[rule.resources?.[0] ?? ""] ?? "?"] };
         });
       const objects = objectsOf("default");
-      const rules = (obj: Manifest): Rule[] => obj["rules"] as Rule[];
-      expect(rules(find(objects, "ClusterRole", WEBHOOK))).to.deep.equal(renamed("ClusterRole"));
-      expect(rules(find(objects, "Role", WEBHOOK))).to.deep.equal(renamed("Role"));
-      expect(find(objects, "Role", WEBHOOK).metadata.namespace).to.equal(NAMESPACE);
+      const rules = (obj: rendered.Manifest): Rule[] => obj["rules"] as Rule[];
+      expect(rules(rendered.find(objects, "ClusterRole", WEBHOOK))).to.deep.equal(renamed("ClusterRole"));
+      expect(rules(rendered.find(objects, "Role", WEBHOOK))).to.deep.equal(renamed("Role"));
+      expect(rendered.find(objects, "Role", WEBHOOK).metadata.namespace).to.equal(NAMESPACE);
       for (const kind of ["ClusterRoleBinding", "RoleBinding"]) {
-        expect(find(objects, kind, WEBHOOK)["subjects"]).to.deep.equal([
+        expect(rendered.find(objects, kind, WEBHOOK)["subjects"]).to.deep.equal([
           { kind: "ServiceAccount", name: WEBHOOK, namespace: NAMESPACE },
         ]);
       }
 
       // With cert-manager: an Issuer and a Certificate, the CA injected, files instead of the Secret API.
-      const certManager = manifests(
+      const certManager = rendered.manifests(
         succeeded(
           await template(["--set", "webhook.certManager.enabled=true"]),
           "helm template (cert-manager)",
         ),
       );
-      const resources = (obj: Manifest): string[] => rules(obj).flatMap((r) => r.resources ?? []);
-      expect(resources(find(certManager, "ClusterRole", WEBHOOK))).to.not.include(
+      const resources = (obj: rendered.Manifest): string[] => rules(obj).flatMap((r) => r.resources ?? []);
+      expect(resources(rendered.find(certManager, "ClusterRole", WEBHOOK))).to.not.include(
         "validatingwebhookconfigurations",
       );
-      expect(resources(find(certManager, "Role", WEBHOOK))).to.deep.equal(["configmaps"]);
-      expect(find(certManager, "ValidatingWebhookConfiguration", WEBHOOK).metadata).to.deep.include({
+      expect(resources(rendered.find(certManager, "Role", WEBHOOK))).to.deep.equal(["configmaps"]);
+      expect(rendered.find(certManager, "ValidatingWebhookConfiguration", WEBHOOK).metadata).to.deep.include({
         annotations: { "cert-manager.io/inject-ca-from": `${NAMESPACE}/${WEBHOOK}` },
       });
-      expect(find(certManager, "Issuer", `${WEBHOOK}-selfsigned`)["spec"]).to.deep.equal({ selfSigned: {} });
-      expect(find(certManager, "Certificate", WEBHOOK)["spec"]).to.deep.include({
+      expect(rendered.find(certManager, "Issuer", `${WEBHOOK}-selfsigned`)["spec"]).to.deep.equal({
+        selfSigned: {},
+      });
+      expect(rendered.find(certManager, "Certificate", WEBHOOK)["spec"]).to.deep.include({
         secretName: `${WEBHOOK}-tls`,
         dnsNames: [`${WEBHOOK}.${NAMESPACE}.svc`, `${WEBHOOK}.${NAMESPACE}.svc.cluster.local`],
         privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
         issuerRef: { group: "cert-manager.io", kind: "Issuer", name: `${WEBHOOK}-selfsigned` },
       });
-      const deployment = find(certManager, "Deployment", WEBHOOK);
-      const args = flags(onlyContainer(deployment).args ?? []);
+      const deployment = rendered.find(certManager, "Deployment", WEBHOOK);
+      const args = rendered.flags(rendered.onlyContainer(deployment).args ?? []);
       expect(args.get("cert-dir")).to.equal("/var/run/trustgate/tls");
       expect(args.has("cert-secret") || args.has("webhook-configuration")).to.equal(false);
-      expect(podSpec(deployment).volumes).to.deep.equal([
+      expect(rendered.podSpec(deployment).volumes).to.deep.equal([
         { name: "tls", secret: { secretName: `${WEBHOOK}-tls` } },
       ]);
-      const ownIssuer = manifests(
+      const ownIssuer = rendered.manifests(
         succeeded(
           await template([
             "--set",
@@ -192,10 +189,10 @@ describe("Helm chart charts/trustgate: the admission webhook's objects (real hel
         ),
       );
       expect(ownIssuer.map((o) => o.kind)).to.not.include("Issuer");
-      expect(find(ownIssuer, "Certificate", WEBHOOK)["spec"]).to.deep.include({
+      expect(rendered.find(ownIssuer, "Certificate", WEBHOOK)["spec"]).to.deep.include({
         issuerRef: { name: "corp-ca", kind: "ClusterIssuer" },
       });
-      const off = manifests(
+      const off = rendered.manifests(
         succeeded(await template(["--set", "webhook.enabled=false"]), "helm template (no webhook)"),
       );
       expect(off.filter((o) => o.metadata.name.startsWith(WEBHOOK))).to.deep.equal([]);
@@ -207,14 +204,14 @@ describe("Helm chart charts/trustgate: the admission webhook's objects (real hel
         egress: unknown[];
         policyTypes: string[];
       };
-      const policy = find(objectsOf("default"), "NetworkPolicy", WEBHOOK)["spec"] as Policy;
+      const policy = rendered.find(objectsOf("default"), "NetworkPolicy", WEBHOOK)["spec"] as Policy;
       expect(policy.policyTypes).to.deep.equal(["Ingress", "Egress"]);
       expect(policy.ingress).to.deep.equal([
         { ports: [{ protocol: "TCP", port: 9443 }] },
         { ports: [{ protocol: "TCP", port: 8080 }] },
       ]);
       expect(policy.egress).to.have.length(2);
-      const pinned = find(objectsOf("network"), "NetworkPolicy", WEBHOOK)["spec"] as Policy;
+      const pinned = rendered.find(objectsOf("network"), "NetworkPolicy", WEBHOOK)["spec"] as Policy;
       expect(pinned.ingress[1]?.from, "scrapes as for the controller").to.deep.equal([
         { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } },
       ]);

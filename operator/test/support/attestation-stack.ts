@@ -13,7 +13,8 @@ import { removeHosts } from "./hosts.ts";
 import { writeServiceAccountKubeconfig } from "./identities.ts";
 import { installTrustgate, startFixtureAgent, SYSTEM_NS } from "./install.ts";
 import { startTrustgate } from "./trustgate-process.ts";
-import { anAttestationPolicy } from "./builders/attestation-policy.ts";
+import { anAttestationPolicy, SIMULATED_SNP_POLICY_SPEC } from "./builders/attestation-policy.ts";
+import { kubeConfig, makeTempDir } from "./control-plane.ts";
 
 /** Freshness of a suite's policy unless it sets its own: one challenge outlives a slow round, none expires in a run. */
 const SUITE_FRESHNESS: AttestationPolicySpec["freshness"] = {
@@ -34,18 +35,33 @@ export interface AttestationStack {
 /**
  * What an attestation suite runs on the shared API server: trustgate installed (RBAC, admission policies),
  * a simulated TEE/GPU PKI, an AttestationPolicy, one fixture host with its agent, the controller under its
- * own ServiceAccount trusting the simulated roots (`--test-trust-roots`), and the KubeVirt simulator.
+ * own ServiceAccount trusting the simulated roots (`--test-trust-roots`), and the KubeVirt simulator. By default the
+ * host is a simulated SEV-SNP one and the policy one that its simulated guest satisfies.
  */
+export interface AttestationStackOptions {
+  dir: string;
+  namespace: string;
+  node: string;
+  /** Fixture host (default snp-genoa-4xh100). */
+  fixture?: string;
+  /** The policy (default spec: SIMULATED_SNP_POLICY_SPEC). */
+  policy: { name: string; spec?: AttestationPolicySpec };
+  controllerArgs?: string[];
+}
+
+/** A suite's `before`: the admin kubeconfig, a temp directory named `<prefix>…`, and the suite's stack in it. */
+export async function startSuiteStack(
+  prefix: string,
+  options: Omit<AttestationStackOptions, "dir">,
+): Promise<{ admin: KubeConfig; dir: string; stack: AttestationStack }> {
+  const admin = await kubeConfig();
+  const dir = await makeTempDir(prefix);
+  return { admin, dir, stack: await startAttestationStack(admin, { ...options, dir }) };
+}
+
 export async function startAttestationStack(
   admin: KubeConfig,
-  options: {
-    dir: string;
-    namespace: string;
-    node: string;
-    fixture: string;
-    policy: { name: string; spec: AttestationPolicySpec };
-    controllerArgs?: string[];
-  },
+  options: AttestationStackOptions,
 ): Promise<AttestationStack> {
   const { dir, node } = options;
   await installTrustgate(admin, { kubevirt: true, namespaces: [options.namespace] });
@@ -55,10 +71,16 @@ export async function startAttestationStack(
     group: "trustgate.io",
     version: "v1alpha1",
     plural: "attestationpolicies",
-    body: anAttestationPolicy(options.policy.name, { freshness: SUITE_FRESHNESS, ...options.policy.spec }),
+    body: anAttestationPolicy(options.policy.name, {
+      freshness: SUITE_FRESHNESS,
+      ...(options.policy.spec ?? SIMULATED_SNP_POLICY_SPEC),
+    }),
   });
   const processes: ManagedProcess[] = [];
-  processes.push((await startFixtureAgent(admin, { node, fixture: options.fixture }, dir, "2s")).process);
+  processes.push(
+    (await startFixtureAgent(admin, { node, fixture: options.fixture ?? "snp-genoa-4xh100" }, dir, "2s"))
+      .process,
+  );
   const controllerKc = await writeServiceAccountKubeconfig(admin, SYSTEM_NS, "trustgate-controller", dir);
   const controller = startTrustgate(
     "controller",

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { type Manifest, onlyContainer, podSpec } from "./chart.ts";
+import { type Manifest, onlyContainer, podSpec } from "./chart-manifests.ts";
 
 /**
  * The chart's baseline for its unprivileged Deployments (controller, webhook): 2 replicas under their own

@@ -4,20 +4,13 @@ import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  AuthorizationV1Api,
-  CoreV1Api,
-  KubeConfig,
-  type KubernetesObject,
-  type V1Container,
-  type V1PodSpec,
-} from "@kubernetes/client-node";
-import { parseAllDocuments } from "yaml";
+import { AuthorizationV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { resolveBinDir } from "../../../hack/lib/find-binaries.ts";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import { applyCrds, readCrdFile } from "./crd-install.ts";
 import { makeTempDir, sharedControlPlane } from "./control-plane.ts";
 import { REPO_ROOT } from "./samples.ts";
+import { manifests, type Manifest } from "./chart-manifests.ts";
 
 /** The chart's folder. */
 export const CHART = join(REPO_ROOT, "charts/trustgate");
@@ -43,14 +36,6 @@ export const VALUE_SETS: Record<string, string[]> = {
   monitoring: ["ci/monitoring-values.yaml"],
   network: ["ci/network-values.yaml"],
 };
-
-/** A rendered object: kind, apiVersion and metadata.name always present. */
-export interface Manifest extends KubernetesObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  [field: string]: unknown;
-}
 
 /** How a binary exited and what it printed. */
 export interface RunResult {
@@ -102,57 +87,6 @@ export function succeeded(result: RunResult, what: string): string {
     throw new Error(`${what} exited with ${String(result.code)}:\n${result.stderr}${result.stdout}`);
   }
   return result.stdout;
-}
-
-/** The non-empty documents of a multi-document YAML text. */
-export function manifests(text: string): Manifest[] {
-  return parseAllDocuments(text)
-    .map((doc) => doc.toJS() as Manifest | null)
-    .filter((obj): obj is Manifest => obj !== null);
-}
-
-/** The object of `kind` named `name`; throws when there is none. */
-export function find(objects: Manifest[], kind: string, name: string): Manifest {
-  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
-  if (found === undefined) throw new Error(`no ${kind} ${name} rendered`);
-  return found;
-}
-
-/** The pod template's spec of a Deployment or DaemonSet. */
-export function podSpec(workload: Manifest): V1PodSpec {
-  return (workload as unknown as { spec: { template: { spec: V1PodSpec } } }).spec.template.spec;
-}
-
-/** The single container of a workload; throws when it has more or none. */
-export function onlyContainer(workload: Manifest): V1Container {
-  const [container, ...others] = podSpec(workload).containers;
-  if (container === undefined || others.length > 0) throw new Error("expected exactly one container");
-  return container;
-}
-
-/** The objects of a file in the chart (e.g. files/rbac/agent.yaml). */
-export async function fileObjects(relativePath: string): Promise<Manifest[]> {
-  return manifests(await readFile(join(CHART, relativePath), "utf8"));
-}
-
-/** "--name=value" flags of a container's args as a map. */
-export function flags(args: string[]): Map<string, string | true> {
-  const result = new Map<string, string | true>();
-  for (const arg of args.filter((a) => a.startsWith("--"))) {
-    const eq = arg.indexOf("=");
-    if (eq < 0) result.set(arg.slice(2), true);
-    else result.set(arg.slice(2, eq), arg.slice(eq + 1));
-  }
-  return result;
-}
-
-/** `args` with the value of every "--name=..." flag named in `values` replaced. */
-export function withFlags(args: string[] | undefined, values: Record<string, string>): string[] {
-  return (args ?? []).map((arg) => {
-    const eq = arg.indexOf("=");
-    const value = arg.startsWith("--") && eq > 0 ? values[arg.slice(2, eq)] : undefined;
-    return value === undefined ? arg : `${arg.slice(0, eq + 1)}${value}`;
-  });
 }
 
 /** An access question; the scope is "" (cluster-wide), a namespace, or "namespace#name" for one object. */
