@@ -17,13 +17,14 @@ import { httpsGet } from "../../../hack/lib/https-get.ts";
 import { type ManagedProcess, tailFile } from "../../../hack/lib/managed-process.ts";
 import { signAttestationResult } from "../../src/attestation/result/result-token.ts";
 import { generateSigningKey, publicJwks } from "../../src/attestation/result/signing-keys.ts";
-import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import { applyManifestFile, waitUntil } from "../support/apply.ts";
 import { startLocalWebhook, WEBHOOK_CONFIGURATION as VWC } from "../support/webhook.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { installTrustgate, SYSTEM_NS } from "../support/install.ts";
 import { REPO_ROOT } from "../support/samples.ts";
 import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
+import { attestedStatus } from "../support/builders/admission-requests.ts";
+import { refusal } from "../support/kube-request.ts";
 import { anAttestationPolicy } from "../support/builders/attestation-policy.ts";
 
 const SUFFIX = Date.now().toString(36);
@@ -36,17 +37,6 @@ const LABEL = "trustgate.io/requires-attested-vm";
 const CVM = { group: "trustgate.io", version: "v1alpha1", plural: "confidentialvms" };
 const ATP = { group: "trustgate.io", version: "v1alpha1", plural: "attestationpolicies" };
 const IMAGE = `registry.example.com/trustgate/cvm@sha256:${"ab".repeat(32)}`;
-
-function denial(error: unknown): string {
-  const status = apiErrorStatus(error);
-  if (status === undefined) throw error as Error;
-  return status.message;
-}
-
-/** The error message of a create, or undefined when it was admitted. */
-async function refusal(create: () => Promise<unknown>): Promise<string | undefined> {
-  return create().then(() => undefined, denial);
-}
 
 describe("trustgate webhook (a process under the chart's webhook RBAC, called by the real API server)", function () {
   this.timeout(120_000);
@@ -100,27 +90,7 @@ describe("trustgate webhook (a process under the chart's webhook RBAC, called by
     message: string,
   ) =>
     objects().patchNamespacedCustomObjectStatus(
-      {
-        ...CVM,
-        namespace: NS,
-        name,
-        body: {
-          status: {
-            phase: status === "True" ? "Attested" : "Attesting",
-            attestation: { verifiedAt: new Date().toISOString(), expiresAt: expiresAt.toISOString() },
-            conditions: [
-              {
-                type: "Attested",
-                status,
-                reason,
-                message,
-                observedGeneration: 1,
-                lastTransitionTime: new Date().toISOString(),
-              },
-            ],
-          },
-        },
-      },
+      { ...CVM, namespace: NS, name, body: { status: attestedStatus(status, expiresAt, reason, message) } },
       mergePatch,
     );
   const webhookLog = (): string => `\n--- webhook log:\n${tailFile(webhook.logPath, 40)}`;
@@ -229,15 +199,8 @@ describe("trustgate webhook (a process under the chart's webhook RBAC, called by
   it("gates an admitted Pod's image changes and ephemeral containers once its CVM is no longer attested", async () => {
     // Its own policy, so the policy-deletion case below counts only its own CVMs.
     await objects().createClusterCustomObject({
-      group: "trustgate.io",
-      version: "v1alpha1",
-      plural: "attestationpolicies",
-      body: {
-        apiVersion: "trustgate.io/v1alpha1",
-        kind: "AttestationPolicy",
-        metadata: { name: `${POLICY}-lapsing`, labels: { [TEST_LABEL]: SUFFIX } },
-        spec: {},
-      },
+      ...ATP,
+      body: anAttestationPolicy(`${POLICY}-lapsing`, {}, { labels: { [TEST_LABEL]: SUFFIX } }),
     });
     await waitUntil(
       "the webhook sees the policy",

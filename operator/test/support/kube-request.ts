@@ -1,6 +1,7 @@
 import type { RequestOptions } from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { httpsGet, type HttpsResponse } from "../../../hack/lib/https-get.ts";
+import { apiErrorStatus } from "../../src/kube/api-error.ts";
 
 function pemText(value: RequestOptions["ca"]): string | undefined {
   if (value === undefined) return undefined;
@@ -25,4 +26,16 @@ export async function kubeGet(
     key: pemText(tls.key as RequestOptions["ca"]),
     headers,
   });
+}
+
+/** The API server's message refusing `request` (an admission webhook's or policy's denial), or undefined when it was admitted. */
+export async function refusal(request: () => Promise<unknown>): Promise<string | undefined> {
+  return request().then(
+    () => undefined,
+    (error: unknown) => {
+      const status = apiErrorStatus(error);
+      if (status === undefined) throw error as Error;
+      return status.message;
+    },
+  );
 }

@@ -73,6 +73,30 @@ export function aWorkload(
   };
 }
 
+/** A ConfidentialVM's status with one Attested condition and a result expiring at `expiresAt`. */
+export function attestedStatus(
+  status: "True" | "False",
+  expiresAt: Date,
+  reason: string,
+  message: string,
+  now = new Date(),
+): NonNullable<ConfidentialVM["status"]> {
+  return {
+    phase: status === "True" ? "Attested" : "Attesting",
+    attestation: { verifiedAt: now.toISOString(), expiresAt: expiresAt.toISOString() },
+    conditions: [
+      {
+        type: "Attested",
+        status,
+        reason,
+        message,
+        observedGeneration: 1,
+        lastTransitionTime: now.toISOString(),
+      },
+    ],
+  };
+}
+
 /** A ConfidentialVM with status as the controller writes it once attested (or as `attested` says). */
 export function anAttestedCvm(
   name: string,
