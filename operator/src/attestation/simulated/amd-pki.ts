@@ -49,6 +49,8 @@ export interface AmdCa {
   intermediatePem: string;
   intermediateCn: string;
   intermediateKey: CryptoKey;
+  /** The ARK's private key, which signs the ASK/ASVK and AMD's CRL of them (not kept by a saved simulated PKI). */
+  arkKey?: CryptoKey;
 }
 
 export interface AmdLeafOptions {
@@ -69,8 +71,10 @@ export interface AmdLeaf {
 export type FakePkiOptions = AmdCaOptions & AmdLeafOptions;
 
 export interface FakeAmdPki extends AmdLeaf {
+  product: SnpProduct;
   arkPem: string;
   intermediatePem: string;
+  arkKey: CryptoKey;
   /** Anchors trusting only this ARK (and no built-in intermediates). */
   anchors: TrustAnchors;
 }
@@ -139,7 +143,7 @@ async function certificate(spec: {
   return new Uint8Array(cert.toSchema().toBER());
 }
 
-export async function generateAmdCa(options: AmdCaOptions = {}): Promise<AmdCa> {
+export async function generateAmdCa(options: AmdCaOptions = {}): Promise<AmdCa & { arkKey: CryptoKey }> {
   const product = options.product ?? "Milan";
   const kind = options.kind ?? "vcek";
   const arkKeys = await crypto.subtle.generateKey(AMD_RSA_PSS, true, ["sign", "verify"]);
@@ -170,7 +174,41 @@ export async function generateAmdCa(options: AmdCaOptions = {}): Promise<AmdCa> 
     intermediatePem: derToPem(ask),
     intermediateCn: askCn,
     intermediateKey: askKeys.privateKey,
+    arkKey: arkKeys.privateKey,
   };
+}
+
+/** AMD's CRL of a product's ASKs/ASVKs as KDS serves it: DER, signed by the ARK (RSASSA-PSS SHA-384). */
+export async function issueAmdCrl(
+  ca: { product: SnpProduct; arkKey: CryptoKey },
+  options: { revokedSerials?: number[]; thisUpdate?: Date; nextUpdate?: Date } = {},
+): Promise<Uint8Array> {
+  const crl = new pkijs.CertificateRevocationList();
+  crl.version = 1;
+  crl.issuer = commonNameDn(`ARK-${ca.product}`);
+  crl.thisUpdate = new pkijs.Time({
+    type: pkijs.TimeType.GeneralizedTime,
+    value: options.thisUpdate ?? new Date("2024-01-01T00:00:00Z"),
+  });
+  crl.nextUpdate = new pkijs.Time({
+    type: pkijs.TimeType.GeneralizedTime,
+    value: options.nextUpdate ?? new Date("2039-01-01T00:00:00Z"),
+  });
+  const revoked = options.revokedSerials ?? [];
+  if (revoked.length > 0) {
+    crl.revokedCertificates = revoked.map(
+      (serial) =>
+        new pkijs.RevokedCertificate({
+          userCertificate: new asn1js.Integer({ value: serial }),
+          revocationDate: new pkijs.Time({
+            type: pkijs.TimeType.GeneralizedTime,
+            value: options.thisUpdate ?? new Date("2024-01-01T00:00:00Z"),
+          }),
+        }),
+    );
+  }
+  await crl.sign(ca.arkKey, "SHA-384");
+  return new Uint8Array((crl.toSchema(true) as asn1js.Sequence).toBER());
 }
 
 /** A VCEK/VLEK for one chip and TCB, signed by the CA's ASK/ASVK. */
@@ -201,5 +239,12 @@ export function amdAnchors(arkPem: string): TrustAnchors {
 export async function makeFakeAmdPki(options: FakePkiOptions = {}): Promise<FakeAmdPki> {
   const ca = await generateAmdCa(options);
   const leaf = await issueAmdLeaf(ca, options);
-  return { ...leaf, arkPem: ca.arkPem, intermediatePem: ca.intermediatePem, anchors: amdAnchors(ca.arkPem) };
+  return {
+    ...leaf,
+    product: ca.product,
+    arkPem: ca.arkPem,
+    intermediatePem: ca.intermediatePem,
+    arkKey: ca.arkKey,
+    anchors: amdAnchors(ca.arkPem),
+  };
 }

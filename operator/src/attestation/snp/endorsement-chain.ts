@@ -32,6 +32,8 @@ export interface Endorsement {
   extensions: AmdCertExtensions;
   /** Leaf, intermediate and ARK, each checked against `now` on every use. */
   validity: CertificateValidity[];
+  /** The ASK/ASVK that signed the leaf and the ARK that signed it: what AMD's CRL speaks about and is signed by. */
+  issuers: { intermediate: X509Certificate; ark: X509Certificate };
 }
 
 export interface TrustAnchors {
@@ -184,6 +186,7 @@ export class EndorsementVerifier {
         validityOf(expectedIssuer, intermediate),
         validityOf(`ARK-${ark.product}`, ark.cert),
       ],
+      issuers: { intermediate, ark: ark.cert },
     };
   }
 

@@ -5,6 +5,7 @@ import {
   certChainCollateralKey,
   createAmdKdsSource,
   SNP_CERT_CHAIN_KIND,
+  SNP_CRL_KIND,
   SNP_VCEK_KIND,
   vcekCollateralKey,
 } from "./kds.ts";
@@ -50,7 +51,7 @@ describe("AMD KDS collateral source", () => {
     expect(turin).to.equal("Turin/0001020304050607?blSPL=2&teeSPL=3&snpSPL=4&ucodeSPL=9&fmcSPL=1");
   });
 
-  it("fetches a VCEK and the cert chains from the KDS URLs and caches them", async () => {
+  it("fetches a VCEK, the cert chains and the CRLs from the KDS URLs and caches them", async () => {
     const { fetch, urls } = fakeFetch(() => body("bytes"));
     const source = createAmdKdsSource({ fetch });
     const key = vcekCollateralKey("Genoa", CHIP_ID, { raw: "", bootloader: 1, tee: 0, snp: 2, microcode: 3 });
@@ -58,10 +59,12 @@ describe("AMD KDS collateral source", () => {
     await source.get(SNP_VCEK_KIND, key);
     await source.get(SNP_CERT_CHAIN_KIND, certChainCollateralKey("Milan", "vcek"));
     await source.get(SNP_CERT_CHAIN_KIND, certChainCollateralKey("Turin", "vlek"));
+    await source.get(SNP_CRL_KIND, certChainCollateralKey("Genoa", "vcek"));
     expect(urls).to.deep.equal([
       `https://kdsintf.amd.com/vcek/v1/${key}`,
       "https://kdsintf.amd.com/vcek/v1/Milan/cert_chain",
       "https://kdsintf.amd.com/vlek/v1/Turin/cert_chain",
+      "https://kdsintf.amd.com/vcek/v1/Genoa/crl",
     ]);
   });
 

@@ -8,6 +8,8 @@ import type { SnpProduct, TcbVersion } from "./tcb.ts";
 
 export const SNP_VCEK_KIND = "snp-vcek";
 export const SNP_CERT_CHAIN_KIND = "snp-cert-chain";
+/** AMD's CRL of the ASKs (vcek) or ASVKs (vlek) of a product, signed by its ARK (DER). */
+export const SNP_CRL_KIND = "snp-crl";
 export const AMD_KDS_URL = "https://kdsintf.amd.com";
 
 const VCEK_KEY =
@@ -51,9 +53,10 @@ function kdsUrl(baseUrl: string, kind: string, key: string): { url: string; immu
   if (kind === SNP_VCEK_KIND && VCEK_KEY.test(key)) {
     return { url: `${baseUrl}/vcek/v1/${key}`, immutable: true };
   }
-  const chain = kind === SNP_CERT_CHAIN_KIND ? CHAIN_KEY.exec(key) : null;
+  const chain = kind === SNP_CERT_CHAIN_KIND || kind === SNP_CRL_KIND ? CHAIN_KEY.exec(key) : null;
   if (chain === null) return undefined;
-  return { url: `${baseUrl}/${chain[2] ?? ""}/v1/${chain[1] ?? ""}/cert_chain`, immutable: false };
+  const leaf = kind === SNP_CRL_KIND ? "crl" : "cert_chain";
+  return { url: `${baseUrl}/${chain[2] ?? ""}/v1/${chain[1] ?? ""}/${leaf}`, immutable: false };
 }
 
 export function createAmdKdsSource(options: AmdKdsSourceOptions = {}): CollateralSource {

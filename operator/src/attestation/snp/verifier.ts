@@ -13,7 +13,9 @@ import {
   type VerificationError,
   type VerifyOptions,
 } from "../types.ts";
+import { amdCrlErrors } from "./amd-crl.ts";
 import { AMD_INTERMEDIATES } from "./amd-intermediates.ts";
+import { certChainCollateralKey, SNP_CRL_KIND } from "./kds.ts";
 import { AMD_ARKS } from "./amd-roots.ts";
 import { snpClaims } from "./claims.ts";
 import { EndorsementVerifier, type Endorsement, type TrustAnchors } from "./endorsement-chain.ts";
@@ -73,6 +75,23 @@ async function endorse(
   }
 }
 
+/**
+ * AMD's CRL for the endorsement's ASK/ASVK, when the collateral source has it (KDS, or an offline directory): a
+ * revoked intermediate is CertificateRevoked. Without a collateral source, or without a CRL there, it is not checked.
+ */
+async function revocationErrors(
+  endorsement: Endorsement,
+  options: VerifyOptions,
+): Promise<VerificationError[]> {
+  const collateral = options.collateral;
+  if (collateral === undefined) return [];
+  const crl = await collateral.get(
+    SNP_CRL_KIND,
+    certChainCollateralKey(endorsement.product, endorsement.keyKind === "vlek" ? "vlek" : "vcek"),
+  );
+  return crl === undefined ? [] : amdCrlErrors(crl, endorsement, options.now);
+}
+
 async function verifySnp(
   endorsements: EndorsementVerifier,
   evidence: TeeEvidence,
@@ -103,6 +122,7 @@ async function verifySnp(
     code: "ChainInvalid",
     message,
   }));
+  authenticityErrors.push(...(await revocationErrors(endorsement, options)));
   if (!verifyReportSignature(report, endorsement.publicKey)) {
     const signer = endorsement.keyKind.toUpperCase();
     authenticityErrors.push({
