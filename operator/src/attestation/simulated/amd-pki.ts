@@ -6,7 +6,7 @@
 import * as asn1js from "asn1js";
 import { KeyObject, webcrypto } from "node:crypto";
 import * as pkijs from "pkijs";
-import { commonNameDn } from "../../crypto/x509-builder.ts";
+import { commonNameDn, x509Time } from "../../crypto/x509-builder.ts";
 import type { TrustAnchors } from "../snp/endorsement-chain.ts";
 import { derToPem } from "../../crypto/pem.ts";
 import type { SnpProduct, TcbComponent } from "../snp/tcb.ts";
@@ -186,24 +186,15 @@ export async function issueAmdCrl(
   const crl = new pkijs.CertificateRevocationList();
   crl.version = 1;
   crl.issuer = commonNameDn(`ARK-${ca.product}`);
-  crl.thisUpdate = new pkijs.Time({
-    type: pkijs.TimeType.GeneralizedTime,
-    value: options.thisUpdate ?? new Date("2024-01-01T00:00:00Z"),
-  });
-  crl.nextUpdate = new pkijs.Time({
-    type: pkijs.TimeType.GeneralizedTime,
-    value: options.nextUpdate ?? new Date("2039-01-01T00:00:00Z"),
-  });
+  crl.thisUpdate = x509Time(options.thisUpdate ?? new Date("2024-01-01T00:00:00Z"));
+  crl.nextUpdate = x509Time(options.nextUpdate ?? new Date("2039-01-01T00:00:00Z"));
   const revoked = options.revokedSerials ?? [];
   if (revoked.length > 0) {
     crl.revokedCertificates = revoked.map(
       (serial) =>
         new pkijs.RevokedCertificate({
           userCertificate: new asn1js.Integer({ value: serial }),
-          revocationDate: new pkijs.Time({
-            type: pkijs.TimeType.GeneralizedTime,
-            value: options.thisUpdate ?? new Date("2024-01-01T00:00:00Z"),
-          }),
+          revocationDate: x509Time(options.thisUpdate ?? new Date("2024-01-01T00:00:00Z")),
         }),
     );
   }
