@@ -4,6 +4,7 @@
  */
 import { EvidenceError, type CollateralSource } from "../types.ts";
 import * as kinds from "./kinds.ts";
+import { causeOf } from "./fetch-errors.ts";
 
 export const INTEL_PCS_URL = "https://api.trustedservices.intel.com";
 export const INTEL_ROOT_CA_CRL_URL = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der";
@@ -92,7 +93,9 @@ export function createIntelPcsSource(options: IntelPcsSourceOptions = {}): Colla
     try {
       response = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
-      throw new EvidenceError("CollateralUnavailable", `Intel PCS ${url} unreachable`, { cause: error });
+      throw new EvidenceError("CollateralUnavailable", `Intel PCS ${url} unreachable: ${causeOf(error)}`, {
+        cause: error,
+      });
     }
     if (response.status === 404) return {};
     if (!response.ok) {

@@ -5,6 +5,7 @@
 import { BoundedMap } from "../bounded-map.ts";
 import { EvidenceError, type CollateralSource } from "../types.ts";
 import type { SnpProduct, TcbVersion } from "./tcb.ts";
+import { causeOf } from "../collateral/fetch-errors.ts";
 
 export const SNP_VCEK_KIND = "snp-vcek";
 export const SNP_CERT_CHAIN_KIND = "snp-cert-chain";
@@ -72,7 +73,9 @@ export function createAmdKdsSource(options: AmdKdsSourceOptions = {}): Collatera
     try {
       response = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
-      throw new EvidenceError("CollateralUnavailable", `AMD KDS ${url} unreachable`, { cause: error });
+      throw new EvidenceError("CollateralUnavailable", `AMD KDS ${url} unreachable: ${causeOf(error)}`, {
+        cause: error,
+      });
     }
     if (response.status === 404) return undefined;
     if (!response.ok) {
