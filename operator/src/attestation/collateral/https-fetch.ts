@@ -6,7 +6,8 @@
 import type { IncomingMessage } from "node:http";
 import { request } from "node:https";
 
-function body(res: IncomingMessage): Promise<Buffer> {
+/** The whole body of an HTTP message. */
+export function readBody(res: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     res.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -38,7 +39,7 @@ export function httpsFetchTrusting(caPem: string): typeof globalThis.fetch {
         target,
         { method: "GET", ca: caPem, ...(init?.signal == null ? {} : { signal: init.signal }) },
         (res) => {
-          body(res).then((bytes) => {
+          readBody(res).then((bytes) => {
             const status = res.statusCode ?? 500;
             resolve(new Response(status === 204 ? null : bytes, { status, headers: headersOf(res) }));
           }, reject);
