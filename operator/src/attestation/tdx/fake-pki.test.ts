@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { join } from "node:path";
 import {
+  crl,
   fakeCollateral,
   fakeEvidence,
   fakePki,
@@ -10,7 +11,8 @@ import {
   type FakePki,
 } from "../../../test/support/fakes/intel-pki.ts";
 import { FIXTURE_TDX_DIR } from "../../../test/fixtures/tdx/items.ts";
-import type { TeeEvidence, TeeVerification } from "../types.ts";
+import { SGX_PCK_CRL } from "../collateral/kinds.ts";
+import type { CollateralSource, TeeEvidence, TeeVerification } from "../types.ts";
 import { tdxTeeFromItem } from "../../../test/support/evidence/tdx-bundle-from-item.ts";
 import { createTdxVerifier, tdxVerifier } from "./verifier.ts";
 
@@ -51,6 +53,25 @@ describe("chains, CRLs and revocation under a test-only PKI", function () {
     expect(codes(result)).to.deep.equal(["CertificateRevoked"]);
     expect(result.authentic).to.equal(false);
     expect(result.tcbStatus).to.equal("Revoked");
+  });
+
+  it("the operator's newer PCK CRL wins over the bundle's older, still valid one (anti-rollback): Revoked", async () => {
+    const older = fakeCollateral(pki, real.collateral ?? {});
+    const bundle = fakeEvidence(pki, real, older);
+    expect((await verify(bundle)).authentic, "the bundle's own, older CRL lists nothing").to.equal(true);
+    /** The operator's collateral source, holding a PCK CRL issued at `thisUpdate` that lists the PCK. */
+    const operatorRevoking = (thisUpdate: string): CollateralSource => {
+      const revoking = crl(pki.pckCa, [pki.leaf], pki.pckCa.keys.privateKey, new Date(thisUpdate));
+      const der = Buffer.from(revoking, "base64");
+      return { get: (kind) => Promise.resolve(kind === SGX_PCK_CRL ? der : undefined) };
+    };
+    const withSource = (collateral: CollateralSource) =>
+      createTdxVerifier({ anchors: pki.anchors }).verify(bundle, { now, collateral });
+    const result = await withSource(operatorRevoking("2025-03-01T00:00:00Z"));
+    expect(codes(result)).to.deep.equal(["CertificateRevoked"]);
+    expect(result.authentic).to.equal(false);
+    // The bundle's collateral still wins when it is the newer one.
+    expect((await withSource(operatorRevoking("2024-06-01T00:00:00Z"))).authentic).to.equal(true);
   });
 
   it("a PCK CA on the root CA CRL is Revoked", async () => {
