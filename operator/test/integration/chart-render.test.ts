@@ -323,7 +323,7 @@ describe("Helm chart charts/trustgate: rendering (real helm)", function () {
       });
     });
 
-    it("limits the controller's network to the API server, DNS and metrics scrapes (and the agent's to the first two)", function () {
+    it("limits the controller's network to the API server, DNS, the attestation services and metrics scrapes (the agent's to the first two)", function () {
       const policy = find(objectsOf("default"), "NetworkPolicy", CONTROLLER)["spec"] as {
         policyTypes: string[];
         ingress: { ports: { port: number }[]; from?: unknown }[];
@@ -334,7 +334,11 @@ describe("Helm chart charts/trustgate: rendering (real helm)", function () {
       expect(policy.egress.map((e) => e.ports.map((p) => `${p.protocol}/${String(p.port)}`))).to.deep.equal([
         ["TCP/443", "TCP/6443"],
         ["UDP/53", "TCP/53"],
+        ["TCP/443"],
       ]);
+      expect(policy.egress[2]?.to, "the attestation services: any address unless cidrs say where").to.equal(
+        undefined,
+      );
       const agent = find(objectsOf("default"), "NetworkPolicy", AGENT)["spec"] as Record<string, unknown>;
       expect(agent["ingress"], "no ingress rule: nothing may connect to the agent").to.equal(undefined);
       expect(agent["policyTypes"]).to.deep.equal(["Ingress", "Egress"]);
@@ -347,7 +351,8 @@ describe("Helm chart charts/trustgate: rendering (real helm)", function () {
       expect(pinned.ingress[0]?.from).to.deep.equal([
         { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } },
       ]);
-      expect(pinned.egress).to.have.length(3);
+      expect(pinned.egress[2]?.to).to.deep.equal([{ ipBlock: { cidr: "203.0.113.0/24" } }]);
+      expect(pinned.egress).to.have.length(4);
       expect(objectsOf("monitoring").filter((o) => o.kind === "NetworkPolicy")).to.be.empty;
     });
 
