@@ -14,13 +14,8 @@ import { collectEvidence, type EvidenceProviders } from "./evidence.ts";
 import { newGuestKey, type GuestKey } from "./guest-key.ts";
 import { hardwareHints } from "./hardware.ts";
 import type { CvmApi } from "./kube/cvm-client.ts";
-import { checkOwnResult } from "./operator-trust.ts";
-import {
-  openReleasedSecret,
-  SealedToAnotherKeyError,
-  writeSecretFiles,
-  type OperatorTrust,
-} from "./secrets.ts";
+import { checkOwnResult, type OperatorTrust } from "./operator-trust.ts";
+import { openReleasedSecret, SealedToAnotherKeyError, writeSecretFiles } from "./secrets.ts";
 import type { SelfCheck } from "./self-check.ts";
 
 export interface GuestDeps {

@@ -5,13 +5,33 @@
  * the guest's last answer, not contraindicated and not expired.
  */
 import { readFile } from "node:fs/promises";
-import { createLocalJWKSet, jwtVerify, type JWK } from "jose";
+import { createLocalJWKSet, jwtVerify, type JWK, type JWTPayload, type JWTVerifyOptions } from "jose";
 import {
   RESULT_TOKEN_TYPE,
   type AttestationResultClaims,
 } from "../../operator/src/attestation/result/result-token.ts";
 import type { GuestKey } from "./guest-key.ts";
-import type { OperatorTrust } from "./secrets.ts";
+
+/** What the guest trusts: the operator's JWKS (pinned in the measured image, not cloud-init) and its own CVM. */
+export interface OperatorTrust {
+  jwks: { keys: JWK[] };
+  /** `namespace/name` of the guest's ConfidentialVM. */
+  subject: string;
+}
+
+/** The claims of a JWT the operator signed (ES256, a key of the pinned JWKS) for this CVM (`sub`); throws otherwise. */
+export async function verifyOperatorJwt<T extends JWTPayload>(
+  jwt: string,
+  trust: OperatorTrust,
+  options: Pick<JWTVerifyOptions, "typ" | "requiredClaims" | "currentDate">,
+): Promise<T> {
+  const { payload } = await jwtVerify(jwt, createLocalJWKSet(trust.jwks), {
+    ...options,
+    algorithms: ["ES256"],
+    subject: trust.subject,
+  });
+  return payload as T;
+}
 
 export const DEFAULT_OPERATOR_JWKS_FILE = "/etc/trustgate/operator-jwks.json";
 
@@ -39,15 +59,11 @@ export async function checkOwnResult(
   if (token === undefined || token === "") return { ok: false, reason: "no signed result yet" };
   let claims: AttestationResultClaims;
   try {
-    claims = (
-      await jwtVerify(token, createLocalJWKSet(trust.jwks), {
-        algorithms: ["ES256"],
-        typ: RESULT_TOKEN_TYPE,
-        subject: trust.subject,
-        currentDate: now,
-        requiredClaims: ["iss", "sub", "iat", "exp", "nonce", "cnf"],
-      })
-    ).payload as AttestationResultClaims;
+    claims = await verifyOperatorJwt<AttestationResultClaims>(token, trust, {
+      typ: RESULT_TOKEN_TYPE,
+      currentDate: now,
+      requiredClaims: ["iss", "sub", "iat", "exp", "nonce", "cnf"],
+    });
   } catch (error) {
     return {
       ok: false,

@@ -15,13 +15,8 @@ import {
   type StoredSigningKey,
 } from "../../operator/src/attestation/result/signing-keys.ts";
 import { newGuestKey, type GuestKey } from "./guest-key.ts";
-import {
-  openReleasedSecret,
-  SealedToAnotherKeyError,
-  validSecretKey,
-  writeSecretFiles,
-  type OperatorTrust,
-} from "./secrets.ts";
+import { openReleasedSecret, SealedToAnotherKeyError, validSecretKey, writeSecretFiles } from "./secrets.ts";
+import type { OperatorTrust } from "./operator-trust.ts";
 
 const NOW = new Date("2026-11-25T10:00:00Z");
 const CVM = "team-a/llm";

@@ -11,12 +11,13 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { compactDecrypt, createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from "jose";
+import { compactDecrypt, decodeProtectedHeader, type JWTPayload } from "jose";
 import {
   RELEASED_SECRET_TYPE,
   type ReleasedSecretClaims,
 } from "../../operator/src/attestation/result/secret-release.ts";
 import type { GuestKey } from "./guest-key.ts";
+import { verifyOperatorJwt, type OperatorTrust } from "./operator-trust.ts";
 
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
@@ -25,13 +26,6 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 const TEMP_PREFIX = "..tmp-";
 
 export class SealedToAnotherKeyError extends Error {}
-
-/** What the guest trusts: the operator's JWKS (pinned in the measured image, not cloud-init) and its own CVM. */
-export interface OperatorTrust {
-  jwks: { keys: JWK[] };
-  /** `namespace/name` of the guest's ConfidentialVM. */
-  subject: string;
-}
 
 export function validSecretName(name: string): boolean {
   return name.length <= 253 && SECRET_NAME.test(name);
@@ -50,14 +44,10 @@ async function verifiedRelease(
 ): Promise<ReleasedSecretClaims> {
   let claims: ReleasedSecretClaims;
   try {
-    claims = (
-      await jwtVerify(signed, createLocalJWKSet(trust.jwks), {
-        algorithms: ["ES256"],
-        typ: RELEASED_SECRET_TYPE,
-        subject: trust.subject,
-        requiredClaims: ["iss", "sub", "iat"],
-      })
-    ).payload as unknown as ReleasedSecretClaims;
+    claims = await verifyOperatorJwt<ReleasedSecretClaims & JWTPayload>(signed, trust, {
+      typ: RELEASED_SECRET_TYPE,
+      requiredClaims: ["iss", "sub", "iat"],
+    });
   } catch (error) {
     throw new Error(`the secret is not signed by the operator for this CVM: ${(error as Error).message}`);
   }

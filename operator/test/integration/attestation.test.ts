@@ -274,19 +274,21 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
         spec: { snp: { measurement: ["00".repeat(48)] } },
       },
     });
+    const setPolicyRef = (policyRef: string) =>
+      objects.patchNamespacedCustomObject(
+        {
+          ...trustgate,
+          namespace: NS,
+          plural: "confidentialvms",
+          name: "secure-llm",
+          body: { spec: { policyRef } },
+        },
+        mergePatch,
+      );
     const before = await cvm("secure-llm");
     expect(attested(before).status).to.equal("True");
     expect(before?.status?.attestation).to.deep.include({ policyName: "attest-sim", policyGeneration: 1 });
-    await objects.patchNamespacedCustomObject(
-      {
-        ...trustgate,
-        namespace: NS,
-        plural: "confidentialvms",
-        name: "secure-llm",
-        body: { spec: { policyRef: "attest-sim-strict" } },
-      },
-      mergePatch,
-    );
+    await setPolicyRef("attest-sim-strict");
     await waitUntil(
       "secure-llm no longer Attested",
       async () => attested(await cvm("secure-llm")).status === "False",
@@ -304,16 +306,7 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
       verdict: "contraindicated",
     });
     expect(after?.status?.attestation?.token).to.equal(undefined);
-    await objects.patchNamespacedCustomObject(
-      {
-        ...trustgate,
-        namespace: NS,
-        plural: "confidentialvms",
-        name: "secure-llm",
-        body: { spec: { policyRef: "attest-sim" } },
-      },
-      mergePatch,
-    );
+    await setPolicyRef("attest-sim");
     await waitUntil(
       "secure-llm attested again under its first policy",
       async () => attested(await cvm("secure-llm")).status === "True",

@@ -4,6 +4,7 @@ import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { JWKS_CONFIGMAP } from "../../src/controllers/signing-key-store.ts";
 import { guestConfigSecretName } from "../../src/kubevirt/virtual-machine.ts";
+import { waitUntil } from "./apply.ts";
 import { SYSTEM_NS } from "./install.ts";
 
 interface CloudConfig {
@@ -21,15 +22,19 @@ export interface GuestFiles {
 /** Waits for the controller's JWKS ConfigMap (in the controller's namespace) and returns its JWKS. */
 async function operatorJwks(kc: KubeConfig): Promise<string> {
   const core = kc.makeApiClient(CoreV1Api);
-  for (let waited = 0; waited < 30_000; waited += 200) {
-    const map = await core
-      .readNamespacedConfigMap({ name: JWKS_CONFIGMAP, namespace: SYSTEM_NS })
-      .catch(() => undefined);
-    const jwks = map?.data?.["jwks.json"];
-    if (jwks !== undefined) return jwks;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`no ConfigMap ${SYSTEM_NS}/${JWKS_CONFIGMAP}: is the controller running?`);
+  let jwks: string | undefined;
+  await waitUntil(
+    `ConfigMap ${SYSTEM_NS}/${JWKS_CONFIGMAP} (is the controller running?)`,
+    async () => {
+      const map = await core
+        .readNamespacedConfigMap({ name: JWKS_CONFIGMAP, namespace: SYSTEM_NS })
+        .catch(() => undefined);
+      jwks = map?.data?.["jwks.json"];
+      return jwks !== undefined;
+    },
+    30_000,
+  );
+  return jwks ?? "";
 }
 
 /**

@@ -47,24 +47,28 @@ function allowed(list: readonly string[] | undefined, value: string): boolean {
 }
 
 function versionViolations(gpu: GpuResult, policy: GpuPolicy): PolicyViolation[] {
-  const violations: PolicyViolation[] = [];
-  if (!allowed(policy.allowedDriverVersions, gpu.driverVersion)) {
-    violations.push({
-      field: "spec.gpu.allowedDriverVersions",
-      expected: [...(policy.allowedDriverVersions ?? [])],
+  const checks = [
+    {
+      field: "allowedDriverVersions",
+      what: "driver",
+      list: policy.allowedDriverVersions,
       actual: gpu.driverVersion,
-      message: `GPU ${gpu.index} runs driver ${gpu.driverVersion || "(none reported)"}, which the policy does not allow`,
-    });
-  }
-  if (!allowed(policy.allowedVbiosVersions, gpu.vbiosVersion)) {
-    violations.push({
-      field: "spec.gpu.allowedVbiosVersions",
-      expected: [...(policy.allowedVbiosVersions ?? [])],
+    },
+    {
+      field: "allowedVbiosVersions",
+      what: "VBIOS",
+      list: policy.allowedVbiosVersions,
       actual: gpu.vbiosVersion,
-      message: `GPU ${gpu.index} runs VBIOS ${gpu.vbiosVersion || "(none reported)"}, which the policy does not allow`,
-    });
-  }
-  return violations;
+    },
+  ] as const;
+  return checks
+    .filter(({ list, actual }) => !allowed(list, actual))
+    .map(({ field, what, list, actual }) => ({
+      field: `spec.gpu.${field}`,
+      expected: [...(list ?? [])],
+      actual,
+      message: `GPU ${gpu.index} runs ${what} ${actual || "(none reported)"}, which the policy does not allow`,
+    }));
 }
 
 function assignmentViolations(gpus: readonly GpuResult[], assignment: GpuAssignment): PolicyViolation[] {

@@ -6,6 +6,7 @@
 import type { ConfidentialVMStatusEvidenceTeeCollateral } from "../../api/v1alpha1/generated/types.ts";
 import * as kinds from "../collateral/kinds.ts";
 import { toVerificationError, type CollateralSource, type VerificationError } from "../types.ts";
+import { BoundedMap } from "../bounded-map.ts";
 import { decodeCrlBytes, parseCrl } from "./crl.ts";
 import { splitSignedJson } from "./signed-json.ts";
 
@@ -39,6 +40,17 @@ const qeIdentityOf = (bytes: Uint8Array): TdxCollateral => {
 function issuedAt(collateral: TdxCollateral, field: keyof TdxCollateral): number | undefined {
   const value = collateral[field];
   if (value === undefined) return undefined;
+  const key = `${field}\n${value}`;
+  // A bundle re-sent on every re-attestation carries the same texts: parse each once.
+  if (issueDates.has(key)) return issueDates.get(key) ?? undefined;
+  const date = parseIssueDate(field, value);
+  issueDates.set(key, date ?? null);
+  return date;
+}
+
+const issueDates = new BoundedMap<string, number | null>(256);
+
+function parseIssueDate(field: keyof TdxCollateral, value: string): number | undefined {
   try {
     if (field === "pckCrl" || field === "rootCaCrl")
       return parseCrl(decodeCrlBytes(Buffer.from(value, "base64")), field).thisUpdate.getTime();
