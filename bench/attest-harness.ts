@@ -24,6 +24,7 @@ import { createSimPki, TRUST_ROOTS_FILE } from "../operator/src/attestation/simu
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
 import { ResourceWatch } from "../operator/src/runtime/informer.ts";
 import { installTrustgate } from "../operator/test/support/install.ts";
+import { OFFLINE_COLLATERAL } from "../operator/test/support/trustgate-process.ts";
 import {
   anAttestationPolicy,
   SIMULATED_SNP_POLICY_SPEC,
@@ -157,6 +158,7 @@ export async function startController(cluster: BenchCluster, logLevel: string): 
       ...nodeFlags.split(" ").filter((f) => f !== ""),
       BUILT_MAIN,
       ...["controller", "--kubeconfig", cluster.kubeconfigPath, "--metrics-bind-address", "0"],
+      ...OFFLINE_COLLATERAL,
       ...["--test-trust-roots", join(cluster.simPki, TRUST_ROOTS_FILE)],
       // The benchmark signs each host's report once (no agents republish): keep them Validated for the run.
       ...["--host-stale-after", "24h"],

@@ -19,6 +19,7 @@ import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/type
 import { applyCrds, readCrdFile } from "../operator/test/support/crd-install.ts";
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
 import { anAttestationPolicy } from "../operator/test/support/builders/attestation-policy.ts";
+import { OFFLINE_COLLATERAL } from "../operator/test/support/trustgate-process.ts";
 
 const { values } = parseArgs({
   options: { cvms: { type: "string", default: "1000" }, hosts: { type: "string", default: "125" } },
@@ -100,6 +101,7 @@ try {
       ...nodeFlags.split(" ").filter((f) => f !== ""),
       controllerMain,
       "controller",
+      ...OFFLINE_COLLATERAL,
       "--kubeconfig",
       cp.kubeconfigPath,
     ],

@@ -26,6 +26,7 @@ import {
   writeTokenKubeconfig,
 } from "../operator/test/support/identities.ts";
 import { anAttestationPolicy } from "../operator/test/support/builders/attestation-policy.ts";
+import { OFFLINE_COLLATERAL } from "../operator/test/support/trustgate-process.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const clusterDir = process.argv[2] ?? join(ROOT, ".cache/cluster");
@@ -115,6 +116,7 @@ const simPki = join(demoDir, "sim-pki");
 await createSimPki(simPki);
 background("controller", trustgate, [
   "controller",
+  ...OFFLINE_COLLATERAL,
   "--kubeconfig",
   controllerKc,
   "--metrics-bind-address",

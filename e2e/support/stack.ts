@@ -11,7 +11,7 @@ import { removeHosts } from "../../operator/test/support/hosts.ts";
 import { serviceAccountToken, writeTokenKubeconfig } from "../../operator/test/support/identities.ts";
 import { installTrustgate, startFixtureAgent, SYSTEM_NS } from "../../operator/test/support/install.ts";
 import { readConfidentialVM } from "../../operator/test/support/read.ts";
-import { startTrustgate } from "../../operator/test/support/trustgate-process.ts";
+import { OFFLINE_COLLATERAL, startTrustgate } from "../../operator/test/support/trustgate-process.ts";
 import { applyManifestFile } from "../../operator/test/support/apply.ts";
 import { startLocalWebhook, type LocalWebhook } from "../../operator/test/support/webhook.ts";
 import { startKubevirtSimulator, type KubevirtSimulator } from "../kubevirt-simulator/simulator.ts";
@@ -70,7 +70,14 @@ export class TrustgateStack {
       await serviceAccountToken(this.admin, SYSTEM_NS, "trustgate-controller"),
       join(this.dir, "controller.kubeconfig"),
     );
-    const args = ["controller", "--kubeconfig", kubeconfig, "--metrics-bind-address", "127.0.0.1:0"];
+    const args = [
+      "controller",
+      ...OFFLINE_COLLATERAL,
+      "--kubeconfig",
+      kubeconfig,
+      "--metrics-bind-address",
+      "127.0.0.1:0",
+    ];
     args.push("--test-trust-roots", join(this.simPki, TRUST_ROOTS_FILE));
     this.controller = startTrustgate("controller", args, this.dir);
     this.processes.push(this.controller);

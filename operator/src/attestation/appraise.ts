@@ -5,6 +5,7 @@
 import { base64url } from "jose";
 import { expectedReportData, gpuNonce, keyThumbprint } from "./binding.ts";
 import { parseBundle } from "./bundle.ts";
+import { withDeadline } from "./collateral/deadline.ts";
 import { appraiseGpus, blockingGpuErrors, gpuSourcesOf, type GpuAssignment } from "./gpu/appraise-gpus.ts";
 import type { CompiledPolicy } from "./policy/compiled-policy.ts";
 import type {
@@ -52,6 +53,10 @@ export interface AttestationBackends {
   tees: Partial<Record<TeeType, TeeBackend>>;
   gpus?: GpuEvidenceVerifier;
   collateral?: CollateralSource;
+  /** One deadline for all collateral fetches of an appraisal (the controller's `--collateral-deadline`). */
+  collateralDeadlineMs?: number;
+  /** See VerifyOptions.collateralGraceMs. */
+  collateralGraceMs?: number;
 }
 
 export interface AppraisalContext {
@@ -160,11 +165,17 @@ async function verifyTee(
   context: AppraisalContext,
   reportData: Uint8Array | undefined,
 ): Promise<TeeVerification> {
-  const { collateral } = context.backends;
+  const { collateralDeadlineMs, collateralGraceMs } = context.backends;
+  const shared = context.backends.collateral;
+  const collateral =
+    shared === undefined || collateralDeadlineMs === undefined
+      ? shared
+      : withDeadline(shared, collateralDeadlineMs);
   try {
     return await backend.verifier.verify(bundle.tee, {
       now: context.now,
       ...(collateral === undefined ? {} : { collateral }),
+      ...(collateralGraceMs === undefined ? {} : { collateralGraceMs }),
       ...(reportData === undefined ? {} : { expectedReportData: reportData }),
     });
   } catch (error) {
@@ -201,9 +212,18 @@ function warningsOf(
   bundle: EvidenceBundle,
   policy: CompiledPolicy,
   context: AppraisalContext,
+  tee: TeeVerification,
   binding: Appraisal["tee"]["binding"],
 ): AppraisalWarning[] {
   const warnings: AppraisalWarning[] = [];
+  if (tee.staleCollateral !== undefined && tee.staleCollateral.length > 0) {
+    // The operator chose the grace (--collateral-stale-grace) to ride out a service outage; it is reported, not fatal.
+    warnings.push({
+      code: "CollateralStale",
+      message: `${tee.staleCollateral.join("; ")} (the collateral service could not be reached for a newer one)`,
+      tolerated: true,
+    });
+  }
   if (!measurementsPinned(policy, bundle.tee.type)) {
     warnings.push({
       code: "MeasurementsUnpinned",
@@ -268,7 +288,7 @@ export async function appraise(
   ];
   const teeErrors = [...expectations.errors, ...tee.errors];
   const binding = await bindingOf(bundle, tee.claims);
-  const warnings = warningsOf(bundle, policy, context, binding);
+  const warnings = warningsOf(bundle, policy, context, tee, binding);
   const verdict = decideVerdict({
     authentic: tee.authentic,
     errorCount: teeErrors.length,

@@ -36,6 +36,10 @@ export class BoundedMap<K, V> {
     return this.#entries.delete(key);
   }
 
+  values(): IterableIterator<V> {
+    return this.#entries.values();
+  }
+
   clear(): void {
     this.#entries.clear();
   }

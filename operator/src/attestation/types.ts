@@ -43,7 +43,12 @@ export interface VerificationError {
  * Why an authentic, policy-conformant result is at best a warning. `tolerated` says whether the policy accepts it
  * (e.g. `allowUnpinnedMeasurements`); an untolerated warning keeps a CVM from being Attested.
  */
-export const WARNING_CODES = ["MeasurementsUnpinned", "BindingUnchecked", "BindingMismatch"] as const;
+export const WARNING_CODES = [
+  "MeasurementsUnpinned",
+  "BindingUnchecked",
+  "BindingMismatch",
+  "CollateralStale",
+] as const;
 export type WarningCode = (typeof WARNING_CODES)[number];
 
 export interface AppraisalWarning {
@@ -98,6 +103,8 @@ export interface TeeVerification {
   advisoryIds: string[];
   claims: Claims;
   errors: VerificationError[];
+  /** Collateral past its nextUpdate but within the operator's grace (`collateralGraceMs`): a warning, not an error. */
+  staleCollateral?: string[];
 }
 
 export type TeeEvidence = ConfidentialVMStatusEvidenceTee;
@@ -116,6 +123,11 @@ export interface VerifyOptions {
   collateral?: CollateralSource;
   /** Expected REPORTDATA / REPORT_DATA (64 bytes); when unset the binding is reported, not enforced. */
   expectedReportData?: Uint8Array;
+  /**
+   * How long past its nextUpdate collateral is still accepted, as a CollateralStale warning (the controller's
+   * `--collateral-stale-grace`, for a service that is unreachable for a while). Default 0: expired is an error.
+   */
+  collateralGraceMs?: number;
 }
 
 /** One verifier per TEE type, kept in a registry (trustee's `to_verifier`). */

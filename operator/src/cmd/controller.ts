@@ -6,6 +6,12 @@ import { defaultGpuVerifier, defaultTeeBackends } from "../attestation/registry.
 import type { AttestationDeps } from "../controllers/confidentialvm/attest.ts";
 import { DEFAULT_MAX_EVIDENCE_BYTES } from "../controllers/confidentialvm/appraise-cvm.ts";
 import { ControllerManager } from "../controllers/manager.ts";
+import { createCollateralServices } from "../attestation/collateral/collateral-services.ts";
+import {
+  CONTROLLER_COLLATERAL_OPTIONS,
+  CONTROLLER_COLLATERAL_USAGE,
+  collateralSettingsFromArgs,
+} from "./collateral-flags.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { parseDuration } from "../runtime/duration.ts";
 import { LeaderElector, leaderIdentity } from "../runtime/leader-election.ts";
@@ -28,7 +34,12 @@ labels Nodes) and ConfidentialVM (places CVMs on validated hosts, launches their
   --metrics-bind-address <addr>         /metrics, /healthz, /readyz (default ${DEFAULT_METRICS_BIND_ADDRESS}; 0 turns it off)
   --attestation-issuer <iss>            "iss" of signed attestation results (default trustgate)
   --max-evidence-bytes <n>              refuse a guest's status.evidence larger than this (JSON bytes; default ${DEFAULT_MAX_EVIDENCE_BYTES})
-  --test-trust-roots <file>             TESTS AND DEMOS ONLY: also trust the simulated TEE/GPU roots in this file`;
+  --test-trust-roots <file>             TESTS AND DEMOS ONLY: also trust the simulated TEE/GPU roots in this file
+
+Collateral (Intel TCB info, QE identity, CRLs; AMD VCEKs, cert chains, CRLs) the guest's evidence lacks, or
+holds in an older issue than the operator's, comes from these services; set both to off and give
+--collateral-dir for an air-gapped cluster. HTTPS_PROXY/NO_PROXY apply with NODE_USE_ENV_PROXY=1.
+${CONTROLLER_COLLATERAL_USAGE}`;
 
 function durationFlag(value: unknown, fallback: string, flag: string): number {
   try {
@@ -76,6 +87,7 @@ export const controllerCommand: Command = {
     "attestation-issuer": { type: "string" },
     "max-evidence-bytes": { type: "string" },
     "test-trust-roots": { type: "string" },
+    ...CONTROLLER_COLLATERAL_OPTIONS,
   },
   async run(args) {
     const staleAfterMs = durationFlag(args.values["host-stale-after"], "5m", "host-stale-after");
@@ -88,11 +100,21 @@ export const controllerCommand: Command = {
     if (!Number.isSafeInteger(maxEvidenceBytes) || maxEvidenceBytes < 1024) {
       throw new UsageError("trustgate controller: --max-evidence-bytes must be an integer of at least 1024");
     }
+    const collateralFlags = await collateralSettingsFromArgs(args, "controller", "services");
     const log = createLogger("trustgate-controller");
     const kc = loadKubeConfig(text(args, "kubeconfig"));
     const testRoots = text(args, "test-trust-roots");
     if (testRoots !== undefined)
       log.warn({ file: testRoots }, "Trusting simulated TEE and GPU roots: for tests and demos only");
+    const metrics = new OperatorMetrics();
+    const collateral = await createCollateralServices({
+      ...collateralFlags.settings,
+      onLookup: (kind, outcome) => {
+        metrics.collateral.lookup(kind, outcome);
+      },
+    });
+    if (collateral.cache !== undefined) metrics.collateral.track(collateral.cache);
+    log.info({ sources: collateral.describe }, "Collateral sources");
     const manager = new ControllerManager({
       kc,
       log,
@@ -102,12 +124,20 @@ export const controllerCommand: Command = {
       attestation: {
         issuer: text(args, "attestation-issuer") ?? "trustgate",
         namespace: electionNamespace(args),
-        backends: await attestationBackends(testRoots),
+        backends: {
+          ...(await attestationBackends(testRoots)),
+          ...(collateral.describe.length === 0 ? {} : { collateral: collateral.source }),
+          ...(collateralFlags.deadlineMs === undefined
+            ? {}
+            : { collateralDeadlineMs: collateralFlags.deadlineMs }),
+          ...(collateralFlags.settings.staleGraceMs === undefined
+            ? {}
+            : { collateralGraceMs: collateralFlags.settings.staleGraceMs }),
+        },
         maxEvidenceBytes,
       },
     });
 
-    const metrics = new OperatorMetrics();
     instrumentController(manager.hostController, metrics);
     instrumentController(manager.cvmController, metrics);
     instrumentController(manager.policyController, metrics);

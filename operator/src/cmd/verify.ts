@@ -8,22 +8,15 @@ import {
 } from "../attestation/policy/compiled-policy.ts";
 import { defaultGpuVerifier, defaultTeeBackends } from "../attestation/registry.ts";
 import { gpuVerifierFor, type GpuCliSources } from "./verify-gpu-sources.ts";
-import { firstAvailable } from "../attestation/collateral/caching-source.ts";
-import { createDirectorySource } from "../attestation/collateral/directory-source.ts";
-import { httpsFetchTrusting } from "../attestation/collateral/https-fetch.ts";
-import {
-  createIntelPcsSource,
-  INTEL_PCS_URL,
-  INTEL_ROOT_CA_CRL_URL,
-} from "../attestation/collateral/intel-pcs-source.ts";
-import { createAmdKdsSource } from "../attestation/snp/kds.ts";
+import { createCollateralServices } from "../attestation/collateral/collateral-services.ts";
+import { COLLATERAL_OPTIONS, collateralSettingsFromArgs } from "./collateral-flags.ts";
 import type { CollateralSource } from "../attestation/types.ts";
 import { type Command, EXIT_FAILURE, EXIT_OK, type ParsedArgs, UsageError } from "../cli/command.ts";
 
 const USAGE = `Usage: trustgate verify <bundle.json> [--at <RFC3339 time>] [--policy <AttestationPolicy YAML>]
                         [--nonce <hex>] [--tee tdx|snp] [--collateral-dir <dir>]
-                        [--intel-pcs-url <url>] [--intel-root-ca-crl-url <url>] [--amd-kds-url <url>]
-                        [--collateral-ca-file <PEM>]
+                        [--intel-pcs-url <url> | --pccs-url <url>] [--intel-root-ca-crl-url <url>]
+                        [--intel-pcs-update standard|early] [--amd-kds-url <url>] [--collateral-ca-file <PEM>]
                         [--rim-dir <dir>]... [--ocsp-dir <dir>] [--nras-token <file>] [--nras-jwks <file|url>]
 
 GPU evidence: RIMs come from the bundle, then --rim-dir (files named by RIM ID, e.g.
@@ -34,9 +27,10 @@ with neither, revocation is "unchecked". --nras-token <file> (NRAS's detached EA
 per-GPU digests are verified, and its results replace the RIM and OCSP appraisal.
 
 Collateral the bundle lacks (Intel TCB info, QE identity, CRLs; AMD VCEKs, cert chains and CRLs) comes from
---collateral-dir, then from --intel-pcs-url (Intel PCS v4 or a PCCS; its root CA CRL from
+--collateral-dir, then from --intel-pcs-url (Intel PCS v4) or --pccs-url (a PCCS; its root CA CRL from
 --intel-root-ca-crl-url, by default Intel's for Intel's PCS and <url>/sgx/certification/v4/rootcacrl for a
-PCCS) and --amd-kds-url (AMD KDS or a mirror). Without those flags verify stays offline.
+PCCS) and --amd-kds-url (AMD KDS or a mirror). Without those flags verify stays offline. Collateral the
+operator fetches wins over older collateral in the bundle, so a bundle cannot hide a revocation.
 --collateral-ca-file trusts these CA certificates (instead of the system's) for the collateral services.
 
 --policy is checked as the API server checks it (schema and CEL rules) and its unset fields take the CRD's
@@ -76,35 +70,11 @@ async function readPolicy(path: string | undefined): Promise<CompiledPolicy> {
   return result.policy;
 }
 
-/** The collateral sources the flags name, in order: the offline directory, Intel PCS/PCCS, AMD KDS. */
+/** The collateral sources the flags name (none: offline, the bundle's collateral only). */
 async function collateralSources(args: ParsedArgs): Promise<CollateralSource | undefined> {
-  const caFile = stringFlag(args, "collateral-ca-file");
-  let fetch: typeof globalThis.fetch | undefined;
-  if (caFile !== undefined) {
-    try {
-      fetch = httpsFetchTrusting(await readFile(caFile, "utf8"));
-    } catch (error) {
-      throw new UsageError(
-        `trustgate verify: cannot read --collateral-ca-file ${caFile}: ${(error as Error).message}`,
-      );
-    }
-  }
-  const sources: CollateralSource[] = [];
-  const dir = stringFlag(args, "collateral-dir");
-  if (dir !== undefined) sources.push(createDirectorySource(dir));
-  const pcs = stringFlag(args, "intel-pcs-url")?.replace(/\/+$/, "");
-  if (pcs !== undefined) {
-    const rootCaCrlUrl =
-      stringFlag(args, "intel-root-ca-crl-url") ??
-      (pcs === INTEL_PCS_URL ? INTEL_ROOT_CA_CRL_URL : `${pcs}/sgx/certification/v4/rootcacrl`);
-    sources.push(
-      createIntelPcsSource({ baseUrl: pcs, rootCaCrlUrl, ...(fetch === undefined ? {} : { fetch }) }),
-    );
-  }
-  const kds = stringFlag(args, "amd-kds-url")?.replace(/\/+$/, "");
-  if (kds !== undefined)
-    sources.push(createAmdKdsSource({ baseUrl: kds, ...(fetch === undefined ? {} : { fetch }) }));
-  return sources.length === 0 ? undefined : firstAvailable(...sources);
+  const { settings } = await collateralSettingsFromArgs(args, "verify", "offline");
+  const services = await createCollateralServices(settings);
+  return services.describe.length === 0 ? undefined : services.source;
 }
 
 function parseTee(value: string | undefined): TeeType | undefined {
@@ -153,11 +123,7 @@ export const verifyCommand: Command = {
     policy: { type: "string" },
     nonce: { type: "string" },
     tee: { type: "string" },
-    "collateral-dir": { type: "string" },
-    "intel-pcs-url": { type: "string" },
-    "intel-root-ca-crl-url": { type: "string" },
-    "amd-kds-url": { type: "string" },
-    "collateral-ca-file": { type: "string" },
+    ...COLLATERAL_OPTIONS,
     "rim-dir": { type: "string", multiple: true },
     "ocsp-dir": { type: "string" },
     "nras-token": { type: "string" },

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { CollateralMetrics } from "./collateral-metrics.ts";
 import type { Controller, ReconcileOutcome } from "./controller.ts";
 
 const RECONCILE_OUTCOMES: readonly ReconcileOutcome[] = ["success", "error", "terminal"];
@@ -18,6 +19,7 @@ export class OperatorMetrics {
   private readonly leaders = new Map<string, () => boolean>();
   private readonly confidentialVMs: Gauge<"phase">;
   private readonly seenPhases = new Set<string>();
+  readonly collateral: CollateralMetrics;
 
   constructor(options: OperatorMetricsOptions = {}) {
     const registers = [this.registry];
@@ -66,6 +68,7 @@ export class OperatorMetrics {
         for (const [identity, isLeader] of leaders) this.set({ identity }, isLeader() ? 1 : 0);
       },
     });
+    this.collateral = new CollateralMetrics(this.registry);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 

@@ -7,7 +7,7 @@ import { waitUntil } from "../support/apply.ts";
 import { kubeConfig, makeTempDir } from "../support/control-plane.ts";
 import { writeServiceAccountKubeconfig } from "../support/identities.ts";
 import { installTrustgate, SYSTEM_NS } from "../support/install.ts";
-import { startTrustgate } from "../support/trustgate-process.ts";
+import { OFFLINE_COLLATERAL, startTrustgate } from "../support/trustgate-process.ts";
 import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
 
 const NS = "policy-status-tests";
@@ -64,7 +64,7 @@ describe("AttestationPolicy status on the real API server (controller under its 
     const kc = await writeServiceAccountKubeconfig(admin, SYSTEM_NS, "trustgate-controller", dir);
     controller = startTrustgate(
       "controller",
-      ["controller", "--kubeconfig", kc, "--metrics-bind-address", "127.0.0.1:0"],
+      ["controller", ...OFFLINE_COLLATERAL, "--kubeconfig", kc, "--metrics-bind-address", "127.0.0.1:0"],
       dir,
     );
   });

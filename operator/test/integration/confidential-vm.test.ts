@@ -15,7 +15,7 @@ import { writeServiceAccountKubeconfig } from "../support/identities.ts";
 import { removeHosts } from "../support/hosts.ts";
 import { readConfidentialVM } from "../support/read.ts";
 import { installTrustgate, startFixtureAgent } from "../support/install.ts";
-import { startTrustgate } from "../support/trustgate-process.ts";
+import { OFFLINE_COLLATERAL, startTrustgate } from "../support/trustgate-process.ts";
 import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
 import { anAttestationPolicy } from "../support/builders/attestation-policy.ts";
 
@@ -84,6 +84,7 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
         `controller-${processes.length}`,
         [
           "controller",
+          ...OFFLINE_COLLATERAL,
           "--kubeconfig",
           controllerKc,
           "--host-stale-after",

@@ -12,7 +12,7 @@ import { removeHosts } from "../support/hosts.ts";
 import { installTrustgate, startFixtureAgent } from "../support/install.ts";
 import { readConfidentialHost } from "../support/read.ts";
 import { REPO_ROOT } from "../support/samples.ts";
-import { startTrustgate } from "../support/trustgate-process.ts";
+import { OFFLINE_COLLATERAL, startTrustgate } from "../support/trustgate-process.ts";
 
 const NS = "trustgate-system";
 const FIXTURES = join(REPO_ROOT, "operator/test/fixtures/hosts");
@@ -50,6 +50,7 @@ describe("host validation: agents as processes, the controller labels Nodes (rea
         "controller",
         [
           "controller",
+          ...OFFLINE_COLLATERAL,
           "--kubeconfig",
           controllerKc,
           "--host-stale-after",

@@ -12,7 +12,7 @@ import { guestFilesFromCloudInit, type GuestFiles } from "./guest-from-cloud-ini
 import { removeHosts } from "./hosts.ts";
 import { writeServiceAccountKubeconfig } from "./identities.ts";
 import { installTrustgate, startFixtureAgent, SYSTEM_NS } from "./install.ts";
-import { startTrustgate } from "./trustgate-process.ts";
+import { OFFLINE_COLLATERAL, startTrustgate } from "./trustgate-process.ts";
 import { anAttestationPolicy, SIMULATED_SNP_POLICY_SPEC } from "./builders/attestation-policy.ts";
 import { kubeConfig, makeTempDir } from "./control-plane.ts";
 
@@ -86,6 +86,7 @@ export async function startAttestationStack(
     "controller",
     [
       ...["controller", "--kubeconfig", controllerKc, "--metrics-bind-address", "127.0.0.1:0"],
+      ...OFFLINE_COLLATERAL,
       ...["--test-trust-roots", join(simPki, TRUST_ROOTS_FILE), "--leader-election-namespace", SYSTEM_NS],
       ...(options.controllerArgs ?? []),
     ],

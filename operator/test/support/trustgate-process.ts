@@ -11,3 +11,6 @@ export function startTrustgate(name: string, args: string[], dir: string): Manag
     join(dir, `${name}.log`),
   );
 }
+
+/** Controller flags for tests, benchmarks and the demo without collateral services: never ask Intel or AMD. */
+export const OFFLINE_COLLATERAL = ["--intel-pcs-url", "off", "--amd-kds-url", "off"];

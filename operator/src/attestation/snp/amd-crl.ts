@@ -34,7 +34,12 @@ function signedByArk(crl: pkijs.CertificateRevocationList, ark: X509Certificate)
 }
 
 /** What AMD's CRL says of the endorsement's ASK/ASVK as of `now`; no errors when it is signed, current and silent. */
-export function amdCrlErrors(der: Uint8Array, endorsement: Endorsement, now: Date): VerificationError[] {
+export function amdCrlErrors(
+  der: Uint8Array,
+  endorsement: Endorsement,
+  now: Date,
+  grace: { ms: number; stale: string[] } = { ms: 0, stale: [] },
+): VerificationError[] {
   const { intermediate, ark } = endorsement.issuers;
   let crl: pkijs.CertificateRevocationList;
   try {
@@ -51,7 +56,13 @@ export function amdCrlErrors(der: Uint8Array, endorsement: Endorsement, now: Dat
     ];
   }
   const nextUpdate = crl.nextUpdate?.value;
-  if (crl.thisUpdate.value > now || (nextUpdate !== undefined && nextUpdate < now)) {
+  const withinGrace =
+    nextUpdate !== undefined && nextUpdate < now && now.getTime() < nextUpdate.getTime() + grace.ms;
+  if (withinGrace)
+    grace.stale.push(
+      `AMD CRL for ${endorsement.product} passed its nextUpdate ${nextUpdate.toISOString()}; accepted within the stale grace`,
+    );
+  else if (crl.thisUpdate.value > now || (nextUpdate !== undefined && nextUpdate < now)) {
     return [
       {
         code: "CollateralExpired",

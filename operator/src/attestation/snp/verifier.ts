@@ -82,6 +82,7 @@ async function endorse(
 async function revocationErrors(
   endorsement: Endorsement,
   options: VerifyOptions,
+  stale: string[],
 ): Promise<VerificationError[]> {
   const collateral = options.collateral;
   if (collateral === undefined) return [];
@@ -89,14 +90,23 @@ async function revocationErrors(
     SNP_CRL_KIND,
     certChainCollateralKey(endorsement.product, endorsement.keyKind === "vlek" ? "vlek" : "vcek"),
   );
-  return crl === undefined ? [] : amdCrlErrors(crl, endorsement, options.now);
+  return crl === undefined
+    ? []
+    : amdCrlErrors(crl, endorsement, options.now, { ms: options.collateralGraceMs ?? 0, stale });
+}
+
+interface SnpOutcome {
+  authentic: boolean;
+  claims: Claims;
+  errors: VerificationError[];
+  stale?: string[];
 }
 
 async function verifySnp(
   endorsements: EndorsementVerifier,
   evidence: TeeEvidence,
   options: VerifyOptions,
-): Promise<{ authentic: boolean; claims: Claims; errors: VerificationError[] }> {
+): Promise<SnpOutcome> {
   if (!(options.now instanceof Date) || Number.isNaN(options.now.getTime())) {
     throw new Error("VerifyOptions.now must be a valid Date");
   }
@@ -122,7 +132,8 @@ async function verifySnp(
     code: "ChainInvalid",
     message,
   }));
-  authenticityErrors.push(...(await revocationErrors(endorsement, options)));
+  const stale: string[] = [];
+  authenticityErrors.push(...(await revocationErrors(endorsement, options, stale)));
   if (!verifyReportSignature(report, endorsement.publicKey)) {
     const signer = endorsement.keyKind.toUpperCase();
     authenticityErrors.push({
@@ -134,6 +145,7 @@ async function verifySnp(
     authentic: authenticityErrors.length === 0,
     claims: snpClaims(report, endorsement.product, endorsement.extensions),
     errors: [...errors, ...authenticityErrors],
+    ...(stale.length === 0 ? {} : { stale }),
   };
 }
 
@@ -146,13 +158,13 @@ export function createSnpVerifier(config: SnpVerifierConfig = {}): SnpVerifier {
     type: "snp",
     endorsements,
     async verify(evidence: TeeEvidence, options: VerifyOptions): Promise<TeeVerification> {
-      let outcome: { authentic: boolean; claims: Claims; errors: VerificationError[] };
+      let outcome: SnpOutcome;
       try {
         outcome = await verifySnp(endorsements, evidence, options);
       } catch (error) {
         outcome = { authentic: false, claims: {}, errors: [toVerificationError(error)] };
       }
-      const { authentic, claims, errors } = outcome;
+      const { authentic, claims, errors, stale } = outcome;
       return {
         type: "snp",
         authentic,
@@ -160,6 +172,7 @@ export function createSnpVerifier(config: SnpVerifierConfig = {}): SnpVerifier {
         advisoryIds: [],
         claims,
         errors,
+        ...(stale === undefined ? {} : { staleCollateral: stale }),
       };
     },
   };

@@ -20,6 +20,8 @@ export interface CollateralCheck {
   usable: boolean;
   pckRevoked: boolean;
   errors: VerificationError[];
+  /** Items past nextUpdate but within the grace. */
+  stale: string[];
 }
 
 const ABSENT = "\u0000absent";
@@ -44,6 +46,7 @@ export function checkCollateral(
   anchors: TdxTrustAnchors,
   memo: VerificationMemo,
   now: Date,
+  graceMs = 0,
 ): CollateralCheck {
   const signed = memo.get("collateral", [...collateralKey(collateral), pck.intermediateDer, anchors], () =>
     verifyCollateralSignatures(collateral, pck.intermediate, anchors),
@@ -52,8 +55,13 @@ export function checkCollateral(
   const missing = (what: string): void => {
     errors.push({ code: "CollateralMissing", message: `no ${what}` });
   };
+  const stale: string[] = [];
   const inWindow = (what: string, from: Date, until: Date | undefined): void => {
     if (until !== undefined && now >= from && now < until) return;
+    if (until !== undefined && now >= until && now.getTime() < until.getTime() + graceMs) {
+      stale.push(`${what} passed its nextUpdate ${until.toISOString()}; accepted within the stale grace`);
+      return;
+    }
     errors.push({
       code: "CollateralExpired",
       message: `${what} is valid ${from.toISOString()}..${until?.toISOString() ?? "?"}, not at ${now.toISOString()}`,
@@ -104,5 +112,6 @@ export function checkCollateral(
     usable: errors.length === 0,
     pckRevoked,
     errors,
+    stale,
   };
 }

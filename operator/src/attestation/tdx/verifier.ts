@@ -93,8 +93,16 @@ export function createTdxVerifier(verifierOptions: TdxVerifierOptions = {}): Tee
         ? { collateral: evidence.collateral ?? {}, errors: [] }
         : await resolveCollateral(evidence.collateral, options.collateral, pck.tcb.fmspc, pck.tcb.caType);
     result.errors.push(...resolved.errors);
-    const collateral = checkCollateral(resolved.collateral, pck, anchors, memo, now);
+    const collateral = checkCollateral(
+      resolved.collateral,
+      pck,
+      anchors,
+      memo,
+      now,
+      options.collateralGraceMs,
+    );
     result.errors.push(...collateral.errors);
+    if (collateral.stale.length > 0) result.staleCollateral = collateral.stale;
     const { tcbInfo, qeIdentity } = collateral;
     if (tcbInfo !== undefined && qeIdentity !== undefined) {
       result.claims.tcbEvaluationDataNumber = Math.min(
