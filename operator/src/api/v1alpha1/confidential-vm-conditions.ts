@@ -3,6 +3,8 @@ export const CONDITION_HOST_VALIDATED = "HostValidated";
 export const CONDITION_DEPLOYED = "Deployed";
 export const CONDITION_ATTESTED = "Attested";
 export const CONDITION_READY = "Ready";
+/** TDX: Intel's next TCB evaluation (PCS `update=early`) will rate the TD worse than today's standard one. */
+export const CONDITION_TCB_DRIFT_SOON = "TcbDriftSoon";
 
 export const REASON_POLICY_NOT_FOUND = "PolicyNotFound";
 /** The AttestationPolicy fails the CRD's checks offline: no host is chosen and nothing is attested under it. */
@@ -22,6 +24,12 @@ export const REASON_ATTESTED = "Attested";
 export const REASON_RESULT_EXPIRED = "ResultExpired";
 export const REASON_HALTED = "Halted";
 export const REASON_CDI_MISSING = "CDINotInstalled";
+/** TcbDriftSoon=True: the early TCB evaluation rates the TD worse than the standard one does today. */
+export const REASON_TCB_DRIFT_SOON = "TcbDriftSoon";
+/** TcbDriftSoon=False: no newer evaluation, or it rates the TD no worse. */
+export const REASON_NO_TCB_DRIFT = "NoTcbDrift";
+/** TcbDriftSoon=False: Intel's early TCB info was not compared (another platform, outside its window, no rating). */
+export const REASON_EARLY_TCB_INFO_UNUSABLE = "EarlyTcbInfoUnusable";
 
 /** Annotation on a VirtualMachine: hash of what it was rendered as (see renderedLaunchHash). */
 export const ANNOTATION_LAUNCH_HASH = "trustgate.io/launch-hash";

@@ -60,27 +60,23 @@ function verifiesJson(data: Buffer, signature: Buffer, signer: X509Certificate):
   }
 }
 
-/** The collateral's signed JSON documents, each with `<item>Signature` and `<item>IssuerChain` beside it. */
-type SignedJsonItem = "tcbInfo" | "qeIdentity";
-
-function signedJson<T>(
-  collateral: TdxCollateral,
-  item: SignedJsonItem,
-  what: string,
-  parse: (text: string) => T,
+/**
+ * The TCB Signing certificates whose key verifies `signature` (hex r||s) over `text`: the offered issuer chain's
+ * leaf (chained to the root) first, then the pinned issuances, because the 2018 and 2025 issuances share one key
+ * and bundles often carry the expired one. Empty, with an error pushed, when none does.
+ */
+export function tcbSigners(
+  text: string,
+  signature: string,
+  issuerChain: string | undefined,
   anchors: TdxTrustAnchors,
+  what: string,
   errors: VerificationError[],
-): SignedDocument<T> | undefined {
-  const text = collateral[item];
-  const signature = collateral[`${item}Signature`];
-  const issuerChain = collateral[`${item}IssuerChain`];
-  if (text === undefined || signature === undefined) return undefined;
+): X509Certificate[] {
   if (!/^[0-9a-fA-F]{128}$/.test(signature)) {
     errors.push({ code: "EvidenceMalformed", message: `${what} signature is not 64 bytes of hex` });
-    return undefined;
+    return [];
   }
-  // The bundle's issuer chain must chain to the root; the pinned TCB Signing issuances are offered too, because
-  // the 2018 and 2025 issuances share one key and bundles often carry the expired one.
   const offered =
     issuerChain === undefined
       ? []
@@ -95,8 +91,26 @@ function signedJson<T>(
   );
   if (signers.length === 0) {
     errors.push({ code: "SignatureInvalid", message: `${what} is not signed by Intel's TCB Signing key` });
-    return undefined;
   }
+  return signers;
+}
+
+/** The collateral's signed JSON documents, each with `<item>Signature` and `<item>IssuerChain` beside it. */
+type SignedJsonItem = "tcbInfo" | "qeIdentity";
+
+function signedJson<T>(
+  collateral: TdxCollateral,
+  item: SignedJsonItem,
+  what: string,
+  parse: (text: string) => T,
+  anchors: TdxTrustAnchors,
+  errors: VerificationError[],
+): SignedDocument<T> | undefined {
+  const text = collateral[item];
+  const signature = collateral[`${item}Signature`];
+  if (text === undefined || signature === undefined) return undefined;
+  const signers = tcbSigners(text, signature, collateral[`${item}IssuerChain`], anchors, what, errors);
+  if (signers.length === 0) return undefined;
   const document = attempt(errors, () => parse(text));
   return document === undefined ? undefined : { document, signers };
 }

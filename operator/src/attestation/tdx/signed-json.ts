@@ -82,7 +82,7 @@ export interface SignedJson {
 /** Splits a PCS response body `{"tcbInfo": {...}, "signature": "..."}` into signed text and signature. */
 export function splitSignedJson(
   body: string,
-  member: "tcbInfo" | "enclaveIdentity",
+  member: "tcbInfo" | "enclaveIdentity" | "tcbEvaluationDataNumbers",
   what: string,
 ): SignedJson {
   parseJsonObject(body, what);

@@ -39,7 +39,8 @@ const AUTHENTICITY_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "UnsupportedTee",
 ]);
 
-function decodeQuote(evidence: TeeEvidence): Uint8Array {
+/** The quote bytes of TDX evidence; throws UnsupportedTee / EvidenceMalformed. */
+export function decodeQuote(evidence: TeeEvidence): Uint8Array {
   if (evidence.type !== "tdx") {
     throw new EvidenceError("UnsupportedTee", `evidence type ${evidence.type} is not tdx`);
   }
