@@ -147,3 +147,69 @@ clientConfig:
     path: {{ .path }}
     port: 443
 {{- end }}
+
+{{/* Intel PCS, the default of controller.collateral.intel.pcsUrl: a pccsUrl may only replace this one. */}}
+{{- define "trustgate.intelPcsUrl" -}}
+https://api.trustedservices.intel.com
+{{- end }}
+
+{{/* Where the controller container finds its collateral volumes; call with the item's name. */}}
+{{- define "trustgate.collateralPath" -}}
+{{- $paths := dict
+  "cache" "/var/cache/trustgate/collateral"
+  "mirror" "/var/lib/trustgate/collateral-mirror"
+  "caBundleDir" "/etc/trustgate/collateral-ca"
+  "caBundle" "/etc/trustgate/collateral-ca/ca.crt"
+  "apiKeyDir" "/etc/trustgate/intel-pcs"
+  "apiKey" "/etc/trustgate/intel-pcs/api-key"
+  "extraCaDir" "/etc/trustgate/extra-ca"
+  "extraCa" "/etc/trustgate/extra-ca/ca.crt" }}
+{{- required (printf "trustgate.collateralPath: no path %q" .) (get $paths .) }}
+{{- end }}
+
+{{/*
+The controller's NO_PROXY: the API server (its in-cluster address, expanded by the kubelet, and its
+names), the cluster's Services, loopback, then controller.proxy.noProxy.
+*/}}
+{{- define "trustgate.noProxy" -}}
+{{- $entries := list "$(KUBERNETES_SERVICE_HOST)" "kubernetes.default.svc" ".svc" (printf ".%s" .Values.webhook.clusterDomain) "localhost" "127.0.0.1" }}
+{{- join "," (concat $entries .Values.controller.proxy.noProxy | uniq) }}
+{{- end }}
+
+{{/* The TCP ports of the controller's proxy, as a JSON list: networkPolicy.proxy.ports, else from the proxy URLs. */}}
+{{- define "trustgate.proxyPorts" -}}
+{{- $ports := list }}
+{{- if .Values.networkPolicy.proxy.ports }}
+{{- $ports = .Values.networkPolicy.proxy.ports }}
+{{- else }}
+{{- range (list .Values.controller.proxy.httpsProxy .Values.controller.proxy.httpProxy) }}
+{{- if . }}
+{{- $url := urlParse . }}
+{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" $url.host) }}
+{{- if not $port }}
+{{- $port = ternary "443" "80" (eq $url.scheme "https") }}
+{{- end }}
+{{- $ports = append $ports (int $port) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson ($ports | uniq) }}
+{{- end }}
+
+{{/*
+The TCP ports of networkPolicy.attestationServices, as a JSON list: its ports, plus the explicit port of
+each collateral URL that names one (a PCCS usually listens on 8081).
+*/}}
+{{- define "trustgate.attestationPorts" -}}
+{{- $ports := .Values.networkPolicy.attestationServices.ports }}
+{{- $col := .Values.controller.collateral }}
+{{- range (list $col.intel.pcsUrl $col.intel.pccsUrl $col.intel.rootCaCrlUrl $col.amd.kdsUrl) }}
+{{- if hasPrefix "https://" . }}
+{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" (urlParse .).host) }}
+{{- if $port }}
+{{- $ports = append $ports (int $port) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson ($ports | uniq) }}
+{{- end }}

@@ -174,6 +174,10 @@ describe("Helm chart charts/trustgate on the local API server (real kubeconform,
     const objects = objectsOf("default");
     expect(await dryRunPod("restricted", find(objects, "Deployment", CONTROLLER))).to.equal(undefined);
     expect(await dryRunPod("restricted", find(objects, "Deployment", WEBHOOK))).to.equal(undefined);
+    // With every collateral volume (PVC, ConfigMaps, the API key Secret) and the proxy environment too.
+    const collateral = find(objectsOf("collateral"), "Deployment", CONTROLLER);
+    expect(podSpec(collateral).volumes?.map((v) => v.name)).to.have.length(5);
+    expect(await dryRunPod("restricted", collateral)).to.equal(undefined);
     const agent = find(objects, "DaemonSet", AGENT);
     expect(await dryRunPod("baseline", agent)).to.match(
       /violates PodSecurity "baseline:latest": hostPath volumes \(volumes "host-sys", "host-proc", "host-config", "key-dir"\)$/,

@@ -206,6 +206,8 @@ describe("Helm chart charts/trustgate: helm install, then the components under t
     const [metricsPort] = (await freeLoopbackPorts(1)) as [number];
     const controllerArgs = withFlags(onlyContainer(find(installed, "Deployment", CONTROLLER)).args, {
       "metrics-bind-address": `127.0.0.1:${String(metricsPort)}`,
+      // The pod's cache volume, here a folder of the test's own.
+      "collateral-cache-dir": join(dir, "collateral-cache"),
     });
     const controllerKc = await writeServiceAccountKubeconfig(admin, NAMESPACE, CONTROLLER, dir);
     const controller = startTrustgate(

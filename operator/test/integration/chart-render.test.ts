@@ -234,6 +234,13 @@ describe("Helm chart charts/trustgate: rendering (real helm)", function () {
         "host-stale-after": "15m",
         resync: "10m",
         workers: "8",
+        // The collateral services and cache (chart-collateral.test.ts checks their values).
+        "intel-pcs-url": "https://api.trustedservices.intel.com",
+        "intel-pcs-update": "standard",
+        "amd-kds-url": "https://kdsintf.amd.com",
+        "collateral-cache-dir": "/var/cache/trustgate/collateral",
+        "collateral-deadline": "30s",
+        "collateral-stale-grace": "24h",
       });
       expect(container.env).to.deep.include.members([
         { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },

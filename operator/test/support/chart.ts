@@ -2,7 +2,7 @@
 // kubectl and kubeconform binaries, and what those suites look up in the rendered objects.
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AuthorizationV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { resolveBinDir } from "../../../hack/lib/find-binaries.ts";
@@ -35,6 +35,7 @@ export const VALUE_SETS: Record<string, string[]> = {
   default: [],
   monitoring: ["ci/monitoring-values.yaml"],
   network: ["ci/network-values.yaml"],
+  collateral: ["ci/collateral-values.yaml"],
 };
 
 /** How a binary exited and what it printed. */
@@ -177,6 +178,42 @@ export async function chartTools(): Promise<ChartTools> {
   const template = (extra: string[]): Promise<RunResult> =>
     helm(["template", RELEASE, CHART, "-n", NAMESPACE, "--kube-version", k8sVersion, ...extra]);
   return { binDir, k8sVersion, dir, helm, kubectl, template };
+}
+
+/**
+ * The chart's NOTES.txt as `helm install` would print it, rendered without a cluster: `helm template` leaves
+ * NOTES.txt out, so a copy of the chart (made once per ChartTools folder) holds the file's exact text as a
+ * named template that one ConfigMap includes.
+ */
+export async function renderNotes(
+  tools: ChartTools,
+  extra: string[],
+): Promise<RunResult & { notes: string }> {
+  const copy = join(tools.dir, "notes-chart");
+  const notes = await readFile(join(CHART, "templates/NOTES.txt"), "utf8");
+  await rm(copy, { recursive: true, force: true });
+  await cp(CHART, copy, { recursive: true });
+  await rm(join(copy, "templates/NOTES.txt"));
+  await writeFile(join(copy, "templates/_notes.tpl"), `{{- define "notes.txt" -}}\n${notes}\n{{- end }}\n`);
+  await writeFile(
+    join(copy, "templates/notes.yaml"),
+    'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: {{ include "notes.txt" . | quote }}\n',
+  );
+  const result = await tools.helm([
+    "template",
+    RELEASE,
+    copy,
+    "-n",
+    NAMESPACE,
+    "--kube-version",
+    tools.k8sVersion,
+    "--show-only",
+    "templates/notes.yaml",
+    ...extra,
+  ]);
+  if (result.code !== 0) return { ...result, notes: "" };
+  const [configMap] = manifests(result.stdout);
+  return { ...result, notes: (configMap?.["data"] as { notes?: string } | undefined)?.notes ?? "" };
 }
 
 /** chartTools, and every value set rendered (about a second). */
