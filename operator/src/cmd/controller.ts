@@ -113,7 +113,8 @@ export const controllerCommand: Command = {
         metrics.collateral.lookup(kind, outcome);
       },
     });
-    if (collateral.cache !== undefined) metrics.collateral.track(collateral.cache);
+    for (const cache of [collateral.cache, collateral.early])
+      if (cache !== undefined) metrics.collateral.track(cache);
     log.info({ sources: collateral.describe }, "Collateral sources");
     const manager = new ControllerManager({
       kc,
@@ -135,6 +136,9 @@ export const controllerCommand: Command = {
             : { collateralGraceMs: collateralFlags.settings.staleGraceMs }),
         },
         maxEvidenceBytes,
+        ...(collateral.early === undefined
+          ? {}
+          : { tcbDrift: { early: collateral.early, collateral: collateral.source } }),
       },
     });
 

@@ -47,6 +47,8 @@ export interface ManagerOptions {
     backends: AttestationDeps["backends"];
     /** Refuse larger `status.evidence` bundles (JSON bytes); default DEFAULT_MAX_EVIDENCE_BYTES. */
     maxEvidenceBytes?: number;
+    /** Intel's early TCB evaluation for the TcbDriftSoon warning. */
+    tcbDrift?: AttestationDeps["tcbDrift"];
     /** How guests reach the API server; defaults to the controller's own server and CA. */
     guestEndpoint?: GuestEndpoint;
   };
@@ -250,6 +252,9 @@ export class ControllerManager {
                 ...(options.attestation.maxEvidenceBytes === undefined
                   ? {}
                   : { maxEvidenceBytes: options.attestation.maxEvidenceBytes }),
+                ...(options.attestation.tcbDrift === undefined
+                  ? {}
+                  : { tcbDrift: options.attestation.tcbDrift }),
               },
               guestIdentity: {
                 core,

@@ -12,7 +12,7 @@ import {
   type CacheOutcome,
   type CachingSource,
 } from "./caching-source.ts";
-import { createDirectoryStore } from "./collateral-store.ts";
+import { createDirectoryStore, type CollateralStore } from "./collateral-store.ts";
 import { createDirectorySource } from "./directory-source.ts";
 import { httpsFetchTrusting } from "./https-fetch.ts";
 import { createIntelPcsSource, INTEL_PCS_URL, INTEL_ROOT_CA_CRL_URL } from "./intel-pcs-source.ts";
@@ -41,6 +41,8 @@ export interface CollateralServices {
   source: CollateralSource;
   /** The cache in front of the remote services, when there are any. */
   cache?: CachingSource;
+  /** Intel's early TCB evaluation (`update=early`, cached), for the TCB-drift warning; absent without Intel. */
+  early?: CachingSource;
   /** What is asked, for logs and NOTES: e.g. ["mirror /m", "Intel PCS https://…", "AMD KDS https://…"]. */
   describe: string[];
 }
@@ -96,16 +98,38 @@ export async function createCollateralServices(
     sources.push(createDirectorySource(settings.mirrorDir));
     describe.unshift(`mirror ${settings.mirrorDir}`);
   }
-  let cache: CachingSource | undefined;
-  if (remote.length > 0) {
-    cache = createCachingSource(firstAvailable(...remote), {
+  const store = settings.cacheDir === undefined ? undefined : await createDirectoryStore(settings.cacheDir);
+  const cached = (inner: CollateralSource, kindPrefix = ""): CachingSource =>
+    createCachingSource(inner, {
       immutableKinds: [SNP_VCEK_KIND],
-      ...(settings.cacheDir === undefined ? {} : { store: await createDirectoryStore(settings.cacheDir) }),
+      ...(store === undefined ? {} : { store: kindPrefix === "" ? store : prefixedStore(store, kindPrefix) }),
       ...(settings.staleGraceMs === undefined ? {} : { staleGraceMs: settings.staleGraceMs }),
       ...(settings.refreshAheadMs === undefined ? {} : { refreshAheadMs: settings.refreshAheadMs }),
-      ...(settings.onLookup === undefined ? {} : { onLookup: settings.onLookup }),
+      ...(settings.onLookup === undefined
+        ? {}
+        : { onLookup: (kind, outcome) => settings.onLookup?.(`${kindPrefix}${kind}`, outcome) }),
     });
+  let cache: CachingSource | undefined;
+  if (remote.length > 0) {
+    cache = cached(firstAvailable(...remote));
     sources.push(cache);
   }
-  return { source: firstAvailable(...sources), ...(cache === undefined ? {} : { cache }), describe };
+  const early =
+    intel === undefined || settings.intelPcsUpdate === "early"
+      ? undefined
+      : cached(createIntelPcsSource({ ...intel, update: "early", ...transport }), "early/");
+  return {
+    source: firstAvailable(...sources),
+    ...(cache === undefined ? {} : { cache }),
+    ...(early === undefined ? {} : { early }),
+    describe,
+  };
+}
+
+/** Early items live beside the standard ones in the same directory, under their own kinds. */
+function prefixedStore(store: CollateralStore, prefix: string): CollateralStore {
+  return {
+    load: (kind, key) => store.load(`${prefix}${kind}`, key),
+    save: (kind, key, value, fetchedAt) => store.save(`${prefix}${kind}`, key, value, fetchedAt),
+  };
 }

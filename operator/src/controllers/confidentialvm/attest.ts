@@ -29,6 +29,7 @@ import { appraiseCvm, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraise-cvm.ts";
 import { nextAttestationStep, resultStands } from "./attestation-step.ts";
 import * as r from "../../api/v1alpha1/confidential-vm-conditions.ts";
 import { ownedStatusPatch, statusAfterPatch } from "./status-ownership.ts";
+import { withTcbDrift, type TcbDriftDeps } from "./tcb-drift-step.ts";
 
 export interface AttestationDeps {
   objects: CustomObjectsApi;
@@ -49,6 +50,8 @@ export interface AttestationDeps {
    * Attested costs one write, not two. The lifecycle's conditions already carry the handshake's Attested.
    */
   lifecycleFollowUp?: (after: ConfidentialVM) => Record<string, unknown>;
+  /** Intel's early TCB evaluation, for the TcbDriftSoon warning on TDX CVMs; without it no warning is given. */
+  tcbDrift?: TcbDriftDeps;
 }
 
 /** What the handshake owns (status-ownership.ts): phase and Ready are the lifecycle's, derived from Attested. */
@@ -231,8 +234,9 @@ async function appraiseAndRelease(
           now,
         })
       : { released: [], missing: [] };
+  const attested = withAttestedConditions(appraised, stands, now).conditions ?? [];
   const next: AttestationStatus = {
-    ...withAttestedConditions(appraised, stands, now),
+    conditions: await withTcbDrift(cvm, attested, attestation, deps.tcbDrift, ctx, now),
     attestation,
     releasedSecrets: secrets.released,
   };

@@ -27,13 +27,14 @@ describe("ConfidentialVM status ownership", () => {
     expect([...Object.keys(FIELD_OWNERS), "conditions"].sort()).to.deep.equal(fields.sort());
   });
 
-  it("gives the lifecycle phase, Ready, Deployed and HostValidated and the handshake Attested", () => {
+  it("gives the lifecycle phase, Ready, Deployed and HostValidated and the handshake Attested and TcbDriftSoon", () => {
     expect(FIELD_OWNERS.phase).to.equal("lifecycle");
     expect(CONDITION_OWNERS).to.deep.equal({
       HostValidated: "lifecycle",
       Deployed: "lifecycle",
       Ready: "lifecycle",
       Attested: "handshake",
+      TcbDriftSoon: "handshake",
     });
   });
 

@@ -28,6 +28,7 @@ export const CONDITION_OWNERS: Readonly<Record<string, StatusWriter>> = {
   [r.CONDITION_DEPLOYED]: "lifecycle",
   [r.CONDITION_READY]: "lifecycle",
   [r.CONDITION_ATTESTED]: "handshake",
+  [r.CONDITION_TCB_DRIFT_SOON]: "handshake",
 };
 
 /** A writer tried to change a field it does not own: a bug that retrying cannot fix. */
