@@ -32,6 +32,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import("./verify.ts")).verifyCommand,
   },
   {
+    name: "collateral",
+    summary: "Mirror Intel and AMD attestation collateral for air-gapped clusters (collateral sync)",
+    load: async () => (await import("./collateral-sync.ts")).collateralCommand,
+  },
+  {
     name: "verify-token",
     summary: "Check a signed attestation result offline against the operator's JWKS",
     load: async () => (await import("./verify-token.ts")).verifyTokenCommand,
