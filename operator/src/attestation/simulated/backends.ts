@@ -2,7 +2,9 @@
  * Verifier backends that trust the pinned vendor roots AND the simulated roots of a test trust-roots file: what the
  * controller runs with `--test-trust-roots` (tests and demos only). The verifiers themselves are the real ones; a
  * simulated PKI directory that holds OCSP responders (beside its trust-roots.json) also answers OCSP in-process.
+ * TDX quotes go to the pinned verifier unless their PCK chain ends in a simulated SGX root of the file.
  */
+import { X509Certificate } from "node:crypto";
 import { dirname } from "node:path";
 import { createLocalGpuVerifier, PINNED_NVIDIA_ANCHORS } from "../gpu/index.ts";
 import { createOcspRevocationChecker } from "../gpu/ocsp/revocation.ts";
@@ -11,12 +13,28 @@ import { createRimAppraiser } from "../gpu/rim/rim-measurement-check.ts";
 import { PINNED_RIM_ANCHORS } from "../gpu/rim/rim.ts";
 import { defaultTeeBackends } from "../registry.ts";
 import { appraiseSnp, createSnpVerifier, PINNED_AMD_ANCHORS } from "../snp/index.ts";
+import { appraiseTdx } from "../tdx/appraise-tdx.ts";
+import type { TdxTrustAnchors } from "../tdx/trust-anchors.ts";
+import { tdxVerifier } from "../tdx/verifier.ts";
+import { createTdxVerifierByRoot } from "../tdx/verifier-by-root.ts";
 import type { AttestationBackends } from "../appraise.ts";
 import { simulatedOcspSource } from "./nvidia-ocsp.ts";
 import { loadSimulatedOcspResponders } from "./sim-pki.ts";
-import { loadTestTrustRoots, type TestTrustRoots } from "./test-trust-roots.ts";
+import { loadTestTrustRoots, type TestTdxRoots, type TestTrustRoots } from "./test-trust-roots.ts";
 
 export type VerifierBackends = Required<Pick<AttestationBackends, "tees" | "gpus">>;
+
+/** One TDX anchor set per simulated SGX root, with the TCB Signing certificates that root issued. */
+export function simulatedTdxAnchors(tdx: TestTdxRoots): TdxTrustAnchors[] {
+  const signers = tdx.tcbSigning.map((pem) => new X509Certificate(pem));
+  return tdx.roots.map((pem) => {
+    const root = new X509Certificate(pem);
+    return {
+      root,
+      tcbSigningCertificates: signers.filter((cert) => cert.checkIssued(root) && cert.verify(root.publicKey)),
+    };
+  });
+}
 
 export function backendsTrusting(
   roots: TestTrustRoots,
@@ -28,8 +46,13 @@ export function backendsTrusting(
       intermediates: PINNED_AMD_ANCHORS.intermediates,
     },
   });
+  const tdx = createTdxVerifierByRoot(tdxVerifier, simulatedTdxAnchors(roots.tdx));
   return {
-    tees: { ...defaultTeeBackends(), snp: { verifier: snp, appraise: appraiseSnp } },
+    tees: {
+      ...defaultTeeBackends(),
+      tdx: { verifier: tdx, appraise: appraiseTdx },
+      snp: { verifier: snp, appraise: appraiseSnp },
+    },
     gpus: createLocalGpuVerifier({
       anchors: { roots: [...PINNED_NVIDIA_ANCHORS.roots, ...roots.gpu.roots] },
       measurements: createRimAppraiser({
