@@ -1,4 +1,5 @@
 /** `trustgate guest`, once flags are parsed: load the config, build the providers, then answer once or keep watching. */
+import { join } from "node:path";
 import type { Logger } from "pino";
 import { guestConnection, loadGuestConfig } from "./config.ts";
 import { Guest } from "./guest.ts";
@@ -30,9 +31,11 @@ export async function runGuest(options: GuestRunOptions, log: Logger, signal: Ab
       { simPki: options.providers.simPki },
       "Using SIMULATED evidence providers: tests and demos only",
     );
-  const selfCheck = options.selfCheck
-    ? await createSelfCheck(simulated ? options.providers.simPki : undefined)
-    : undefined;
+  const trustRoots =
+    simulated && options.providers.simPki !== undefined
+      ? join(options.providers.simPki, "trust-roots.json")
+      : undefined;
+  const selfCheck = options.selfCheck ? await createSelfCheck(trustRoots) : undefined;
   const api = new CvmClient(guestConnection(config, options.configFile), config);
   const jwks = await loadOperatorJwks(options.operatorJwksFile);
   if (jwks === undefined)

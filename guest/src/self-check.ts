@@ -1,11 +1,8 @@
 /**
  * The guest's self-check: the operator's own verifiers run on the evidence the guest just produced, and the result
  * is logged. It decides nothing (the controller appraises); it shows early, in the CVM's log, evidence that cannot
- * pass. Anchors: the pinned vendor roots, plus the simulated roots in simulated mode, where the simulated PKI also
- * answers, in-process, for the collateral services (the evidence carries none).
+ * pass. Anchors: the pinned vendor roots, plus the simulated roots in simulated mode.
  */
-import { join } from "node:path";
-import type { AttestationBackends } from "../../operator/src/attestation/appraise.ts";
 import type { EvidenceBundle } from "../../operator/src/attestation/types.ts";
 
 export interface SelfCheckSummary {
@@ -16,26 +13,22 @@ export interface SelfCheckSummary {
 
 export type SelfCheck = (bundle: EvidenceBundle) => Promise<SelfCheckSummary>;
 
-/**
- * Loads the verifiers (only when the self-check is on: they are most of the guest's memory); with `simPkiDir` (the
- * simulated mode's `--sim-pki`), the ones the controller runs with that PKI's trust-roots.json.
- */
-export async function createSelfCheck(simPkiDir?: string): Promise<SelfCheck> {
+/** Loads the verifiers (only when the self-check is on: they are most of the guest's memory). */
+export async function createSelfCheck(testTrustRootsFile?: string): Promise<SelfCheck> {
   const { appraise } = await import("../../operator/src/attestation/appraise.ts");
   const { compilePolicySpec } = await import("../../operator/src/attestation/policy/compiled-policy.ts");
   const policy = compilePolicySpec({}, "self-check");
-  let backends: AttestationBackends;
-  if (simPkiDir === undefined) {
+  let backends: Awaited<
+    ReturnType<typeof import("../../operator/src/attestation/simulated/backends.ts").simulatedBackends>
+  >;
+  if (testTrustRootsFile === undefined) {
     const { defaultGpuVerifier, defaultTeeBackends } = await import(
       "../../operator/src/attestation/registry.ts"
     );
     backends = { tees: defaultTeeBackends(), gpus: defaultGpuVerifier() };
   } else {
-    const simulated = await import("../../operator/src/attestation/simulated/index.ts");
-    backends = {
-      ...(await simulated.simulatedBackends(join(simPkiDir, simulated.TRUST_ROOTS_FILE))),
-      collateral: simulated.simulatedCollateralSource(await simulated.loadSimPki(simPkiDir)),
-    };
+    const { simulatedBackends } = await import("../../operator/src/attestation/simulated/backends.ts");
+    backends = await simulatedBackends(testTrustRootsFile);
   }
   return async (bundle) => {
     const report = await appraise(bundle, policy, { now: new Date(), nonce: bundle.nonce, backends });

@@ -6,7 +6,7 @@
 import * as asn1js from "asn1js";
 import { createPublicKey, KeyObject, webcrypto } from "node:crypto";
 import * as pkijs from "pkijs";
-import { commonNameDn, x509Time } from "../../crypto/x509-builder.ts";
+import { arrayBufferOf, commonNameDn, x509Time } from "../../crypto/x509-builder.ts";
 import type { TrustAnchors } from "../snp/endorsement-chain.ts";
 import { derToPem } from "../../crypto/pem.ts";
 import type { SnpProduct, TcbComponent } from "../snp/tcb.ts";
@@ -121,7 +121,7 @@ function amdExtensions(options: AmdLeafOptions, productName: string): pkijs.Exte
       ),
     );
   }
-  if (options.hwId !== undefined) extensions.push(extension(`${AMD_ARC}.4`, options.hwId.slice().buffer));
+  if (options.hwId !== undefined) extensions.push(extension(`${AMD_ARC}.4`, arrayBufferOf(options.hwId)));
   return extensions;
 }
 

@@ -1,7 +1,6 @@
 /**
  * Verifier backends that trust the pinned vendor roots AND the simulated roots of a test trust-roots file: what the
- * controller runs with `--test-trust-roots` (tests and demos only). The verifiers themselves are the real ones; a
- * simulated PKI directory that holds OCSP responders (beside its trust-roots.json) also answers OCSP in-process.
+ * controller runs with `--test-trust-roots` (tests and demos only). The verifiers themselves are the real ones.
  * TDX quotes go to the pinned verifier unless their PCK chain ends in a simulated SGX root of the file.
  */
 import { X509Certificate } from "node:crypto";
@@ -19,10 +18,12 @@ import { tdxVerifier } from "../tdx/verifier.ts";
 import { createTdxVerifierByRoot } from "../tdx/verifier-by-root.ts";
 import type { AttestationBackends } from "../appraise.ts";
 import { simulatedOcspSource } from "./nvidia-ocsp.ts";
-import { loadSimulatedOcspResponders } from "./sim-pki.ts";
+import { simulatedCollateralSource } from "./collateral-routes.ts";
+import { loadSimPkiIfPresent, loadSimulatedOcspResponders } from "./sim-pki.ts";
 import { loadTestTrustRoots, type TestTdxRoots, type TestTrustRoots } from "./test-trust-roots.ts";
 
-export type VerifierBackends = Required<Pick<AttestationBackends, "tees" | "gpus">>;
+export type VerifierBackends = Required<Pick<AttestationBackends, "tees" | "gpus">> &
+  Pick<AttestationBackends, "collateral">;
 
 /** One TDX anchor set per simulated SGX root, with the TCB Signing certificates that root issued. */
 export function simulatedTdxAnchors(tdx: TestTdxRoots): TdxTrustAnchors[] {
@@ -65,10 +66,22 @@ export function backendsTrusting(
   };
 }
 
-/** Backends for `--test-trust-roots <file>`; OCSP answered by the simulated responders of the file's PKI directory. */
+/**
+ * Backends for `--test-trust-roots <file>`. When the file lies in a whole simulated PKI directory (with its CA keys,
+ * as hack/sim-pki.ts writes it), that PKI also answers in-process for the services: OCSP by its simulated
+ * responders, and the collateral the evidence lacks (TDX TCB info, QE identity, CRLs; SNP VCEKs and chains) by the
+ * simulated PCS and KDS routes. A caller that fetches collateral over HTTPS instead (the simulated services,
+ * collateral-services.ts) sets `collateral` to its own source, which replaces this one. A trust-roots file alone
+ * (public roots only) gets neither.
+ */
 export async function simulatedBackends(trustRootsFile: string): Promise<VerifierBackends> {
-  const responders = await loadSimulatedOcspResponders(dirname(trustRootsFile));
-  return backendsTrusting(await loadTestTrustRoots(trustRootsFile), {
-    ...(responders.length === 0 ? {} : { ocsp: [simulatedOcspSource(responders)] }),
-  });
+  const dir = dirname(trustRootsFile);
+  const responders = await loadSimulatedOcspResponders(dir);
+  const pki = await loadSimPkiIfPresent(dir);
+  return {
+    ...backendsTrusting(await loadTestTrustRoots(trustRootsFile), {
+      ...(responders.length === 0 ? {} : { ocsp: [simulatedOcspSource(responders)] }),
+    }),
+    ...(pki === undefined ? {} : { collateral: simulatedCollateralSource(pki) }),
+  };
 }

@@ -94,6 +94,27 @@ describe("simulated PKI directory (hack/sim-pki.ts)", function () {
     expect(gpu?.authentic, JSON.stringify(gpu?.errors)).to.equal(true);
   });
 
+  it("gives --test-trust-roots backends the PKI's collateral in-process only when the CA keys are beside the roots", async () => {
+    const pki = await loadSimPki(dir);
+    const reportData = new Uint8Array(64).fill(4);
+    const bare = { tee: await new SimulatedSnpTee(pki).collect(reportData, { machine: "node-b" }) };
+    const whole = await simulatedBackends(join(dir, TRUST_ROOTS_FILE));
+    expect(whole.collateral).not.to.equal(undefined);
+    const snp = await whole.tees.snp?.verifier.verify(bare.tee, {
+      now: NOW,
+      expectedReportData: reportData,
+      ...(whole.collateral === undefined ? {} : { collateral: whole.collateral }),
+    });
+    expect(snp?.errors).to.deep.equal([]);
+    const alone = await mkdtemp(join(tmpdir(), "trustgate-roots-alone-"));
+    try {
+      await cp(join(dir, TRUST_ROOTS_FILE), join(alone, TRUST_ROOTS_FILE));
+      expect((await simulatedBackends(join(alone, TRUST_ROOTS_FILE))).collateral).to.equal(undefined);
+    } finally {
+      await rm(alone, { recursive: true, force: true });
+    }
+  });
+
   it("derives the same VCEK and PCK keys from the CA keys read back in another process", async () => {
     const [first, second] = [await loadSimPki(dir), await loadSimPki(dir)];
     const chipId = simulatedChipId("node-a");

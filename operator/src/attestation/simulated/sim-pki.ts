@@ -254,6 +254,11 @@ export async function loadSimulatedOcspResponders(dir: string): Promise<FakeCert
   );
 }
 
+/** The PKI in `dir` when it holds one (its manifest), else undefined (e.g. a trust-roots.json alone). */
+export async function loadSimPkiIfPresent(dir: string): Promise<SimPki | undefined> {
+  return (await exists(dir, FILES.manifest)) ? loadSimPki(dir) : undefined;
+}
+
 /** Reads a PKI written by writeSimPki, with its CA keys. */
 export async function loadSimPki(dir: string): Promise<SimPki> {
   const manifest = JSON.parse(await readText(dir, FILES.manifest)) as Partial<SimPkiManifest>;
