@@ -104,13 +104,21 @@ export async function startSimulatedCollateralServices(
     res.writeHead(answer.status, answer.headers).end(method === "HEAD" ? undefined : answer.body);
   }
 
-  const server = await startLocalHttpsServer((req, res) => {
-    req.resume();
-    respond(req, res).catch((error: unknown) => {
-      if (!res.headersSent) res.writeHead(500, { "Content-Type": "text/plain" });
-      res.end(`simulated collateral services: ${(error as Error).message}`);
-    });
-  }, options);
+  const { host, port, serverNames } = options;
+  const server = await startLocalHttpsServer(
+    (req, res) => {
+      req.resume();
+      respond(req, res).catch((error: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { "Content-Type": "text/plain" });
+        res.end(`simulated collateral services: ${(error as Error).message}`);
+      });
+    },
+    {
+      ...(host === undefined ? {} : { host }),
+      ...(port === undefined ? {} : { port }),
+      ...(serverNames === undefined ? {} : { serverNames }),
+    },
+  );
 
   return {
     url: server.url,
