@@ -62,7 +62,7 @@ evidence-bundles: setup ## Write every TDX/SNP fixture item as an evidence bundl
 	@test -n "$(OUT)" || { echo "usage: make evidence-bundles OUT=<dir>" >&2; exit 2; }
 	@node hack/evidence-bundles.ts "$(OUT)"
 
-sim-pki: setup ## Write a simulated AMD/NVIDIA PKI for simulated guests to OUT=<dir>
+sim-pki: setup ## Write a simulated AMD/Intel/NVIDIA PKI for simulated guests to OUT=<dir>
 	@test -n "$(OUT)" || { echo "usage: make sim-pki OUT=<dir>" >&2; exit 2; }
 	@node hack/sim-pki.ts "$(OUT)"
 

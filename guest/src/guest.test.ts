@@ -21,7 +21,8 @@ import {
   type SimPki,
 } from "../../operator/src/attestation/simulated/sim-pki.ts";
 import { SimulatedGpus } from "../../operator/src/attestation/simulated/simulated-gpus.ts";
-import { SimulatedSnpTee } from "../../operator/src/attestation/simulated/simulated-snp.ts";
+import { SimulatedTee } from "../../operator/src/attestation/simulated/simulated-tee.ts";
+import { simulatedCollateralSource } from "../../operator/src/attestation/simulated/collateral-routes.ts";
 import type { EvidenceBundle } from "../../operator/src/attestation/types.ts";
 import { appraise } from "../../operator/src/attestation/appraise.ts";
 import { compilePolicySpec } from "../../operator/src/attestation/policy/compiled-policy.ts";
@@ -35,8 +36,8 @@ const A = "a1".repeat(32);
 const B = "b2".repeat(32);
 const silent = pino({ level: "silent" });
 
-function cvm(status: ConfidentialVM["status"] = {}, gpus = 2): ConfidentialVM {
-  return aConfidentialVM({ tee: "snp", policyRef: "p", gpus: { count: gpus } }, "llm", { status });
+function cvm(status: ConfidentialVM["status"] = {}, gpus = 2, tee: "tdx" | "snp" = "snp"): ConfidentialVM {
+  return aConfidentialVM({ tee, policyRef: "p", gpus: { count: gpus } }, "llm", { status });
 }
 
 const challenge = (nonce: string, expiresAt = "2030-01-01T12:05:00Z") => ({
@@ -84,7 +85,7 @@ describe("Guest (decides, answers, opens secrets)", function () {
           return Promise.resolve(cvm());
         },
       },
-      providers: { tee: new SimulatedSnpTee(pki), gpus: new SimulatedGpus(pki) },
+      providers: { tee: new SimulatedTee(pki), gpus: new SimulatedGpus(pki) },
       secretsDir: dir,
       ...(pinned ? { trust: { jwks: publicJwks([operator]), subject: "team-a/llm" } } : {}),
       log: silent,
@@ -108,23 +109,30 @@ describe("Guest (decides, answers, opens secrets)", function () {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("answers a challenge with evidence that verifies for its nonce, bound to a fresh key", async () => {
-    const result = await guest().handle(cvm(challenge(A)));
-    expect(result.decision.action).to.equal("answer");
-    expect(applied).to.have.length(1);
-    const bundle = applied[0]!;
-    expect(bundle.nonce).to.equal(A);
-    expect(bundle.gpus).to.have.length(2);
-    const roots = simPkiTrustRoots(pki);
-    const report = await appraise(bundle, compilePolicySpec({ gpu: { requireRevocationCheck: false } }), {
-      now: new Date(),
-      nonce: A,
-      backends: backendsTrusting(roots),
+  for (const tee of ["snp", "tdx"] as const)
+    it(`answers a challenge with ${tee} evidence (no collateral in it) that verifies for its nonce, bound to a fresh key`, async () => {
+      const result = await guest().handle(cvm(challenge(A), 2, tee));
+      expect(result.decision.action).to.equal("answer");
+      expect(applied).to.have.length(1);
+      const bundle = applied[0]!;
+      expect(bundle.nonce).to.equal(A);
+      expect(bundle.gpus).to.have.length(2);
+      expect(bundle.tee.type).to.equal(tee);
+      expect(Object.keys(bundle.tee).sort()).to.deep.equal(
+        tee === "tdx" ? ["quote", "type"] : ["report", "type"],
+      );
+      const roots = simPkiTrustRoots(pki);
+      const report = await appraise(bundle, compilePolicySpec({ gpu: { requireRevocationCheck: false } }), {
+        now: new Date(),
+        nonce: A,
+        expectedTee: tee,
+        backends: { ...backendsTrusting(roots), collateral: simulatedCollateralSource(pki) },
+      });
+      expect(report.tee.binding).to.equal("match");
+      expect(report.tee.errors).to.deep.equal([]);
+      expect(report.tee.authentic).to.equal(true);
+      expect(report.gpus.map((g) => g.errors)).to.deep.equal([[], []]);
     });
-    expect(report.tee.binding).to.equal("match");
-    expect(report.tee.errors).to.deep.equal([]);
-    expect(report.gpus.map((g) => g.errors)).to.deep.equal([[], []]);
-  });
 
   it("answers each nonce once, a new nonce again with a new key, and never an expired challenge", async () => {
     const g = guest();
@@ -255,13 +263,15 @@ describe("Guest (decides, answers, opens secrets)", function () {
 });
 
 describe("hardwareHints", () => {
-  it("names GPUs by node and PCI address once assigned, else by the CVM", () => {
+  it("names GPUs by node and PCI address once assigned, else by the CVM; carries the CVM's TEE", () => {
     expect(hardwareHints(cvm({ nodeName: "n1", gpus: [{ pciAddress: "0000:41:00.0" }] }))).to.deep.equal({
       machine: "n1",
+      tee: "snp",
       gpus: ["n1/0000:41:00.0"],
     });
-    expect(hardwareHints(cvm({}, 2))).to.deep.equal({
+    expect(hardwareHints(cvm({}, 2, "tdx"))).to.deep.equal({
       machine: "team-a/llm",
+      tee: "tdx",
       gpus: ["team-a/llm/gpu0", "team-a/llm/gpu1"],
     });
     expect(hardwareHints(cvm({}, 0)).gpus).to.deep.equal([]);

@@ -6,8 +6,9 @@ export function hardwareHints(cvm: ConfidentialVM): HardwareHints {
   const self = `${cvm.metadata.namespace ?? ""}/${cvm.metadata.name ?? ""}`;
   const machine = cvm.status?.nodeName ?? self;
   const assigned = cvm.status?.gpus;
+  const tee = cvm.spec.tee;
   if (assigned !== undefined && assigned.length > 0)
-    return { machine, gpus: assigned.map((gpu) => `${machine}/${gpu.pciAddress}`) };
+    return { machine, tee, gpus: assigned.map((gpu) => `${machine}/${gpu.pciAddress}`) };
   const count = cvm.spec.gpus?.count ?? 0;
-  return { machine, gpus: Array.from({ length: count }, (_, index) => `${self}/gpu${index}`) };
+  return { machine, tee, gpus: Array.from({ length: count }, (_, index) => `${self}/gpu${index}`) };
 }

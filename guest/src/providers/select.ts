@@ -1,6 +1,7 @@
 /**
  * The providers the flags ask for. Real ones by default; the simulated TEE and GPUs only with
- * `--tee-provider simulated` / `--gpu-provider simulated` and a simulated PKI (`--sim-pki`).
+ * `--tee-provider simulated` / `--gpu-provider simulated` and a simulated PKI (`--sim-pki`). The simulated TEE
+ * produces TDX or SNP evidence as the CVM's `spec.tee` says (the hardware hints carry it).
  */
 import type { EvidenceProviders } from "../evidence.ts";
 import { ConfigfsTsmProvider } from "./configfs-tsm.ts";
@@ -26,7 +27,7 @@ async function simulatedDevices(dir: string): Promise<{
 }> {
   const simulated = await import("../../../operator/src/attestation/simulated/index.ts");
   const pki = await simulated.loadSimPki(dir);
-  return { tee: () => new simulated.SimulatedSnpTee(pki), gpus: () => new simulated.SimulatedGpus(pki) };
+  return { tee: () => new simulated.SimulatedTee(pki), gpus: () => new simulated.SimulatedGpus(pki) };
 }
 
 export async function createProviders(choice: ProviderChoice): Promise<EvidenceProviders> {

@@ -15,6 +15,8 @@ export interface HardwareHints {
   machine: string;
   /** One name per assigned GPU. */
   gpus: readonly string[];
+  /** The TEE the CVM asked for (`spec.tee`); the simulated TEE produces that evidence. */
+  tee?: "tdx" | "snp";
 }
 
 export interface TeeEvidenceProvider {

@@ -7,15 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { withoutCollateral } from "../../test/support/evidence/tdx-bundle-from-item.ts";
-import {
-  kdsFromItem,
-  pccsFromItem,
-  startCollateralServices,
-} from "../../test/support/fakes/collateral-services.ts";
-import type { LocalHttps } from "../../test/support/fakes/local-https.ts";
+import { startFixtureCollateralServices } from "../../test/support/fakes/collateral-services.ts";
 import { sharedBundleCases } from "../../test/support/shared-evidence.ts";
-import { SHARED_TDX_DIR } from "../../test/fixtures/tdx/items.ts";
-import { SNP_EVIDENCE_DIR } from "../../test/fixtures/snp/shared-items.ts";
+import type { SimulatedCollateralServices } from "../attestation/simulated/collateral-services.ts";
 import type { Appraisal } from "../attestation/appraise.ts";
 import { parseCommandArgs } from "../cli/command.ts";
 import { verifyCommand } from "./verify.ts";
@@ -25,14 +19,11 @@ const COLLATERAL_CODES = ["CollateralMissing", "CollateralExpired", "CollateralU
 describe("trustgate verify fetching collateral from Intel PCS/PCCS and AMD KDS (simulated, real HTTPS)", function () {
   this.timeout(60_000);
   const dir = mkdtempSync(join(tmpdir(), "trustgate-collateral-"));
-  let services: LocalHttps;
+  let services: SimulatedCollateralServices;
   const caFile = join(dir, "ca.pem");
 
   before(async () => {
-    services = await startCollateralServices(
-      pccsFromItem(join(SHARED_TDX_DIR, "dcapqvl-uptodate-v4")),
-      kdsFromItem(join(SNP_EVIDENCE_DIR, "google-milan-v2"), "Milan", "ask_ark_milan.pem"),
-    );
+    services = await startFixtureCollateralServices();
     writeFileSync(caFile, services.caPem);
   });
   after(async () => {

@@ -4,9 +4,9 @@
  * Only a verifier given these anchors explicitly (tests, `--test-trust-roots`) trusts it; the pinned ARKs never do.
  */
 import * as asn1js from "asn1js";
-import { KeyObject, webcrypto } from "node:crypto";
+import { createPublicKey, KeyObject, webcrypto } from "node:crypto";
 import * as pkijs from "pkijs";
-import { commonNameDn, x509Time } from "../../crypto/x509-builder.ts";
+import { arrayBufferOf, commonNameDn, x509Time } from "../../crypto/x509-builder.ts";
 import type { TrustAnchors } from "../snp/endorsement-chain.ts";
 import { derToPem } from "../../crypto/pem.ts";
 import type { SnpProduct, TcbComponent } from "../snp/tcb.ts";
@@ -59,6 +59,10 @@ export interface AmdLeafOptions {
   hwId?: Uint8Array;
   productName?: string;
   leafValidity?: Validity;
+  /** The leaf's ECDSA P-384 private key (a derived one); a fresh key otherwise. */
+  leafKey?: KeyObject;
+  /** The leaf's serial number (0 by default, as on AMD's VCEKs). */
+  serial?: number;
 }
 
 export interface AmdLeaf {
@@ -117,7 +121,7 @@ function amdExtensions(options: AmdLeafOptions, productName: string): pkijs.Exte
       ),
     );
   }
-  if (options.hwId !== undefined) extensions.push(extension(`${AMD_ARC}.4`, options.hwId.slice().buffer));
+  if (options.hwId !== undefined) extensions.push(extension(`${AMD_ARC}.4`, arrayBufferOf(options.hwId)));
   return extensions;
 }
 
@@ -205,20 +209,32 @@ export async function issueAmdCrl(
 /** A VCEK/VLEK for one chip and TCB, signed by the CA's ASK/ASVK. */
 export async function issueAmdLeaf(ca: AmdCa, options: AmdLeafOptions = {}): Promise<AmdLeaf> {
   const kind = options.kind ?? "vcek";
-  const leafKeys = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-384" }, true, [
-    "sign",
-    "verify",
-  ]);
+  const { publicKey, privateKey } = await leafKeyPair(options.leafKey);
   const leafDer = await certificate({
     subject: kind === "vcek" ? "SEV-VCEK" : "SEV-VLEK",
     issuer: ca.intermediateCn,
-    serial: 0,
-    publicKey: leafKeys.publicKey,
+    serial: options.serial ?? 0,
+    publicKey,
     signer: ca.intermediateKey,
     validity: options.leafValidity ?? DEFAULT_AMD_VALIDITY,
     extensions: amdExtensions(options, options.productName ?? ca.product),
   });
-  return { leafPem: derToPem(leafDer), leafDer, leafKey: KeyObject.from(leafKeys.privateKey) };
+  return { leafPem: derToPem(leafDer), leafDer, leafKey: privateKey };
+}
+
+async function leafKeyPair(
+  given: KeyObject | undefined,
+): Promise<{ publicKey: CryptoKey; privateKey: KeyObject }> {
+  const p384 = { name: "ECDSA", namedCurve: "P-384" };
+  if (given === undefined) {
+    const keys = await crypto.subtle.generateKey(p384, true, ["sign", "verify"]);
+    return { publicKey: keys.publicKey, privateKey: KeyObject.from(keys.privateKey) };
+  }
+  const spki = createPublicKey(given).export({ format: "der", type: "spki" });
+  return {
+    publicKey: await crypto.subtle.importKey("spki", spki, p384, true, ["verify"]),
+    privateKey: given,
+  };
 }
 
 /** The anchors that trust exactly this ARK. */

@@ -1,8 +1,9 @@
 /**
  * Verifier backends that trust the pinned vendor roots AND the simulated roots of a test trust-roots file: what the
- * controller runs with `--test-trust-roots` (tests and demos only). The verifiers themselves are the real ones; a
- * simulated PKI directory that holds OCSP responders (beside its trust-roots.json) also answers OCSP in-process.
+ * controller runs with `--test-trust-roots` (tests and demos only). The verifiers themselves are the real ones.
+ * TDX quotes go to the pinned verifier unless their PCK chain ends in a simulated SGX root of the file.
  */
+import { X509Certificate } from "node:crypto";
 import { dirname } from "node:path";
 import { createLocalGpuVerifier, PINNED_NVIDIA_ANCHORS } from "../gpu/index.ts";
 import { createOcspRevocationChecker } from "../gpu/ocsp/revocation.ts";
@@ -11,12 +12,30 @@ import { createRimAppraiser } from "../gpu/rim/rim-measurement-check.ts";
 import { PINNED_RIM_ANCHORS } from "../gpu/rim/rim.ts";
 import { defaultTeeBackends } from "../registry.ts";
 import { appraiseSnp, createSnpVerifier, PINNED_AMD_ANCHORS } from "../snp/index.ts";
+import { appraiseTdx } from "../tdx/appraise-tdx.ts";
+import type { TdxTrustAnchors } from "../tdx/trust-anchors.ts";
+import { tdxVerifier } from "../tdx/verifier.ts";
+import { createTdxVerifierByRoot } from "../tdx/verifier-by-root.ts";
 import type { AttestationBackends } from "../appraise.ts";
 import { simulatedOcspSource } from "./nvidia-ocsp.ts";
-import { loadSimulatedOcspResponders } from "./sim-pki.ts";
-import { loadTestTrustRoots, type TestTrustRoots } from "./test-trust-roots.ts";
+import { simulatedCollateralSource } from "./collateral-routes.ts";
+import { loadSimPkiIfPresent, loadSimulatedOcspResponders } from "./sim-pki.ts";
+import { loadTestTrustRoots, type TestTdxRoots, type TestTrustRoots } from "./test-trust-roots.ts";
 
-export type VerifierBackends = Required<Pick<AttestationBackends, "tees" | "gpus">>;
+export type VerifierBackends = Required<Pick<AttestationBackends, "tees" | "gpus">> &
+  Pick<AttestationBackends, "collateral">;
+
+/** One TDX anchor set per simulated SGX root, with the TCB Signing certificates that root issued. */
+export function simulatedTdxAnchors(tdx: TestTdxRoots): TdxTrustAnchors[] {
+  const signers = tdx.tcbSigning.map((pem) => new X509Certificate(pem));
+  return tdx.roots.map((pem) => {
+    const root = new X509Certificate(pem);
+    return {
+      root,
+      tcbSigningCertificates: signers.filter((cert) => cert.checkIssued(root) && cert.verify(root.publicKey)),
+    };
+  });
+}
 
 export function backendsTrusting(
   roots: TestTrustRoots,
@@ -28,8 +47,13 @@ export function backendsTrusting(
       intermediates: PINNED_AMD_ANCHORS.intermediates,
     },
   });
+  const tdx = createTdxVerifierByRoot(tdxVerifier, simulatedTdxAnchors(roots.tdx));
   return {
-    tees: { ...defaultTeeBackends(), snp: { verifier: snp, appraise: appraiseSnp } },
+    tees: {
+      ...defaultTeeBackends(),
+      tdx: { verifier: tdx, appraise: appraiseTdx },
+      snp: { verifier: snp, appraise: appraiseSnp },
+    },
     gpus: createLocalGpuVerifier({
       anchors: { roots: [...PINNED_NVIDIA_ANCHORS.roots, ...roots.gpu.roots] },
       measurements: createRimAppraiser({
@@ -42,10 +66,22 @@ export function backendsTrusting(
   };
 }
 
-/** Backends for `--test-trust-roots <file>`; OCSP answered by the simulated responders of the file's PKI directory. */
+/**
+ * Backends for `--test-trust-roots <file>`. When the file lies in a whole simulated PKI directory (with its CA keys,
+ * as hack/sim-pki.ts writes it), that PKI also answers in-process for the services: OCSP by its simulated
+ * responders, and the collateral the evidence lacks (TDX TCB info, QE identity, CRLs; SNP VCEKs and chains) by the
+ * simulated PCS and KDS routes. A caller that fetches collateral over HTTPS instead (the simulated services,
+ * collateral-services.ts) sets `collateral` to its own source, which replaces this one. A trust-roots file alone
+ * (public roots only) gets neither.
+ */
 export async function simulatedBackends(trustRootsFile: string): Promise<VerifierBackends> {
-  const responders = await loadSimulatedOcspResponders(dirname(trustRootsFile));
-  return backendsTrusting(await loadTestTrustRoots(trustRootsFile), {
-    ...(responders.length === 0 ? {} : { ocsp: [simulatedOcspSource(responders)] }),
-  });
+  const dir = dirname(trustRootsFile);
+  const responders = await loadSimulatedOcspResponders(dir);
+  const pki = await loadSimPkiIfPresent(dir);
+  return {
+    ...backendsTrusting(await loadTestTrustRoots(trustRootsFile), {
+      ...(responders.length === 0 ? {} : { ocsp: [simulatedOcspSource(responders)] }),
+    }),
+    ...(pki === undefined ? {} : { collateral: simulatedCollateralSource(pki) }),
+  };
 }

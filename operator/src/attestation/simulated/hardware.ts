@@ -7,4 +7,6 @@ export interface SimulatedHardware {
   machine: string;
   /** One name per GPU, e.g. `<node>/<PCI address>`. */
   gpus: readonly string[];
+  /** The TEE the CVM asked for (`spec.tee`): which evidence the simulated TEE produces (SNP when not given). */
+  tee?: "tdx" | "snp";
 }

@@ -1,6 +1,7 @@
 /**
- * Simulated TEE and GPUs for tests and demos: evidence in the real formats, signed by a simulated PKI whose roots
- * are trusted only when passed explicitly (`--test-trust-roots`). Never trusted by default.
+ * Simulated TEEs (TDX, SNP), GPUs and collateral services (Intel PCS, AMD KDS) for tests and demos: evidence in the
+ * real formats, signed by a simulated PKI whose roots are trusted only when passed explicitly
+ * (`--test-trust-roots`). Never trusted by default.
  */
 export { amdAnchors, generateAmdCa, issueAmdLeaf, makeFakeAmdPki, type AmdCa } from "./amd-pki.ts";
 export { simulatedChipId, simulatedGpuSerial } from "./device-identity.ts";
@@ -35,11 +36,48 @@ export {
   type SimulatedSnpOptions,
 } from "./simulated-snp.ts";
 export {
+  SIMULATED_TDX_FMSPC,
+  SIMULATED_TDX_MRTD,
+  SIMULATED_TDX_RTMRS,
+  SimulatedTdxTee,
+  type SimulatedTdxOptions,
+} from "./simulated-tdx.ts";
+export { SimulatedTee, type SimulatedTeeOptions } from "./simulated-tee.ts";
+export { simulatedVcek } from "./simulated-vcek.ts";
+export {
+  generateIntelCa,
+  issuePckLeaf,
+  simulatedPckSerial,
+  type IntelCa,
+  type IntelIdentity,
+} from "./intel-pki.ts";
+export { SimulatedIntelCollateral, type SimulatedIntelCollateralOptions } from "./tdx-collateral.ts";
+export {
+  amdKdsRoute,
+  intelPcsRoute,
+  simulatedCollateralSource,
+  type CollateralAnswer,
+  type CollateralRoute,
+} from "./collateral-routes.ts";
+export { kdsFromItem, pccsFromItem } from "./item-collateral-routes.ts";
+export {
+  startSimulatedCollateralServices,
+  type CollateralFault,
+  type CollateralServicesOptions,
+  type SimulatedCollateralServices,
+} from "./collateral-services.ts";
+export {
   loadTestTrustRoots,
   parseTestTrustRoots,
   TEST_TRUST_ROOTS_KIND,
   testTrustRootsFile,
+  type TestTdxRoots,
   type TestTrustRoots,
   type TestTrustRootsFile,
 } from "./test-trust-roots.ts";
-export { backendsTrusting, simulatedBackends, type VerifierBackends } from "./backends.ts";
+export {
+  backendsTrusting,
+  simulatedBackends,
+  simulatedTdxAnchors,
+  type VerifierBackends,
+} from "./backends.ts";

@@ -1,19 +1,24 @@
 /**
- * The simulated PKI of the simulated TEE and GPUs (`trustgate guest --tee-provider simulated`, hack/sim-pki.ts):
- * an AMD ARK/ASK pair and an NVIDIA root/identity/provisioner-ICA chain. The CA keys stay in the directory (mode
- * 0600); each simulated chip's VCEK and each GPU's device certificates are issued from them on demand.
+ * The simulated PKI of the simulated TEEs and GPUs (`trustgate guest --tee-provider simulated`, hack/sim-pki.ts):
+ * an AMD ARK/ASK pair, a simulated Intel SGX root with its PCK Platform CA and TCB Signing certificate, and an
+ * NVIDIA root/identity/provisioner-ICA chain. The CA keys stay in the directory (mode 0600); each simulated chip's
+ * VCEK, each machine's PCK certificate and each GPU's device certificates are issued from them on demand.
  *
  *   <dir>/trust-roots.json        public roots only (see test-trust-roots.ts)
  *   <dir>/sim-pki.json            what this is, product line
  *   <dir>/amd/{ark,ask}.pem       <dir>/private/amd-ask.key.pem
+ *   <dir>/amd/crl.der             the ARK's CRL of ASKs (KDS /vcek/v1/<product>/crl), revoking none
+ *   <dir>/intel/{root,pck-platform-ca,tcb-signing}.pem   <dir>/private/intel-{pck-platform-ca,tcb-signing}.key.pem
+ *   <dir>/intel/root-ca-crl.der   the root CA CRL (signed at creation; the root key is not kept)
  *   <dir>/nvidia/{root,identity,ica}.pem   <dir>/private/nvidia-ica.key.pem
  *   <dir>/nvidia/rim-{root,ca,signer}.pem  <dir>/private/nvidia-rim-signer.key.pem   (simulated RIM signing)
  *   <dir>/nvidia/ocsp-responder-<n>.pem    <dir>/private/nvidia-ocsp-responder-<n>.key.pem  (simulated OCSP)
  */
 import { createPrivateKey, KeyObject, webcrypto, X509Certificate } from "node:crypto";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { access, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { AMD_RSA_PSS, generateAmdCa, type AmdCa } from "./amd-pki.ts";
+import { AMD_RSA_PSS, generateAmdCa, issueAmdCrl, type AmdCa } from "./amd-pki.ts";
+import { generateIntelCa, intelIdentity, type IntelCa } from "./intel-pki.ts";
 import {
   fakeCertificateFromPem,
   generateNvidiaCa,
@@ -33,6 +38,10 @@ export type SimulatedSnpProduct = "Milan" | "Genoa";
 
 export interface SimPki {
   amd: AmdCa;
+  /** The ARK's CRL of ASKs (DER); absent in a PKI directory written before KDS was simulated. */
+  amdCrl?: Uint8Array;
+  /** The simulated SGX PKI of the simulated TDX TEE; absent in a PKI directory written before TDX was simulated. */
+  intel?: IntelCa;
   nvidia: NvidiaCa;
   /** Signs the simulated GPUs' RIMs; absent in a PKI directory written before RIMs were simulated. */
   nvidiaRim?: RimCa;
@@ -54,6 +63,13 @@ const FILES = {
   ark: "amd/ark.pem",
   ask: "amd/ask.pem",
   askKey: "private/amd-ask.key.pem",
+  amdCrl: "amd/crl.der",
+  intelRoot: "intel/root.pem",
+  intelPckCa: "intel/pck-platform-ca.pem",
+  intelTcbSigning: "intel/tcb-signing.pem",
+  intelRootCaCrl: "intel/root-ca-crl.der",
+  intelPckCaKey: "private/intel-pck-platform-ca.key.pem",
+  intelTcbSigningKey: "private/intel-tcb-signing.key.pem",
   nvidiaRoot: "nvidia/root.pem",
   nvidiaIdentity: "nvidia/identity.pem",
   nvidiaIca: "nvidia/ica.pem",
@@ -72,8 +88,11 @@ export async function generateSimPki(options: { snpProduct?: SimulatedSnpProduct
   const ocspResponders = (ca: FakeCertificate): FakeCertificate => issueOcspResponder(ca);
   const nvidia = generateNvidiaCa({ ocspResponders });
   const nvidiaRim = generateRimCa({ ocspResponders });
+  const amd = await generateAmdCa({ product: options.snpProduct ?? "Genoa" });
   return {
-    amd: await generateAmdCa({ product: options.snpProduct ?? "Genoa" }),
+    amd,
+    amdCrl: await issueAmdCrl(amd),
+    intel: generateIntelCa(),
     nvidia,
     nvidiaRim,
     nvidiaOcsp: [...(nvidia.ocspResponders ?? []), ...(nvidiaRim.ocspResponders ?? [])],
@@ -84,13 +103,15 @@ function privateKeyPem(key: KeyObject): string {
   return key.export({ format: "pem", type: "pkcs8" }).toString();
 }
 
-/** Writes the PKI into `dir` (created if missing); refuses a directory that already holds one. */
 /** The public roots of a simulated PKI as a test trust roots document (what --test-trust-roots reads). */
 export function simPkiTrustRootsFile(pki: SimPki): TestTrustRootsFile {
   return testTrustRootsFile(
     [pki.amd.arkPem],
     [pki.nvidia.root.toString()],
     pki.nvidiaRim === undefined ? [] : [pki.nvidiaRim.root.toString()],
+    pki.intel === undefined
+      ? undefined
+      : { roots: [pki.intel.root.toString()], tcbSigning: [pki.intel.tcbSigner.certificate.toString()] },
   );
 }
 
@@ -99,12 +120,14 @@ export function simPkiTrustRoots(pki: SimPki): TestTrustRoots {
   return parseTestTrustRoots(JSON.stringify(simPkiTrustRootsFile(pki)), "memory");
 }
 
+/** Writes the PKI into `dir` (created if missing); refuses a directory that already holds one. */
 export async function writeSimPki(pki: SimPki, dir: string): Promise<void> {
   const existing = await readdir(dir).catch(() => [] as string[]);
   if (existing.includes(FILES.manifest) || existing.includes(FILES.trustRoots))
     throw new Error(`${dir} already holds a simulated PKI`);
   await mkdir(join(dir, "amd"), { recursive: true });
   await mkdir(join(dir, "nvidia"), { recursive: true });
+  if (pki.intel !== undefined) await mkdir(join(dir, "intel"), { recursive: true });
   await mkdir(join(dir, "private"), { recursive: true, mode: 0o700 });
   const manifest: SimPkiManifest = {
     kind: "TrustgateSimulatedPki",
@@ -113,7 +136,7 @@ export async function writeSimPki(pki: SimPki, dir: string): Promise<void> {
     snpProduct: pki.amd.product === "Milan" ? "Milan" : "Genoa",
     createdAt: new Date().toISOString(),
   };
-  const publicFiles: [string, string][] = [
+  const publicFiles: [string, string | Uint8Array][] = [
     [FILES.ark, pki.amd.arkPem],
     [FILES.ask, pki.amd.intermediatePem],
     [FILES.nvidiaRoot, pki.nvidia.root.toString()],
@@ -126,6 +149,19 @@ export async function writeSimPki(pki: SimPki, dir: string): Promise<void> {
     [FILES.askKey, privateKeyPem(KeyObject.from(pki.amd.intermediateKey))],
     [FILES.nvidiaIcaKey, privateKeyPem(pki.nvidia.ica.keys.privateKey)],
   ];
+  if (pki.amdCrl !== undefined) publicFiles.push([FILES.amdCrl, pki.amdCrl]);
+  if (pki.intel !== undefined) {
+    publicFiles.push(
+      [FILES.intelRoot, pki.intel.root.toString()],
+      [FILES.intelPckCa, pki.intel.pckCa.certificate.toString()],
+      [FILES.intelTcbSigning, pki.intel.tcbSigner.certificate.toString()],
+      [FILES.intelRootCaCrl, pki.intel.rootCaCrl],
+    );
+    privateFiles.push(
+      [FILES.intelPckCaKey, privateKeyPem(pki.intel.pckCa.keys.privateKey)],
+      [FILES.intelTcbSigningKey, privateKeyPem(pki.intel.tcbSigner.keys.privateKey)],
+    );
+  }
   if (pki.nvidiaRim !== undefined) {
     publicFiles.push(
       [FILES.rimRoot, pki.nvidiaRim.root.toString()],
@@ -143,7 +179,8 @@ export async function writeSimPki(pki: SimPki, dir: string): Promise<void> {
   });
   for (const [file, text] of privateFiles)
     await writeFile(join(dir, file), text, { mode: 0o600, flag: "wx" });
-  for (const [file, text] of publicFiles) await writeFile(join(dir, file), text, { mode: 0o644, flag: "wx" });
+  for (const [file, content] of publicFiles)
+    await writeFile(join(dir, file), content, { mode: 0o644, flag: "wx" });
 }
 
 /** Generates a simulated PKI and writes it into `dir` (the library behind hack/sim-pki.ts). */
@@ -166,6 +203,38 @@ async function readText(dir: string, file: string): Promise<string> {
   }
 }
 
+async function readBinary(dir: string, file: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(join(dir, file)));
+  } catch (error) {
+    throw new Error(`simulated PKI ${dir}: cannot read ${file}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+const exists = (dir: string, file: string): Promise<boolean> =>
+  access(join(dir, file)).then(
+    () => true,
+    () => false,
+  );
+
+/** The simulated Intel CAs of a PKI directory (none in directories written before TDX was simulated). */
+async function loadIntelCa(dir: string): Promise<IntelCa | undefined> {
+  if (!(await exists(dir, FILES.intelRoot))) return undefined;
+  const identity = async (certificate: string, key: string) =>
+    intelIdentity(
+      new X509Certificate(await readText(dir, certificate)),
+      createPrivateKey(await readText(dir, key)),
+    );
+  return {
+    root: new X509Certificate(await readText(dir, FILES.intelRoot)),
+    pckCa: await identity(FILES.intelPckCa, FILES.intelPckCaKey),
+    tcbSigner: await identity(FILES.intelTcbSigning, FILES.intelTcbSigningKey),
+    rootCaCrl: await readBinary(dir, FILES.intelRootCaCrl),
+  };
+}
+
 /** The simulated OCSP responders of a PKI directory (none in directories written before OCSP was simulated). */
 export async function loadSimulatedOcspResponders(dir: string): Promise<FakeCertificate[]> {
   const files = await readdir(join(dir, "nvidia")).catch(() => [] as string[]);
@@ -185,6 +254,11 @@ export async function loadSimulatedOcspResponders(dir: string): Promise<FakeCert
   );
 }
 
+/** The PKI in `dir` when it holds one (its manifest), else undefined (e.g. a trust-roots.json alone). */
+export async function loadSimPkiIfPresent(dir: string): Promise<SimPki | undefined> {
+  return (await exists(dir, FILES.manifest)) ? loadSimPki(dir) : undefined;
+}
+
 /** Reads a PKI written by writeSimPki, with its CA keys. */
 export async function loadSimPki(dir: string): Promise<SimPki> {
   const manifest = JSON.parse(await readText(dir, FILES.manifest)) as Partial<SimPkiManifest>;
@@ -196,7 +270,8 @@ export async function loadSimPki(dir: string): Promise<SimPki> {
     format: "der",
     type: "pkcs8",
   });
-  const askKey = await webcrypto.subtle.importKey("pkcs8", askKeyDer, AMD_RSA_PSS, false, ["sign"]);
+  // Extractable: the simulated VCEKs' keys are derived from it (simulated-vcek.ts).
+  const askKey = await webcrypto.subtle.importKey("pkcs8", askKeyDer, AMD_RSA_PSS, true, ["sign"]);
   const askCn = /(?:^|\n)CN=([^\n]*)/.exec(new X509Certificate(askPem).subject)?.[1] ?? `SEV-${product}`;
   const rimSignerPem = await readFile(join(dir, FILES.rimSigner), "utf8").catch(() => undefined);
   const nvidiaRim: RimCa | undefined =
@@ -208,7 +283,11 @@ export async function loadSimPki(dir: string): Promise<SimPki> {
           signer: fakeCertificateFromPem(rimSignerPem, await readText(dir, FILES.rimSignerKey)),
         };
   const nvidiaOcsp = await loadSimulatedOcspResponders(dir);
+  const intel = await loadIntelCa(dir);
+  const amdCrl = (await exists(dir, FILES.amdCrl)) ? await readBinary(dir, FILES.amdCrl) : undefined;
   return {
+    ...(intel === undefined ? {} : { intel }),
+    ...(amdCrl === undefined ? {} : { amdCrl }),
     ...(nvidiaRim === undefined ? {} : { nvidiaRim }),
     ...(nvidiaOcsp.length === 0 ? {} : { nvidiaOcsp }),
     amd: {

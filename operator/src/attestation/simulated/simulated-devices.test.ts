@@ -18,7 +18,10 @@ import {
   SIMULATED_GPU_VBIOS_VERSION,
   SimulatedGpus,
 } from "./simulated-gpus.ts";
-import { SIMULATED_SNP_MEASUREMENT, SimulatedSnpTee } from "./simulated-snp.ts";
+import { SIMULATED_SNP_MEASUREMENT, SIMULATED_SNP_TCB, SimulatedSnpTee } from "./simulated-snp.ts";
+import { simulatedCollateralSource } from "./collateral-routes.ts";
+import { simulatedVcek } from "./simulated-vcek.ts";
+import type { CollateralSource } from "../types.ts";
 
 const NOW = new Date();
 const GPUS = ["node-a/0000:41:00.0", "node-a/0000:42:00.0", "node-a/0000:43:00.0"];
@@ -27,10 +30,13 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
   this.timeout(30_000);
   let pki: SimPki;
   let reportData: Uint8Array;
+  /** The simulated KDS (and PCS), answered in-process: where the verifier gets the VCEK and its chain. */
+  let kds: CollateralSource;
 
   before(async () => {
     pki = await generateSimPki();
     reportData = new Uint8Array(randomBytes(64));
+    kds = simulatedCollateralSource(pki);
   });
 
   /** The real verifier, trusting the simulated device and RIM roots. */
@@ -48,6 +54,7 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
       const verification = await createSnpVerifier({ anchors: amdAnchors(pki.amd.arkPem) }).verify(tee, {
         now: NOW,
         expectedReportData: reportData,
+        collateral: kds,
       });
       expect(verification.authentic, JSON.stringify(verification.errors)).to.equal(true);
       expect(verification.errors).to.deep.equal([]);
@@ -61,11 +68,36 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
       expect((verification.claims["policy"] as Record<string, unknown>)["debug"]).to.equal(false);
     });
 
+    it("carries the report alone, as a KubeVirt guest: without a KDS the VCEK is missing", async () => {
+      const tee = await new SimulatedSnpTee(pki).collect(reportData, { machine: "node-a" });
+      expect(Object.keys(tee).sort()).to.deep.equal(["report", "type"]);
+      const verification = await createSnpVerifier({ anchors: amdAnchors(pki.amd.arkPem) }).verify(tee, {
+        now: NOW,
+      });
+      expect(verification.authentic).to.equal(false);
+      expect(verification.errors.map((e) => e.code)).to.deep.equal(["CollateralMissing"]);
+    });
+
+    it("carries the VCEK and ASK+ARK chain when asked to (carryEndorsements), then verifies without a KDS", async () => {
+      const tee = await new SimulatedSnpTee(pki, { carryEndorsements: true }).collect(reportData, {
+        machine: "node-a",
+      });
+      expect(tee.vcek).to.include("BEGIN CERTIFICATE");
+      expect(tee.certChain).to.equal(pki.amd.intermediatePem + pki.amd.arkPem);
+      const verification = await createSnpVerifier({ anchors: amdAnchors(pki.amd.arkPem) }).verify(tee, {
+        now: NOW,
+        expectedReportData: reportData,
+      });
+      expect(verification.errors).to.deep.equal([]);
+      expect(verification.authentic).to.equal(true);
+    });
+
     it("reports BindingMismatch for other report data", async () => {
       const tee = await new SimulatedSnpTee(pki).collect(reportData, { machine: "node-a" });
       const verification = await createSnpVerifier({ anchors: amdAnchors(pki.amd.arkPem) }).verify(tee, {
         now: NOW,
         expectedReportData: new Uint8Array(64),
+        collateral: kds,
       });
       expect(verification.errors.map((e) => e.code)).to.deep.equal(["BindingMismatch"]);
     });
@@ -76,15 +108,21 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
         tee.collect(reportData, { machine: "node-a" }),
         tee.collect(reportData, { machine: "node-b" }),
       ]);
-      const chip = (t: typeof a): string =>
-        Buffer.from(parseSnpReport(Buffer.from(t.report ?? "", "base64")).chipId).toString("hex");
-      expect(chip(a)).not.to.equal(chip(b));
-      expect(a.vcek).not.to.equal(b.vcek);
+      const chip = (t: typeof a): Uint8Array => parseSnpReport(Buffer.from(t.report ?? "", "base64")).chipId;
+      expect(Buffer.from(chip(a)).equals(Buffer.from(chip(b)))).to.equal(false);
+      const [vcekA, vcekB] = await Promise.all(
+        [a, b].map((t) => simulatedVcek(pki.amd, chip(t), SIMULATED_SNP_TCB)),
+      );
+      expect(vcekA?.leafPem).not.to.equal(vcekB?.leafPem);
     });
 
-    it("is NOT authentic under the pinned AMD ARKs", async () => {
+    it("is NOT authentic under the pinned AMD ARKs, even with the simulated KDS's chain", async () => {
       const tee = await new SimulatedSnpTee(pki).collect(reportData, { machine: "node-a" });
-      const verification = await snpVerifier.verify(tee, { now: NOW, expectedReportData: reportData });
+      const verification = await snpVerifier.verify(tee, {
+        now: NOW,
+        expectedReportData: reportData,
+        collateral: kds,
+      });
       expect(verification.authentic).to.equal(false);
       expect(verification.errors.map((e) => e.code)).to.deep.equal(["ChainInvalid"]);
     });
@@ -187,7 +225,7 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
         {
           now: NOW,
           nonce: nonce,
-          backends: backendsTrusting(roots),
+          backends: { ...backendsTrusting(roots), collateral: kds },
         },
       );
       expect(report.tee.errors).to.deep.equal([]);
@@ -208,7 +246,10 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
         {
           now: NOW,
           nonce: nonce,
-          backends: backendsTrusting(roots, { ocsp: [simulatedOcspSource(pki.nvidiaOcsp ?? [])] }),
+          backends: {
+            ...backendsTrusting(roots, { ocsp: [simulatedOcspSource(pki.nvidiaOcsp ?? [])] }),
+            collateral: kds,
+          },
         },
       );
       expect(report.gpus.flatMap((g) => g.errors)).to.deep.equal([]);
@@ -221,7 +262,7 @@ describe("simulated SEV-SNP TEE and H100 GPUs", function () {
       const report = await appraise(await bundle(), compilePolicySpec({}), {
         now: NOW,
         nonce: nonce,
-        backends: { tees: defaultTeeBackends(), gpus: defaultGpuVerifier() },
+        backends: { tees: defaultTeeBackends(), gpus: defaultGpuVerifier(), collateral: kds },
       });
       expect(report.verdict).to.equal("contraindicated");
       expect(report.tee.authentic).to.equal(false);

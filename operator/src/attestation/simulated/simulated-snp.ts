@@ -1,14 +1,16 @@
 /**
- * The simulated SEV-SNP TEE: a version 3 report in the real format whose REPORT_DATA is the caller's, signed by a
- * VCEK the simulated PKI issues for the machine's CHIP_ID and TCB. The real SNP verifier checks it unchanged.
+ * The simulated SEV-SNP TEE: a version 3 report in the real format whose REPORT_DATA is the caller's, signed by the
+ * VCEK the simulated PKI derives for the machine's CHIP_ID and TCB (simulated-vcek.ts). Like a guest on KubeVirt,
+ * whose host hands it no certificate table, the evidence is the report alone: the verifier gets the VCEK and the
+ * ASK/ARK chain from a KDS (the simulated one serves them). The real SNP verifier checks it unchanged.
  */
 import type { TeeEvidence } from "../types.ts";
 import type { TcbSpec } from "./snp-report.ts";
 import { buildReport, signReport } from "./snp-report.ts";
-import { issueAmdLeaf, type AmdLeaf } from "./amd-pki.ts";
 import { simulatedChipId, simulatedDigest } from "./device-identity.ts";
 import type { SimulatedHardware } from "./hardware.ts";
 import type { SimPki } from "./sim-pki.ts";
+import { simulatedVcek } from "./simulated-vcek.ts";
 
 /** A plausible Milan/Genoa TCB (bootloader, TEE, SNP firmware, microcode SVNs). */
 export const SIMULATED_SNP_TCB: TcbSpec = { bootloader: 9, tee: 0, snp: 23, microcode: 72 };
@@ -26,13 +28,17 @@ export interface SimulatedSnpOptions {
   measurement?: Uint8Array;
   hostData?: Uint8Array;
   tcb?: TcbSpec;
+  /**
+   * Also put the VCEK and the ASK+ARK chain into the evidence (`tee.vcek`, `tee.certChain`), as a host with an
+   * extended-report certificate table would; off by default.
+   */
+  carryEndorsements?: boolean;
 }
 
 export class SimulatedSnpTee {
   readonly name = "simulated-snp";
   readonly #pki: SimPki;
   readonly #options: SimulatedSnpOptions;
-  readonly #vceks = new Map<string, Promise<AmdLeaf>>();
 
   constructor(pki: SimPki, options: SimulatedSnpOptions = {}) {
     if (pki.amd.product !== "Milan" && pki.amd.product !== "Genoa")
@@ -46,7 +52,7 @@ export class SimulatedSnpTee {
     const product = this.#pki.amd.product === "Milan" ? "Milan" : "Genoa";
     const chipId = simulatedChipId(hardware.machine);
     const tcb = this.#options.tcb ?? SIMULATED_SNP_TCB;
-    const vcek = await this.#vcek(hardware.machine, chipId, tcb);
+    const vcek = await simulatedVcek(this.#pki.amd, chipId, tcb);
     const report = buildReport({
       version: 3,
       policy: SIMULATED_SNP_POLICY,
@@ -57,20 +63,13 @@ export class SimulatedSnpTee {
       measurement: this.#options.measurement ?? Buffer.from(SIMULATED_SNP_MEASUREMENT, "hex"),
       ...(this.#options.hostData === undefined ? {} : { hostData: this.#options.hostData }),
     });
+    const signed = Buffer.from(signReport(report, vcek.leafKey)).toString("base64");
+    if (this.#options.carryEndorsements !== true) return { type: "snp", report: signed };
     return {
       type: "snp",
-      report: Buffer.from(signReport(report, vcek.leafKey)).toString("base64"),
+      report: signed,
       vcek: vcek.leafPem,
       certChain: this.#pki.amd.intermediatePem + this.#pki.amd.arkPem,
     };
-  }
-
-  #vcek(machine: string, chipId: Uint8Array, tcb: TcbSpec): Promise<AmdLeaf> {
-    let vcek = this.#vceks.get(machine);
-    if (vcek === undefined) {
-      vcek = issueAmdLeaf(this.#pki.amd, { spl: { ...tcb }, hwId: chipId });
-      this.#vceks.set(machine, vcek);
-    }
-    return vcek;
   }
 }

@@ -1,5 +1,6 @@
 /**
- * `trust-roots.json` of a simulated PKI: only the public roots (AMD ARKs, NVIDIA root) that a verifier may be told
+ * `trust-roots.json` of a simulated PKI: only the public roots (AMD ARKs, NVIDIA roots, the simulated SGX root and
+ * its TCB Signing certificate) that a verifier may be told
  * to trust in tests and demos, through an explicit flag (`--test-trust-roots`). Nothing here is ever trusted by
  * default, and a file that holds anything private is refused.
  */
@@ -18,6 +19,15 @@ export interface TestTrustRootsFile {
   description: string;
   snp: { arks: string[] };
   gpu: { roots: string[]; rimRoots?: string[] };
+  /** Absent in files written before TDX was simulated. */
+  tdx?: { roots: string[]; tcbSigning?: string[] };
+}
+
+/** Simulated SGX roots and the TCB Signing certificates each one issued (each a TDX verifier's anchors). */
+export interface TestTdxRoots {
+  roots: string[];
+  /** Every one issued by one of `roots`. */
+  tcbSigning: string[];
 }
 
 /** What createSnpVerifier({ anchors }) and createLocalGpuVerifier({ anchors }) take. */
@@ -26,6 +36,8 @@ export interface TestTrustRoots {
   gpu: GpuTrustAnchors;
   /** Simulated CoRIM signing roots for createRimAppraiser({ anchors }). */
   gpuRim: RimTrustAnchors;
+  /** Simulated SGX roots for the TDX verifier (none in older files). */
+  tdx: TestTdxRoots;
   /** Where they were read from, for logs. */
   source: string;
 }
@@ -34,6 +46,7 @@ export function testTrustRootsFile(
   arks: string[],
   gpuRoots: string[],
   rimRoots: string[] = [],
+  tdx: TestTdxRoots = { roots: [], tcbSigning: [] },
 ): TestTrustRootsFile {
   return {
     kind: TEST_TRUST_ROOTS_KIND,
@@ -42,22 +55,39 @@ export function testTrustRootsFile(
       "Public roots of a simulated PKI (hack/sim-pki.ts). Evidence they anchor proves nothing; trust them only in tests and demos.",
     snp: { arks },
     gpu: { roots: gpuRoots, ...(rimRoots.length === 0 ? {} : { rimRoots }) },
+    ...(tdx.roots.length === 0 ? {} : { tdx: { roots: tdx.roots, tcbSigning: tdx.tcbSigning } }),
   };
 }
 
-function pemList(value: unknown, where: string): string[] {
+function certificates(value: unknown, where: string): { pem: string; cert: X509Certificate }[] {
   if (value === undefined) return [];
   if (!Array.isArray(value) || !value.every((v): v is string => typeof v === "string"))
     throw new Error(`${where} must be a list of PEM certificates`);
   return value.map((pem, index) => {
-    let cert: X509Certificate;
     try {
-      cert = new X509Certificate(pem);
+      return { pem, cert: new X509Certificate(pem) };
     } catch (error) {
       throw new Error(`${where}[${index}] is not a PEM certificate`, { cause: error });
     }
+  });
+}
+
+const subjectOf = (cert: X509Certificate): string => cert.subject.replace(/\n/g, ", ");
+
+function pemList(value: unknown, where: string): string[] {
+  return certificates(value, where).map(({ pem, cert }, index) => {
     if (!cert.ca || !cert.checkIssued(cert) || !cert.verify(cert.publicKey))
-      throw new Error(`${where}[${index}] (${cert.subject.replace(/\n/g, ", ")}) is not a self-signed CA`);
+      throw new Error(`${where}[${index}] (${subjectOf(cert)}) is not a self-signed CA`);
+    return pem;
+  });
+}
+
+/** Certificates that must each be issued (and signed) by one of `roots`. */
+function issuedByOneOf(value: unknown, roots: readonly string[], where: string): string[] {
+  const issuers = roots.map((pem) => new X509Certificate(pem));
+  return certificates(value, where).map(({ pem, cert }, index) => {
+    if (!issuers.some((root) => cert.checkIssued(root) && cert.verify(root.publicKey)))
+      throw new Error(`${where}[${index}] (${subjectOf(cert)}) is not issued by one of the listed roots`);
     return pem;
   });
 }
@@ -76,16 +106,26 @@ export function parseTestTrustRoots(text: string, source: string): TestTrustRoot
     throw new Error(`${source} is not a trust-roots file (kind ${TEST_TRUST_ROOTS_KIND}, testOnly true)`);
   const snp = (document.snp ?? {}) as { arks?: unknown };
   const gpu = (document.gpu ?? {}) as { roots?: unknown; rimRoots?: unknown };
+  const tdx = (document.tdx ?? {}) as { roots?: unknown; tcbSigning?: unknown };
   const arks = pemList(snp.arks, `${source}: snp.arks`);
   const roots = pemList(gpu.roots, `${source}: gpu.roots`);
   const rimRoots = pemList(gpu.rimRoots, `${source}: gpu.rimRoots`);
-  if (arks.length + roots.length === 0) throw new Error(`${source} holds no roots`);
-  return { snp: { arks, intermediates: [] }, gpu: { roots }, gpuRim: { roots: rimRoots }, source };
+  const sgxRoots = pemList(tdx.roots, `${source}: tdx.roots`);
+  const tcbSigning = issuedByOneOf(tdx.tcbSigning, sgxRoots, `${source}: tdx.tcbSigning`);
+  if (arks.length + roots.length + sgxRoots.length === 0) throw new Error(`${source} holds no roots`);
+  return {
+    snp: { arks, intermediates: [] },
+    gpu: { roots },
+    gpuRim: { roots: rimRoots },
+    tdx: { roots: sgxRoots, tcbSigning },
+    source,
+  };
 }
 
 /**
  * Reads the test trust roots the controller and `trustgate verify` load through `--test-trust-roots <file>`:
- * `snp` for createSnpVerifier({ anchors }), `gpu` for createLocalGpuVerifier({ anchors }).
+ * `snp` for createSnpVerifier({ anchors }), `gpu` for createLocalGpuVerifier({ anchors }), `tdx` for
+ * createTdxVerifier({ anchors }) (one verifier per root).
  */
 export async function loadTestTrustRoots(path: string): Promise<TestTrustRoots> {
   let text: string;
