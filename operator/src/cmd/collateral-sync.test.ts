@@ -7,8 +7,11 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { withoutCollateral } from "../../test/support/evidence/tdx-bundle-from-item.ts";
-import { pccsFromItem, startCollateralServices } from "../../test/support/fakes/collateral-services.ts";
-import type { LocalHttps } from "../../test/support/fakes/local-https.ts";
+import {
+  startSimulatedCollateralServices,
+  type SimulatedCollateralServices,
+} from "../attestation/simulated/collateral-services.ts";
+import { pccsFromItem } from "../attestation/simulated/item-collateral-routes.ts";
 import { sharedBundleCases } from "../../test/support/shared-evidence.ts";
 import { SHARED_TDX_DIR } from "../../test/fixtures/tdx/items.ts";
 import type { Appraisal } from "../attestation/appraise.ts";
@@ -32,10 +35,12 @@ describe("trustgate collateral sync (an offline mirror from a simulated PCCS, re
   this.timeout(60_000);
   const dir = mkdtempSync(join(tmpdir(), "trustgate-sync-"));
   const caFile = join(dir, "ca.pem");
-  let pccs: LocalHttps;
+  let pccs: SimulatedCollateralServices;
 
   before(async () => {
-    pccs = await startCollateralServices(pccsFromItem(join(SHARED_TDX_DIR, "dcapqvl-uptodate-v4")));
+    pccs = await startSimulatedCollateralServices({
+      routes: [pccsFromItem(join(SHARED_TDX_DIR, "dcapqvl-uptodate-v4"))],
+    });
     writeFileSync(caFile, pccs.caPem);
   });
   after(async () => {

@@ -35,6 +35,8 @@ export interface CollateralServiceSettings {
   staleGraceMs?: number;
   refreshAheadMs?: number;
   onLookup?: (kind: string, outcome: CacheOutcome) => void;
+  /** The cache's clock (default Date.now); benchmarks of recorded evidence run it on the evidence's time. */
+  now?: () => number;
 }
 
 export interface CollateralServices {
@@ -102,6 +104,7 @@ export async function createCollateralServices(
   const cached = (inner: CollateralSource, kindPrefix = ""): CachingSource =>
     createCachingSource(inner, {
       immutableKinds: [SNP_VCEK_KIND],
+      ...(settings.now === undefined ? {} : { now: settings.now }),
       ...(store === undefined ? {} : { store: kindPrefix === "" ? store : prefixedStore(store, kindPrefix) }),
       ...(settings.staleGraceMs === undefined ? {} : { staleGraceMs: settings.staleGraceMs }),
       ...(settings.refreshAheadMs === undefined ? {} : { refreshAheadMs: settings.refreshAheadMs }),
