@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { SIMULATED_SNP_MEASUREMENT } from "../operator/src/attestation/simulated/simulated-snp.ts";
+import { SIMULATED_TDX_MRTD } from "../operator/src/attestation/simulated/simulated-tdx.ts";
 import { waitUntil } from "../operator/test/support/apply.ts";
 import { kubeConfig, makeTempDir } from "../operator/test/support/control-plane.ts";
 import { readConfidentialHost } from "../operator/test/support/read.ts";
@@ -16,6 +17,7 @@ import { condition, TrustgateStack } from "./support/stack.ts";
 const NS = "e2e-workloads";
 const SNP_NODE = "e2e-snp-1";
 const TDX_NODE = "e2e-tdx-1";
+const TDX_OK_NODE = "e2e-tdx-2";
 const CC_MODE_FILE = "etc/trustgate/cc-mode.json";
 const IMAGE = `registry.example.com/trustgate/cvm-ubuntu-24.04@sha256:${"9b".repeat(32)}`;
 const run = promisify(execFile);
@@ -47,6 +49,10 @@ describe("e2e: the three steps on the local control plane (agents, controller, K
           return status.message;
         },
       );
+  const kdsRequests = (): string[] =>
+    (stack.collateral?.seen ?? [])
+      .map((r) => r.path)
+      .filter((path) => path.startsWith("/vcek/") || path.startsWith("/vlek/"));
   // The handshake sets Attested; the lifecycle derives the phase from it on its next write.
   const isAttested = async (name: string): Promise<boolean> => {
     const c = await cvm(name);
@@ -58,12 +64,17 @@ describe("e2e: the three steps on the local control plane (agents, controller, K
     stack = new TrustgateStack(admin, await makeTempDir("trustgate-e2e-"), [
       { node: SNP_NODE, fixture: "snp-genoa-4xh100" },
       { node: TDX_NODE, fixture: "tdx-8xh100-gpu-cc-off" },
+      { node: TDX_OK_NODE, fixture: "tdx-8xh100" },
     ]);
     await stack.start([NS]);
     await stack.createPolicy("e2e-simulated", {
       // The policy's defaults: RIM match and revocation checks required. The simulated GPUs carry RIMs and
       // have OCSP responders in the simulated PKI, trusted through the controller's --test-trust-roots.
       snp: { measurement: [SIMULATED_SNP_MEASUREMENT] },
+      freshness: { challengeTtl: "60s", reattestInterval: "10m", resultTtl: "20m" },
+    });
+    await stack.createPolicy("e2e-simulated-tdx", {
+      tdx: { mrTd: [SIMULATED_TDX_MRTD] },
       freshness: { challengeTtl: "60s", reattestInterval: "10m", resultTtl: "20m" },
     });
     await admin.makeApiClient(CoreV1Api).createNamespacedSecret({
@@ -176,8 +187,39 @@ describe("e2e: the three steps on the local control plane (agents, controller, K
     );
     expect(guest.hasExited()).to.equal(false);
 
+    // Like a real KubeVirt guest, the simulated one sent only its report: the controller fetched the VCEK over HTTPS.
+    expect(Object.keys(attested?.status?.evidence?.tee ?? {}).sort()).to.deep.equal(["report", "type"]);
+    expect(kdsRequests().some((path) => path.startsWith("/vcek/v1/"))).to.equal(true);
+
     expect(await refusal("llm"), "a workload for the Attested CVM").to.equal(undefined);
     expect(await refusal("no-such-cvm")).to.include("no-such-cvm");
+  });
+
+  it("step 3 for TDX: a TD on a validated TDX host is Attested with the controller fetching Intel's collateral", async function () {
+    await stack.createCvm(NS, "td", {
+      tee: "tdx",
+      policyRef: "e2e-simulated-tdx",
+      image: { containerDisk: IMAGE },
+      gpus: { count: 1 },
+    });
+    await stack.startGuest(NS, "td");
+    await waitUntil("td Attested", () => isAttested("td"), 90_000);
+    const td = await cvm("td");
+    expect(td?.status?.nodeName).to.equal(TDX_OK_NODE);
+    expect(td?.status?.attestation?.verdict).to.equal("affirming");
+    expect(td?.status?.attestation?.tee?.tcbStatus).to.equal("UpToDate");
+    expect(
+      Object.keys(td?.status?.evidence?.tee ?? {}).sort(),
+      "the guest sent its quote only",
+    ).to.deep.equal(["quote", "type"]);
+    const services = stack.collateral;
+    for (const path of [
+      "/tdx/certification/v4/tcb",
+      "/tdx/certification/v4/qe/identity",
+      "/sgx/certification/v4/pckcrl",
+      "/sgx/certification/v4/rootcacrl",
+    ])
+      expect(services?.requestCount(path), path).to.be.greaterThan(0);
   });
 
   it("converges after the controller crashes mid-flow: one VM, disjoint GPUs, Attested", async function () {
@@ -188,10 +230,13 @@ describe("e2e: the three steps on the local control plane (agents, controller, K
       gpus: { count: 2 },
     });
     await waitUntil("batch placed", async () => (await cvm("batch"))?.status?.nodeName !== undefined, 60_000);
+    const kdsBefore = kdsRequests().length;
     await stack.crashController();
     await stack.startController();
     await stack.startGuest(NS, "batch");
     await waitUntil("batch Attested after the restart", () => isAttested("batch"), 90_000);
+    // Same chip, same TCB: the restarted controller appraised from its cache directory, asking AMD nothing.
+    expect(kdsRequests().slice(kdsBefore), "KDS requests after the restart").to.deep.equal([]);
 
     const gpus = async (name: string) =>
       ((await cvm(name))?.status?.gpus ?? []).map((g) => JSON.stringify(g));
@@ -205,7 +250,7 @@ describe("e2e: the three steps on the local control plane (agents, controller, K
     });
     expect(
       (vms as { items: { metadata: { name: string } }[] }).items.map((v) => v.metadata.name).sort(),
-    ).to.deep.equal(["batch", "llm"]);
+    ).to.deep.equal(["batch", "llm", "td"]);
     expect(await isAttested("llm"), "the first CVM stays Attested through the restart").to.equal(true);
   });
 

@@ -1,9 +1,10 @@
 // make demo, the three steps of the trust chain on the local control plane: agents for three fixture hosts,
-// the controller, the test-only KubeVirt simulator and a guest with a simulated SEV-SNP TEE and GPUs run in
-// the background (pids in <cluster>/demo.pids, stopped by `make cluster-down`). Ends with an Attested CVM.
+// simulated Intel PCS and AMD KDS over HTTPS, the controller (fetching the collateral guests do not send from
+// them), the test-only KubeVirt simulator and guests with a simulated SEV-SNP or TDX TEE and GPUs run in the
+// background (pids in <cluster>/demo.pids, stopped by `make cluster-down`). Ends with an Attested SNP and TDX CVM.
 //   node hack/demo-flow.ts <cluster dir>
 import { spawn } from "node:child_process";
-import { cpSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { mergePatch } from "../operator/src/kube/merge-patch.ts";
@@ -26,7 +27,7 @@ import {
   writeTokenKubeconfig,
 } from "../operator/test/support/identities.ts";
 import { anAttestationPolicy } from "../operator/test/support/builders/attestation-policy.ts";
-import { OFFLINE_COLLATERAL } from "../operator/test/support/trustgate-process.ts";
+import { SIMULATED_TDX_MRTD } from "../operator/src/attestation/simulated/simulated-tdx.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const clusterDir = process.argv[2] ?? join(ROOT, ".cache/cluster");
@@ -114,9 +115,24 @@ const controllerKc = await writeTokenKubeconfig(
 );
 const simPki = join(demoDir, "sim-pki");
 await createSimPki(simPki);
+const collateralUrlFile = join(demoDir, "collateral-services.url");
+const collateralCaFile = join(demoDir, "collateral-services-ca.pem");
+background("collateral-services", process.execPath, [
+  join(ROOT, "hack/sim-collateral-services.ts"),
+  ...["--pki", simPki, "--url-file", collateralUrlFile, "--ca-file", collateralCaFile],
+]);
+await waitUntil(
+  "the simulated Intel PCS and AMD KDS",
+  () => Promise.resolve(existsSync(collateralUrlFile)),
+  30_000,
+);
+const collateralUrl = readFileSync(collateralUrlFile, "utf8").trim();
+console.log(`  simulated Intel PCS (as a PCCS) and AMD KDS at ${collateralUrl}`);
 background("controller", trustgate, [
   "controller",
-  ...OFFLINE_COLLATERAL,
+  // Collateral the guests do not send comes from the simulated Intel PCS and AMD KDS, over HTTPS.
+  ...["--pccs-url", collateralUrl, "--amd-kds-url", collateralUrl, "--collateral-ca-file", collateralCaFile],
+  ...["--collateral-cache-dir", join(demoDir, "collateral-cache")],
   "--kubeconfig",
   controllerKc,
   "--metrics-bind-address",
@@ -249,6 +265,54 @@ console.log(
   `  signed result: ${join(demoDir, "demo-attested.jwt")} (check it: ./bin/trustgate verify-token @${join(demoDir, "demo-attested.jwt")} --jwks <(kubectl get cm -n ${NS} trustgate-jwks -o jsonpath='{.data.jwks\\.json}'))`,
 );
 console.log(`  secret released to the guest only: ${join(guestFiles.secretsDir, "demo-model-key/key")}`);
+
+console.log(
+  "# Step 3 for TDX: a TD whose guest sends its quote alone; the controller fetches Intel's collateral",
+);
+await objects
+  .createClusterCustomObject({
+    group: "trustgate.io",
+    version: "v1alpha1",
+    plural: "attestationpolicies",
+    body: anAttestationPolicy("demo-simulated-tdx", { tdx: { mrTd: [SIMULATED_TDX_MRTD] } }),
+  })
+  .catch(() => undefined);
+await objects
+  .createNamespacedCustomObject({
+    group: "trustgate.io",
+    version: "v1alpha1",
+    namespace: "default",
+    plural: "confidentialvms",
+    body: {
+      apiVersion: "trustgate.io/v1alpha1",
+      kind: "ConfidentialVM",
+      metadata: { name: "demo-attested-tdx", namespace: "default" },
+      spec: {
+        tee: "tdx",
+        policyRef: "demo-simulated-tdx",
+        image: { containerDisk: `registry.example.com/trustgate/cvm-ubuntu-24.04@sha256:${"9b".repeat(32)}` },
+        gpus: { count: 1 },
+      },
+    },
+  })
+  .catch(() => undefined);
+await follow("demo-attested-tdx", (cvm) => cvm.status?.challenge !== undefined);
+const tdxGuestFiles = await guestFilesFromCloudInit(
+  kc,
+  "default",
+  "demo-attested-tdx",
+  join(demoDir, "guest-tdx"),
+);
+background("guest-demo-attested-tdx", trustgate, simulatedGuestArgs(tdxGuestFiles, simPki));
+const td = await follow(
+  "demo-attested-tdx",
+  (cvm) =>
+    cvm.status?.phase === "Attested" &&
+    cvm.status.conditions?.some((c) => c.type === "Attested" && c.status === "True") === true,
+);
+console.log(
+  `  TCB status ${td.status?.attestation?.tee?.tcbStatus ?? "?"}; collateral log: ${join(demoDir, "collateral-services.log")}`,
+);
 
 console.log("# Admission: workloads that need an attested CVM (label trustgate.io/requires-attested-vm)");
 async function tryPod(name: string, cvm: string): Promise<void> {

@@ -11,7 +11,11 @@ import { removeHosts } from "../../operator/test/support/hosts.ts";
 import { serviceAccountToken, writeTokenKubeconfig } from "../../operator/test/support/identities.ts";
 import { installTrustgate, startFixtureAgent, SYSTEM_NS } from "../../operator/test/support/install.ts";
 import { readConfidentialVM } from "../../operator/test/support/read.ts";
-import { OFFLINE_COLLATERAL, startTrustgate } from "../../operator/test/support/trustgate-process.ts";
+import { startTrustgate } from "../../operator/test/support/trustgate-process.ts";
+import {
+  startSimulatedCollateralServices,
+  type SimulatedCollateralServices,
+} from "../../operator/src/attestation/simulated/collateral-services.ts";
 import { applyManifestFile } from "../../operator/test/support/apply.ts";
 import { startLocalWebhook, type LocalWebhook } from "../../operator/test/support/webhook.ts";
 import { startKubevirtSimulator, type KubevirtSimulator } from "../kubevirt-simulator/simulator.ts";
@@ -27,7 +31,8 @@ const TRUSTGATE = { group: "trustgate.io", version: "v1alpha1" };
 /**
  * The whole product as separate processes on the local control plane, the way a cluster runs it: one agent
  * per fixture host, the controller under its chart ServiceAccount, the test-only KubeVirt simulator, and a
- * `trustgate guest` per CVM with the simulated SEV-SNP TEE and GPUs (trusted through explicit test roots).
+ * `trustgate guest` per CVM with the simulated TDX or SEV-SNP TEE and GPUs (trusted through explicit test roots),
+ * and simulated Intel PCS and AMD KDS over HTTPS, from which the controller fetches the collateral guests do not send.
  * Components can be stopped and started again, to test restarts and outages.
  */
 export class TrustgateStack {
@@ -41,6 +46,8 @@ export class TrustgateStack {
   private simulator: KubevirtSimulator | undefined;
   private readonly processes: ManagedProcess[] = [];
   private readonly objects: CustomObjectsApi;
+  /** The simulated Intel PCS/PCCS and AMD KDS the controller fetches collateral from. */
+  collateral: SimulatedCollateralServices | undefined;
 
   constructor(admin: KubeConfig, dir: string, hosts: readonly FixtureHost[]) {
     this.admin = admin;
@@ -52,7 +59,9 @@ export class TrustgateStack {
 
   async start(namespaces: string[]): Promise<void> {
     await installTrustgate(this.admin, { kubevirt: true, namespaces });
-    await createSimPki(this.simPki);
+    const pki = await createSimPki(this.simPki);
+    this.collateral = await startSimulatedCollateralServices({ pki });
+    await writeFile(join(this.dir, "collateral-ca.pem"), this.collateral.caPem);
     for (const host of this.hosts) {
       const { process, root } = await startFixtureAgent(this.admin, host, this.dir, "1s");
       this.processes.push(process);
@@ -70,9 +79,13 @@ export class TrustgateStack {
       await serviceAccountToken(this.admin, SYSTEM_NS, "trustgate-controller"),
       join(this.dir, "controller.kubeconfig"),
     );
+    const services = this.collateral;
+    if (services === undefined) throw new Error("start() the stack first");
     const args = [
       "controller",
-      ...OFFLINE_COLLATERAL,
+      ...["--pccs-url", services.url, "--amd-kds-url", services.url],
+      ...["--collateral-ca-file", join(this.dir, "collateral-ca.pem")],
+      ...["--collateral-cache-dir", join(this.dir, "collateral-cache")],
       "--kubeconfig",
       kubeconfig,
       "--metrics-bind-address",
@@ -154,6 +167,7 @@ export class TrustgateStack {
   async stop(): Promise<void> {
     await this.simulator?.stop();
     await Promise.all(this.processes.map((p) => p.stop()));
+    await this.collateral?.close();
     await removeHosts(
       this.admin,
       this.hosts.map((h) => h.node),
