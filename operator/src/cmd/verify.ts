@@ -10,7 +10,11 @@ import { defaultGpuVerifier, defaultTeeBackends } from "../attestation/registry.
 import { gpuVerifierFor, type GpuCliSources } from "./verify-gpu-sources.ts";
 import { firstAvailable } from "../attestation/collateral/caching-source.ts";
 import { createDirectorySource } from "../attestation/collateral/directory-source.ts";
-import { httpsFetchTrusting } from "../attestation/collateral/https-fetch.ts";
+import {
+  createAttestationServiceClient,
+  type AttestationServiceClient,
+} from "../attestation/collateral/attestation-service-client.ts";
+import { httpsTransport } from "../http/transport.ts";
 import {
   createIntelPcsSource,
   INTEL_PCS_URL,
@@ -79,10 +83,12 @@ async function readPolicy(path: string | undefined): Promise<CompiledPolicy> {
 /** The collateral sources the flags name, in order: the offline directory, Intel PCS/PCCS, AMD KDS. */
 async function collateralSources(args: ParsedArgs): Promise<CollateralSource | undefined> {
   const caFile = stringFlag(args, "collateral-ca-file");
-  let fetch: typeof globalThis.fetch | undefined;
+  let client: AttestationServiceClient | undefined;
   if (caFile !== undefined) {
     try {
-      fetch = httpsFetchTrusting(await readFile(caFile, "utf8"));
+      client = createAttestationServiceClient({
+        transport: httpsTransport({ caPem: await readFile(caFile, "utf8") }),
+      });
     } catch (error) {
       throw new UsageError(
         `trustgate verify: cannot read --collateral-ca-file ${caFile}: ${(error as Error).message}`,
@@ -97,13 +103,10 @@ async function collateralSources(args: ParsedArgs): Promise<CollateralSource | u
     const rootCaCrlUrl =
       stringFlag(args, "intel-root-ca-crl-url") ??
       (pcs === INTEL_PCS_URL ? INTEL_ROOT_CA_CRL_URL : `${pcs}/sgx/certification/v4/rootcacrl`);
-    sources.push(
-      createIntelPcsSource({ baseUrl: pcs, rootCaCrlUrl, ...(fetch === undefined ? {} : { fetch }) }),
-    );
+    sources.push(createIntelPcsSource({ baseUrl: pcs, rootCaCrlUrl, client }));
   }
   const kds = stringFlag(args, "amd-kds-url")?.replace(/\/+$/, "");
-  if (kds !== undefined)
-    sources.push(createAmdKdsSource({ baseUrl: kds, ...(fetch === undefined ? {} : { fetch }) }));
+  if (kds !== undefined) sources.push(createAmdKdsSource({ baseUrl: kds, client }));
   return sources.length === 0 ? undefined : firstAvailable(...sources);
 }
 
