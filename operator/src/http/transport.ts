@@ -3,6 +3,10 @@
  * `--use-system-ca` and `NODE_USE_ENV_PROXY=1` / `--use-env-proxy` with `HTTPS_PROXY` / `NO_PROXY` apply; with an
  * explicit CA bundle (a PCCS with its own CA), node:https with `ca`, whose agent keeps the process's proxy setting.
  * Neither follows redirects nor reads the body: the caller decides both (size cap, https-only redirects).
+ *
+ * Node's env proxy (NODE_USE_ENV_PROXY): fetch since 24.0 (and 22.21), node:http/https and `Agent({ proxyEnv })`
+ * since 24.5 (and 22.21). Only the global agents take it from the environment; an agent of one's own must be given
+ * `proxyEnv` (tested: attestation-service-network.test.ts).
  */
 import { X509Certificate } from "node:crypto";
 import { Agent, globalAgent, request } from "node:https";
