@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { httpsFetchTrusting } from "../operator/src/attestation/collateral/https-fetch.ts";
+import { createAttestationServiceClient } from "../operator/src/attestation/collateral/attestation-service-client.ts";
+import { httpsTransport } from "../operator/src/http/transport.ts";
 import { createSimPki } from "../operator/src/attestation/simulated/sim-pki.ts";
 import { SIMULATED_TDX_FMSPC } from "../operator/src/attestation/simulated/tdx-platform.ts";
 import { isRevoked, parseCrl } from "../operator/src/attestation/tdx/crl.ts";
@@ -69,20 +70,23 @@ describe("hack/sim-collateral-services.ts", function () {
     try {
       const url = await waitForFile(urlFile, run);
       expect(url).to.match(/^https:\/\/127\.0\.0\.1:\d+$/);
-      const fetch = httpsFetchTrusting(await readFile(caFile, "utf8"));
-      const tcb = await fetch(`${url}/tdx/certification/v4/tcb?fmspc=${SIMULATED_TDX_FMSPC}`);
-      expect(tcb.status).to.equal(200);
-      expect(await tcb.text()).to.match(/^\{"tcbInfo":\{"id":"TDX","version":3,/);
-      const crl = await fetch(`${url}/sgx/certification/v4/pckcrl?ca=platform&encoding=der`);
+      const client = createAttestationServiceClient({
+        transport: httpsTransport({ caPem: await readFile(caFile, "utf8"), proxyEnv: null }),
+      });
+      const get = (path: string) => client.get(`${url}${path}`, { service: "intel-pcs" });
+      const tcb = await get(`/tdx/certification/v4/tcb?fmspc=${SIMULATED_TDX_FMSPC}`);
+      expect(tcb?.status).to.equal(200);
+      expect(Buffer.from(tcb?.body ?? []).toString()).to.match(/^\{"tcbInfo":\{"id":"TDX","version":3,/);
+      const crl = await get("/sgx/certification/v4/pckcrl?ca=platform&encoding=der");
       const intel = (await loadSimPki(join(dir, "pki"))).intel!;
-      const parsed = parseCrl(new Uint8Array(await crl.arrayBuffer()), "PCK CRL");
+      const parsed = parseCrl(new Uint8Array(crl?.body ?? []), "PCK CRL");
       expect(isRevoked(parsed, issuePckLeaf(intel, "bad-node", SIMULATED_TDX_PCK_TCB).certificate)).to.equal(
         true,
       );
       expect(isRevoked(parsed, issuePckLeaf(intel, "good-node", SIMULATED_TDX_PCK_TCB).certificate)).to.equal(
         false,
       );
-      expect((await fetch(`${url}/vcek/v1/Genoa/cert_chain`)).status).to.equal(200);
+      expect((await get("/vcek/v1/Genoa/cert_chain"))?.status).to.equal(200);
     } finally {
       run.child.kill("SIGTERM");
     }

@@ -9,6 +9,7 @@ import { apiErrorFromResponse } from "../../../operator/src/kube/rest-api-error.
 import { currentBearerToken, type KubeConnection } from "../../../operator/src/kube/rest-connection.ts";
 import type { ConfidentialVM } from "../../../operator/src/api/v1alpha1/generated/types.ts";
 import type { EvidenceBundle } from "../../../operator/src/attestation/types.ts";
+import { readBody } from "../../../operator/src/http/read-body.ts";
 import { VERSION } from "../../../operator/src/version.ts";
 import { JsonLines } from "./json-lines.ts";
 
@@ -100,7 +101,7 @@ export class CvmClient implements CvmApi {
     const path = `${this.#collection}?${query.toString()}`;
     const response = await this.#send("GET", path, undefined, undefined, signal, (WATCH_SECONDS + 30) * 1000);
     if (response.statusCode !== 200) {
-      const text = await readBody(response);
+      const text = await readText(response);
       throw apiErrorFromResponse(`GET ${path}`, response.statusCode ?? 0, response.statusMessage ?? "", text);
     }
     const lines = new JsonLines(MAX_RESPONSE_BYTES);
@@ -127,7 +128,7 @@ export class CvmClient implements CvmApi {
   async #json(method: string, path: string, body?: unknown, contentType?: string): Promise<unknown> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const response = await this.#send(method, path, payload, contentType, undefined, REQUEST_TIMEOUT_MS);
-    const text = await readBody(response);
+    const text = await readText(response);
     const code = response.statusCode ?? 0;
     if (code < 200 || code > 299)
       throw apiErrorFromResponse(`${method} ${path}`, code, response.statusMessage ?? "", text);
@@ -170,16 +171,6 @@ export class CvmClient implements CvmApi {
   }
 }
 
-async function readBody(response: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_RESPONSE_BYTES) {
-      response.destroy();
-      throw new Error(`answer larger than ${MAX_RESPONSE_BYTES} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+async function readText(response: IncomingMessage): Promise<string> {
+  return (await readBody(response, { maxBytes: MAX_RESPONSE_BYTES })).toString("utf8");
 }

@@ -110,6 +110,19 @@ describe("collateral flags", () => {
     });
   }
 
+  it("reads an Intel PCS API key from a file and refuses a file that holds anything else", async () => {
+    const file = join(dir, "api-key");
+    writeFileSync(file, "0123456789abcdef\n");
+    const { settings } = await collateralSettingsFromArgs(
+      args({ "intel-pcs-api-key-file": file }),
+      "controller",
+      "services",
+    );
+    expect(settings.intelPcsApiKey).to.equal("0123456789abcdef");
+    writeFileSync(file, "two words\n");
+    expect(await refusal({ "intel-pcs-api-key-file": file })).to.match(/does not hold one printable key/);
+  });
+
   it("refuses a CA file without a PEM certificate", async () => {
     const file = join(dir, "not-a-ca.pem");
     writeFileSync(file, "hello");

@@ -17,6 +17,7 @@ export const COLLATERAL_OPTIONS: ParseArgsOptionsConfig = {
   "pccs-url": { type: "string" },
   "intel-root-ca-crl-url": { type: "string" },
   "intel-pcs-update": { type: "string" },
+  "intel-pcs-api-key-file": { type: "string" },
   "amd-kds-url": { type: "string" },
   "collateral-ca-file": { type: "string" },
   "collateral-dir": { type: "string" },
@@ -33,6 +34,7 @@ export const COLLATERAL_USAGE = `  --intel-pcs-url <url|off>             Intel P
   --pccs-url <url>                      a PCCS instead of Intel PCS (root CA CRL from <url>/sgx/certification/v4/rootcacrl)
   --intel-root-ca-crl-url <url>         where the Intel SGX Root CA CRL is read (default: Intel's, or the PCCS's)
   --intel-pcs-update standard|early     which TCB evaluation PCS serves (default standard)
+  --intel-pcs-api-key-file <file>       an Intel PCS subscription key (only PCK certificate endpoints need one)
   --amd-kds-url <url|off>               AMD KDS (controller default ${AMD_KDS_URL})
   --collateral-ca-file <PEM>            trust these CAs instead of the system's for the services above
   --collateral-dir <dir>                an offline mirror (trustgate collateral sync --out), asked first`;
@@ -124,6 +126,22 @@ export async function collateralSettingsFromArgs(
     }
     if (!settings.caPem.includes("-----BEGIN CERTIFICATE-----"))
       throw new UsageError(`trustgate ${command}: --collateral-ca-file ${caFile} holds no PEM certificate`);
+  }
+  const keyFile = text(args, "intel-pcs-api-key-file");
+  if (keyFile !== undefined) {
+    let key: string;
+    try {
+      key = (await readFile(keyFile, "utf8")).trim();
+    } catch (error) {
+      throw new UsageError(
+        `trustgate ${command}: cannot read --intel-pcs-api-key-file ${keyFile}: ${(error as Error).message}`,
+      );
+    }
+    if (!/^[\x21-\x7e]{1,256}$/.test(key))
+      throw new UsageError(
+        `trustgate ${command}: --intel-pcs-api-key-file ${keyFile} does not hold one printable key`,
+      );
+    settings.intelPcsApiKey = key;
   }
   const mirror = text(args, "collateral-dir");
   if (mirror !== undefined) settings.mirrorDir = mirror;

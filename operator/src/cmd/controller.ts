@@ -112,6 +112,14 @@ export const controllerCommand: Command = {
       onLookup: (kind, outcome) => {
         metrics.collateral.lookup(kind, outcome);
       },
+      onRequest: (event) => {
+        if (event.final) metrics.collateral.request(event.service, event.outcome, event.seconds);
+        if (event.final && event.outcome !== "ok" && event.outcome !== "not-found")
+          log.warn(
+            { service: event.service, outcome: event.outcome, status: event.status },
+            "Attestation service request failed",
+          );
+      },
     });
     for (const cache of [collateral.cache, collateral.early])
       if (cache !== undefined) metrics.collateral.track(cache);

@@ -193,6 +193,13 @@ describe("agent Kubernetes REST client (local TLS server)", function () {
     expect(Date.now() - started).to.be.below(5_000);
   });
 
+  it("stops reading an answer larger than 8 MiB", async () => {
+    handler = (_seen, res) => res.end(Buffer.alloc(9 * 1024 * 1024, 0x20));
+    expect((await failure(clientFor({}).get("/big"))).message).to.equal(
+      `GET ${base}/big: the body is larger than 8388608 bytes`,
+    );
+  });
+
   it("fails on a 2xx answer that is not JSON", async () => {
     handler = (_seen, res) => res.end("<html>");
     expect((await failure(clientFor({}).get("/a"))).message).to.equal("GET /a: the answer is not JSON");

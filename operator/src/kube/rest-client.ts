@@ -1,4 +1,5 @@
 import { Agent, request, type AgentOptions } from "node:https";
+import { readBody } from "../http/read-body.ts";
 import { VERSION } from "../version.ts";
 import { apiErrorFromResponse } from "./rest-api-error.ts";
 import { currentBearerToken, type KubeConnection } from "./rest-connection.ts";
@@ -109,23 +110,14 @@ export class KubeRestClient implements KubeJsonApi {
         reject(new Error(`${method} ${this.#base}${path}: ${error.message}`, { cause: error }));
       };
       const req = request(`${this.#base}${path}`, { method, headers, agent: this.#agent }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on("data", (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_RESPONSE_BYTES)
-            req.destroy(new Error(`answer larger than ${MAX_RESPONSE_BYTES} bytes`));
-          else chunks.push(chunk);
-        });
-        res.on("end", () => {
+        readBody(res, { maxBytes: MAX_RESPONSE_BYTES }).then((body) => {
           clearTimeout(deadline);
           resolve({
             code: res.statusCode ?? 0,
             statusText: res.statusMessage ?? "",
-            text: Buffer.concat(chunks).toString("utf8"),
+            text: body.toString("utf8"),
           });
-        });
-        res.on("error", fail);
+        }, fail);
       });
       const deadline = setTimeout(() => {
         req.destroy(new Error(`no answer within ${this.#timeoutMs} ms`));

@@ -178,6 +178,31 @@ describe("the webhook's HTTPS server", function () {
     expect(status).to.equal(504);
   });
 
+  it("refuses a body larger than 8 MiB with 413", async () => {
+    // One byte over: the server has read all of it when it answers, so its closing the connection cannot cut the answer.
+    const size = 8 * 1024 * 1024 + 1;
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port: server.port,
+          method: "POST",
+          path: "/validate/workloads",
+          ca: ca.certPem,
+          agent: false,
+          headers: { "content-type": "application/json", "content-length": String(size) },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on("error", reject);
+      req.end(Buffer.alloc(size, 0x20));
+    });
+    expect(status).to.equal(413);
+  });
+
   it("serves the JWKS with a short max-age and an ETag, 304 on a match, 503 without one", async () => {
     const first = await call("GET", "/.well-known/jwks.json");
     expect(first).to.include({ status: 200, body: '{"keys":[]}' });

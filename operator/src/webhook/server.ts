@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { Logger } from "pino";
+import { BodyTooLargeError, readBody } from "../http/read-body.ts";
 import { closeNow, listenOn } from "../runtime/listen.ts";
 import { parseDuration } from "../runtime/duration.ts";
 import { admissionResponse, parseAdmissionReview } from "./admission-review.ts";
@@ -66,32 +67,22 @@ function text(
   response.writeHead(code, { "content-type": "text/plain; charset=utf-8", ...headers }).end(`${body}\n`);
 }
 
-function readBody(request: IncomingMessage, deadlineMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const timer = setTimeout(() => {
-      reject(new HttpError(504, `the request body did not arrive within ${deadlineMs} ms`));
-    }, deadlineMs);
-    request.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        clearTimeout(timer);
-        reject(new HttpError(413, `the request body exceeds ${MAX_BODY_BYTES} bytes`));
-        request.resume();
-        return;
-      }
-      chunks.push(chunk);
+async function readRequestBody(request: IncomingMessage, deadlineMs: number): Promise<Buffer> {
+  try {
+    // Not destroyed when stopped early: the 413 or 504 still has to be answered on this connection.
+    return await readBody(request.iterator({ destroyOnReturn: false }), {
+      maxBytes: MAX_BODY_BYTES,
+      signal: AbortSignal.timeout(deadlineMs),
     });
-    request.on("end", () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
-    });
-    request.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) {
+      request.resume();
+      throw new HttpError(413, `the request body exceeds ${MAX_BODY_BYTES} bytes`);
+    }
+    if (error instanceof DOMException && error.name === "TimeoutError")
+      throw new HttpError(504, `the request body did not arrive within ${deadlineMs} ms`);
+    throw error;
+  }
 }
 
 class HttpError extends Error {
@@ -119,7 +110,7 @@ async function admit(
     text(response, 415, `expected application/json, got ${contentType || "no content type"}`);
     return;
   }
-  const body = await readBody(request, admissionDeadlineMs(url.searchParams.get("timeout")));
+  const body = await readRequestBody(request, admissionDeadlineMs(url.searchParams.get("timeout")));
   let json: unknown;
   try {
     json = JSON.parse(body.toString("utf8"));

@@ -14,7 +14,8 @@ import {
 } from "./caching-source.ts";
 import { createDirectoryStore, type CollateralStore } from "./collateral-store.ts";
 import { createDirectorySource } from "./directory-source.ts";
-import { httpsFetchTrusting } from "./https-fetch.ts";
+import { httpsTransport } from "../../http/transport.ts";
+import { createAttestationServiceClient, type RequestObserver } from "./attestation-service-client.ts";
 import { createIntelPcsSource, INTEL_PCS_URL, INTEL_ROOT_CA_CRL_URL } from "./intel-pcs-source.ts";
 
 export interface CollateralServiceSettings {
@@ -24,6 +25,8 @@ export interface CollateralServiceSettings {
   pccsUrl?: string;
   intelRootCaCrlUrl?: string;
   intelPcsUpdate?: "standard" | "early";
+  /** Intel PCS subscription key (sent as Ocp-Apim-Subscription-Key; never logged). */
+  intelPcsApiKey?: string;
   /** AMD KDS base URL; undefined: not asked. */
   amdKdsUrl?: string;
   /** CA certificates (PEM) trusted instead of the system's for the services (a PCCS with its own CA). */
@@ -35,6 +38,8 @@ export interface CollateralServiceSettings {
   staleGraceMs?: number;
   refreshAheadMs?: number;
   onLookup?: (kind: string, outcome: CacheOutcome) => void;
+  /** Told of every request to a service (metrics). */
+  onRequest?: RequestObserver;
   /** The cache's clock (default Date.now); benchmarks of recorded evidence run it on the evidence's time. */
   now?: () => number;
 }
@@ -75,8 +80,7 @@ function intelEndpoints(
 export async function createCollateralServices(
   settings: CollateralServiceSettings,
 ): Promise<CollateralServices> {
-  const fetch = settings.caPem === undefined ? undefined : httpsFetchTrusting(settings.caPem);
-  const transport = fetch === undefined ? {} : { fetch };
+  const transport = { client: serviceClient(settings) };
   const remote: CollateralSource[] = [];
   const describe: string[] = [];
   const intel = intelEndpoints(settings);
@@ -85,6 +89,7 @@ export async function createCollateralServices(
       createIntelPcsSource({
         ...intel,
         ...(settings.intelPcsUpdate === undefined ? {} : { update: settings.intelPcsUpdate }),
+        ...(settings.intelPcsApiKey === undefined ? {} : { apiKey: settings.intelPcsApiKey }),
         ...transport,
       }),
     );
@@ -120,7 +125,15 @@ export async function createCollateralServices(
   const early =
     intel === undefined || settings.intelPcsUpdate === "early"
       ? undefined
-      : cached(createIntelPcsSource({ ...intel, update: "early", ...transport }), "early/");
+      : cached(
+          createIntelPcsSource({
+            ...intel,
+            update: "early",
+            ...(settings.intelPcsApiKey === undefined ? {} : { apiKey: settings.intelPcsApiKey }),
+            ...transport,
+          }),
+          "early/",
+        );
   return {
     source: firstAvailable(...sources),
     ...(cache === undefined ? {} : { cache }),
@@ -135,4 +148,12 @@ function prefixedStore(store: CollateralStore, prefix: string): CollateralStore 
     load: (kind, key) => store.load(`${prefix}${kind}`, key),
     save: (kind, key, value, fetchedAt) => store.save(`${prefix}${kind}`, key, value, fetchedAt),
   };
+}
+
+/** One client for every service: the CA bundle given (else the system's), retries, size caps, the observer. */
+function serviceClient(settings: CollateralServiceSettings) {
+  return createAttestationServiceClient({
+    ...(settings.caPem === undefined ? {} : { transport: httpsTransport({ caPem: settings.caPem }) }),
+    ...(settings.onRequest === undefined ? {} : { onRequest: settings.onRequest }),
+  });
 }

@@ -5,6 +5,8 @@ import { pcsItems } from "../../../test/fixtures/tdx/pcs-items.ts";
 import { tdxTeeFromItem, withoutCollateral } from "../../../test/support/evidence/tdx-bundle-from-item.ts";
 import { tdxVerifier } from "../tdx/verifier.ts";
 import { EvidenceError } from "../types.ts";
+import { fetchTransport } from "../../http/transport.ts";
+import { createAttestationServiceClient, type ServiceRequestEvent } from "./attestation-service-client.ts";
 import { createIntelPcsSource } from "./intel-pcs-source.ts";
 import * as kinds from "./kinds.ts";
 
@@ -14,16 +16,22 @@ const itemBytes = (kind: string): Uint8Array =>
   items.find((item) => item.kind === kind)?.bytes ?? new Uint8Array();
 const text = (bytes: Uint8Array | undefined): string => Buffer.from(bytes ?? []).toString("utf8");
 
+/** The production client over a fake fetch, one attempt per request (no retry waits). */
+const clientOver = (fetch: typeof globalThis.fetch) =>
+  createAttestationServiceClient({ transport: fetchTransport(fetch), retry: { maxAttempts: 1 } });
+
 /** A fake PCS: routes by path, answers with Intel's headers, records every request. */
-function fakePcs(): { fetch: typeof globalThis.fetch; requests: string[] } {
+function fakePcs(): { fetch: typeof globalThis.fetch; requests: string[]; headers: Headers[] } {
   const requests: string[] = [];
+  const headers: Headers[] = [];
   const respond = (body: Uint8Array, chainHeader: string, chainKind: string): Response =>
     new Response(Buffer.from(body), {
       headers: { [chainHeader]: encodeURIComponent(text(itemBytes(chainKind))) },
     });
-  const fetch = (input: string | URL | Request): Promise<Response> => {
+  const fetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
     requests.push(`${url.pathname}${url.search}`);
+    headers.push(new Headers(init?.headers));
     if (url.pathname === "/tdx/certification/v4/tcb" && url.searchParams.get("fmspc") === "b0c06f000000") {
       return Promise.resolve(
         respond(itemBytes(kinds.TDX_TCB_INFO), "TCB-Info-Issuer-Chain", kinds.TDX_TCB_INFO_ISSUER_CHAIN),
@@ -47,9 +55,15 @@ function fakePcs(): { fetch: typeof globalThis.fetch; requests: string[] } {
       return Promise.resolve(new Response(Buffer.from(itemBytes(kinds.SGX_ROOT_CA_CRL))));
     }
     if (url.pathname === "/broken") return Promise.resolve(new Response("oops", { status: 503 }));
+    if (url.pathname === "/keyed")
+      return Promise.resolve(
+        new Response(`bad key ${new Headers(init?.headers).get("ocp-apim-subscription-key") ?? ""}`, {
+          status: 401,
+        }),
+      );
     return Promise.resolve(new Response("not found", { status: 404 }));
   };
-  return { fetch, requests };
+  return { fetch, requests, headers };
 }
 
 describe("createIntelPcsSource", () => {
@@ -58,7 +72,7 @@ describe("createIntelPcsSource", () => {
     const source = createIntelPcsSource({
       baseUrl: "https://pcs.test",
       rootCaCrlUrl: "https://certs.test/IntelSGXRootCA.der",
-      fetch: pcs.fetch,
+      client: clientOver(pcs.fetch),
       update: "early",
     });
     expect(text(await source.get(kinds.TDX_TCB_INFO, "b0c06f000000"))).to.match(/^\{"tcbInfo":\{"id":"TDX"/);
@@ -78,7 +92,7 @@ describe("createIntelPcsSource", () => {
 
   it("answers undefined for 404s, bad keys and unknown kinds without asking for bad keys", async () => {
     const pcs = fakePcs();
-    const source = createIntelPcsSource({ baseUrl: "https://pcs.test", fetch: pcs.fetch });
+    const source = createIntelPcsSource({ baseUrl: "https://pcs.test", client: clientOver(pcs.fetch) });
     expect(await source.get(kinds.TDX_TCB_INFO, "00906ed50000")).to.equal(undefined);
     expect(await source.get(kinds.TDX_TCB_INFO, "../../etc")).to.equal(undefined);
     expect(await source.get(kinds.SGX_PCK_CRL, "nonsense")).to.equal(undefined);
@@ -87,9 +101,12 @@ describe("createIntelPcsSource", () => {
   });
 
   it("turns server errors and unreachable hosts into CollateralUnavailable", async () => {
-    const failing = createIntelPcsSource({ rootCaCrlUrl: "https://pcs.test/broken", fetch: fakePcs().fetch });
+    const failing = createIntelPcsSource({
+      rootCaCrlUrl: "https://pcs.test/broken",
+      client: clientOver(fakePcs().fetch),
+    });
     const down = createIntelPcsSource({
-      fetch: () => Promise.reject(new Error("ECONNREFUSED")),
+      client: clientOver(() => Promise.reject(new Error("ECONNREFUSED"))),
     });
     for (const request of [
       failing.get(kinds.SGX_ROOT_CA_CRL, "root"),
@@ -110,14 +127,14 @@ describe("createIntelPcsSource", () => {
     const source = createIntelPcsSource({
       baseUrl: "https://pcs.test",
       rootCaCrlUrl: "https://certs.test/IntelSGXRootCA.der",
-      fetch: fakePcs().fetch,
+      client: clientOver(fakePcs().fetch),
     });
     const result = await tdxVerifier.verify(bare, { now, collateral: source });
     expect(result.errors).to.deep.equal([]);
     expect(result.tcbStatus).to.equal("UpToDate");
 
     const down = createIntelPcsSource({
-      fetch: () => Promise.reject(new Error("ECONNREFUSED")),
+      client: clientOver(() => Promise.reject(new Error("ECONNREFUSED"))),
     });
     const offline = await tdxVerifier.verify(bare, { now, collateral: down });
     expect(offline.authentic).to.equal(true);
@@ -125,5 +142,31 @@ describe("createIntelPcsSource", () => {
     expect(new Set(offline.errors.map((error) => error.code))).to.deep.equal(
       new Set(["CollateralUnavailable", "CollateralMissing"]),
     );
+  });
+
+  it("sends the API key in its header, never in a message, and reports each request to the observer", async () => {
+    const pcs = fakePcs();
+    const events: ServiceRequestEvent[] = [];
+    const apiKey = "f00dfeedf00dfeedf00dfeedf00dfeed";
+    const source = createIntelPcsSource({
+      baseUrl: "https://pcs.test",
+      rootCaCrlUrl: "https://pcs.test/keyed",
+      client: clientOver(pcs.fetch),
+      apiKey,
+      onRequest: (event) => events.push(event),
+    });
+    expect(await source.get(kinds.TDX_QE_IDENTITY, kinds.TD_QE_KEY)).to.have.length.above(0);
+    const error: unknown = await source.get(kinds.SGX_ROOT_CA_CRL, kinds.ROOT_CA_KEY).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(pcs.headers.map((h) => h.get("ocp-apim-subscription-key"))).to.deep.equal([apiKey, apiKey]);
+    expect((error as Error).message).to.equal(
+      'Intel PCS https://pcs.test/keyed: answered HTTP 401 "bad key [redacted]"',
+    );
+    expect(events.map((e) => [e.service, e.outcome, e.status])).to.deep.equal([
+      ["intel-pcs", "ok", 200],
+      ["intel-pcs", "http-error", 401],
+    ]);
   });
 });

@@ -2,9 +2,13 @@
  * Intel PCS v4 (https://api.trustedservices.intel.com) or a PCCS (same paths) as a CollateralSource. Issuer
  * chains come in URL-encoded response headers, so one response serves both an item and its chain.
  */
-import { EvidenceError, type CollateralSource } from "../types.ts";
+import type { CollateralSource } from "../types.ts";
+import {
+  createAttestationServiceClient,
+  type AttestationServiceClient,
+  type RequestObserver,
+} from "./attestation-service-client.ts";
 import * as kinds from "./kinds.ts";
-import { causeOf } from "./fetch-errors.ts";
 
 export const INTEL_PCS_URL = "https://api.trustedservices.intel.com";
 export const INTEL_ROOT_CA_CRL_URL = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der";
@@ -16,8 +20,15 @@ export interface IntelPcsSourceOptions {
   rootCaCrlUrl?: string;
   /** PCS `update` parameter for TCB info and QE identity. */
   update?: "standard" | "early";
-  fetch?: typeof globalThis.fetch;
+  /** PCS subscription key, sent as `Ocp-Apim-Subscription-Key` (never shown in a message). */
+  apiKey?: string;
+  /** Default: a client of its own over the global fetch. */
+  client?: AttestationServiceClient;
+  onRequest?: RequestObserver;
+  /** Per attempt (default the client's, 10 s). */
   timeoutMs?: number;
+  /** The largest answer accepted (default 1 MiB). */
+  maxBytes?: number;
   /** How long one response is reused for its item and its issuer chain. */
   responseReuseMs?: number;
   now?: () => number;
@@ -82,26 +93,21 @@ function endpoint(
 export function createIntelPcsSource(options: IntelPcsSourceOptions = {}): CollateralSource {
   const baseUrl = options.baseUrl ?? INTEL_PCS_URL;
   const settings = { ...options, baseUrl, rootCaCrlUrl: options.rootCaCrlUrl ?? INTEL_ROOT_CA_CRL_URL };
-  const fetchImpl = options.fetch ?? globalThis.fetch;
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const client = options.client ?? createAttestationServiceClient();
+  const headers = options.apiKey === undefined ? undefined : { "Ocp-Apim-Subscription-Key": options.apiKey };
   const reuseMs = options.responseReuseMs ?? 60_000;
   const now = options.now ?? Date.now;
   const recent = new Map<string, { response: Promise<FetchedResponse>; at: number }>();
 
   async function download(url: string): Promise<FetchedResponse> {
-    let response: Response;
-    try {
-      response = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs) });
-    } catch (error) {
-      throw new EvidenceError("CollateralUnavailable", `Intel PCS ${url} unreachable: ${causeOf(error)}`, {
-        cause: error,
-      });
-    }
-    if (response.status === 404) return {};
-    if (!response.ok) {
-      throw new EvidenceError("CollateralUnavailable", `Intel PCS ${url} answered ${response.status}`);
-    }
-    return { body: new Uint8Array(await response.arrayBuffer()), headers: response.headers };
+    const response = await client.get(url, {
+      service: "intel-pcs",
+      headers,
+      onRequest: options.onRequest,
+      timeoutMs: options.timeoutMs,
+      maxBytes: options.maxBytes,
+    });
+    return response === undefined ? {} : { body: response.body, headers: response.headers };
   }
 
   function fetchOnce(url: string): Promise<FetchedResponse> {

@@ -4,6 +4,8 @@
  * issuer-chain headers (URL-encoded PEM). The HTTPS server (collateral-services.ts) and the in-process source
  * (`simulatedCollateralSource`) both answer through them, so the production clients are what reads them.
  */
+import { createAttestationServiceClient } from "../collateral/attestation-service-client.ts";
+import { fetchTransport } from "../../http/transport.ts";
 import { randomBytes } from "node:crypto";
 import { createAmdKdsSource } from "../snp/kds.ts";
 import { createIntelPcsSource } from "../collateral/intel-pcs-source.ts";
@@ -197,13 +199,15 @@ export function simulatedCollateralSource(
   pki: SimPki,
   intel: SimulatedIntelCollateralOptions | SimulatedIntelCollateral = {},
 ): CollateralSource {
-  const fetch = fetchFromRoutes(simulatedPkiRoutes(pki, intel).routes);
+  const client = createAttestationServiceClient({
+    transport: fetchTransport(fetchFromRoutes(simulatedPkiRoutes(pki, intel).routes)),
+  });
   return firstAvailable(
     createIntelPcsSource({
       baseUrl: IN_PROCESS_URL,
       rootCaCrlUrl: `${IN_PROCESS_URL}${PCS_PATHS.rootCaCrl}`,
-      fetch,
+      client,
     }),
-    createAmdKdsSource({ baseUrl: IN_PROCESS_URL, fetch }),
+    createAmdKdsSource({ baseUrl: IN_PROCESS_URL, client }),
   );
 }

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { request } from "node:https";
-import { httpsFetchTrusting } from "../collateral/https-fetch.ts";
+import { httpsTransport } from "../../http/transport.ts";
+import { readBody } from "../../http/read-body.ts";
 import { startSimulatedCollateralServices, type SimulatedCollateralServices } from "./collateral-services.ts";
 import { generateSimPki } from "./sim-pki.ts";
 import { SIMULATED_TDX_FMSPC } from "./tdx-platform.ts";
@@ -14,8 +15,20 @@ describe("simulated collateral services over HTTPS", function () {
 
   before(async () => {
     services = await startSimulatedCollateralServices({ pki: await generateSimPki() });
-    const fetch = httpsFetchTrusting(services.caPem);
-    get = (path) => fetch(`${services.url}${path}`);
+    const transport = httpsTransport({ caPem: services.caPem, proxyEnv: null });
+    get = async (path) => {
+      const answer = await transport({
+        method: "GET",
+        url: new URL(`${services.url}${path}`),
+        headers: {},
+        signal: AbortSignal.timeout(10_000),
+      });
+      const body = await readBody(answer.body, { maxBytes: 1024 * 1024 });
+      return new Response(answer.status === 204 || answer.status === 304 ? null : body, {
+        status: answer.status,
+        headers: answer.headers,
+      });
+    };
   });
 
   after(async () => {

@@ -8,7 +8,8 @@ import { exportJWK, generateKeyPair } from "jose";
 import { appraise, type Appraisal, type AttestationBackends } from "../appraise.ts";
 import { expectedReportData, gpuNonce, type GuestPublicKey } from "../binding.ts";
 import { createCachingSource, firstAvailable } from "../collateral/caching-source.ts";
-import { httpsFetchTrusting } from "../collateral/https-fetch.ts";
+import { createAttestationServiceClient } from "../collateral/attestation-service-client.ts";
+import { httpsTransport } from "../../http/transport.ts";
 import { createIntelPcsSource } from "../collateral/intel-pcs-source.ts";
 import { compilePolicySpec } from "../policy/compiled-policy.ts";
 import { defaultTeeBackends } from "../registry.ts";
@@ -45,10 +46,10 @@ describe("simulated TDX and SNP CVMs attested with collateral fetched over HTTPS
 
   /** The operator's sources: Intel PCS/PCCS and AMD KDS at the simulated services, trusting their CA only. */
   function fetchingSource(): CollateralSource {
-    const fetch = httpsFetchTrusting(services.caPem);
+    const client = createAttestationServiceClient({ transport: httpsTransport({ caPem: services.caPem }) });
     return firstAvailable(
-      createIntelPcsSource({ baseUrl: services.url, rootCaCrlUrl: services.rootCaCrlUrl, fetch }),
-      createAmdKdsSource({ baseUrl: services.url, fetch }),
+      createIntelPcsSource({ baseUrl: services.url, rootCaCrlUrl: services.rootCaCrlUrl, client }),
+      createAmdKdsSource({ baseUrl: services.url, client }),
     );
   }
 

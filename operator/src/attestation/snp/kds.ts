@@ -3,9 +3,13 @@
  * ASK/ASVK + ARK chains (PEM). Whatever KDS returns is verified against the pinned ARKs like any other evidence.
  */
 import { BoundedMap } from "../bounded-map.ts";
-import { EvidenceError, type CollateralSource } from "../types.ts";
+import {
+  createAttestationServiceClient,
+  type AttestationServiceClient,
+  type RequestObserver,
+} from "../collateral/attestation-service-client.ts";
+import type { CollateralSource } from "../types.ts";
 import type { SnpProduct, TcbVersion } from "./tcb.ts";
-import { causeOf } from "../collateral/fetch-errors.ts";
 
 export const SNP_VCEK_KIND = "snp-vcek";
 export const SNP_CERT_CHAIN_KIND = "snp-cert-chain";
@@ -35,53 +39,64 @@ export function kdsHwId(product: SnpProduct, chipId: Uint8Array): Uint8Array {
 }
 
 export interface AmdKdsSourceOptions {
-  fetch?: typeof globalThis.fetch;
+  /**
+   * Default: a client of its own over the global fetch. KDS rate-limits: after a 429 the client asks no more before
+   * its Retry-After, for every caller sharing it.
+   */
+  client?: AttestationServiceClient;
+  onRequest?: RequestObserver;
   baseUrl?: string;
   /** Entries kept (VCEKs are immutable for a chip and TCB, so they never go stale). */
   maxEntries?: number;
   /** How long a cert_chain answer is reused. */
   chainTtlMs?: number;
+  /** Per attempt (default the client's, 10 s). */
   timeoutMs?: number;
   now?: () => number;
 }
+
+// A VCEK is ~1.4 KiB of DER, an ASK+ARK chain ~4 KiB of PEM, a CRL of ASKs a few KiB.
+const MAX_CERT_BYTES = 64 * 1024;
+const MAX_CRL_BYTES = 256 * 1024;
 
 interface CacheEntry {
   value: Promise<Uint8Array | undefined>;
   expiresAt: number;
 }
 
-function kdsUrl(baseUrl: string, kind: string, key: string): { url: string; immutable: boolean } | undefined {
+function kdsUrl(
+  baseUrl: string,
+  kind: string,
+  key: string,
+): { url: string; immutable: boolean; maxBytes: number } | undefined {
   if (kind === SNP_VCEK_KIND && VCEK_KEY.test(key)) {
-    return { url: `${baseUrl}/vcek/v1/${key}`, immutable: true };
+    return { url: `${baseUrl}/vcek/v1/${key}`, immutable: true, maxBytes: MAX_CERT_BYTES };
   }
   const chain = kind === SNP_CERT_CHAIN_KIND || kind === SNP_CRL_KIND ? CHAIN_KEY.exec(key) : null;
   if (chain === null) return undefined;
-  const leaf = kind === SNP_CRL_KIND ? "crl" : "cert_chain";
-  return { url: `${baseUrl}/${chain[2] ?? ""}/v1/${chain[1] ?? ""}/${leaf}`, immutable: false };
+  const crl = kind === SNP_CRL_KIND;
+  return {
+    url: `${baseUrl}/${chain[2] ?? ""}/v1/${chain[1] ?? ""}/${crl ? "crl" : "cert_chain"}`,
+    immutable: false,
+    maxBytes: crl ? MAX_CRL_BYTES : MAX_CERT_BYTES,
+  };
 }
 
 export function createAmdKdsSource(options: AmdKdsSourceOptions = {}): CollateralSource {
-  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const client = options.client ?? createAttestationServiceClient();
   const baseUrl = options.baseUrl ?? AMD_KDS_URL;
   const chainTtlMs = options.chainTtlMs ?? 24 * 3600 * 1000;
-  const timeoutMs = options.timeoutMs ?? 10_000;
   const now = options.now ?? Date.now;
   const cache = new BoundedMap<string, CacheEntry>(options.maxEntries ?? 256);
 
-  async function download(url: string): Promise<Uint8Array | undefined> {
-    let response: Response;
-    try {
-      response = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs) });
-    } catch (error) {
-      throw new EvidenceError("CollateralUnavailable", `AMD KDS ${url} unreachable: ${causeOf(error)}`, {
-        cause: error,
-      });
-    }
-    if (response.status === 404) return undefined;
-    if (!response.ok) {
-      throw new EvidenceError("CollateralUnavailable", `AMD KDS ${url} answered ${response.status}`);
-    }
-    return new Uint8Array(await response.arrayBuffer());
+  async function download(url: string, maxBytes: number): Promise<Uint8Array | undefined> {
+    const response = await client.get(url, {
+      service: "amd-kds",
+      maxBytes,
+      timeoutMs: options.timeoutMs,
+      onRequest: options.onRequest,
+    });
+    return response?.body;
   }
 
   return {
@@ -90,7 +105,7 @@ export function createAmdKdsSource(options: AmdKdsSourceOptions = {}): Collatera
       if (target === undefined) return Promise.resolve(undefined);
       const cached = cache.get(target.url);
       if (cached !== undefined && cached.expiresAt > now()) return cached.value;
-      const value = download(target.url);
+      const value = download(target.url, target.maxBytes);
       const entry = { value, expiresAt: target.immutable ? Infinity : now() + chainTtlMs };
       cache.set(target.url, entry);
       // Failures and "not found" are not remembered: the next verification asks again.

@@ -6,6 +6,11 @@
 import { createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { EvidenceError } from "../../types.ts";
+import {
+  createAttestationServiceClient,
+  type AttestationServiceClient,
+  type RequestObserver,
+} from "../../collateral/attestation-service-client.ts";
 import { checkValidity } from "../device-chain.ts";
 import { commonName } from "../rim/signer-chain.ts";
 
@@ -123,30 +128,39 @@ export function jwksKeySource(
 /** `--nras-jwks <file|url>` and the JWKS of the policy's NRAS. */
 export function nrasKeySource(
   location: string,
-  options: { roots: readonly string[]; fetch?: typeof fetch; timeoutMs?: number },
+  options: {
+    roots: readonly string[];
+    /** Default: a client of its own over the global fetch. */
+    client?: AttestationServiceClient;
+    onRequest?: RequestObserver;
+    /** Per attempt (default the client's, 10 s). */
+    timeoutMs?: number;
+  },
 ): NrasKeySource {
   if (/^https:\/\//i.test(location)) {
-    const doFetch = options.fetch ?? fetch;
+    const client = options.client ?? createAttestationServiceClient();
     return jwksKeySource(
       async () => {
-        let response: Response;
+        const response = await client.get(location, {
+          service: "nvidia-nras",
+          headers: { accept: "application/json" },
+          maxBytes: MAX_JWKS_BYTES,
+          timeoutMs: options.timeoutMs,
+          onRequest: options.onRequest,
+        });
+        if (response === undefined)
+          throw new EvidenceError(
+            "CollateralUnavailable",
+            `NVIDIA NRAS ${location}: no JWKS there (HTTP 404)`,
+          );
         try {
-          response = await doFetch(location, { signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
+          return JSON.parse(Buffer.from(response.body).toString("utf8")) as unknown;
         } catch (error) {
           throw new EvidenceError(
-            "CollateralUnavailable",
-            `NRAS JWKS ${location}: ${(error as Error).message}`,
+            "EvidenceMalformed",
+            `NRAS JWKS ${location} is not JSON: ${(error as Error).message}`,
           );
         }
-        if (!response.ok)
-          throw new EvidenceError(
-            "CollateralUnavailable",
-            `NRAS JWKS ${location} answered HTTP ${response.status}`,
-          );
-        const text = await response.text();
-        if (text.length > MAX_JWKS_BYTES)
-          throw new EvidenceError("EvidenceMalformed", `NRAS JWKS ${location} is too large`);
-        return JSON.parse(text) as unknown;
       },
       { source: location, roots: options.roots },
     );

@@ -6,6 +6,10 @@ import {
   signDetachedEat,
 } from "../../../../test/support/fakes/nras-tokens.ts";
 import { SHARED_GPU_ITEMS, sharedGpuEntry } from "../../../../test/fixtures/nvidia/shared-items.ts";
+import {
+  createAttestationServiceClient,
+  type ServiceRequestEvent,
+} from "../../collateral/attestation-service-client.ts";
 import { MEASUREMENTS_UNCHECKED } from "../checks.ts";
 import { createLocalGpuVerifier } from "../verifier.ts";
 import { createNrasAppraiser } from "./remote.ts";
@@ -20,6 +24,7 @@ describe("remote mode: NRAS over HTTPS (a local server answering with tokens sig
   let server: LocalHttps;
   let claims: Record<string, unknown>;
   let status = 200;
+  let events: ServiceRequestEvent[] = [];
 
   before(async () => {
     server = await startLocalHttps();
@@ -45,12 +50,21 @@ describe("remote mode: NRAS over HTTPS (a local server answering with tokens sig
   beforeEach(() => {
     claims = { ...sampleGpuClaims(), ueid: shared.facts.ueid };
     status = 200;
+    events = [];
+    server.seen.length = 0;
   });
 
   function verifier() {
     return createLocalGpuVerifier({
       measurements: MEASUREMENTS_UNCHECKED,
-      remote: createNrasAppraiser({ fetch: server.fetch }),
+      remote: createNrasAppraiser({
+        client: createAttestationServiceClient({
+          transport: server.transport,
+          retry: { maxAttempts: 2 },
+          sleep: () => Promise.resolve(),
+        }),
+        onRequest: (event) => events.push(event),
+      }),
     });
   }
   const sources = () => ({ mode: "remote" as const, nrasUrl: server.url, allowCertificateHold: false });
@@ -70,6 +84,10 @@ describe("remote mode: NRAS over HTTPS (a local server answering with tokens sig
     expect(body["arch"]).to.equal("HOPPER");
     expect(body["evidence_list"]).to.deep.equal([
       { evidence: entry.evidence, certificate: Buffer.from(entry.certChain).toString("base64") },
+    ]);
+    expect(events.map((e) => [e.service, e.outcome, e.status])).to.deep.equal([
+      ["nvidia-nras", "ok", 200],
+      ["nvidia-nras", "ok", 200],
     ]);
   });
 
@@ -103,6 +121,13 @@ describe("remote mode: NRAS over HTTPS (a local server answering with tokens sig
       "unchecked",
     ]);
     expect(result?.errors.map((e) => e.code)).to.deep.equal(["RimUnavailable", "CollateralUnavailable"]);
+    expect(result?.errors[1]?.message).to.equal(
+      `revocation not checked: NVIDIA NRAS ${server.url}/v3/attest/gpu: answered HTTP 503 (after 2 attempts)`,
+    );
+    expect(
+      server.seen.filter((s) => s.method === "POST"),
+      "retried once",
+    ).to.have.length(2);
   });
 
   it("local mode never calls NRAS", async () => {

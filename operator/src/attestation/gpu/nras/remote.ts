@@ -4,7 +4,12 @@
  * OCSP appraisal: GPU-k / SWITCH-k is the k-th GPU / switch of the bundle. Where the token comes from is behind
  * NrasEatSource (the NRAS service, or a token file for `trustgate verify --nras-token`).
  */
-import { EvidenceError, toVerificationError, type VerificationError } from "../../types.ts";
+import { toVerificationError, type VerificationError } from "../../types.ts";
+import {
+  createAttestationServiceClient,
+  type AttestationServiceClient,
+  type RequestObserver,
+} from "../../collateral/attestation-service-client.ts";
 import type { GpuEvidenceEntry } from "../checks.ts";
 import type { GpuVerificationSources } from "../../types.ts";
 import { PINNED_NVIDIA_ANCHORS } from "../device-chain.ts";
@@ -29,35 +34,37 @@ export interface NrasEatSource {
   attest(request: NrasRequest, sources: GpuVerificationSources): Promise<unknown>;
 }
 
+export interface NrasServiceOptions {
+  /** Default: a client of its own over the global fetch. */
+  client?: AttestationServiceClient;
+  onRequest?: RequestObserver;
+  /** Per attempt (default 30 s: NRAS appraises the evidence before it answers). */
+  timeoutMs?: number;
+}
+
 /** NVIDIA's NRAS (or the policy's `gpu.nrasUrl`). */
-export function nrasServiceSource(options: { fetch?: typeof fetch; timeoutMs?: number } = {}): NrasEatSource {
-  const doFetch = options.fetch ?? fetch;
+export function nrasServiceSource(options: NrasServiceOptions = {}): NrasEatSource {
+  const client = options.client ?? createAttestationServiceClient();
   return {
     async attest(request, sources) {
       const base = new URL(sources.nrasUrl ?? DEFAULT_NRAS_URL);
       if (base.protocol !== "https:") throw new Error(`NRAS URL ${base.href} is not https`);
       const url = new URL(`v3/attest/${request.kind}`, base.href.endsWith("/") ? base : `${base.href}/`);
-      let response: Response;
-      try {
-        response = await doFetch(url, {
-          method: "POST",
-          headers: { "content-type": "application/json", accept: "application/json" },
-          body: JSON.stringify({
-            nonce: request.nonce,
-            arch: request.arch,
-            evidence_list: request.evidenceList,
-          }),
-          signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
-        });
-      } catch (error) {
-        throw new EvidenceError("CollateralUnavailable", `NRAS ${url.host}: ${(error as Error).message}`);
-      }
-      const text = await response.text();
-      if (!response.ok)
-        throw new EvidenceError("CollateralUnavailable", `NRAS ${url.host} answered HTTP ${response.status}`);
-      if (text.length > MAX_NRAS_RESPONSE_BYTES)
-        throw new EvidenceError("EvidenceMalformed", `NRAS ${url.host}: the answer is too large`);
-      return text;
+      const body = JSON.stringify({
+        nonce: request.nonce,
+        arch: request.arch,
+        evidence_list: request.evidenceList,
+      });
+      const response = await client.post(url, body, {
+        service: "nvidia-nras",
+        contentType: "application/json",
+        headers: { accept: "application/json" },
+        maxBytes: MAX_NRAS_RESPONSE_BYTES,
+        timeoutMs: options.timeoutMs ?? 30_000,
+        deadlineMs: 60_000,
+        onRequest: options.onRequest,
+      });
+      return Buffer.from(response.body).toString("utf8");
     },
   };
 }
@@ -75,7 +82,9 @@ export interface NrasAppraiserConfig {
   issuers?: readonly string[];
   /** Roots an x5c chain in the JWKS must end in; default the pinned NVIDIA Device Identity CA. */
   roots?: readonly string[];
-  fetch?: typeof fetch;
+  /** Asks NRAS and its JWKS (default: a client of its own over the global fetch). */
+  client?: AttestationServiceClient;
+  onRequest?: RequestObserver;
 }
 
 export interface GpuRemoteAppraiser {
@@ -97,8 +106,8 @@ function unavailable(results: readonly LocalGpuResult[], error: VerificationErro
 }
 
 export function createNrasAppraiser(config: NrasAppraiserConfig = {}): GpuRemoteAppraiser {
-  const source =
-    config.source ?? nrasServiceSource(config.fetch === undefined ? {} : { fetch: config.fetch });
+  const client = config.client ?? createAttestationServiceClient();
+  const source = config.source ?? nrasServiceSource({ client, onRequest: config.onRequest });
   const roots = config.roots ?? PINNED_NVIDIA_ANCHORS.roots;
   const jwks = new Map<string, NrasKeySource>();
   function keysFor(sources: GpuVerificationSources): NrasKeySource {
@@ -109,7 +118,7 @@ export function createNrasAppraiser(config: NrasAppraiserConfig = {}): GpuRemote
     ).href;
     let keys = jwks.get(url);
     if (keys === undefined) {
-      keys = nrasKeySource(url, { roots, ...(config.fetch === undefined ? {} : { fetch: config.fetch }) });
+      keys = nrasKeySource(url, { roots, client, onRequest: config.onRequest });
       jwks.set(url, keys);
     }
     return keys;

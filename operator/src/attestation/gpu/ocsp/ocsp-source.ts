@@ -1,6 +1,7 @@
 /**
  * Where OCSP responses come from: an offline directory of DER responses (any file name; indexed by the CertIDs they
- * answer for), or an OCSP responder URL (POST application/ocsp-request, https only, with a timeout). Sources are
+ * answer for), or an OCSP responder URL (POST application/ocsp-request, https only, through the attestation service
+ * client: size cap, timeout, retries). Sources are
  * untrusted: every response is verified by the caller. `get` resolves undefined when the source has no response for
  * the certificate and throws CollateralUnavailable when it cannot answer.
  */
@@ -10,6 +11,11 @@ import { join } from "node:path";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { EvidenceError } from "../../types.ts";
+import {
+  createAttestationServiceClient,
+  type AttestationServiceClient,
+  type RequestObserver,
+} from "../../collateral/attestation-service-client.ts";
 import {
   certIdOf,
   HASH_OID_OF,
@@ -99,7 +105,10 @@ export function directoryOcspSource(dir: string): OcspSource {
 export interface OcspUrlOptions {
   /** https URL of the responder (the policy's `gpu.ocspUrl`). */
   url: string;
-  fetch?: typeof fetch;
+  /** Default: a client of its own over the global fetch. */
+  client?: AttestationServiceClient;
+  onRequest?: RequestObserver;
+  /** Per attempt (default the client's, 10 s). */
   timeoutMs?: number;
 }
 
@@ -107,28 +116,19 @@ export interface OcspUrlOptions {
 export function urlOcspSource(options: OcspUrlOptions): OcspSource {
   const url = new URL(options.url);
   if (url.protocol !== "https:") throw new Error(`OCSP responder URL ${options.url} is not https`);
-  const doFetch = options.fetch ?? fetch;
+  const client = options.client ?? createAttestationServiceClient();
   return {
     name: `responder ${url.host}`,
     async get(query) {
-      let response: Response;
-      try {
-        response = await doFetch(url, {
-          method: "POST",
-          headers: { "content-type": "application/ocsp-request", accept: "application/ocsp-response" },
-          body: Buffer.from(ocspRequest(query)),
-          signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-        });
-      } catch (error) {
-        throw unavailable(`OCSP responder ${url.host}: ${(error as Error).message}`, error);
-      }
-      if (!response.ok) throw unavailable(`OCSP responder ${url.host} answered HTTP ${response.status}`);
-      const body = new Uint8Array(await response.arrayBuffer());
-      if (body.length > MAX_OCSP_RESPONSE_BYTES)
-        throw unavailable(
-          `OCSP responder ${url.host}: the response is larger than ${MAX_OCSP_RESPONSE_BYTES} bytes`,
-        );
-      return body;
+      const response = await client.post(url, ocspRequest(query), {
+        service: "nvidia-ocsp",
+        contentType: "application/ocsp-request",
+        headers: { accept: "application/ocsp-response" },
+        maxBytes: MAX_OCSP_RESPONSE_BYTES,
+        timeoutMs: options.timeoutMs,
+        onRequest: options.onRequest,
+      });
+      return response.body;
     },
   };
 }

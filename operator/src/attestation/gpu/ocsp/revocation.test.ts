@@ -14,6 +14,10 @@ import {
 } from "../../simulated/nvidia-ocsp.ts";
 import { generateRimCa, signedRim } from "../../simulated/nvidia-rim.ts";
 import { parsePemCertificates } from "../../../crypto/pem.ts";
+import {
+  createAttestationServiceClient,
+  type AttestationServiceClient,
+} from "../../collateral/attestation-service-client.ts";
 import type { GpuVerificationSources } from "../../types.ts";
 import { createRimAppraiser } from "../rim/rim-measurement-check.ts";
 import { createLocalGpuVerifier, type LocalGpuResult } from "../verifier.ts";
@@ -58,14 +62,11 @@ const entry = {
   },
 };
 
-function verifier(sources: readonly OcspSource[], fetchImpl?: typeof fetch) {
+function verifier(sources: readonly OcspSource[], client?: AttestationServiceClient) {
   return createLocalGpuVerifier({
     anchors: { roots: [ca.root.certificate.toString()] },
     measurements: createRimAppraiser({ anchors: { roots: [rimCa.root.toString()] } }),
-    revocation: createOcspRevocationChecker({
-      sources,
-      ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }),
-    }),
+    revocation: createOcspRevocationChecker({ sources, client }),
   });
 }
 
@@ -224,7 +225,10 @@ describe("OCSP revocation of the device and RIM chains", () => {
           else res.writeHead(200, { "content-type": "application/ocsp-response" }).end(Buffer.from(der));
         })();
       });
-      const [result] = await verifier([], server.fetch).verify([entry], {
+      const [result] = await verifier(
+        [],
+        createAttestationServiceClient({ transport: server.transport }),
+      ).verify([entry], {
         now: new Date(),
         sources: { mode: "local", allowCertificateHold: false, ocspUrl: `${server.url}/ocsp` },
       });
@@ -236,13 +240,17 @@ describe("OCSP revocation of the device and RIM chains", () => {
       expect(server.seen).to.have.length(5);
 
       server.handle((_seen, res) => res.writeHead(503).end());
-      const [down] = await verifier([], server.fetch).verify([entry], {
+      const oneAttempt = createAttestationServiceClient({
+        transport: server.transport,
+        retry: { maxAttempts: 1 },
+      });
+      const [down] = await verifier([], oneAttempt).verify([entry], {
         now: new Date(),
         sources: { mode: "local", allowCertificateHold: false, ocspUrl: `${server.url}/ocsp` },
       });
       expect(down?.revocation).to.equal("unchecked");
       expect(down?.errors[0]).to.deep.include({ code: "CollateralUnavailable" });
-      expect(down?.errors[0]?.message).to.match(/answered HTTP 503/);
+      expect(down?.errors[0]?.message).to.include(`OCSP responder ${server.url}/ocsp: answered HTTP 503`);
     });
   });
 });

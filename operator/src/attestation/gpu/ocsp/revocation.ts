@@ -14,12 +14,19 @@ import type { GpuVerificationSources } from "../../types.ts";
 import { commonName } from "../rim/signer-chain.ts";
 import { checkOcspWindow, parseOcspResponse, verifyOcspResponse, type OcspAnswer } from "./ocsp-response.ts";
 import { urlOcspSource, type OcspSource } from "./ocsp-source.ts";
+import {
+  createAttestationServiceClient,
+  type AttestationServiceClient,
+  type RequestObserver,
+} from "../../collateral/attestation-service-client.ts";
 
 export interface OcspCheckerConfig {
   /** Consulted before the policy's responder (e.g. `trustgate verify --ocsp-dir`). */
   sources?: readonly OcspSource[];
-  /** Used for the policy's `gpu.ocspUrl`. */
-  fetch?: typeof fetch;
+  /** Asks the policy's `gpu.ocspUrl` (default: a client of its own over the global fetch). */
+  client?: AttestationServiceClient;
+  onRequest?: RequestObserver;
+  /** Per attempt (default the client's, 10 s). */
   timeoutMs?: number;
   /** Verified answers kept (default 4096; 0 disables the cache). */
   cacheEntries?: number;
@@ -52,6 +59,7 @@ function holdAllowed(answer: OcspAnswer, sources: GpuVerificationSources): boole
 export function createOcspRevocationChecker(config: OcspCheckerConfig = {}): OcspRevocationChecker {
   const cache = new BoundedMap<string, OcspAnswer>(config.cacheEntries ?? 4096);
   const responders = new Map<string, OcspSource>();
+  let client = config.client;
   const stats = { hits: 0, misses: 0 };
 
   function sourcesFor(policySources: GpuVerificationSources): OcspSource[] {
@@ -62,8 +70,9 @@ export function createOcspRevocationChecker(config: OcspCheckerConfig = {}): Ocs
       if (responder === undefined) {
         responder = urlOcspSource({
           url,
-          ...(config.fetch === undefined ? {} : { fetch: config.fetch }),
-          ...(config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs }),
+          client: (client ??= createAttestationServiceClient()),
+          onRequest: config.onRequest,
+          timeoutMs: config.timeoutMs,
         });
         responders.set(url, responder);
       }

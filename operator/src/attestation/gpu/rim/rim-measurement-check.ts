@@ -12,6 +12,11 @@ import type {
   GpuMeasurementAppraiser,
   MeasurementAppraisal,
 } from "../checks.ts";
+import {
+  createAttestationServiceClient,
+  type AttestationServiceClient,
+  type RequestObserver,
+} from "../../collateral/attestation-service-client.ts";
 import { compareMeasurements, type RimForComparison, type RimRole } from "./compare.ts";
 import { PINNED_RIM_ANCHORS, RimVerifier, type RimTrustAnchors } from "./rim.ts";
 import { cachingRimSource, firstRimSource, rimServiceSource, type RimSource } from "./rim-source.ts";
@@ -70,8 +75,9 @@ export interface RimAppraiserConfig {
   anchors?: RimTrustAnchors;
   /** Consulted after the bundle's own RIMs (e.g. `trustgate verify --rim-dir`). */
   source?: RimSource;
-  /** Used for the policy's `rimServiceUrl`. */
-  fetch?: typeof fetch;
+  /** Asks the policy's `rimServiceUrl` (default: a client of its own over the global fetch). */
+  client?: AttestationServiceClient;
+  onRequest?: RequestObserver;
   cacheEntries?: number;
 }
 
@@ -82,13 +88,18 @@ export interface RimAppraiser extends GpuMeasurementAppraiser {
 export function createRimAppraiser(config: RimAppraiserConfig = {}): RimAppraiser {
   const rims = new RimVerifier(config.anchors ?? PINNED_RIM_ANCHORS, config.cacheEntries);
   const services = new Map<string, RimSource>();
+  let client = config.client;
 
   function serviceFor(url: string | undefined): RimSource | undefined {
     if (url === undefined) return undefined;
     let source = services.get(url);
     if (source === undefined) {
       source = cachingRimSource(
-        rimServiceSource({ url, ...(config.fetch === undefined ? {} : { fetch: config.fetch }) }),
+        rimServiceSource({
+          url,
+          client: (client ??= createAttestationServiceClient()),
+          onRequest: config.onRequest,
+        }),
       );
       services.set(url, source);
     }

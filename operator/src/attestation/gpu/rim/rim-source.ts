@@ -7,6 +7,12 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { EvidenceError } from "../../types.ts";
 import { BoundedMap } from "../../bounded-map.ts";
+import {
+  AttestationServiceError,
+  createAttestationServiceClient,
+  type AttestationServiceClient,
+  type RequestObserver,
+} from "../../collateral/attestation-service-client.ts";
 import { MAX_RIM_LENGTH } from "./rim.ts";
 
 export interface RimSource {
@@ -45,15 +51,21 @@ export function directoryRimSource(dir: string): RimSource {
 export interface RimServiceOptions {
   /** https base URL, e.g. NVIDIA's RIM service. */
   url: string;
-  fetch?: typeof fetch;
+  /** Default: a client of its own over the global fetch. */
+  client?: AttestationServiceClient;
+  onRequest?: RequestObserver;
+  /** Per attempt (default the client's, 10 s). */
   timeoutMs?: number;
 }
+
+// A RIM of MAX_RIM_LENGTH characters, base64 in the service's JSON, with room for the other fields.
+const MAX_RIM_ANSWER_BYTES = Math.ceil((MAX_RIM_LENGTH * 4) / 3) + 64 * 1024;
 
 /** NVIDIA's RIM service: JSON `{ id, rim: <base64 XML>, sha256, ... }` (a bare XML body is accepted too). */
 export function rimServiceSource(options: RimServiceOptions): RimSource {
   const base = new URL(options.url);
   if (base.protocol !== "https:") throw new Error(`RIM service URL ${options.url} is not https`);
-  const doFetch = options.fetch ?? fetch;
+  const client = options.client ?? createAttestationServiceClient();
   return {
     async get(id) {
       if (!RIM_ID.test(id)) return undefined;
@@ -61,16 +73,21 @@ export function rimServiceSource(options: RimServiceOptions): RimSource {
         `v1/rim/${encodeURIComponent(id)}`,
         base.href.endsWith("/") ? base : `${base.href}/`,
       );
-      let response: Response;
+      let response;
       try {
-        response = await doFetch(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
+        response = await client.get(url, {
+          service: "nvidia-rim",
+          maxBytes: MAX_RIM_ANSWER_BYTES,
+          timeoutMs: options.timeoutMs,
+          onRequest: options.onRequest,
+        });
       } catch (error) {
-        throw unavailable(`RIM service ${url.host}: ${(error as Error).message}`, error);
+        // The RIM verdict's own code; the message already names the service, URL and cause.
+        if (error instanceof AttestationServiceError) throw unavailable(error.message);
+        throw error;
       }
-      if (response.status === 404) return undefined;
-      if (!response.ok) throw unavailable(`RIM service ${url.host} answered ${response.status} for ${id}`);
-      const body = await response.text();
-      if (body.length > 2 * MAX_RIM_LENGTH) throw unavailable(`RIM service ${url.host}: ${id} is too large`);
+      if (response === undefined) return undefined;
+      const body = Buffer.from(response.body).toString("utf8");
       if (body.trimStart().startsWith("<")) return body;
       try {
         const parsed = JSON.parse(body) as { rim?: unknown };
@@ -78,7 +95,7 @@ export function rimServiceSource(options: RimServiceOptions): RimSource {
         return Buffer.from(parsed.rim, "base64").toString("utf8");
       } catch (error) {
         throw unavailable(
-          `RIM service ${url.host}: ${id}: unexpected answer (${(error as Error).message})`,
+          `NVIDIA RIM service ${url.href}: not a RIM: neither XML nor JSON with a rim field (${(error as Error).message})`,
           error,
         );
       }
