@@ -1,4 +1,9 @@
 import { join } from "node:path";
+import { writeFile } from "node:fs/promises";
+import {
+  startSimulatedCollateralServices,
+  type SimulatedCollateralServices,
+} from "../../src/attestation/simulated/collateral-services.ts";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
@@ -27,6 +32,8 @@ export interface AttestationStack {
   /** The simulated PKI directory (`trustgate guest --sim-pki`); the controller trusts its roots. */
   simPki: string;
   controller: ManagedProcess;
+  /** The simulated Intel PCS/PCCS and AMD KDS, when the options asked for them. */
+  collateral?: SimulatedCollateralServices;
   /** Processes the suite started and `stop` stops with the stack (guests, for instance). */
   processes: ManagedProcess[];
   stop(): Promise<void>;
@@ -47,6 +54,8 @@ export interface AttestationStackOptions {
   /** The policy (default spec: SIMULATED_SNP_POLICY_SPEC). */
   policy: { name: string; spec?: AttestationPolicySpec };
   controllerArgs?: string[];
+  /** Serve the simulated PKI's Intel and AMD collateral over HTTPS and point the controller at it (else: offline). */
+  collateralServices?: boolean;
 }
 
 /** A suite's `before`: the admin kubeconfig, a temp directory named `<prefix>…`, and the suite's stack in it. */
@@ -66,7 +75,24 @@ export async function startAttestationStack(
   const { dir, node } = options;
   await installTrustgate(admin, { kubevirt: true, namespaces: [options.namespace] });
   const simPki = join(dir, "sim-pki");
-  await createSimPki(simPki);
+  const pki = await createSimPki(simPki);
+  const collateral =
+    options.collateralServices === true ? await startSimulatedCollateralServices({ pki }) : undefined;
+  const collateralArgs =
+    collateral === undefined
+      ? OFFLINE_COLLATERAL
+      : await (async () => {
+          const caFile = join(dir, "collateral-ca.pem");
+          await writeFile(caFile, collateral.caPem);
+          return [
+            "--pccs-url",
+            collateral.url,
+            "--amd-kds-url",
+            collateral.url,
+            "--collateral-ca-file",
+            caFile,
+          ];
+        })();
   await admin.makeApiClient(CustomObjectsApi).createClusterCustomObject({
     group: "trustgate.io",
     version: "v1alpha1",
@@ -86,7 +112,7 @@ export async function startAttestationStack(
     "controller",
     [
       ...["controller", "--kubeconfig", controllerKc, "--metrics-bind-address", "127.0.0.1:0"],
-      ...OFFLINE_COLLATERAL,
+      ...collateralArgs,
       ...["--test-trust-roots", join(simPki, TRUST_ROOTS_FILE), "--leader-election-namespace", SYSTEM_NS],
       ...(options.controllerArgs ?? []),
     ],
@@ -97,10 +123,12 @@ export async function startAttestationStack(
   return {
     simPki,
     controller,
+    ...(collateral === undefined ? {} : { collateral }),
     processes,
     async stop() {
       await simulator.stop();
       await Promise.all(processes.map((p) => p.stop()));
+      await collateral?.close();
       await removeHosts(admin, [node]);
     },
   };
