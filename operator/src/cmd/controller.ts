@@ -2,7 +2,13 @@ import { CoordinationV1Api } from "@kubernetes/client-node";
 import { readFileSync } from "node:fs";
 import type { Command, ParsedArgs } from "../cli/command.ts";
 import { UsageError } from "../cli/command.ts";
-import { defaultGpuVerifier, defaultTeeBackends } from "../attestation/registry.ts";
+import { defaultTeeBackends } from "../attestation/registry.ts";
+import { createLocalGpuVerifier } from "../attestation/gpu/verifier.ts";
+import {
+  createAttestationServiceClient,
+  type AttestationServiceClient,
+  type RequestObserver,
+} from "../attestation/collateral/attestation-service-client.ts";
 import type { AttestationDeps } from "../controllers/confidentialvm/attest.ts";
 import { DEFAULT_MAX_EVIDENCE_BYTES } from "../controllers/confidentialvm/appraise-cvm.ts";
 import { ControllerManager } from "../controllers/manager.ts";
@@ -54,9 +60,16 @@ function text(args: ParsedArgs, name: string): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-/** Verifiers anchored in the pinned vendor roots; simulated roots only when a test asks for them explicitly. */
-async function attestationBackends(testRoots: string | undefined): Promise<AttestationDeps["backends"]> {
-  if (testRoots === undefined) return { tees: defaultTeeBackends(), gpus: defaultGpuVerifier() };
+/**
+ * Verifiers anchored in the pinned vendor roots, asking NVIDIA's services through `client`; simulated roots only
+ * when a test asks for them explicitly.
+ */
+async function attestationBackends(
+  testRoots: string | undefined,
+  client: AttestationServiceClient,
+): Promise<AttestationDeps["backends"]> {
+  if (testRoots === undefined)
+    return { tees: defaultTeeBackends(), gpus: createLocalGpuVerifier({ client }) };
   const { simulatedBackends } = await import("../attestation/simulated/backends.ts");
   return simulatedBackends(testRoots);
 }
@@ -107,19 +120,21 @@ export const controllerCommand: Command = {
     if (testRoots !== undefined)
       log.warn({ file: testRoots }, "Trusting simulated TEE and GPU roots: for tests and demos only");
     const metrics = new OperatorMetrics();
+    const observeRequest: RequestObserver = (event) => {
+      if (!event.final) return;
+      metrics.collateral.request(event.service, event.outcome, event.seconds);
+      if (event.outcome !== "ok" && event.outcome !== "not-found")
+        log.warn(
+          { service: event.service, outcome: event.outcome, status: event.status },
+          "Attestation service request failed",
+        );
+    };
     const collateral = await createCollateralServices({
       ...collateralFlags.settings,
       onLookup: (kind, outcome) => {
         metrics.collateral.lookup(kind, outcome);
       },
-      onRequest: (event) => {
-        if (event.final) metrics.collateral.request(event.service, event.outcome, event.seconds);
-        if (event.final && event.outcome !== "ok" && event.outcome !== "not-found")
-          log.warn(
-            { service: event.service, outcome: event.outcome, status: event.status },
-            "Attestation service request failed",
-          );
-      },
+      onRequest: observeRequest,
     });
     for (const cache of [collateral.cache, collateral.early])
       if (cache !== undefined) metrics.collateral.track(cache);
@@ -134,7 +149,10 @@ export const controllerCommand: Command = {
         issuer: text(args, "attestation-issuer") ?? "trustgate",
         namespace: electionNamespace(args),
         backends: {
-          ...(await attestationBackends(testRoots)),
+          ...(await attestationBackends(
+            testRoots,
+            createAttestationServiceClient({ onRequest: observeRequest }),
+          )),
           ...(collateral.describe.length === 0 ? {} : { collateral: collateral.source }),
           ...(collateralFlags.deadlineMs === undefined
             ? {}

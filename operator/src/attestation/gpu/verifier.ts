@@ -4,6 +4,7 @@
  * request ‖ response, the FWID and the request nonce; compare the reported versions; then reject duplicate devices
  * within the bundle. `authentic` covers signature, chain and FWID only. `verify` never throws.
  */
+import type { AttestationServiceClient } from "../collateral/attestation-service-client.ts";
 import { verify as verifySignature } from "node:crypto";
 import { decodeBase64Strict } from "../../crypto/pem.ts";
 import {
@@ -53,6 +54,8 @@ export interface LocalGpuVerifierConfig {
   remote?: GpuRemoteAppraiser;
   /** Appraise remotely whatever the policy's `gpu.mode` says (`trustgate verify --nras-token`). */
   alwaysRemote?: boolean;
+  /** The client the default RIM, OCSP and NRAS appraisers ask NVIDIA's services with (timeouts, caps, metrics). */
+  client?: AttestationServiceClient;
 }
 
 /** GpuResult plus the device model NRAS also reports. */
@@ -233,12 +236,13 @@ const LOCAL_DEFAULT_SOURCES: GpuVerificationSources = { mode: "local", allowCert
 
 export function createLocalGpuVerifier(config: LocalGpuVerifierConfig = {}): LocalGpuVerifier {
   const chains = new DeviceChainVerifier(config.anchors ?? PINNED_NVIDIA_ANCHORS, config.chainCacheEntries);
-  const rimAppraiser = config.measurements === undefined ? createRimAppraiser() : undefined;
+  const client = config.client === undefined ? {} : { client: config.client };
+  const rimAppraiser = config.measurements === undefined ? createRimAppraiser(client) : undefined;
   const hooks = {
     measurements: config.measurements ?? rimAppraiser ?? MEASUREMENTS_UNCHECKED,
-    revocation: config.revocation ?? createOcspRevocationChecker(),
+    revocation: config.revocation ?? createOcspRevocationChecker(client),
   };
-  const remote = config.remote ?? createNrasAppraiser();
+  const remote = config.remote ?? createNrasAppraiser(client);
   const remoteHooks = { measurements: MEASUREMENTS_UNCHECKED, revocation: REVOCATION_UNCHECKED };
   return {
     chains,
