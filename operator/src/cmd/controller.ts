@@ -173,6 +173,7 @@ export const controllerCommand: Command = {
     instrumentController(manager.policyController, metrics);
     const phaseTimer = setInterval(() => {
       metrics.setConfidentialVMPhases(manager.cvmPhaseCounts());
+      metrics.setTcbDriftSoon(manager.cvmsWithCondition("TcbDriftSoon"));
     }, 5_000);
     phaseTimer.unref();
 

@@ -311,6 +311,14 @@ export class ControllerManager {
     return counts;
   }
 
+  /** How many ConfidentialVMs have condition `type` True (e.g. TcbDriftSoon). */
+  cvmsWithCondition(type: string): number {
+    return this.#cvms
+      .list()
+      .filter((cvm) => cvm.status?.conditions?.some((c) => c.type === type && c.status === "True") === true)
+      .length;
+  }
+
   async stop(): Promise<void> {
     await Promise.all([this.hostController.stop(), this.cvmController.stop(), this.policyController.stop()]);
     await Promise.all(this.#watches.map((w) => w.stop()));

@@ -75,6 +75,13 @@ describe("OperatorMetrics", () => {
     expect(text).to.include('trustgate_confidentialvms{phase="Attesting"} 3');
   });
 
+  it("reports how many CVMs have TcbDriftSoon=True", async () => {
+    const metrics = new OperatorMetrics({ processMetrics: false });
+    expect(await metrics.metrics()).to.include("trustgate_tcb_drift_soon_confidentialvms 0");
+    metrics.setTcbDriftSoon(2);
+    expect(await metrics.metrics()).to.include("trustgate_tcb_drift_soon_confidentialvms 2");
+  });
+
   it("reports leadership as 1 or 0 per identity", async () => {
     const metrics = new OperatorMetrics({ processMetrics: false });
     let leading = false;

@@ -20,6 +20,7 @@ export class OperatorMetrics {
   private readonly confidentialVMs: Gauge<"phase">;
   private readonly seenPhases = new Set<string>();
   readonly collateral: CollateralMetrics;
+  private readonly tcbDriftSoon: Gauge;
 
   constructor(options: OperatorMetricsOptions = {}) {
     const registers = [this.registry];
@@ -69,6 +70,11 @@ export class OperatorMetrics {
       },
     });
     this.collateral = new CollateralMetrics(this.registry);
+    this.tcbDriftSoon = new Gauge({
+      name: "trustgate_tcb_drift_soon_confidentialvms",
+      help: "TDX ConfidentialVMs whose TCB Intel's next evaluation (PCS update=early) rates worse: TcbDriftSoon=True.",
+      registers,
+    });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -92,6 +98,11 @@ export class OperatorMetrics {
   }
 
   /** Replaces the per-phase counts; a phase reported before and missing now drops to 0. */
+  /** ConfidentialVMs that Intel's next TCB evaluation will rate worse (TcbDriftSoon=True). */
+  setTcbDriftSoon(count: number): void {
+    this.tcbDriftSoon.set(count);
+  }
+
   setConfidentialVMPhases(counts: Readonly<Record<string, number>>): void {
     for (const phase of Object.keys(counts)) this.seenPhases.add(phase);
     for (const phase of this.seenPhases) this.confidentialVMs.set({ phase }, counts[phase] ?? 0);

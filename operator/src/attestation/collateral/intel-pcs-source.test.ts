@@ -90,6 +90,34 @@ describe("createIntelPcsSource", () => {
     ]);
   });
 
+  it("asks for Intel's TDX TCB evaluation data numbers (without an update query) and their issuer chain header", async () => {
+    const requests: string[] = [];
+    const fetch = (input: string | URL | Request): Promise<Response> => {
+      const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+      requests.push(`${url.pathname}${url.search}`);
+      return Promise.resolve(
+        new Response('{"tcbEvaluationDataNumbers":{}}', {
+          headers: {
+            "TCB-Evaluation-Data-Numbers-Issuer-Chain": encodeURIComponent("-----BEGIN CERTIFICATE-----\n"),
+          },
+        }),
+      );
+    };
+    const source = createIntelPcsSource({
+      baseUrl: "https://pcs.test",
+      client: clientOver(fetch),
+      update: "early",
+    });
+    expect(text(await source.get(kinds.TCB_EVALUATION_NUMBERS, kinds.TDX_EVALUATION_NUMBERS_KEY))).to.match(
+      /^\{"tcbEvaluationDataNumbers"/,
+    );
+    expect(text(await source.get(kinds.TCB_EVALUATION_NUMBERS_ISSUER_CHAIN, "tdx"))).to.equal(
+      "-----BEGIN CERTIFICATE-----\n",
+    );
+    expect(await source.get(kinds.TCB_EVALUATION_NUMBERS, "sgx")).to.equal(undefined);
+    expect(requests).to.deep.equal(["/tdx/certification/v4/tcbevaluationdatanumbers"]);
+  });
+
   it("answers undefined for 404s, bad keys and unknown kinds without asking for bad keys", async () => {
     const pcs = fakePcs();
     const source = createIntelPcsSource({ baseUrl: "https://pcs.test", client: clientOver(pcs.fetch) });

@@ -85,6 +85,15 @@ function endpoint(
       };
     case kinds.SGX_ROOT_CA_CRL:
       return { url: options.rootCaCrlUrl, wantsChain: false };
+    case kinds.TCB_EVALUATION_NUMBERS:
+    case kinds.TCB_EVALUATION_NUMBERS_ISSUER_CHAIN:
+      // When each TCB evaluation became (or becomes) current: the TCB-drift warning's switch date.
+      if (key !== kinds.TDX_EVALUATION_NUMBERS_KEY) return undefined;
+      return {
+        url: `${base}/tdx/certification/v4/tcbevaluationdatanumbers`,
+        chainHeader: "TCB-Evaluation-Data-Numbers-Issuer-Chain",
+        wantsChain: kind === kinds.TCB_EVALUATION_NUMBERS_ISSUER_CHAIN,
+      };
     default:
       return undefined;
   }
