@@ -170,6 +170,10 @@ export class ControllerManager {
       customList(objects, GROUP, VERSION, CONFIDENTIAL_VM.plural),
       (cvm, event) => {
         this.cvmController.enqueue(objectKey(cvm));
+        // A TD rated under Intel's next TCB evaluation: its host's TcbDriftSoon follows.
+        const host = cvm.status?.nodeName;
+        if (host !== undefined && cvm.status?.conditions?.some((c) => c.type === "TcbDriftSoon") === true)
+          this.hostController.enqueue(host);
         // A deleted CVM's GPUs are free again: CVMs waiting for a host may fit now.
         if (event === "delete") cvmKeysWhere(unplaced);
         countPolicyUse(cvm, event);
@@ -208,6 +212,7 @@ export class ControllerManager {
         events,
         verifyReport: verifyHostReport,
         staleAfterMs: options.hostStaleAfterMs,
+        cvmsOnHost: (nodeName) => cvms.list().filter((cvm) => cvm.status?.nodeName === nodeName),
       }),
       {
         log,

@@ -5,7 +5,10 @@ import type {
   Condition,
   ConfidentialHost,
   ConfidentialHostStatus,
+  ConfidentialVM,
 } from "../../api/v1alpha1/generated/types.ts";
+import { CONDITION_TCB_DRIFT_SOON } from "../../api/v1alpha1/confidential-vm-conditions.ts";
+import { hostTcbDriftCondition } from "./tcb-drift.ts";
 import { CONFIDENTIAL_HOST, GROUP, VERSION } from "../../api/v1alpha1/generated/types.ts";
 import { setCondition } from "../../runtime/conditions.ts";
 import type { ReconcileContext, Reconciler, ReconcileResult } from "../../runtime/controller.ts";
@@ -25,6 +28,8 @@ export interface HostReconcilerDeps {
   events: EventRecorder;
   verifyReport: (nodeName: string, status: ConfidentialHostStatus) => Promise<ReportCheck>;
   staleAfterMs: number;
+  /** The ConfidentialVMs placed on a host, for TcbDriftSoon. */
+  cvmsOnHost?: (nodeName: string) => readonly ConfidentialVM[];
   now?: () => Date;
 }
 
@@ -77,6 +82,11 @@ export class ConfidentialHostReconciler implements Reconciler {
     for (const desired of decision.conditions) {
       conditions = setCondition(conditions, desired, host.metadata.generation, now);
     }
+    const drift = deps.cvmsOnHost === undefined ? undefined : hostTcbDriftCondition(deps.cvmsOnHost(name));
+    conditions =
+      drift === undefined
+        ? conditions.filter((c) => c.type !== CONDITION_TCB_DRIFT_SOON)
+        : setCondition(conditions, drift, host.metadata.generation, now);
     if (!isDeepStrictEqual(conditions, previous ?? [])) {
       await deps.objects.patchClusterCustomObjectStatus(
         { ...hostRef, name, body: { status: { conditions } } },
