@@ -96,6 +96,9 @@ export async function attestationResult(
   const expiresAt = new Date(ctx.now.getTime() + ctx.resultTtlMs);
   const { verdict } = appraisal;
   const teeType = appraisal.tee.type;
+  const tolerated = appraisal.warnings
+    .filter((w) => w.tolerated)
+    .map(({ code, message }) => ({ code, message: message.slice(0, 4096) }));
   const result: ConfidentialVMStatusAttestation = {
     verifiedAt: rfc3339(ctx.now),
     expiresAt: rfc3339(expiresAt),
@@ -122,6 +125,7 @@ export async function attestationResult(
       ...(g.deviceIdentity === undefined ? {} : { identity: g.deviceIdentity }),
     })),
     violations: violationsOf(appraisal),
+    ...(tolerated.length === 0 ? {} : { warnings: tolerated }),
     ...(ctx.vmInstanceUid === undefined ? {} : { vmInstanceUid: ctx.vmInstanceUid }),
     policyName: ctx.policy.name,
     ...(ctx.policy.uid === undefined ? {} : { policyUid: ctx.policy.uid }),

@@ -111,6 +111,10 @@ describe("appraiseCvm (controller side of the handshake)", () => {
     const optedIn = await appraiseCvm(cvm, compilePolicySpec({ allowUnpinnedMeasurements: true }), context());
     expect(optedIn.verdict).to.equal("warning");
     expect(optedIn.violations).to.deep.equal([]);
+    expect(
+      optedIn.warnings?.map((w) => w.code),
+      "the tolerated warning is kept in status",
+    ).to.deep.equal(["MeasurementsUnpinned"]);
     expect(optedIn.token).to.be.a("string");
   });
 

@@ -207,6 +207,17 @@ describe("resultStands", () => {
       ),
     ).to.include({ ok: true, reason: "AffirmingWithWarnings" });
   });
+  it("stands with the tolerated warnings named in its message (stale collateral served within the grace)", () => {
+    const attestation = {
+      verdict: "warning" as const,
+      verifiedAt: at(-1),
+      expiresAt: at(60),
+      warnings: [{ code: "CollateralStale", message: "TCB info passed its nextUpdate" }],
+    };
+    const stands = resultStands(withStatus({ attestation }), NOW);
+    expect(stands).to.include({ ok: true, reason: "AffirmingWithWarnings" });
+    expect(stands.message).to.match(/; CollateralStale: TCB info passed its nextUpdate$/);
+  });
   it("falls for a warning the policy does not tolerate (MeasurementsUnpinned)", () => {
     const attestation = {
       verdict: "warning" as const,

@@ -132,9 +132,10 @@ export function resultStands(
   }
   if (time(a.expiresAt) <= now.getTime())
     return { ok: false, reason: "ResultExpired", message: `result expired at ${a.expiresAt ?? "?"}` };
+  const warnings = (a.warnings ?? []).map((w) => `${w.code}: ${w.message}`).join("; ");
   return {
     ok: true,
     reason: a.verdict === "affirming" ? "Affirming" : "AffirmingWithWarnings",
-    message: `attested at ${a.verifiedAt ?? "?"}, valid until ${a.expiresAt ?? "?"}`,
+    message: `attested at ${a.verifiedAt ?? "?"}, valid until ${a.expiresAt ?? "?"}${warnings === "" ? "" : `; ${warnings}`}`,
   };
 }

@@ -69,6 +69,16 @@ const pciAddressSchema: JSONSchemaProps = {
 };
 
 /**
+ * Shared by ConfidentialVM status.attestation.violations[], ConfidentialVM
+ * status.attestation.warnings[].
+ */
+const confidentialVMStatusAttestationViolationsItemSchema: JSONSchemaProps = {
+  type: "object",
+  required: ["code", "message"],
+  properties: { code: { type: "string", maxLength: 64 }, message: { type: "string", maxLength: 4096 } },
+};
+
+/**
  * openAPIV3Schema of attestationpolicies.trustgate.io v1alpha1 (from
  * crds/attestationpolicies.trustgate.io.yaml).
  */
@@ -1101,14 +1111,14 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
             violations: {
               type: "array",
               maxItems: 128,
-              items: {
-                type: "object",
-                required: ["code", "message"],
-                properties: {
-                  code: { type: "string", maxLength: 64 },
-                  message: { type: "string", maxLength: 4096 },
-                },
-              },
+              items: confidentialVMStatusAttestationViolationsItemSchema,
+            },
+            warnings: {
+              type: "array",
+              maxItems: 16,
+              description:
+                "Warnings tolerated by the policy or the operator (e.g. CollateralStale, MeasurementsUnpinned with allowUnpinnedMeasurements); the result stands with reason AffirmingWithWarnings.",
+              items: confidentialVMStatusAttestationViolationsItemSchema,
             },
             token: {
               type: "string",

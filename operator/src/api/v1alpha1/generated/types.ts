@@ -531,6 +531,11 @@ export interface ConfidentialVMStatusAttestation {
   gpus?: ConfidentialVMStatusAttestationGpu[];
   violations?: ConfidentialVMStatusAttestationViolation[];
   /**
+   * Warnings tolerated by the policy or the operator (e.g. CollateralStale, MeasurementsUnpinned
+   * with allowUnpinnedMeasurements); the result stands with reason AffirmingWithWarnings.
+   */
+  warnings?: ConfidentialVMStatusAttestationViolation[];
+  /**
    * The signed attestation result (JWT, ES256) that clients can verify with the operator's JWKS.
    */
   token?: string;
