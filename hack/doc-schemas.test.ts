@@ -49,10 +49,10 @@ describe("docs/schemas", function () {
       ["an unknown TEE type", (b) => ({ ...b, tee: { type: "sgx", quote: "AAAA" } })],
       ["a P-384 key", (b) => ({ ...b, publicKey: { kty: "EC", crv: "P-384", x: "a", y: "b" } })],
       [
-        "nine GPUs",
+        "thirteen GPUs and NVSwitches (a PPCIe board is 8 + 4)",
         (b) => ({
           ...b,
-          gpus: Array.from({ length: 9 }, () => ({ arch: "HOPPER", evidence: "", certChain: "" })),
+          gpus: Array.from({ length: 13 }, () => ({ arch: "HOPPER", evidence: "", certChain: "" })),
         }),
       ],
     ];

@@ -53,15 +53,16 @@ async function cliAppraisal(
   return { code, report: JSON.parse(stdout) as Appraisal };
 }
 
-/** The controller's view: a CVM of the bundle's TEE, assigned as many GPUs as the bundle holds (NVSwitches aside). */
-async function controllerAttestation(c: ParityCase, assignedGpus: number) {
+/** The controller's view: a CVM of the bundle's TEE, assigned as many GPUs and NVSwitches as the bundle holds. */
+async function controllerAttestation(c: ParityCase, assigned: { gpus: number; nvswitches: number }) {
   const now = new Date(c.at);
-  const cvm = aConfidentialVM({ tee: c.bundle.tee.type, gpus: { count: assignedGpus } });
+  const cvm = aConfidentialVM({ tee: c.bundle.tee.type, gpus: { count: assigned.gpus } });
+  const addresses = (n: number, from: number) =>
+    Array.from({ length: n }, (_, i) => ({ pciAddress: `0000:${(from + i).toString(16)}:00.0` }));
   cvm.status = {
     challenge: { nonce: c.bundle.nonce, issuedAt: c.at, expiresAt: c.at },
-    gpus: Array.from({ length: assignedGpus }, (_, i) => ({
-      pciAddress: `0000:${(0x10 + i).toString(16)}:00.0`,
-    })),
+    gpus: addresses(assigned.gpus, 0x10),
+    ...(assigned.nvswitches === 0 ? {} : { nvswitches: addresses(assigned.nvswitches, 0x05) }),
     evidence: c.bundle,
   };
   return appraiseCvm(cvm, compilePolicySpec(c.policy ?? {}), {
@@ -89,7 +90,8 @@ describe("trustgate verify and the controller agree (one attestation entry point
     it(c.name, async () => {
       const cli = await cliAppraisal(dir, i, c);
       const switches = cli.report.gpus.filter((g) => g.deviceType === "switch").length;
-      const controller = await controllerAttestation(c, (c.bundle.gpus?.length ?? 0) - switches);
+      const gpus = (c.bundle.gpus?.length ?? 0) - switches;
+      const controller = await controllerAttestation(c, { gpus, nvswitches: switches });
       expect(controller.verdict, "verdict").to.equal(cli.report.verdict);
       expect(codes(controller.violations ?? []), "error and violation codes").to.deep.equal(
         codes(violationsOf(cli.report)),

@@ -32,6 +32,15 @@ const cases = [
     gpus: gpus(4, 0x41),
   },
   {
+    file: "vm-tdx-ppcie-board.yaml",
+    cvm: aConfidentialVM(
+      { tee: "tdx", gpus: { mode: "ppcie", model: H100 }, resources: { cpu: 96, memory: "1536Gi" } },
+      "hgx-board",
+    ),
+    gpus: gpus(8),
+    nvswitches: ["05", "06", "07", "08"].map((bus) => ({ pciAddress: `0000:${bus}:00.0` })),
+  },
+  {
     file: "vm-tdx-no-gpu.yaml",
     cvm: aConfidentialVM({ tee: "tdx", gpus: { count: 0 }, runStrategy: "RerunOnFailure" }, "cpu-only"),
     gpus: [],
@@ -41,7 +50,12 @@ const cases = [
 describe("VirtualMachine rendering (golden YAML; UPDATE_GOLDEN=1 rewrites)", () => {
   for (const c of cases) {
     it(`renders ${c.file}`, () => {
-      const rendered = stringify(buildVirtualMachine(c.cvm, { nodeName: "gpu-node-1", gpus: c.gpus }));
+      const placement = {
+        nodeName: "gpu-node-1",
+        gpus: c.gpus,
+        ...("nvswitches" in c ? { nvswitches: c.nvswitches } : {}),
+      };
+      const rendered = stringify(buildVirtualMachine(c.cvm, placement));
       const path = join(GOLDEN_DIR, c.file);
       if (process.env["UPDATE_GOLDEN"] === "1") writeFileSync(path, rendered);
       expect(rendered).to.equal(readFileSync(path, "utf8"));

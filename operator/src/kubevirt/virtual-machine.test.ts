@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { aConfidentialVM } from "../../test/support/builders/confidential-vm.ts";
 import {
   buildVirtualMachine,
+  DEFAULT_NVSWITCH_RESOURCE_NAME,
   guestConfigSecretName,
   rootDataVolumeName,
   VmBuildError,
@@ -49,6 +50,59 @@ describe("buildVirtualMachine", () => {
       expect(result.ok, JSON.stringify(result)).to.equal(true);
     });
   }
+
+  describe("a whole PPCIe board (spec.gpus.mode ppcie)", () => {
+    const board = {
+      nodeName: "hgx-1",
+      gpus: ["18", "2a", "3a", "5d", "9a", "ab", "ba", "db"].map((b) => ({
+        pciAddress: `0000:${b}:00.0`,
+        model: H100,
+      })),
+      nvswitches: ["05", "06", "07", "08"].map((b) => ({ pciAddress: `0000:${b}:00.0` })),
+    };
+    const cvm = aConfidentialVM({ tee: "tdx", gpus: { mode: "ppcie", model: H100 } });
+
+    it("renders the 8 GPUs as GPUs and the 4 NVSwitches as host devices, valid under KubeVirt's schema", () => {
+      const vm = buildVirtualMachine(cvm, board);
+      const devices = vm.spec.template.spec?.domain.devices;
+      expect(devices?.gpus?.map((g) => g.deviceName)).to.deep.equal(
+        Array(8).fill("nvidia.com/GH100_H100_SXM5_80GB"),
+      );
+      expect(devices?.hostDevices).to.deep.equal(
+        [0, 1, 2, 3].map((i) => ({ name: `nvswitch${i}`, deviceName: DEFAULT_NVSWITCH_RESOURCE_NAME })),
+      );
+      expect(DEFAULT_NVSWITCH_RESOURCE_NAME).to.equal("nvidia.com/GH100_H100_NVSWITCH");
+      const result = validateVirtualMachine(vm);
+      expect(result.ok, JSON.stringify(result)).to.equal(true);
+    });
+
+    it("takes the cluster's NVSwitch resource name when given one", () => {
+      const vm = buildVirtualMachine(cvm, board, { nvswitchResourceName: "example.com/LS10" });
+      expect(vm.spec.template.spec?.domain.devices.hostDevices?.map((d) => d.deviceName)).to.deep.equal(
+        Array(4).fill("example.com/LS10"),
+      );
+    });
+
+    it("renders no host devices for a CC-mode CVM", () => {
+      const vm = buildVirtualMachine(aConfidentialVM({ gpus: { count: 2 } }), {
+        nodeName: "n",
+        gpus: twoGpus,
+      });
+      expect(vm.spec.template.spec?.domain.devices).to.not.have.property("hostDevices");
+    });
+
+    it("refuses a board missing a switch, and switches for a CC-mode CVM", () => {
+      expect(() => buildVirtualMachine(cvm, { ...board, nvswitches: board.nvswitches.slice(1) })).to.throw(
+        VmBuildError,
+        "placement has 8 GPUs and 3 NVSwitches, a PPCIe board is 8 and 4",
+      );
+      const cc = aConfidentialVM({ gpus: { count: 8 } });
+      expect(() => buildVirtualMachine(cc, board)).to.throw(
+        VmBuildError,
+        "placement has 4 NVSwitches, a CC-mode CVM gets none",
+      );
+    });
+  });
 
   it("pins the VM to the placed, validated node and keeps the user's node selector", () => {
     const cvm = aConfidentialVM({ nodeSelector: { "topology.kubernetes.io/zone": "colo-a" } });

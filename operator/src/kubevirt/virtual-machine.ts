@@ -1,12 +1,25 @@
 import type { ConfidentialVM } from "../api/v1alpha1/generated/types.ts";
 import { LABEL_CONFIDENTIAL_VM, LABEL_VALIDATED } from "../api/v1alpha1/labels.ts";
 import { gpuModelByName } from "../api/gpu-models.ts";
-import type { V1GPU, V1Volume, VirtualMachine } from "./generated/types.ts";
+import { placementMismatch } from "../placement/gpu-request.ts";
+import type { V1GPU, V1HostDevice, V1Volume, VirtualMachine } from "./generated/types.ts";
 
-/** Where a ConfidentialVM was placed: a validated node and the GPUs reserved for it there. */
+/** Where a ConfidentialVM was placed: a validated node and the GPUs (and a PPCIe board's NVSwitches) reserved for it there. */
 export interface VmPlacement {
   nodeName: string;
   gpus: readonly { pciAddress: string; model: string }[];
+  nvswitches?: readonly { pciAddress: string }[];
+}
+
+/**
+ * The resource NVIDIA's KubeVirt GPU device plugin advertises for the HGX H100/H200 NVSwitch (LS10, PCI 10de:22a3):
+ * like the GPUs', its pci.ids name ("GH100 [H100 NVSwitch]") upper-cased, separators as underscores.
+ */
+export const DEFAULT_NVSWITCH_RESOURCE_NAME = "nvidia.com/GH100_H100_NVSWITCH";
+
+export interface VmRenderOptions {
+  /** The NVSwitch resource name on the cluster's nodes; default DEFAULT_NVSWITCH_RESOURCE_NAME. */
+  nvswitchResourceName?: string;
 }
 
 export const ROOT_DISK = "root";
@@ -32,6 +45,12 @@ function gpuDevices(placement: VmPlacement): V1GPU[] {
   });
 }
 
+/** A PPCIe board's NVSwitches are PCI host devices, not GPUs (KubeVirt's HostDevices feature gate). */
+function nvswitchDevices(placement: VmPlacement, options: VmRenderOptions): V1HostDevice[] {
+  const deviceName = options.nvswitchResourceName ?? DEFAULT_NVSWITCH_RESOURCE_NAME;
+  return (placement.nvswitches ?? []).map((_, index) => ({ name: `nvswitch${index}`, deviceName }));
+}
+
 function rootVolume(cvm: ConfidentialVM): V1Volume {
   const image = cvm.spec.image;
   if (image.containerDisk !== undefined) {
@@ -50,16 +69,18 @@ function rootVolume(cvm: ConfidentialVM): V1Volume {
  * The KubeVirt VirtualMachine for a ConfidentialVM placed on a validated node. TDX and SNP guests boot
  * stateless UEFI (no persistent NVRAM, no SMM for TDX) and are never live-migrated.
  */
-export function buildVirtualMachine(cvm: ConfidentialVM, placement: VmPlacement): VirtualMachine {
+export function buildVirtualMachine(
+  cvm: ConfidentialVM,
+  placement: VmPlacement,
+  options: VmRenderOptions = {},
+): VirtualMachine {
   const name = cvm.metadata.name;
   const uid = cvm.metadata.uid;
   if (name === undefined || uid === undefined)
     throw new VmBuildError("ConfidentialVM has no name or uid yet");
-  if (placement.gpus.length !== (cvm.spec.gpus?.count ?? 0)) {
-    throw new VmBuildError(
-      `placement has ${placement.gpus.length} GPUs, spec.gpus.count is ${cvm.spec.gpus?.count ?? 0}`,
-    );
-  }
+  const mismatch = placementMismatch(cvm, placement);
+  if (mismatch !== undefined) throw new VmBuildError(mismatch);
+  const nvswitches = nvswitchDevices(placement, options);
   const labels = { [LABEL_CONFIDENTIAL_VM]: name };
   const tdx = cvm.spec.tee === "tdx";
   return {
@@ -97,6 +118,7 @@ export function buildVirtualMachine(cvm: ConfidentialVM, placement: VmPlacement)
                 { name: GUEST_CONFIG_DISK, disk: { bus: "virtio" } },
               ],
               gpus: gpuDevices(placement),
+              ...(nvswitches.length === 0 ? {} : { hostDevices: nvswitches }),
             },
           },
           volumes: [

@@ -89,6 +89,83 @@ describe("generated VirtualMachines on KubeVirt's real CRD schema", function () 
     });
   }
 
+  describe("TDX with a whole PPCIe board (8 H100s as GPUs, 4 NVSwitches as host devices)", function () {
+    const board = {
+      nodeName: "hgx-1",
+      gpus: ["18", "2a", "3a", "5d", "9a", "ab", "ba", "db"].map((b) => ({
+        pciAddress: `0000:${b}:00.0`,
+        model: H100,
+      })),
+      nvswitches: ["05", "06", "07", "08"].map((b) => ({ pciAddress: `0000:${b}:00.0` })),
+    };
+
+    function build(name: string): VirtualMachine {
+      const cvm = aConfidentialVM({ tee: "tdx", gpus: { mode: "ppcie", model: H100 } }, name);
+      cvm.metadata.namespace = namespace;
+      return buildVirtualMachine(cvm, board);
+    }
+
+    it("is accepted as a VirtualMachine and a VirtualMachineInstance with strict field validation, nothing pruned", async function () {
+      const vm = build("cvm-ppcie-board");
+      expect(vm.spec.template.spec?.domain.devices.gpus).to.have.length(8);
+      expect(vm.spec.template.spec?.domain.devices.hostDevices).to.have.length(4);
+      await objects.createNamespacedCustomObject({
+        ...KUBEVIRT,
+        namespace,
+        plural: "virtualmachines",
+        body: vm,
+        fieldValidation: "Strict",
+      });
+      const stored = (await objects.getNamespacedCustomObject({
+        ...KUBEVIRT,
+        namespace,
+        plural: "virtualmachines",
+        name: vm.metadata?.name ?? "",
+      })) as VirtualMachine;
+      expect(stored.spec).to.deep.equal(vm.spec);
+      expect(stored.spec.template.spec?.domain.devices.hostDevices?.map((d) => d.deviceName)).to.deep.equal(
+        Array(4).fill("nvidia.com/GH100_H100_NVSWITCH"),
+      );
+      const vmi = {
+        apiVersion: "kubevirt.io/v1",
+        kind: "VirtualMachineInstance",
+        metadata: { name: vm.metadata?.name, namespace, labels: vm.spec.template.metadata?.labels },
+        spec: vm.spec.template.spec,
+      };
+      const storedVmi = (await objects.createNamespacedCustomObject({
+        ...KUBEVIRT,
+        namespace,
+        plural: "virtualmachineinstances",
+        body: vmi,
+        fieldValidation: "Strict",
+      })) as { spec: unknown };
+      expect(storedVmi.spec).to.deep.equal(vmi.spec);
+    });
+
+    it("proves the host device schema is enforced: a host device without its required name is rejected", async function () {
+      const vm = build("cvm-ppcie-bad");
+      const hostDevices = vm.spec.template.spec?.domain.devices.hostDevices as unknown as Record<
+        string,
+        unknown
+      >[];
+      delete hostDevices[0]?.["name"];
+      try {
+        await objects.createNamespacedCustomObject({
+          ...KUBEVIRT,
+          namespace,
+          plural: "virtualmachines",
+          body: vm,
+          fieldValidation: "Strict",
+        });
+        expect.fail("the API server accepted a host device without a name");
+      } catch (error) {
+        const status = apiErrorStatus(error);
+        expect(status?.code).to.be.oneOf([400, 422]);
+        expect(status?.message).to.match(/hostDevices\[0\]\.name/);
+      }
+    });
+  });
+
   it("proves the schema is enforced: a misspelt field and a wrong type are rejected", async function () {
     const vm = buildVirtualMachine(aConfidentialVM({}, "bad-vm"), { nodeName: "n", gpus: [] });
     const domain = vm.spec.template.spec?.domain as unknown as Record<string, unknown>;

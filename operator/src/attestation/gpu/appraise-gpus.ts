@@ -15,6 +15,8 @@ export const REVOCATION_UNAVAILABLE = "CollateralUnavailable";
 export interface GpuAssignment {
   /** GPUs assigned to the CVM: the bundle must hold evidence of each exactly once (NVSwitches not counted). */
   gpus: number;
+  /** NVSwitches assigned (a PPCIe board's; 0 for a CC-mode CVM), counted apart; unset: not checked. */
+  nvswitches?: number;
   /** Device identities (UEIDs) attested by other live ConfidentialVMs, with their `ns/name`. */
   identitiesElsewhere?: ReadonlyMap<string, string>;
 }
@@ -82,15 +84,24 @@ function assignmentViolations(gpus: readonly GpuResult[], assignment: GpuAssignm
       message: `the bundle holds evidence of ${present} GPUs, ${assignment.gpus} are assigned`,
     });
   }
+  const switches = gpus.length - present;
+  if (assignment.nvswitches !== undefined && switches !== assignment.nvswitches) {
+    violations.push({
+      field: "status.nvswitches",
+      expected: [String(assignment.nvswitches)],
+      actual: String(switches),
+      message: `the bundle holds evidence of ${switches} NVSwitches, ${assignment.nvswitches} are assigned`,
+    });
+  }
   for (const gpu of gpus) {
     const identity = gpu.deviceIdentity;
     const other = identity === undefined ? undefined : assignment.identitiesElsewhere?.get(identity);
     if (other === undefined || identity === undefined) continue;
     violations.push({
-      field: "status.gpus",
+      field: gpu.deviceType === "switch" ? "status.nvswitches" : "status.gpus",
       expected: ["a device attested by no other ConfidentialVM"],
       actual: identity,
-      message: `GPU ${gpu.index} (device identity ${identity.slice(0, 16)}…) is attested by ${other}`,
+      message: `${gpu.deviceType === "switch" ? "NVSwitch" : "GPU"} ${gpu.index} (device identity ${identity.slice(0, 16)}…) is attested by ${other}`,
     });
   }
   return violations;

@@ -24,6 +24,15 @@ function compare(
   return mismatch(`bundle reports ${field} ${reported}; the evidence's ${opaqueName} is ${signed}`);
 }
 
+/**
+ * The `arch` labels that name the verified device: its architecture for a GPU; for an NVSwitch NVIDIA's own `LS10`
+ * (what NRAS and NVIDIA's SDKs send) or, as bundles did before, its generation HOPPER.
+ */
+function archLabels(device: VerifiedDevice): string[] {
+  if (device.arch === undefined) return [];
+  return device.kind === "switch" ? ["LS10", device.arch] : [device.arch];
+}
+
 export function reportedVersionErrors(
   entry: GpuEvidenceEntry,
   opaque: OpaqueClaims,
@@ -34,10 +43,10 @@ export function reportedVersionErrors(
     errors.push(
       mismatch(`the device model ${device.hwmodel} has no known architecture (bundle says ${entry.arch})`),
     );
-  } else if (device.arch !== entry.arch) {
+  } else if (!archLabels(device).includes(entry.arch)) {
     errors.push(
       mismatch(
-        `bundle reports arch ${entry.arch}; the device certificate is a ${device.arch} ${device.kind}`,
+        `bundle reports arch ${entry.arch}; the device certificate is a ${device.arch} ${device.kind} (${archLabels(device).join(" or ")})`,
       ),
     );
   }

@@ -85,6 +85,26 @@ describe("local GPU evidence verifier", () => {
     expect(results.every((r) => r.authentic)).to.equal(true);
   });
 
+  it("takes NVIDIA's arch label LS10 (or the generation HOPPER) for NVSwitch evidence, and only for it", async () => {
+    const ls10 = item("sdk-nvswitch-ls10");
+    const gpu = item("nvtrust-hopper-550");
+    const entries = [
+      sharedGpuEntry(ls10, { arch: "LS10" }),
+      sharedGpuEntry(ls10, { arch: "HOPPER" }),
+      sharedGpuEntry(ls10, { arch: "BLACKWELL" }),
+      sharedGpuEntry(gpu, { arch: "LS10" }),
+    ];
+    const results = (await Promise.all(entries.map((e) => verifier.verify([e], { now: NOW })))).flat();
+    expect(results.map(codes)).to.deep.equal([[], [], ["EvidenceMalformed"], ["EvidenceMalformed"]]);
+    expect(results.map((r) => r.deviceType)).to.deep.equal(["switch", "switch", "switch", "gpu"]);
+    expect(results[2]?.errors[0]?.message).to.equal(
+      "bundle reports arch BLACKWELL; the device certificate is a HOPPER switch (LS10 or HOPPER)",
+    );
+    expect(results[3]?.errors[0]?.message).to.equal(
+      "bundle reports arch LS10; the device certificate is a HOPPER gpu (HOPPER)",
+    );
+  });
+
   it("an NVSwitch bundle entry that reports a driver version is inconsistent: switches report none", async () => {
     const [result] = await verifier.verify(
       [sharedGpuEntry(item("sdk-nvswitch-ls10"), { driverVersion: "1.0" })],

@@ -117,6 +117,7 @@ export async function attestationResult(
       : {}),
     gpus: appraisal.gpus.map((g) => ({
       index: g.index,
+      ...(g.deviceType === undefined ? {} : { deviceType: g.deviceType }),
       ...(ctx.pciAddresses?.[g.index] === undefined ? {} : { pciAddress: ctx.pciAddresses[g.index] }),
       driverVersion: g.driverVersion,
       vbiosVersion: g.vbiosVersion,

@@ -29,6 +29,11 @@ export {
   type SimulatedGpuOptions,
 } from "./simulated-gpus.ts";
 export {
+  SIMULATED_NVSWITCH_BIOS_VERSION,
+  SimulatedNvSwitches,
+  type SimulatedNvSwitchOptions,
+} from "./simulated-nvswitches.ts";
+export {
   SIMULATED_SNP_MEASUREMENT,
   SIMULATED_SNP_POLICY,
   SIMULATED_SNP_TCB,

@@ -20,8 +20,8 @@ export interface CvmAppraisalContext {
 }
 
 /**
- * Appraises the guest's answer to the CVM's open challenge, bound to what the CVM is: its TEE, its assigned GPUs and
- * GPU identities no other CVM holds. Returns the new `status.attestation`, signed when the verdict is tolerated.
+ * Appraises the guest's answer to the CVM's open challenge, bound to what the CVM is: its TEE, its assigned GPUs (and
+ * a PPCIe board's NVSwitches, counted apart) and device identities no other CVM holds. Returns the new `status.attestation`, signed when the verdict is tolerated.
  */
 export async function appraiseCvm(
   cvm: ConfidentialVM,
@@ -36,7 +36,11 @@ export async function appraiseCvm(
     nonce,
     expectedTee: cvm.spec.tee,
     maxEvidenceBytes: ctx.maxEvidenceBytes,
-    assignment: { gpus: assigned.length, identitiesElsewhere: ctx.gpuIdentitiesElsewhere },
+    assignment: {
+      gpus: assigned.length,
+      nvswitches: cvm.status?.nvswitches?.length ?? 0,
+      identitiesElsewhere: ctx.gpuIdentitiesElsewhere,
+    },
   });
   return attestationResult(appraisal, {
     issuer: ctx.issuer,

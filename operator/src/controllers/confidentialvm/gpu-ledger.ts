@@ -2,10 +2,10 @@ import type { ConfidentialVM } from "../../api/v1alpha1/generated/types.ts";
 import type { VmPlacement } from "../../kubevirt/virtual-machine.ts";
 import { objectKey } from "../../runtime/controller.ts";
 import { recordedPlacement } from "./lifecycle.ts";
-import { gpuKey } from "./scheduling.ts";
+import { placementClaims } from "./scheduling.ts";
 
 /**
- * Which GPUs belong to which ConfidentialVM. The truth is each CVM's status (so it survives restarts);
+ * Which GPUs (and NVSwitches, and PPCIe boards) belong to which ConfidentialVM. The truth is each CVM's status (so it survives restarts);
  * placements written by this process but not yet seen in the cache are kept as reservations, and
  * scheduling runs one CVM at a time, so two CVMs never get the same GPU.
  */
@@ -34,11 +34,11 @@ export class GpuLedger {
       seen.add(key);
       const placement = this.#reservations.get(key) ?? recordedPlacement(cvm);
       if (placement === undefined) continue;
-      for (const gpu of placement.gpus) result.set(gpuKey(placement.nodeName, gpu.pciAddress), key);
+      for (const claim of placementClaims(placement)) result.set(claim, key);
     }
     for (const [key, placement] of this.#reservations) {
       if (seen.has(key)) continue;
-      for (const gpu of placement.gpus) result.set(gpuKey(placement.nodeName, gpu.pciAddress), key);
+      for (const claim of placementClaims(placement)) result.set(claim, key);
     }
     return result;
   }

@@ -32,6 +32,18 @@ const RELAUNCHES: Record<string, Change> = {
     { ...cvm, spec: { ...cvm.spec, gpus: { count: 2 } } },
     { ...at, gpus: [...at.gpus, { pciAddress: "0000:2a:00.0", model: "H100-SXM5-80GB" }] },
   ],
+  // CC mode to a PPCIe board: the board's placement renders all its GPUs and its NVSwitches as host devices.
+  "gpus.mode": (cvm, at) => [
+    { ...cvm, spec: { ...cvm.spec, gpus: { mode: "ppcie" } } },
+    {
+      ...at,
+      gpus: Array.from({ length: 8 }, (_, i) => ({
+        pciAddress: `0000:${(0x19 + i).toString(16)}:00.0`,
+        model: "H100-SXM5-80GB",
+      })),
+      nvswitches: ["05", "06", "07", "08"].map((bus) => ({ pciAddress: `0000:${bus}:00.0` })),
+    },
+  ],
   nodeSelector: spec({ nodeSelector: { zone: "b" } }),
   runStrategy: spec({ runStrategy: "Halted" }),
 };

@@ -3,7 +3,11 @@ import type { ConfidentialVM } from "../../api/v1alpha1/generated/types.ts";
 import { canonicalJson } from "../../encoding/canonical-json.ts";
 import { buildRootDataVolume } from "../../kubevirt/data-volume.ts";
 import type { VirtualMachine } from "../../kubevirt/generated/types.ts";
-import { buildVirtualMachine, type VmPlacement } from "../../kubevirt/virtual-machine.ts";
+import {
+  buildVirtualMachine,
+  type VmPlacement,
+  type VmRenderOptions,
+} from "../../kubevirt/virtual-machine.ts";
 import {
   ANNOTATION_LAUNCH_HASH,
   ANNOTATION_SPEC_HASH,
@@ -24,8 +28,12 @@ export interface RenderedLaunch {
  * Only metadata is left out of the hash: names, labels and owner never reach the guest and change in place.
  * Throws VmBuildError when the CVM cannot be rendered.
  */
-export function renderLaunch(cvm: ConfidentialVM, placement: VmPlacement): RenderedLaunch {
-  const vm = buildVirtualMachine(cvm, placement);
+export function renderLaunch(
+  cvm: ConfidentialVM,
+  placement: VmPlacement,
+  options: VmRenderOptions = {},
+): RenderedLaunch {
+  const vm = buildVirtualMachine(cvm, placement, options);
   const dataVolume = cvm.spec.image.http === undefined ? undefined : buildRootDataVolume(cvm).spec;
   const hash = sha256Hex32(canonicalJson({ vm: vm.spec, dataVolume }));
   vm.metadata = { ...vm.metadata, annotations: { [ANNOTATION_LAUNCH_HASH]: hash } };

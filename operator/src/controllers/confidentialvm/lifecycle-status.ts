@@ -86,7 +86,11 @@ export function placed(placement: VmPlacement): StatusUpdate {
     event: {
       type: "Normal",
       reason: "Scheduled",
-      message: `placed on validated host ${placement.nodeName} with ${placement.gpus.length} GPUs`,
+      message: `placed on validated host ${placement.nodeName} with ${placement.gpus.length} GPUs${
+        placement.nvswitches === undefined
+          ? ""
+          : ` and ${placement.nvswitches.length} NVSwitches (PPCIe board)`
+      }`,
     },
   };
 }

@@ -2,25 +2,24 @@ import type { ConfidentialHost, ConfidentialVM } from "../../api/v1alpha1/genera
 import type { VirtualMachine, VirtualMachineInstance } from "../../kubevirt/generated/types.ts";
 import type { VmPlacement } from "../../kubevirt/virtual-machine.ts";
 import { isConditionTrue } from "../../runtime/conditions.ts";
+import { placementMismatch } from "../../placement/gpu-request.ts";
 import { CONDITION_VALIDATED } from "../../api/v1alpha1/confidential-host-conditions.ts";
 
 /** The placement recorded in a ConfidentialVM's status, if it has one. */
 export function recordedPlacement(cvm: ConfidentialVM): VmPlacement | undefined {
   const nodeName = cvm.status?.nodeName;
   if (nodeName === undefined || nodeName === "") return undefined;
+  const nvswitches = (cvm.status?.nvswitches ?? []).map((s) => ({ pciAddress: s.pciAddress }));
   return {
     nodeName,
     gpus: (cvm.status?.gpus ?? []).map((g) => ({ pciAddress: g.pciAddress, model: g.model ?? "" })),
+    ...(nvswitches.length === 0 ? {} : { nvswitches }),
   };
 }
 
-/** A recorded placement no longer fits the spec when the GPU count or model changed. */
+/** A recorded placement no longer fits the spec when the GPU count, model or mode (CC or PPCIe board) changed. */
 export function placementFitsSpec(cvm: ConfidentialVM, placement: VmPlacement): boolean {
-  const want = cvm.spec.gpus?.count ?? 0;
-  const model = cvm.spec.gpus?.model;
-  return (
-    placement.gpus.length === want && (model === undefined || placement.gpus.every((g) => g.model === model))
-  );
+  return placementMismatch(cvm, placement) === undefined;
 }
 
 export type HostState = { ok: true } | { ok: false; reason: "gone" | "invalid"; message: string };

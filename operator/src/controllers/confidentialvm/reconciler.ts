@@ -7,7 +7,7 @@ import type {
 import { CONFIDENTIAL_VM, GROUP, VERSION } from "../../api/v1alpha1/generated/types.ts";
 import { FINALIZER } from "../../api/v1alpha1/labels.ts";
 import type { VirtualMachine, VirtualMachineInstance } from "../../kubevirt/generated/types.ts";
-import { VmBuildError, type VmPlacement } from "../../kubevirt/virtual-machine.ts";
+import { VmBuildError, type VmPlacement, type VmRenderOptions } from "../../kubevirt/virtual-machine.ts";
 import {
   objectKey,
   splitKey,
@@ -48,6 +48,8 @@ export interface CvmReconcilerDeps {
   attestation?: AttestationDeps;
   /** Per-CVM guest identity and cloud-init (the sidecar's API access); without it the VM boots unconfigured. */
   guestIdentity?: GuestIdentityApi;
+  /** Device resource names for rendering (the NVSwitch's; defaults as NVIDIA's KubeVirt device plugin names it). */
+  vmRender?: VmRenderOptions;
   now?: () => Date;
 }
 
@@ -158,7 +160,7 @@ export class ConfidentialVMReconciler implements Reconciler {
   ): Promise<ReconcileResult> {
     let launch: RenderedLaunch;
     try {
-      launch = renderLaunch(cvm, placement);
+      launch = renderLaunch(cvm, placement, this.#deps.vmRender);
     } catch (error) {
       if (!(error instanceof VmBuildError)) throw error;
       await this.#status(cvm, ctx, s.vmInvalid(error.message));

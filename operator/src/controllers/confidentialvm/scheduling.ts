@@ -5,12 +5,30 @@ import type {
 } from "../../api/v1alpha1/generated/types.ts";
 import type { HostPolicy } from "../../attestation/policy/compiled-policy.ts";
 import { evaluateHostEligibility } from "../../placement/host-eligibility.ts";
+import { gpuModeOf } from "../../placement/gpu-request.ts";
+import { type BoardOwnership, ppcieBoardOffer, ppcieHostRefusals } from "../../placement/ppcie-board.ts";
 
-/** GPUs already given to ConfidentialVMs: `node/pciAddress` → the owning CVM's `ns/name`. */
+/** Devices already given to ConfidentialVMs (`placementClaims` keys) → the owning CVM's `ns/name`. */
 export type GpuAssignments = ReadonlyMap<string, string>;
 
 export function gpuKey(nodeName: string, pciAddress: string): string {
   return `${nodeName}/${pciAddress}`;
+}
+
+/** The claim on a host's whole PPCIe board (never a PCI address, so never a GPU's or NVSwitch's key). */
+export function boardKey(nodeName: string): string {
+  return `${nodeName}/ppcie-board`;
+}
+
+/** What a placement holds in the ledger: its GPUs, its NVSwitches and, with NVSwitches (a PPCIe board), the board. */
+export function placementClaims(placement: Placement): string[] {
+  const node = placement.nodeName;
+  const nvswitches = placement.nvswitches ?? [];
+  return [
+    ...placement.gpus.map((gpu) => gpuKey(node, gpu.pciAddress)),
+    ...nvswitches.map((nvswitch) => gpuKey(node, nvswitch.pciAddress)),
+    ...(nvswitches.length > 0 ? [boardKey(node)] : []),
+  ];
 }
 
 export interface SchedulingInput {
@@ -26,27 +44,62 @@ export interface SchedulingInput {
 
 export interface Placement {
   nodeName: string;
-  gpus: { pciAddress: string; model: string }[];
+  gpus: readonly { pciAddress: string; model: string }[];
+  /** Only for a PPCIe board (spec.gpus.mode ppcie): all of its NVSwitches. */
+  nvswitches?: readonly { pciAddress: string }[];
 }
 
 export type SchedulingResult =
   | { scheduled: true; placement: Placement }
   | { scheduled: false; refusals: { host: string; reasons: string[] }[] };
 
-function usableGpus(host: ConfidentialHost, input: SchedulingInput): ConfidentialHostStatusGpu[] {
+interface Offer {
+  /** Usable GPUs on the host (what bin packing minimises), of which `gpus` are offered. */
+  free: number;
+  gpus: ConfidentialHostStatusGpu[];
+  nvswitches: { pciAddress: string }[];
+  reasons: string[];
+}
+
+function ownershipOn(host: ConfidentialHost, input: SchedulingInput): BoardOwnership {
   const nodeName = host.metadata.name ?? "";
-  const model = input.cvm.spec.gpus?.model;
-  return (host.status?.gpus ?? [])
+  return {
+    cvmKey: input.cvmKey,
+    ownerOf: (pciAddress) => input.assignments.get(gpuKey(nodeName, pciAddress)),
+    boardHolder: input.assignments.get(boardKey(nodeName)),
+  };
+}
+
+/** CC mode: free CC-ready GPUs of the requested model, in PCI address order, on a host not in PPCIe mode. */
+function ccOffer(host: ConfidentialHost, input: SchedulingInput, ownership: BoardOwnership): Offer {
+  const { model, count } = input.cvm.spec.gpus ?? {};
+  const gpus = (host.status?.gpus ?? [])
     .filter((gpu) => gpu.ccMode === "on" && gpu.driver === "vfio-pci")
     .filter((gpu) => model === undefined || gpu.model === model)
     .filter((gpu) => {
-      const owner = input.assignments.get(gpuKey(nodeName, gpu.pciAddress));
+      const owner = ownership.ownerOf(gpu.pciAddress);
       return owner === undefined || owner === input.cvmKey;
     })
     .sort((a, b) => (a.pciAddress < b.pciAddress ? -1 : 1));
+  const reasons = ppcieHostRefusals(host, ownership);
+  const wanted = count ?? 0;
+  if (gpus.length < wanted)
+    reasons.push(
+      `${gpus.length} free CC-ready${model === undefined ? "" : ` ${model}`} GPUs, want ${wanted}`,
+    );
+  return { free: gpus.length, gpus: gpus.slice(0, wanted), nvswitches: [], reasons };
 }
 
-function hostRefusals(host: ConfidentialHost, input: SchedulingInput, free: number): string[] {
+function ppcieOffer(host: ConfidentialHost, input: SchedulingInput, ownership: BoardOwnership): Offer {
+  const offer = ppcieBoardOffer(host, input.cvm.spec.gpus?.model, ownership);
+  return {
+    ...offer,
+    free: offer.gpus.length,
+    nvswitches: offer.nvswitches.map((s) => ({ pciAddress: s.pciAddress })),
+  };
+}
+
+function hostRefusals(host: ConfidentialHost, input: SchedulingInput): string[] {
   const { spec } = input.cvm;
   const reasons: string[] = [];
   const labels = input.nodeLabels.get(host.metadata.name ?? "");
@@ -58,40 +111,39 @@ function hostRefusals(host: ConfidentialHost, input: SchedulingInput, free: numb
   const tee = host.status?.tee?.type ?? "none";
   if (tee !== spec.tee) reasons.push(`TEE ${tee}, want ${spec.tee}`);
   reasons.push(...evaluateHostEligibility(host, input.hostRules).reasons);
-  const wanted = spec.gpus?.count ?? 0;
-  if (free < wanted) {
-    const model = spec.gpus?.model === undefined ? "" : ` ${spec.gpus.model}`;
-    reasons.push(`${free} free CC-ready${model} GPUs, want ${wanted}`);
-  }
   return reasons;
 }
 
 /**
- * Picks a validated host for a ConfidentialVM: right TEE, eligible under its policy, matching node
- * selector, enough free CC-ready GPUs of the requested model. Deterministic: the host that leaves the
- * fewest GPUs unused wins (bin packing), then the smaller name; GPUs are taken in PCI address order.
+ * Picks a validated host for a ConfidentialVM: right TEE, eligible under its policy, matching node selector, and
+ * either enough free CC-ready GPUs of the requested model (CC mode) or a whole free PPCIe board (spec.gpus.mode
+ * ppcie); a host in PPCIe mode takes nothing but its board's CVM. Deterministic: the host that leaves the fewest
+ * GPUs unused wins (bin packing), then the smaller name; GPUs are taken in PCI address order.
  */
 export function scheduleConfidentialVM(input: SchedulingInput): SchedulingResult {
-  const wanted = input.cvm.spec.gpus?.count ?? 0;
-  const fits: { host: string; gpus: ConfidentialHostStatusGpu[] }[] = [];
+  const board = gpuModeOf(input.cvm) === "ppcie";
+  const fits: { host: string; offer: Offer }[] = [];
   const refusals: { host: string; reasons: string[] }[] = [];
   for (const host of input.hosts) {
     const name = host.metadata.name ?? "";
-    const gpus = usableGpus(host, input);
-    const reasons = hostRefusals(host, input, gpus.length);
-    if (reasons.length === 0) fits.push({ host: name, gpus });
+    const ownership = ownershipOn(host, input);
+    const offer = board ? ppcieOffer(host, input, ownership) : ccOffer(host, input, ownership);
+    const reasons = [...hostRefusals(host, input), ...offer.reasons];
+    if (reasons.length === 0) fits.push({ host: name, offer });
     else refusals.push({ host: name, reasons });
   }
-  fits.sort((a, b) => a.gpus.length - b.gpus.length || (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+  fits.sort((a, b) => a.offer.free - b.offer.free || (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
   const best = fits[0];
   if (best === undefined) {
     return { scheduled: false, refusals: refusals.sort((a, b) => (a.host < b.host ? -1 : 1)) };
   }
+  const gpus = best.offer.gpus.map((g) => ({ pciAddress: g.pciAddress, model: g.model ?? "" }));
   return {
     scheduled: true,
     placement: {
       nodeName: best.host,
-      gpus: best.gpus.slice(0, wanted).map((g) => ({ pciAddress: g.pciAddress, model: g.model ?? "" })),
+      gpus,
+      ...(best.offer.nvswitches.length === 0 ? {} : { nvswitches: best.offer.nvswitches }),
     },
   };
 }

@@ -21,7 +21,15 @@ export interface StatusUpdate {
 
 type LifecycleStatus = Pick<
   ConfidentialVMStatus,
-  "phase" | "message" | "nodeName" | "vmName" | "gpus" | "conditions" | "observedGeneration" | "vmInstanceUid"
+  | "phase"
+  | "message"
+  | "nodeName"
+  | "vmName"
+  | "gpus"
+  | "nvswitches"
+  | "conditions"
+  | "observedGeneration"
+  | "vmInstanceUid"
 >;
 
 /** The lifecycle-owned part of the status after applying `update` (null clears a field). */
@@ -44,11 +52,15 @@ export function nextStatus(
     update.placement === undefined
       ? {}
       : update.placement === null
-        ? { nodeName: null, vmName: null, gpus: null }
+        ? { nodeName: null, vmName: null, gpus: null, nvswitches: null }
         : {
             nodeName: update.placement.nodeName,
             vmName: cvm.metadata.name ?? "",
             gpus: update.placement.gpus.map((g) => ({ pciAddress: g.pciAddress, model: g.model })),
+            nvswitches:
+              (update.placement.nvswitches ?? []).length === 0
+                ? null
+                : (update.placement.nvswitches ?? []).map((s) => ({ pciAddress: s.pciAddress })),
           };
   return {
     phase: readiness.phase,

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { GpuEvidenceEntry } from "../../../src/attestation/gpu/checks.ts";
 
 export interface GpuItemOptions {
-  /** Default HOPPER: the CRD knows HOPPER and BLACKWELL; an LS10 NVSwitch is Hopper generation. */
+  /** Default HOPPER; NVIDIA labels an NVSwitch LS10 (HOPPER, its generation, is accepted for it too). */
   arch?: GpuEvidenceEntry["arch"];
   driverVersion?: string;
   vbiosVersion?: string;

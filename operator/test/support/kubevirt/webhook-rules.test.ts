@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { aConfidentialVM } from "../builders/confidential-vm.ts";
 import { buildVirtualMachine } from "../../../src/kubevirt/virtual-machine.ts";
 import { checkVirtualMachineAdmission } from "./webhook-rules.ts";
-import { accepted, CLUSTER, H100_RESOURCE, SPEC, withSpec } from "./webhook-rule-cases.ts";
+import { accepted, CC_GATES, CLUSTER, H100_RESOURCE, SPEC, withSpec } from "./webhook-rule-cases.ts";
 import { refused } from "./webhook-rule-refusals.ts";
 describe("checkVirtualMachineAdmission", () => {
   describe("accepts", () => {
@@ -43,6 +43,38 @@ describe("checkVirtualMachineAdmission", () => {
         });
       }
     }
+
+    describe("a whole PPCIe board (8 GPUs, 4 NVSwitches as host devices)", () => {
+      const board = {
+        nodeName: "hgx-1",
+        gpus: Array.from({ length: 8 }, (_, i) => ({
+          pciAddress: `0000:${(0x18 + i).toString(16)}:00.0`,
+          model: H100,
+        })),
+        nvswitches: ["05", "06", "07", "08"].map((b) => ({ pciAddress: `0000:${b}:00.0` })),
+      };
+      const vm = () => buildVirtualMachine(aConfidentialVM({ tee: "tdx", gpus: { mode: "ppcie" } }), board);
+      const nvswitch = "nvidia.com/GH100_H100_NVSWITCH";
+
+      it("passes with the HostDevices gate and the NVSwitch resource permitted", () => {
+        const config = {
+          featureGates: [...CC_GATES, "HostDevices"],
+          permittedHostDevices: [H100_RESOURCE, nvswitch],
+        };
+        expect(checkVirtualMachineAdmission(vm(), config)).to.deep.equal([]);
+      });
+
+      it("is refused without the HostDevices gate or with the NVSwitch not permitted", () => {
+        const violations = checkVirtualMachineAdmission(vm(), CLUSTER);
+        expect(violations.map((v) => v.message)).to.deep.equal([
+          "host devices need the HostDevices feature gate",
+          ...Array.from(
+            { length: 4 },
+            () => `${nvswitch} is not permitted in permittedHostDevices configuration`,
+          ),
+        ]);
+      });
+    });
 
     it("would be refused by a v1.9 cluster that leaves the Alpha TDX gate off", () => {
       const cvm = aConfidentialVM({ tee: "tdx", gpus: { count: 1, model: H100 } });

@@ -61,7 +61,10 @@ const conditionsSchema: JSONSchemaProps = {
   },
 };
 
-/** Shared by ConfidentialHost status.gpus[].pciAddress, ConfidentialVM status.gpus[].pciAddress. */
+/**
+ * Shared by ConfidentialHost status.gpus[].pciAddress, ConfidentialVM status.gpus[].pciAddress,
+ * ConfidentialVM status.nvswitches[].pciAddress.
+ */
 const pciAddressSchema: JSONSchemaProps = {
   type: "string",
   maxLength: 16,
@@ -804,18 +807,35 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
           type: "object",
           default: {},
           properties: {
-            count: { type: "integer", minimum: 0, maximum: 8, default: 0 },
+            count: {
+              type: "integer",
+              minimum: 0,
+              maximum: 8,
+              default: 0,
+              description: "GPUs in CC mode (mode cc). With mode ppcie, 0 (unset) or the board's 8.",
+            },
             model: {
               type: "string",
               maxLength: 64,
               description:
                 "GPU model, as hosts report it (e.g. H100-SXM5-80GB). Unset accepts any CC-capable GPU.",
             },
+            mode: {
+              type: "string",
+              enum: ["cc", "ppcie"],
+              description:
+                "cc (unset): count GPUs in CC mode, one CVM per GPU; the host's other GPUs serve other CVMs. ppcie: one host's whole protected-PCIe board for this CVM alone, every GPU and every NVSwitch in PPCIe mode (8 GPUs and 4 NVSwitches on an HGX H100/H200 board); needs a policy with host.requireGpuCcMode ppcie.",
+            },
           },
           "x-kubernetes-validations": [
             {
-              rule: "!has(self.model) || !has(self.count) || self.count > 0",
+              rule: "!has(self.model) || !has(self.count) || self.count > 0 || (has(self.mode) && self.mode == 'ppcie')",
               message: "gpus.model needs gpus.count of at least 1",
+            },
+            {
+              rule: "!has(self.mode) || self.mode != 'ppcie' || !has(self.count) || self.count == 0 || self.count == 8",
+              message:
+                "gpus.mode ppcie takes the whole board: leave gpus.count unset (0) or set it to the board's 8",
             },
           ],
         },
@@ -929,6 +949,15 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
             properties: { pciAddress: pciAddressSchema, model: { type: "string", maxLength: 64 } },
           },
         },
+        nvswitches: {
+          type: "array",
+          maxItems: 8,
+          description:
+            "The NVSwitches of the PPCIe board given to the CVM (spec.gpus.mode ppcie); none otherwise.",
+          "x-kubernetes-list-type": "map",
+          "x-kubernetes-list-map-keys": ["pciAddress"],
+          items: { type: "object", required: ["pciAddress"], properties: { pciAddress: pciAddressSchema } },
+        },
         challenge: {
           type: "object",
           required: ["nonce", "issuedAt", "expiresAt"],
@@ -1011,12 +1040,17 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
             },
             gpus: {
               type: "array",
-              maxItems: 8,
+              maxItems: 12,
+              description: "One entry per GPU or NVSwitch (a PPCIe board is 8 GPUs and 4 NVSwitches).",
               items: {
                 type: "object",
                 required: ["arch", "evidence", "certChain"],
                 properties: {
-                  arch: { type: "string", enum: ["HOPPER", "BLACKWELL"] },
+                  arch: {
+                    type: "string",
+                    enum: ["HOPPER", "BLACKWELL", "LS10"],
+                    description: "NVIDIA's label, as NRAS and NVIDIA's SDKs send it; LS10 for an NVSwitch.",
+                  },
                   evidence: {
                     type: "string",
                     maxLength: 65536,
@@ -1088,11 +1122,16 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
             },
             gpus: {
               type: "array",
-              maxItems: 8,
+              maxItems: 12,
               items: {
                 type: "object",
                 properties: {
                   index: { type: "integer", minimum: 0 },
+                  deviceType: {
+                    type: "string",
+                    enum: ["gpu", "switch"],
+                    description: "From the verified device certificate (switch is an NVSwitch).",
+                  },
                   pciAddress: { type: "string", maxLength: 16 },
                   model: { type: "string", maxLength: 64 },
                   driverVersion: { type: "string", maxLength: 32 },

@@ -384,9 +384,17 @@ export interface ConfidentialVMSpecResources {
 }
 
 export interface ConfidentialVMSpecGpus {
+  /** GPUs in CC mode (mode cc). With mode ppcie, 0 (unset) or the board's 8. */
   count?: number;
   /** GPU model, as hosts report it (e.g. H100-SXM5-80GB). Unset accepts any CC-capable GPU. */
   model?: string;
+  /**
+   * cc (unset): count GPUs in CC mode, one CVM per GPU; the host's other GPUs serve other CVMs.
+   * ppcie: one host's whole protected-PCIe board for this CVM alone, every GPU and every NVSwitch
+   * in PPCIe mode (8 GPUs and 4 NVSwitches on an HGX H100/H200 board); needs a policy with
+   * host.requireGpuCcMode ppcie.
+   */
+  mode?: "cc" | "ppcie";
 }
 
 export interface ConfidentialVMSpecSecret {
@@ -420,6 +428,8 @@ export interface ConfidentialVMStatus {
   vmInstanceUid?: string;
   vmName?: string;
   gpus?: ConfidentialVMStatusGpu[];
+  /** The NVSwitches of the PPCIe board given to the CVM (spec.gpus.mode ppcie); none otherwise. */
+  nvswitches?: ConfidentialVMStatusNvswitch[];
   challenge?: ConfidentialVMStatusChallenge;
   /**
    * The evidence bundle the guest submits (server-side apply, field manager trustgate-guest). Blobs
@@ -434,6 +444,10 @@ export interface ConfidentialVMStatus {
 export interface ConfidentialVMStatusGpu {
   pciAddress: string;
   model?: string;
+}
+
+export interface ConfidentialVMStatusNvswitch {
+  pciAddress: string;
 }
 
 export interface ConfidentialVMStatusChallenge {
@@ -451,6 +465,7 @@ export interface ConfidentialVMStatusEvidence {
   /** The guest's ephemeral P-256 public key (JWK) bound into reportData. */
   publicKey: ConfidentialVMStatusEvidencePublicKey;
   tee: ConfidentialVMStatusEvidenceTee;
+  /** One entry per GPU or NVSwitch (a PPCIe board is 8 GPUs and 4 NVSwitches). */
   gpus?: ConfidentialVMStatusEvidenceGpu[];
 }
 
@@ -490,7 +505,8 @@ export interface ConfidentialVMStatusEvidenceTeeCollateral {
 }
 
 export interface ConfidentialVMStatusEvidenceGpu {
-  arch: "HOPPER" | "BLACKWELL";
+  /** NVIDIA's label, as NRAS and NVIDIA's SDKs send it; LS10 for an NVSwitch. */
+  arch: "HOPPER" | "BLACKWELL" | "LS10";
   /** SPDM GET_MEASUREMENTS request + response, base64. */
   evidence: string;
   certChain: string;
@@ -551,6 +567,8 @@ export interface ConfidentialVMStatusAttestationTee {
 
 export interface ConfidentialVMStatusAttestationGpu {
   index?: number;
+  /** From the verified device certificate (switch is an NVSwitch). */
+  deviceType?: "gpu" | "switch";
   pciAddress?: string;
   model?: string;
   driverVersion?: string;

@@ -1,0 +1,175 @@
+/**
+ * A whole PPCIe board (8 H100s and 4 LS10 NVSwitches) appraised on the controller's side: the bundle a guest on it
+ * sends (simulated TDX TEE, GPUs and NVSwitches in the real formats, simulated PKI trusted explicitly) against a CVM
+ * whose status records the board's 8 GPUs and 4 NVSwitches.
+ */
+import { expect } from "chai";
+import { exportJWK, generateKeyPair } from "jose";
+import { aConfidentialVM } from "../../../test/support/builders/confidential-vm.ts";
+import { expectedReportData, gpuNonce, type GuestPublicKey } from "../../attestation/binding.ts";
+import { compilePolicySpec } from "../../attestation/policy/compiled-policy.ts";
+import { checkAttestationResult } from "../../attestation/result/result-token.ts";
+import {
+  generateSigningKey,
+  publicJwks,
+  type StoredSigningKey,
+} from "../../attestation/result/signing-keys.ts";
+import { backendsTrusting } from "../../attestation/simulated/backends.ts";
+import { simulatedCollateralSource } from "../../attestation/simulated/collateral-routes.ts";
+import { simulatedOcspSource } from "../../attestation/simulated/nvidia-ocsp.ts";
+import { generateSimPki, simPkiTrustRoots, type SimPki } from "../../attestation/simulated/sim-pki.ts";
+import { SimulatedGpus } from "../../attestation/simulated/simulated-gpus.ts";
+import { SimulatedNvSwitches } from "../../attestation/simulated/simulated-nvswitches.ts";
+import { SIMULATED_TDX_MRTD, SIMULATED_TDX_RTMRS } from "../../attestation/simulated/simulated-tdx.ts";
+import { SimulatedTee } from "../../attestation/simulated/simulated-tee.ts";
+import type {
+  ConfidentialVM,
+  ConfidentialVMStatusEvidence,
+  ConfidentialVMStatusEvidenceGpu,
+} from "../../api/v1alpha1/generated/types.ts";
+import { appraiseCvm, type CvmAppraisalContext, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraise-cvm.ts";
+
+const NONCE = "b0".repeat(32);
+const NODE = "hgx-1";
+const GPU_ADDRESSES = ["18", "2a", "3a", "5d", "9a", "ab", "ba", "db"].map((bus) => `0000:${bus}:00.0`);
+const SWITCH_ADDRESSES = ["05", "06", "07", "08"].map((bus) => `0000:${bus}:00.0`);
+
+describe("appraiseCvm of a PPCIe board: 8 GPUs and 4 NVSwitches", function () {
+  this.timeout(60_000);
+  let pki: SimPki;
+  let guestKey: GuestPublicKey;
+  let signingKey: StoredSigningKey;
+  let gpus: ConfidentialVMStatusEvidenceGpu[];
+  let switches: ConfidentialVMStatusEvidenceGpu[];
+  let spdmNonce: Uint8Array;
+  let answer: Omit<ConfidentialVMStatusEvidence, "gpus">;
+
+  const policy = compilePolicySpec({
+    host: { requireGpuCcMode: "ppcie" },
+    tdx: {
+      mrTd: [SIMULATED_TDX_MRTD],
+      rtmr0: [SIMULATED_TDX_RTMRS[0]],
+      rtmr1: [SIMULATED_TDX_RTMRS[1]],
+      rtmr2: [SIMULATED_TDX_RTMRS[2]],
+    },
+  });
+
+  before(async () => {
+    pki = await generateSimPki();
+    const jwk = await exportJWK((await generateKeyPair("ES256")).publicKey);
+    guestKey = { kty: "EC", crv: "P-256", x: jwk.x ?? "", y: jwk.y ?? "" };
+    signingKey = await generateSigningKey(new Date());
+    const data = await expectedReportData(NONCE, guestKey);
+    const named = (addresses: readonly string[]) => addresses.map((a) => `${NODE}/${a}`);
+    spdmNonce = gpuNonce(data);
+    gpus = await new SimulatedGpus(pki).collect(spdmNonce, { gpus: named(GPU_ADDRESSES) });
+    switches = await new SimulatedNvSwitches(pki).collect(spdmNonce, named(SWITCH_ADDRESSES));
+    answer = {
+      nonce: NONCE,
+      publicKey: guestKey,
+      tee: await new SimulatedTee(pki).collect(data, { machine: NODE, tee: "tdx" }),
+    };
+  });
+
+  function context(): CvmAppraisalContext {
+    const responders = [...(pki.nvidia.ocspResponders ?? []), ...(pki.nvidiaRim?.ocspResponders ?? [])];
+    return {
+      maxEvidenceBytes: DEFAULT_MAX_EVIDENCE_BYTES,
+      backends: {
+        ...backendsTrusting(simPkiTrustRoots(pki), { ocsp: [simulatedOcspSource(responders)] }),
+        collateral: simulatedCollateralSource(pki),
+      },
+      gpuIdentitiesElsewhere: new Map(),
+      signingKey,
+      issuer: "trustgate",
+      subject: "team-a/hgx-board",
+      now: new Date(),
+    };
+  }
+
+  /** The board CVM as placed: its status names the 8 GPUs and 4 NVSwitches, the guest answered with `devices`. */
+  function boardCvm(devices: ConfidentialVMStatusEvidenceGpu[]): ConfidentialVM {
+    const now = Date.now();
+    return aConfidentialVM({ tee: "tdx", gpus: { mode: "ppcie", model: "H100-SXM5-80GB" } }, "hgx-board", {
+      status: {
+        nodeName: NODE,
+        gpus: GPU_ADDRESSES.map((pciAddress) => ({ pciAddress, model: "H100-SXM5-80GB" })),
+        nvswitches: SWITCH_ADDRESSES.map((pciAddress) => ({ pciAddress })),
+        challenge: {
+          nonce: NONCE,
+          issuedAt: new Date(now - 60_000).toISOString(),
+          expiresAt: new Date(now + 240_000).toISOString(),
+        },
+        evidence: { ...answer, gpus: devices },
+      },
+    });
+  }
+
+  it("8 GPUs + 4 NVSwitches (arch LS10): affirming, every device authentic and measured, a signed result", async () => {
+    const attestation = await appraiseCvm(boardCvm([...gpus, ...switches]), policy, context());
+    expect(attestation.violations, JSON.stringify(attestation.violations)).to.deep.equal([]);
+    expect(attestation.verdict).to.equal("affirming");
+    expect(attestation.gpus?.map((g) => g.deviceType)).to.deep.equal([
+      ...GPU_ADDRESSES.map(() => "gpu"),
+      ...SWITCH_ADDRESSES.map(() => "switch"),
+    ]);
+    expect(attestation.gpus?.every((g) => g.measurements === "match" && g.revocation === "good")).to.equal(
+      true,
+    );
+    expect(new Set(attestation.gpus?.map((g) => g.identity)).size, "12 distinct device identities").to.equal(
+      12,
+    );
+    const check = await checkAttestationResult(attestation.token ?? "", publicJwks([signingKey]), {
+      now: new Date(),
+    });
+    expect(check.ok, check.ok ? "" : check.reason).to.equal(true);
+  });
+
+  it("8 GPUs + 3 NVSwitches: a switch missing from the board is a PolicyViolation, no result is signed", async () => {
+    const attestation = await appraiseCvm(boardCvm([...gpus, ...switches.slice(0, 3)]), policy, context());
+    expect(attestation.verdict).to.equal("contraindicated");
+    expect(attestation.violations).to.deep.equal([
+      {
+        code: "PolicyViolation",
+        message: "status.nvswitches: the bundle holds evidence of 3 NVSwitches, 4 are assigned",
+      },
+    ]);
+    expect(attestation.token).to.equal(undefined);
+  });
+
+  it("attacker: the right count, but one switch's evidence twice (DuplicateGpu), is refused", async () => {
+    const [s0, s1, s2] = switches;
+    if (s0 === undefined || s1 === undefined || s2 === undefined) throw new Error("four switches expected");
+    const attestation = await appraiseCvm(boardCvm([...gpus, s0, s1, s2, s2]), policy, context());
+    expect(attestation.verdict).to.equal("contraindicated");
+    expect(attestation.violations?.map((v) => v.code)).to.deep.equal(["DuplicateGpu"]);
+    expect(attestation.violations?.[0]?.message).to.match(
+      /^GPU 11: gpus\[11\] is the same device .* as gpus\[10\]$/,
+    );
+    expect(attestation.token).to.equal(undefined);
+  });
+
+  it("attacker: 7 GPUs and 5 NVSwitches (a GPU's place taken by a switch) fail both counts", async () => {
+    const extra = await new SimulatedNvSwitches(pki).collect(spdmNonce, [`${NODE}/0000:09:00.0`]);
+    const attestation = await appraiseCvm(
+      boardCvm([...gpus.slice(0, 7), ...switches, ...extra]),
+      policy,
+      context(),
+    );
+    expect(attestation.verdict).to.equal("contraindicated");
+    expect(attestation.violations?.map((v) => v.message)).to.deep.equal([
+      "status.gpus: the bundle holds evidence of 7 GPUs, 8 are assigned",
+      "status.nvswitches: the bundle holds evidence of 5 NVSwitches, 4 are assigned",
+    ]);
+  });
+
+  it("a CC-mode CVM (no NVSwitches assigned) is refused a bundle that carries switch evidence", async () => {
+    const cvm = boardCvm([...gpus, ...switches]);
+    cvm.spec.gpus = { count: 8, model: "H100-SXM5-80GB" };
+    delete cvm.status?.nvswitches;
+    const attestation = await appraiseCvm(cvm, policy, context());
+    expect(attestation.violations?.map((v) => v.message)).to.deep.equal([
+      "status.nvswitches: the bundle holds evidence of 4 NVSwitches, 0 are assigned",
+    ]);
+  });
+});
