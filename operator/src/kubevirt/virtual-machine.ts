@@ -3,10 +3,13 @@ import { LABEL_CONFIDENTIAL_VM, LABEL_VALIDATED } from "../api/v1alpha1/labels.t
 import { gpuModelByName } from "../api/gpu-models.ts";
 import type { V1GPU, V1Volume, VirtualMachine } from "./generated/types.ts";
 
-/** Where a ConfidentialVM was placed: a validated node and the GPUs reserved for it there. */
+/**
+ * Where a ConfidentialVM was placed: a validated node and one entry per GPU it gets there. The kubelet's device plugin
+ * picks the GPUs, so `pciAddress` is known only once the host reports the allocation; rendering uses the models only.
+ */
 export interface VmPlacement {
   nodeName: string;
-  gpus: readonly { pciAddress: string; model: string }[];
+  gpus: readonly { pciAddress?: string; model: string }[];
 }
 
 export const ROOT_DISK = "root";
@@ -24,11 +27,12 @@ export function rootDataVolumeName(cvmName: string): string {
 
 export class VmBuildError extends Error {}
 
+/** One GPU of the model's device-plugin resource per entry; no `tag`: it is guest metadata, not a device choice. */
 function gpuDevices(placement: VmPlacement): V1GPU[] {
   return placement.gpus.map((gpu, index) => {
     const known = gpuModelByName(gpu.model);
-    if (known === undefined) throw new VmBuildError(`GPU ${gpu.pciAddress} has unknown model ${gpu.model}`);
-    return { name: `gpu${index}`, deviceName: known.resourceName, tag: gpu.pciAddress };
+    if (known === undefined) throw new VmBuildError(`GPU ${index} has unknown model ${gpu.model}`);
+    return { name: `gpu${index}`, deviceName: known.resourceName };
   });
 }
 

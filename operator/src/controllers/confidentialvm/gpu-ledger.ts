@@ -2,12 +2,13 @@ import type { ConfidentialVM } from "../../api/v1alpha1/generated/types.ts";
 import type { VmPlacement } from "../../kubevirt/virtual-machine.ts";
 import { objectKey } from "../../runtime/controller.ts";
 import { recordedPlacement } from "./lifecycle.ts";
-import { gpuKey } from "./scheduling.ts";
+import { gpuKey, type PendingGpus } from "./scheduling.ts";
 
 /**
- * Which GPUs belong to which ConfidentialVM. The truth is each CVM's status (so it survives restarts);
- * placements written by this process but not yet seen in the cache are kept as reservations, and
- * scheduling runs one CVM at a time, so two CVMs never get the same GPU.
+ * Which GPUs belong to which ConfidentialVM. The truth is each CVM's status (so it survives restarts): the GPUs its
+ * host reports allocated to its VM, or, until then, how many of which model it was placed with. Placements and
+ * allocations written by this process but not yet seen in the cache are kept as reservations, and scheduling runs
+ * one CVM at a time, so two CVMs never get the same GPU.
  */
 export class GpuLedger {
   readonly #reservations = new Map<string, VmPlacement>();
@@ -26,19 +27,41 @@ export class GpuLedger {
     }
   }
 
-  assignments(cvms: readonly ConfidentialVM[]): Map<string, string> {
-    const result = new Map<string, string>();
-    const seen = new Set<string>();
+  /** Every CVM's placement (this process' reservation first, else its status), by `ns/name`. */
+  #placements(cvms: readonly ConfidentialVM[]): Map<string, VmPlacement> {
+    const result = new Map<string, VmPlacement>();
     for (const cvm of cvms) {
       const key = objectKey(cvm);
-      seen.add(key);
       const placement = this.#reservations.get(key) ?? recordedPlacement(cvm);
-      if (placement === undefined) continue;
-      for (const gpu of placement.gpus) result.set(gpuKey(placement.nodeName, gpu.pciAddress), key);
+      if (placement !== undefined) result.set(key, placement);
     }
-    for (const [key, placement] of this.#reservations) {
-      if (seen.has(key)) continue;
-      for (const gpu of placement.gpus) result.set(gpuKey(placement.nodeName, gpu.pciAddress), key);
+    for (const [key, placement] of this.#reservations) if (!result.has(key)) result.set(key, placement);
+    return result;
+  }
+
+  /** GPUs whose PCI address a CVM holds (observed allocations): `node/pciAddress` → `ns/name`. */
+  assignments(cvms: readonly ConfidentialVM[]): Map<string, string> {
+    const result = new Map<string, string>();
+    for (const [key, placement] of this.#placements(cvms))
+      for (const gpu of placement.gpus)
+        if (gpu.pciAddress !== undefined) result.set(gpuKey(placement.nodeName, gpu.pciAddress), key);
+    return result;
+  }
+
+  /**
+   * GPUs placed on a node whose PCI address is not known yet (the device plugin picks them when the VM starts), per
+   * node and model, leaving out `exceptKey`'s own: counted as taken, whichever they turn out to be.
+   */
+  pendingGpus(cvms: readonly ConfidentialVM[], exceptKey: string): PendingGpus {
+    const result = new Map<string, Map<string, number>>();
+    for (const [key, placement] of this.#placements(cvms)) {
+      if (key === exceptKey) continue;
+      for (const gpu of placement.gpus) {
+        if (gpu.pciAddress !== undefined) continue;
+        const models = result.get(placement.nodeName) ?? new Map<string, number>();
+        models.set(gpu.model, (models.get(gpu.model) ?? 0) + 1);
+        result.set(placement.nodeName, models);
+      }
     }
     return result;
   }

@@ -10,7 +10,10 @@ export function recordedPlacement(cvm: ConfidentialVM): VmPlacement | undefined 
   if (nodeName === undefined || nodeName === "") return undefined;
   return {
     nodeName,
-    gpus: (cvm.status?.gpus ?? []).map((g) => ({ pciAddress: g.pciAddress, model: g.model ?? "" })),
+    gpus: (cvm.status?.gpus ?? []).map((g) => ({
+      ...(g.pciAddress === undefined ? {} : { pciAddress: g.pciAddress }),
+      model: g.model ?? "",
+    })),
   };
 }
 

@@ -69,7 +69,7 @@ describe("scheduleConfidentialVM", () => {
   it("keeps the GPUs it already holds when rescheduled (its own assignments are free to it)", () => {
     const assignments = new Map([[gpuKey("node-b", "0000:18:00.0"), "team-a/llm-inference"]]);
     const result = scheduleConfidentialVM(input({ assignments }));
-    expect(result.scheduled && result.placement.gpus[0]?.pciAddress).to.equal("0000:18:00.0");
+    expect(result.scheduled && result.placement.gpus[0]?.model).to.equal("H100-SXM5-80GB");
   });
 
   it("breaks ties by host name", () => {

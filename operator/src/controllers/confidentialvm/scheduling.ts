@@ -13,6 +13,18 @@ export function gpuKey(nodeName: string, pciAddress: string): string {
   return `${nodeName}/${pciAddress}`;
 }
 
+/** GPUs placed but not yet allocated by the device plugin: node → model → count. */
+export type PendingGpus = ReadonlyMap<string, ReadonlyMap<string, number>>;
+
+/** PCI addresses the host reports allocated to any pod (PodResources): taken, whoever holds them. */
+function heldByPods(host: ConfidentialHost): Set<string> {
+  return new Set(
+    (host.status?.podResources?.pods ?? []).flatMap((pod) =>
+      pod.devices.flatMap((d) => (d.pciAddress === undefined ? [] : [d.pciAddress])),
+    ),
+  );
+}
+
 export interface SchedulingInput {
   cvm: ConfidentialVM;
   cvmKey: string;
@@ -22,11 +34,14 @@ export interface SchedulingInput {
   /** Node labels by Node name; a host whose Node is missing is refused. */
   nodeLabels: ReadonlyMap<string, Record<string, string>>;
   assignments: GpuAssignments;
+  /** GPUs of other CVMs placed on a node whose PCI addresses are not known yet. */
+  pending?: PendingGpus;
 }
 
+/** The node and, per requested GPU, the model it was picked as: the device plugin picks the GPU itself. */
 export interface Placement {
   nodeName: string;
-  gpus: { pciAddress: string; model: string }[];
+  gpus: { model: string }[];
 }
 
 export type SchedulingResult =
@@ -36,14 +51,23 @@ export type SchedulingResult =
 function usableGpus(host: ConfidentialHost, input: SchedulingInput): ConfidentialHostStatusGpu[] {
   const nodeName = host.metadata.name ?? "";
   const model = input.cvm.spec.gpus?.model;
-  return (host.status?.gpus ?? [])
+  const held = heldByPods(host);
+  const free = (host.status?.gpus ?? [])
     .filter((gpu) => gpu.ccMode === "on" && gpu.driver === "vfio-pci")
     .filter((gpu) => model === undefined || gpu.model === model)
     .filter((gpu) => {
       const owner = input.assignments.get(gpuKey(nodeName, gpu.pciAddress));
-      return owner === undefined || owner === input.cvmKey;
+      return (owner === undefined || owner === input.cvmKey) && !held.has(gpu.pciAddress);
     })
     .sort((a, b) => (a.pciAddress < b.pciAddress ? -1 : 1));
+  // Each GPU placed elsewhere without a known address takes one free GPU of its model.
+  const pending = new Map(input.pending?.get(nodeName) ?? []);
+  return free.filter((gpu) => {
+    const left = pending.get(gpu.model ?? "") ?? 0;
+    if (left === 0) return true;
+    pending.set(gpu.model ?? "", left - 1);
+    return false;
+  });
 }
 
 function hostRefusals(host: ConfidentialHost, input: SchedulingInput, free: number): string[] {
@@ -91,7 +115,7 @@ export function scheduleConfidentialVM(input: SchedulingInput): SchedulingResult
     scheduled: true,
     placement: {
       nodeName: best.host,
-      gpus: best.gpus.slice(0, wanted).map((g) => ({ pciAddress: g.pciAddress, model: g.model ?? "" })),
+      gpus: best.gpus.slice(0, wanted).map((g) => ({ model: g.model ?? "" })),
     },
   };
 }

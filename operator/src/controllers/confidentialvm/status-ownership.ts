@@ -16,6 +16,7 @@ export const FIELD_OWNERS: Readonly<Record<Exclude<StatusField, "conditions">, S
   nodeName: "lifecycle",
   vmName: "lifecycle",
   gpus: "lifecycle",
+  gpuAllocation: "lifecycle",
   vmInstanceUid: "lifecycle",
   challenge: "handshake",
   attestation: "handshake",
