@@ -22,6 +22,8 @@ export const DEFAULT_POD_RESOURCES_SOCKET = "/var/lib/kubelet/pod-resources/kube
 const SERVICE = "/v1.PodResourcesLister";
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 const EMPTY_REQUEST = new Uint8Array(0);
+/** sun_path is 108 bytes on Linux, NUL included. */
+const MAX_SOCKET_PATH = 107;
 
 /** What the agent asks of the kubelet (injectable: tests use a real gRPC server or a fake). */
 export interface PodResourcesSource {
@@ -33,17 +35,24 @@ export interface PodResourcesSource {
 }
 
 /** The kubelet's PodResources API on `socketPath` (a path in the agent's container). */
-export function kubeletPodResources(socketPath: string, timeoutMs = 5_000): PodResourcesSource {
-  const call = async (method: string): Promise<Uint8Array> =>
-    unaryCall({
+export function kubeletPodResources(
+  socketPath: string,
+  timeoutMs = 5_000,
+  description = `kubelet PodResources API at ${socketPath}`,
+): PodResourcesSource {
+  const call = async (method: string): Promise<Uint8Array> => {
+    if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH)
+      throw new GrpcError(`socket path is longer than a Unix socket path may be (${MAX_SOCKET_PATH} bytes)`);
+    return unaryCall({
       socketPath,
       method: `${SERVICE}/${method}`,
       request: EMPTY_REQUEST,
       timeoutMs,
       maxResponseBytes: MAX_RESPONSE_BYTES,
     });
+  };
   return {
-    description: `kubelet PodResources API at ${socketPath}`,
+    description,
     list: async () => decodeListPodResourcesResponse(await call("List")),
     allocatable: async () => decodeAllocatableResourcesResponse(await call("GetAllocatableResources")),
   };
@@ -92,5 +101,6 @@ export function podResourcesUnderHostRoot(
   socketHostPath: string | undefined,
 ): PodResourcesSource | undefined {
   if (socketHostPath === "") return undefined;
-  return kubeletPodResources(join(hostRoot, socketHostPath ?? DEFAULT_POD_RESOURCES_SOCKET));
+  const hostPath = socketHostPath ?? DEFAULT_POD_RESOURCES_SOCKET;
+  return kubeletPodResources(join(hostRoot, hostPath), undefined, `kubelet PodResources API at ${hostPath}`);
 }
