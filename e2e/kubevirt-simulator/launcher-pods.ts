@@ -11,7 +11,7 @@ const CREATED_BY = "kubevirt.io/created-by";
 /** `resourceName: count` for the VMI's GPUs (each gpus[] entry asks for one device of its deviceName). */
 export function gpuRequests(vmi: VirtualMachineInstance): Record<string, string> {
   const counts: Record<string, number> = {};
-  for (const { deviceName = "" } of vmi.spec?.domain.devices.gpus ?? [])
+  for (const { deviceName = "" } of vmi.spec.domain.devices.gpus ?? [])
     counts[deviceName] = (counts[deviceName] ?? 0) + 1;
   return Object.fromEntries(Object.entries(counts).map(([name, count]) => [name, String(count)]));
 }
@@ -65,8 +65,19 @@ export class LauncherPods {
     const uid = vmi.metadata?.uid ?? "";
     const namespace = vmi.metadata?.namespace ?? "";
     if (this.#created.has(uid)) return;
-    const existing = await this.#core.listNamespacedPod({ namespace, labelSelector: `${CREATED_BY}=${uid}` });
-    if (existing.items.length === 0) {
+    // Pods of earlier VMIs of this name (deleted directly, not through the simulator) go: no garbage collector here.
+    const name = vmi.metadata?.name ?? "";
+    const existing = await this.#core.listNamespacedPod({
+      namespace,
+      labelSelector: `kubevirt.io/domain=${name}`,
+    });
+    for (const stale of existing.items.filter((p) => p.metadata?.labels?.[CREATED_BY] !== uid))
+      await this.#core
+        .deleteNamespacedPod({ namespace, name: stale.metadata?.name ?? "", gracePeriodSeconds: 0 })
+        .catch((error: unknown) => {
+          if (!isNotFound(error)) throw error;
+        });
+    if (!existing.items.some((p) => p.metadata?.labels?.[CREATED_BY] === uid)) {
       const pod = await this.#core.createNamespacedPod({ namespace, body: launcherPod(vmi) });
       this.#log.info(
         { pod: `${namespace}/${pod.metadata?.name ?? ""}`, node: pod.spec?.nodeName },

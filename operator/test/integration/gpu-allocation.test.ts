@@ -78,14 +78,14 @@ describe("the GPUs a VM really got: kubelet PodResources → agent → Confident
       async () => {
         const c = await cvm("llm");
         const attested = c?.status?.conditions?.find((x) => x.type === "Attested")?.status === "True";
-        return attested && c?.status?.attestation?.gpuAllocation?.state === "Observed";
+        return attested && c.status?.attestation?.gpuAllocation?.state === "Observed";
       },
       90_000,
     );
     const attestation = (await cvm("llm"))?.status?.attestation;
     expect(attestation?.gpuAllocation?.pciAddresses).to.deep.equal(given);
     expect(attestation?.gpus).to.have.length(2);
-    const claims = decodeJwt(attestation?.token ?? "") as AttestationResultClaims;
+    const claims = decodeJwt<AttestationResultClaims>(attestation?.token ?? "");
     expect(claims["trustgate.gpuAllocation"]).to.deep.equal({ state: "Observed", pciAddresses: given });
   });
 

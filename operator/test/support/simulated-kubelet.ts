@@ -58,19 +58,20 @@ export async function startSimulatedKubelet(options: {
       present.add(key);
       if (allocated.has(key) || pod.metadata?.deletionTimestamp !== undefined) continue;
       const devices: { resourceName: string; deviceIds: string[] }[] = [];
+      let satisfied = true;
       for (const [resourceName, ids] of offered) {
         const wanted = (pod.spec?.containers ?? []).reduce(
-          (sum, c) =>
-            sum + Number((c.resources?.limits as Record<string, string> | undefined)?.[resourceName] ?? 0),
+          (sum, c) => sum + Number(c.resources?.limits?.[resourceName] ?? 0),
           0,
         );
         if (wanted === 0) continue;
         const taken = new Set([...allocated.values()].flat().flatMap((d) => d.deviceIds));
         const free = ids.filter((id) => !taken.has(id));
-        if (free.length < wanted) continue; // a real kubelet would refuse to admit the pod
-        devices.push({ resourceName, deviceIds: pick(free, wanted, key) });
+        // A real kubelet would refuse the pod; here a pod deleted a moment ago may still hold them: look again.
+        if (free.length < wanted) satisfied = false;
+        else devices.push({ resourceName, deviceIds: pick(free, wanted, key) });
       }
-      allocated.set(key, devices);
+      if (satisfied) allocated.set(key, devices);
     }
     for (const key of allocated.keys()) if (!present.has(key)) allocated.delete(key);
     const served: ServedPod[] = [...allocated].map(([key, devices]) => {

@@ -89,7 +89,7 @@ export async function unaryCall(call: UnaryCall): Promise<Uint8Array> {
       let headers: IncomingHttpHeaders = {};
       let trailers: IncomingHttpHeaders = {};
       stream.on("response", (h) => (headers = h));
-      stream.on("trailers", (t) => (trailers = t));
+      stream.on("trailers", (t: IncomingHttpHeaders) => (trailers = t));
       stream.on("data", (chunk: Buffer) => {
         size += chunk.length;
         if (size > call.maxResponseBytes + 5) {

@@ -254,11 +254,11 @@ export class ConfidentialVMReconciler implements Reconciler {
       JSON.stringify(first.gpus.map((g) => g.pciAddress)) === JSON.stringify(recorded)
     )
       return allocationStatus(placement, first);
-    return this.#deps.ledger.exclusive(async () => {
+    return this.#deps.ledger.exclusive(() => {
       const allocation = decide();
       if (allocation?.state === "Observed")
         this.#deps.ledger.reserve(objectKey(cvm), { nodeName: placement.nodeName, gpus: allocation.gpus });
-      return allocationStatus(placement, allocation);
+      return Promise.resolve(allocationStatus(placement, allocation));
     });
   }
 
