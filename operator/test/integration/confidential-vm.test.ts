@@ -264,7 +264,14 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
       async () => ["Attesting", "Attested"].includes((await phaseOf("tdx-a")) ?? ""),
       60_000,
     );
-    await waitUntil("tdx-a's GPUs reported again", () => gpusObserved("tdx-a"), 30_000);
+    await waitUntil(
+      "the new instance's GPUs reported",
+      async () => {
+        const status = (await cvm("tdx-a"))?.status;
+        return status?.vmInstanceUid !== before?.status?.vmInstanceUid && (await gpusObserved("tdx-a"));
+      },
+      30_000,
+    );
     const after = await cvm("tdx-a");
     expect(after?.status?.nodeName).to.equal(before?.status?.nodeName);
     // The simulated device plugin hands out the first free GPUs, which are the ones tdx-a had.
