@@ -28,6 +28,7 @@ import {
   runStrategyOf,
   startsInstance,
 } from "./lifecycle.ts";
+import type { LauncherPods } from "./launcher-pods.ts";
 import { placeInstance } from "./placement.ts";
 
 export const KUBEVIRT = { group: "kubevirt.io", version: "v1" } as const;
@@ -55,6 +56,8 @@ export interface ReconcilerDeps {
   failVmi: FailVmi | undefined;
   stepDelayMs: number;
   startRunning: boolean;
+  /** virt-launcher pod objects for scheduled and running VMIs. */
+  launcherPods?: LauncherPods;
 }
 
 /**
@@ -142,6 +145,7 @@ export class SimulatorReconciler {
         }
       }
       vm = await this.#writeMachineStatus(vm, machineStatus(vm, vmi, now()));
+      if (vmi !== undefined) await this.#deps.launcherPods?.sync(vmi);
       if (waitMs > 0) return { requeueAfterMs: waitMs };
       if (!stepped) {
         this.#notBefore.delete(key);
@@ -222,6 +226,7 @@ export class SimulatorReconciler {
 
   async #deleteInstance(vmi: VirtualMachineInstance): Promise<void> {
     const { name = "", namespace = "", uid } = vmi.metadata ?? {};
+    await this.#deps.launcherPods?.remove(vmi);
     try {
       await this.#deps.objects.deleteNamespacedCustomObject({
         ...KUBEVIRT,

@@ -15,6 +15,7 @@ import { isNotFound } from "../../operator/src/kube/api-error.ts";
 import type { VirtualMachine, VirtualMachineInstance } from "../../operator/src/kubevirt/generated/types.ts";
 import { Controller, objectKey } from "../../operator/src/runtime/controller.ts";
 import { ResourceWatch } from "../../operator/src/runtime/informer.ts";
+import { LauncherPods } from "./launcher-pods.ts";
 import type { FailVmi } from "./lifecycle.ts";
 import { type Cache, KUBEVIRT, SimulatorReconciler, VMIS, VMS } from "./reconciler.ts";
 
@@ -93,6 +94,7 @@ export async function startKubevirtSimulator(options: KubevirtSimulatorOptions):
     vmis,
     nodes,
     failVmi: options.failVmi,
+    launcherPods: new LauncherPods(kc.makeApiClient(CoreV1Api), log),
     stepDelayMs: options.stepDelayMs ?? 0,
     startRunning: options.startRunning ?? false,
   });

@@ -274,6 +274,10 @@ describe("hardwareHints", () => {
       tee: "tdx",
       gpus: ["team-a/llm/gpu0", "team-a/llm/gpu1"],
     });
+    // Placed, GPUs not reported by the host yet: one model-only entry each, still two distinct GPUs.
+    expect(
+      hardwareHints(cvm({ nodeName: "n1", gpus: [{ model: "H100" }, { model: "H100" }] })).gpus,
+    ).to.deep.equal(["team-a/llm/gpu0", "team-a/llm/gpu1"]);
     expect(hardwareHints(cvm({}, 0)).gpus).to.deep.equal([]);
   });
 });

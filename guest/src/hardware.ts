@@ -8,7 +8,14 @@ export function hardwareHints(cvm: ConfidentialVM): HardwareHints {
   const assigned = cvm.status?.gpus;
   const tee = cvm.spec.tee;
   if (assigned !== undefined && assigned.length > 0)
-    return { machine, tee, gpus: assigned.map((gpu) => `${machine}/${gpu.pciAddress}`) };
+    return {
+      machine,
+      tee,
+      // Until the host reports which GPUs the VM got, status.gpus holds one model-only entry per requested GPU.
+      gpus: assigned.map((gpu, index) =>
+        gpu.pciAddress === undefined ? `${self}/gpu${index}` : `${machine}/${gpu.pciAddress}`,
+      ),
+    };
   const count = cvm.spec.gpus?.count ?? 0;
   return { machine, tee, gpus: Array.from({ length: count }, (_, index) => `${self}/gpu${index}`) };
 }

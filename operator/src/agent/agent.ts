@@ -10,6 +10,11 @@ import {
   type PublishedReport,
 } from "./publish.ts";
 import { scanHost } from "./scan.ts";
+import {
+  observePodResources,
+  podResourcesUnderHostRoot,
+  type PodResourcesSource,
+} from "./pod-resources/observe.ts";
 import { loadOrCreateAgentKey, signHostReport, type AgentKey } from "./signing.ts";
 import type { CommandRunner } from "./sources/cc-mode/command-runner.ts";
 import { ccModeProviders, type CcModeInputs } from "./sources/cc-mode/default-providers.ts";
@@ -22,12 +27,16 @@ export interface AgentConfig extends CcModeInputs {
   intervalMs: number;
   /** Rewrite an unchanged report once it is this old, so observedAt stays fresh (default 10 × interval). */
   maxReportAgeMs: number;
+  /** Host path of the kubelet's PodResources socket (default DEFAULT_POD_RESOURCES_SOCKET); "" to not ask. */
+  podResourcesSocket?: string;
 }
 
 export interface AgentDeps {
   log: Logger;
   now?: () => Date;
   runner?: CommandRunner;
+  /** Replaces the kubelet's PodResources API under the host root (tests). */
+  podResources?: PodResourcesSource;
 }
 
 export interface SignedScan {
@@ -42,7 +51,13 @@ export async function scanAndSign(config: AgentConfig, key: AgentKey, deps: Agen
     ccModeProviders: ccModeProviders(config, deps.runner),
     now: (deps.now ?? (() => new Date()))(),
   });
-  return { status: await signHostReport(config.nodeName, status, key), problems };
+  const source = deps.podResources ?? podResourcesUnderHostRoot(config.hostRoot, config.podResourcesSocket);
+  if (source === undefined) return { status: await signHostReport(config.nodeName, status, key), problems };
+  const observed = await observePodResources(source, status.gpus ?? []);
+  return {
+    status: await signHostReport(config.nodeName, { ...status, podResources: observed.podResources }, key),
+    problems: [...problems, ...observed.problems],
+  };
 }
 
 /** Loads (or creates) the key and logs which one is in use; never logs key material. */

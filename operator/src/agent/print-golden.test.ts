@@ -31,6 +31,8 @@ async function printStatus(hostRoot: string, keyFile: string): Promise<Confident
     NODE,
     "--key-file",
     keyFile,
+    // No kubelet in a fixture tree; the PodResources path is tested in pod-resources/observe.test.ts.
+    "--pod-resources-socket=",
   ];
   const code = await runCli(commands, [...args, "--log-level", "silent"], {
     stdout: (text) => (stdout += text),

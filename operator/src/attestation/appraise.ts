@@ -70,6 +70,8 @@ export interface AppraisalContext {
   maxEvidenceBytes?: number;
   /** The GPUs assigned to the CVM, when the caller knows them. */
   assignment?: GpuAssignment;
+  /** Warnings only the caller can know of (the controller: a GPU allocation it refuses). */
+  callerWarnings?: readonly AppraisalWarning[];
 }
 
 function declaredTee(value: unknown): string {
@@ -288,7 +290,7 @@ export async function appraise(
   ];
   const teeErrors = [...expectations.errors, ...tee.errors];
   const binding = await bindingOf(bundle, tee.claims);
-  const warnings = warningsOf(bundle, policy, context, tee, binding);
+  const warnings = [...warningsOf(bundle, policy, context, tee, binding), ...(context.callerWarnings ?? [])];
   const verdict = decideVerdict({
     authentic: tee.authentic,
     errorCount: teeErrors.length,

@@ -48,6 +48,7 @@ export const WARNING_CODES = [
   "BindingUnchecked",
   "BindingMismatch",
   "CollateralStale",
+  "GpuAllocationRefused",
 ] as const;
 export type WarningCode = (typeof WARNING_CODES)[number];
 

@@ -5,6 +5,7 @@ import { KubeRestClient } from "../kube/rest-client.ts";
 import { DEFAULT_KEY_FILE } from "../agent/signing.ts";
 import { NVIDIA_TOOLS_OUTPUT_DIR } from "../agent/sources/cc-mode/nvidia-tools-provider.ts";
 import { CC_MODE_STATE_FILE } from "../agent/sources/cc-mode/state-file-provider.ts";
+import { DEFAULT_POD_RESOURCES_SOCKET } from "../agent/pod-resources/observe.ts";
 import { type Command, EXIT_FAILURE, EXIT_OK, type ParsedArgs, UsageError } from "../cli/command.ts";
 import { parseDuration } from "../runtime/duration.ts";
 import { createLogger } from "../runtime/logger.ts";
@@ -28,6 +29,8 @@ writes it to the status of the ConfidentialHost named like the node.
   --nvidia-gpu-tools <command>  run this nvidia_gpu_tools.py command per GPU (not run by default)
   --nvidia-smi <command>        run this nvidia-smi for GPUs on the NVIDIA driver (not run by default)
   --tool-timeout <duration>     timeout for each tool run (default 30s)
+  --pod-resources-socket <host path>  the kubelet's PodResources API, for which GPUs each pod was given
+                                (default ${DEFAULT_POD_RESOURCES_SOCKET}; "" to not ask)
   --log-level <level>           pino level (default $LOG_LEVEL or info)`;
 
 function text(args: ParsedArgs, name: string): string | undefined {
@@ -72,6 +75,8 @@ export function agentConfigFromArgs(args: ParsedArgs, env: NodeJS.ProcessEnv): A
     nvidiaToolsOutputDir: text(args, "nvidia-tools-dir") ?? NVIDIA_TOOLS_OUTPUT_DIR,
     toolTimeoutMs: duration(args, "tool-timeout", "30s"),
   };
+  const podResourcesSocket = text(args, "pod-resources-socket");
+  if (podResourcesSocket !== undefined) config.podResourcesSocket = podResourcesSocket;
   const gpuTools = command(text(args, "nvidia-gpu-tools"));
   if (gpuTools !== undefined) config.nvidiaGpuToolsCommand = gpuTools;
   const smi = command(text(args, "nvidia-smi"));
@@ -112,6 +117,7 @@ export const agentCommand: Command = {
     "nvidia-gpu-tools": { type: "string" },
     "nvidia-smi": { type: "string" },
     "tool-timeout": { type: "string" },
+    "pod-resources-socket": { type: "string" },
     "log-level": { type: "string" },
   },
   async run(args, io) {

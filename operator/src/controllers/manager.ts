@@ -7,6 +7,7 @@ import {
   type KubernetesListObject,
   type KubernetesObject,
   type V1Node,
+  type V1Pod,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { AttestationPolicy, ConfidentialHost, ConfidentialVM } from "../api/v1alpha1/generated/types.ts";
@@ -29,6 +30,7 @@ import { ConfidentialHostReconciler } from "./confidentialhost/reconciler.ts";
 import type { AttestationDeps } from "./confidentialvm/attest.ts";
 import { trimConfidentialVM } from "./confidentialvm/cache-trim.ts";
 import { GpuLedger } from "./confidentialvm/gpu-ledger.ts";
+import { LAUNCHER_POD_SELECTOR, launcherPodOf, trimLauncherPod } from "./confidentialvm/launcher-pods.ts";
 import type { GuestEndpoint } from "./confidentialvm/guest-identity-objects.ts";
 import { SigningKeyStore } from "./signing-key-store.ts";
 import { ConfidentialVMReconciler } from "./confidentialvm/reconciler.ts";
@@ -112,6 +114,7 @@ export class ControllerManager {
       list: () => Promise<KubernetesListObject<T>>,
       onChange: (obj: T, event: ResourceEvent) => void,
       trim?: (obj: T) => void,
+      labelSelector?: string,
     ) => {
       const w = new ResourceWatch<T>({
         kc,
@@ -119,6 +122,7 @@ export class ControllerManager {
         list,
         log,
         ...(trim === undefined ? {} : { trim }),
+        ...(labelSelector === undefined ? {} : { labelSelector }),
         onEvent: (event, obj) => {
           onChange(obj, event);
         },
@@ -200,6 +204,14 @@ export class ControllerManager {
       ownerKey,
       trimVirtualMachineInstance,
     );
+    // virt-launcher pods only: which pod runs which VMI, to read the GPUs its host reports for it.
+    const launcherPods = watch<V1Pod>(
+      "/api/v1/pods",
+      () => core.listPodForAllNamespaces({ labelSelector: LAUNCHER_POD_SELECTOR }),
+      ownerKey,
+      trimLauncherPod,
+      LAUNCHER_POD_SELECTOR,
+    );
 
     this.#cvms = cvms;
     this.#hostWatches.push(hosts as unknown as ResourceWatch<KubernetesObject>, nodes);
@@ -239,6 +251,7 @@ export class ControllerManager {
         objects,
         events,
         ledger: new GpuLedger(),
+        launcherPods: (namespace) => launcherPods.list(namespace).map(launcherPodOf),
         ...(options.attestation === undefined
           ? {}
           : {

@@ -10,6 +10,7 @@ export const SIGNED_STATUS_FIELDS = [
   "iommu",
   "gpus",
   "gpuSummary",
+  "podResources",
 ] as const satisfies readonly (keyof ConfidentialHostStatus)[];
 
 /** What the agent's JWS signs: the node's name plus the signed status fields, as canonical JSON. */

@@ -4,10 +4,14 @@ import { gpuModelByName } from "../api/gpu-models.ts";
 import { placementMismatch } from "../placement/gpu-request.ts";
 import type { V1GPU, V1HostDevice, V1Volume, VirtualMachine } from "./generated/types.ts";
 
-/** Where a ConfidentialVM was placed: a validated node and the GPUs (and a PPCIe board's NVSwitches) reserved for it there. */
+/**
+ * Where a ConfidentialVM was placed: a validated node and one entry per GPU it gets there (and a PPCIe board's
+ * NVSwitches). In CC mode the kubelet's device plugin picks the GPUs, so `pciAddress` is known only once the host
+ * reports the allocation; rendering uses the models only.
+ */
 export interface VmPlacement {
   nodeName: string;
-  gpus: readonly { pciAddress: string; model: string }[];
+  gpus: readonly { pciAddress?: string; model: string }[];
   nvswitches?: readonly { pciAddress: string }[];
 }
 
@@ -37,11 +41,12 @@ export function rootDataVolumeName(cvmName: string): string {
 
 export class VmBuildError extends Error {}
 
+/** One GPU of the model's device-plugin resource per entry; no `tag`: it is guest metadata, not a device choice. */
 function gpuDevices(placement: VmPlacement): V1GPU[] {
   return placement.gpus.map((gpu, index) => {
     const known = gpuModelByName(gpu.model);
-    if (known === undefined) throw new VmBuildError(`GPU ${gpu.pciAddress} has unknown model ${gpu.model}`);
-    return { name: `gpu${index}`, deviceName: known.resourceName, tag: gpu.pciAddress };
+    if (known === undefined) throw new VmBuildError(`GPU ${index} has unknown model ${gpu.model}`);
+    return { name: `gpu${index}`, deviceName: known.resourceName };
   });
 }
 

@@ -11,7 +11,7 @@ export type GpuMode = "cc" | "ppcie";
 export const PPCIE_BOARD = { gpus: 8, nvswitches: 4 } as const;
 
 export interface PlacedDevices {
-  gpus: readonly { pciAddress: string; model: string }[];
+  gpus: readonly { pciAddress?: string; model: string }[];
   nvswitches?: readonly { pciAddress: string }[];
 }
 
@@ -25,9 +25,10 @@ export function placementMismatch(cvm: ConfidentialVM, placement: PlacedDevices)
   const model = cvm.spec.gpus?.model;
   const gpus = placement.gpus.length;
   const switches = placement.nvswitches?.length ?? 0;
-  const wrongModel = placement.gpus.find((gpu) => model !== undefined && gpu.model !== model);
+  const wrong = placement.gpus.findIndex((gpu) => model !== undefined && gpu.model !== model);
+  const wrongModel = placement.gpus[wrong];
   if (wrongModel !== undefined)
-    return `placed GPU ${wrongModel.pciAddress} is ${wrongModel.model}, spec.gpus.model is ${model ?? ""}`;
+    return `placed GPU ${wrongModel.pciAddress ?? `#${String(wrong)}`} is ${wrongModel.model}, spec.gpus.model is ${model ?? ""}`;
   if (gpuModeOf(cvm) === "cc") {
     if (gpus !== count) return `placement has ${gpus} GPUs, spec.gpus.count is ${count}`;
     if (switches > 0) return `placement has ${switches} NVSwitches, a CC-mode CVM gets none`;

@@ -18,6 +18,8 @@ export interface ResourceWatchOptions<T extends KubernetesObject> {
   maxRestartDelayMs?: number;
   /** Removes, in place, what no reconciler reads, before the object is cached and handed to onEvent. */
   trim?: (obj: T) => void;
+  /** Watch only objects with these labels (the list function must apply the same selector). */
+  labelSelector?: string;
 }
 
 /**
@@ -54,7 +56,7 @@ export class ResourceWatch<T extends KubernetesObject> {
       });
       return result;
     };
-    this.informer = makeInformer<T>(options.kc, options.path, list);
+    this.informer = makeInformer<T>(options.kc, options.path, list, options.labelSelector);
     this.informer.on("add", (obj) => {
       this.trim(obj);
       options.onEvent("add", obj);

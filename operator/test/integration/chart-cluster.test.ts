@@ -180,7 +180,7 @@ describe("Helm chart charts/trustgate on the local API server (real kubeconform,
     expect(await dryRunPod("restricted", collateral)).to.equal(undefined);
     const agent = find(objects, "DaemonSet", AGENT);
     expect(await dryRunPod("baseline", agent)).to.match(
-      /violates PodSecurity "baseline:latest": hostPath volumes \(volumes "host-sys", "host-proc", "host-config", "key-dir"\)$/,
+      /violates PodSecurity "baseline:latest": hostPath volumes \(volumes "host-sys", "host-proc", "host-config", "host-pod-resources", "key-dir"\)$/,
     );
     expect(await dryRunPod("privileged", agent)).to.equal(undefined);
   });

@@ -300,6 +300,7 @@ describe("Helm chart charts/trustgate: rendering (real helm)", function () {
         "host-sys": "/sys Directory",
         "host-proc": "/proc Directory",
         "host-config": "/etc/trustgate DirectoryOrCreate",
+        "host-pod-resources": "/var/lib/kubelet/pod-resources Directory",
         "key-dir": "/var/lib/trustgate DirectoryOrCreate",
       });
       const mounts = Object.fromEntries(
@@ -312,6 +313,7 @@ describe("Helm chart charts/trustgate: rendering (real helm)", function () {
         "host-sys": "/host/sys ro",
         "host-proc": "/host/proc ro",
         "host-config": "/host/etc/trustgate ro",
+        "host-pod-resources": "/host/var/lib/kubelet/pod-resources ro",
         "key-dir": "/var/lib/trustgate rw",
       });
       expect(spec.nodeSelector).to.deep.equal({

@@ -74,6 +74,11 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
     });
   }
 
+  /** Whether the CVM's status names the GPUs its host reports the (simulated) device plugin gave its VM. */
+  async function gpusObserved(name: string): Promise<boolean> {
+    return (await cvm(name))?.status?.gpuAllocation?.state === "Observed";
+  }
+
   async function phaseOf(name: string): Promise<string | undefined> {
     return (await cvm(name))?.status?.phase;
   }
@@ -143,6 +148,8 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
     await waitUntil("tdx-b placed", async () => (await cvm("tdx-b"))?.status?.nodeName !== undefined, 60_000);
     await createCvm("tdx-c", { gpus: { count: 4 } });
     await waitUntil("tdx-c Scheduling", async () => (await phaseOf("tdx-c")) === "Scheduling", 60_000);
+    for (const name of ["tdx-a", "tdx-b"])
+      await waitUntil(`${name}'s GPUs reported`, () => gpusObserved(name), 30_000);
     const a = (await cvm("tdx-a"))?.status?.gpus?.map((g) => g.pciAddress) ?? [];
     const b = (await cvm("tdx-b"))?.status?.gpus?.map((g) => g.pciAddress) ?? [];
     expect(new Set([...a, ...b]).size).to.equal(8);
@@ -226,6 +233,7 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
   });
 
   it("relaunches the VM when the image changes, keeping its host and GPUs", async function () {
+    await waitUntil("tdx-a's GPUs reported", () => gpusObserved("tdx-a"), 30_000);
     const before = await cvm("tdx-a");
     const oldUid = (await vm("tdx-a"))?.metadata?.uid;
     const image = `registry.example.com/cvm-v2@sha256:${"5a".repeat(32)}`;
@@ -256,12 +264,22 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
       async () => ["Attesting", "Attested"].includes((await phaseOf("tdx-a")) ?? ""),
       60_000,
     );
+    await waitUntil(
+      "the new instance's GPUs reported",
+      async () => {
+        const status = (await cvm("tdx-a"))?.status;
+        return status?.vmInstanceUid !== before?.status?.vmInstanceUid && (await gpusObserved("tdx-a"));
+      },
+      30_000,
+    );
     const after = await cvm("tdx-a");
     expect(after?.status?.nodeName).to.equal(before?.status?.nodeName);
+    // The simulated device plugin hands out the first free GPUs, which are the ones tdx-a had.
     expect(after?.status?.gpus).to.deep.equal(before?.status?.gpus);
   });
 
   it("turns Degraded with the host's reason when its host stops being Validated", async function () {
+    await waitUntil("tdx-a's GPUs reported", () => gpusObserved("tdx-a"), 30_000);
     const gpu = (await cvm("tdx-a"))?.status?.gpus?.[0]?.pciAddress ?? "";
     const toolsFile = `etc/trustgate/nvidia-tools/${gpu}.txt`;
     const text = await readFile(join(dir, "cvm-tdx-1", toolsFile), "utf8");

@@ -17,6 +17,7 @@ import { guestFilesFromCloudInit, type GuestFiles } from "./guest-from-cloud-ini
 import { removeHosts } from "./hosts.ts";
 import { writeServiceAccountKubeconfig } from "./identities.ts";
 import { installTrustgate, startFixtureAgent, SYSTEM_NS } from "./install.ts";
+import type { PickDevices } from "./simulated-kubelet.ts";
 import { OFFLINE_COLLATERAL, startTrustgate } from "./trustgate-process.ts";
 import { anAttestationPolicy, SIMULATED_SNP_POLICY_SPEC } from "./builders/attestation-policy.ts";
 import { kubeConfig, makeTempDir } from "./control-plane.ts";
@@ -56,6 +57,8 @@ export interface AttestationStackOptions {
   controllerArgs?: string[];
   /** Serve the simulated PKI's Intel and AMD collateral over HTTPS and point the controller at it (else: offline). */
   collateralServices?: boolean;
+  /** The node's simulated kubelet device allocation (startFixtureAgent's default when unset). */
+  kubelet?: { pick?: PickDevices };
 }
 
 /** A suite's `before`: the admin kubeconfig, a temp directory named `<prefix>…`, and the suite's stack in it. */
@@ -104,8 +107,15 @@ export async function startAttestationStack(
   });
   const processes: ManagedProcess[] = [];
   processes.push(
-    (await startFixtureAgent(admin, { node, fixture: options.fixture ?? "snp-genoa-4xh100" }, dir, "2s"))
-      .process,
+    (
+      await startFixtureAgent(
+        admin,
+        { node, fixture: options.fixture ?? "snp-genoa-4xh100" },
+        dir,
+        "2s",
+        options.kubelet ?? {},
+      )
+    ).process,
   );
   const controllerKc = await writeServiceAccountKubeconfig(admin, SYSTEM_NS, "trustgate-controller", dir);
   const controller = startTrustgate(

@@ -1,5 +1,6 @@
 import { cp } from "node:fs/promises";
 import { join } from "node:path";
+import { type PickDevices, type SimulatedKubelet, startSimulatedKubelet } from "./simulated-kubelet.ts";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import { applyCrds, readCrdFile } from "./crd-install.ts";
@@ -54,7 +55,9 @@ export async function startFixtureAgent(
   host: { node: string; fixture: string; labels?: Record<string, string> },
   dir: string,
   interval = "1s",
-): Promise<{ process: ManagedProcess; root: string }> {
+  /** The node's simulated kubelet device allocation (default: first free devices); false for none. */
+  kubelet: { pick?: PickDevices } | false = {},
+): Promise<{ process: ManagedProcess; root: string; kubelet?: SimulatedKubelet }> {
   await kc.makeApiClient(CoreV1Api).createNode({
     body: { metadata: { name: host.node, labels: { "kubernetes.io/hostname": host.node, ...host.labels } } },
   });
@@ -81,5 +84,11 @@ export async function startFixtureAgent(
     "--kubeconfig",
     agentKc,
   ];
-  return { process: startTrustgate(`agent-${host.node}`, args, dir), root };
+  const simulated =
+    kubelet === false
+      ? undefined
+      : await startSimulatedKubelet({ kc, node: host.node, hostRoot: root, ...kubelet });
+  const process = startTrustgate(`agent-${host.node}`, args, dir);
+  if (simulated !== undefined) void process.exited.then(() => simulated.stop());
+  return { process, root, ...(simulated === undefined ? {} : { kubelet: simulated }) };
 }

@@ -18,8 +18,11 @@ export interface ResultContext {
   resultTtlMs: number;
   /** The open challenge the result answers. */
   nonce: string;
-  /** PCI addresses the CVM was given (`status.gpus[].pciAddress`), by bundle index. */
-  pciAddresses?: readonly string[];
+  /**
+   * The GPUs allocated to the VM (`status.gpuAllocation`, and when Observed their PCI addresses) as a set: which
+   * bundle entry is which host GPU the evidence does not say.
+   */
+  gpuAllocation?: NonNullable<ConfidentialVMStatusAttestation["gpuAllocation"]>;
   /** The AttestationPolicy appraised against. */
   policy: { name: string; uid?: string; generation?: number };
   /** UID of the VirtualMachineInstance that answered: the result holds for that instance only. */
@@ -118,13 +121,13 @@ export async function attestationResult(
     gpus: appraisal.gpus.map((g) => ({
       index: g.index,
       ...(g.deviceType === undefined ? {} : { deviceType: g.deviceType }),
-      ...(ctx.pciAddresses?.[g.index] === undefined ? {} : { pciAddress: ctx.pciAddresses[g.index] }),
       driverVersion: g.driverVersion,
       vbiosVersion: g.vbiosVersion,
       measurements: g.measurements,
       revocation: g.revocation,
       ...(g.deviceIdentity === undefined ? {} : { identity: g.deviceIdentity }),
     })),
+    ...(ctx.gpuAllocation === undefined ? {} : { gpuAllocation: ctx.gpuAllocation }),
     violations: violationsOf(appraisal),
     ...(tolerated.length === 0 ? {} : { warnings: tolerated }),
     ...(ctx.vmInstanceUid === undefined ? {} : { vmInstanceUid: ctx.vmInstanceUid }),
@@ -144,6 +147,16 @@ export async function attestationResult(
       tee: teeOf(appraisal),
       policy: ctx.policy,
       ...(ctx.vmInstanceUid === undefined ? {} : { vmInstanceUid: ctx.vmInstanceUid }),
+      ...(ctx.gpuAllocation === undefined
+        ? {}
+        : {
+            gpuAllocation: {
+              state: ctx.gpuAllocation.state,
+              ...(ctx.gpuAllocation.pciAddresses === undefined
+                ? {}
+                : { pciAddresses: [...ctx.gpuAllocation.pciAddresses] }),
+            },
+          }),
       issuedAt: ctx.now,
       expiresAt,
     },

@@ -21,6 +21,11 @@ export interface AttestationResultClaims extends JWTPayload {
   "trustgate.policy"?: { name: string; uid?: string; generation?: number };
   /** UID of the VirtualMachineInstance the result holds for. */
   "trustgate.vmi"?: string;
+  /**
+   * The GPUs allocated to that VM by the kubelet's device plugin, as its host reports them (host-asserted):
+   * `pciAddresses` only when `state` is Observed.
+   */
+  "trustgate.gpuAllocation"?: { state: string; pciAddresses?: string[] };
 }
 
 export interface ResultInput {
@@ -35,6 +40,7 @@ export interface ResultInput {
   tee?: NonNullable<AttestationResultClaims["trustgate.tee"]>;
   policy?: NonNullable<AttestationResultClaims["trustgate.policy"]>;
   vmInstanceUid?: string;
+  gpuAllocation?: NonNullable<AttestationResultClaims["trustgate.gpuAllocation"]>;
   issuedAt: Date;
   expiresAt: Date;
 }
@@ -48,6 +54,7 @@ export async function signAttestationResult(input: ResultInput, key: StoredSigni
     ...(input.tee === undefined ? {} : { "trustgate.tee": input.tee }),
     ...(input.policy === undefined ? {} : { "trustgate.policy": input.policy }),
     ...(input.vmInstanceUid === undefined ? {} : { "trustgate.vmi": input.vmInstanceUid }),
+    ...(input.gpuAllocation === undefined ? {} : { "trustgate.gpuAllocation": input.gpuAllocation }),
   };
   return new SignJWT(payload)
     .setProtectedHeader({ alg: "ES256", kid: key.kid, typ: RESULT_TOKEN_TYPE })

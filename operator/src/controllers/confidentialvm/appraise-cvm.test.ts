@@ -10,7 +10,12 @@ import {
 } from "../../attestation/result/signing-keys.ts";
 import { appraiseSnp, createSnpVerifier } from "../../attestation/snp/index.ts";
 import { compilePolicySpec } from "../../attestation/policy/compiled-policy.ts";
-import { appraiseCvm, type CvmAppraisalContext, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraise-cvm.ts";
+import {
+  appraiseCvm,
+  type CvmAppraisalContext,
+  DEFAULT_MAX_EVIDENCE_BYTES,
+  gpuAllocationOf,
+} from "./appraise-cvm.ts";
 import { aGuestPublicKey, fakeSnpEvidence } from "../../../test/support/evidence/fake-snp-evidence.ts";
 
 const NOW = new Date("2030-01-01T00:00:00Z");
@@ -153,5 +158,59 @@ describe("appraiseCvm (controller side of the handshake)", () => {
       },
     ]);
     expect(over.token).to.equal(undefined);
+  });
+});
+
+describe("gpuAllocationOf: what the appraisal and the result know of the VM's GPUs", () => {
+  const cvm = (status: NonNullable<ReturnType<typeof aConfidentialVM>["status"]>) => {
+    const c = aConfidentialVM({ tee: "snp", gpus: { count: 2 } });
+    c.status = status;
+    return c;
+  };
+  it("counts and names the GPUs the host reports allocated", () => {
+    const allocation = gpuAllocationOf(
+      cvm({
+        gpus: [
+          { pciAddress: "0000:2a:00.0", model: "H100" },
+          { pciAddress: "0000:5d:00.0", model: "H100" },
+        ],
+        gpuAllocation: { state: "Observed", message: "reported" },
+      }),
+    );
+    expect(allocation).to.deep.equal({
+      count: 2,
+      result: { state: "Observed", pciAddresses: ["0000:2a:00.0", "0000:5d:00.0"], message: "reported" },
+      warnings: [],
+    });
+  });
+  it("counts the requested GPUs and names none while the allocation is not known", () => {
+    const allocation = gpuAllocationOf(
+      cvm({
+        gpus: [{ model: "H100" }, { model: "H100" }],
+        gpuAllocation: { state: "Unknown", message: "no API" },
+      }),
+    );
+    expect(allocation).to.deep.equal({
+      count: 2,
+      result: { state: "Unknown", message: "no API" },
+      warnings: [],
+    });
+    expect(gpuAllocationOf(cvm({ gpus: [{ pciAddress: "0000:2a:00.0" }] })).result).to.deep.equal({
+      state: "Unknown",
+    });
+  });
+  it("fails closed on a refused allocation: an untolerated GpuAllocationRefused warning", () => {
+    const allocation = gpuAllocationOf(
+      cvm({
+        gpus: [{ model: "H100" }],
+        gpuAllocation: { state: "Refused", message: "GPU 0000:c1:00.0 not listed" },
+      }),
+    );
+    expect(allocation.warnings).to.deep.equal([
+      { code: "GpuAllocationRefused", message: "GPU 0000:c1:00.0 not listed", tolerated: false },
+    ]);
+  });
+  it("has nothing to say about a CVM without GPUs", () => {
+    expect(gpuAllocationOf(cvm({}))).to.deep.equal({ count: 0, result: undefined, warnings: [] });
   });
 });

@@ -1,6 +1,7 @@
 import type { ConfidentialVM, ConfidentialVMStatusAttestation } from "../../api/v1alpha1/generated/types.ts";
 import { appraise, type AttestationBackends } from "../../attestation/appraise.ts";
 import type { CompiledPolicy } from "../../attestation/policy/compiled-policy.ts";
+import type { AppraisalWarning } from "../../attestation/types.ts";
 import { attestationResult } from "../../attestation/result/attestation-result.ts";
 import type { StoredSigningKey } from "../../attestation/result/signing-keys.ts";
 
@@ -20,6 +21,40 @@ export interface CvmAppraisalContext {
 }
 
 /**
+ * What the appraisal knows of the VM's GPUs: how many the evidence must hold (the allocated ones once the host
+ * reported them, else the requested ones: `status.gpus` has one entry per GPU either way), what the result says about
+ * them, and a refused allocation as an untolerated warning (fail closed: a host whose report cannot be right).
+ */
+export function gpuAllocationOf(cvm: ConfidentialVM): {
+  count: number;
+  result: ConfidentialVMStatusAttestation["gpuAllocation"];
+  warnings: AppraisalWarning[];
+} {
+  const gpus = cvm.status?.gpus ?? [];
+  const state = cvm.status?.gpuAllocation;
+  if (gpus.length === 0 && state === undefined) return { count: 0, result: undefined, warnings: [] };
+  const observed = state?.state === "Observed";
+  const result = {
+    state: state?.state ?? "Unknown",
+    ...(observed
+      ? { pciAddresses: gpus.flatMap((g) => (g.pciAddress === undefined ? [] : [g.pciAddress])) }
+      : {}),
+    ...(state?.message === undefined ? {} : { message: state.message }),
+  };
+  const warnings: AppraisalWarning[] =
+    state?.state === "Refused"
+      ? [
+          {
+            code: "GpuAllocationRefused",
+            message: state.message ?? "the host's GPU allocation is refused",
+            tolerated: false,
+          },
+        ]
+      : [];
+  return { count: gpus.length, result, warnings };
+}
+
+/**
  * Appraises the guest's answer to the CVM's open challenge, bound to what the CVM is: its TEE, its assigned GPUs (and
  * a PPCIe board's NVSwitches, counted apart) and device identities no other CVM holds. Returns the new `status.attestation`, signed when the verdict is tolerated.
  */
@@ -29,7 +64,7 @@ export async function appraiseCvm(
   ctx: CvmAppraisalContext,
 ): Promise<ConfidentialVMStatusAttestation> {
   const nonce = cvm.status?.challenge?.nonce ?? "";
-  const assigned = cvm.status?.gpus ?? [];
+  const allocation = gpuAllocationOf(cvm);
   const appraisal = await appraise(cvm.status?.evidence, policy, {
     now: ctx.now,
     backends: ctx.backends,
@@ -37,10 +72,11 @@ export async function appraiseCvm(
     expectedTee: cvm.spec.tee,
     maxEvidenceBytes: ctx.maxEvidenceBytes,
     assignment: {
-      gpus: assigned.length,
+      gpus: allocation.count,
       nvswitches: cvm.status?.nvswitches?.length ?? 0,
       identitiesElsewhere: ctx.gpuIdentitiesElsewhere,
     },
+    callerWarnings: allocation.warnings,
   });
   return attestationResult(appraisal, {
     issuer: ctx.issuer,
@@ -49,7 +85,7 @@ export async function appraiseCvm(
     now: ctx.now,
     resultTtlMs: policy.freshness.resultTtlMs,
     nonce,
-    pciAddresses: assigned.map((gpu) => gpu.pciAddress),
+    ...(allocation.result === undefined ? {} : { gpuAllocation: allocation.result }),
     ...(cvm.status?.vmInstanceUid === undefined ? {} : { vmInstanceUid: cvm.status.vmInstanceUid }),
     policy: {
       name: policy.name,

@@ -272,3 +272,65 @@ describe("resultStands", () => {
     });
   });
 });
+
+describe("re-attestation when the host's report of the VM's GPUs changes", () => {
+  const appraised = (gpuAllocation: NonNullable<ConfidentialVMStatus["attestation"]>["gpuAllocation"]) => ({
+    verifiedAt: at(-5),
+    expiresAt: at(60),
+    verdict: "affirming" as const,
+    nonce: NONCE,
+    policyName: "inline",
+    gpuAllocation,
+  });
+  const observed = { state: "Observed" as const, message: "reported" };
+  const gpus = [{ pciAddress: "0000:2a:00.0", model: "H100" }];
+  const cases: [string, ConfidentialVMStatus, string][] = [
+    [
+      "challenges once the allocation is known (the result named none)",
+      { gpus, gpuAllocation: observed, attestation: appraised({ state: "Pending" }) },
+      "the GPUs allocated to the VM are known now (0000:2a:00.0; the result was appraised with them Pending)",
+    ],
+    [
+      "challenges when the host reports other GPUs than the result names",
+      {
+        gpus,
+        gpuAllocation: observed,
+        attestation: appraised({ state: "Observed", pciAddresses: ["0000:18:00.0"] }),
+      },
+      "the GPUs allocated to the VM changed (0000:18:00.0 → 0000:2a:00.0)",
+    ],
+    [
+      "challenges when the host's report is refused since (fail closed)",
+      {
+        gpus: [{ model: "H100" }],
+        gpuAllocation: { state: "Refused", message: "GPU 0000:c1:00.0 is not listed" },
+        attestation: appraised({ state: "Observed", pciAddresses: ["0000:2a:00.0"] }),
+      },
+      "the host's GPU allocation is refused since the last result: GPU 0000:c1:00.0 is not listed",
+    ],
+  ];
+  for (const [what, status, why] of cases)
+    it(what, () => {
+      expect(nextAttestationStep(withStatus(status), fresh, NOW)).to.deep.equal({ kind: "challenge", why });
+    });
+
+  it("waits when the result names the GPUs the host reports, or the allocation stays unknown", () => {
+    const same = {
+      gpus,
+      gpuAllocation: observed,
+      attestation: appraised({ state: "Observed", pciAddresses: ["0000:2a:00.0"] }),
+    };
+    expect(nextAttestationStep(withStatus(same), fresh, NOW).kind).to.equal("wait");
+    const unknown = {
+      gpus: [{ model: "H100" }],
+      gpuAllocation: { state: "Unknown" as const, message: "no PodResources" },
+      attestation: appraised({ state: "Unknown", message: "no PodResources" }),
+    };
+    expect(nextAttestationStep(withStatus(unknown), fresh, NOW).kind).to.equal("wait");
+    expect(resultStands(withStatus(unknown), NOW)).to.deep.include({
+      ok: true,
+      reason: "Affirming",
+      message: `attested at ${at(-5)}, valid until ${at(60)}; GPU allocation Unknown: the result names no PCI addresses (no PodResources)`,
+    });
+  });
+});

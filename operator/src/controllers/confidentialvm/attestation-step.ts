@@ -63,6 +63,8 @@ export function nextAttestationStep(
   if (changed !== undefined) return { kind: "challenge", why: changed };
   const instance = instanceChange(cvm);
   if (instance !== undefined) return { kind: "challenge", why: instance };
+  const allocation = allocationChange(cvm);
+  if (allocation !== undefined) return { kind: "challenge", why: allocation };
   // A failed appraisal is retried soon, not a reattestInterval later: whoever wrote the bad bundle (a broken
   // guest, or someone racing it) must not keep an honest CVM unattested for an hour.
   const failed = attestation.verdict === "contraindicated";
@@ -105,6 +107,32 @@ function instanceChange(cvm: ConfidentialVM): string | undefined {
 }
 
 /**
+ * Why the last result no longer names the VM's GPUs, if it does not: the host's report of them became known or
+ * changed since (appraise again, so the signed result names them), or is now refused (appraise again, to fail closed).
+ */
+function allocationChange(cvm: ConfidentialVM): string | undefined {
+  const current = cvm.status?.gpuAllocation;
+  const appraised = cvm.status?.attestation?.gpuAllocation;
+  if (current === undefined || appraised === undefined) return undefined;
+  if (current.state === "Refused" && appraised.state !== "Refused")
+    return `the host's GPU allocation is refused since the last result: ${current.message ?? ""}`;
+  if (current.state !== "Observed") return undefined;
+  const now = (cvm.status?.gpus ?? []).flatMap((g) => (g.pciAddress === undefined ? [] : [g.pciAddress]));
+  const then = appraised.pciAddresses ?? [];
+  if (appraised.state === "Observed" && [...now].sort().join() === [...then].sort().join()) return undefined;
+  return appraised.state === "Observed"
+    ? `the GPUs allocated to the VM changed (${then.join(", ")} → ${now.join(", ")})`
+    : `the GPUs allocated to the VM are known now (${now.join(", ")}; the result was appraised with them ${appraised.state})`;
+}
+
+/** A note on a standing result that names no GPUs although the VM has some. */
+function allocationNote(a: NonNullable<NonNullable<ConfidentialVM["status"]>["attestation"]>): string {
+  const allocation = a.gpuAllocation;
+  if (allocation === undefined || allocation.state === "Observed") return "";
+  return `; GPU allocation ${allocation.state}: the result names no PCI addresses${allocation.message === undefined ? "" : ` (${allocation.message})`}`;
+}
+
+/**
  * Whether the last result still stands: a tolerated verdict with no untolerated warning, not expired, and, when
  * the CVM's policy is given, appraised against exactly that policy (name, uid, generation): after any policy change
  * nothing stands until fresh evidence is appraised.
@@ -136,6 +164,6 @@ export function resultStands(
   return {
     ok: true,
     reason: a.verdict === "affirming" ? "Affirming" : "AffirmingWithWarnings",
-    message: `attested at ${a.verifiedAt ?? "?"}, valid until ${a.expiresAt ?? "?"}${warnings === "" ? "" : `; ${warnings}`}`,
+    message: `attested at ${a.verifiedAt ?? "?"}, valid until ${a.expiresAt ?? "?"}${allocationNote(a)}${warnings === "" ? "" : `; ${warnings}`}`,
   };
 }

@@ -1,13 +1,16 @@
+import { isDeepStrictEqual } from "node:util";
 import type { ConfidentialVM } from "../../api/v1alpha1/generated/types.ts";
 import type { VmPlacement } from "../../kubevirt/virtual-machine.ts";
 import { objectKey } from "../../runtime/controller.ts";
 import { recordedPlacement } from "./lifecycle.ts";
-import { placementClaims } from "./scheduling.ts";
+import { placementClaims, type PendingGpus } from "./scheduling.ts";
 
 /**
- * Which GPUs (and NVSwitches, and PPCIe boards) belong to which ConfidentialVM. The truth is each CVM's status (so it survives restarts);
- * placements written by this process but not yet seen in the cache are kept as reservations, and
- * scheduling runs one CVM at a time, so two CVMs never get the same GPU.
+ * Which GPUs (and NVSwitches, and PPCIe boards) belong to which ConfidentialVM. The truth is each CVM's status (so it
+ * survives restarts): the GPUs its host reports allocated to its VM, or, until then, how many of which model it was
+ * placed with (a PPCIe board: every device, by address). Placements and allocations written by this process but not
+ * yet seen in the cache are kept as reservations, and scheduling runs one CVM at a time, so two CVMs never get the
+ * same GPU.
  */
 export class GpuLedger {
   readonly #reservations = new Map<string, VmPlacement>();
@@ -26,19 +29,40 @@ export class GpuLedger {
     }
   }
 
-  assignments(cvms: readonly ConfidentialVM[]): Map<string, string> {
-    const result = new Map<string, string>();
-    const seen = new Set<string>();
+  /** Every CVM's placement (this process' reservation first, else its status), by `ns/name`. */
+  #placements(cvms: readonly ConfidentialVM[]): Map<string, VmPlacement> {
+    const result = new Map<string, VmPlacement>();
     for (const cvm of cvms) {
       const key = objectKey(cvm);
-      seen.add(key);
       const placement = this.#reservations.get(key) ?? recordedPlacement(cvm);
-      if (placement === undefined) continue;
-      for (const claim of placementClaims(placement)) result.set(claim, key);
+      if (placement !== undefined) result.set(key, placement);
     }
-    for (const [key, placement] of this.#reservations) {
-      if (seen.has(key)) continue;
+    for (const [key, placement] of this.#reservations) if (!result.has(key)) result.set(key, placement);
+    return result;
+  }
+
+  /** Devices a CVM holds by address (observed GPUs, a board's GPUs and NVSwitches, the board): claim → `ns/name`. */
+  assignments(cvms: readonly ConfidentialVM[]): Map<string, string> {
+    const result = new Map<string, string>();
+    for (const [key, placement] of this.#placements(cvms))
       for (const claim of placementClaims(placement)) result.set(claim, key);
+    return result;
+  }
+
+  /**
+   * GPUs placed on a node whose PCI address is not known yet (the device plugin picks them when the VM starts), per
+   * node and model, leaving out `exceptKey`'s own: counted as taken, whichever they turn out to be.
+   */
+  pendingGpus(cvms: readonly ConfidentialVM[], exceptKey: string): PendingGpus {
+    const result = new Map<string, Map<string, number>>();
+    for (const [key, placement] of this.#placements(cvms)) {
+      if (key === exceptKey) continue;
+      for (const gpu of placement.gpus) {
+        if (gpu.pciAddress !== undefined) continue;
+        const models = result.get(placement.nodeName) ?? new Map<string, number>();
+        models.set(gpu.model, (models.get(gpu.model) ?? 0) + 1);
+        result.set(placement.nodeName, models);
+      }
     }
     return result;
   }
@@ -52,8 +76,7 @@ export class GpuLedger {
     const reserved = this.#reservations.get(cvmKey);
     if (reserved === undefined) return;
     const recorded = cvm === undefined ? undefined : recordedPlacement(cvm);
-    if (cvm === undefined || JSON.stringify(recorded) === JSON.stringify(reserved))
-      this.#reservations.delete(cvmKey);
+    if (cvm === undefined || isDeepStrictEqual(recorded, reserved)) this.#reservations.delete(cvmKey);
   }
 
   release(cvmKey: string): void {

@@ -4,7 +4,9 @@ import { CONFIDENTIAL_VM_SCHEMA } from "../../api/v1alpha1/generated/schemas.ts"
 import type { JSONSchemaProps } from "../../api/json-schema.ts";
 import type { VmPlacement } from "../../kubevirt/virtual-machine.ts";
 import { aConfidentialVM, SAMPLE_DIGEST } from "../../../test/support/builders/confidential-vm.ts";
-import { launchedAsWanted, legacySpecHash, renderLaunch } from "./launch-hash.ts";
+import { createHash } from "node:crypto";
+import { canonicalJson } from "../../encoding/canonical-json.ts";
+import { launchedAsWanted, launchedWithGpuTags, legacySpecHash, renderLaunch } from "./launch-hash.ts";
 
 const placement: VmPlacement = {
   nodeName: "gpu-node-1",
@@ -130,5 +132,38 @@ describe("launchedAsWanted", () => {
   });
   it("relaunches a VM without any hash annotation", () => {
     expect(launchedAsWanted(withAnnotations({}), wanted)).to.equal(false);
+  });
+});
+
+describe("launchedWithGpuTags (VMs of operators that rendered GPU tags)", () => {
+  const cvm = aConfidentialVM({ gpus: { count: 1 } });
+  /** What an older operator rendered: the same VM with each GPU tagged with its planned host PCI address. */
+  function taggedVm(tag: string, changeSpec = false) {
+    const { vm } = renderLaunch(
+      changeSpec ? aConfidentialVM({ gpus: { count: 1 }, resources: { cpu: 9 } }) : cvm,
+      placement,
+    );
+    const devices = vm.spec.template.spec?.domain.devices;
+    if (devices?.gpus !== undefined) devices.gpus = devices.gpus.map((g) => ({ ...g, tag }));
+    const hash = createHash("sha256")
+      .update(canonicalJson({ vm: vm.spec, dataVolume: undefined }))
+      .digest("hex")
+      .slice(0, 32);
+    vm.metadata = { ...vm.metadata, annotations: { "trustgate.io/launch-hash": hash } };
+    return vm;
+  }
+
+  it("keeps a VM that differs only by its GPU tags (no relaunch on upgrade)", () => {
+    expect(
+      launchedAsWanted(taggedVm("0000:19:00.0"), {
+        hash: renderLaunch(cvm, placement).hash,
+        legacyHash: () => "",
+      }),
+    ).to.equal(false);
+    expect(launchedWithGpuTags(cvm, placement, taggedVm("0000:19:00.0"))).to.equal(true);
+  });
+  it("relaunches a tagged VM whose spec changed otherwise, and never matches an untagged one", () => {
+    expect(launchedWithGpuTags(cvm, placement, taggedVm("0000:19:00.0", true))).to.equal(false);
+    expect(launchedWithGpuTags(cvm, placement, renderLaunch(cvm, placement).vm)).to.equal(false);
   });
 });

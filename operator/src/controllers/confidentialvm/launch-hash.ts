@@ -34,10 +34,35 @@ export function renderLaunch(
   options: VmRenderOptions = {},
 ): RenderedLaunch {
   const vm = buildVirtualMachine(cvm, placement, options);
-  const dataVolume = cvm.spec.image.http === undefined ? undefined : buildRootDataVolume(cvm).spec;
-  const hash = sha256Hex32(canonicalJson({ vm: vm.spec, dataVolume }));
+  const hash = launchHash(cvm, vm);
   vm.metadata = { ...vm.metadata, annotations: { [ANNOTATION_LAUNCH_HASH]: hash } };
   return { vm, hash };
+}
+
+function launchHash(cvm: ConfidentialVM, vm: VirtualMachine): string {
+  const dataVolume = cvm.spec.image.http === undefined ? undefined : buildRootDataVolume(cvm).spec;
+  return sha256Hex32(canonicalJson({ vm: vm.spec, dataVolume }));
+}
+
+/**
+ * Whether `running` (read whole from the API server) was launched as the CVM renders now except that its GPUs carry
+ * a `tag` (the planned host PCI address, which older operators rendered): guest metadata only, so no relaunch.
+ */
+export function launchedWithGpuTags(
+  cvm: ConfidentialVM,
+  placement: VmPlacement,
+  running: VirtualMachine,
+): boolean {
+  const launched = running.metadata?.annotations?.[ANNOTATION_LAUNCH_HASH];
+  const tags = (running.spec.template.spec?.domain.devices.gpus ?? []).map((gpu) => gpu.tag);
+  if (launched === undefined || tags.every((tag) => tag === undefined)) return false;
+  const vm = buildVirtualMachine(cvm, placement);
+  const devices = vm.spec.template.spec?.domain.devices;
+  if (devices === undefined || (devices.gpus ?? []).length !== tags.length) return false;
+  devices.gpus = (devices.gpus ?? []).map((gpu, i) =>
+    tags[i] === undefined ? gpu : { ...gpu, tag: tags[i] },
+  );
+  return launchHash(cvm, vm) === launched;
 }
 
 /**

@@ -12,7 +12,10 @@ export function recordedPlacement(cvm: ConfidentialVM): VmPlacement | undefined 
   const nvswitches = (cvm.status?.nvswitches ?? []).map((s) => ({ pciAddress: s.pciAddress }));
   return {
     nodeName,
-    gpus: (cvm.status?.gpus ?? []).map((g) => ({ pciAddress: g.pciAddress, model: g.model ?? "" })),
+    gpus: (cvm.status?.gpus ?? []).map((g) => ({
+      ...(g.pciAddress === undefined ? {} : { pciAddress: g.pciAddress }),
+      model: g.model ?? "",
+    })),
     ...(nvswitches.length === 0 ? {} : { nvswitches }),
   };
 }

@@ -19,7 +19,14 @@ import { type EventRecorder, involvedObject } from "../../runtime/events.ts";
 import { type AttestationDeps, reconcileAttestation, withdrawAttested } from "./attest.ts";
 import { GuestIdentities, type GuestIdentityApi } from "./guest-identity-memo.ts";
 import type { GpuLedger } from "./gpu-ledger.ts";
-import { legacySpecHash, launchedAsWanted, type RenderedLaunch, renderLaunch } from "./launch-hash.ts";
+import { allocationStatus, type LauncherPod, observeGpuAllocation } from "./gpu-allocation.ts";
+import {
+  legacySpecHash,
+  launchedAsWanted,
+  launchedWithGpuTags,
+  type RenderedLaunch,
+  renderLaunch,
+} from "./launch-hash.ts";
 import { hostState, placementFitsSpec, recordedPlacement, vmState } from "./lifecycle.ts";
 import * as s from "./lifecycle-status.ts";
 import { stageOfPhase } from "./readiness.ts";
@@ -44,6 +51,8 @@ export interface CvmReconcilerDeps {
   objects: CustomObjectsApi;
   events: EventRecorder;
   ledger: GpuLedger;
+  /** virt-launcher pods by namespace (from the API server), to find the pod whose GPUs the host reports. */
+  launcherPods?: (namespace: string) => readonly LauncherPod[];
   /** The attestation handshake; without it CVMs stop at Attesting. */
   attestation?: AttestationDeps;
   /** Per-CVM guest identity and cloud-init (the sidecar's API access); without it the VM boots unconfigured. */
@@ -64,6 +73,8 @@ export class ConfidentialVMReconciler implements Reconciler {
   readonly #deps: CvmReconcilerDeps;
   readonly #vmObjects: VmObjects;
   readonly #identities: GuestIdentities | undefined;
+  /** UIDs of VMs read whole and found launched as wanted but for GPU tags of an older operator. */
+  readonly #taggedVms = new Set<string>();
 
   constructor(deps: CvmReconcilerDeps) {
     this.#deps = deps;
@@ -140,13 +151,18 @@ export class ConfidentialVMReconciler implements Reconciler {
         hosts: deps.hosts.list(),
         nodeLabels: deps.nodeLabels(),
         assignments: deps.ledger.assignments(deps.cvms.list()),
+        pending: deps.ledger.pendingGpus(deps.cvms.list(), key),
       });
       if (!result.scheduled) {
         await this.#status(cvm, ctx, s.noEligibleHost(describeRefusals(result.refusals)));
         return { requeueAfterMs: RESCHEDULE_MS };
       }
       deps.ledger.reserve(key, result.placement);
-      await this.#status(cvm, ctx, s.placed(result.placement));
+      const allocation = allocationStatus(
+        result.placement,
+        observeGpuAllocation(this.#allocationInput(cvm, result.placement, undefined)),
+      );
+      await this.#status(cvm, ctx, { ...s.placed(result.placement), allocation });
       return {};
     });
   }
@@ -168,7 +184,15 @@ export class ConfidentialVMReconciler implements Reconciler {
     }
     const wanted = { hash: launch.hash, legacyHash: () => legacySpecHash(cvm, placement) };
     const vmi = this.#deps.vmis.get(cvm.metadata.name ?? "", cvm.metadata.namespace ?? "");
-    const state = vmState(vm, vmi, (v) => launchedAsWanted(v, wanted), placement.nodeName);
+    const asWanted = (v: VirtualMachine) =>
+      launchedAsWanted(v, wanted) || this.#taggedVms.has(v.metadata?.uid ?? "");
+    let state = vmState(vm, vmi, asWanted, placement.nodeName);
+    if (
+      state.kind === "outdated" &&
+      vm !== undefined &&
+      (await this.#launchedWithGpuTags(cvm, placement, vm))
+    )
+      state = vmState(vm, vmi, () => true, placement.nodeName);
     switch (state.kind) {
       case "missing":
         return this.#createVm(cvm, launch.vm, placement, ctx);
@@ -178,12 +202,20 @@ export class ConfidentialVMReconciler implements Reconciler {
         return { requeueAfterMs: DELETE_POLL_MS };
       case "running":
         break;
-      default:
-        await this.#status(cvm, ctx, s.ofVm(state, placement.nodeName));
+      default: {
+        const allocation = allocationStatus(
+          placement,
+          observeGpuAllocation(this.#allocationInput(cvm, placement, undefined)),
+        );
+        await this.#status(cvm, ctx, { ...s.ofVm(state, placement.nodeName), allocation });
         return {};
+      }
     }
     // The handshake runs on the next pass, against the object this write produced.
-    const running = s.ofVm(state, placement.nodeName);
+    const running = {
+      ...s.ofVm(state, placement.nodeName),
+      allocation: await this.#observedAllocation(cvm, placement, state.instanceUid),
+    };
     if (await this.#status(cvm, ctx, running)) return {};
     if (this.#deps.attestation === undefined) return {};
     const renewAfterMs = await this.#ensureGuestIdentity(cvm);
@@ -196,6 +228,57 @@ export class ConfidentialVMReconciler implements Reconciler {
     );
     if (renewAfterMs === undefined || result.requeueAfterMs === undefined) return result;
     return { requeueAfterMs: Math.min(result.requeueAfterMs, Math.max(renewAfterMs, 1000)) };
+  }
+
+  #allocationInput(cvm: ConfidentialVM, placement: VmPlacement, runningVmiUid: string | undefined) {
+    const namespace = cvm.metadata.namespace ?? "";
+    return {
+      cvmKey: objectKey(cvm),
+      namespace,
+      placement,
+      runningVmiUid,
+      host: this.#deps.hosts.get(placement.nodeName),
+      launcherPods: this.#deps.launcherPods?.(namespace) ?? [],
+      gpuOwners: this.#deps.ledger.assignments(this.#deps.cvms.list()),
+    };
+  }
+
+  /**
+   * The running VM's GPUs as its host reports them. A newly observed set is decided and reserved under the ledger's
+   * lock, so two CVMs never both record one GPU (a host reporting it for both is refused for the second).
+   */
+  async #observedAllocation(cvm: ConfidentialVM, placement: VmPlacement, instanceUid: string) {
+    const decide = () => observeGpuAllocation(this.#allocationInput(cvm, placement, instanceUid));
+    const first = decide();
+    const recorded = placement.gpus.map((g) => g.pciAddress);
+    if (
+      first?.state !== "Observed" ||
+      JSON.stringify(first.gpus.map((g) => g.pciAddress)) === JSON.stringify(recorded)
+    )
+      return allocationStatus(placement, first);
+    return this.#deps.ledger.exclusive(() => {
+      const allocation = decide();
+      if (allocation?.state === "Observed")
+        this.#deps.ledger.reserve(objectKey(cvm), { nodeName: placement.nodeName, gpus: allocation.gpus });
+      return Promise.resolve(allocationStatus(placement, allocation));
+    });
+  }
+
+  /** Reads the VM whole once per VM to tell a VM of an older operator (GPU tags) from an outdated one. */
+  async #launchedWithGpuTags(
+    cvm: ConfidentialVM,
+    placement: VmPlacement,
+    cached: VirtualMachine,
+  ): Promise<boolean> {
+    const uid = cached.metadata?.uid ?? "";
+    const whole = await this.#vmObjects.readVirtualMachine(
+      cvm.metadata.namespace ?? "",
+      cvm.metadata.name ?? "",
+    );
+    if (whole === undefined || whole.metadata?.uid !== uid || !launchedWithGpuTags(cvm, placement, whole))
+      return false;
+    this.#taggedVms.add(uid);
+    return true;
   }
 
   async #createVm(

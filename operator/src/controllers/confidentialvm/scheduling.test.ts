@@ -42,18 +42,68 @@ function input(overrides: Partial<SchedulingInput> = {}): SchedulingInput {
 }
 
 describe("scheduleConfidentialVM", () => {
-  it("packs onto the host that leaves the fewest GPUs unused, taking GPUs in PCI order", () => {
+  it("packs onto the host that leaves the fewest GPUs unused; places models, not PCI addresses", () => {
     const result = scheduleConfidentialVM(input());
     expect(result).to.deep.equal({
       scheduled: true,
-      placement: {
-        nodeName: "node-b",
-        gpus: [
-          { pciAddress: "0000:18:00.0", model: "H100-SXM5-80GB" },
-          { pciAddress: "0000:28:00.0", model: "H100-SXM5-80GB" },
-        ],
-      },
+      placement: { nodeName: "node-b", gpus: [{ model: "H100-SXM5-80GB" }, { model: "H100-SXM5-80GB" }] },
     });
+  });
+
+  it("counts GPUs placed elsewhere without a known address as taken, per model", () => {
+    const hosts = [
+      host("node-b", 4, {
+        gpus: [
+          anH100("0000:18:00.0"),
+          anH100("0000:28:00.0", { model: "H200-SXM-141GB" }),
+          anH100("0000:38:00.0"),
+          anH100("0000:48:00.0", { model: "H200-SXM-141GB" }),
+        ],
+      }),
+    ];
+    const cvm = aConfidentialVM({ gpus: { count: 2 } });
+    const pending = new Map([["node-b", new Map([["H100-SXM5-80GB", 2]])]]);
+    const result = scheduleConfidentialVM(input({ hosts, cvm, pending }));
+    expect(result.scheduled && result.placement.gpus).to.deep.equal([
+      { model: "H200-SXM-141GB" },
+      { model: "H200-SXM-141GB" },
+    ]);
+    const full = scheduleConfidentialVM(
+      input({
+        hosts,
+        cvm,
+        pending: new Map([
+          [
+            "node-b",
+            new Map([
+              ["H100-SXM5-80GB", 2],
+              ["H200-SXM-141GB", 1],
+            ]),
+          ],
+        ]),
+      }),
+    );
+    expect(full.scheduled).to.equal(false);
+  });
+
+  it("never hands out a GPU the host reports allocated to a pod (a VM's or anyone's)", () => {
+    const podResources = {
+      state: "Observed" as const,
+      pods: [
+        {
+          namespace: "other",
+          name: "notebook-0",
+          devices: ["0000:18:00.0", "0000:28:00.0", "0000:38:00.0"].map((a) => ({
+            resourceName: "nvidia.com/GH100_H100_SXM5_80GB",
+            deviceId: a,
+            pciAddress: a,
+          })),
+        },
+      ],
+    };
+    const hosts = [host("node-a", 8), host("node-b", 4, { podResources })];
+    const result = scheduleConfidentialVM(input({ hosts }));
+    expect(result.scheduled && result.placement.nodeName).to.equal("node-a");
   });
 
   it("never hands out a GPU another ConfidentialVM holds", () => {
@@ -69,7 +119,7 @@ describe("scheduleConfidentialVM", () => {
   it("keeps the GPUs it already holds when rescheduled (its own assignments are free to it)", () => {
     const assignments = new Map([[gpuKey("node-b", "0000:18:00.0"), "team-a/llm-inference"]]);
     const result = scheduleConfidentialVM(input({ assignments }));
-    expect(result.scheduled && result.placement.gpus[0]?.pciAddress).to.equal("0000:18:00.0");
+    expect(result.scheduled && result.placement.gpus[0]?.model).to.equal("H100-SXM5-80GB");
   });
 
   it("breaks ties by host name", () => {

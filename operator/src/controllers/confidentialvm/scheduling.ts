@@ -20,15 +20,30 @@ export function boardKey(nodeName: string): string {
   return `${nodeName}/ppcie-board`;
 }
 
-/** What a placement holds in the ledger: its GPUs, its NVSwitches and, with NVSwitches (a PPCIe board), the board. */
+/**
+ * What a placement holds in the ledger: its GPUs whose address is known (observed, or a whole board), its NVSwitches
+ * and, with NVSwitches (a PPCIe board), the board.
+ */
 export function placementClaims(placement: Placement): string[] {
   const node = placement.nodeName;
   const nvswitches = placement.nvswitches ?? [];
   return [
-    ...placement.gpus.map((gpu) => gpuKey(node, gpu.pciAddress)),
+    ...placement.gpus.flatMap((gpu) => (gpu.pciAddress === undefined ? [] : [gpuKey(node, gpu.pciAddress)])),
     ...nvswitches.map((nvswitch) => gpuKey(node, nvswitch.pciAddress)),
     ...(nvswitches.length > 0 ? [boardKey(node)] : []),
   ];
+}
+
+/** GPUs placed but not yet allocated by the device plugin: node → model → count. */
+export type PendingGpus = ReadonlyMap<string, ReadonlyMap<string, number>>;
+
+/** PCI addresses the host reports allocated to any pod (PodResources): taken, whoever holds them. */
+function heldByPods(host: ConfidentialHost): Set<string> {
+  return new Set(
+    (host.status?.podResources?.pods ?? []).flatMap((pod) =>
+      pod.devices.flatMap((d) => (d.pciAddress === undefined ? [] : [d.pciAddress])),
+    ),
+  );
 }
 
 export interface SchedulingInput {
@@ -40,11 +55,17 @@ export interface SchedulingInput {
   /** Node labels by Node name; a host whose Node is missing is refused. */
   nodeLabels: ReadonlyMap<string, Record<string, string>>;
   assignments: GpuAssignments;
+  /** GPUs of other CVMs placed on a node whose PCI addresses are not known yet. */
+  pending?: PendingGpus;
 }
 
+/**
+ * The node and, per requested GPU, the model it was picked as: in CC mode the device plugin picks the GPU itself (its
+ * address is known once observed); a PPCIe board is every GPU and NVSwitch of the host, addresses included.
+ */
 export interface Placement {
   nodeName: string;
-  gpus: readonly { pciAddress: string; model: string }[];
+  gpus: readonly { model: string; pciAddress?: string }[];
   /** Only for a PPCIe board (spec.gpus.mode ppcie): all of its NVSwitches. */
   nvswitches?: readonly { pciAddress: string }[];
 }
@@ -73,14 +94,23 @@ function ownershipOn(host: ConfidentialHost, input: SchedulingInput): BoardOwner
 /** CC mode: free CC-ready GPUs of the requested model, in PCI address order, on a host not in PPCIe mode. */
 function ccOffer(host: ConfidentialHost, input: SchedulingInput, ownership: BoardOwnership): Offer {
   const { model, count } = input.cvm.spec.gpus ?? {};
+  const held = heldByPods(host);
+  const pending = new Map(input.pending?.get(host.metadata.name ?? "") ?? []);
   const gpus = (host.status?.gpus ?? [])
     .filter((gpu) => gpu.ccMode === "on" && gpu.driver === "vfio-pci")
     .filter((gpu) => model === undefined || gpu.model === model)
     .filter((gpu) => {
       const owner = ownership.ownerOf(gpu.pciAddress);
-      return owner === undefined || owner === input.cvmKey;
+      return (owner === undefined || owner === input.cvmKey) && !held.has(gpu.pciAddress);
     })
-    .sort((a, b) => (a.pciAddress < b.pciAddress ? -1 : 1));
+    .sort((a, b) => (a.pciAddress < b.pciAddress ? -1 : 1))
+    .filter((gpu) => {
+      // Each GPU placed elsewhere without a known address takes one free GPU of its model.
+      const left = pending.get(gpu.model ?? "") ?? 0;
+      if (left === 0) return true;
+      pending.set(gpu.model ?? "", left - 1);
+      return false;
+    });
   const reasons = ppcieHostRefusals(host, ownership);
   const wanted = count ?? 0;
   if (gpus.length < wanted)
@@ -137,7 +167,9 @@ export function scheduleConfidentialVM(input: SchedulingInput): SchedulingResult
   if (best === undefined) {
     return { scheduled: false, refusals: refusals.sort((a, b) => (a.host < b.host ? -1 : 1)) };
   }
-  const gpus = best.offer.gpus.map((g) => ({ pciAddress: g.pciAddress, model: g.model ?? "" }));
+  const gpus = best.offer.gpus.map((g) =>
+    board ? { pciAddress: g.pciAddress, model: g.model ?? "" } : { model: g.model ?? "" },
+  );
   return {
     scheduled: true,
     placement: {

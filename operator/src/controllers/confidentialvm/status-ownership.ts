@@ -17,6 +17,7 @@ export const FIELD_OWNERS: Readonly<Record<Exclude<StatusField, "conditions">, S
   vmName: "lifecycle",
   gpus: "lifecycle",
   nvswitches: "lifecycle",
+  gpuAllocation: "lifecycle",
   vmInstanceUid: "lifecycle",
   challenge: "handshake",
   attestation: "handshake",

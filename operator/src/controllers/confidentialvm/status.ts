@@ -1,5 +1,9 @@
 import { type CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import type { ConfidentialVM, ConfidentialVMStatus } from "../../api/v1alpha1/generated/types.ts";
+import type {
+  ConfidentialVM,
+  ConfidentialVMStatus,
+  ConfidentialVMStatusGpuAllocation,
+} from "../../api/v1alpha1/generated/types.ts";
 import { CONFIDENTIAL_VM, GROUP, VERSION } from "../../api/v1alpha1/generated/types.ts";
 import type { VmPlacement } from "../../kubevirt/virtual-machine.ts";
 import { type DesiredCondition, findCondition, setCondition } from "../../runtime/conditions.ts";
@@ -13,6 +17,8 @@ export interface StatusUpdate {
   conditions: DesiredCondition[];
   /** A placement to record, null to clear it, undefined to keep what is there. */
   placement?: VmPlacement | null;
+  /** status.gpus and status.gpuAllocation (gpu-allocation.ts); undefined keeps them. */
+  allocation?: { gpus: VmPlacement["gpus"]; gpuAllocation: ConfidentialVMStatusGpuAllocation | undefined };
   /** UID of the running VMI (only while running); every other update clears it. */
   instanceUid?: string;
   /** Event to record when the phase changes. */
@@ -27,10 +33,18 @@ type LifecycleStatus = Pick<
   | "vmName"
   | "gpus"
   | "nvswitches"
+  | "gpuAllocation"
   | "conditions"
   | "observedGeneration"
   | "vmInstanceUid"
 >;
+
+function statusGpus(gpus: VmPlacement["gpus"]): NonNullable<ConfidentialVMStatus["gpus"]> {
+  return gpus.map((g) => ({
+    ...(g.pciAddress === undefined ? {} : { pciAddress: g.pciAddress }),
+    model: g.model,
+  }));
+}
 
 /** The lifecycle-owned part of the status after applying `update` (null clears a field). */
 export function nextStatus(
@@ -52,16 +66,20 @@ export function nextStatus(
     update.placement === undefined
       ? {}
       : update.placement === null
-        ? { nodeName: null, vmName: null, gpus: null, nvswitches: null }
+        ? { nodeName: null, vmName: null, gpus: null, nvswitches: null, gpuAllocation: null }
         : {
             nodeName: update.placement.nodeName,
             vmName: cvm.metadata.name ?? "",
-            gpus: update.placement.gpus.map((g) => ({ pciAddress: g.pciAddress, model: g.model })),
+            gpus: statusGpus(update.placement.gpus),
             nvswitches:
               (update.placement.nvswitches ?? []).length === 0
                 ? null
                 : (update.placement.nvswitches ?? []).map((s) => ({ pciAddress: s.pciAddress })),
           };
+  const allocation =
+    update.allocation === undefined
+      ? {}
+      : { gpus: statusGpus(update.allocation.gpus), gpuAllocation: update.allocation.gpuAllocation ?? null };
   return {
     phase: readiness.phase,
     message: update.lifecycle.message,
@@ -69,6 +87,7 @@ export function nextStatus(
     vmInstanceUid: update.instanceUid === undefined || update.instanceUid === "" ? null : update.instanceUid,
     ...(cvm.metadata.generation === undefined ? {} : { observedGeneration: cvm.metadata.generation }),
     ...placement,
+    ...allocation,
   };
 }
 

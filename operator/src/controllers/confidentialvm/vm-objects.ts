@@ -37,6 +37,20 @@ export class VmObjects {
     }
   }
 
+  /** The VM as stored (the watch cache drops its spec); undefined when gone. */
+  async readVirtualMachine(namespace: string, name: string): Promise<VirtualMachine | undefined> {
+    try {
+      return (await this.#objects.getNamespacedCustomObject({
+        ...KUBEVIRT_VMS,
+        namespace,
+        name,
+      })) as VirtualMachine;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
   async deleteVirtualMachine(namespace: string, name: string): Promise<void> {
     await this.#objects
       .deleteNamespacedCustomObject({ ...KUBEVIRT_VMS, namespace, name })

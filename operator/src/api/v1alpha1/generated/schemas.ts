@@ -653,6 +653,56 @@ export const CONFIDENTIAL_HOST_SCHEMA: JSONSchemaProps = {
             },
           ],
         },
+        podResources: {
+          type: "object",
+          description:
+            "Which GPUs the kubelet's device plugins gave which pods, read from the kubelet PodResources API (List, GetAllocatableResources) on this node. Host-asserted and signed like the rest of the report; only devices of resources that hold a GPU of this host are listed.",
+          required: ["state"],
+          properties: {
+            state: {
+              type: "string",
+              enum: ["Observed", "Unavailable"],
+              description: "Unavailable when the PodResources API could not be asked (message says why).",
+            },
+            message: { type: "string", maxLength: 1024 },
+            pods: {
+              type: "array",
+              maxItems: 64,
+              items: {
+                type: "object",
+                required: ["namespace", "name", "devices"],
+                properties: {
+                  namespace: { type: "string", maxLength: 63 },
+                  name: { type: "string", maxLength: 253 },
+                  devices: {
+                    type: "array",
+                    maxItems: 64,
+                    items: {
+                      type: "object",
+                      required: ["resourceName", "deviceId"],
+                      properties: {
+                        resourceName: { type: "string", maxLength: 253 },
+                        deviceId: {
+                          type: "string",
+                          maxLength: 253,
+                          description: "The device plugin's ID (a PCI address, or an IOMMU group number).",
+                        },
+                        pciAddress: {
+                          type: "string",
+                          maxLength: 16,
+                          pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$",
+                          description:
+                            "The host GPU this device is; absent when the ID maps to none (see problem).",
+                        },
+                        problem: { type: "string", maxLength: 256 },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
         report: {
           type: "object",
           description: "The agent's signature over the canonical JSON of the status fields above.",
@@ -941,11 +991,11 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
         gpus: {
           type: "array",
           maxItems: 8,
-          "x-kubernetes-list-type": "map",
-          "x-kubernetes-list-map-keys": ["pciAddress"],
+          "x-kubernetes-list-type": "atomic",
+          description:
+            "The VM's GPUs: one entry per requested GPU (model only) until the host reports which GPUs the kubelet's device plugin allocated to the VM's launcher pod; then those (gpuAllocation says which).",
           items: {
             type: "object",
-            required: ["pciAddress"],
             properties: { pciAddress: pciAddressSchema, model: { type: "string", maxLength: 64 } },
           },
         },
@@ -957,6 +1007,20 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
           "x-kubernetes-list-type": "map",
           "x-kubernetes-list-map-keys": ["pciAddress"],
           items: { type: "object", required: ["pciAddress"], properties: { pciAddress: pciAddressSchema } },
+        },
+        gpuAllocation: {
+          type: "object",
+          description: "Where status.gpus comes from.",
+          required: ["state"],
+          properties: {
+            state: {
+              type: "string",
+              enum: ["Requested", "Pending", "Observed", "Unknown", "Refused"],
+              description:
+                "Requested: no VM instance runs; Pending: it runs, its host has not reported its launcher pod's devices yet; Observed: status.gpus are the GPUs its host reports allocated; Unknown: the host does not report PodResources; Refused: the host's report cannot be right (message says why).",
+            },
+            message: { type: "string", maxLength: 1024 },
+          },
         },
         challenge: {
           type: "object",
@@ -1132,7 +1196,12 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
                     enum: ["gpu", "switch"],
                     description: "From the verified device certificate (switch is an NVSwitch).",
                   },
-                  pciAddress: { type: "string", maxLength: 16 },
+                  pciAddress: {
+                    type: "string",
+                    maxLength: 16,
+                    description:
+                      "No longer written (the evidence does not say which host GPU an entry is); see gpuAllocation.",
+                  },
                   model: { type: "string", maxLength: 64 },
                   driverVersion: { type: "string", maxLength: 32 },
                   vbiosVersion: { type: "string", maxLength: 32 },
@@ -1145,6 +1214,17 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
                       "The GPU's attested identity, SHA-256 of its device identity (BROM) certificate; never shared by two live CVMs.",
                   },
                 },
+              },
+            },
+            gpuAllocation: {
+              type: "object",
+              description:
+                "The GPUs allocated to the VM when it was appraised (status.gpuAllocation then): the GPU count the evidence must match, and, when Observed, their PCI addresses, also in the signed result.",
+              required: ["state"],
+              properties: {
+                state: { type: "string", enum: ["Requested", "Pending", "Observed", "Unknown", "Refused"] },
+                pciAddresses: { type: "array", maxItems: 8, items: { type: "string", maxLength: 16 } },
+                message: { type: "string", maxLength: 1024 },
               },
             },
             violations: {

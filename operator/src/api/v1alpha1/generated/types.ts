@@ -254,6 +254,12 @@ export interface ConfidentialHostStatus {
   gpus?: ConfidentialHostStatusGpu[];
   /** Counts derived from gpus, for printer columns and label decisions. */
   gpuSummary?: ConfidentialHostStatusGpuSummary;
+  /**
+   * Which GPUs the kubelet's device plugins gave which pods, read from the kubelet PodResources API
+   * (List, GetAllocatableResources) on this node. Host-asserted and signed like the rest of the
+   * report; only devices of resources that hold a GPU of this host are listed.
+   */
+  podResources?: ConfidentialHostStatusPodResources;
   /** The agent's signature over the canonical JSON of the status fields above. */
   report?: ConfidentialHostStatusReport;
   conditions?: Condition[];
@@ -305,6 +311,33 @@ export interface ConfidentialHostStatusGpu {
 export interface ConfidentialHostStatusGpuSummary {
   total?: number;
   ccReady?: number;
+}
+
+/**
+ * Which GPUs the kubelet's device plugins gave which pods, read from the kubelet PodResources API
+ * (List, GetAllocatableResources) on this node. Host-asserted and signed like the rest of the
+ * report; only devices of resources that hold a GPU of this host are listed.
+ */
+export interface ConfidentialHostStatusPodResources {
+  /** Unavailable when the PodResources API could not be asked (message says why). */
+  state: "Observed" | "Unavailable";
+  message?: string;
+  pods?: ConfidentialHostStatusPodResourcesPod[];
+}
+
+export interface ConfidentialHostStatusPodResourcesPod {
+  namespace: string;
+  name: string;
+  devices: ConfidentialHostStatusPodResourcesPodDevice[];
+}
+
+export interface ConfidentialHostStatusPodResourcesPodDevice {
+  resourceName: string;
+  /** The device plugin's ID (a PCI address, or an IOMMU group number). */
+  deviceId: string;
+  /** The host GPU this device is; absent when the ID maps to none (see problem). */
+  pciAddress?: string;
+  problem?: string;
 }
 
 /** The agent's signature over the canonical JSON of the status fields above. */
@@ -427,9 +460,16 @@ export interface ConfidentialVMStatus {
    */
   vmInstanceUid?: string;
   vmName?: string;
+  /**
+   * The VM's GPUs: one entry per requested GPU (model only) until the host reports which GPUs the
+   * kubelet's device plugin allocated to the VM's launcher pod; then those (gpuAllocation says
+   * which).
+   */
   gpus?: ConfidentialVMStatusGpu[];
   /** The NVSwitches of the PPCIe board given to the CVM (spec.gpus.mode ppcie); none otherwise. */
   nvswitches?: ConfidentialVMStatusNvswitch[];
+  /** Where status.gpus comes from. */
+  gpuAllocation?: ConfidentialVMStatusGpuAllocation;
   challenge?: ConfidentialVMStatusChallenge;
   /**
    * The evidence bundle the guest submits (server-side apply, field manager trustgate-guest). Blobs
@@ -442,12 +482,23 @@ export interface ConfidentialVMStatus {
 }
 
 export interface ConfidentialVMStatusGpu {
-  pciAddress: string;
+  pciAddress?: string;
   model?: string;
 }
 
 export interface ConfidentialVMStatusNvswitch {
   pciAddress: string;
+}
+
+/** Where status.gpus comes from. */
+export interface ConfidentialVMStatusGpuAllocation {
+  /**
+   * Requested: no VM instance runs; Pending: it runs, its host has not reported its launcher pod's
+   * devices yet; Observed: status.gpus are the GPUs its host reports allocated; Unknown: the host
+   * does not report PodResources; Refused: the host's report cannot be right (message says why).
+   */
+  state: "Requested" | "Pending" | "Observed" | "Unknown" | "Refused";
+  message?: string;
 }
 
 export interface ConfidentialVMStatusChallenge {
@@ -545,6 +596,11 @@ export interface ConfidentialVMStatusAttestation {
   policyUid?: string;
   tee?: ConfidentialVMStatusAttestationTee;
   gpus?: ConfidentialVMStatusAttestationGpu[];
+  /**
+   * The GPUs allocated to the VM when it was appraised (status.gpuAllocation then): the GPU count
+   * the evidence must match, and, when Observed, their PCI addresses, also in the signed result.
+   */
+  gpuAllocation?: ConfidentialVMStatusAttestationGpuAllocation;
   violations?: ConfidentialVMStatusAttestationViolation[];
   /**
    * Warnings tolerated by the policy or the operator (e.g. CollateralStale, MeasurementsUnpinned
@@ -569,6 +625,9 @@ export interface ConfidentialVMStatusAttestationGpu {
   index?: number;
   /** From the verified device certificate (switch is an NVSwitch). */
   deviceType?: "gpu" | "switch";
+  /**
+   * No longer written (the evidence does not say which host GPU an entry is); see gpuAllocation.
+   */
   pciAddress?: string;
   model?: string;
   driverVersion?: string;
@@ -580,6 +639,16 @@ export interface ConfidentialVMStatusAttestationGpu {
    * two live CVMs.
    */
   identity?: string;
+}
+
+/**
+ * The GPUs allocated to the VM when it was appraised (status.gpuAllocation then): the GPU count the
+ * evidence must match, and, when Observed, their PCI addresses, also in the signed result.
+ */
+export interface ConfidentialVMStatusAttestationGpuAllocation {
+  state: "Requested" | "Pending" | "Observed" | "Unknown" | "Refused";
+  pciAddresses?: string[];
+  message?: string;
 }
 
 export interface ConfidentialVMStatusAttestationViolation {
