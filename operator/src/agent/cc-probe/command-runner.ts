@@ -26,7 +26,11 @@ export const execCommand: CommandRunner = (argv, timeoutMs) => {
           return;
         }
         const code = typeof error.code === "number" ? error.code : null;
-        const reason = error.killed ? `timed out after ${timeoutMs} ms` : String(error.code ?? error.message);
+        const reason = error.killed
+          ? `timed out after ${timeoutMs} ms`
+          : typeof error.code === "number"
+            ? `exit code ${error.code}`
+            : (error.code ?? error.message);
         resolve({ exitCode: code, stdout, stderr, error: reason });
       },
     );

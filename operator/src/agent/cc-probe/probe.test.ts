@@ -44,6 +44,14 @@ describe("trustgate cc-probe", () => {
     const bdf = argv[argv.indexOf("--devices") + 1] ?? "";
     calls.push(argv.join(" "));
     onRun(bdf);
+    if (bdf === "0000:3a:00.0")
+      // What v2025.11.21o prints for a BDF it cannot find (seen running it).
+      return Promise.resolve({
+        exitCode: 1,
+        stdout: "NVIDIA GPU Tools version v2025.11.21o\n",
+        stderr: `2026-03-02,08:00:01.175 WARNING  No device found at BDF ${bdf}\n2026-03-02,08:00:01.175 ERROR    No devices found matching: ${bdf}\n`,
+        error: "exit code 1",
+      });
     const modes = answers.get(bdf);
     if (modes === undefined)
       return Promise.resolve({ exitCode: null, stdout: "", stderr: "", error: "ENOENT" });
@@ -158,7 +166,21 @@ describe("trustgate cc-probe", () => {
     const { state } = await probe();
     expect(state.devices["0000:18:00.0"]).to.deep.equal({
       kind: "gpu",
-      skipped: "no CC mode line in the tool's output (tool ENOENT)",
+      skipped: "no CC mode line in the tool's output (tool: ENOENT)",
+      at: "2026-03-02T08:00:00Z",
+    });
+  });
+
+  it("records the tool's own error when it exits non-zero", async () => {
+    // 3a:00.0 unbound and idle, but the tool cannot find it.
+    rmSync(join(root, "sys/devices/pci0000:39/0000:39:01.0/0000:3a:00.0/driver"));
+    setEnable("0000:3a:00.0", 0);
+    answers.set("0000:3a:00.0", { cc: "on" });
+    const { state } = await probe();
+    expect(state.devices["0000:3a:00.0"]).to.deep.equal({
+      kind: "gpu",
+      skipped:
+        "no CC mode line in the tool's output (tool: exit code 1, No devices found matching: 0000:3a:00.0)",
       at: "2026-03-02T08:00:00Z",
     });
   });

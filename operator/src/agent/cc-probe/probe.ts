@@ -33,6 +33,15 @@ export interface CcProbeResult {
   summary: string[];
 }
 
+/** The tool's last ERROR log message ("No devices found matching: ..."), if any. */
+function lastError(stderr: string): string | undefined {
+  const lines = stderr.split("\n").filter((line) => /\bERROR\s/.test(line));
+  return lines
+    .at(-1)
+    ?.replace(/^.*?\bERROR\s+/, "")
+    .slice(0, 120);
+}
+
 const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, "Z");
 
 /**
@@ -124,7 +133,9 @@ export async function runCcProbe(options: CcProbeOptions): Promise<CcProbeResult
     }
     const verdict = verdictFor(kind, parseToolOutput(`${result.stdout}\n${result.stderr}`).get(bdf));
     if (!verdict.ok) {
-      const failed = result.error === undefined ? "" : ` (tool ${result.error})`;
+      const said = lastError(result.stderr);
+      const failed =
+        result.error === undefined ? "" : ` (tool: ${result.error}${said === undefined ? "" : `, ${said}`})`;
       const reason = `${verdict.reason}${failed}`;
       summary.push(`${what}: skipped, ${reason}`);
       state.devices[bdf] = { kind, skipped: reason.slice(0, 256), at: probedAt };
