@@ -4,7 +4,7 @@ import type { JSONSchemaProps } from "../../json-schema.ts";
 
 /**
  * Shared by AttestationPolicy spec.host.allowedTdxModuleVersions, AttestationPolicy
- * spec.host.allowedSnpFirmwareVersions, AttestationPolicy spec.host.allowedVbiosVersions.
+ * spec.host.allowedVbiosVersions.
  */
 const attestationPolicySpecHostAllowedTdxModuleVersionsSchema: JSONSchemaProps = {
   type: "array",
@@ -116,7 +116,14 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
               ],
             },
             allowedTdxModuleVersions: attestationPolicySpecHostAllowedTdxModuleVersionsSchema,
-            allowedSnpFirmwareVersions: attestationPolicySpecHostAllowedTdxModuleVersionsSchema,
+            allowedSnpFirmwareVersions: {
+              type: "array",
+              maxItems: 64,
+              description:
+                "Hosts report no SEV-SNP firmware version (no kernel exposes it without a privileged ioctl), so setting this refuses every SNP host. Use spec.snp.minTcb: the appraisal checks it against the AMD-signed REPORTED_TCB of the guest's report.",
+              "x-kubernetes-list-type": "set",
+              items: { type: "string", maxLength: 64 },
+            },
             requireIommu: { type: "boolean", default: true },
             requireGpuCcMode: {
               type: "string",

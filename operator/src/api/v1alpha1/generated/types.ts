@@ -71,6 +71,11 @@ export interface AttestationPolicySpecHost {
   /** Lowest accepted microcode revision (hex, e.g. 0x2b000603). */
   minMicrocode?: string;
   allowedTdxModuleVersions?: string[];
+  /**
+   * Hosts report no SEV-SNP firmware version (no kernel exposes it without a privileged ioctl), so
+   * setting this refuses every SNP host. Use spec.snp.minTcb: the appraisal checks it against the
+   * AMD-signed REPORTED_TCB of the guest's report.
+   */
   allowedSnpFirmwareVersions?: string[];
   requireIommu?: boolean;
   /**
