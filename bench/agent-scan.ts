@@ -7,26 +7,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { scanHost } from "../operator/src/agent/scan.ts";
 import { loadOrCreateAgentKey, signHostReport } from "../operator/src/agent/signing.ts";
-import {
-  ccModeProviders,
-  type CcModeInputs,
-} from "../operator/src/agent/sources/cc-mode/default-providers.ts";
-import { hostFixture } from "../operator/test/support/host-fixtures.ts";
+import { defaultProviders, hostFixture } from "../operator/test/support/host-fixtures.ts";
 
 const SCANS = Number(process.argv[2] ?? 200);
 const WARMUP = 20;
-const config: CcModeInputs = {
-  ccModeStateFile: "/etc/trustgate/cc-mode.json",
-  nvidiaToolsOutputDir: "/etc/trustgate/nvidia-tools",
-  toolTimeoutMs: 1000,
-};
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
 const host = hostFixture("tdx-8xh100");
-const providers = ccModeProviders(config);
+const providers = defaultProviders(new Date());
 const scanOnce = () => scanHost({ host, ccModeProviders: providers, now: new Date() });
 
 for (let i = 0; i < WARMUP; i += 1) await scanOnce();

@@ -70,6 +70,7 @@ export function benchHostStatus(name: string, tee: "snp" | "tdx"): ConfidentialH
       driver: "vfio-pci",
       iommuGroup: String(40 + g),
       ccMode: "on" as const,
+      iommuGroupViable: true,
     })),
     gpuSummary: { total: GPUS_PER_HOST, ccReady: GPUS_PER_HOST },
   };

@@ -16,8 +16,8 @@ import {
   type PodResourcesSource,
 } from "./pod-resources/observe.ts";
 import { loadOrCreateAgentKey, signHostReport, type AgentKey } from "./signing.ts";
-import type { CommandRunner } from "./sources/cc-mode/command-runner.ts";
-import { ccModeProviders, type CcModeInputs } from "./sources/cc-mode/default-providers.ts";
+import { ccModeProviders, wantsNodeLabels, type CcModeInputs } from "./sources/cc-mode/default-providers.ts";
+import type { NodeLabelsSnapshot } from "./sources/cc-mode/node-labels-provider.ts";
 
 export interface AgentConfig extends CcModeInputs {
   /** Where the host's / is mounted (`/host` in the DaemonSet, a fixture tree in tests). */
@@ -34,9 +34,22 @@ export interface AgentConfig extends CcModeInputs {
 export interface AgentDeps {
   log: Logger;
   now?: () => Date;
-  runner?: CommandRunner;
   /** Replaces the kubelet's PodResources API under the host root (tests). */
   podResources?: PodResourcesSource;
+  /** Reads the agent's own Node's labels (NVIDIA k8s-cc-manager's CC mode); unset without a cluster. */
+  nodeLabels?: () => Promise<NodeLabelsSnapshot>;
+}
+
+/** The Node's labels through the agent's API client; an API error becomes the snapshot's reason. */
+export async function readNodeLabels(api: KubeJsonApi, nodeName: string): Promise<NodeLabelsSnapshot> {
+  try {
+    const node = (await api.get(`/api/v1/nodes/${encodeURIComponent(nodeName)}`)) as {
+      metadata?: { labels?: Record<string, string> };
+    };
+    return { labels: node.metadata?.labels ?? {} };
+  } catch (error) {
+    return { error: `GET Node ${nodeName}: ${(error as Error).message}` };
+  }
 }
 
 export interface SignedScan {
@@ -46,10 +59,13 @@ export interface SignedScan {
 
 /** One scan of the host root, signed with the agent's key. */
 export async function scanAndSign(config: AgentConfig, key: AgentKey, deps: AgentDeps): Promise<SignedScan> {
+  const now = (deps.now ?? (() => new Date()))();
+  const labels =
+    wantsNodeLabels(config) && deps.nodeLabels !== undefined ? await deps.nodeLabels() : undefined;
   const { status, problems } = await scanHost({
     host: new HostRoot(config.hostRoot),
-    ccModeProviders: ccModeProviders(config, deps.runner),
-    now: (deps.now ?? (() => new Date()))(),
+    ccModeProviders: ccModeProviders(config, now, labels),
+    now,
   });
   const source = deps.podResources ?? podResourcesUnderHostRoot(config.hostRoot, config.podResourcesSocket);
   if (source === undefined) return { status: await signHostReport(config.nodeName, status, key), problems };
@@ -98,7 +114,7 @@ export class AgentLoop implements AgentHandle {
 
   constructor(config: AgentConfig, deps: AgentDeps, key: AgentKey, api: KubeJsonApi) {
     this.#config = config;
-    this.#deps = deps;
+    this.#deps = { nodeLabels: () => readNodeLabels(api, config.nodeName), ...deps };
     this.#key = key;
     this.#publisher = new HostStatusPublisher(api, config.nodeName);
   }
@@ -127,6 +143,8 @@ export class AgentLoop implements AgentHandle {
       teeEnabled: status.tee?.enabled,
       gpus: status.gpuSummary?.total,
       ccReady: status.gpuSummary?.ccReady,
+      gpuMode: status.gpuSummary?.mode,
+      ccModeSource: status.gpuSummary?.ccModeSource,
       problems: problems.length,
     };
     if (!decision.write) {

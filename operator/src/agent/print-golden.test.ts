@@ -102,7 +102,13 @@ describe("trustgate agent --once --print", () => {
       "warn",
     ]);
     const status = JSON.parse(stdout) as ConfidentialHostStatus;
-    expect(status.gpuSummary).to.deep.equal({ total: 8, ccReady: 8 });
+    expect(status.gpuSummary).to.deep.equal({
+      total: 8,
+      ccReady: 8,
+      nvswitches: 4,
+      mode: "on",
+      ccModeSource: "file",
+    });
     expect(await verifyHostReport(NODE, status)).to.deep.include({ ok: true });
   });
 });

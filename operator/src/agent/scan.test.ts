@@ -1,23 +1,22 @@
 import { expect } from "chai";
-import { hostFixture, HOST_FIXTURES } from "../../test/support/host-fixtures.ts";
+import {
+  defaultProviders,
+  hostFixture,
+  HOST_FIXTURES,
+  PROBE_FIXTURES,
+} from "../../test/support/host-fixtures.ts";
 import { validateConfidentialHost } from "../api/v1alpha1/validation.ts";
-import { ccModeProviders, type CcModeInputs } from "./sources/cc-mode/default-providers.ts";
 import { decideTee, rfc3339Seconds, scanHost } from "./scan.ts";
 import type { TeeFacts } from "./sources/tee-state.ts";
 
-const config: CcModeInputs = {
-  ccModeStateFile: "/etc/trustgate/cc-mode.json",
-  nvidiaToolsOutputDir: "/etc/trustgate/nvidia-tools",
-  toolTimeoutMs: 1000,
-};
 const now = new Date("2026-11-25T10:00:00.750Z");
 
 describe("scanHost", () => {
-  for (const name of HOST_FIXTURES) {
+  for (const name of [...HOST_FIXTURES, ...PROBE_FIXTURES]) {
     it(`produces a schema-valid status for ${name}`, async () => {
       const { status } = await scanHost({
         host: hostFixture(name),
-        ccModeProviders: ccModeProviders(config),
+        ccModeProviders: defaultProviders(now),
         now,
       });
       const result = validateConfidentialHost({
@@ -36,30 +35,42 @@ describe("scanHost", () => {
   it("summarises the 8-GPU TDX host as ready and the host with one GPU off as one short", async () => {
     const on = await scanHost({
       host: hostFixture("tdx-8xh100"),
-      ccModeProviders: ccModeProviders(config),
+      ccModeProviders: defaultProviders(now),
       now,
     });
     expect(on.problems).to.deep.equal([]);
     expect(on.status.observedAt).to.equal("2026-11-25T10:00:00Z");
     expect(on.status.tee).to.deep.include({ type: "tdx", enabled: true, moduleVersion: "1.5.06" });
-    expect(on.status.gpuSummary).to.deep.equal({ total: 8, ccReady: 8 });
+    expect(on.status.gpuSummary).to.deep.equal({
+      total: 8,
+      ccReady: 8,
+      nvswitches: 4,
+      mode: "on",
+      ccModeSource: "file",
+    });
     const off = await scanHost({
       host: hostFixture("tdx-8xh100-gpu-cc-off"),
-      ccModeProviders: ccModeProviders(config),
+      ccModeProviders: defaultProviders(now),
       now,
     });
-    expect(off.status.gpuSummary).to.deep.equal({ total: 8, ccReady: 7 });
+    expect(off.status.gpuSummary).to.deep.include({ total: 8, ccReady: 7, mode: "mixed" });
   });
 
   it("puts every problem in tee.details under its source and never reports garbage as ready", async () => {
     const { status, problems } = await scanHost({
       host: hostFixture("garbage"),
-      ccModeProviders: ccModeProviders(config),
+      ccModeProviders: defaultProviders(now),
       now,
     });
     expect(status.tee).to.deep.include({ type: "unknown", enabled: false });
     expect(status.iommu?.enabled).to.equal(undefined);
-    expect(status.gpuSummary).to.deep.equal({ total: 3, ccReady: 0 });
+    expect(status.gpuSummary).to.deep.equal({
+      total: 3,
+      ccReady: 0,
+      nvswitches: 0,
+      mode: "unknown",
+      ccModeSource: "none",
+    });
     const details = status.tee?.details ?? {};
     expect(Object.keys(details).filter((k) => k.startsWith("problems."))).to.have.members([
       "problems.gpus",
@@ -89,11 +100,11 @@ describe("decideTee", () => {
       { type: "tdx", enabled: true, moduleVersion: "1.5.06" },
     ],
     [
-      "SNP enabled on AMD",
+      "SNP enabled on AMD (no firmware version: the host does not expose it)",
       facts("absent"),
-      facts("enabled", "1.55.21"),
+      facts("enabled"),
       "amd",
-      { type: "snp", enabled: true, firmwareVersion: "1.55.21" },
+      { type: "snp", enabled: true },
     ],
     ["TDX off in the BIOS", facts("disabled"), facts("absent"), "intel", { type: "tdx", enabled: false }],
     ["SNP off", facts("absent"), facts("disabled"), "amd", { type: "snp", enabled: false }],

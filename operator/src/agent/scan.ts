@@ -1,5 +1,6 @@
 import type { ConfidentialHostStatus, ConfidentialHostStatusTee } from "../api/v1alpha1/generated/types.ts";
 import { VERSION } from "../version.ts";
+import { decideHostGpuMode } from "../host/gpu-mode.ts";
 import type { HostRoot } from "./host-root.ts";
 import type { CcModeProvider } from "./sources/cc-mode/provider.ts";
 import { gpusSource } from "./sources/gpus.ts";
@@ -83,7 +84,11 @@ export function decideTee(
       problems.push(`SEV-SNP reports enabled on a CPU of vendor ${cpuVendor}`);
       return { type: "unknown", enabled: false };
     }
-    return { type: "snp", enabled: true, firmwareVersion: snp?.version ?? UNKNOWN };
+    return {
+      type: "snp",
+      enabled: true,
+      ...(snp?.version === undefined ? {} : { firmwareVersion: snp.version }),
+    };
   }
   if (tdxState === "unknown" || snpState === "unknown") return { type: "unknown", enabled: false };
   if (tdxState === "disabled")
@@ -114,7 +119,9 @@ export function assembleStatus(results: SourceResults, observedAt: string, agent
     ),
     details: {},
   };
-  const gpus = outputOf(results, gpusSource)?.facts.gpus ?? [];
+  const gpuFacts = outputOf(results, gpusSource)?.facts;
+  const gpus = gpuFacts?.gpus ?? [];
+  const nvswitches = gpuFacts?.nvswitches ?? [];
   const iommu = outputOf(results, iommuSource)?.facts.iommu ?? {};
 
   const details: Record<string, string> = {};
@@ -145,7 +152,14 @@ export function assembleStatus(results: SourceResults, observedAt: string, agent
     tee,
     iommu,
     gpus,
-    gpuSummary: { total: gpus.length, ccReady: gpus.filter((gpu) => gpu.ccMode === "on").length },
+    ...(nvswitches.length > 0 ? { nvswitches } : {}),
+    gpuSummary: {
+      total: gpus.length,
+      ccReady: gpus.filter((gpu) => gpu.ccMode === "on").length,
+      nvswitches: nvswitches.length,
+      mode: decideHostGpuMode(gpus, nvswitches).mode,
+      ccModeSource: gpuFacts?.ccModeSource ?? "none",
+    },
   };
   return { status, problems };
 }

@@ -14,30 +14,46 @@ describe("trustgate agent flags", () => {
       keyFile: "/var/lib/trustgate/agent-key.jwk",
       intervalMs: 60_000,
       maxReportAgeMs: 600_000,
+      ccModeSource: "auto",
       ccModeStateFile: "/etc/trustgate/cc-mode.json",
-      nvidiaToolsOutputDir: "/etc/trustgate/nvidia-tools",
-      toolTimeoutMs: 30_000,
+      ccProbeStateFile: "/run/trustgate/cc-probe.json",
+      ccProbeMaxAgeMs: 86_400_000,
     });
   });
 
-  it("takes flags over the environment and splits tool commands into words", () => {
+  it("takes flags over the environment, and a CC mode source and probe age", () => {
     const config = agentConfigFromArgs(
       args({
         "node-name": "n2",
         interval: "5s",
         "max-report-age": "2m",
-        "nvidia-gpu-tools": "python3 /opt/gpu-admin-tools/nvidia_gpu_tools.py --mmio-access-type=sysfs",
-        "nvidia-smi": "nvidia-smi",
+        "cc-mode-source": "labels",
+        "cc-probe-max-age": "6h",
       }),
       { NODE_NAME: "ignored" },
     );
-    expect(config).to.deep.include({ nodeName: "n2", intervalMs: 5000, maxReportAgeMs: 120_000 });
-    expect(config.nvidiaGpuToolsCommand).to.deep.equal([
-      "python3",
-      "/opt/gpu-admin-tools/nvidia_gpu_tools.py",
-      "--mmio-access-type=sysfs",
-    ]);
-    expect(config.nvidiaSmiCommand).to.deep.equal(["nvidia-smi"]);
+    expect(config).to.deep.include({
+      nodeName: "n2",
+      intervalMs: 5000,
+      maxReportAgeMs: 120_000,
+      ccModeSource: "labels",
+      ccProbeMaxAgeMs: 6 * 3_600_000,
+    });
+  });
+
+  it("refuses an unknown CC mode source and the removed tool-runner flags", async () => {
+    expect(() =>
+      agentConfigFromArgs(args({ "node-name": "n", "cc-mode-source": "nvidia-smi" }), {}),
+    ).to.throw(/--cc-mode-source must be one of auto, labels, probe-file, file, got "nvidia-smi"/);
+    const { runCli } = await import("../cli/main.ts");
+    const { commands } = await import("./commands.ts");
+    let stderr = "";
+    const code = await runCli(commands, ["agent", "--nvidia-smi", "nvidia-smi"], {
+      stdout: () => undefined,
+      stderr: (text) => (stderr += text),
+    });
+    expect(code).to.equal(2);
+    expect(stderr).to.match(/Unknown option '--nvidia-smi'/);
   });
 
   it("refuses a missing node name, a bad node name and a bad duration", () => {

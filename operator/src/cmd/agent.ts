@@ -3,7 +3,8 @@ import { AgentLoop, loadAgentKey, scanAndSign, type AgentConfig } from "../agent
 import { loadKubeConnection } from "../kube/load-connection.ts";
 import { KubeRestClient } from "../kube/rest-client.ts";
 import { DEFAULT_KEY_FILE } from "../agent/signing.ts";
-import { NVIDIA_TOOLS_OUTPUT_DIR } from "../agent/sources/cc-mode/nvidia-tools-provider.ts";
+import { DEFAULT_PROBE_STATE_FILE } from "../agent/cc-probe/probe-state.ts";
+import { CC_MODE_SOURCE_SETTINGS, type CcModeSourceSetting } from "../agent/sources/cc-mode/provider.ts";
 import { CC_MODE_STATE_FILE } from "../agent/sources/cc-mode/state-file-provider.ts";
 import { DEFAULT_POD_RESOURCES_SOCKET } from "../agent/pod-resources/observe.ts";
 import { type Command, EXIT_FAILURE, EXIT_OK, type ParsedArgs, UsageError } from "../cli/command.ts";
@@ -24,11 +25,13 @@ writes it to the status of the ConfidentialHost named like the node.
   --once                        scan and publish once, then exit
   --print                       print the signed status JSON and exit; no cluster needed
   --kubeconfig <path>           default: $KUBECONFIG, ~/.kube/config, then in-cluster
-  --cc-mode-file <host path>    CC mode state file (default ${CC_MODE_STATE_FILE})
-  --nvidia-tools-dir <host path>  saved NVIDIA tool output (default ${NVIDIA_TOOLS_OUTPUT_DIR})
-  --nvidia-gpu-tools <command>  run this nvidia_gpu_tools.py command per GPU (not run by default)
-  --nvidia-smi <command>        run this nvidia-smi for GPUs on the NVIDIA driver (not run by default)
-  --tool-timeout <duration>     timeout for each tool run (default 30s)
+  --cc-mode-source <source>     where GPU CC modes come from: auto (default: the first of labels,
+                                probe-file, file that answers; sources that disagree make a GPU
+                                unknown), labels (NVIDIA k8s-cc-manager's labels on this Node),
+                                probe-file (trustgate cc-probe's state file) or file (manual override)
+  --cc-probe-file <host path>   trustgate cc-probe's state file (default ${DEFAULT_PROBE_STATE_FILE})
+  --cc-probe-max-age <duration> refuse probe results older than this (default 24h)
+  --cc-mode-file <host path>    manual CC mode file (default ${CC_MODE_STATE_FILE})
   --pod-resources-socket <host path>  the kubelet's PodResources API, for which GPUs each pod was given
                                 (default ${DEFAULT_POD_RESOURCES_SOCKET}; "" to not ask)
   --log-level <level>           pino level (default $LOG_LEVEL or info)`;
@@ -49,12 +52,13 @@ function duration(args: ParsedArgs, name: string, fallback: string): number {
   }
 }
 
-function command(value: string | undefined): string[] | undefined {
-  const words = value
-    ?.trim()
-    .split(/\s+/)
-    .filter((word) => word !== "");
-  return words === undefined || words.length === 0 ? undefined : words;
+function ccModeSource(value: string | undefined): CcModeSourceSetting {
+  if (value === undefined) return "auto";
+  if (!CC_MODE_SOURCE_SETTINGS.includes(value as CcModeSourceSetting))
+    throw new UsageError(
+      `trustgate agent: --cc-mode-source must be one of ${CC_MODE_SOURCE_SETTINGS.join(", ")}, got ${JSON.stringify(value)}`,
+    );
+  return value as CcModeSourceSetting;
 }
 
 /** The agent's configuration from its flags and environment (NODE_NAME). */
@@ -71,16 +75,13 @@ export function agentConfigFromArgs(args: ParsedArgs, env: NodeJS.ProcessEnv): A
     keyFile: text(args, "key-file") ?? DEFAULT_KEY_FILE,
     intervalMs,
     maxReportAgeMs: duration(args, "max-report-age", `${intervalMs * 10}ms`),
+    ccModeSource: ccModeSource(text(args, "cc-mode-source")),
     ccModeStateFile: text(args, "cc-mode-file") ?? CC_MODE_STATE_FILE,
-    nvidiaToolsOutputDir: text(args, "nvidia-tools-dir") ?? NVIDIA_TOOLS_OUTPUT_DIR,
-    toolTimeoutMs: duration(args, "tool-timeout", "30s"),
+    ccProbeStateFile: text(args, "cc-probe-file") ?? DEFAULT_PROBE_STATE_FILE,
+    ccProbeMaxAgeMs: duration(args, "cc-probe-max-age", "24h"),
   };
   const podResourcesSocket = text(args, "pod-resources-socket");
   if (podResourcesSocket !== undefined) config.podResourcesSocket = podResourcesSocket;
-  const gpuTools = command(text(args, "nvidia-gpu-tools"));
-  if (gpuTools !== undefined) config.nvidiaGpuToolsCommand = gpuTools;
-  const smi = command(text(args, "nvidia-smi"));
-  if (smi !== undefined) config.nvidiaSmiCommand = smi;
   return config;
 }
 
@@ -112,11 +113,10 @@ export const agentCommand: Command = {
     once: { type: "boolean" },
     print: { type: "boolean" },
     kubeconfig: { type: "string" },
+    "cc-mode-source": { type: "string" },
     "cc-mode-file": { type: "string" },
-    "nvidia-tools-dir": { type: "string" },
-    "nvidia-gpu-tools": { type: "string" },
-    "nvidia-smi": { type: "string" },
-    "tool-timeout": { type: "string" },
+    "cc-probe-file": { type: "string" },
+    "cc-probe-max-age": { type: "string" },
     "pod-resources-socket": { type: "string" },
     "log-level": { type: "string" },
   },

@@ -12,6 +12,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import("./agent.ts")).agentCommand,
   },
   {
+    name: "cc-probe",
+    summary: "Record GPU CC and PPCIe modes with NVIDIA's gpu-admin-tools (privileged init container)",
+    load: async () => (await import("./cc-probe.ts")).ccProbeCommand,
+  },
+  {
     name: "controller",
     summary: "Run the trustgate controllers",
     load: async () => (await import("./controller.ts")).controllerCommand,

@@ -9,6 +9,7 @@ export const SIGNED_STATUS_FIELDS = [
   "tee",
   "iommu",
   "gpus",
+  "nvswitches",
   "gpuSummary",
   "podResources",
 ] as const satisfies readonly (keyof ConfidentialHostStatus)[];

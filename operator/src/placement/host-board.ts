@@ -3,11 +3,8 @@
  * (PPCIe) mode and which NVSwitches it has. Like everything in a host's report these are host-asserted facts, a
  * scheduling signal only; the guest's SPDM evidence of each GPU and NVSwitch is the authority.
  *
- * ASSUMED host field (added by the host-validation work of issue 13, not in the ConfidentialHost CRD on this branch):
- * `status.nvswitches[]` with `pciAddress`, `vendorId`, `deviceId`, `driver`, `iommuGroup` and `ppcieMode`
- * (`on`/`off`/`unknown`), as that work drafts it. The GPU mode needs no new field: it is derived from
- * `status.gpus[].ccMode`, which already allows `ppcie` (a host-level `status.gpuSummary.mode` is for display). When
- * the real field lands, only `hostNvSwitches` changes (to read the generated type).
+ * The switches are the agent's signed `status.nvswitches[]`; the GPU mode is derived from `status.gpus[].ccMode` (a
+ * host-level `status.gpuSummary.mode` is for display).
  */
 import type { ConfidentialHost } from "../api/v1alpha1/generated/types.ts";
 
@@ -25,13 +22,7 @@ export type HostBoardMode = "cc" | "ppcie" | "mixed";
 
 /** The NVSwitches the host reports (none when it reports no list). */
 export function hostNvSwitches(host: ConfidentialHost): HostNvSwitch[] {
-  const status = host.status as { nvswitches?: unknown } | undefined;
-  const listed = status?.nvswitches;
-  if (!Array.isArray(listed)) return [];
-  return listed.filter(
-    (s): s is HostNvSwitch =>
-      typeof s === "object" && s !== null && typeof (s as { pciAddress?: unknown }).pciAddress === "string",
-  );
+  return host.status?.nvswitches ?? [];
 }
 
 export function hostBoardMode(host: ConfidentialHost): HostBoardMode {

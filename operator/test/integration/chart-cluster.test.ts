@@ -183,5 +183,11 @@ describe("Helm chart charts/trustgate on the local API server (real kubeconform,
       /violates PodSecurity "baseline:latest": hostPath volumes \(volumes "host-sys", "host-proc", "host-config", "host-pod-resources", "key-dir"\)$/,
     );
     expect(await dryRunPod("privileged", agent)).to.equal(undefined);
+    // The opt-in cc-probe init container adds CAP_SYS_ADMIN and no AppArmor confinement: privileged only.
+    const probed = find(objectsOf("ccProbe"), "DaemonSet", AGENT);
+    const baseline = await dryRunPod("baseline", probed);
+    expect(baseline).to.match(/non-default capabilities \(container "cc-probe" must not include "SYS_ADMIN"/);
+    expect(baseline).to.match(/forbidden AppArmor profile/);
+    expect(await dryRunPod("privileged", probed)).to.equal(undefined);
   });
 });

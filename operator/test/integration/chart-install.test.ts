@@ -172,16 +172,18 @@ describe("Helm chart charts/trustgate: helm install, then the components under t
     expect(await filterChecks(can, denied, true), "allowed but not needed").to.deep.equal([]);
   });
 
-  it("lets the agent's ServiceAccount write ConfidentialHosts only, and never Nodes", async function () {
+  it("lets the agent's ServiceAccount write ConfidentialHosts only, read a Node by name, and never write Nodes", async function () {
     const can = canI(asUser(admin, await serviceAccountToken(admin, NAMESPACE, AGENT)));
     const allowed: Check[] = [
       ["create", "trustgate.io", "confidentialhosts", ""],
       ["get", "trustgate.io", "confidentialhosts", ""],
       ["patch", "trustgate.io", "confidentialhosts/status", ""],
+      ["get", "", "nodes", ""],
     ];
     const denied: Check[] = [
       ["patch", "", "nodes", ""],
-      ["get", "", "nodes", ""],
+      ["list", "", "nodes", ""],
+      ["watch", "", "nodes", ""],
       ["list", "trustgate.io", "confidentialhosts", ""],
       ["patch", "trustgate.io", "confidentialhosts", ""],
       ["delete", "trustgate.io", "confidentialhosts", ""],

@@ -292,7 +292,9 @@ describe("Helm chart charts/trustgate: rendering (real helm)", function () {
         "host-root": "/host",
         "key-file": "/var/lib/trustgate/agent-key.jwk",
         interval: "60s",
+        "cc-mode-source": "auto",
       });
+      expect(spec.initContainers, "no privileged probe unless asked for").to.equal(undefined);
       const hostPaths = Object.fromEntries(
         (spec.volumes ?? []).map((v) => [v.name, `${v.hostPath?.path ?? "?"} ${v.hostPath?.type ?? ""}`]),
       );
@@ -330,6 +332,52 @@ describe("Helm chart charts/trustgate: rendering (real helm)", function () {
         mountPath: "/host/dev",
         readOnly: true,
       });
+    });
+
+    it("adds the cc-probe init container only on request: CAP_SYS_ADMIN, the host's /sys read-write, the state directory; the agent reads it read-only", function () {
+      const daemonSet = find(objectsOf("ccProbe"), "DaemonSet", AGENT);
+      const spec = podSpec(daemonSet);
+      const [probe, ...more] = spec.initContainers ?? [];
+      expect(more).to.deep.equal([]);
+      expect(probe?.image).to.equal(`registry.example.com/trustgate-cc-probe@sha256:${"c0".repeat(32)}`);
+      expect(probe?.args).to.deep.equal([
+        "cc-probe",
+        "--host-root=/",
+        "--state-file=/run/trustgate/cc-probe.json",
+        "--tool=/opt/gpu-admin-tools/bin/python3 -m nvidia_gpu_tools",
+        "--tool-timeout=60s",
+      ]);
+      expect(probe?.securityContext).to.deep.equal({
+        runAsUser: 0,
+        privileged: false,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: true,
+        capabilities: { drop: ["ALL"], add: ["SYS_ADMIN"] },
+        seccompProfile: { type: "RuntimeDefault" },
+        appArmorProfile: { type: "Unconfined" },
+      });
+      expect(probe?.volumeMounts).to.deep.equal([
+        { name: "host-sys-rw", mountPath: "/sys" },
+        { name: "cc-probe-state", mountPath: "/run/trustgate" },
+      ]);
+      const agent = onlyContainer(daemonSet);
+      expect(agent.securityContext?.capabilities).to.deep.equal({ drop: ["ALL"] });
+      expect(agent.volumeMounts).to.deep.include({
+        name: "cc-probe-state",
+        mountPath: "/host/run/trustgate",
+        readOnly: true,
+      });
+      expect(Object.fromEntries(flags(agent.args ?? []))).to.deep.include({
+        "cc-mode-source": "probe-file",
+        "cc-probe-file": "/run/trustgate/cc-probe.json",
+        "cc-probe-max-age": "12h",
+      });
+      expect(
+        spec.volumes?.filter((v) => v.name === "host-sys-rw" || v.name === "cc-probe-state"),
+      ).to.deep.equal([
+        { name: "host-sys-rw", hostPath: { path: "/sys", type: "Directory" } },
+        { name: "cc-probe-state", hostPath: { path: "/run/trustgate", type: "DirectoryOrCreate" } },
+      ]);
     });
 
     it("limits the controller's network to the API server, DNS, the attestation services and metrics scrapes (the agent's to the first two)", function () {

@@ -281,12 +281,12 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
   it("turns Degraded with the host's reason when its host stops being Validated", async function () {
     await waitUntil("tdx-a's GPUs reported", () => gpusObserved("tdx-a"), 30_000);
     const gpu = (await cvm("tdx-a"))?.status?.gpus?.[0]?.pciAddress ?? "";
-    const toolsFile = `etc/trustgate/nvidia-tools/${gpu}.txt`;
-    const text = await readFile(join(dir, "cvm-tdx-1", toolsFile), "utf8");
-    await writeFile(
-      join(dir, "cvm-tdx-1", toolsFile),
-      text.replace(/CC mode is on/g, "CC mode is off").replace(/.*has CC mode on.*\n/, ""),
-    );
+    const ccModeFile = join(dir, "cvm-tdx-1", "etc/trustgate/cc-mode.json");
+    const modes = JSON.parse(await readFile(ccModeFile, "utf8")) as {
+      gpus: Record<string, { ccMode: string }>;
+    };
+    modes.gpus[gpu] = { ccMode: "off" };
+    await writeFile(ccModeFile, JSON.stringify(modes));
     await waitUntil("tdx-a Degraded", async () => (await phaseOf("tdx-a")) === "Degraded", 30_000);
     const status = (await cvm("tdx-a"))?.status;
     expect(status?.message).to.include(`GPU ${gpu} CC mode off`);

@@ -227,11 +227,20 @@ describe("trustgate CRDs on a real API server", function () {
       return { columns: parsed.columnDefinitions.map((c) => c.name), rows: parsed.rows.map((r) => r.cells) };
     }
 
-    it("shows hosts' validated state, TEE, GPUs, CC-ready GPUs and BIOS", async function () {
+    it("shows hosts' validated state, TEE, GPUs, CC-ready GPUs, BIOS and GPU mode", async function () {
       const { columns, rows } = await table(`/apis/${GROUP}/${VERSION}/confidentialhosts`);
-      expect(columns).to.include.members(["Name", "Validated", "TEE", "GPUs", "CC-Ready", "BIOS", "Age"]);
+      expect(columns).to.include.members([
+        "Name",
+        "Validated",
+        "TEE",
+        "GPUs",
+        "CC-Ready",
+        "BIOS",
+        "GPU-Mode",
+        "Age",
+      ]);
       const row = rows.find((cells) => cells[0] === "gpu-node-1");
-      expect(row?.slice(0, 6)).to.deep.equal(["gpu-node-1", null, "tdx", 2, 2, "2.1"]);
+      expect(row?.slice(0, 7)).to.deep.equal(["gpu-node-1", null, "tdx", 2, 2, "2.1", "on"]);
     });
 
     it("shows ConfidentialVMs' phase, TEE, GPUs, node and attested state", async function () {

@@ -85,7 +85,12 @@ describe("host validation: agents as processes, the controller labels Nodes (rea
     }
     const tdx = await host("hv-tdx-1");
     expect(tdx?.status?.tee).to.include({ type: "tdx", enabled: true });
-    expect(tdx?.status?.gpuSummary).to.deep.equal({ total: 8, ccReady: 8 });
+    expect(tdx?.status?.gpuSummary).to.deep.include({
+      total: 8,
+      ccReady: 8,
+      mode: "on",
+      ccModeSource: "file",
+    });
   });
 
   it("validates the TDX and SNP hosts and labels their Nodes; refuses the IOMMU-off host with its reason", async function () {
@@ -127,10 +132,10 @@ describe("host validation: agents as processes, the controller labels Nodes (rea
 
   it("flips Validated and the Node label within one interval when a GPU's CC mode turns off", async function () {
     const gpu = "0000:ab:00.0";
-    const toolsFile = `etc/trustgate/nvidia-tools/${gpu}.txt`;
-    const ccOff = await readFile(join(FIXTURES, "tdx-8xh100-gpu-cc-off", toolsFile), "utf8");
+    const ccModeFile = "etc/trustgate/cc-mode.json";
+    const ccOff = await readFile(join(FIXTURES, "tdx-8xh100-gpu-cc-off", ccModeFile), "utf8");
     const started = Date.now();
-    await writeFile(join(dir, "hv-tdx-1", toolsFile), ccOff);
+    await writeFile(join(dir, "hv-tdx-1", ccModeFile), ccOff);
     await waitUntil(
       "hv-tdx-1 label validated=false",
       async () => (await node("hv-tdx-1")).metadata?.labels?.["trustgate.io/validated"] === "false",

@@ -36,6 +36,7 @@ export const VALUE_SETS: Record<string, string[]> = {
   monitoring: ["ci/monitoring-values.yaml"],
   network: ["ci/network-values.yaml"],
   collateral: ["ci/collateral-values.yaml"],
+  ccProbe: ["ci/cc-probe-values.yaml"],
 };
 
 /** How a binary exited and what it printed. */

@@ -13,9 +13,9 @@ const context = (name: Parameters<typeof hostFixture>[0]) => ({
 });
 
 describe("snp source", () => {
-  it("reads an enabled SEV-SNP with ASID counts and the recorded firmware version", async () => {
+  it("reads an enabled SEV-SNP with ASID counts and no firmware version (the attestation report carries it)", async () => {
     expect(await snpSource.scan(context("snp-genoa-4xh100"))).to.deep.equal({
-      facts: { state: "enabled", version: "1.55.21" },
+      facts: { state: "enabled" },
       details: {
         kvmAmdSevSnp: "Y",
         kvmAmdSev: "Y",
@@ -49,19 +49,17 @@ describe("snp source", () => {
     });
     const scan = () => snpSource.scan({ host: new HostRoot(root), ccModeProviders: [] });
 
-    it("accepts the older 1/0 parameters and says where to record an unexposed firmware version", async () => {
-      tree.file("sys/fs/cgroup/misc.capacity", "sev 509\nsev_es 10\n");
+    it("accepts the older 1/0 parameters and ignores a hand-written firmware version file", async () => {
+      tree
+        .file("sys/fs/cgroup/misc.capacity", "sev 509\nsev_es 10\n")
+        .attr("etc/trustgate/snp-firmware-version", "9.99.99");
       const output = await scan();
-      expect(output.facts).to.deep.equal({ state: "enabled", version: "unknown" });
-      expect(output.problems).to.deep.equal([
-        "SEV-SNP firmware version unknown: the kernel does not expose it; write it to /etc/trustgate/snp-firmware-version",
-      ]);
+      expect(output.facts).to.deep.equal({ state: "enabled" });
+      expect(output.problems).to.deep.equal([]);
     });
 
     it("does not count SEV-SNP as enabled without SEV-ES ASIDs", async () => {
-      tree
-        .file("sys/fs/cgroup/misc.capacity", "sev 509\nsev_es 0\n")
-        .attr("etc/trustgate/snp-firmware-version", "1.55.21");
+      tree.file("sys/fs/cgroup/misc.capacity", "sev 509\nsev_es 0\n");
       const output = await scan();
       expect(output.facts.state).to.equal("disabled");
       expect(output.problems).to.deep.equal([
@@ -72,7 +70,6 @@ describe("snp source", () => {
     it("reads PSP firmware versions from the ccp device where the kernel shows them", async () => {
       tree
         .file("sys/fs/cgroup/misc.capacity", "sev 509\nsev_es 10\n")
-        .attr("etc/trustgate/snp-firmware-version", "1.55.21")
         .attr("sys/devices/pci0000:00/0000:00:08.1/0000:03:00.2/tee_version", "0.2b.00.8f")
         .link("sys/bus/pci/drivers/ccp/0000:03:00.2", "sys/devices/pci0000:00/0000:00:08.1/0000:03:00.2");
       expect((await scan()).details).to.include({ pspTeeVersion: "0.2b.00.8f" });

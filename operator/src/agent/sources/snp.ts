@@ -1,4 +1,4 @@
-import type { HostRoot, ParseResult } from "../host-root.ts";
+import type { HostRoot } from "../host-root.ts";
 import { readMiscCapacity } from "./misc-cgroup.ts";
 import { parseKernelBool, parseLine, valueOf } from "./read-helpers.ts";
 import type { Source, SourceOutput } from "./source.ts";
@@ -6,20 +6,15 @@ import { teeStateFrom, type TeeFacts } from "./tee-state.ts";
 
 const KVM_AMD = "/sys/module/kvm_amd";
 const CCP_DRIVER = "/sys/bus/pci/drivers/ccp";
-/**
- * The kernel logs the SEV firmware version ("SEV-SNP API:1.55 build:21") and answers it through the
- * /dev/sev SNP_PLATFORM_STATUS ioctl, but exposes it in no sysfs file. An admin or an init container
- * (e.g. running snphost) writes it here as "1.55.21".
+/*
+ * No SEV-SNP firmware version is read on the host: no kernel exposes it in sysfs (it answers the
+ * /dev/sev SNP_PLATFORM_STATUS ioctl, which needs a privileged helper), and the ccp driver's
+ * `tee_version` is the PSP TEE's version, not the SEV firmware's. A hand-written file would only be
+ * the host owner's word. The firmware's security version is what counts, and the guest's attestation
+ * report carries it signed by AMD (REPORTED_TCB, checked against the VCEK's TCB and the policy's
+ * spec.snp.minTcb).
  */
-export const SNP_FIRMWARE_FILE = "/etc/trustgate/snp-firmware-version";
-
 const BDF = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
-
-function parseFirmwareVersion(text: string): ParseResult<string> {
-  return /^\d{1,3}\.\d{1,3}(\.\d{1,5})?$/.test(text)
-    ? { ok: true, value: text }
-    : { ok: false, reason: `expected major.minor.build, got ${JSON.stringify(text.slice(0, 32))}` };
-}
 
 /** PSP firmware versions the ccp driver shows on some parts (Linux 6.4+, sysfs-driver-ccp ABI). */
 async function pspVersions(
@@ -64,11 +59,7 @@ export const snpSource: Source<TeeFacts> = {
       const value = valueOf(read, problems);
       details[key] = value === undefined ? "unknown" : value ? "Y" : "N";
     }
-    const [capacity, firmware] = await Promise.all([
-      readMiscCapacity(host),
-      host.readValue(SNP_FIRMWARE_FILE, parseFirmwareVersion),
-      pspVersions(host, problems, details),
-    ]);
+    const [capacity] = await Promise.all([readMiscCapacity(host), pspVersions(host, problems, details)]);
     const capacities = valueOf(capacity, state === "enabled" ? problems : [], state !== "enabled");
     const sevAsids = capacities?.get("sev");
     // SEV-SNP guests take their ASIDs from the SEV-ES range.
@@ -76,7 +67,6 @@ export const snpSource: Source<TeeFacts> = {
     details["sevAsids"] = sevAsids === undefined ? "unknown" : String(sevAsids);
     details["sevEsAsids"] = esAsids === undefined ? "unknown" : String(esAsids);
 
-    let version = valueOf(firmware, problems, true);
     if (state === "enabled") {
       if (esAsids === 0) {
         problems.push("SEV-SNP is enabled in KVM but the platform has 0 SEV-ES/SNP ASIDs");
@@ -87,13 +77,7 @@ export const snpSource: Source<TeeFacts> = {
         problems.push("SEV-SNP is enabled but kvm_amd sev_es is off");
         state = "disabled";
       }
-      if (version === undefined) {
-        problems.push(
-          `SEV-SNP firmware version unknown: the kernel does not expose it; write it to ${SNP_FIRMWARE_FILE}`,
-        );
-        version = "unknown";
-      }
     }
-    return { facts: version === undefined ? { state } : { state, version }, details, problems };
+    return { facts: { state }, details, problems };
   },
 };

@@ -86,6 +86,26 @@ describe("tdx source", () => {
       ]);
     });
 
+    it("reads the root-only seamldr_version where it is readable and only notes it where it is not", async () => {
+      new HostTree(root)
+        .attr("sys/fs/cgroup/misc.capacity", "tdx 31")
+        .attr("sys/devices/faux/tdx_host/version", "1.5.06")
+        .attr("sys/devices/faux/tdx_host/seamldr_version", "1.5.02");
+      expect((await scan()).details).to.include({ seamldrVersion: "1.5.02" });
+      rmSync(join(root, "sys/devices/faux/tdx_host/seamldr_version"));
+      const hidden = await scan();
+      expect(hidden.details, "hidden where the CPU cannot update the module at runtime").to.not.have.property(
+        "seamldrVersion",
+      );
+      expect(hidden.problems).to.deep.equal([]);
+      // Unreadable (EACCES for a non-root agent; a directory here, as tests run as root).
+      new HostTree(root).file("sys/devices/faux/tdx_host/seamldr_version/x", "");
+      const unreadable = await scan();
+      expect(unreadable.details).to.include({ seamldrVersion: "unreadable (EISDIR)" });
+      expect(unreadable.problems).to.deep.equal([]);
+      expect(unreadable.facts).to.deep.equal({ state: "enabled", version: "1.5.06" });
+    });
+
     it("flags a debug TDX module", async () => {
       new HostTree(root)
         .attr("sys/fs/cgroup/misc.capacity", "tdx 31")

@@ -1,4 +1,4 @@
-import type { HostRoot, ParseResult } from "../host-root.ts";
+import { describeFailure, type HostRoot, type ParseResult } from "../host-root.ts";
 import { readMiscCapacity } from "./misc-cgroup.ts";
 import { parseHex, parseKernelBool, parseLine, valueOf } from "./read-helpers.ts";
 import type { Source, SourceOutput } from "./source.ts";
@@ -7,7 +7,12 @@ import { teeStateFrom, type TeeFacts } from "./tee-state.ts";
 const KVM_INTEL = "/sys/module/kvm_intel";
 /** Newer kernels (tdx-host faux device): "major.minor.update", e.g. 1.5.06. */
 const FAUX_VERSION = "/sys/devices/faux/tdx_host/version";
-const FAUX_SEAMLDR_VERSION = "/sys/devices/faux/tdx_host/seamldr/version";
+/**
+ * The P-SEAMLDR version, same format, next to `version` in kernels with TDX module runtime update.
+ * Admin-only (0400: reading it is a slow, serialized SEAMLDR call) and hidden where the CPU cannot
+ * update the module at runtime, so a missing or unreadable file only leaves the detail out.
+ */
+const FAUX_SEAMLDR_VERSION = "/sys/devices/faux/tdx_host/seamldr_version";
 /** Intel's TDX host kernels before upstream: TDSYSINFO_STRUCT fields, hex with 0x. */
 const LEGACY_MODULE_DIR = "/sys/firmware/tdx/tdx_module";
 
@@ -81,8 +86,9 @@ export const tdxSource: Source<TeeFacts> = {
       host.readValue(FAUX_SEAMLDR_VERSION, parseDottedVersion),
       legacyModuleVersion(host, problems, details),
     ]);
-    const seamldrVersion = valueOf(seamldr, problems, true);
-    if (seamldrVersion !== undefined) details["seamldrVersion"] = seamldrVersion;
+    if (seamldr.kind === "value") details["seamldrVersion"] = seamldr.value;
+    else if (seamldr.kind === "unreadable") details["seamldrVersion"] = `unreadable (${seamldr.reason})`;
+    else if (seamldr.kind === "malformed") problems.push(describeFailure(seamldr));
     let version = valueOf(fauxVersion, problems, true) ?? legacy.version;
 
     const keys = valueOf(capacity, state === "enabled" ? problems : [], state !== "enabled")?.get("tdx");

@@ -14,6 +14,8 @@ export const REASON_IOMMU_NOT_READY = "IOMMUNotReady";
 export const REASON_GPUS_NOT_READY = "GPUsNotReady";
 export const REASON_TEE_ENABLED = "TEEEnabled";
 export const REASON_GPUS_CC_ON = "AllGPUsCCOn";
+/** Every GPU and NVSwitch of the board in protected PCIe mode: the host offers the whole board to one CVM. */
+export const REASON_GPUS_PPCIE = "AllGPUsProtectedPCIe";
 export const REASON_NO_GPUS = "NoGPUs";
 
 /** Annotations on a ConfidentialHost: the agent key the controller pinned, and an admin's acknowledgment. */

@@ -1,6 +1,7 @@
 /** Node labels owned by the host controller (the agent never patches Nodes). */
 export const LABEL_VALIDATED = "trustgate.io/validated";
 export const LABEL_TEE = "trustgate.io/tee";
+/** The host's GPU mode (host/gpu-mode.ts): on, ppcie, off, devtools, mixed, unknown or none. */
 export const LABEL_GPU_CC = "trustgate.io/gpu-cc";
 export const LABEL_GPU_COUNT = "trustgate.io/gpu-count";
 /** Annotation on a Node listing the label keys the host controller owns and may remove. */

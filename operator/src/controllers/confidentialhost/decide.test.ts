@@ -128,6 +128,69 @@ describe("decideHost", () => {
     });
   });
 
+  describe("a protected-PCIe (PPCIe) HGX board", () => {
+    const board = ["18", "2a", "3a", "5d", "9a", "ab", "ba", "db"].map((bus) =>
+      anH100(`0000:${bus}:00.0`, { ccMode: "ppcie" }),
+    );
+    const switches = (modes: ("on" | "off")[]) =>
+      modes.map((ppcieMode, i) => ({
+        pciAddress: `0000:0${5 + i}:00.0`,
+        vendorId: "0x10de",
+        deviceId: "0x22a3",
+        driver: "vfio-pci",
+        iommuGroup: String(10 + i),
+        iommuGroupViable: true,
+        ppcieMode,
+      }));
+
+    it("validates 8 GPUs and 4 NVSwitches all in PPCIe on vfio-pci, labelled gpu-cc=ppcie", () => {
+      const d = decideHost(
+        input({ host: aConfidentialHost({ gpus: board, nvswitches: switches(["on", "on", "on", "on"]) }) }),
+      );
+      expect(validated(d).status).to.equal("True");
+      expect(d.conditions.find((c) => c.type === "GPUsReady")).to.deep.include({
+        status: "True",
+        reason: "AllGPUsProtectedPCIe",
+        message: "8 GPUs and 4 NVSwitches in protected PCIe mode on vfio-pci",
+      });
+      expect(d.labels).to.include({ "trustgate.io/gpu-cc": "ppcie", "trustgate.io/gpu-count": "8" });
+    });
+
+    it("refuses the board when 3 of 4 NVSwitches are in PPCIe, naming the fourth", () => {
+      const d = decideHost(
+        input({ host: aConfidentialHost({ gpus: board, nvswitches: switches(["on", "on", "on", "off"]) }) }),
+      );
+      expect(validated(d)).to.deep.include({
+        status: "False",
+        reason: "GPUsNotReady",
+        message: "GPUs in protected PCIe mode but NVSwitches 0000:08:00.0 (off) not",
+      });
+      expect(d.labels["trustgate.io/gpu-cc"]).to.equal("mixed");
+    });
+
+    it("refuses GPUs half in CC mode, half in PPCIe, naming both groups", () => {
+      const gpus = board.map((g, i) => (i < 4 ? { ...g, ccMode: "on" as const } : g));
+      const d = decideHost(
+        input({ host: aConfidentialHost({ gpus, nvswitches: switches(["on", "on", "on", "on"]) }) }),
+      );
+      expect(validated(d).message).to.equal(
+        "mixed modes: GPUs 0000:18:00.0, 0000:2a:00.0, 0000:3a:00.0, 0000:5d:00.0 in CC mode on, GPUs 0000:9a:00.0, 0000:ab:00.0, 0000:ba:00.0, 0000:db:00.0 in protected PCIe mode",
+      );
+    });
+  });
+
+  it("refuses a GPU whose IOMMU group is shared with a device off vfio-pci, or whose viability is not reported", () => {
+    const host = aConfidentialHost({
+      gpus: [
+        anH100("0000:19:00.0", { iommuGroupViable: false, iommuGroupBlockers: ["0000:19:00.1 (mlx5_core)"] }),
+        anH100("0000:3b:00.0", { iommuGroupViable: undefined }),
+      ],
+    });
+    expect(validated(decideHost(input({ host }))).message).to.equal(
+      "GPU 0000:19:00.0 IOMMU group 41 not viable: 0000:19:00.1 (mlx5_core) not on vfio-pci; GPU 0000:3b:00.0 IOMMU group 41 viability not reported",
+    );
+  });
+
   it("validates a GPU-less host (CPU-only CVMs) with gpu-cc none", () => {
     const d = decideHost(input({ host: aConfidentialHost({ gpus: [] }) }));
     expect(validated(d).status).to.equal("True");

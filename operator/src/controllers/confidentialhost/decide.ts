@@ -1,7 +1,12 @@
-import type { ConfidentialHost, ConfidentialHostStatusGpu } from "../../api/v1alpha1/generated/types.ts";
+import type {
+  ConfidentialHost,
+  ConfidentialHostStatusGpu,
+  ConfidentialHostStatusNvswitch,
+} from "../../api/v1alpha1/generated/types.ts";
 import { LABEL_GPU_CC, LABEL_GPU_COUNT, LABEL_TEE, LABEL_VALIDATED } from "../../api/v1alpha1/labels.ts";
 import type { DesiredCondition } from "../../runtime/conditions.ts";
 import * as r from "../../api/v1alpha1/confidential-host-conditions.ts";
+import { decideHostGpuMode, passthroughProblems, usableGpuCount } from "../../host/gpu-mode.ts";
 
 export type ReportCheck = { ok: true } | { ok: false; reason: string };
 
@@ -30,14 +35,13 @@ interface Finding {
 
 const VFIO_DRIVER = "vfio-pci";
 
-export function gpuProblems(gpus: readonly ConfidentialHostStatusGpu[]): string[] {
-  return gpus.flatMap((gpu) => {
-    const problems: string[] = [];
-    if (gpu.ccMode !== "on") problems.push(`GPU ${gpu.pciAddress} CC mode ${gpu.ccMode}`);
-    if (gpu.driver !== VFIO_DRIVER)
-      problems.push(`GPU ${gpu.pciAddress} bound to ${gpu.driver ?? "no driver"}, not ${VFIO_DRIVER}`);
-    return problems;
-  });
+/** Why the GPUs (and, on a PPCIe board, the NVSwitches) cannot be given to CVMs; empty when they can. */
+export function gpuProblems(
+  gpus: readonly ConfidentialHostStatusGpu[],
+  nvswitches: readonly ConfidentialHostStatusNvswitch[] = [],
+): string[] {
+  const { problems } = decideHostGpuMode(gpus, nvswitches);
+  return [...problems, ...gpus.flatMap((gpu) => passthroughProblems("GPU", gpu))];
 }
 
 function teeFinding(host: ConfidentialHost): Finding | undefined {
@@ -90,12 +94,6 @@ function condition(type: string, finding: Finding | undefined, ok: Finding): Des
     : { type, status: "False", reason: finding.reason, message: finding.message };
 }
 
-function gpuCcLabel(gpus: readonly ConfidentialHostStatusGpu[]): string {
-  if (gpus.length === 0) return "none";
-  const on = gpus.filter((g) => g.ccMode === "on").length;
-  return on === gpus.length ? "on" : on === 0 ? "off" : "mixed";
-}
-
 /** Decides a host's conditions, Node labels and key pin from its report (NFD master + cert-manager readiness). */
 export function decideHost(input: HostInput): HostDecision {
   const { host } = input;
@@ -103,8 +101,10 @@ export function decideHost(input: HostInput): HostDecision {
   const pinned = annotations[r.ANNOTATION_PINNED_KEY];
   const acknowledged = annotations[r.ANNOTATION_ACKNOWLEDGED_KEY];
   const gpus = host.status?.gpus ?? [];
+  const nvswitches = host.status?.nvswitches ?? [];
+  const gpuMode = decideHostGpuMode(gpus, nvswitches).mode;
   const tee = teeFinding(host);
-  const gpuIssues = gpuProblems(gpus);
+  const gpuIssues = gpuProblems(gpus, nvswitches);
   const gpusFinding =
     gpuIssues.length > 0 ? { reason: r.REASON_GPUS_NOT_READY, message: gpuIssues.join("; ") } : undefined;
 
@@ -143,15 +143,20 @@ export function decideHost(input: HostInput): HostDecision {
         gpusFinding,
         gpus.length === 0
           ? { reason: r.REASON_NO_GPUS, message: "no NVIDIA GPUs" }
-          : { reason: r.REASON_GPUS_CC_ON, message: `${gpus.length} GPUs in CC mode on ${VFIO_DRIVER}` },
+          : gpuMode === "ppcie"
+            ? {
+                reason: r.REASON_GPUS_PPCIE,
+                message: `${gpus.length} GPUs and ${nvswitches.length} NVSwitches in protected PCIe mode on ${VFIO_DRIVER}`,
+              }
+            : { reason: r.REASON_GPUS_CC_ON, message: `${gpus.length} GPUs in CC mode on ${VFIO_DRIVER}` },
       ),
       condition(r.CONDITION_VALIDATED, validated, { reason: r.REASON_VALID, message: "host validated" }),
     ],
     labels: {
       [LABEL_VALIDATED]: validated === undefined ? "true" : "false",
       [LABEL_TEE]: tee === undefined ? (host.status?.tee?.type ?? "none") : "none",
-      [LABEL_GPU_CC]: gpuCcLabel(gpus),
-      [LABEL_GPU_COUNT]: String(gpus.filter((g) => g.ccMode === "on" && g.driver === VFIO_DRIVER).length),
+      [LABEL_GPU_CC]: gpuMode,
+      [LABEL_GPU_COUNT]: String(usableGpuCount(gpus, gpuMode)),
     },
     ...(pinKeyId === undefined ? {} : { pinKeyId }),
     ...(Number.isFinite(untilStale) && untilStale > 0 ? { recheckAfterMs: untilStale + 1000 } : {}),

@@ -17,6 +17,7 @@ export function anH100(
     iommuGroup: "41",
     ccMode: "on",
     vbiosVersion: "96.00.9F.00.01",
+    iommuGroupViable: true,
     ...overrides,
   };
 }

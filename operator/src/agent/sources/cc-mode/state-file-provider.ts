@@ -1,21 +1,26 @@
 import { describeFailure, type HostRoot } from "../../host-root.ts";
 import {
   CC_MODES,
-  type CcModeAnswer,
+  emptyReport,
   type CcModeProvider,
   type CcModeReport,
-  type GpuRef,
+  type DeviceRef,
+  type GpuAnswer,
   type KnownCcMode,
 } from "./provider.ts";
 
 /**
- * Node-local CC mode state, written by whoever sets the modes (an admin, an init container running
- * nvidia_gpu_tools before GPUs are handed to VMs, or a CC manager):
+ * The manual override: CC modes an admin writes by hand on the node.
  *
- *   { "gpus": { "0000:18:00.0": { "ccMode": "on", "vbiosVersion": "96.00.9F.00.01" } } }
+ *   { "gpus": { "0000:18:00.0": { "ccMode": "on", "vbiosVersion": "96.00.9F.00.01" } },
+ *     "nvswitches": { "0000:05:00.0": { "ppcieMode": "on" } } }
  *
  * ccMode is on | off | devtools | ppcie; vbiosVersion is optional (GPUs on vfio-pci cannot report
- * theirs to the host). GPUs the file does not name get no answer from it.
+ * theirs to the host); nvswitches is optional. Devices the file does not name get no answer from it.
+ *
+ * Trust: host-asserted, and the weakest source: any root user on the node can write it and nothing
+ * ties it to this boot. In `auto` it answers only when neither the CC manager's labels nor the probe
+ * file do, and it cannot outvote them.
  */
 export const CC_MODE_STATE_FILE = "/etc/trustgate/cc-mode.json";
 
@@ -27,29 +32,31 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 export class StateFileProvider implements CcModeProvider {
-  readonly name = "state-file";
+  readonly name = "file";
   readonly #path: string;
 
   constructor(path = CC_MODE_STATE_FILE) {
     this.#path = path;
   }
 
-  async query(gpus: readonly GpuRef[], host: HostRoot): Promise<CcModeReport> {
-    const answers = new Map<string, CcModeAnswer>();
-    const problems: string[] = [];
+  async query(devices: readonly DeviceRef[], host: HostRoot): Promise<CcModeReport> {
     const read = await host.readText(this.#path, 1024 * 1024);
-    if (read.kind === "missing") return { answers, problems };
-    if (read.kind !== "value") return { answers, problems: [describeFailure(read)] };
+    if (read.kind === "missing") return emptyReport();
+    if (read.kind !== "value") return emptyReport([describeFailure(read)]);
     let parsed: unknown;
     try {
       parsed = JSON.parse(read.value);
     } catch (error) {
-      return { answers, problems: [`${this.#path} malformed: ${(error as Error).message}`] };
+      return emptyReport([`${this.#path} malformed: ${(error as Error).message}`]);
     }
     const entries = isRecord(parsed) ? parsed["gpus"] : undefined;
-    if (!isRecord(entries)) return { answers, problems: [`${this.#path} malformed: no "gpus" object`] };
+    if (!isRecord(entries)) return emptyReport([`${this.#path} malformed: no "gpus" object`]);
+    const report = emptyReport();
+    const { problems } = report;
+    const switches = isRecord(parsed) ? parsed["nvswitches"] : undefined;
+    if (switches !== undefined) this.#readSwitches(switches, devices, report);
 
-    const wanted = new Set(gpus.map((g) => g.pciAddress));
+    const wanted = new Set(devices.filter((d) => d.kind === "gpu").map((g) => g.pciAddress));
     for (const [bdf, entry] of Object.entries(entries)) {
       if (!BDF.test(bdf)) {
         problems.push(`${this.#path} malformed: ${JSON.stringify(bdf.slice(0, 32))} is not a PCI address`);
@@ -61,12 +68,35 @@ export class StateFileProvider implements CcModeProvider {
         problems.push(`${this.#path} malformed: GPU ${bdf} ccMode must be one of ${CC_MODES.join(", ")}`);
         continue;
       }
-      const answer: CcModeAnswer = { mode: mode as KnownCcMode, source: this.name };
+      const answer: GpuAnswer = { mode: mode as KnownCcMode };
       const vbios = isRecord(entry) ? entry["vbiosVersion"] : undefined;
       if (typeof vbios === "string" && VBIOS.test(vbios)) answer.vbiosVersion = vbios.toUpperCase();
       else if (vbios !== undefined) problems.push(`${this.#path} malformed: GPU ${bdf} vbiosVersion`);
-      answers.set(bdf, answer);
+      report.gpus.set(bdf, answer);
     }
-    return { answers, problems };
+    return report;
+  }
+
+  #readSwitches(switches: unknown, devices: readonly DeviceRef[], report: CcModeReport): void {
+    if (!isRecord(switches)) {
+      report.problems.push(`${this.#path} malformed: "nvswitches" is not an object`);
+      return;
+    }
+    const wanted = new Set(devices.filter((d) => d.kind === "nvswitch").map((d) => d.pciAddress));
+    for (const [bdf, entry] of Object.entries(switches)) {
+      if (!BDF.test(bdf)) {
+        report.problems.push(
+          `${this.#path} malformed: ${JSON.stringify(bdf.slice(0, 32))} is not a PCI address`,
+        );
+        continue;
+      }
+      if (!wanted.has(bdf)) continue;
+      const mode = isRecord(entry) ? entry["ppcieMode"] : undefined;
+      if (mode !== "on" && mode !== "off") {
+        report.problems.push(`${this.#path} malformed: NVSwitch ${bdf} ppcieMode must be on or off`);
+        continue;
+      }
+      report.nvswitches.set(bdf, mode);
+    }
   }
 }

@@ -4,7 +4,7 @@ import type { JSONSchemaProps } from "../../json-schema.ts";
 
 /**
  * Shared by AttestationPolicy spec.host.allowedTdxModuleVersions, AttestationPolicy
- * spec.host.allowedSnpFirmwareVersions, AttestationPolicy spec.host.allowedVbiosVersions.
+ * spec.host.allowedVbiosVersions.
  */
 const attestationPolicySpecHostAllowedTdxModuleVersionsSchema: JSONSchemaProps = {
   type: "array",
@@ -62,8 +62,9 @@ const conditionsSchema: JSONSchemaProps = {
 };
 
 /**
- * Shared by ConfidentialHost status.gpus[].pciAddress, ConfidentialVM status.gpus[].pciAddress,
- * ConfidentialVM status.nvswitches[].pciAddress.
+ * Shared by ConfidentialHost status.gpus[].pciAddress, ConfidentialHost
+ * status.nvswitches[].pciAddress, ConfidentialVM status.gpus[].pciAddress, ConfidentialVM
+ * status.nvswitches[].pciAddress.
  */
 const pciAddressSchema: JSONSchemaProps = {
   type: "string",
@@ -126,7 +127,14 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
               ],
             },
             allowedTdxModuleVersions: attestationPolicySpecHostAllowedTdxModuleVersionsSchema,
-            allowedSnpFirmwareVersions: attestationPolicySpecHostAllowedTdxModuleVersionsSchema,
+            allowedSnpFirmwareVersions: {
+              type: "array",
+              maxItems: 64,
+              description:
+                "Hosts report no SEV-SNP firmware version (no kernel exposes it without a privileged ioctl), so setting this refuses every SNP host. Use spec.snp.minTcb: the appraisal checks it against the AMD-signed REPORTED_TCB of the guest's report.",
+              "x-kubernetes-list-type": "set",
+              items: { type: "string", maxLength: 64 },
+            },
             requireIommu: { type: "boolean", default: true },
             requireGpuCcMode: {
               type: "string",
@@ -639,13 +647,62 @@ export const CONFIDENTIAL_HOST_SCHEMA: JSONSchemaProps = {
               iommuGroup: { type: "string", maxLength: 16 },
               ccMode: { type: "string", enum: ["on", "off", "devtools", "ppcie", "unknown"] },
               vbiosVersion: { type: "string", maxLength: 64 },
+              iommuGroupViable: {
+                type: "boolean",
+                description:
+                  "Every other device in this GPU's IOMMU group is on vfio-pci (PCI bridges excepted), so the group can be given to a VM. Unset when the group could not be read.",
+              },
+              iommuGroupBlockers: {
+                type: "array",
+                maxItems: 16,
+                description: 'The devices that make the group not viable, as "<BDF> (<driver or none>)".',
+                items: { type: "string", maxLength: 96 },
+              },
+            },
+          },
+        },
+        nvswitches: {
+          type: "array",
+          maxItems: 16,
+          description:
+            "NVIDIA NVSwitches (PCI class 0x0680). A protected-PCIe (PPCIe) host needs every one in PPCIe mode on vfio-pci.",
+          "x-kubernetes-list-type": "map",
+          "x-kubernetes-list-map-keys": ["pciAddress"],
+          items: {
+            type: "object",
+            required: ["pciAddress", "vendorId", "deviceId", "ppcieMode"],
+            properties: {
+              pciAddress: pciAddressSchema,
+              vendorId: { type: "string", pattern: "^0x[0-9a-f]{4}$" },
+              deviceId: { type: "string", pattern: "^0x[0-9a-f]{4}$" },
+              driver: { type: "string", maxLength: 64 },
+              iommuGroup: { type: "string", maxLength: 16 },
+              iommuGroupViable: { type: "boolean" },
+              iommuGroupBlockers: { type: "array", maxItems: 16, items: { type: "string", maxLength: 96 } },
+              ppcieMode: { type: "string", enum: ["on", "off", "unknown"] },
             },
           },
         },
         gpuSummary: {
           type: "object",
           description: "Counts derived from gpus, for printer columns and label decisions.",
-          properties: { total: { type: "integer", minimum: 0 }, ccReady: { type: "integer", minimum: 0 } },
+          properties: {
+            total: { type: "integer", minimum: 0 },
+            ccReady: { type: "integer", minimum: 0 },
+            nvswitches: { type: "integer", minimum: 0 },
+            mode: {
+              type: "string",
+              enum: ["on", "ppcie", "off", "devtools", "mixed", "unknown", "none"],
+              description:
+                "The host's GPU mode: every GPU in CC mode on, or every GPU and NVSwitch in protected PCIe mode (ppcie); mixed when they differ. For display: the host controller derives the mode from gpus and nvswitches itself and labels the Node trustgate.io/gpu-cc with it.",
+            },
+            ccModeSource: {
+              type: "string",
+              enum: ["labels", "probe-file", "file", "none"],
+              description:
+                "Where the agent took the CC modes from: NVIDIA k8s-cc-manager's Node labels, the privileged probe's state file, or the manual /etc/trustgate/cc-mode.json. All are host-asserted.",
+            },
+          },
           "x-kubernetes-validations": [
             {
               rule: "!has(self.total) || !has(self.ccReady) || self.ccReady <= self.total",

@@ -71,6 +71,11 @@ export interface AttestationPolicySpecHost {
   /** Lowest accepted microcode revision (hex, e.g. 0x2b000603). */
   minMicrocode?: string;
   allowedTdxModuleVersions?: string[];
+  /**
+   * Hosts report no SEV-SNP firmware version (no kernel exposes it without a privileged ioctl), so
+   * setting this refuses every SNP host. Use spec.snp.minTcb: the appraisal checks it against the
+   * AMD-signed REPORTED_TCB of the guest's report.
+   */
   allowedSnpFirmwareVersions?: string[];
   requireIommu?: boolean;
   /**
@@ -252,6 +257,11 @@ export interface ConfidentialHostStatus {
   tee?: ConfidentialHostStatusTee;
   iommu?: ConfidentialHostStatusIommu;
   gpus?: ConfidentialHostStatusGpu[];
+  /**
+   * NVIDIA NVSwitches (PCI class 0x0680). A protected-PCIe (PPCIe) host needs every one in PPCIe
+   * mode on vfio-pci.
+   */
+  nvswitches?: ConfidentialHostStatusNvswitch[];
   /** Counts derived from gpus, for printer columns and label decisions. */
   gpuSummary?: ConfidentialHostStatusGpuSummary;
   /**
@@ -305,12 +315,42 @@ export interface ConfidentialHostStatusGpu {
   iommuGroup?: string;
   ccMode: "on" | "off" | "devtools" | "ppcie" | "unknown";
   vbiosVersion?: string;
+  /**
+   * Every other device in this GPU's IOMMU group is on vfio-pci (PCI bridges excepted), so the
+   * group can be given to a VM. Unset when the group could not be read.
+   */
+  iommuGroupViable?: boolean;
+  /** The devices that make the group not viable, as "<BDF> (<driver or none>)". */
+  iommuGroupBlockers?: string[];
+}
+
+export interface ConfidentialHostStatusNvswitch {
+  pciAddress: string;
+  vendorId: string;
+  deviceId: string;
+  driver?: string;
+  iommuGroup?: string;
+  iommuGroupViable?: boolean;
+  iommuGroupBlockers?: string[];
+  ppcieMode: "on" | "off" | "unknown";
 }
 
 /** Counts derived from gpus, for printer columns and label decisions. */
 export interface ConfidentialHostStatusGpuSummary {
   total?: number;
   ccReady?: number;
+  nvswitches?: number;
+  /**
+   * The host's GPU mode: every GPU in CC mode on, or every GPU and NVSwitch in protected PCIe mode
+   * (ppcie); mixed when they differ. For display: the host controller derives the mode from gpus
+   * and nvswitches itself and labels the Node trustgate.io/gpu-cc with it.
+   */
+  mode?: "on" | "ppcie" | "off" | "devtools" | "mixed" | "unknown" | "none";
+  /**
+   * Where the agent took the CC modes from: NVIDIA k8s-cc-manager's Node labels, the privileged
+   * probe's state file, or the manual /etc/trustgate/cc-mode.json. All are host-asserted.
+   */
+  ccModeSource?: "labels" | "probe-file" | "file" | "none";
 }
 
 /**
