@@ -1,5 +1,6 @@
 import type { ConfidentialVM, ConfidentialVMStatusAttestation } from "../../api/v1alpha1/generated/types.ts";
 import { appraise, type AttestationBackends } from "../../attestation/appraise.ts";
+import type { GpuCcMode } from "../../attestation/gpu/appraise-gpu-system.ts";
 import type { CompiledPolicy } from "../../attestation/policy/compiled-policy.ts";
 import { attestationResult } from "../../attestation/result/attestation-result.ts";
 import type { StoredSigningKey } from "../../attestation/result/signing-keys.ts";
@@ -17,6 +18,11 @@ export interface CvmAppraisalContext {
   issuer: string;
   subject: string;
   now: Date;
+  /**
+   * The CC mode of the host the CVM was placed on, which the GPUs' reported mode must match. Default `on`: every
+   * validated host runs its GPUs in CC mode `on` today; a protected-PCIe host passes `ppcie` once hosts report it.
+   */
+  gpuMode?: GpuCcMode;
 }
 
 /**
@@ -37,6 +43,7 @@ export async function appraiseCvm(
     expectedTee: cvm.spec.tee,
     maxEvidenceBytes: ctx.maxEvidenceBytes,
     assignment: { gpus: assigned.length, identitiesElsewhere: ctx.gpuIdentitiesElsewhere },
+    expectedGpuMode: ctx.gpuMode ?? "on",
   });
   return attestationResult(appraisal, {
     issuer: ctx.issuer,
