@@ -43,6 +43,7 @@ export class GpuReadyKeeper {
   /** The challenge of the result whose READY the driver refused. */
   #refused: string | undefined;
   #state: DriverReadyState = "unknown";
+  #lastReason = "";
   #closed = false;
 
   constructor(deps: GpuReadyKeeperDeps) {
@@ -93,7 +94,7 @@ export class GpuReadyKeeper {
       });
       if (decision.action === "set-ready") await this.#setReady(decision.backing, decision.reason);
       else if (decision.action === "set-not-ready") await this.#setNotReady(decision.reason);
-      else this.#backing = decision.backing;
+      else this.#keep(decision.backing, decision.reason);
     } catch (error) {
       this.#deps.log.error({ err: error }, "Could not evaluate the GPUs' ready state");
     }
@@ -108,6 +109,13 @@ export class GpuReadyKeeper {
       this.#state = "unknown";
     }
     return this.#state;
+  }
+
+  #keep(backing: ReadyBacking | undefined, reason: string): void {
+    this.#backing = backing;
+    if (reason === this.#lastReason) return;
+    this.#lastReason = reason;
+    this.#deps.log.debug({ state: this.#state, reason }, "The GPUs' ready state stays as it is");
   }
 
   async #setReady(backing: ReadyBacking, reason: string): Promise<void> {
