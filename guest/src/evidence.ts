@@ -10,7 +10,10 @@ export interface EvidenceProviders {
   gpus?: GpuEvidenceProvider;
 }
 
-/** reportData = SHA-512(nonce ‖ key thumbprint) into the TEE evidence; its first 32 bytes into every GPU's SPDM nonce. */
+/**
+ * reportData = SHA-512(nonce ‖ key thumbprint) into the TEE evidence; its first 32 bytes into every GPU's SPDM nonce;
+ * with GPUs, their CC state as the driver reports it (not bound to reportData: the guest's word).
+ */
 export async function collectEvidence(
   nonce: string,
   key: GuestKey,
@@ -21,5 +24,7 @@ export async function collectEvidence(
   const tee = await providers.tee.collect(reportData, hardware);
   const gpus =
     providers.gpus === undefined ? [] : await providers.gpus.collect(gpuNonce(reportData), hardware);
-  return { nonce, publicKey: key.publicJwk, tee, ...(gpus.length === 0 ? {} : { gpus }) };
+  if (gpus.length === 0) return { nonce, publicKey: key.publicJwk, tee };
+  const gpuSystem = await providers.gpus?.systemState?.();
+  return { nonce, publicKey: key.publicJwk, ...(gpuSystem === undefined ? {} : { gpuSystem }), tee, gpus };
 }

@@ -40,4 +40,17 @@ describe("guest/ example files", () => {
     );
     expect(unit).to.match(/^LimitCORE=0$/m);
   });
+
+  it("the systemd unit grants one capability, CAP_SYS_ADMIN (the driver's privileged ready-state control), and hides no device", async () => {
+    const unit = await read("trustgate-guest.service");
+    const settings = (key: string) =>
+      unit
+        .split("\n")
+        .filter((line) => line.startsWith(`${key}=`))
+        .map((line) => line.slice(key.length + 1));
+    expect(settings("CapabilityBoundingSet")).to.deep.equal(["CAP_SYS_ADMIN"]);
+    expect(settings("AmbientCapabilities")).to.deep.equal([]);
+    expect(settings("NoNewPrivileges")).to.deep.equal(["yes"]);
+    expect([...settings("PrivateDevices"), ...settings("DevicePolicy")]).to.deep.equal([]);
+  });
 });

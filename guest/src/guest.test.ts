@@ -61,12 +61,12 @@ describe("Guest (decides, answers, opens secrets)", function () {
     now: NOW,
   });
   /** The operator's signed result for `jkt`, as the controller writes it into status.attestation.token. */
-  const result = (jkt: string, subject = "team-a/llm") =>
+  const result = (jkt: string, subject = "team-a/llm", nonce = A) =>
     signAttestationResult(
       {
         issuer: "trustgate",
         subject,
-        nonce: A,
+        nonce,
         guestKeyThumbprint: jkt,
         verdict: "affirming",
         submods: {},
@@ -218,7 +218,7 @@ describe("Guest (decides, answers, opens secrets)", function () {
     expect(await readdir(dir)).to.deep.equal([]);
   });
 
-  it("opens nothing until the operator's signed result for this CVM and its own key verifies", async () => {
+  it("opens nothing until the operator's signed result for this CVM, its own key and its challenge verifies", async () => {
     const g = guest();
     await g.handle(cvm(challenge(A)));
     const thumbprint = g.keyThumbprint ?? "";
@@ -229,7 +229,13 @@ describe("Guest (decides, answers, opens secrets)", function () {
       release("model"),
     );
     const releasedSecrets = [{ name: "model", jwe }];
-    for (const token of [undefined, await result("another-key"), await result(thumbprint, "team-b/other")]) {
+    const forged = [
+      undefined,
+      await result("another-key"),
+      await result(thumbprint, "team-b/other"),
+      await result(thumbprint, "team-a/llm", B),
+    ];
+    for (const token of forged) {
       await g.handle(
         cvm({ ...challenge(A), releasedSecrets, ...(token === undefined ? {} : { attestation: { token } }) }),
       );

@@ -1,7 +1,8 @@
 /**
- * What the guest does with each version of its ConfidentialVM it sees: answer a new challenge (fresh key ->
- * reportData -> TEE and GPU evidence -> server-side apply of status.evidence), then open the secrets released to
- * its current key into files.
+ * What the guest does with each version of its ConfidentialVM it sees: keep the GPUs' CC ready state where the
+ * operator's signed result for its own key says (gpu-ready/), answer a new challenge (fresh key -> reportData -> TEE
+ * and GPU evidence -> server-side apply of status.evidence), then open the secrets released to its current key into
+ * files.
  */
 import type { Logger } from "pino";
 import type {
@@ -14,7 +15,8 @@ import { collectEvidence, type EvidenceProviders } from "./evidence.ts";
 import { newGuestKey, type GuestKey } from "./guest-key.ts";
 import { hardwareHints } from "./hardware.ts";
 import type { CvmApi } from "./kube/cvm-client.ts";
-import { checkOwnResult, type OperatorTrust } from "./operator-trust.ts";
+import type { GpuReadyKeeper } from "./gpu-ready/ready-keeper.ts";
+import { checkOwnResult, type OperatorTrust, type OwnAnswer } from "./operator-trust.ts";
 import { openReleasedSecret, SealedToAnotherKeyError, writeSecretFiles } from "./secrets.ts";
 import type { SelfCheck } from "./self-check.ts";
 
@@ -30,6 +32,8 @@ export interface GuestDeps {
   newKey?: () => Promise<GuestKey>;
   /** Failed attempts at one nonce before the guest waits for the next challenge (default 5). */
   maxAttempts?: number;
+  /** Sets the GPUs ready on the operator's verified result (and not ready again); absent: the guest leaves it alone. */
+  readiness?: GpuReadyKeeper;
 }
 
 export interface HandleResult {
@@ -46,6 +50,8 @@ export class Guest {
   /** Released secrets already handled, by name: the JWE last seen. */
   readonly #handledSecrets = new Map<string, string>();
   #key: GuestKey | undefined;
+  /** The challenge answered with #key. */
+  #keyNonce = "";
 
   constructor(deps: GuestDeps) {
     this.#deps = deps;
@@ -57,6 +63,7 @@ export class Guest {
   }
 
   async handle(cvm: ConfidentialVM): Promise<HandleResult> {
+    await this.#deps.readiness?.observe(cvm, this.#ownAnswer());
     const now = this.#deps.now?.() ?? new Date();
     let decision = decideChallenge(cvm.status?.challenge, this.#answered.set, now);
     const result: HandleResult = { decision };
@@ -95,6 +102,7 @@ export class Guest {
     await this.#deps.api.applyEvidence(bundle);
     this.#answered.add(nonce);
     this.#key = key;
+    this.#keyNonce = nonce;
     log.info(
       {
         nonce,
@@ -107,6 +115,10 @@ export class Guest {
     );
     await this.#selfCheck(bundle);
     return bundle;
+  }
+
+  #ownAnswer(): OwnAnswer | undefined {
+    return this.#key === undefined ? undefined : { key: this.#key, nonce: this.#keyNonce };
   }
 
   async #selfCheck(bundle: EvidenceBundle): Promise<void> {
@@ -137,7 +149,7 @@ export class Guest {
     }
     const standing = await checkOwnResult(
       cvm.status?.attestation?.token,
-      key,
+      { key, nonce: this.#keyNonce },
       trust,
       this.#deps.now?.() ?? new Date(),
     );

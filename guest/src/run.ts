@@ -2,11 +2,13 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { guestConnection, loadGuestConfig } from "./config.ts";
+import { GpuReadyKeeper } from "./gpu-ready/ready-keeper.ts";
 import { Guest } from "./guest.ts";
 import { GuestLoop } from "./guest-loop.ts";
-import { loadOperatorJwks } from "./operator-trust.ts";
+import { loadOperatorJwks, type OperatorTrust } from "./operator-trust.ts";
 import { CvmClient } from "./kube/cvm-client.ts";
 import { createProviders, type ProviderChoice } from "./providers/select.ts";
+import type { GpuReadySwitch } from "./providers/types.ts";
 import { createSelfCheck } from "./self-check.ts";
 
 export const DEFAULT_SECRETS_DIR = "/run/trustgate/secrets";
@@ -43,13 +45,16 @@ export async function runGuest(options: GuestRunOptions, log: Logger, signal: Ab
       { file: options.operatorJwksFile },
       "No operator JWKS pinned in the image: released secrets will not be opened",
     );
+  const trust = jwks === undefined ? undefined : { jwks, subject: `${config.namespace}/${config.name}` };
+  const readiness = readyKeeper(options, providers.gpus?.readySwitch, trust, log);
   const guest = new Guest({
     api,
     providers: { tee: providers.tee, ...(providers.gpus === undefined ? {} : { gpus: providers.gpus }) },
     secretsDir: options.secretsDir,
-    ...(jwks === undefined ? {} : { trust: { jwks, subject: `${config.namespace}/${config.name}` } }),
+    ...(trust === undefined ? {} : { trust }),
     log,
     ...(selfCheck === undefined ? {} : { selfCheck }),
+    ...(readiness === undefined ? {} : { readiness }),
   });
   log.info(
     {
@@ -72,7 +77,29 @@ export async function runGuest(options: GuestRunOptions, log: Logger, signal: Ab
     log.info("Stopped the trustgate guest");
     return 0;
   } finally {
+    readiness?.close();
     api.close();
     await providers.gpus?.close?.();
   }
+}
+
+/**
+ * The keeper of the GPUs' CC ready state, for a long-running guest with GPUs and the operator's JWKS pinned. Without
+ * the JWKS it can verify no result, so it leaves the ready state alone (and says so); `--once` exits before any
+ * result arrives.
+ */
+function readyKeeper(
+  options: GuestRunOptions,
+  readySwitch: GpuReadySwitch | undefined,
+  trust: OperatorTrust | undefined,
+  log: Logger,
+): GpuReadyKeeper | undefined {
+  if (options.once || readySwitch === undefined) return undefined;
+  if (trust === undefined) {
+    log.warn(
+      "No operator JWKS pinned in the image: the guest does not set the GPUs ready (CUDA stays blocked)",
+    );
+    return undefined;
+  }
+  return new GpuReadyKeeper({ readySwitch, trust, log });
 }

@@ -1,14 +1,28 @@
 /**
  * The guest's self-check: the operator's own verifiers run on the evidence the guest just produced, and the result
  * is logged. It decides nothing (the controller appraises); it shows early, in the CVM's log, evidence that cannot
- * pass. Anchors: the pinned vendor roots, plus the simulated roots in simulated mode.
+ * pass, including a GPU CC state the default policy refuses (devtools mode, SIM, CC off). Anchors: the pinned vendor
+ * roots, plus the simulated roots in simulated mode.
  */
+import type { Appraisal } from "../../operator/src/attestation/appraise.ts";
 import type { EvidenceBundle } from "../../operator/src/attestation/types.ts";
 
 export interface SelfCheckSummary {
   verdict: string;
   tee: { type: string; authentic: boolean; binding: string; errors: string[] };
   gpus: { index: number; authentic: boolean; errors: string[] }[];
+  /** The GPUs' CC state as reported, with what the default policy says of it. */
+  gpuSystem?: NonNullable<EvidenceBundle["gpuSystem"]> & { problems: string[] };
+}
+
+const GPU_SYSTEM_FIELDS = ["spec.gpu.allowDevTools", "status.evidence.gpuSystem."];
+
+function gpuSystemOf(bundle: EvidenceBundle, report: Appraisal): SelfCheckSummary["gpuSystem"] {
+  if (bundle.gpuSystem === undefined) return undefined;
+  const problems = report.policy.violations
+    .filter((v) => GPU_SYSTEM_FIELDS.some((field) => v.field.startsWith(field)))
+    .map((v) => v.message);
+  return { ...bundle.gpuSystem, problems };
 }
 
 export type SelfCheck = (bundle: EvidenceBundle) => Promise<SelfCheckSummary>;
@@ -45,6 +59,7 @@ export async function createSelfCheck(testTrustRootsFile?: string): Promise<Self
         authentic: g.authentic,
         errors: g.errors.map((e) => `${e.code}: ${e.message}`),
       })),
+      ...(bundle.gpuSystem === undefined ? {} : { gpuSystem: gpuSystemOf(bundle, report) }),
     };
   };
 }

@@ -19,21 +19,33 @@ export interface ProviderChoice {
   tsmRoot: string;
   /** The simulated PKI directory; required when either provider is simulated. */
   simPki?: string;
+  /** The simulated GPU driver's state file (CC settings, ready state); in memory without it. */
+  simGpuState?: string;
 }
 
-async function simulatedDevices(dir: string): Promise<{
+async function simulatedDevices(
+  dir: string,
+  gpuState: string | undefined,
+): Promise<{
   tee: () => TeeEvidenceProvider;
   gpus: () => GpuEvidenceProvider;
 }> {
   const simulated = await import("../../../operator/src/attestation/simulated/index.ts");
+  const { SimulatedGpuDriver, SimulatedGpuProvider } = await import("./simulated-gpu-driver.ts");
   const pki = await simulated.loadSimPki(dir);
-  return { tee: () => new simulated.SimulatedTee(pki), gpus: () => new simulated.SimulatedGpus(pki) };
+  return {
+    tee: () => new simulated.SimulatedTee(pki),
+    gpus: () => new SimulatedGpuProvider(pki, new SimulatedGpuDriver(gpuState)),
+  };
 }
 
 export async function createProviders(choice: ProviderChoice): Promise<EvidenceProviders> {
   const simulated = choice.tee === "simulated" || choice.gpu === "simulated";
   if (simulated && choice.simPki === undefined) throw new Error("simulated providers need --sim-pki <dir>");
-  const sim = simulated && choice.simPki !== undefined ? await simulatedDevices(choice.simPki) : undefined;
+  const sim =
+    simulated && choice.simPki !== undefined
+      ? await simulatedDevices(choice.simPki, choice.simGpuState)
+      : undefined;
   const tee =
     choice.tee === "simulated" && sim !== undefined
       ? sim.tee()

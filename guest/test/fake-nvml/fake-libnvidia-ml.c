@@ -2,6 +2,12 @@
  * A stand-in for libnvidia-ml.so.1 with the entry points and struct layouts trustgate's NVML provider binds, for
  * testing the FFI declarations without a GPU. Device 0 is a Hopper, device 1 a Blackwell; each "attestation
  * report" is one marker byte followed by the nonce it was given, and each "chain" one tiny DER SEQUENCE.
+ *
+ * The CC system state and the ready state behave as the open GPU kernel modules' conf_compute_api.c does: the
+ * driver refuses work until the GPUs are set ready; setting them not ready once they were ready is final (every
+ * later set fails with an invalid argument until the driver is reloaded); setting the state is a privileged control
+ * (NVML_ERROR_NO_PERMISSION without CAP_SYS_ADMIN). fake_cuda_launch() stands for any CUDA work. The fake_nvml_*
+ * functions are the test's controls, not NVML.
  */
 #include <stdio.h>
 #include <string.h>
@@ -25,16 +31,58 @@ typedef struct {
   unsigned char attestationCertChain[0x1400];
 } certificate_t;
 
+typedef struct {
+  unsigned int environment;
+  unsigned int ccFeature;
+  unsigned int devToolsMode;
+} cc_system_state_t;
+
+typedef struct {
+  unsigned int version;
+  unsigned int environment;
+  unsigned int ccFeature;
+  unsigned int devToolsMode;
+  unsigned int multiGpuMode;
+} cc_settings_t;
+
+#define CC_SETTINGS_V1 ((unsigned int)(sizeof(cc_settings_t) | (1u << 24)))
+
 static struct fake_device devices[2] = {{0}, {1}};
 static int initialized = 0;
 static int fail_reports = 0;
+static cc_settings_t cc = {CC_SETTINGS_V1, 2 /* PROD */, 1 /* on */, 0 /* devtools off */, 0 /* no PPCIe */};
+static int settings_supported = 1;
+static int privileged = 1;
+static unsigned int ready = 0;
+static int fatal = 0;
 
 void fake_nvml_fail_reports(int fail) { fail_reports = fail; }
 int fake_nvml_initialized(void) { return initialized; }
+void fake_nvml_set_cc(unsigned int environment, unsigned int feature, unsigned int devtools, unsigned int multigpu) {
+  cc.environment = environment;
+  cc.ccFeature = feature;
+  cc.devToolsMode = devtools;
+  cc.multiGpuMode = multigpu;
+}
+void fake_nvml_settings_supported(int supported) { settings_supported = supported; }
+void fake_nvml_privileged(int caller_has_cap_sys_admin) { privileged = caller_has_cap_sys_admin; }
+/* A driver reload (a CVM reboot): not ready, and READY can be set again. */
+void fake_nvml_reload_driver(void) { ready = 0; fatal = 0; }
+/* Any CUDA work: the driver in CC mode refuses it (1) until the GPUs are ready. */
+int fake_cuda_launch(void) { return ready ? 0 : 1; }
 
 int nvmlInit_v2(void) { initialized++; return 0; }
 int nvmlShutdown(void) { initialized--; return 0; }
-const char *nvmlErrorString(int result) { return result == 3 ? "Not Supported" : "Unknown Error"; }
+const char *nvmlErrorString(int result) {
+  switch (result) {
+    case 1: return "Uninitialized";
+    case 2: return "Invalid Argument";
+    case 3: return "Not Supported";
+    case 4: return "Insufficient Permissions";
+    case 25: return "Argument Version Mismatch";
+    default: return "Unknown Error";
+  }
+}
 
 int nvmlSystemGetDriverVersion(char *version, unsigned int length) {
   if (length < 10) return 7;
@@ -74,5 +122,36 @@ int nvmlDeviceGetConfComputeGpuCertificate(nvmlDevice_t device, certificate_t *c
   certificate->certChainSize = 0;
   certificate->attestationCertChainSize = sizeof der;
   memcpy(certificate->attestationCertChain, der, sizeof der);
+  return 0;
+}
+
+int nvmlSystemGetConfComputeState(cc_system_state_t *state) {
+  if (initialized <= 0) return 1;
+  state->environment = cc.environment;
+  state->ccFeature = cc.ccFeature;
+  state->devToolsMode = cc.devToolsMode;
+  return 0;
+}
+
+int nvmlSystemGetConfComputeSettings(cc_settings_t *settings) {
+  if (initialized <= 0) return 1;
+  if (!settings_supported) return 3;
+  if (settings->version != CC_SETTINGS_V1) return 25;
+  *settings = cc;
+  return 0;
+}
+
+int nvmlSystemGetConfComputeGpusReadyState(unsigned int *isAcceptingWork) {
+  if (initialized <= 0) return 1;
+  *isAcceptingWork = ready;
+  return 0;
+}
+
+int nvmlSystemSetConfComputeGpusReadyState(unsigned int isAcceptingWork) {
+  if (initialized <= 0) return 1;
+  if (!privileged) return 4;
+  if (isAcceptingWork > 1 || fatal) return 2;
+  if (ready && !isAcceptingWork) fatal = 1;
+  ready = isAcceptingWork;
   return 0;
 }

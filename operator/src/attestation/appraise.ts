@@ -7,6 +7,7 @@ import { expectedReportData, gpuNonce, keyThumbprint } from "./binding.ts";
 import { parseBundle } from "./bundle.ts";
 import { withDeadline } from "./collateral/deadline.ts";
 import { appraiseGpus, blockingGpuErrors, gpuSourcesOf, type GpuAssignment } from "./gpu/appraise-gpus.ts";
+import { appraiseGpuSystem, type GpuCcMode } from "./gpu/appraise-gpu-system.ts";
 import type { CompiledPolicy } from "./policy/compiled-policy.ts";
 import type {
   AppraisalWarning,
@@ -72,6 +73,11 @@ export interface AppraisalContext {
   assignment?: GpuAssignment;
   /** Warnings only the caller can know of (the controller: a GPU allocation it refuses). */
   callerWarnings?: readonly AppraisalWarning[];
+  /**
+   * The CC mode of the host the CVM was placed on: the GPUs' reported mode (`gpuSystem`) must be this one. Without
+   * it (`trustgate verify`), `on` and `ppcie` both pass.
+   */
+  expectedGpuMode?: GpuCcMode;
 }
 
 function declaredTee(value: unknown): string {
@@ -287,6 +293,10 @@ export async function appraise(
   const violations = [
     ...(tee.authentic ? backend.appraise(tee, policy) : []),
     ...appraiseGpus(gpus, policy.gpu, context.assignment),
+    ...appraiseGpuSystem(bundle.gpuSystem, bundle.gpus?.length ?? 0, policy.gpu, {
+      policyName: policy.name,
+      ...(context.expectedGpuMode === undefined ? {} : { expectedMode: context.expectedGpuMode }),
+    }),
   ];
   const teeErrors = [...expectations.errors, ...tee.errors];
   const binding = await bindingOf(bundle, tee.claims);

@@ -56,6 +56,18 @@ describe("trustgate guest flags", () => {
     );
   });
 
+  it("takes a simulated GPU driver state file only with the simulated GPUs", () => {
+    const simulated = {
+      "gpu-provider": "simulated",
+      "sim-pki": "/tmp/pki",
+      "sim-gpu-state": "/tmp/gpu.json",
+    };
+    expect(guestOptionsFromArgs(args(simulated)).providers).to.deep.include({ simGpuState: "/tmp/gpu.json" });
+    expect(usageError({ "sim-gpu-state": "/tmp/gpu.json" })).to.equal(
+      "trustgate guest: --sim-gpu-state is only for --gpu-provider simulated",
+    );
+  });
+
   it("rejects unknown providers and positional arguments", () => {
     expect(usageError({ "gpu-provider": "nvidia-smi" })).to.equal(
       'trustgate guest: --gpu-provider must be one of nvml, simulated, none, not "nvidia-smi"',

@@ -25,6 +25,8 @@ evidence bound to a fresh key (server-side apply of status.evidence), and writes
   --tee-provider <name>         configfs-tsm (default) | simulated
   --gpu-provider <name>         nvml (default) | simulated | none
   --sim-pki <dir>               simulated PKI (hack/sim-pki.ts); required by the simulated providers. TESTS ONLY
+  --sim-gpu-state <file>        the simulated GPU driver's state (JSON: CC settings, ready state), seeded by a test
+                                and updated by the guest; in memory without it. TESTS ONLY
   --tsm-root <dir>              configfs-tsm report directory (default ${DEFAULT_TSM_ROOT})
   --once                        answer the current challenge and exit (0 answered, 1 not)
   --skip-self-check             do not verify the own evidence before logging it
@@ -53,6 +55,9 @@ export function guestOptionsFromArgs(args: ParsedArgs): GuestRunOptions {
     throw new UsageError("trustgate guest: --sim-pki <dir> is required with simulated providers");
   if (tee !== "simulated" && gpu !== "simulated" && simPki !== undefined)
     throw new UsageError("trustgate guest: --sim-pki is only for the simulated providers");
+  const simGpuState = text(args, "sim-gpu-state");
+  if (gpu !== "simulated" && simGpuState !== undefined)
+    throw new UsageError("trustgate guest: --sim-gpu-state is only for --gpu-provider simulated");
   return {
     configFile: text(args, "config") ?? DEFAULT_CONFIG_FILE,
     secretsDir: text(args, "secrets-dir") ?? DEFAULT_SECRETS_DIR,
@@ -62,6 +67,7 @@ export function guestOptionsFromArgs(args: ParsedArgs): GuestRunOptions {
       gpu,
       tsmRoot: text(args, "tsm-root") ?? DEFAULT_TSM_ROOT,
       ...(simPki === undefined ? {} : { simPki }),
+      ...(simGpuState === undefined ? {} : { simGpuState }),
     },
     once: args.values["once"] === true,
     selfCheck: args.values["skip-self-check"] !== true,
@@ -90,6 +96,7 @@ export const guestCommand: Command = {
     "tee-provider": { type: "string" },
     "gpu-provider": { type: "string" },
     "sim-pki": { type: "string" },
+    "sim-gpu-state": { type: "string" },
     "tsm-root": { type: "string" },
     once: { type: "boolean" },
     "skip-self-check": { type: "boolean" },

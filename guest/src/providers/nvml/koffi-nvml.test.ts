@@ -1,51 +1,32 @@
 import { expect } from "chai";
-import { execFileSync } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import koffi from "koffi";
 import { derToPem } from "../../../../operator/src/crypto/pem.ts";
+import { compileFakeNvml, type FakeNvml } from "../../../test/fake-nvml/fake-nvml.ts";
 import { loadKoffiNvml } from "./koffi-nvml.ts";
 import { NvmlGpus } from "./nvml-gpus.ts";
 
-const FAKE_SOURCE = fileURLToPath(new URL("../../../test/fake-nvml/fake-libnvidia-ml.c", import.meta.url));
-
-function compilerAvailable(): boolean {
-  try {
-    execFileSync("cc", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe("NVML over FFI (koffi) against a compiled stand-in for libnvidia-ml", function () {
   this.timeout(60_000);
-  let dir: string | undefined;
-  let library: string;
-  let fake: { failReports: (fail: number) => void; initialized: () => number };
+  let fake: FakeNvml | undefined;
+  const compiled = (): FakeNvml => {
+    if (fake === undefined) throw new Error("no compiled fake");
+    return fake;
+  };
 
   before(async function () {
-    if (!compilerAvailable()) this.skip();
-    const folder = await mkdtemp(join(tmpdir(), "trustgate-fake-nvml-"));
-    dir = folder;
-    library = join(folder, "libnvidia-ml.so.1");
-    execFileSync("cc", ["-shared", "-fPIC", "-o", library, FAKE_SOURCE]);
-    const lib = koffi.load(library);
-    fake = {
-      failReports: lib.func("void fake_nvml_fail_reports(int fail)") as (fail: number) => void,
-      initialized: lib.func("int fake_nvml_initialized()") as () => number,
-    };
+    fake = await compileFakeNvml();
+    if (fake === undefined) this.skip();
   });
 
   after(async () => {
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    await fake?.remove();
   });
+
+  const provider = (): NvmlGpus => new NvmlGpus(() => loadKoffiNvml(compiled().library));
 
   it("passes the nonce in and reads reports, chains, versions and architectures out", async () => {
     const nonce = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
-    const gpus = await new NvmlGpus(() => loadKoffiNvml(library)).collect(nonce);
+    const gpus = await provider().collect(nonce);
     expect(gpus).to.deep.equal(
       [0, 1].map((index) => ({
         arch: index === 0 ? "HOPPER" : "BLACKWELL",
@@ -55,28 +36,89 @@ describe("NVML over FFI (koffi) against a compiled stand-in for libnvidia-ml", f
         vbiosVersion: `96.00.9F.00.0${index + 1}`,
       })),
     );
-    expect(fake.initialized()).to.equal(0);
+    expect(compiled().initialized()).to.equal(0);
   });
 
   it("turns an NVML error code into its message, and shuts NVML down", async () => {
-    fake.failReports(1);
+    compiled().failReports(true);
     try {
       let error: unknown;
-      await new NvmlGpus(() => loadKoffiNvml(library))
+      await provider()
         .collect(new Uint8Array(32))
         .catch((e: unknown) => (error = e));
       expect(String(error)).to.include(
         "nvmlDeviceGetConfComputeGpuAttestationReport failed: NVML error 3 (Not Supported)",
       );
-      expect(fake.initialized()).to.equal(0);
+      expect(compiled().initialized()).to.equal(0);
     } finally {
-      fake.failReports(0);
+      compiled().failReports(false);
+    }
+  });
+
+  it("reads the CC settings through the versioned R550 struct, and the R535 state where settings are not supported", async () => {
+    compiled().setCc(2, 1, 0, 0);
+    expect(await provider().systemState()).to.deep.equal({
+      environment: "prod",
+      ccFeature: "on",
+      devToolsMode: "off",
+      multiGpuMode: "none",
+      readyState: "not-ready",
+    });
+    // Protected PCIe as the driver reports it: ccFeature off, multiGpuMode PROTECTED_PCIE.
+    compiled().setCc(2, 0, 0, 1);
+    expect(await provider().systemState()).to.include({ ccFeature: "off", multiGpuMode: "ppcie" });
+    compiled().setCc(1, 1, 1, 1);
+    compiled().settingsSupported(false);
+    try {
+      expect(await provider().systemState()).to.deep.include({
+        environment: "sim",
+        devToolsMode: "on",
+        multiGpuMode: "none",
+      });
+    } finally {
+      compiled().settingsSupported(true);
+      compiled().setCc(2, 1, 0, 0);
+    }
+    expect(compiled().initialized()).to.equal(0);
+  });
+
+  it("sets the GPUs ready: CUDA work runs only then; a reset is final until the driver reloads", async () => {
+    const gpus = provider();
+    expect(compiled().cudaLaunch(), "the CC driver refuses work before ready").to.equal(1);
+    await gpus.readySwitch.set(true);
+    expect(await gpus.readySwitch.get()).to.equal(true);
+    expect((await gpus.systemState()).readyState).to.equal("ready");
+    expect(compiled().cudaLaunch()).to.equal(0);
+    await gpus.readySwitch.set(false);
+    expect(compiled().cudaLaunch()).to.equal(1);
+    let error: unknown;
+    await gpus.readySwitch.set(true).catch((e: unknown) => (error = e));
+    expect(String(error)).to.include(
+      "nvmlSystemSetConfComputeGpusReadyState failed: NVML error 2 (Invalid Argument)",
+    );
+    expect(compiled().cudaLaunch()).to.equal(1);
+    compiled().reloadDriver();
+    expect(compiled().initialized()).to.equal(0);
+  });
+
+  it("says which capability is missing when the driver refuses the privileged ready-state control", async () => {
+    compiled().privileged(false);
+    try {
+      let error: unknown;
+      await provider()
+        .readySwitch.set(true)
+        .catch((e: unknown) => (error = e));
+      expect(String(error)).to.include("NVML error 4 (Insufficient Permissions)");
+      expect(String(error)).to.include("needs CAP_SYS_ADMIN");
+      expect(compiled().cudaLaunch()).to.equal(1);
+    } finally {
+      compiled().privileged(true);
     }
   });
 
   it("says why when libnvidia-ml cannot be loaded", async () => {
     let error: unknown;
-    await loadKoffiNvml(join(dir ?? "", "absent.so")).catch((e: unknown) => (error = e));
+    await loadKoffiNvml(join(compiled().library, "..", "absent.so")).catch((e: unknown) => (error = e));
     expect(String(error)).to.include("is the NVIDIA driver installed in the CVM?");
   });
 });

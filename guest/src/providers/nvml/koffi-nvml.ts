@@ -24,6 +24,10 @@ interface Bindings {
   nvmlDeviceGetVbiosVersion: (device: unknown, version: Uint8Array, length: number) => NvmlReturn;
   nvmlDeviceGetConfComputeGpuAttestationReport: (device: unknown, report: Uint8Array) => NvmlReturn;
   nvmlDeviceGetConfComputeGpuCertificate: (device: unknown, certificate: Uint8Array) => NvmlReturn;
+  nvmlSystemGetConfComputeState: (state: Uint8Array) => NvmlReturn;
+  nvmlSystemGetConfComputeSettings: ((settings: Uint8Array) => NvmlReturn) | undefined;
+  nvmlSystemGetConfComputeGpusReadyState: (isAcceptingWork: [number]) => NvmlReturn;
+  nvmlSystemSetConfComputeGpusReadyState: (isAcceptingWork: number) => NvmlReturn;
 }
 
 async function importKoffi(): Promise<typeof import("koffi")> {
@@ -50,6 +54,14 @@ function bind(koffi: typeof import("koffi"), path: string): Bindings {
     );
   }
   const fn = (signature: string): ReturnType<typeof lib.func> => lib.func(signature);
+  // R535 drivers lack it; R550 added it (with multiGpuMode).
+  const optional = (signature: string): ReturnType<typeof lib.func> | undefined => {
+    try {
+      return lib.func(signature);
+    } catch {
+      return undefined;
+    }
+  };
   return {
     nvmlInit_v2: fn("int nvmlInit_v2()"),
     nvmlShutdown: fn("int nvmlShutdown()"),
@@ -71,12 +83,23 @@ function bind(koffi: typeof import("koffi"), path: string): Bindings {
     nvmlDeviceGetConfComputeGpuCertificate: fn(
       "int nvmlDeviceGetConfComputeGpuCertificate(void *device, _Out_ uint8_t *certificate)",
     ),
+    nvmlSystemGetConfComputeState: fn("int nvmlSystemGetConfComputeState(_Out_ uint8_t *state)"),
+    nvmlSystemGetConfComputeSettings: optional(
+      "int nvmlSystemGetConfComputeSettings(_Inout_ uint8_t *settings)",
+    ),
+    nvmlSystemGetConfComputeGpusReadyState: fn(
+      "int nvmlSystemGetConfComputeGpusReadyState(_Out_ unsigned int *isAcceptingWork)",
+    ),
+    nvmlSystemSetConfComputeGpusReadyState: fn(
+      "int nvmlSystemSetConfComputeGpusReadyState(unsigned int isAcceptingWork)",
+    ),
   };
 }
 
 /** Loads libnvidia-ml (default NVML_LIBRARY) and returns the NVML calls; throws a clear error when it cannot. */
 export async function loadKoffiNvml(path = NVML_LIBRARY): Promise<NvmlApi> {
   const nvml = bind(await importKoffi(), path);
+  const getSettings = nvml.nvmlSystemGetConfComputeSettings;
   const check = (call: string, code: NvmlReturn): void => {
     if (code !== 0) throw new NvmlError(call, code, nvml.nvmlErrorString(code) ?? "unknown");
   };
@@ -123,6 +146,24 @@ export async function loadKoffiNvml(path = NVML_LIBRARY): Promise<NvmlApi> {
         "nvmlDeviceGetConfComputeGpuCertificate",
         nvml.nvmlDeviceGetConfComputeGpuCertificate(device, struct),
       );
+    },
+    ccSystemState: (struct) => {
+      check("nvmlSystemGetConfComputeState", nvml.nvmlSystemGetConfComputeState(struct));
+    },
+    ...(getSettings === undefined
+      ? {}
+      : {
+          ccSettings: (struct: Uint8Array) => {
+            check("nvmlSystemGetConfComputeSettings", getSettings(struct));
+          },
+        }),
+    gpusReadyState: () => {
+      const state: [number] = [0];
+      check("nvmlSystemGetConfComputeGpusReadyState", nvml.nvmlSystemGetConfComputeGpusReadyState(state));
+      return state[0];
+    },
+    setGpusReadyState: (state) => {
+      check("nvmlSystemSetConfComputeGpusReadyState", nvml.nvmlSystemSetConfComputeGpusReadyState(state));
     },
   };
 }

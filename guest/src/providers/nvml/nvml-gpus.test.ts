@@ -15,7 +15,12 @@ interface FakeDevice {
 }
 
 /** NVML as the provider sees it: fills the real struct layouts from prepared evidence. */
-function fakeNvml(devices: FakeDevice[], calls: string[], failOn?: string): NvmlApi {
+function fakeNvml(
+  devices: FakeDevice[],
+  calls: string[],
+  failOn?: string,
+  cc: { settings?: number[]; state?: number[]; ready?: number } = {},
+): NvmlApi {
   const call = (name: string): void => {
     calls.push(name);
     if (name === failOn) throw new NvmlError(name, 3, "Not Supported");
@@ -43,6 +48,32 @@ function fakeNvml(devices: FakeDevice[], calls: string[], failOn?: string): Nvml
       const chain = Buffer.from((device as FakeDevice).entry.certChain, "latin1");
       new DataView(struct.buffer, struct.byteOffset).setUint32(4, chain.length, true);
       struct.set(chain, 8 + 0x1000);
+    },
+    ccSystemState: (struct) => {
+      call("ccSystemState");
+      const view = new DataView(struct.buffer, struct.byteOffset);
+      (cc.state ?? [2, 1, 0]).forEach((v, i) => {
+        view.setUint32(4 * i, v, true);
+      });
+    },
+    ...(cc.settings === undefined
+      ? {}
+      : {
+          ccSettings: (struct: Uint8Array) => {
+            call("ccSettings");
+            const view = new DataView(struct.buffer, struct.byteOffset);
+            calls.push(`version:${view.getUint32(0, true).toString(16)}`);
+            cc.settings?.forEach((v, i) => {
+              view.setUint32(4 + 4 * i, v, true);
+            });
+          },
+        }),
+    gpusReadyState: () => {
+      call("gpusReadyState");
+      return cc.ready ?? 0;
+    },
+    setGpusReadyState: (state) => {
+      call(`setGpusReadyState:${state}`);
     },
   };
 }
@@ -105,6 +136,60 @@ describe("NVML GPU provider (NVML faked at the struct level)", function () {
       .catch((e: unknown) => (error = e));
     expect(String(error)).to.include("attestationReport failed: NVML error 3 (Not Supported)");
     expect(failing.at(-1)).to.equal("shutdown");
+  });
+
+  it("reads the CC settings (struct version v1) and the ready state, falling back to the R535 state call", async () => {
+    const calls: string[] = [];
+    const settings = { settings: [2, 1, 0, 1], ready: 1 };
+    expect(
+      await new NvmlGpus(() => Promise.resolve(fakeNvml([], calls, undefined, settings))).systemState(),
+    ).to.deep.equal({
+      environment: "prod",
+      ccFeature: "on",
+      devToolsMode: "off",
+      multiGpuMode: "ppcie",
+      readyState: "ready",
+    });
+    expect(calls).to.deep.equal(["init", "ccSettings", "version:1000014", "gpusReadyState", "shutdown"]);
+
+    const older: string[] = [];
+    const r535 = { state: [1, 1, 1], ready: 7 };
+    expect(
+      await new NvmlGpus(() => Promise.resolve(fakeNvml([], older, undefined, r535))).systemState(),
+    ).to.deep.equal({
+      environment: "sim",
+      ccFeature: "on",
+      devToolsMode: "on",
+      multiGpuMode: "none",
+      readyState: "unknown",
+    });
+    expect(older).to.deep.equal(["init", "ccSystemState", "gpusReadyState", "shutdown"]);
+
+    const unsupported: string[] = [];
+    const failing = fakeNvml([], unsupported, "ccSettings", { settings: [2, 1, 0, 0] });
+    expect((await new NvmlGpus(() => Promise.resolve(failing)).systemState()).multiGpuMode).to.equal("none");
+    expect(unsupported).to.include("ccSystemState");
+  });
+
+  it("refuses CC values nvml.h does not define, naming them", async () => {
+    let error: unknown;
+    await new NvmlGpus(() => Promise.resolve(fakeNvml([], [], undefined, { settings: [2, 1, 0, 9] })))
+      .systemState()
+      .catch((e: unknown) => (error = e));
+    expect(String(error)).to.include("NVML reports multiGpuMode 9, which nvml.h does not define");
+  });
+
+  it("sets the ready state with NVML_CC_ACCEPTING_CLIENT_REQUESTS_TRUE / _FALSE inside an NVML session", async () => {
+    const calls: string[] = [];
+    const provider = new NvmlGpus(() => Promise.resolve(fakeNvml([], calls)));
+    await provider.readySwitch.set(true);
+    await provider.readySwitch.set(false);
+    expect(await provider.readySwitch.get()).to.equal(false);
+    expect(calls).to.deep.equal([
+      ...["init", "setGpusReadyState:1", "shutdown"],
+      ...["init", "setGpusReadyState:0", "shutdown"],
+      ...["init", "gpusReadyState", "shutdown"],
+    ]);
   });
 
   it("binds NVML only when first used, and reports why it cannot", async () => {

@@ -28,7 +28,7 @@ export type SnpPolicy = Defaulted<
 >;
 export type GpuPolicy = Defaulted<
   AttestationPolicySpecGpu,
-  "mode" | "requireRimMatch" | "requireRevocationCheck" | "allowCertificateHold"
+  "mode" | "requireRimMatch" | "requireRevocationCheck" | "allowCertificateHold" | "allowDevTools"
 >;
 
 export interface Freshness {
@@ -94,6 +94,7 @@ function fromDefaulted(policy: AttestationPolicy): CompiledPolicy {
       requireRimMatch: required(gpu.requireRimMatch, "spec.gpu.requireRimMatch"),
       requireRevocationCheck: required(gpu.requireRevocationCheck, "spec.gpu.requireRevocationCheck"),
       allowCertificateHold: required(gpu.allowCertificateHold, "spec.gpu.allowCertificateHold"),
+      allowDevTools: required(gpu.allowDevTools, "spec.gpu.allowDevTools"),
     },
     freshness: {
       challengeTtlMs: parseDuration(required(freshness.challengeTtl, "spec.freshness.challengeTtl")),

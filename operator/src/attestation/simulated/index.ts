@@ -24,6 +24,7 @@ export {
 } from "./sim-pki.ts";
 export {
   SIMULATED_GPU_DRIVER_VERSION,
+  SIMULATED_GPU_SYSTEM,
   SIMULATED_GPU_VBIOS_VERSION,
   SimulatedGpus,
   type SimulatedGpuOptions,

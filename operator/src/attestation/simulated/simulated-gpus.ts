@@ -3,6 +3,7 @@
  * layout carrying the caller's nonce, signed by that device's leaf key, with the device's certificate chain from
  * the simulated PKI. Each name is a distinct device identity (leaf serial); the real GPU verifier checks it unchanged.
  */
+import type { GpuSystemState } from "../gpu/appraise-gpu-system.ts";
 import type { GpuEvidenceEntry } from "../gpu/checks.ts";
 import { simulatedDigest, simulatedGpuSerial } from "./device-identity.ts";
 import type { SimulatedHardware } from "./hardware.ts";
@@ -22,7 +23,18 @@ const DRIVER_INDEXES = 32;
 export interface SimulatedGpuOptions {
   driverVersion?: string;
   vbiosVersion?: string;
+  /** GPUs in CC devtools mode: other measurements than the (production) RIMs hold, as on real boards. */
+  devToolsMode?: boolean;
 }
+
+/** The CC state the simulated GPUs report: CC on, production, devtools off, one GPU per CVM (no PPCIe). */
+export const SIMULATED_GPU_SYSTEM: GpuSystemState = {
+  ccFeature: "on",
+  devToolsMode: "off",
+  environment: "prod",
+  multiGpuMode: "none",
+  readyState: "not-ready",
+};
 
 export class SimulatedGpus {
   readonly name = "simulated-nvidia";
@@ -31,6 +43,9 @@ export class SimulatedGpus {
   readonly #vbiosVersion: string;
   readonly #fwid: Uint8Array;
   readonly #blocks: BlockSpec[];
+  /** The production measurements, which the RIMs hold (the same as #blocks unless in devtools mode). */
+  readonly #rimBlocks: BlockSpec[];
+  readonly #devToolsMode: boolean;
   readonly #devices = new Map<string, NvidiaDevice>();
   #rims: { driver: string; vbios: string } | undefined;
 
@@ -40,10 +55,23 @@ export class SimulatedGpus {
     this.#vbiosVersion = options.vbiosVersion ?? SIMULATED_GPU_VBIOS_VERSION;
     // Same firmware, same FWID and measurements on every GPU, as on real boards.
     this.#fwid = simulatedDigest(`H100 firmware ${this.#vbiosVersion}`);
-    this.#blocks = Array.from({ length: MEASUREMENT_BLOCKS }, (_, i) => ({
-      index: i + 1,
-      value: simulatedDigest(`H100 measurement ${i} ${this.#driverVersion} ${this.#vbiosVersion}`),
-    }));
+    const blocks = (mode: string): BlockSpec[] =>
+      Array.from({ length: MEASUREMENT_BLOCKS }, (_, i) => ({
+        index: i + 1,
+        value: simulatedDigest(`H100 measurement ${i} ${this.#driverVersion} ${this.#vbiosVersion}${mode}`),
+      }));
+    this.#devToolsMode = options.devToolsMode === true;
+    this.#rimBlocks = blocks("");
+    this.#blocks = this.#devToolsMode ? blocks(" devtools") : this.#rimBlocks;
+  }
+
+  /** What NVML would report of these GPUs' CC state (the driver reports the SIM environment in devtools mode). */
+  systemState(): Promise<GpuSystemState> {
+    return Promise.resolve(
+      this.#devToolsMode
+        ? { ...SIMULATED_GPU_SYSTEM, devToolsMode: "on", environment: "sim" }
+        : { ...SIMULATED_GPU_SYSTEM },
+    );
   }
 
   collect(gpuNonce: Uint8Array, hardware: Pick<SimulatedHardware, "gpus">): Promise<GpuEvidenceEntry[]> {
@@ -93,7 +121,7 @@ export class SimulatedGpus {
   }
 
   #reference(from: number, to: number): Map<number, Uint8Array[]> {
-    return new Map(this.#blocks.slice(from, to).map((b) => [b.index - 1, [b.value]]));
+    return new Map(this.#rimBlocks.slice(from, to).map((b) => [b.index - 1, [b.value]]));
   }
 
   #device(name: string): NvidiaDevice {

@@ -1,5 +1,7 @@
 import type { ConfidentialVM, ConfidentialVMStatusAttestation } from "../../api/v1alpha1/generated/types.ts";
 import { appraise, type AttestationBackends } from "../../attestation/appraise.ts";
+import type { GpuCcMode } from "../../attestation/gpu/appraise-gpu-system.ts";
+import { gpuModeOf } from "../../placement/gpu-request.ts";
 import type { CompiledPolicy } from "../../attestation/policy/compiled-policy.ts";
 import type { AppraisalWarning } from "../../attestation/types.ts";
 import { attestationResult } from "../../attestation/result/attestation-result.ts";
@@ -18,6 +20,11 @@ export interface CvmAppraisalContext {
   issuer: string;
   subject: string;
   now: Date;
+  /**
+   * The CC mode of the host the CVM was placed on, which the GPUs' reported mode must match. Default `on`: every
+   * validated host runs its GPUs in CC mode `on` today; a protected-PCIe host passes `ppcie` once hosts report it.
+   */
+  gpuMode?: GpuCcMode;
 }
 
 /**
@@ -77,6 +84,8 @@ export async function appraiseCvm(
       identitiesElsewhere: ctx.gpuIdentitiesElsewhere,
     },
     callerWarnings: allocation.warnings,
+    // The GPUs must report the mode of the host the CVM was placed on: a whole PPCIe board, else CC on.
+    expectedGpuMode: ctx.gpuMode ?? (gpuModeOf(cvm) === "ppcie" ? "ppcie" : "on"),
   });
   return attestationResult(appraisal, {
     issuer: ctx.issuer,

@@ -427,6 +427,12 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
               description:
                 "Accept a device or RIM certificate that OCSP reports revoked with reason certificateHold (temporarily suspended); otherwise it counts as revoked.",
             },
+            allowDevTools: {
+              type: "boolean",
+              default: false,
+              description:
+                "Accept GPUs in CC devtools mode (debuggers and profilers can read GPU state: no confidentiality) and the SIM environment the driver then reports. Judged from the guest's NVML answer (status.evidence.gpuSystem, not signed); a devtools-mode GPU also fails the signed RIM match whenever RIMs are checked. Never in production.",
+            },
             nrasUrl: {
               type: "string",
               maxLength: 2048,
@@ -1104,6 +1110,29 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
                 crv: { type: "string", enum: ["P-256"] },
                 x: { type: "string", maxLength: 64 },
                 y: { type: "string", maxLength: 64 },
+              },
+            },
+            gpuSystem: {
+              type: "object",
+              description:
+                "The GPUs' confidential-computing state as NVML reports it inside the CVM (nvmlSystemGetConfComputeSettings, nvmlSystemGetConfComputeGpusReadyState) when the evidence was collected. Guest-observed and NOT signed: whoever can write status.evidence can write it, so the controller appraises it as the guest's word; the RIM match of the signed GPU measurements stays the signed check. readyState is the CC ready state the guest last set (ready only after it verified the operator's signed result for its own key).",
+              required: ["ccFeature", "devToolsMode", "environment", "multiGpuMode", "readyState"],
+              properties: {
+                ccFeature: {
+                  type: "string",
+                  enum: ["on", "off"],
+                  description:
+                    'NVML ccFeature; the driver reports "off" in protected PCIe mode (see multiGpuMode).',
+                },
+                devToolsMode: { type: "string", enum: ["on", "off"] },
+                environment: { type: "string", enum: ["prod", "sim", "unavailable"] },
+                multiGpuMode: {
+                  type: "string",
+                  enum: ["none", "ppcie", "nvle"],
+                  description:
+                    "none (one CC GPU at a time), ppcie (protected PCIe, 8 GPUs + NVSwitches) or nvle.",
+                },
+                readyState: { type: "string", enum: ["ready", "not-ready", "unknown"] },
               },
             },
             tee: {

@@ -188,6 +188,13 @@ export interface AttestationPolicySpecGpu {
    * (temporarily suspended); otherwise it counts as revoked.
    */
   allowCertificateHold?: boolean;
+  /**
+   * Accept GPUs in CC devtools mode (debuggers and profilers can read GPU state: no
+   * confidentiality) and the SIM environment the driver then reports. Judged from the guest's NVML
+   * answer (status.evidence.gpuSystem, not signed); a devtools-mode GPU also fails the signed RIM
+   * match whenever RIMs are checked. Never in production.
+   */
+  allowDevTools?: boolean;
   nrasUrl?: string;
   rimServiceUrl?: string;
   ocspUrl?: string;
@@ -555,6 +562,15 @@ export interface ConfidentialVMStatusEvidence {
   nonce: string;
   /** The guest's ephemeral P-256 public key (JWK) bound into reportData. */
   publicKey: ConfidentialVMStatusEvidencePublicKey;
+  /**
+   * The GPUs' confidential-computing state as NVML reports it inside the CVM
+   * (nvmlSystemGetConfComputeSettings, nvmlSystemGetConfComputeGpusReadyState) when the evidence
+   * was collected. Guest-observed and NOT signed: whoever can write status.evidence can write it,
+   * so the controller appraises it as the guest's word; the RIM match of the signed GPU
+   * measurements stays the signed check. readyState is the CC ready state the guest last set (ready
+   * only after it verified the operator's signed result for its own key).
+   */
+  gpuSystem?: ConfidentialVMStatusEvidenceGpuSystem;
   tee: ConfidentialVMStatusEvidenceTee;
   /** One entry per GPU or NVSwitch (a PPCIe board is 8 GPUs and 4 NVSwitches). */
   gpus?: ConfidentialVMStatusEvidenceGpu[];
@@ -566,6 +582,24 @@ export interface ConfidentialVMStatusEvidencePublicKey {
   crv: "P-256";
   x: string;
   y: string;
+}
+
+/**
+ * The GPUs' confidential-computing state as NVML reports it inside the CVM
+ * (nvmlSystemGetConfComputeSettings, nvmlSystemGetConfComputeGpusReadyState) when the evidence was
+ * collected. Guest-observed and NOT signed: whoever can write status.evidence can write it, so the
+ * controller appraises it as the guest's word; the RIM match of the signed GPU measurements stays
+ * the signed check. readyState is the CC ready state the guest last set (ready only after it
+ * verified the operator's signed result for its own key).
+ */
+export interface ConfidentialVMStatusEvidenceGpuSystem {
+  /** NVML ccFeature; the driver reports "off" in protected PCIe mode (see multiGpuMode). */
+  ccFeature: "on" | "off";
+  devToolsMode: "on" | "off";
+  environment: "prod" | "sim" | "unavailable";
+  /** none (one CC GPU at a time), ppcie (protected PCIe, 8 GPUs + NVSwitches) or nvle. */
+  multiGpuMode: "none" | "ppcie" | "nvle";
+  readyState: "ready" | "not-ready" | "unknown";
 }
 
 export interface ConfidentialVMStatusEvidenceTee {
