@@ -3,10 +3,13 @@ import { LABEL_CONFIDENTIAL_VM, LABEL_VALIDATED } from "../api/v1alpha1/labels.t
 import { gpuModelByName } from "../api/gpu-models.ts";
 import type { V1GPU, V1Volume, VirtualMachine } from "./generated/types.ts";
 
-/** Where a ConfidentialVM was placed: a validated node and the GPUs reserved for it there. */
+/**
+ * Where a ConfidentialVM was placed: a validated node and the GPUs reserved for it there, each with the device-plugin
+ * resource the cluster serves it as (gpu-resource-names.ts); without one, the model's default name.
+ */
 export interface VmPlacement {
   nodeName: string;
-  gpus: readonly { pciAddress: string; model: string }[];
+  gpus: readonly { pciAddress: string; model: string; resourceName?: string }[];
 }
 
 export const ROOT_DISK = "root";
@@ -28,7 +31,7 @@ function gpuDevices(placement: VmPlacement): V1GPU[] {
   return placement.gpus.map((gpu, index) => {
     const known = gpuModelByName(gpu.model);
     if (known === undefined) throw new VmBuildError(`GPU ${gpu.pciAddress} has unknown model ${gpu.model}`);
-    return { name: `gpu${index}`, deviceName: known.resourceName, tag: gpu.pciAddress };
+    return { name: `gpu${index}`, deviceName: gpu.resourceName ?? known.resourceName, tag: gpu.pciAddress };
   });
 }
 

@@ -104,8 +104,14 @@ export async function startAttestationStack(
   });
   const processes: ManagedProcess[] = [];
   processes.push(
-    (await startFixtureAgent(admin, { node, fixture: options.fixture ?? "snp-genoa-4xh100" }, dir, "2s"))
-      .process,
+    (
+      await startFixtureAgent(
+        admin,
+        { node, fixture: options.fixture ?? "snp-genoa-4xh100", virtHandler: true },
+        dir,
+        "2s",
+      )
+    ).process,
   );
   const controllerKc = await writeServiceAccountKubeconfig(admin, SYSTEM_NS, "trustgate-controller", dir);
   const controller = startTrustgate(

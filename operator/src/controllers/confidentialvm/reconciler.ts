@@ -21,6 +21,7 @@ import { GuestIdentities, type GuestIdentityApi } from "./guest-identity-memo.ts
 import type { GpuLedger } from "./gpu-ledger.ts";
 import { legacySpecHash, launchedAsWanted, type RenderedLaunch, renderLaunch } from "./launch-hash.ts";
 import { hostState, placementFitsSpec, recordedPlacement, vmState } from "./lifecycle.ts";
+import { type KubeVirtAccess, KubeVirtPreflight } from "./kubevirt-preflight.ts";
 import * as s from "./lifecycle-status.ts";
 import { stageOfPhase } from "./readiness.ts";
 import * as r from "../../api/v1alpha1/confidential-vm-conditions.ts";
@@ -44,6 +45,8 @@ export interface CvmReconcilerDeps {
   objects: CustomObjectsApi;
   events: EventRecorder;
   ledger: GpuLedger;
+  /** KubeVirt's API and configuration, the Nodes, GPU resource names: the preflight before a VM is created. */
+  kubevirt: KubeVirtAccess;
   /** The attestation handshake; without it CVMs stop at Attesting. */
   attestation?: AttestationDeps;
   /** Per-CVM guest identity and cloud-init (the sidecar's API access); without it the VM boots unconfigured. */
@@ -55,6 +58,8 @@ const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const RESCHEDULE_MS = 30_000;
 const DELETE_POLL_MS = 1_000;
 const CDI_RETRY_MS = 60_000;
+const KUBEVIRT_RETRY_MS = 30_000;
+const KUBEVIRT_SYNC_POLL_MS = 2_000;
 
 /** Reconciles one ConfidentialVM (`ns/name`): place it on a validated host, launch its VM, track it. */
 export class ConfidentialVMReconciler implements Reconciler {
@@ -62,9 +67,11 @@ export class ConfidentialVMReconciler implements Reconciler {
   readonly #deps: CvmReconcilerDeps;
   readonly #vmObjects: VmObjects;
   readonly #identities: GuestIdentities | undefined;
+  readonly #preflight: KubeVirtPreflight;
 
   constructor(deps: CvmReconcilerDeps) {
     this.#deps = deps;
+    this.#preflight = new KubeVirtPreflight(deps.kubevirt, (name) => deps.hosts.get(name));
     this.#vmObjects = new VmObjects(deps.objects);
     this.#identities = deps.guestIdentity === undefined ? undefined : new GuestIdentities(deps.guestIdentity);
   }
@@ -88,6 +95,8 @@ export class ConfidentialVMReconciler implements Reconciler {
 
   async #reconcileLive(cvm: ConfidentialVM, ctx: ReconcileContext): Promise<ReconcileResult> {
     const deps = this.#deps;
+    // KubeVirt just appeared: its VM cache is not filled yet, so "no VM" would mean nothing.
+    if (this.#preflight.api().state === "syncing") return { requeueAfterMs: KUBEVIRT_SYNC_POLL_MS };
     const vm = deps.vms.get(cvm.metadata.name ?? "", cvm.metadata.namespace ?? "");
     const policy = deps.policies.get(cvm.spec.policyRef);
     if (policy === undefined) {
@@ -138,6 +147,7 @@ export class ConfidentialVMReconciler implements Reconciler {
         hosts: deps.hosts.list(),
         nodeLabels: deps.nodeLabels(),
         assignments: deps.ledger.assignments(deps.cvms.list()),
+        kubevirtRefusals: (nodeName) => this.#preflight.nodeRefusals(cvm, nodeName),
       });
       if (!result.scheduled) {
         await this.#status(cvm, ctx, s.noEligibleHost(describeRefusals(result.refusals)));
@@ -158,7 +168,7 @@ export class ConfidentialVMReconciler implements Reconciler {
   ): Promise<ReconcileResult> {
     let launch: RenderedLaunch;
     try {
-      launch = renderLaunch(cvm, placement);
+      launch = renderLaunch(cvm, this.#preflight.withResourceNames(placement, vm));
     } catch (error) {
       if (!(error instanceof VmBuildError)) throw error;
       await this.#status(cvm, ctx, s.vmInvalid(error.message));
@@ -168,8 +178,14 @@ export class ConfidentialVMReconciler implements Reconciler {
     const vmi = this.#deps.vmis.get(cvm.metadata.name ?? "", cvm.metadata.namespace ?? "");
     const state = vmState(vm, vmi, (v) => launchedAsWanted(v, wanted), placement.nodeName);
     switch (state.kind) {
-      case "missing":
+      case "missing": {
+        const readiness = await this.#preflight.readiness(cvm, placement, vm);
+        if (!readiness.ready) {
+          await this.#status(cvm, ctx, s.kubeVirtNotReady(placement.nodeName, readiness));
+          return { requeueAfterMs: KUBEVIRT_RETRY_MS };
+        }
         return this.#createVm(cvm, launch.vm, placement, ctx);
+      }
       case "outdated":
         return this.#deleteVm(cvm, ctx, "spec changed; relaunching the VM");
       case "deleting":
@@ -232,6 +248,7 @@ export class ConfidentialVMReconciler implements Reconciler {
 
   async #finalize(cvm: ConfidentialVM, ctx: ReconcileContext): Promise<ReconcileResult> {
     if (!(cvm.metadata.finalizers ?? []).includes(FINALIZER)) return {};
+    if (this.#preflight.api().state === "syncing") return { requeueAfterMs: KUBEVIRT_SYNC_POLL_MS };
     const vm = this.#deps.vms.get(cvm.metadata.name ?? "", cvm.metadata.namespace);
     if (vm !== undefined) {
       if (vm.metadata?.deletionTimestamp === undefined) {
@@ -267,8 +284,14 @@ export class ConfidentialVMReconciler implements Reconciler {
     return (this.#deps.now ?? (() => new Date()))();
   }
 
-  /** Writes the lifecycle status when it changes; records the event when the stage changes. */
+  /** Writes the lifecycle status (with KubeVirtReady) when it changes; records the event when the stage changes. */
   async #status(cvm: ConfidentialVM, ctx: ReconcileContext, update: StatusUpdate): Promise<boolean> {
+    if (!update.conditions.some((c) => c.type === r.CONDITION_KUBEVIRT_READY)) {
+      const placement = update.placement === null ? undefined : (update.placement ?? recordedPlacement(cvm));
+      const launched = this.#deps.vms.get(cvm.metadata.name ?? "", cvm.metadata.namespace ?? "");
+      const kubevirt = await this.#preflight.condition(cvm, placement, launched);
+      update = { ...update, conditions: [...update.conditions, kubevirt] };
+    }
     const phase = await writeStatus(this.#deps.objects, cvm, update, this.#now());
     if (phase === undefined) return false;
     ctx.log.info({ phase }, "Patched ConfidentialVM status");

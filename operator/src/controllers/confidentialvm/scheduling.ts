@@ -22,6 +22,8 @@ export interface SchedulingInput {
   /** Node labels by Node name; a host whose Node is missing is refused. */
   nodeLabels: ReadonlyMap<string, Record<string, string>>;
   assignments: GpuAssignments;
+  /** Why KubeVirt could not run the CVM's VM on a Node (kubevirt-preflight.ts); none when not given. */
+  kubevirtRefusals?: (nodeName: string) => string[];
 }
 
 export interface Placement {
@@ -58,6 +60,7 @@ function hostRefusals(host: ConfidentialHost, input: SchedulingInput, free: numb
   const tee = host.status?.tee?.type ?? "none";
   if (tee !== spec.tee) reasons.push(`TEE ${tee}, want ${spec.tee}`);
   reasons.push(...evaluateHostEligibility(host, input.hostRules).reasons);
+  reasons.push(...(input.kubevirtRefusals?.(host.metadata.name ?? "") ?? []));
   const wanted = spec.gpus?.count ?? 0;
   if (free < wanted) {
     const model = spec.gpus?.model === undefined ? "" : ` ${spec.gpus.model}`;

@@ -1,0 +1,80 @@
+import { isDeepStrictEqual } from "node:util";
+import type { Logger } from "pino";
+import type { KubeVirt } from "../kubevirt/generated/types.ts";
+import { type ClusterCheckResult, clusterChecks, type KubeVirtApi } from "../kubevirt/preflight.ts";
+import type { WatchState } from "../runtime/informer.ts";
+
+interface KubeVirtWatch {
+  path: string;
+  state(): WatchState;
+}
+
+/**
+ * The KubeVirt API as the controller sees it, from the states of its KubeVirt watches (VirtualMachines,
+ * VirtualMachineInstances, KubeVirt CRs) and the cached KubeVirt CRs; logs once per change: one error when KubeVirt
+ * is not installed (host validation goes on without it), a line when it appears, and which cluster-wide checks
+ * fail whenever that changes.
+ */
+export class KubeVirtMonitor {
+  readonly #log: Logger;
+  readonly #watches: KubeVirtWatch[] = [];
+  readonly #kubevirts: () => readonly KubeVirt[];
+  #lastState: KubeVirtApi["state"] | undefined;
+  #lastFailing: Record<string, string> | undefined;
+
+  constructor(log: Logger, kubevirts: () => readonly KubeVirt[]) {
+    this.#log = log;
+    this.#kubevirts = kubevirts;
+  }
+
+  track(watch: KubeVirtWatch): void {
+    this.#watches.push(watch);
+  }
+
+  /** Absent when any KubeVirt resource is not served, syncing until all are listed. */
+  api(): KubeVirtApi {
+    const states = this.#watches.map((w) => w.state());
+    if (states.includes("absent")) return { state: "absent" };
+    if (states.includes("syncing")) return { state: "syncing" };
+    return { state: "synced", kubevirts: this.#kubevirts() };
+  }
+
+  checks(): ClusterCheckResult[] {
+    return clusterChecks(this.api());
+  }
+
+  /** Re-evaluates after a watch state change or a KubeVirt CR event; logs what changed. */
+  update(): void {
+    const api = this.api();
+    if (api.state !== this.#lastState) {
+      const previous = this.#lastState;
+      this.#lastState = api.state;
+      if (api.state === "absent") {
+        const missing = this.#watches.filter((w) => w.state() === "absent").map((w) => w.path);
+        this.#log.error(
+          { missing },
+          "KubeVirt CRDs not installed: VirtualMachines cannot be launched; host validation continues",
+        );
+      } else if (api.state === "synced" && previous === "absent") {
+        this.#log.info("KubeVirt CRDs installed: VirtualMachines can be launched once KubeVirt is ready");
+      }
+    }
+    if (api.state !== "synced") {
+      this.#lastFailing = undefined;
+      return;
+    }
+    const failing = Object.fromEntries(
+      this.checks()
+        .filter((c) => !c.ok)
+        .map((c) => [c.check, c.message ?? ""]),
+    );
+    if (isDeepStrictEqual(failing, this.#lastFailing)) return;
+    this.#lastFailing = failing;
+    if (Object.keys(failing).length === 0) this.#log.info("KubeVirt preflight: every check passes");
+    else
+      this.#log.warn(
+        { failing },
+        "KubeVirt preflight: some checks fail (ConfidentialVMs that need them are not launched)",
+      );
+  }
+}
