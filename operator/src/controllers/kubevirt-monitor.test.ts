@@ -59,6 +59,9 @@ describe("KubeVirtMonitor", () => {
     const { monitor, lines, states } = setUp(kubevirts);
     states["vms"] = "absent";
     monitor.update();
+    // Installing: the CRD exists before the API server serves it (a 503 leaves the watch syncing).
+    states["vms"] = "syncing";
+    monitor.update();
     for (const key of Object.keys(states)) states[key] = "synced";
     monitor.update();
     monitor.update();

@@ -20,6 +20,8 @@ export class KubeVirtMonitor {
   readonly #watches: KubeVirtWatch[] = [];
   readonly #kubevirts: () => readonly KubeVirt[];
   #lastState: KubeVirtApi["state"] | undefined;
+  /** Since KubeVirt was last seen not installed, it has not been synced (it may go absent → syncing → synced). */
+  #installPending = false;
   #lastFailing: Record<string, string> | undefined;
 
   constructor(log: Logger, kubevirts: () => readonly KubeVirt[]) {
@@ -47,15 +49,16 @@ export class KubeVirtMonitor {
   update(): void {
     const api = this.api();
     if (api.state !== this.#lastState) {
-      const previous = this.#lastState;
       this.#lastState = api.state;
       if (api.state === "absent") {
+        this.#installPending = true;
         const missing = this.#watches.filter((w) => w.state() === "absent").map((w) => w.path);
         this.#log.error(
           { missing },
           "KubeVirt CRDs not installed: VirtualMachines cannot be launched; host validation continues",
         );
-      } else if (api.state === "synced" && previous === "absent") {
+      } else if (api.state === "synced" && this.#installPending) {
+        this.#installPending = false;
         this.#log.info("KubeVirt CRDs installed: VirtualMachines can be launched once KubeVirt is ready");
       }
     }

@@ -121,7 +121,7 @@ export class ControllerManager {
       list: () => Promise<KubernetesListObject<T>>,
       onChange: (obj: T, event: ResourceEvent) => void,
       trim?: (obj: T) => void,
-      extra: Pick<ResourceWatchOptions<T>, "logAbsent" | "onStateChange"> = {},
+      extra: Pick<ResourceWatchOptions<T>, "logAbsent" | "onStateChange" | "maxRestartDelayMs"> = {},
     ) => {
       const w = new ResourceWatch<T>({
         kc,
@@ -215,7 +215,8 @@ export class ControllerManager {
         customList(objects, "kubevirt.io", "v1", plural),
         onChange,
         trim,
-        { logAbsent: false, onStateChange: kubevirtChanged },
+        // KubeVirt is often installed after trustgate: notice it within seconds (a list every 10 s is cheap).
+        { logAbsent: false, onStateChange: kubevirtChanged, maxRestartDelayMs: 10_000 },
       );
       monitor.track({ path: `/apis/kubevirt.io/v1/${plural}`, state: () => w.state() });
       this.#kubevirtWatches.push(w);
