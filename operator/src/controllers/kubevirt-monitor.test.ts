@@ -51,7 +51,14 @@ describe("KubeVirtMonitor", () => {
     states["kubevirts"] = "synced";
     expect(monitor.api().state).to.equal("syncing");
     states["vmis"] = "synced";
-    expect(monitor.api()).to.deep.equal({ state: "synced", kubevirts });
+    const api = monitor.api();
+    expect(api.state).to.equal("synced");
+    if (api.state === "synced") {
+      expect(api.kubevirts.map((kv) => kv.metadata?.name)).to.deep.equal(
+        kubevirts.map((kv) => kv.metadata?.name),
+      );
+      expect(api.invalid).to.deep.equal({});
+    }
   });
 
   it("logs when KubeVirt appears and when the failing checks change, not on every event", () => {
@@ -77,5 +84,20 @@ describe("KubeVirtMonitor", () => {
     expect(lines[3]?.level).to.equal(40);
     expect(Object.keys(lines[3]?.failing ?? {})).to.deep.equal(["deployed"]);
     expect(monitor.checks().find((c) => c.check === "deployed")?.ok).to.equal(false);
+  });
+
+  it("reads malformed KubeVirt CRs without throwing and names what it ignored", () => {
+    const malformed = exampleKubeVirt() as unknown as { spec: { configuration: Record<string, unknown> } };
+    malformed.spec.configuration["developerConfiguration"] = { featureGates: "WorkloadEncryptionTDX" };
+    const { monitor, lines, states } = setUp([malformed as unknown as KubeVirt]);
+    for (const key of Object.keys(states)) states[key] = "synced";
+    monitor.update();
+    const checks = Object.fromEntries(monitor.checks().map((c) => [c.check, c]));
+    expect(checks["config-valid"]?.ok).to.equal(false);
+    expect(checks["config-valid"]?.message).to.equal(
+      "KubeVirt kubevirt/kubevirt is malformed, so these fields were ignored: spec.configuration.developerConfiguration.featureGates is not a list of strings",
+    );
+    expect(checks["feature-gate-tdx"]?.ok).to.equal(false);
+    expect(Object.keys(lines.at(-1)?.failing ?? {})).to.include.members(["config-valid", "feature-gate-tdx"]);
   });
 });

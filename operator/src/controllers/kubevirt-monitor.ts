@@ -1,7 +1,13 @@
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import type { KubeVirt } from "../kubevirt/generated/types.ts";
-import { type ClusterCheckResult, clusterChecks, type KubeVirtApi } from "../kubevirt/preflight.ts";
+import {
+  type ClusterCheckResult,
+  clusterChecks,
+  type KubeVirtApi,
+  kubeVirtName,
+} from "../kubevirt/preflight.ts";
+import { readKubeVirt } from "../kubevirt/read-kubevirt.ts";
 import type { WatchState } from "../runtime/informer.ts";
 
 interface KubeVirtWatch {
@@ -38,7 +44,11 @@ export class KubeVirtMonitor {
     const states = this.#watches.map((w) => w.state());
     if (states.includes("absent")) return { state: "absent" };
     if (states.includes("syncing")) return { state: "syncing" };
-    return { state: "synced", kubevirts: this.#kubevirts() };
+    const read = this.#kubevirts().map(readKubeVirt);
+    const invalid = Object.fromEntries(
+      read.filter((r) => r.problems.length > 0).map((r) => [kubeVirtName(r.kubevirt), r.problems]),
+    );
+    return { state: "synced", kubevirts: read.map((r) => r.kubevirt), invalid };
   }
 
   checks(): ClusterCheckResult[] {

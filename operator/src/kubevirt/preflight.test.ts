@@ -307,6 +307,7 @@ describe("KubeVirt preflight: cluster-wide checks (trustgate_kubevirt_ready)", (
   it("all pass for the documented KubeVirt CR", () => {
     expect(byCheck({ state: "synced", kubevirts: [kubevirt()] })).to.deep.equal({
       installed: true,
+      "config-valid": true,
       deployed: true,
       "feature-gate-tdx": true,
       "feature-gate-sev": true,

@@ -41,7 +41,12 @@ export type Tee = "tdx" | "snp";
 export type KubeVirtApi =
   | { state: "absent" }
   | { state: "syncing" }
-  | { state: "synced"; kubevirts: readonly KubeVirt[] };
+  | {
+      state: "synced";
+      kubevirts: readonly KubeVirt[];
+      /** Malformed fields left out of a CR (read-kubevirt.ts), by kubeVirtName. */
+      invalid?: Readonly<Record<string, readonly string[]>>;
+    };
 
 /** One reason KubeVirt cannot launch the VM: a condition reason and a message naming exactly what is missing. */
 export interface Finding {
@@ -52,6 +57,7 @@ export interface Finding {
 export const REASON_KUBEVIRT_NOT_INSTALLED = "KubeVirtNotInstalled";
 export const REASON_KUBEVIRT_SYNCING = "KubeVirtNotSynced";
 export const REASON_KUBEVIRT_NOT_DEPLOYED = "KubeVirtNotDeployed";
+export const REASON_KUBEVIRT_CONFIG_INVALID = "KubeVirtConfigInvalid";
 export const REASON_FEATURE_GATE_DISABLED = "FeatureGateDisabled";
 export const REASON_HOST_DEVICE_NOT_PERMITTED = "HostDeviceNotPermitted";
 export const REASON_QGS_NOT_ENFORCED = "QGSNotEnforced";
@@ -182,6 +188,8 @@ export function clusterFindings(input: ClusterPreflightInput): Finding[] {
       },
     ];
   const findings: Finding[] = [];
+  const invalid = invalidFinding(api, kv);
+  if (invalid !== undefined) findings.push(invalid);
   if (kv.status?.phase !== "Deployed")
     findings.push({
       reason: REASON_KUBEVIRT_NOT_DEPLOYED,
@@ -209,6 +217,15 @@ export function clusterFindings(input: ClusterPreflightInput): Finding[] {
         "http images are imported by CDI, but the DataVolume API (cdi.kubevirt.io/v1beta1) is not installed",
     });
   return findings;
+}
+
+function invalidFinding(api: Extract<KubeVirtApi, { state: "synced" }>, kv: KubeVirt): Finding | undefined {
+  const problems = api.invalid?.[kubeVirtName(kv)] ?? [];
+  if (problems.length === 0) return undefined;
+  return {
+    reason: REASON_KUBEVIRT_CONFIG_INVALID,
+    message: `${kubeVirtName(kv)} is malformed, so these fields were ignored: ${problems.join("; ")}`,
+  };
 }
 
 function allocatable(node: V1Node, resource: string): number {
@@ -277,6 +294,7 @@ export function nodeFindings(input: NodePreflightInput): Finding[] {
 /** Cluster-wide checks, for the trustgate_kubevirt_ready metric: each true when KubeVirt is ready in that respect. */
 export const CLUSTER_CHECKS = [
   "installed",
+  "config-valid",
   "deployed",
   "feature-gate-tdx",
   "feature-gate-sev",
@@ -319,6 +337,7 @@ export function clusterChecks(api: KubeVirtApi): ClusterCheckResult[] {
     installed
       ? { check: "installed", ok: true }
       : { check: "installed", ok: false, message: KUBEVIRT_CRDS_MISSING },
+    result("config-valid", kv === undefined || api.state !== "synced" ? undefined : invalidFinding(api, kv)),
     result(
       "deployed",
       kv?.status?.phase === "Deployed"
