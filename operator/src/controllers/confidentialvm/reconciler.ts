@@ -59,7 +59,8 @@ const RESCHEDULE_MS = 30_000;
 const DELETE_POLL_MS = 1_000;
 const CDI_RETRY_MS = 60_000;
 const KUBEVIRT_RETRY_MS = 30_000;
-const KUBEVIRT_SYNC_POLL_MS = 2_000;
+// A fallback: the KubeVirt watches becoming synced enqueue every ConfidentialVM anyway.
+const KUBEVIRT_SYNC_POLL_MS = 10_000;
 
 /** Reconciles one ConfidentialVM (`ns/name`): place it on a validated host, launch its VM, track it. */
 export class ConfidentialVMReconciler implements Reconciler {
