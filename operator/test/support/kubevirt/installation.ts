@@ -92,6 +92,8 @@ export interface SimulatedNodeHardware {
     model?: string;
     driver?: string;
   }[];
+  /** Other device-plugin resources the Node advertises (e.g. NVSwitches), by resource name. */
+  otherDevices?: Readonly<Record<string, number>>;
 }
 
 /** The hardware of a host fixture, from its expected agent status (operator/test/fixtures/hosts/<case>). */
@@ -115,7 +117,7 @@ export async function simulateVirtHandler(
   kubevirt: KubeVirt = exampleKubeVirt(),
 ): Promise<void> {
   const labels: Record<string, string> = { [LABEL_KUBEVIRT_SCHEDULABLE]: "true" };
-  const devices: Record<string, number> = {};
+  const devices: Record<string, number> = { ...hardware.otherDevices };
   if (hardware.tee === "tdx") {
     labels[LABEL_KUBEVIRT_TDX] = "true";
     devices[DEVICE_TDX] = 15;
