@@ -24,6 +24,7 @@ import { createSimPki, TRUST_ROOTS_FILE } from "../operator/src/attestation/simu
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
 import { ResourceWatch } from "../operator/src/runtime/informer.ts";
 import { installTrustgate } from "../operator/test/support/install.ts";
+import { simulateVirtHandler } from "../operator/test/support/kubevirt/installation.ts";
 import { OFFLINE_COLLATERAL } from "../operator/test/support/trustgate-process.ts";
 import {
   anAttestationPolicy,
@@ -127,6 +128,7 @@ export async function addSnpHosts(cluster: BenchCluster, names: readonly string[
       body: { apiVersion: "trustgate.io/v1alpha1", kind: "ConfidentialHost", metadata: { name }, spec: {} },
     });
     const status = await signHostReport(name, benchHostStatus(name, "snp"), key);
+    await simulateVirtHandler(cluster.kc, name, { tee: "snp", gpus: status.gpus ?? [] });
     await objects.patchClusterCustomObjectStatus(
       { ...trustgate, plural: "confidentialhosts", name, body: { status } },
       mergePatch,

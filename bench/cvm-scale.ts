@@ -17,6 +17,7 @@ import { spawnManaged } from "../hack/lib/managed-process.ts";
 import { signHostReport, loadOrCreateAgentKey } from "../operator/src/agent/signing.ts";
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
 import { applyCrds, readCrdFile } from "../operator/test/support/crd-install.ts";
+import { installKubevirt, simulateVirtHandler } from "../operator/test/support/kubevirt/installation.ts";
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
 import { anAttestationPolicy } from "../operator/test/support/builders/attestation-policy.ts";
 import { OFFLINE_COLLATERAL } from "../operator/test/support/trustgate-process.ts";
@@ -58,9 +59,7 @@ try {
   for (const crd of ["confidentialhosts", "confidentialvms", "attestationpolicies"]) {
     await applyCrds(kc, await readCrdFile(join(ROOT, `crds/${crd}.trustgate.io.yaml`)));
   }
-  for (const crd of ["virtualmachines", "virtualmachineinstances"]) {
-    await applyCrds(kc, await readCrdFile(join(ROOT, `hack/kubevirt/crds/${crd}.kubevirt.io.yaml`)), 60_000);
-  }
+  await installKubevirt(kc);
   await core.createNamespace({ body: { metadata: { name: NS } } });
   await objects.createClusterCustomObject({
     ...trustgate,
@@ -77,6 +76,7 @@ try {
       body: { apiVersion: "trustgate.io/v1alpha1", kind: "ConfidentialHost", metadata: { name }, spec: {} },
     });
     const status = await signHostReport(name, benchHostStatus(name, "tdx"), key);
+    await simulateVirtHandler(kc, name, { tee: "tdx", gpus: status.gpus ?? [] });
     await objects.patchClusterCustomObjectStatus(
       { ...trustgate, plural: "confidentialhosts", name, body: { status } },
       mergePatch,

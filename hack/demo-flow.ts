@@ -11,7 +11,11 @@ import { mergePatch } from "../operator/src/kube/merge-patch.ts";
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
 import { createSimPki, TRUST_ROOTS_FILE } from "../operator/src/attestation/simulated/sim-pki.ts";
 import { SIMULATED_SNP_MEASUREMENT } from "../operator/src/attestation/simulated/simulated-snp.ts";
-import { applyCrds, readCrdFile } from "../operator/test/support/crd-install.ts";
+import {
+  fixtureHardware,
+  installKubevirt,
+  simulateVirtHandler,
+} from "../operator/test/support/kubevirt/installation.ts";
 import { loadKubeConfig } from "../operator/src/kube/kubeconfig.ts";
 import { applyManifestFile, waitUntil } from "../operator/test/support/apply.ts";
 import { chartWebhookConfiguration, WEBHOOK_CONFIGURATION } from "../operator/test/support/webhook.ts";
@@ -58,10 +62,10 @@ function background(name: string, command: string, args: string[]): void {
 
 rmSync(demoDir, { recursive: true, force: true });
 mkdirSync(demoDir, { recursive: true });
-console.log("# KubeVirt's VirtualMachine/VMI CRDs, the chart's RBAC and admission policies");
-for (const crd of ["virtualmachines", "virtualmachineinstances"]) {
-  await applyCrds(kc, await readCrdFile(join(ROOT, `hack/kubevirt/crds/${crd}.kubevirt.io.yaml`)), 60_000);
-}
+console.log(
+  "# KubeVirt's CRDs and the KubeVirt CR of docs/examples/kubevirt.yaml, the chart's RBAC and admission policies",
+);
+await installKubevirt(kc);
 await core.createNamespace({ body: { metadata: { name: NS } } }).catch(() => undefined);
 for (const file of [
   "rbac/agent.yaml",
@@ -81,6 +85,8 @@ for (const { node, fixture, labels } of HOSTS) {
     .catch(async () => {
       await core.patchNode({ name: node, body: { metadata: { labels } } }, mergePatch);
     });
+  // What virt-handler and NVIDIA's GPU device plugin would publish on the Node (no KubeVirt runs here).
+  await simulateVirtHandler(kc, node, await fixtureHardware(fixture));
   const root = join(demoDir, "hosts", node);
   cpSync(join(ROOT, "operator/test/fixtures/hosts", fixture), root, {
     recursive: true,

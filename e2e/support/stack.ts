@@ -63,7 +63,12 @@ export class TrustgateStack {
     this.collateral = await startSimulatedCollateralServices({ pki });
     await writeFile(join(this.dir, "collateral-ca.pem"), this.collateral.caPem);
     for (const host of this.hosts) {
-      const { process, root } = await startFixtureAgent(this.admin, host, this.dir, "1s");
+      const { process, root } = await startFixtureAgent(
+        this.admin,
+        { ...host, virtHandler: true },
+        this.dir,
+        "1s",
+      );
       this.processes.push(process);
       this.hostRoots.set(host.node, root);
     }

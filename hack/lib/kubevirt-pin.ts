@@ -17,6 +17,7 @@ export const KUBEVIRT_PIN = {
       "fea3db26cdceddc94be052c13972656026c7ed05648d7b512d8ffbd07777cf38",
     "crds/virtualmachineinstances.kubevirt.io.yaml":
       "03ab349937f4d007f2ff0cbe892a81c2ee85b76b489997fcb4a21cc97b75cdc7",
+    "crds/kubevirts.kubevirt.io.yaml": "063d36582e4c3b8328edee61975eedee2b8f0b1d86ea3fecf3d4587efb60fcb1",
   },
 } as const;
 

@@ -12,6 +12,7 @@ import {
 import type { AttestationDeps } from "../controllers/confidentialvm/attest.ts";
 import { DEFAULT_MAX_EVIDENCE_BYTES } from "../controllers/confidentialvm/appraise-cvm.ts";
 import { ControllerManager } from "../controllers/manager.ts";
+import { gpuResourceDefaults } from "../kubevirt/gpu-resource-names.ts";
 import { createCollateralServices } from "../attestation/collateral/collateral-services.ts";
 import {
   CONTROLLER_COLLATERAL_OPTIONS,
@@ -34,6 +35,9 @@ labels Nodes) and ConfidentialVM (places CVMs on validated hosts, launches their
   --host-stale-after <duration>         a host report older than this is not Validated (default 5m)
   --resync <duration>                   reconcile every object this often, events or not (default 10m)
   --workers <n>                         ConfidentialVMs reconciled in parallel (default 8)
+  --gpu-resource-name <vendor:device=resource>
+                                        the device-plugin resource of a GPU that KubeVirt's permittedHostDevices does
+                                        not list (repeatable; default NVIDIA's names, e.g. nvidia.com/GH100_H100_SXM5_80GB)
   --leader-elect                        run only while holding a coordination.k8s.io Lease (for replicas > 1)
   --leader-election-namespace <ns>      default: $POD_NAMESPACE, the ServiceAccount's namespace, trustgate-system
   --leader-election-id <name>           the Lease's name (default trustgate-controller)
@@ -93,6 +97,7 @@ export const controllerCommand: Command = {
     "host-stale-after": { type: "string" },
     resync: { type: "string" },
     workers: { type: "string" },
+    "gpu-resource-name": { type: "string", multiple: true },
     "leader-elect": { type: "boolean" },
     "leader-election-namespace": { type: "string" },
     "leader-election-id": { type: "string" },
@@ -112,6 +117,12 @@ export const controllerCommand: Command = {
     const maxEvidenceBytes = Number(text(args, "max-evidence-bytes") ?? DEFAULT_MAX_EVIDENCE_BYTES);
     if (!Number.isSafeInteger(maxEvidenceBytes) || maxEvidenceBytes < 1024) {
       throw new UsageError("trustgate controller: --max-evidence-bytes must be an integer of at least 1024");
+    }
+    const gpuResourceNames = (args.values["gpu-resource-name"] as string[] | undefined) ?? [];
+    try {
+      gpuResourceDefaults(gpuResourceNames);
+    } catch (error) {
+      throw new UsageError(`trustgate controller: ${(error as Error).message}`);
     }
     const collateralFlags = await collateralSettingsFromArgs(args, "controller", "services");
     const log = createLogger("trustgate-controller");
@@ -145,6 +156,7 @@ export const controllerCommand: Command = {
       hostStaleAfterMs: staleAfterMs,
       resyncMs,
       workers,
+      gpuResourceNames,
       attestation: {
         issuer: text(args, "attestation-issuer") ?? "trustgate",
         namespace: electionNamespace(args),
@@ -171,6 +183,7 @@ export const controllerCommand: Command = {
     instrumentController(manager.hostController, metrics);
     instrumentController(manager.cvmController, metrics);
     instrumentController(manager.policyController, metrics);
+    metrics.trackKubeVirt(() => manager.kubevirtChecks());
     const phaseTimer = setInterval(() => {
       metrics.setConfidentialVMPhases(manager.cvmPhaseCounts());
       metrics.setTcbDriftSoon(manager.cvmsWithCondition("TcbDriftSoon"));
@@ -207,6 +220,8 @@ export const controllerCommand: Command = {
             metrics,
             log,
             readinessChecks: [
+              // KubeVirt's caches count only when KubeVirt is installed; without it the controller validates hosts
+              // and trustgate_kubevirt_ready and each ConfidentialVM's KubeVirtReady say what is missing.
               { name: "informers-synced", ready: () => synced },
               { name: "leader-election", ready: () => elector === undefined || elector.state !== "stopped" },
             ],

@@ -20,11 +20,15 @@ import {
 } from "../api/v1alpha1/generated/types.ts";
 import { LABEL_CONFIDENTIAL_VM } from "../api/v1alpha1/labels.ts";
 import { verifyHostReport } from "../host/verify-host-report.ts";
-import type { VirtualMachine, VirtualMachineInstance } from "../kubevirt/generated/types.ts";
+import type { KubeVirt, VirtualMachine, VirtualMachineInstance } from "../kubevirt/generated/types.ts";
+import { CDI_DATA_VOLUMES } from "../kubevirt/data-volume.ts";
+import { gpuResourceDefaults } from "../kubevirt/gpu-resource-names.ts";
+import type { ClusterCheckResult } from "../kubevirt/preflight.ts";
+import { ServedResource } from "../kube/served-resource.ts";
 import { Controller, objectKey } from "../runtime/controller.ts";
 import { eventRecorder } from "../runtime/events.ts";
 import { trimVirtualMachine, trimVirtualMachineInstance } from "../kubevirt/cache-trim.ts";
-import { type ResourceEvent, ResourceWatch } from "../runtime/informer.ts";
+import { type ResourceEvent, ResourceWatch, type ResourceWatchOptions } from "../runtime/informer.ts";
 import { AttestationPolicyReconciler } from "./attestationpolicy/reconciler.ts";
 import { ConfidentialHostReconciler } from "./confidentialhost/reconciler.ts";
 import type { AttestationDeps } from "./confidentialvm/attest.ts";
@@ -34,6 +38,7 @@ import { LAUNCHER_POD_SELECTOR, launcherPodOf, trimLauncherPod } from "./confide
 import type { GuestEndpoint } from "./confidentialvm/guest-identity-objects.ts";
 import { SigningKeyStore } from "./signing-key-store.ts";
 import { ConfidentialVMReconciler } from "./confidentialvm/reconciler.ts";
+import { KubeVirtMonitor } from "./kubevirt-monitor.ts";
 
 export interface ManagerOptions {
   kc: KubeConfig;
@@ -42,6 +47,8 @@ export interface ManagerOptions {
   resyncMs: number;
   /** ConfidentialVM reconciles in parallel (different keys only). */
   workers?: number;
+  /** `vendor:device=resource` overrides of the default GPU resource names (--gpu-resource-name). */
+  gpuResourceNames?: readonly string[];
   /** The attestation handshake: result issuer, the operator's namespace (signing keys), verifier backends. */
   attestation?: {
     issuer: string;
@@ -98,6 +105,8 @@ export class ControllerManager {
   readonly policyController: Controller;
   readonly #watches: ResourceWatch<KubernetesObject>[] = [];
   readonly #hostWatches: ResourceWatch<KubernetesObject>[] = [];
+  readonly #kubevirtWatches: ResourceWatch<KubernetesObject>[] = [];
+  readonly #kubevirt: KubeVirtMonitor;
   readonly #cvms: ResourceWatch<ConfidentialVM>;
   readonly #log: Logger;
   #signingKeys: SigningKeyStore | undefined;
@@ -114,15 +123,18 @@ export class ControllerManager {
       list: () => Promise<KubernetesListObject<T>>,
       onChange: (obj: T, event: ResourceEvent) => void,
       trim?: (obj: T) => void,
-      labelSelector?: string,
+      extra: Pick<
+        ResourceWatchOptions<T>,
+        "logAbsent" | "onStateChange" | "maxRestartDelayMs" | "labelSelector"
+      > = {},
     ) => {
       const w = new ResourceWatch<T>({
         kc,
         path,
         list,
         log,
+        ...extra,
         ...(trim === undefined ? {} : { trim }),
-        ...(labelSelector === undefined ? {} : { labelSelector }),
         onEvent: (event, obj) => {
           onChange(obj, event);
         },
@@ -134,6 +146,7 @@ export class ControllerManager {
       for (const cvm of cvms.list()) if (predicate(cvm)) this.cvmController.enqueue(objectKey(cvm));
     };
     const unplaced = (cvm: ConfidentialVM): boolean => (cvm.status?.nodeName ?? "") === "";
+    const running = (cvm: ConfidentialVM): boolean => (cvm.status?.vmInstanceUid ?? "") !== "";
     const ownerKey = (obj: KubernetesObject): void => {
       const name = obj.metadata?.labels?.[LABEL_CONFIDENTIAL_VM];
       if (name !== undefined) this.cvmController.enqueue(`${obj.metadata?.namespace ?? ""}/${name}`);
@@ -165,8 +178,10 @@ export class ControllerManager {
       "/api/v1/nodes",
       () => core.listNode(),
       (node) => {
-        this.hostController.enqueue(node.metadata?.name ?? "");
-        cvmKeysWhere(unplaced);
+        const name = node.metadata?.name ?? "";
+        this.hostController.enqueue(name);
+        // KubeVirt's labels and devices on a Node decide whether the VMs placed there can be launched.
+        cvmKeysWhere((cvm) => unplaced(cvm) || (cvm.status?.nodeName === name && !running(cvm)));
       },
     );
     const cvms = watch<ConfidentialVM>(
@@ -192,25 +207,43 @@ export class ControllerManager {
         cvmKeysWhere((cvm) => cvm.spec.policyRef === policy.metadata.name);
       },
     );
-    const vms = watch<KubernetesObject>(
-      "/apis/kubevirt.io/v1/virtualmachines",
-      customList(objects, "kubevirt.io", "v1", "virtualmachines"),
-      ownerKey,
-      trimVirtualMachine,
-    );
-    const vmis = watch<KubernetesObject>(
-      "/apis/kubevirt.io/v1/virtualmachineinstances",
-      customList(objects, "kubevirt.io", "v1", "virtualmachineinstances"),
-      ownerKey,
-      trimVirtualMachineInstance,
-    );
+    // KubeVirt may be missing (a cluster that only validates hosts so far): its watches then report "absent" and
+    // the monitor logs that once, instead of each watch warning on its own.
+    const monitor = new KubeVirtMonitor(log, () => kubevirts.list() as unknown as readonly KubeVirt[]);
+    const kubevirtChanged = (): void => {
+      monitor.update();
+      cvmKeysWhere(() => true);
+    };
+    const kubevirtWatch = (
+      plural: string,
+      onChange: (obj: KubernetesObject) => void,
+      trim?: (obj: KubernetesObject) => void,
+    ) => {
+      const w = watch<KubernetesObject>(
+        `/apis/kubevirt.io/v1/${plural}`,
+        customList(objects, "kubevirt.io", "v1", plural),
+        onChange,
+        trim,
+        // KubeVirt is often installed after trustgate: notice it within seconds (a list every 10 s is cheap).
+        { logAbsent: false, onStateChange: kubevirtChanged, maxRestartDelayMs: 10_000 },
+      );
+      monitor.track({ path: `/apis/kubevirt.io/v1/${plural}`, state: () => w.state() });
+      this.#kubevirtWatches.push(w);
+      return w;
+    };
+    const vms = kubevirtWatch("virtualmachines", ownerKey, trimVirtualMachine);
+    const vmis = kubevirtWatch("virtualmachineinstances", ownerKey, trimVirtualMachineInstance);
+    const kubevirts = kubevirtWatch("kubevirts", kubevirtChanged);
+    this.#kubevirt = monitor;
+    const dataVolumes = new ServedResource(objects, CDI_DATA_VOLUMES);
+    const gpuNames = gpuResourceDefaults(options.gpuResourceNames);
     // virt-launcher pods only: which pod runs which VMI, to read the GPUs its host reports for it.
     const launcherPods = watch<V1Pod>(
       "/api/v1/pods",
       () => core.listPodForAllNamespaces({ labelSelector: LAUNCHER_POD_SELECTOR }),
       ownerKey,
       trimLauncherPod,
-      LAUNCHER_POD_SELECTOR,
+      { labelSelector: LAUNCHER_POD_SELECTOR },
     );
 
     this.#cvms = cvms;
@@ -252,6 +285,12 @@ export class ControllerManager {
         events,
         ledger: new GpuLedger(),
         launcherPods: (namespace) => launcherPods.list(namespace).map(launcherPodOf),
+        kubevirt: {
+          api: () => monitor.api(),
+          node: (name) => nodes.get(name),
+          gpuResourceDefaults: gpuNames,
+          dataVolumeApi: () => dataVolumes.served(),
+        },
         ...(options.attestation === undefined
           ? {}
           : {
@@ -296,9 +335,18 @@ export class ControllerManager {
     await Promise.all(this.#watches.map((w) => w.start()));
   }
 
-  /** Resolves once every cache has its first list. */
+  /**
+   * Resolves once every cache the controllers need has its first list: trustgate's kinds and Nodes, and KubeVirt's
+   * unless the API server says KubeVirt is not installed (ConfidentialVMs then say so in KubeVirtReady).
+   */
   async synced(): Promise<void> {
-    await Promise.all(this.#watches.map((w) => w.synced()));
+    const kubevirt = new Set(this.#kubevirtWatches);
+    await Promise.all(this.#watches.map((w) => (kubevirt.has(w) ? w.settled() : w.synced())));
+  }
+
+  /** The cluster-wide KubeVirt checks, for trustgate_kubevirt_ready. */
+  kubevirtChecks(): ClusterCheckResult[] {
+    return this.#kubevirt.checks();
   }
 
   /**

@@ -33,15 +33,25 @@ describe("KubeVirt watch-cache trimming", function () {
       },
     }) as unknown as VirtualMachineInstance;
 
-  it("keeps a VM's metadata and runStrategy only", function () {
+  it("keeps a VM's metadata, runStrategy and GPU resource names only", function () {
     const trimmed = vm();
     trimVirtualMachine(trimmed as never);
     expect(trimmed).to.deep.equal({
       apiVersion: "kubevirt.io/v1",
       kind: "VirtualMachine",
       metadata: { name: "llm", namespace: "ml", annotations: { "trustgate.io/launch-hash": "h1" } },
-      spec: { runStrategy: "Always" },
+      spec: {
+        runStrategy: "Always",
+        template: { spec: { domain: { devices: { gpus: [{ deviceName: "nvidia.com/GH100" }] } } } },
+      },
     });
+  });
+
+  it("keeps nothing of the template of a VM without GPUs", function () {
+    const trimmed = vm();
+    trimmed.spec.template = { spec: { domain: { devices: {} } } };
+    trimVirtualMachine(trimmed as never);
+    expect(trimmed.spec).to.deep.equal({ runStrategy: "Always" });
   });
 
   it("keeps a VMI's metadata, phase, node and conditions only", function () {

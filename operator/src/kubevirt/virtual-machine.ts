@@ -11,7 +11,8 @@ import type { V1GPU, V1HostDevice, V1Volume, VirtualMachine } from "./generated/
  */
 export interface VmPlacement {
   nodeName: string;
-  gpus: readonly { pciAddress?: string; model: string }[];
+  /** Each with the device-plugin resource the cluster serves it as (gpu-resource-names.ts); else the model's default. */
+  gpus: readonly { pciAddress?: string; model: string; resourceName?: string }[];
   nvswitches?: readonly { pciAddress: string }[];
 }
 
@@ -46,7 +47,7 @@ function gpuDevices(placement: VmPlacement): V1GPU[] {
   return placement.gpus.map((gpu, index) => {
     const known = gpuModelByName(gpu.model);
     if (known === undefined) throw new VmBuildError(`GPU ${index} has unknown model ${gpu.model}`);
-    return { name: `gpu${index}`, deviceName: known.resourceName };
+    return { name: `gpu${index}`, deviceName: gpu.resourceName ?? known.resourceName };
   });
 }
 

@@ -5,8 +5,16 @@ import {
   makeInformer,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { apiErrorStatus } from "../kube/api-error.ts";
 
 export type ResourceEvent = "add" | "update" | "delete";
+
+/**
+ * Where a watch stands: `syncing` until its first successful list, `synced` once a list succeeded (the cache stays
+ * usable through later watch errors), `absent` while the API server answers its list with 404: the resource is not
+ * served (its CRD is not installed).
+ */
+export type WatchState = "syncing" | "synced" | "absent";
 
 export interface ResourceWatchOptions<T extends KubernetesObject> {
   kc: KubeConfig;
@@ -15,6 +23,11 @@ export interface ResourceWatchOptions<T extends KubernetesObject> {
   list: () => Promise<KubernetesListObject<T>>;
   log: Logger;
   onEvent: (event: ResourceEvent, obj: T) => void;
+  /** Called when the state changes (not for the initial `syncing`). */
+  onStateChange?: (state: WatchState) => void;
+  /** Whether a 404 on list is logged here (default) or left to the caller, who reports `absent` its own way. */
+  logAbsent?: boolean;
+  minRestartDelayMs?: number;
   maxRestartDelayMs?: number;
   /** Removes, in place, what no reconciler reads, before the object is cached and handed to onEvent. */
   trim?: (obj: T) => void;
@@ -30,46 +43,73 @@ function dropManagedFields(obj: KubernetesObject): void {
   if (obj.metadata !== undefined) delete obj.metadata.managedFields;
 }
 
+/** What a failed list or watch is, in a log line's fields: an API status, or an error message (no stack). */
+function describeFailure(error: unknown): { status?: number; error: string } {
+  const status = apiErrorStatus(error);
+  if (status !== undefined) return { status: status.code, error: status.message };
+  return { error: error instanceof Error ? error.message : String(error) };
+}
+
 /**
  * A list+watch cache (client-node's ListWatch: relists on 410 and reconnects on clean closes) that
  * also restarts itself with backoff after errors, which ListWatch leaves to its caller.
+ *
+ * The backoff doubles from minRestartDelayMs to maxRestartDelayMs and is reset only by a successful list or a
+ * watch event, never by ListWatch's "connect" (announced before every list, also the ones that fail). Only the
+ * first failure of a run is logged at warn; retries are logged at debug and the recovery at info.
  */
 export class ResourceWatch<T extends KubernetesObject> {
   private readonly informer;
   private readonly options: ResourceWatchOptions<T>;
+  private readonly minDelayMs: number;
   private restartTimer: NodeJS.Timeout | undefined;
-  private restartDelayMs = 500;
+  private restartDelayMs: number;
+  private failures = 0;
   private stopped = false;
+  private currentState: WatchState = "syncing";
   private readonly connected: Promise<void>;
   private resolveConnected: () => void = () => undefined;
+  private readonly settledPromise: Promise<void>;
+  private resolveSettled: () => void = () => undefined;
 
   constructor(options: ResourceWatchOptions<T>) {
     this.options = options;
+    this.minDelayMs = options.minRestartDelayMs ?? 500;
+    this.restartDelayMs = this.minDelayMs;
     this.connected = new Promise((resolve) => (this.resolveConnected = resolve));
-    // ListWatch announces "connect" before it lists, so the first successful list marks the cache synced;
-    // setImmediate lets ListWatch store the listed items first.
+    this.settledPromise = new Promise((resolve) => (this.resolveSettled = resolve));
+    // The first successful list marks the cache synced; setImmediate lets ListWatch store the listed items first.
     const list = async (): Promise<KubernetesListObject<T>> => {
-      const result = await options.list();
+      let result: KubernetesListObject<T>;
+      try {
+        result = await options.list();
+      } catch (error) {
+        if (apiErrorStatus(error)?.code === 404) this.setState("absent");
+        else if (this.currentState === "absent") this.setState("syncing");
+        throw error;
+      }
       for (const item of result.items) this.trim(item);
+      this.recovered();
       setImmediate(() => {
+        this.setState("synced");
         this.resolveConnected();
       });
       return result;
     };
     this.informer = makeInformer<T>(options.kc, options.path, list, options.labelSelector);
     this.informer.on("add", (obj) => {
+      this.recovered();
       this.trim(obj);
       options.onEvent("add", obj);
     });
     this.informer.on("update", (obj) => {
+      this.recovered();
       this.trim(obj);
       options.onEvent("update", obj);
     });
     this.informer.on("delete", (obj) => {
+      this.recovered();
       options.onEvent("delete", obj);
-    });
-    this.informer.on("connect", () => {
-      this.restartDelayMs = 500;
     });
     this.informer.on("error", (error: unknown) => {
       this.scheduleRestart(error);
@@ -95,6 +135,15 @@ export class ResourceWatch<T extends KubernetesObject> {
     return this.connected;
   }
 
+  /** Resolves once the cache is synced or the API server said the resource does not exist, whichever is first. */
+  settled(): Promise<void> {
+    return this.settledPromise;
+  }
+
+  state(): WatchState {
+    return this.currentState;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.restartTimer !== undefined) clearTimeout(this.restartTimer);
@@ -109,14 +158,27 @@ export class ResourceWatch<T extends KubernetesObject> {
     return this.informer.list(namespace);
   }
 
+  private setState(state: WatchState): void {
+    if (state !== "syncing") this.resolveSettled();
+    if (state === this.currentState) return;
+    this.currentState = state;
+    this.options.onStateChange?.(state);
+  }
+
+  /** A list succeeded or the watch delivered an event: the next failure starts a new run at the minimum delay. */
+  private recovered(): void {
+    if (this.failures > 0)
+      this.options.log.info({ path: this.options.path, failures: this.failures }, "Watch recovered");
+    this.failures = 0;
+    this.restartDelayMs = this.minDelayMs;
+  }
+
   private scheduleRestart(error: unknown): void {
     if (this.stopped || this.restartTimer !== undefined) return;
     const delay = this.restartDelayMs;
     this.restartDelayMs = Math.min(this.restartDelayMs * 2, this.options.maxRestartDelayMs ?? 30_000);
-    this.options.log.warn(
-      { err: error, path: this.options.path, delayMs: delay },
-      "Watch failed; restarting",
-    );
+    this.failures++;
+    this.logFailure(error, delay);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.stopped) return;
@@ -127,5 +189,20 @@ export class ResourceWatch<T extends KubernetesObject> {
           this.scheduleRestart(restartError);
         });
     }, delay);
+  }
+
+  private logFailure(error: unknown, delayMs: number): void {
+    const { log, path } = this.options;
+    const fields = { path, delayMs, failures: this.failures, ...describeFailure(error) };
+    if (this.failures > 1) {
+      log.debug({ ...fields, err: error }, "Watch failed again; retrying");
+      return;
+    }
+    if (this.currentState === "absent") {
+      if (this.options.logAbsent ?? true)
+        log.warn(fields, "Resource not served (is its CRD installed?); retrying with backoff");
+      return;
+    }
+    log.warn(fields, "Watch failed; retrying with backoff (further failures are logged at debug)");
   }
 }

@@ -91,6 +91,20 @@ describe("OperatorMetrics", () => {
     expect(await metrics.metrics()).to.include('trustgate_leader{identity="controller-0_abcd"} 1');
   });
 
+  it("reports each KubeVirt preflight check as 1 or 0, read at scrape time", async () => {
+    const metrics = new OperatorMetrics({ processMetrics: false });
+    let installed = false;
+    metrics.trackKubeVirt(() => [
+      { check: "installed", ok: installed },
+      { check: "feature-gate-tdx", ok: false },
+    ]);
+    const before = await metrics.metrics();
+    expect(before).to.include('trustgate_kubevirt_ready{check="installed"} 0');
+    expect(before).to.include('trustgate_kubevirt_ready{check="feature-gate-tdx"} 0');
+    installed = true;
+    expect(await metrics.metrics()).to.include('trustgate_kubevirt_ready{check="installed"} 1');
+  });
+
   it("keeps two instances apart (own Registry, not the global one)", async () => {
     const first = new OperatorMetrics();
     const second = new OperatorMetrics();

@@ -21,6 +21,7 @@ export class OperatorMetrics {
   private readonly seenPhases = new Set<string>();
   readonly collateral: CollateralMetrics;
   private readonly tcbDriftSoon: Gauge;
+  private kubevirtChecks: (() => readonly { check: string; ok: boolean }[]) | undefined;
 
   constructor(options: OperatorMetricsOptions = {}) {
     const registers = [this.registry];
@@ -75,6 +76,16 @@ export class OperatorMetrics {
       help: "TDX ConfidentialVMs whose TCB Intel's next evaluation (PCS update=early) rates worse: TcbDriftSoon=True.",
       registers,
     });
+    const kubevirtChecks = (): readonly { check: string; ok: boolean }[] => this.kubevirtChecks?.() ?? [];
+    new Gauge({
+      name: "trustgate_kubevirt_ready",
+      help: "1 when the cluster's KubeVirt passes a preflight check (installed, deployed, feature gates, TDX QGS enforced, GPU host devices), else 0.",
+      labelNames: ["check"],
+      registers,
+      collect() {
+        for (const { check, ok } of kubevirtChecks()) this.set({ check }, ok ? 1 : 0);
+      },
+    });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -90,6 +101,11 @@ export class OperatorMetrics {
     this.reconcileTotal.inc({ controller, outcome });
     this.reconcileDuration.observe({ controller }, ms / 1000);
     if (outcome !== "success") this.reconcileErrors.inc({ controller });
+  }
+
+  /** Reads the KubeVirt preflight checks at scrape time. */
+  trackKubeVirt(checks: () => readonly { check: string; ok: boolean }[]): void {
+    this.kubevirtChecks = checks;
   }
 
   /** Reads leadership at scrape time. */

@@ -143,6 +143,7 @@ describe("Helm chart charts/trustgate: helm install, then the components under t
       ["create", "kubevirt.io", "virtualmachines", "team-a"],
       ["delete", "kubevirt.io", "virtualmachines", "team-a"],
       ["watch", "kubevirt.io", "virtualmachineinstances", ""],
+      ["watch", "kubevirt.io", "kubevirts", ""],
       ["create", "cdi.kubevirt.io", "datavolumes", "team-a"],
       ["create", "", "events", "team-a"],
       ["get", "coordination.k8s.io", "leases", NAMESPACE],
@@ -164,6 +165,9 @@ describe("Helm chart charts/trustgate: helm install, then the components under t
       ["delete", "trustgate.io", "confidentialhosts", ""],
       ["update", "trustgate.io", "attestationpolicies", ""],
       ["update", "kubevirt.io", "virtualmachines", "team-a"],
+      // It reads KubeVirt's configuration for the preflight and never changes it.
+      ["patch", "kubevirt.io", "kubevirts", "kubevirt"],
+      ["update", "kubevirt.io", "kubevirts", "kubevirt"],
       ["update", "coordination.k8s.io", "leases", "kube-system"],
       ["delete", "coordination.k8s.io", "leases", NAMESPACE],
       ["create", "rbac.authorization.k8s.io", "clusterrolebindings", ""],

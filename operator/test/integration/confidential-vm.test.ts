@@ -113,7 +113,9 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
       body: anAttestationPolicy("cvm-test"),
     });
     for (const host of HOSTS) {
-      processes.push((await startFixtureAgent(admin, { ...host, labels: SUITE_LABEL }, dir)).process);
+      processes.push(
+        (await startFixtureAgent(admin, { ...host, labels: SUITE_LABEL, virtHandler: true }, dir)).process,
+      );
     }
     controllerKc = await writeServiceAccountKubeconfig(admin, SYSTEM_NS, "trustgate-controller", dir);
     startController();

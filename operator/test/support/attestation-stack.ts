@@ -110,7 +110,7 @@ export async function startAttestationStack(
     (
       await startFixtureAgent(
         admin,
-        { node, fixture: options.fixture ?? "snp-genoa-4xh100" },
+        { node, fixture: options.fixture ?? "snp-genoa-4xh100", virtHandler: true },
         dir,
         "2s",
         options.kubelet ?? {},

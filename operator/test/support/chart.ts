@@ -8,6 +8,7 @@ import { AuthorizationV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-no
 import { resolveBinDir } from "../../../hack/lib/find-binaries.ts";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import { applyCrds, readCrdFile } from "./crd-install.ts";
+import { installKubevirtCrds } from "./kubevirt/installation.ts";
 import { makeTempDir, sharedControlPlane } from "./control-plane.ts";
 import { REPO_ROOT } from "./samples.ts";
 import { manifests, type Manifest } from "./chart-manifests.ts";
@@ -273,13 +274,7 @@ export function chartForSuite(): SuiteChart {
  */
 export async function prepareCluster(admin: KubeConfig, namespace: string): Promise<void> {
   for (const file of CRD_FILES) await applyCrds(admin, await readCrdFile(join(REPO_ROOT, "crds", file)));
-  for (const crd of ["virtualmachines", "virtualmachineinstances"]) {
-    await applyCrds(
-      admin,
-      await readCrdFile(join(REPO_ROOT, `hack/kubevirt/crds/${crd}.kubevirt.io.yaml`)),
-      60_000,
-    );
-  }
+  await installKubevirtCrds(admin);
   await admin
     .makeApiClient(CoreV1Api)
     .createNamespace({

@@ -8,13 +8,14 @@ import { applyManifestFile } from "./apply.ts";
 import { podBoundToken, writeTokenKubeconfig } from "./identities.ts";
 import { REPO_ROOT } from "./samples.ts";
 import { startTrustgate } from "./trustgate-process.ts";
+import { fixtureHardware, installKubevirt, simulateVirtHandler } from "./kubevirt/installation.ts";
 
 export const SYSTEM_NS = "trustgate-system";
 
 /**
- * What a suite needs of trustgate in the shared API server: the three CRDs, optionally KubeVirt's
- * VM/VMI CRDs, its namespaces (plus trustgate-system), the agent/controller RBAC and the agent and
- * guest admission policies.
+ * What a suite needs of trustgate in the shared API server: the three CRDs, optionally KubeVirt (its
+ * VM/VMI/KubeVirt CRDs and the documented KubeVirt CR, deployed), its namespaces (plus trustgate-system),
+ * the agent/controller RBAC and the agent and guest admission policies.
  */
 export async function installTrustgate(
   kc: KubeConfig,
@@ -23,15 +24,7 @@ export async function installTrustgate(
   for (const crd of ["confidentialhosts", "confidentialvms", "attestationpolicies"]) {
     await applyCrds(kc, await readCrdFile(join(REPO_ROOT, `crds/${crd}.trustgate.io.yaml`)));
   }
-  if (options.kubevirt === true) {
-    for (const crd of ["virtualmachines", "virtualmachineinstances"]) {
-      await applyCrds(
-        kc,
-        await readCrdFile(join(REPO_ROOT, `hack/kubevirt/crds/${crd}.kubevirt.io.yaml`)),
-        60_000,
-      );
-    }
-  }
+  if (options.kubevirt === true) await installKubevirt(kc);
   const core = kc.makeApiClient(CoreV1Api);
   for (const ns of [SYSTEM_NS, ...(options.namespaces ?? [])]) {
     await core.createNamespace({ body: { metadata: { name: ns } } }).catch(() => undefined);
@@ -48,11 +41,13 @@ export async function installTrustgate(
 
 /**
  * A Node and its agent as a real process on a copy of a fixture host root (so a test may change it),
- * authenticated with a pod-bound token for that node. Returns the process and the host root.
+ * authenticated with a pod-bound token for that node. With `virtHandler`, the Node also gets what KubeVirt's
+ * virt-handler and NVIDIA's GPU device plugin would publish for the fixture's hardware. Returns the process
+ * and the host root.
  */
 export async function startFixtureAgent(
   kc: KubeConfig,
-  host: { node: string; fixture: string; labels?: Record<string, string> },
+  host: { node: string; fixture: string; labels?: Record<string, string>; virtHandler?: boolean },
   dir: string,
   interval = "1s",
   /** The node's simulated kubelet device allocation (default: first free devices); false for none. */
@@ -61,6 +56,8 @@ export async function startFixtureAgent(
   await kc.makeApiClient(CoreV1Api).createNode({
     body: { metadata: { name: host.node, labels: { "kubernetes.io/hostname": host.node, ...host.labels } } },
   });
+  if (host.virtHandler === true)
+    await simulateVirtHandler(kc, host.node, await fixtureHardware(host.fixture));
   const root = join(dir, host.node);
   await cp(join(REPO_ROOT, "operator/test/fixtures/hosts", host.fixture), root, {
     recursive: true,

@@ -5,6 +5,8 @@ export const CONDITION_ATTESTED = "Attested";
 export const CONDITION_READY = "Ready";
 /** TDX: Intel's next TCB evaluation (PCS `update=early`) will rate the TD worse than today's standard one. */
 export const CONDITION_TCB_DRIFT_SOON = "TcbDriftSoon";
+/** KubeVirt can launch the CVM's VM: installed and configured for its TEE and devices, and its Node is ready. */
+export const CONDITION_KUBEVIRT_READY = "KubeVirtReady";
 
 export const REASON_POLICY_NOT_FOUND = "PolicyNotFound";
 /** The AttestationPolicy fails the CRD's checks offline: no host is chosen and nothing is attested under it. */
@@ -24,6 +26,10 @@ export const REASON_ATTESTED = "Attested";
 export const REASON_RESULT_EXPIRED = "ResultExpired";
 export const REASON_HALTED = "Halted";
 export const REASON_CDI_MISSING = "CDINotInstalled";
+/** KubeVirtReady=True. False reasons are the preflight's (operator/src/kubevirt/preflight.ts). */
+export const REASON_KUBEVIRT_READY = "KubeVirtReady";
+/** The VM is not created while KubeVirt cannot launch it (KubeVirtReady=False says why). */
+export const REASON_KUBEVIRT_NOT_READY = "KubeVirtNotReady";
 /** TcbDriftSoon=True: the early TCB evaluation rates the TD worse than the standard one does today. */
 export const REASON_TCB_DRIFT_SOON = "TcbDriftSoon";
 /** TcbDriftSoon=False: no newer evaluation, or it rates the TD no worse. */

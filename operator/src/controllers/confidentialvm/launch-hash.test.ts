@@ -54,8 +54,6 @@ const KEEPS: Record<string, Change> = {
   secrets: spec({ secrets: [{ name: "model-key" }] }),
   // A new model needs a new placement, which relaunches (placementFitsSpec); the model itself is not rendered.
   "gpus.model": spec({ gpus: { count: 1, model: "H100-SXM5-80GB" } }),
-  "tdx.mrConfigId": spec({ tdx: { mrConfigId: "0".repeat(96) } }),
-  "snp.hostData": spec({ snp: { hostData: "0".repeat(64) } }),
 };
 
 function leafPaths(schema: JSONSchemaProps, prefix = ""): string[] {

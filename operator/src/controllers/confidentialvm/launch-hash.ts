@@ -70,10 +70,10 @@ export function launchedWithGpuTags(
  * compared with it, so a new operator version does not relaunch every running CVM. Remove once none are left.
  */
 export function legacySpecHash(cvm: ConfidentialVM, placement: VmPlacement): string {
-  const { tee, image, resources, gpus, nodeSelector, runStrategy, tdx, snp } = cvm.spec;
-  return sha256Hex32(
-    canonicalJson({ tee, image, resources, gpus, nodeSelector, runStrategy, tdx, snp, placement }),
-  );
+  const { tee, image, resources, gpus, nodeSelector, runStrategy } = cvm.spec;
+  // The hash also took spec.tdx and spec.snp, since removed (KubeVirt could not set them); canonicalJson leaves
+  // unset fields out, so a CVM that never set them hashes as before.
+  return sha256Hex32(canonicalJson({ tee, image, resources, gpus, nodeSelector, runStrategy, placement }));
 }
 
 /** Whether a running VirtualMachine was launched as `wanted` (new-style hash) or, for old VMs, the legacy hash. */

@@ -3,6 +3,7 @@ import type { DesiredCondition } from "../../runtime/conditions.ts";
 import type { HostState, VmState } from "./lifecycle.ts";
 import * as r from "../../api/v1alpha1/confidential-vm-conditions.ts";
 import type { StatusUpdate } from "./status.ts";
+import { type KubeVirtReadiness, kubeVirtReadyCondition } from "./kubevirt-readiness.ts";
 
 /** The lifecycle status for each situation of the reconciler: phase stage, HostValidated, Deployed, events. */
 
@@ -150,6 +151,17 @@ export function cdiMissing(): StatusUpdate {
     lifecycle: { stage: "Launching", reason: r.REASON_CDI_MISSING, message },
     conditions: [deployed("False", r.REASON_CDI_MISSING, message)],
     event: { type: "Warning", reason: r.REASON_CDI_MISSING },
+  };
+}
+
+/** Placed, but the VM is not created while KubeVirt cannot launch it; KubeVirtReady says what is missing. */
+export function kubeVirtNotReady(nodeName: string, readiness: KubeVirtReadiness): StatusUpdate {
+  const kubevirt = kubeVirtReadyCondition(readiness);
+  const message = `waiting for KubeVirt: ${kubevirt.message}`;
+  return {
+    lifecycle: { stage: "Launching", reason: r.REASON_KUBEVIRT_NOT_READY, message },
+    conditions: [hostValidated(nodeName), deployed("False", r.REASON_KUBEVIRT_NOT_READY, message), kubevirt],
+    event: { type: "Warning", reason: r.REASON_KUBEVIRT_NOT_READY },
   };
 }
 

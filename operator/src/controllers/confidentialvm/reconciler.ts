@@ -28,6 +28,7 @@ import {
   renderLaunch,
 } from "./launch-hash.ts";
 import { hostState, placementFitsSpec, recordedPlacement, vmState } from "./lifecycle.ts";
+import { type KubeVirtAccess, KubeVirtPreflight } from "./kubevirt-preflight.ts";
 import * as s from "./lifecycle-status.ts";
 import { stageOfPhase } from "./readiness.ts";
 import * as r from "../../api/v1alpha1/confidential-vm-conditions.ts";
@@ -53,6 +54,8 @@ export interface CvmReconcilerDeps {
   ledger: GpuLedger;
   /** virt-launcher pods by namespace (from the API server), to find the pod whose GPUs the host reports. */
   launcherPods?: (namespace: string) => readonly LauncherPod[];
+  /** KubeVirt's API and configuration, the Nodes, GPU resource names: the preflight before a VM is created. */
+  kubevirt: KubeVirtAccess;
   /** The attestation handshake; without it CVMs stop at Attesting. */
   attestation?: AttestationDeps;
   /** Per-CVM guest identity and cloud-init (the sidecar's API access); without it the VM boots unconfigured. */
@@ -66,6 +69,9 @@ const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const RESCHEDULE_MS = 30_000;
 const DELETE_POLL_MS = 1_000;
 const CDI_RETRY_MS = 60_000;
+const KUBEVIRT_RETRY_MS = 30_000;
+// A fallback: the KubeVirt watches becoming synced enqueue every ConfidentialVM anyway.
+const KUBEVIRT_SYNC_POLL_MS = 10_000;
 
 /** Reconciles one ConfidentialVM (`ns/name`): place it on a validated host, launch its VM, track it. */
 export class ConfidentialVMReconciler implements Reconciler {
@@ -75,9 +81,11 @@ export class ConfidentialVMReconciler implements Reconciler {
   readonly #identities: GuestIdentities | undefined;
   /** UIDs of VMs read whole and found launched as wanted but for GPU tags of an older operator. */
   readonly #taggedVms = new Set<string>();
+  readonly #preflight: KubeVirtPreflight;
 
   constructor(deps: CvmReconcilerDeps) {
     this.#deps = deps;
+    this.#preflight = new KubeVirtPreflight(deps.kubevirt, (name) => deps.hosts.get(name));
     this.#vmObjects = new VmObjects(deps.objects);
     this.#identities = deps.guestIdentity === undefined ? undefined : new GuestIdentities(deps.guestIdentity);
   }
@@ -101,6 +109,8 @@ export class ConfidentialVMReconciler implements Reconciler {
 
   async #reconcileLive(cvm: ConfidentialVM, ctx: ReconcileContext): Promise<ReconcileResult> {
     const deps = this.#deps;
+    // KubeVirt just appeared: its VM cache is not filled yet, so "no VM" would mean nothing.
+    if (this.#preflight.api().state === "syncing") return { requeueAfterMs: KUBEVIRT_SYNC_POLL_MS };
     const vm = deps.vms.get(cvm.metadata.name ?? "", cvm.metadata.namespace ?? "");
     const policy = deps.policies.get(cvm.spec.policyRef);
     if (policy === undefined) {
@@ -152,6 +162,7 @@ export class ConfidentialVMReconciler implements Reconciler {
         nodeLabels: deps.nodeLabels(),
         assignments: deps.ledger.assignments(deps.cvms.list()),
         pending: deps.ledger.pendingGpus(deps.cvms.list(), key),
+        kubevirtRefusals: (nodeName) => this.#preflight.nodeRefusals(cvm, nodeName),
       });
       if (!result.scheduled) {
         await this.#status(cvm, ctx, s.noEligibleHost(describeRefusals(result.refusals)));
@@ -176,7 +187,7 @@ export class ConfidentialVMReconciler implements Reconciler {
   ): Promise<ReconcileResult> {
     let launch: RenderedLaunch;
     try {
-      launch = renderLaunch(cvm, placement, this.#deps.vmRender);
+      launch = renderLaunch(cvm, this.#preflight.withResourceNames(placement, vm), this.#deps.vmRender);
     } catch (error) {
       if (!(error instanceof VmBuildError)) throw error;
       await this.#status(cvm, ctx, s.vmInvalid(error.message));
@@ -194,8 +205,14 @@ export class ConfidentialVMReconciler implements Reconciler {
     )
       state = vmState(vm, vmi, () => true, placement.nodeName);
     switch (state.kind) {
-      case "missing":
+      case "missing": {
+        const readiness = await this.#preflight.readiness(cvm, placement, vm);
+        if (!readiness.ready) {
+          await this.#status(cvm, ctx, s.kubeVirtNotReady(placement.nodeName, readiness));
+          return { requeueAfterMs: KUBEVIRT_RETRY_MS };
+        }
         return this.#createVm(cvm, launch.vm, placement, ctx);
+      }
       case "outdated":
         return this.#deleteVm(cvm, ctx, "spec changed; relaunching the VM");
       case "deleting":
@@ -317,6 +334,7 @@ export class ConfidentialVMReconciler implements Reconciler {
 
   async #finalize(cvm: ConfidentialVM, ctx: ReconcileContext): Promise<ReconcileResult> {
     if (!(cvm.metadata.finalizers ?? []).includes(FINALIZER)) return {};
+    if (this.#preflight.api().state === "syncing") return { requeueAfterMs: KUBEVIRT_SYNC_POLL_MS };
     const vm = this.#deps.vms.get(cvm.metadata.name ?? "", cvm.metadata.namespace);
     if (vm !== undefined) {
       if (vm.metadata?.deletionTimestamp === undefined) {
@@ -352,8 +370,14 @@ export class ConfidentialVMReconciler implements Reconciler {
     return (this.#deps.now ?? (() => new Date()))();
   }
 
-  /** Writes the lifecycle status when it changes; records the event when the stage changes. */
+  /** Writes the lifecycle status (with KubeVirtReady) when it changes; records the event when the stage changes. */
   async #status(cvm: ConfidentialVM, ctx: ReconcileContext, update: StatusUpdate): Promise<boolean> {
+    if (!update.conditions.some((c) => c.type === r.CONDITION_KUBEVIRT_READY)) {
+      const placement = update.placement === null ? undefined : (update.placement ?? recordedPlacement(cvm));
+      const launched = this.#deps.vms.get(cvm.metadata.name ?? "", cvm.metadata.namespace ?? "");
+      const kubevirt = await this.#preflight.condition(cvm, placement, launched);
+      update = { ...update, conditions: [...update.conditions, kubevirt] };
+    }
     const phase = await writeStatus(this.#deps.objects, cvm, update, this.#now());
     if (phase === undefined) return false;
     ctx.log.info({ phase }, "Patched ConfidentialVM status");

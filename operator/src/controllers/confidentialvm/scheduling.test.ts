@@ -195,4 +195,15 @@ describe("scheduleConfidentialVM", () => {
     );
     expect(result).to.deep.equal({ scheduled: true, placement: { nodeName: "cpu-1", gpus: [] } });
   });
+
+  it("skips a host whose Node KubeVirt could not run the VM on, naming why", () => {
+    const refusal = "KubeVirt: Node lacks label kubevirt.io/tdx=true";
+    const result = scheduleConfidentialVM(
+      input({ kubevirtRefusals: (node) => (node === "node-b" ? [refusal] : []) }),
+    );
+    expect(result.scheduled && result.placement.nodeName).to.equal("node-a");
+    const none = scheduleConfidentialVM(input({ kubevirtRefusals: () => [refusal] }));
+    expect(none.scheduled).to.equal(false);
+    if (!none.scheduled) expect(describeRefusals(none.refusals)).to.include(`node-b: ${refusal}`);
+  });
 });

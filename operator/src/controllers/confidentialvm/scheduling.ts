@@ -57,6 +57,8 @@ export interface SchedulingInput {
   assignments: GpuAssignments;
   /** GPUs of other CVMs placed on a node whose PCI addresses are not known yet. */
   pending?: PendingGpus;
+  /** Why KubeVirt could not run the CVM's VM on a Node (kubevirt-preflight.ts); none when not given. */
+  kubevirtRefusals?: (nodeName: string) => string[];
 }
 
 /**
@@ -141,6 +143,7 @@ function hostRefusals(host: ConfidentialHost, input: SchedulingInput): string[] 
   const tee = host.status?.tee?.type ?? "none";
   if (tee !== spec.tee) reasons.push(`TEE ${tee}, want ${spec.tee}`);
   reasons.push(...evaluateHostEligibility(host, input.hostRules).reasons);
+  reasons.push(...(input.kubevirtRefusals?.(host.metadata.name ?? "") ?? []));
   return reasons;
 }
 

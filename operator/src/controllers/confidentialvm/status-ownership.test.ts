@@ -27,12 +27,13 @@ describe("ConfidentialVM status ownership", () => {
     expect([...Object.keys(FIELD_OWNERS), "conditions"].sort()).to.deep.equal(fields.sort());
   });
 
-  it("gives the lifecycle phase, Ready, Deployed and HostValidated and the handshake Attested and TcbDriftSoon", () => {
+  it("gives the lifecycle phase, Ready, Deployed, HostValidated and KubeVirtReady and the handshake Attested and TcbDriftSoon", () => {
     expect(FIELD_OWNERS.phase).to.equal("lifecycle");
     expect(CONDITION_OWNERS).to.deep.equal({
       HostValidated: "lifecycle",
       Deployed: "lifecycle",
       Ready: "lifecycle",
+      KubeVirtReady: "lifecycle",
       Attested: "handshake",
       TcbDriftSoon: "handshake",
     });

@@ -29,6 +29,7 @@ export const CONDITION_OWNERS: Readonly<Record<string, StatusWriter>> = {
   [r.CONDITION_HOST_VALIDATED]: "lifecycle",
   [r.CONDITION_DEPLOYED]: "lifecycle",
   [r.CONDITION_READY]: "lifecycle",
+  [r.CONDITION_KUBEVIRT_READY]: "lifecycle",
   [r.CONDITION_ATTESTED]: "handshake",
   [r.CONDITION_TCB_DRIFT_SOON]: "handshake",
 };

@@ -988,51 +988,7 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
             },
           },
         },
-        tdx: {
-          type: "object",
-          description: "TDX-only launch settings.",
-          properties: {
-            mrConfigId: {
-              type: "string",
-              maxLength: 96,
-              description: "Expected MRCONFIGID bound at launch (48 bytes hex), checked in the quote.",
-              "x-kubernetes-validations": [
-                {
-                  rule: "self.matches('^[0-9a-f]{96}$')",
-                  message: "tdx.mrConfigId must be 96 lowercase hex characters",
-                },
-              ],
-            },
-          },
-        },
-        snp: {
-          type: "object",
-          description: "SEV-SNP-only launch settings.",
-          properties: {
-            hostData: {
-              type: "string",
-              maxLength: 64,
-              description: "Expected HOST_DATA bound at launch (32 bytes hex), checked in the report.",
-              "x-kubernetes-validations": [
-                {
-                  rule: "self.matches('^[0-9a-f]{64}$')",
-                  message: "snp.hostData must be 64 lowercase hex characters",
-                },
-              ],
-            },
-          },
-        },
       },
-      "x-kubernetes-validations": [
-        {
-          rule: "self.tee == 'tdx' || !has(self.tdx)",
-          message: "spec.tdx settings are only allowed with spec.tee tdx",
-        },
-        {
-          rule: "self.tee == 'snp' || !has(self.snp)",
-          message: "spec.snp settings are only allowed with spec.tee snp",
-        },
-      ],
     },
     status: {
       type: "object",

@@ -436,10 +436,6 @@ export interface ConfidentialVMSpec {
   runStrategy?: "Always" | "Halted" | "Manual" | "RerunOnFailure" | "Once";
   /** Secrets released to the guest (encrypted to its attested key) only after attestation. */
   secrets?: ConfidentialVMSpecSecret[];
-  /** TDX-only launch settings. */
-  tdx?: ConfidentialVMSpecTdx;
-  /** SEV-SNP-only launch settings. */
-  snp?: ConfidentialVMSpecSnp;
 }
 
 /** The pre-built CVM disk image, pinned by digest. Exactly one source. */
@@ -482,18 +478,6 @@ export interface ConfidentialVMSpecSecret {
   name: string;
   /** Keys of the Secret to release; unset releases every key. */
   keys?: string[];
-}
-
-/** TDX-only launch settings. */
-export interface ConfidentialVMSpecTdx {
-  /** Expected MRCONFIGID bound at launch (48 bytes hex), checked in the quote. */
-  mrConfigId?: string;
-}
-
-/** SEV-SNP-only launch settings. */
-export interface ConfidentialVMSpecSnp {
-  /** Expected HOST_DATA bound at launch (32 bytes hex), checked in the report. */
-  hostData?: string;
 }
 
 export interface ConfidentialVMStatus {
