@@ -238,9 +238,20 @@ describe("e2e: the three steps on the local control plane (agents, controller, K
     // Same chip, same TCB: the restarted controller appraised from its cache directory, asking AMD nothing.
     expect(kdsRequests().slice(kdsBefore), "KDS requests after the restart").to.deep.equal([]);
 
+    // The device plugin picks the GPUs; status names them once the host reports the allocation (PodResources).
+    const observed = async (name: string) => (await cvm(name))?.status?.gpuAllocation?.state === "Observed";
+    await waitUntil(
+      "both allocations observed",
+      async () => (await observed("llm")) && (await observed("batch")),
+      60_000,
+    );
     const gpus = async (name: string) =>
-      ((await cvm(name))?.status?.gpus ?? []).map((g) => JSON.stringify(g));
+      ((await cvm(name))?.status?.gpus ?? []).map((g) => g.pciAddress ?? "");
     const both = [...(await gpus("llm")), ...(await gpus("batch"))];
+    expect(
+      both.every((address) => /^[0-9a-f]{4}:/.test(address)),
+      both.join(", "),
+    ).to.equal(true);
     expect(new Set(both).size, "no GPU given to two CVMs").to.equal(4);
     const vms: unknown = await stack.admin.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
       group: "kubevirt.io",
