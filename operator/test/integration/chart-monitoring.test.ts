@@ -3,7 +3,15 @@
 // Every alert expression and dashboard query is checked with checkPromql (a small PromQL check, not promtool) and
 // may name only series of operator/src/runtime/exported-series.ts, which exported-series.test.ts proves exported.
 import { expect } from "chai";
-import { CONTROLLER, NAMESPACE, RELEASE, chartForSuite, succeeded, WEBHOOK } from "../support/chart.ts";
+import {
+  CONTROLLER,
+  NAMESPACE,
+  RELEASE,
+  chartForSuite,
+  renderNotes,
+  succeeded,
+  WEBHOOK,
+} from "../support/chart.ts";
 import { find, type Manifest, manifests } from "../support/chart-manifests.ts";
 import { checkPromql } from "../support/promql.ts";
 import { queryableSeries } from "../../src/runtime/exported-series.ts";
@@ -45,7 +53,7 @@ function expectQueryable(expr: string, where: string): string[] {
 
 describe("Helm chart charts/trustgate: monitoring (real helm)", function () {
   this.timeout(120_000);
-  const { template, objectsOf } = chartForSuite();
+  const { chart, template, objectsOf } = chartForSuite();
   const render = async (extra: string[]): Promise<Manifest[]> =>
     manifests(succeeded(await template(extra), `helm template ${extra.join(" ")}`));
 
@@ -81,7 +89,7 @@ describe("Helm chart charts/trustgate: monitoring (real helm)", function () {
     expect(find(objectsOf("default"), "Service", `${WEBHOOK}-metrics`).kind).to.equal("Service");
   });
 
-  it("renders the PrometheusRule only when enabled and its API is served, or when forced", async function () {
+  it("renders the PrometheusRule only when enabled and its API is served, or when forced; NOTES say when it was not", async function () {
     const kinds = (objects: Manifest[]) => objects.filter((o) => o.kind === "PrometheusRule").length;
     expect(kinds(objectsOf("default")), "off by default").to.equal(0);
     expect(kinds(await render(RULE_API)), "off by default, API or not").to.equal(0);
@@ -96,6 +104,12 @@ describe("Helm chart charts/trustgate: monitoring (real helm)", function () {
       "metrics.prometheusRule.force=true",
     ];
     expect(kinds(await render(forced))).to.equal(1);
+    const warning = "the alerts were not created";
+    const guarded = await renderNotes(chart(), ["--set", "metrics.prometheusRule.enabled=true"]);
+    expect(guarded.notes, guarded.stderr).to.include(warning);
+    const served = await renderNotes(chart(), ["--set", "metrics.prometheusRule.enabled=true", ...RULE_API]);
+    expect(served.notes, served.stderr).to.include("trustgate").and.not.include(warning);
+    expect((await renderNotes(chart(), [])).notes).to.not.include(warning);
     const noService = await template([...forced, "--set", "metrics.service.enabled=false"]);
     expect(noService.code).to.not.equal(0);
     expect(noService.stderr).to.include("metrics.prometheusRule.enabled needs metrics.service.enabled");
