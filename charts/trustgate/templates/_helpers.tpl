@@ -213,3 +213,23 @@ each collateral URL that names one (a PCCS usually listens on 8081).
 {{- end }}
 {{- toJson ($ports | uniq) }}
 {{- end }}
+
+{{/* One ServiceMonitor endpoint for a component's metrics port (the controller's and the webhook's). */}}
+{{- define "trustgate.metricsEndpoint" -}}
+{{- $sm := .Values.metrics.serviceMonitor -}}
+- port: metrics
+  path: /metrics
+  scheme: http
+  interval: {{ $sm.interval }}
+  scrapeTimeout: {{ $sm.scrapeTimeout }}
+  # trustgate_attestation_expiry_timestamp_seconds{namespace,name} names the ConfidentialVM's namespace, not the Pod's.
+  honorLabels: true
+  {{- with $sm.relabelings }}
+  relabelings:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $sm.metricRelabelings }}
+  metricRelabelings:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}

@@ -24,6 +24,7 @@ import { parseDuration } from "../runtime/duration.ts";
 import { LeaderElector, leaderIdentity } from "../runtime/leader-election.ts";
 import { createLogger } from "../runtime/logger.ts";
 import { instrumentController, OperatorMetrics } from "../runtime/metrics.ts";
+import { AttestationMetrics } from "../runtime/attestation-metrics.ts";
 import { DEFAULT_METRICS_BIND_ADDRESS, startMetricsServer } from "../runtime/metrics-server.ts";
 
 const USAGE = `Usage: trustgate controller [options]
@@ -131,6 +132,7 @@ export const controllerCommand: Command = {
     if (testRoots !== undefined)
       log.warn({ file: testRoots }, "Trusting simulated TEE and GPU roots: for tests and demos only");
     const metrics = new OperatorMetrics();
+    const attestationMetrics = new AttestationMetrics(metrics.registry);
     const observeRequest: RequestObserver = (event) => {
       if (!event.final) return;
       metrics.collateral.request(event.service, event.outcome, event.seconds);
@@ -177,6 +179,7 @@ export const controllerCommand: Command = {
         ...(collateral.early === undefined
           ? {}
           : { tcbDrift: { early: collateral.early, collateral: collateral.source } }),
+        metrics: attestationMetrics,
       },
     });
 
@@ -184,6 +187,7 @@ export const controllerCommand: Command = {
     instrumentController(manager.cvmController, metrics);
     instrumentController(manager.policyController, metrics);
     metrics.trackKubeVirt(() => manager.kubevirtChecks());
+    attestationMetrics.track({ hosts: () => manager.cachedHosts(), cvms: () => manager.cachedCvms() });
     const phaseTimer = setInterval(() => {
       metrics.setConfidentialVMPhases(manager.cvmPhaseCounts());
       metrics.setTcbDriftSoon(manager.cvmsWithCondition("TcbDriftSoon"));

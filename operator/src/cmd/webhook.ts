@@ -15,7 +15,7 @@ import {
   SelfManagedCertificates,
 } from "../webhook/certs/source.ts";
 import type { KeyPairPem } from "../webhook/certs/x509.ts";
-import { admissionMetrics } from "../webhook/metrics.ts";
+import { admissionMetrics, certificateExpiryMetric } from "../webhook/metrics.ts";
 import { DEFAULT_WEBHOOK_BIND_ADDRESS, startWebhookServer, type WebhookServer } from "../webhook/server.ts";
 
 const USAGE = `Usage: trustgate webhook [options]
@@ -180,9 +180,18 @@ export const webhookCommand: Command = {
         ? undefined
         : await startMetricsServer({ address: bind, metrics, log, readinessChecks: readiness });
 
+    const certificateExpiry = certificateExpiryMetric(metrics.registry);
+    const recordExpiry = (certificate: KeyPairPem): void => {
+      try {
+        certificateExpiry(certificate.certPem);
+      } catch (error) {
+        log.warn({ reason: (error as Error).message }, "Could not read the serving certificate's expiry");
+      }
+    };
     let latest: KeyPairPem | undefined;
     const first = await source.start((certificate) => {
       latest = certificate;
+      recordExpiry(certificate);
       serving.server?.setCertificate(certificate);
     });
     const server = await startWebhookServer({
@@ -195,6 +204,7 @@ export const webhookCommand: Command = {
       observer: admissionMetrics(metrics.registry),
     });
     serving.server = server;
+    recordExpiry(latest ?? first);
     // A renewal that arrived while the server was starting.
     if (latest !== undefined) server.setCertificate(latest);
     log.info(

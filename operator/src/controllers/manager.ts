@@ -32,6 +32,7 @@ import { type ResourceEvent, ResourceWatch, type ResourceWatchOptions } from "..
 import { AttestationPolicyReconciler } from "./attestationpolicy/reconciler.ts";
 import { ConfidentialHostReconciler } from "./confidentialhost/reconciler.ts";
 import type { AttestationDeps } from "./confidentialvm/attest.ts";
+import type { AttestationObserver } from "../runtime/attestation-metrics.ts";
 import { trimConfidentialVM } from "./confidentialvm/cache-trim.ts";
 import { GpuLedger } from "./confidentialvm/gpu-ledger.ts";
 import { LAUNCHER_POD_SELECTOR, launcherPodOf, trimLauncherPod } from "./confidentialvm/launcher-pods.ts";
@@ -60,6 +61,8 @@ export interface ManagerOptions {
     tcbDrift?: AttestationDeps["tcbDrift"];
     /** How guests reach the API server; defaults to the controller's own server and CA. */
     guestEndpoint?: GuestEndpoint;
+    /** Attestation counters and stage latencies, and a hook per new signing key. */
+    metrics?: AttestationObserver & { signingKeyRotated(): void };
   };
 }
 
@@ -108,6 +111,7 @@ export class ControllerManager {
   readonly #kubevirtWatches: ResourceWatch<KubernetesObject>[] = [];
   readonly #kubevirt: KubeVirtMonitor;
   readonly #cvms: ResourceWatch<ConfidentialVM>;
+  readonly #hosts: ResourceWatch<ConfidentialHost>;
   readonly #log: Logger;
   #signingKeys: SigningKeyStore | undefined;
 
@@ -247,6 +251,7 @@ export class ControllerManager {
     );
 
     this.#cvms = cvms;
+    this.#hosts = hosts;
     this.#hostWatches.push(hosts as unknown as ResourceWatch<KubernetesObject>, nodes);
     this.hostController = new Controller(
       new ConfidentialHostReconciler({
@@ -300,7 +305,16 @@ export class ControllerManager {
                 events,
                 backends: options.attestation.backends,
                 signingKey: (() => {
-                  const store = new SigningKeyStore(core, options.attestation.namespace, log);
+                  const metrics = options.attestation.metrics;
+                  const store = new SigningKeyStore(
+                    core,
+                    options.attestation.namespace,
+                    log,
+                    undefined,
+                    () => {
+                      metrics?.signingKeyRotated();
+                    },
+                  );
                   this.#signingKeys = store;
                   return () => store.current();
                 })(),
@@ -312,6 +326,9 @@ export class ControllerManager {
                 ...(options.attestation.tcbDrift === undefined
                   ? {}
                   : { tcbDrift: options.attestation.tcbDrift }),
+                ...(options.attestation.metrics === undefined
+                  ? {}
+                  : { metrics: options.attestation.metrics }),
               },
               guestIdentity: {
                 core,
@@ -375,6 +392,15 @@ export class ControllerManager {
       counts[phase] = (counts[phase] ?? 0) + 1;
     }
     return counts;
+  }
+
+  /** The cached ConfidentialHosts and ConfidentialVMs, read by the metrics at scrape time. */
+  cachedHosts(): readonly ConfidentialHost[] {
+    return this.#hosts.list();
+  }
+
+  cachedCvms(): readonly ConfidentialVM[] {
+    return this.#cvms.list();
   }
 
   /** How many ConfidentialVMs have condition `type` True (e.g. TcbDriftSoon). */

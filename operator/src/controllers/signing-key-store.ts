@@ -28,13 +28,16 @@ export class SigningKeyStore {
   readonly #rotation: KeyRotationPolicy;
   #keys: readonly StoredSigningKey[] = [];
   #checkedAt = 0;
+  readonly #onRotated: (() => void) | undefined;
 
   constructor(
     core: CoreV1Api,
     namespace: string,
     log: Logger,
     rotation: KeyRotationPolicy = DEFAULT_ROTATION,
+    onRotated?: () => void,
   ) {
+    this.#onRotated = onRotated;
     this.#core = core;
     this.#namespace = namespace;
     this.#log = log;
@@ -89,6 +92,7 @@ export class SigningKeyStore {
             body,
           });
         else await this.#core.createNamespacedSecret({ namespace: this.#namespace, body });
+        if (activeKey(rotated)?.kid !== activeKey(stored)?.kid) this.#onRotated?.();
         this.#log.info(
           { keyId: activeKey(rotated)?.kid, keys: rotated.length },
           "Rotated result-signing keys",

@@ -58,6 +58,31 @@ describe("OperatorMetrics", () => {
     expect(text).to.include('trustgate_reconcile_duration_seconds_count{controller="confidentialvm"} 0');
   });
 
+  it("counts work queue adds, retries and time queued (controller-runtime's workqueue metrics)", async () => {
+    const metrics = new OperatorMetrics({ processMetrics: false });
+    const controller = fixtureController();
+    instrumentController(controller, metrics);
+    let reconciles = 0;
+    controller.onReconciled(() => reconciles++);
+    for (const key of ["ns/a", "ns/bad", "ns/a"]) controller.enqueue(key);
+    controller.start();
+    await waitFor(() => reconciles === 3);
+    await controller.stop();
+
+    const text = await metrics.metrics();
+    // ns/a once (deduplicated), ns/bad, and ns/bad again after its backoff.
+    expect(text).to.include('trustgate_workqueue_adds_total{controller="confidentialvm"} 3');
+    expect(text).to.include('trustgate_workqueue_retries_total{controller="confidentialvm"} 1');
+    expect(text).to.include(
+      'trustgate_workqueue_queue_duration_seconds_count{controller="confidentialvm"} 3',
+    );
+  });
+
+  it("labels trustgate_build_info with the version", async () => {
+    const metrics = new OperatorMetrics({ processMetrics: false, version: "1.2.3" });
+    expect(await metrics.metrics()).to.include('trustgate_build_info{version="1.2.3"} 1');
+  });
+
   it("reads the work queue depth at scrape time", async () => {
     const metrics = new OperatorMetrics({ processMetrics: false });
     const controller = fixtureController();

@@ -1,12 +1,16 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { CollateralMetrics } from "./collateral-metrics.ts";
 import type { Controller, ReconcileOutcome } from "./controller.ts";
+import type { WorkQueueObserver } from "./workqueue.ts";
+import { VERSION } from "../version.ts";
 
 const RECONCILE_OUTCOMES: readonly ReconcileOutcome[] = ["success", "error", "terminal"];
 
 export interface OperatorMetricsOptions {
   /** Node process metrics (CPU, memory, event loop lag, GC); default true. */
   processMetrics?: boolean;
+  /** The trustgate_build_info version label; default this build's. */
+  version?: string;
 }
 
 /** The operator's Prometheus metrics, in their own Registry rather than prom-client's global one. */
@@ -16,6 +20,9 @@ export class OperatorMetrics {
   private readonly reconcileDuration: Histogram<"controller">;
   private readonly reconcileErrors: Counter<"controller">;
   private readonly queueDepths = new Map<string, () => number>();
+  private readonly queueAdds: Counter<"controller">;
+  private readonly queueRetries: Counter<"controller">;
+  private readonly queueDuration: Histogram<"controller">;
   private readonly leaders = new Map<string, () => boolean>();
   private readonly confidentialVMs: Gauge<"phase">;
   private readonly seenPhases = new Set<string>();
@@ -54,6 +61,31 @@ export class OperatorMetrics {
         for (const [controller, depth] of queueDepths) this.set({ controller }, depth());
       },
     });
+    this.queueAdds = new Counter({
+      name: "trustgate_workqueue_adds_total",
+      help: "Keys added to a controller's work queue.",
+      labelNames: ["controller"],
+      registers,
+    });
+    this.queueRetries = new Counter({
+      name: "trustgate_workqueue_retries_total",
+      help: "Keys re-queued with backoff after a failed reconcile.",
+      labelNames: ["controller"],
+      registers,
+    });
+    this.queueDuration = new Histogram({
+      name: "trustgate_workqueue_queue_duration_seconds",
+      help: "Time a key waited in a controller's work queue before a worker took it.",
+      labelNames: ["controller"],
+      buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+      registers,
+    });
+    new Gauge({
+      name: "trustgate_build_info",
+      help: "1, labelled with the running trustgate version.",
+      labelNames: ["version"],
+      registers,
+    }).set({ version: options.version ?? VERSION }, 1);
     this.confidentialVMs = new Gauge({
       name: "trustgate_confidentialvms",
       help: "ConfidentialVMs per status phase.",
@@ -95,6 +127,24 @@ export class OperatorMetrics {
     this.reconcileErrors.inc({ controller }, 0);
     this.reconcileDuration.zero({ controller });
     this.queueDepths.set(controller, queueDepth);
+    this.queueAdds.inc({ controller }, 0);
+    this.queueRetries.inc({ controller }, 0);
+    this.queueDuration.zero({ controller });
+  }
+
+  /** The work queue hooks of one controller. */
+  queueObserver(controller: string): WorkQueueObserver {
+    return {
+      added: () => {
+        this.queueAdds.inc({ controller });
+      },
+      retried: () => {
+        this.queueRetries.inc({ controller });
+      },
+      dequeued: (seconds) => {
+        this.queueDuration.observe({ controller }, seconds);
+      },
+    };
   }
 
   observeReconcile(controller: string, outcome: ReconcileOutcome, ms: number): void {
@@ -113,12 +163,12 @@ export class OperatorMetrics {
     this.leaders.set(identity, isLeader);
   }
 
-  /** Replaces the per-phase counts; a phase reported before and missing now drops to 0. */
   /** ConfidentialVMs that Intel's next TCB evaluation will rate worse (TcbDriftSoon=True). */
   setTcbDriftSoon(count: number): void {
     this.tcbDriftSoon.set(count);
   }
 
+  /** Replaces the per-phase counts; a phase reported before and missing now drops to 0. */
   setConfidentialVMPhases(counts: Readonly<Record<string, number>>): void {
     for (const phase of Object.keys(counts)) this.seenPhases.add(phase);
     for (const phase of this.seenPhases) this.confidentialVMs.set({ phase }, counts[phase] ?? 0);
@@ -137,6 +187,7 @@ export class OperatorMetrics {
 export function instrumentController(controller: Controller, metrics: OperatorMetrics): void {
   const name = controller.name;
   metrics.addController(name, () => controller.queue.length);
+  controller.queue.observe(metrics.queueObserver(name));
   controller.onReconciled((_key, outcome, ms) => {
     metrics.observeReconcile(name, outcome, ms);
   });

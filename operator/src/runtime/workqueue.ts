@@ -8,6 +8,13 @@ export interface BackoffOptions {
   maxDelayMs: number;
 }
 
+/** Hooks for controller-runtime-style workqueue metrics (adds, retries, time spent queued). */
+export interface WorkQueueObserver {
+  added(): void;
+  retried(): void;
+  dequeued(waitedSeconds: number): void;
+}
+
 export const DEFAULT_BACKOFF: BackoffOptions = { baseDelayMs: 50, maxDelayMs: 300_000 };
 
 export class WorkQueue {
@@ -18,11 +25,17 @@ export class WorkQueue {
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly waiters: ((key: string | undefined) => void)[] = [];
+  private readonly queuedAt = new Map<string, number>();
+  private observer: WorkQueueObserver | undefined;
   private shuttingDown = false;
   private readonly backoff: BackoffOptions;
 
   constructor(backoff: BackoffOptions = DEFAULT_BACKOFF) {
     this.backoff = backoff;
+  }
+
+  observe(observer: WorkQueueObserver): void {
+    this.observer = observer;
   }
 
   get length(): number {
@@ -36,14 +49,17 @@ export class WorkQueue {
       return;
     }
     if (this.queued.has(key)) return;
+    this.observer?.added();
     const waiter = this.waiters.shift();
     if (waiter !== undefined) {
       this.processing.add(key);
+      this.observer?.dequeued(0);
       waiter(key);
       return;
     }
     this.queued.add(key);
     this.queue.push(key);
+    this.queuedAt.set(key, performance.now());
   }
 
   /** Adds the key after a delay; an earlier pending delay for the same key wins. */
@@ -67,6 +83,7 @@ export class WorkQueue {
   addRateLimited(key: string): number {
     const failures = this.failures.get(key) ?? 0;
     this.failures.set(key, failures + 1);
+    this.observer?.retried();
     const delay = Math.min(this.backoff.baseDelayMs * 2 ** failures, this.backoff.maxDelayMs);
     this.addAfter(key, delay);
     return delay;
@@ -87,6 +104,9 @@ export class WorkQueue {
     if (key !== undefined) {
       this.queued.delete(key);
       this.processing.add(key);
+      const since = this.queuedAt.get(key);
+      this.queuedAt.delete(key);
+      if (since !== undefined) this.observer?.dequeued((performance.now() - since) / 1000);
       return Promise.resolve(key);
     }
     if (this.shuttingDown) return Promise.resolve(undefined);

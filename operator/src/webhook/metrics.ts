@@ -1,4 +1,5 @@
-import { Counter, Histogram, type Registry } from "prom-client";
+import { X509Certificate } from "node:crypto";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { AdmissionObserver } from "./server.ts";
 
 /** Admission counts and latencies per webhook path, in the operator's metrics registry. */
@@ -21,5 +22,17 @@ export function admissionMetrics(registry: Registry): AdmissionObserver {
       total.inc({ webhook: target, allowed: String(allowed), code: String(code) });
       duration.observe({ webhook: target }, seconds);
     },
+  };
+}
+
+/** trustgate_webhook_certificate_expiry_timestamp_seconds: notAfter of the serving certificate in use. */
+export function certificateExpiryMetric(registry: Registry): (certificatePem: string) => void {
+  const gauge = new Gauge({
+    name: "trustgate_webhook_certificate_expiry_timestamp_seconds",
+    help: "Unix time at which the webhook's serving certificate (the first in its chain) expires.",
+    registers: [registry],
+  });
+  return (certificatePem) => {
+    gauge.set(Date.parse(new X509Certificate(certificatePem).validTo) / 1000);
   };
 }

@@ -341,4 +341,40 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
     expect(condition.message).to.include("spec.snp.measurement");
     expect((await cvm("secure-llm"))?.status?.attestation?.token).to.equal(undefined);
   });
+
+  it("exports what happened as metrics: one result affirmed, one refused, the secret released, the host validated", async function () {
+    const response = await fetch(`http://127.0.0.1:${String(stack?.metricsPort)}/metrics`);
+    const text = await response.text();
+    const value = (series: string): number => {
+      const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+      return line === undefined ? Number.NaN : Number(line.slice(series.length + 1));
+    };
+    const affirmed =
+      value('trustgate_attestations_total{tee="snp",verdict="affirming",reason="Affirming"}') +
+      value('trustgate_attestations_total{tee="snp",verdict="warning",reason="AffirmingWithWarnings"}');
+    expect(affirmed, text).to.be.greaterThanOrEqual(1);
+    expect(
+      value('trustgate_attestations_total{tee="snp",verdict="contraindicated",reason="PolicyViolation"}'),
+    ).to.be.greaterThanOrEqual(1);
+    for (const stage of ["challenge", "evidence", "verify", "write"])
+      expect(
+        value(`trustgate_attestation_duration_seconds_count{tee="snp",stage="${stage}"}`),
+        stage,
+      ).to.be.greaterThan(0);
+    expect(value("trustgate_secrets_released_total")).to.be.greaterThanOrEqual(1);
+    expect(value("trustgate_signing_key_rotations_total"), "the first key").to.equal(1);
+    expect(
+      value('trustgate_confidentialhosts{validated="true",reason="HostValid"}'),
+    ).to.be.greaterThanOrEqual(1);
+    expect(value(`trustgate_host_report_age_seconds{node="${NODE}"}`)).to.be.within(0, 120);
+    expect(value('trustgate_workqueue_adds_total{controller="confidentialvm"}')).to.be.greaterThan(0);
+    expect(text).to.match(/^trustgate_build_info\{version="[^"]+"\} 1$/m);
+    // The refused result has no expiry; the series follows status.attestation.expiresAt while one is set.
+    const expiresAt = (await cvm("secure-llm"))?.status?.attestation?.expiresAt;
+    const expiry = value(
+      `trustgate_attestation_expiry_timestamp_seconds{namespace="${NS}",name="secure-llm"}`,
+    );
+    if (expiresAt === undefined) expect(expiry).to.be.NaN;
+    else expect(expiry).to.equal(Date.parse(expiresAt) / 1000);
+  });
 });

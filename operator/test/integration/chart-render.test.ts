@@ -429,9 +429,15 @@ describe("Helm chart charts/trustgate: rendering (real helm)", function () {
       };
       expect(service.metadata.labels).to.include(monitorSpec.selector.matchLabels);
       expect(monitorSpec.namespaceSelector).to.deep.equal({ matchNames: [NAMESPACE] });
-      expect(monitorSpec.endpoints).to.deep.equal([
-        { port: "metrics", path: "/metrics", scheme: "http", interval: "15s", scrapeTimeout: "5s" },
-      ]);
+      expect(monitorSpec.endpoints).to.have.length(1);
+      expect(monitorSpec.endpoints[0]).to.include({
+        port: "metrics",
+        path: "/metrics",
+        scheme: "http",
+        interval: "15s",
+        scrapeTimeout: "5s",
+        honorLabels: true,
+      });
       expect(objects.map((o) => o.kind)).to.not.include.members([
         "NetworkPolicy",
         "CustomResourceDefinition",

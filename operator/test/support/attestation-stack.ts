@@ -6,7 +6,7 @@ import {
 } from "../../src/attestation/simulated/collateral-services.ts";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
-import type { ManagedProcess } from "../../../hack/lib/managed-process.ts";
+import { freeLoopbackPorts, type ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import { startKubevirtSimulator } from "../../../e2e/kubevirt-simulator/simulator.ts";
 import type { AttestationPolicySpec } from "../../src/api/v1alpha1/generated/types.ts";
 import { createSimPki, TRUST_ROOTS_FILE } from "../../src/attestation/simulated/sim-pki.ts";
@@ -33,6 +33,8 @@ export interface AttestationStack {
   /** The simulated PKI directory (`trustgate guest --sim-pki`); the controller trusts its roots. */
   simPki: string;
   controller: ManagedProcess;
+  /** The controller's /metrics, /healthz and /readyz on 127.0.0.1. */
+  metricsPort: number;
   /** The simulated Intel PCS/PCCS and AMD KDS, when the options asked for them. */
   collateral?: SimulatedCollateralServices;
   /** Processes the suite started and `stop` stops with the stack (guests, for instance). */
@@ -118,10 +120,17 @@ export async function startAttestationStack(
     ).process,
   );
   const controllerKc = await writeServiceAccountKubeconfig(admin, SYSTEM_NS, "trustgate-controller", dir);
+  const [metricsPort] = (await freeLoopbackPorts(1)) as [number];
   const controller = startTrustgate(
     "controller",
     [
-      ...["controller", "--kubeconfig", controllerKc, "--metrics-bind-address", "127.0.0.1:0"],
+      ...[
+        "controller",
+        "--kubeconfig",
+        controllerKc,
+        "--metrics-bind-address",
+        `127.0.0.1:${String(metricsPort)}`,
+      ],
       ...collateralArgs,
       ...["--test-trust-roots", join(simPki, TRUST_ROOTS_FILE), "--leader-election-namespace", SYSTEM_NS],
       ...(options.controllerArgs ?? []),
@@ -133,6 +142,7 @@ export async function startAttestationStack(
   return {
     simPki,
     controller,
+    metricsPort,
     ...(collateral === undefined ? {} : { collateral }),
     processes,
     async stop() {

@@ -25,6 +25,7 @@ import { isNotFound } from "../../kube/api-error.ts";
 import { rfc3339, setCondition } from "../../runtime/conditions.ts";
 import { objectKey, type ReconcileContext, type ReconcileResult } from "../../runtime/controller.ts";
 import type { EventRecorder } from "../../runtime/events.ts";
+import type { AttestationObserver } from "../../runtime/attestation-metrics.ts";
 import { appraiseCvm, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraise-cvm.ts";
 import { nextAttestationStep, resultStands } from "./attestation-step.ts";
 import * as r from "../../api/v1alpha1/confidential-vm-conditions.ts";
@@ -52,6 +53,8 @@ export interface AttestationDeps {
   lifecycleFollowUp?: (after: ConfidentialVM) => Record<string, unknown>;
   /** Intel's early TCB evaluation, for the TcbDriftSoon warning on TDX CVMs; without it no warning is given. */
   tcbDrift?: TcbDriftDeps;
+  /** trustgate_attestations_total, _duration_seconds, secrets released. */
+  metrics?: AttestationObserver;
 }
 
 /** What the handshake owns (status-ownership.ts): phase and Ready are the lifecycle's, derived from Attested. */
@@ -242,6 +245,13 @@ async function appraiseAndRelease(
   };
   const sealed = performance.now();
   await write(deps, cvm, next, true);
+  const tee = cvm.spec.tee;
+  const issuedAt = Date.parse(cvm.status?.challenge?.issuedAt ?? "");
+  if (!Number.isNaN(issuedAt)) deps.metrics?.stage(tee, "evidence", (now.getTime() - issuedAt) / 1000);
+  deps.metrics?.stage(tee, "verify", (verified - started) / 1000);
+  deps.metrics?.stage(tee, "write", (performance.now() - verified) / 1000);
+  deps.metrics?.appraised(tee, attestation.verdict ?? "unknown", stands.reason);
+  deps.metrics?.secretsReleased(secrets.released.length);
   ctx.log.info(
     {
       verdict: attestation.verdict,
@@ -310,7 +320,9 @@ export async function reconcileAttestation(
         issuedAt: rfc3339(now),
         expiresAt: rfc3339(new Date(now.getTime() + freshness.challengeTtlMs)),
       };
+      const issuing = performance.now();
       await write(deps, cvm, { challenge, ...withAttestedConditions(cvm, stands, now) }, false);
+      deps.metrics?.stage(cvm.spec.tee, "challenge", (performance.now() - issuing) / 1000);
       ctx.log.info({ why: step.why, expiresAt: challenge.expiresAt }, "Issued attestation challenge");
       return { requeueAfterMs: freshness.challengeTtlMs + 500 };
     }

@@ -1,0 +1,48 @@
+import { ApiException, type CoreV1Api, type V1Secret } from "@kubernetes/client-node";
+import { expect } from "chai";
+import { pino } from "pino";
+import { SigningKeyStore } from "./signing-key-store.ts";
+
+const notFound = () => new ApiException(404, "not found", JSON.stringify({ reason: "NotFound" }), {});
+
+/** A Secret store in memory: the calls SigningKeyStore makes, nothing else. */
+function fakeCore(): { core: CoreV1Api; secret: () => V1Secret | undefined } {
+  let secret: V1Secret | undefined;
+  const core = {
+    readNamespacedSecret: () => (secret === undefined ? Promise.reject(notFound()) : Promise.resolve(secret)),
+    createNamespacedSecret: ({ body }: { body: V1Secret }) => {
+      secret = body;
+      return Promise.resolve(body);
+    },
+    replaceNamespacedSecret: ({ body }: { body: V1Secret }) => {
+      secret = body;
+      return Promise.resolve(body);
+    },
+    replaceNamespacedConfigMap: () => Promise.resolve({}),
+    createNamespacedConfigMap: () => Promise.resolve({}),
+  } as unknown as CoreV1Api;
+  return { core, secret: () => secret };
+}
+
+describe("SigningKeyStore rotation hook", () => {
+  it("reports each new active key (the first one and each rotation), not a reload of the same set", async () => {
+    const { core } = fakeCore();
+    let rotations = 0;
+    const policy = { rotateAfterMs: 60 * 60_000, retainAfterRotationMs: 2 * 60 * 60_000 };
+    const onRotated = () => rotations++;
+    const store = new SigningKeyStore(core, "trustgate-system", pino({ level: "silent" }), policy, onRotated);
+    const t0 = new Date("2026-01-01T00:00:00Z");
+    const first = await store.current(t0);
+    expect(rotations).to.equal(1);
+    // A minute and a half later: the set is re-read, unchanged.
+    expect((await store.current(new Date(t0.getTime() + 90_000))).kid).to.equal(first.kid);
+    expect(rotations).to.equal(1);
+    // Another replica's store reading the same Secret does not count a rotation it did not make.
+    const other = new SigningKeyStore(core, "trustgate-system", pino({ level: "silent" }), policy, onRotated);
+    await other.current(new Date(t0.getTime() + 120_000));
+    expect(rotations).to.equal(1);
+    const rotated = await store.current(new Date(t0.getTime() + 61 * 60_000));
+    expect(rotated.kid).not.to.equal(first.kid);
+    expect(rotations).to.equal(2);
+  });
+});
