@@ -62,8 +62,13 @@ describe("appraiseCvm of a PPCIe board: 8 GPUs and 4 NVSwitches", function () {
     const data = await expectedReportData(NONCE, guestKey);
     const named = (addresses: readonly string[]) => addresses.map((a) => `${NODE}/${a}`);
     spdmNonce = gpuNonce(data);
-    gpus = await new SimulatedGpus(pki).collect(spdmNonce, { gpus: named(GPU_ADDRESSES) });
-    switches = await new SimulatedNvSwitches(pki).collect(spdmNonce, named(SWITCH_ADDRESSES));
+    gpus = await new SimulatedGpus(pki).collect(spdmNonce, {
+      gpus: named(GPU_ADDRESSES),
+      nvswitches: named(SWITCH_ADDRESSES),
+    });
+    switches = await new SimulatedNvSwitches(pki).collect(spdmNonce, named(SWITCH_ADDRESSES), {
+      gpus: named(GPU_ADDRESSES),
+    });
     answer = {
       nonce: NONCE,
       publicKey: guestKey,
@@ -171,5 +176,52 @@ describe("appraiseCvm of a PPCIe board: 8 GPUs and 4 NVSwitches", function () {
     expect(attestation.violations?.map((v) => v.message)).to.deep.equal([
       "status.nvswitches: the bundle holds evidence of 4 NVSwitches, 0 are assigned",
     ]);
+  });
+
+  it("attacker: a switch of another board swapped in (authentic, right count) fails the signed topology", async () => {
+    const [foreign] = await new SimulatedNvSwitches(pki).collect(spdmNonce, ["other-node/0000:07:00.0"], {
+      gpus: GPU_ADDRESSES.map((a) => `${NODE}/${a}`),
+    });
+    if (foreign === undefined) throw new Error("one switch expected");
+    const attestation = await appraiseCvm(
+      boardCvm([...gpus, ...switches.slice(0, 3), foreign]),
+      policy,
+      context(),
+    );
+    expect(attestation.verdict).to.equal("contraindicated");
+    const messages = attestation.violations?.map((v) => v.message) ?? [];
+    expect(messages).to.have.length(8);
+    for (const [g, message] of messages.entries())
+      expect(message).to.match(
+        new RegExp(
+          `^status.evidence.gpus: GPU ${g}'s NVLinks reach switches .*; not attested here: [0-9a-f]{16}; not reached: [0-9a-f]{16}$`,
+        ),
+      );
+    expect(attestation.token).to.equal(undefined);
+  });
+
+  it("attacker: a switch signing a PDI no GPU reaches (a swapped PDI) is contraindicated", async () => {
+    const swapped = await new SimulatedNvSwitches(pki).collect(
+      spdmNonce,
+      SWITCH_ADDRESSES.map((a) => `${NODE}/${a}`),
+      {
+        gpus: GPU_ADDRESSES.map((a) => `${NODE}/${a}`),
+        pdiOf: new Map([[`${NODE}/${SWITCH_ADDRESSES[1] ?? ""}`, "elsewhere"]]),
+      },
+    );
+    const attestation = await appraiseCvm(boardCvm([...gpus, ...swapped]), policy, context());
+    expect(attestation.verdict).to.equal("contraindicated");
+    expect(attestation.violations?.every((v) => v.message.includes("not attested here"))).to.equal(true);
+  });
+
+  it("a board whose GPUs sign no NVLink topology is contraindicated", async () => {
+    const flat = await new SimulatedGpus(pki).collect(spdmNonce, {
+      gpus: GPU_ADDRESSES.map((a) => `${NODE}/${a}`),
+    });
+    const attestation = await appraiseCvm(boardCvm([...flat, ...switches]), policy, context());
+    expect(attestation.verdict).to.equal("contraindicated");
+    expect(attestation.violations?.[0]?.message).to.match(
+      /^status.evidence.gpus: GPU 0's NVLinks reach switches \(none\)/,
+    );
   });
 });
