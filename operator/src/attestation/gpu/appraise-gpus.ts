@@ -120,12 +120,12 @@ export function appraiseGpus(
   const versions = gpus
     .filter((gpu) => gpu.authentic && gpu.deviceType !== "switch")
     .flatMap((gpu) => versionViolations(gpu, policy));
-  if (assignment === undefined) return versions;
-  const assigned = assignmentViolations(gpus, assignment);
-  // The topology is appraised on a board whose devices are all authentic, distinct and as many as assigned
-  // (8 + 4 for PPCIe); otherwise the bundle is already refused for that, with that reason.
+  const assigned = assignment === undefined ? [] : assignmentViolations(gpus, assignment);
+  // A bundle with NVSwitches is a PPCIe board's: its topology is appraised (by the controller and by
+  // `trustgate verify` alike) once its devices are all authentic, distinct and as many as assigned; otherwise the
+  // bundle is already refused for that, with that reason.
   const topologyApplies =
-    (assignment.nvswitches ?? 0) > 0 &&
+    gpus.some((g) => g.deviceType === "switch") &&
     assigned.length === 0 &&
     gpus.every((g) => g.authentic && !g.errors.some((e) => e.code === "DuplicateGpu"));
   return [...versions, ...assigned, ...(topologyApplies ? topologyViolations(gpus) : [])];
