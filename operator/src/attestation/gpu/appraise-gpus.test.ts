@@ -47,8 +47,7 @@ describe("appraisal of spec.gpu", () => {
         [gpu({ deviceType: "switch", driverVersion: "" })],
         { allowedDriverVersions: ["550.90.07"], allowedVbiosVersions: ["96.00.9F.00.01"] },
       ],
-      // No version violation; a lone switch signing no NVLink topology (no PDI, no GPUs) is not a PPCIe board.
-      ["status.evidence.gpus", "status.evidence.gpus"],
+      [],
     ],
     ["every assigned GPU present", [[gpu(), gpu({ index: 1 })], {}, { gpus: 2 }], []],
     ["an assigned GPU missing", [[gpu()], {}, { gpus: 2 }], ["status.gpus"]],
@@ -56,7 +55,11 @@ describe("appraisal of spec.gpu", () => {
     [
       "NVSwitches are not counted as assigned GPUs",
       [[gpu(), gpu({ index: 1, deviceType: "switch" })], {}, { gpus: 1 }],
-      // The count holds; the topology (GPU 0 reaches no switch, the switch signs no PDI) does not.
+      [],
+    ],
+    [
+      "a PPCIe board: its signed topology is appraised (here: GPU 0 reaches no switch, the switch signs no PDI)",
+      [[gpu(), gpu({ index: 1, deviceType: "switch" })], {}, { gpus: 1, nvswitches: 1, ppcie: true }],
       ["status.evidence.gpus", "status.evidence.gpus"],
     ],
     [

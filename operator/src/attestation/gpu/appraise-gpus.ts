@@ -18,6 +18,8 @@ export interface GpuAssignment {
   gpus: number;
   /** NVSwitches assigned (a PPCIe board's; 0 for a CC-mode CVM), counted apart; unset: not checked. */
   nvswitches?: number;
+  /** A whole PPCIe board (`spec.gpus.mode: ppcie`): its signed NVLink topology is appraised (appraise-topology.ts). */
+  ppcie?: boolean;
   /** Device identities (UEIDs) attested by other live ConfidentialVMs, with their `ns/name`. */
   identitiesElsewhere?: ReadonlyMap<string, string>;
 }
@@ -121,11 +123,10 @@ export function appraiseGpus(
     .filter((gpu) => gpu.authentic && gpu.deviceType !== "switch")
     .flatMap((gpu) => versionViolations(gpu, policy));
   const assigned = assignment === undefined ? [] : assignmentViolations(gpus, assignment);
-  // A bundle with NVSwitches is a PPCIe board's: its topology is appraised (by the controller and by
-  // `trustgate verify` alike) once its devices are all authentic, distinct and as many as assigned; otherwise the
-  // bundle is already refused for that, with that reason.
+  // A PPCIe board's topology is appraised once its devices are all authentic, distinct and as many as assigned;
+  // otherwise the bundle is already refused for that, with that reason.
   const topologyApplies =
-    gpus.some((g) => g.deviceType === "switch") &&
+    assignment?.ppcie === true &&
     assigned.length === 0 &&
     gpus.every((g) => g.authentic && !g.errors.some((e) => e.code === "DuplicateGpu"));
   return [...versions, ...assigned, ...(topologyApplies ? topologyViolations(gpus) : [])];
