@@ -15,8 +15,9 @@
  *   attestation_report observation;
  * - nscq_uuid_to_label(const nscq_uuid_t *, nscq_label_t * (char[64]), uint32 flags) names a switch; per-switch
  *   paths are "/" + label + suffix;
- * - the library is found as "nvidia-nscq" (ctypes find_library); its soname is libnvidia-nscq.so.2 on current
- *   drivers (pynscq API 2.0.0).
+ * - the library is found as "nvidia-nscq" (ctypes find_library); nscq_attestation.h declares API 2.0.0, hence
+ *   the default soname libnvidia-nscq.so.2 (an inference, not checked on a driver package: loadKoffiNscq takes a
+ *   path).
  */
 import {
   NscqError,
