@@ -2,6 +2,9 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parsePemCertificates } from "../../../../operator/src/crypto/pem.ts";
+import { createRimAppraiser } from "../../../../operator/src/attestation/gpu/rim/rim-measurement-check.ts";
+import { directoryRimSource } from "../../../../operator/src/attestation/gpu/rim/rim-source.ts";
+import { createLocalGpuVerifier } from "../../../../operator/src/attestation/gpu/verifier.ts";
 import { compileFakeNscq, type FakeNscq } from "../../../test/fake-nscq/fake-nscq.ts";
 import { loadKoffiNscq } from "./koffi-nscq.ts";
 import { NscqSwitches } from "./nscq-switches.ts";
@@ -58,6 +61,26 @@ describe("NSCQ over FFI (koffi) against a compiled stand-in for libnvidia-nscq",
     expect(pems).to.have.length(5);
     expect(entry?.certChain.replace(/\s+/g, "")).to.equal(realChainPem.replace(/\s+/g, ""));
     expect(compiled().sessionsOpen()).to.equal(0);
+  });
+
+  it("the entry collected from the real LS10 evidence passes the operator's verifier (nonce, chain, RIM)", async () => {
+    compiled().addSwitch({ uuid: uuid(1), nonce: realNonce, report: realReport, chain: realChainDer() });
+    const [entry] = await new NscqSwitches(() => loadKoffiNscq(compiled().library)).collect(realNonce);
+    if (entry === undefined) throw new Error("one switch expected");
+    const verifier = createLocalGpuVerifier({
+      measurements: createRimAppraiser({ source: directoryRimSource(`${FIXTURE}rims`) }),
+    });
+    // Inside the switch BIOS RIM signer's validity (MANIFEST.md); revocation is not checked offline.
+    const [result] = await verifier.verify([entry], {
+      now: new Date("2026-06-01T00:00:00Z"),
+      expectedNonce: realNonce,
+    });
+    expect([result?.authentic, result?.deviceType, result?.measurements, result?.errors]).to.deep.equal([
+      true,
+      "switch",
+      "match",
+      [],
+    ]);
   });
 
   it("enumerates every switch and addresses each by its label", async () => {
