@@ -47,7 +47,39 @@ typedef struct {
 
 #define CC_SETTINGS_V1 ((unsigned int)(sizeof(cc_settings_t) | (1u << 24)))
 
-static struct fake_device devices[2] = {{0}, {1}};
+static struct fake_device devices[8] = {{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}};
+
+/*
+ * Recorded devices (fake_nvml_record_device): when any are loaded they replace the two built-in ones; each is a
+ * Hopper answering only the nonce its report was made for (NVML_ERROR_UNKNOWN for any other), as a recorded
+ * report can answer nothing else.
+ */
+struct recorded_device {
+  unsigned char nonce[0x20];
+  unsigned int report_size;
+  unsigned char report[0x2000];
+  unsigned int chain_size;
+  unsigned char chain[0x1400];
+  char vbios[32];
+};
+static struct recorded_device recorded[8];
+static unsigned int recorded_count = 0;
+
+int fake_nvml_record_device(const unsigned char *nonce, const unsigned char *report, unsigned int report_size,
+                            const unsigned char *chain, unsigned int chain_size, const char *vbios) {
+  if (recorded_count >= 8 || report_size > sizeof recorded[0].report || chain_size > sizeof recorded[0].chain ||
+      strlen(vbios) >= sizeof recorded[0].vbios)
+    return -1;
+  struct recorded_device *d = &recorded[recorded_count++];
+  memcpy(d->nonce, nonce, sizeof d->nonce);
+  d->report_size = report_size;
+  memcpy(d->report, report, report_size);
+  d->chain_size = chain_size;
+  memcpy(d->chain, chain, chain_size);
+  strcpy(d->vbios, vbios);
+  return 0;
+}
+void fake_nvml_forget_devices(void) { recorded_count = 0; }
 static int initialized = 0;
 static int fail_reports = 0;
 static cc_settings_t cc = {CC_SETTINGS_V1, 2 /* PROD */, 1 /* on */, 0 /* devtools off */, 0 /* no PPCIe */};
@@ -90,26 +122,35 @@ int nvmlSystemGetDriverVersion(char *version, unsigned int length) {
   return 0;
 }
 
-int nvmlDeviceGetCount_v2(unsigned int *count) { *count = 2; return 0; }
+int nvmlDeviceGetCount_v2(unsigned int *count) { *count = recorded_count ? recorded_count : 2; return 0; }
 
 int nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device) {
-  if (index >= 2) return 2;
+  if (index >= (recorded_count ? recorded_count : 2)) return 2;
   *device = &devices[index];
   return 0;
 }
 
 int nvmlDeviceGetArchitecture(nvmlDevice_t device, unsigned int *arch) {
-  *arch = device->index == 0 ? 9 : 10;
+  *arch = recorded_count || device->index == 0 ? 9 : 10;
   return 0;
 }
 
 int nvmlDeviceGetVbiosVersion(nvmlDevice_t device, char *version, unsigned int length) {
-  snprintf(version, length, "96.00.9F.00.0%u", device->index + 1);
+  if (recorded_count) snprintf(version, length, "%s", recorded[device->index].vbios);
+  else snprintf(version, length, "96.00.9F.00.0%u", device->index + 1);
   return 0;
 }
 
 int nvmlDeviceGetConfComputeGpuAttestationReport(nvmlDevice_t device, report_t *report) {
   if (fail_reports) return 3;
+  if (recorded_count) {
+    struct recorded_device *d = &recorded[device->index];
+    if (memcmp(report->nonce, d->nonce, sizeof d->nonce) != 0) return 999;
+    report->isCecAttestationReportPresent = 0;
+    report->attestationReportSize = d->report_size;
+    memcpy(report->attestationReport, d->report, d->report_size);
+    return 0;
+  }
   report->isCecAttestationReportPresent = 0;
   report->attestationReportSize = 33;
   report->attestationReport[0] = (unsigned char)(0xa0 + device->index);
@@ -118,6 +159,13 @@ int nvmlDeviceGetConfComputeGpuAttestationReport(nvmlDevice_t device, report_t *
 }
 
 int nvmlDeviceGetConfComputeGpuCertificate(nvmlDevice_t device, certificate_t *certificate) {
+  if (recorded_count) {
+    struct recorded_device *d = &recorded[device->index];
+    certificate->certChainSize = 0;
+    certificate->attestationCertChainSize = d->chain_size;
+    memcpy(certificate->attestationCertChain, d->chain, d->chain_size);
+    return 0;
+  }
   const unsigned char der[] = {0x30, 0x03, 0x02, 0x01, (unsigned char)device->index};
   certificate->certChainSize = 0;
   certificate->attestationCertChainSize = sizeof der;

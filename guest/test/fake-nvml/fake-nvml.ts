@@ -25,6 +25,14 @@ export interface FakeNvml {
   reloadDriver(): void;
   /** Any CUDA work: 0 when the driver accepts it, 1 when it refuses (GPUs not ready). */
   cudaLaunch(): number;
+  /** Replaces the built-in devices by recorded Hoppers answering `nonce` with `report` (DER `chain`). */
+  recordDevice(device: {
+    nonce: Uint8Array;
+    report: Uint8Array;
+    chain: Uint8Array;
+    vbiosVersion: string;
+  }): void;
+  forgetDevices(): void;
   remove(): Promise<void>;
 }
 
@@ -50,8 +58,16 @@ export async function compileFakeNvml(): Promise<FakeNvml | undefined> {
   const privileged = lib.func("void fake_nvml_privileged(int caller_has_cap_sys_admin)") as (
     p: number,
   ) => void;
+  const record = lib.func(
+    "int fake_nvml_record_device(const uint8_t *nonce, const uint8_t *report, unsigned int report_size, const uint8_t *chain, unsigned int chain_size, const char *vbios)",
+  ) as (n: Uint8Array, r: Uint8Array, rs: number, c: Uint8Array, cs: number, v: string) => number;
   return {
     library,
+    recordDevice: ({ nonce, report, chain, vbiosVersion }) => {
+      if (record(nonce, report, report.length, chain, chain.length, vbiosVersion) !== 0)
+        throw new Error("fake NVML: too many recorded devices or evidence too large");
+    },
+    forgetDevices: lib.func("void fake_nvml_forget_devices()") as () => void,
     failReports: (fail) => {
       failReports(fail ? 1 : 0);
     },

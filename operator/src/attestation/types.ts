@@ -169,6 +169,11 @@ export interface GpuResult {
   ueid?: string;
   /** SHA-256 (hex) of the verified device identity (BROM) certificate: what "the same GPU" means. */
   deviceIdentity?: string;
+  /**
+   * NVLink topology from the signed opaque data (PPCIe): a GPU's `switchPdis` (the switches its links reach), a
+   * switch's own `pdi` and its `gpuPdis`; hex, in the switch's byte order. Absent when the report carries none.
+   */
+  topology?: { pdi?: string; switchPdis?: string[]; gpuPdis?: string[] };
 }
 
 /** Where the GPU verification fetches what the evidence lacks (RIM service, OCSP responder, NRAS). */

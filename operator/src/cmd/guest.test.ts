@@ -70,7 +70,7 @@ describe("trustgate guest flags", () => {
 
   it("rejects unknown providers and positional arguments", () => {
     expect(usageError({ "gpu-provider": "nvidia-smi" })).to.equal(
-      'trustgate guest: --gpu-provider must be one of nvml, simulated, none, not "nvidia-smi"',
+      'trustgate guest: --gpu-provider must be one of nvml, nvml+nscq, simulated, none, not "nvidia-smi"',
     );
     expect(usageError({ "tee-provider": "sev" })).to.include(
       "--tee-provider must be one of configfs-tsm, simulated",

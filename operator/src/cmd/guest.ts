@@ -23,7 +23,8 @@ evidence bound to a fresh key (server-side apply of status.evidence), and writes
                                 ${DEFAULT_OPERATOR_JWKS_FILE}); secrets are opened only when the operator's signed
                                 result and each secret's signature verify against it
   --tee-provider <name>         configfs-tsm (default) | simulated
-  --gpu-provider <name>         nvml (default) | simulated | none
+  --gpu-provider <name>         nvml (default) | nvml+nscq | simulated | none; nvml+nscq adds the NVSwitches
+                                (PPCIe) through libnvidia-nscq, as nvml does when /dev/nvidia-nvswitch* exist
   --sim-pki <dir>               simulated PKI (hack/sim-pki.ts); required by the simulated providers. TESTS ONLY
   --sim-gpu-state <file>        the simulated GPU driver's state (JSON: CC settings, ready state), seeded by a test
                                 and updated by the guest; in memory without it. TESTS ONLY

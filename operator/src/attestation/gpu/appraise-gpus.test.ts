@@ -58,6 +58,11 @@ describe("appraisal of spec.gpu", () => {
       [],
     ],
     [
+      "a PPCIe board: its signed topology is appraised (here: GPU 0 reaches no switch, the switch signs no PDI)",
+      [[gpu(), gpu({ index: 1, deviceType: "switch" })], {}, { gpus: 1, nvswitches: 1, ppcie: true }],
+      ["status.evidence.gpus", "status.evidence.gpus"],
+    ],
+    [
       "a GPU another CVM has attested",
       [[gpu({ deviceIdentity: "d1" })], {}, { gpus: 1, identitiesElsewhere: new Map([["d1", "ns/other"]]) }],
       ["status.gpus"],

@@ -1,11 +1,12 @@
 /**
  * Appraisal of verified GPU/NVSwitch results against the compiled policy's `gpu` section and the CVM's assignment
  * (pure): allowed driver and VBIOS versions, the GPUs the CVM was assigned (each exactly once, attested by no other
- * CVM), and which verification errors the policy tolerates (a RIM or OCSP answer that could not be had leaves its
+ * CVM), a PPCIe board's signed NVLink topology (appraise-topology.ts), and which verification errors the policy tolerates (a RIM or OCSP answer that could not be had leaves its
  * status "unchecked"; whether that is acceptable is the verdict's call).
  */
 import type { GpuPolicy } from "../policy/compiled-policy.ts";
 import type { GpuResult, GpuVerificationSources, PolicyViolation, VerificationError } from "../types.ts";
+import { topologyViolations } from "./appraise-topology.ts";
 
 /** Errors that only mean "could not check" and are tolerated when the policy does not require the check. */
 export const RIM_UNAVAILABLE = "RimUnavailable";
@@ -17,6 +18,8 @@ export interface GpuAssignment {
   gpus: number;
   /** NVSwitches assigned (a PPCIe board's; 0 for a CC-mode CVM), counted apart; unset: not checked. */
   nvswitches?: number;
+  /** A whole PPCIe board (`spec.gpus.mode: ppcie`): its signed NVLink topology is appraised (appraise-topology.ts). */
+  ppcie?: boolean;
   /** Device identities (UEIDs) attested by other live ConfidentialVMs, with their `ns/name`. */
   identitiesElsewhere?: ReadonlyMap<string, string>;
 }
@@ -119,5 +122,12 @@ export function appraiseGpus(
   const versions = gpus
     .filter((gpu) => gpu.authentic && gpu.deviceType !== "switch")
     .flatMap((gpu) => versionViolations(gpu, policy));
-  return assignment === undefined ? versions : [...versions, ...assignmentViolations(gpus, assignment)];
+  const assigned = assignment === undefined ? [] : assignmentViolations(gpus, assignment);
+  // A PPCIe board's topology is appraised once its devices are all authentic, distinct and as many as assigned;
+  // otherwise the bundle is already refused for that, with that reason.
+  const topologyApplies =
+    assignment?.ppcie === true &&
+    assigned.length === 0 &&
+    gpus.every((g) => g.authentic && !g.errors.some((e) => e.code === "DuplicateGpu"));
+  return [...versions, ...assigned, ...(topologyApplies ? topologyViolations(gpus) : [])];
 }

@@ -31,6 +31,7 @@ export const OPAQUE_FIELD_NAMES: Readonly<Record<number, string>> = {
   23: "FLOORSWEPT_PORTS",
   24: "POSITION_ID",
   25: "LOCK_SWITCH_STATUS",
+  26: "SWITCH_GPU_PDIS",
   32: "GPU_LINK_CONN",
   33: "SYS_ENABLE_STATUS",
   34: "OPAQUE_DATA_VERSION",
@@ -46,7 +47,12 @@ const FIELD = {
   project: 17,
   projectSku: 18,
   fwid: 20,
+  pdi: 22,
+  switchGpuPdis: 26,
 } as const;
+
+/** A PDI (platform device identifier) is 8 bytes; GPU reports list their switches' PDIs back to back. */
+export const PDI_LENGTH = 8;
 
 export const FWID_LENGTH = 48;
 const GPU_VBIOS_LENGTH = 8;
@@ -68,7 +74,28 @@ export interface OpaqueClaims {
   chipSku?: string;
   /** MSRSCNT: one u32 counter per measurement index. */
   measurementCounts?: number[];
+  /**
+   * Type 22, 8 bytes each: on a GPU (SWITCH_PDI) the PDIs of the NVSwitches its NVLinks reach; on an NVSwitch
+   * (DEVICE_PDI) its own PDI. NVIDIA's PPCIe verifier (nvtrust ppcie-verifier topology/validate_topology.py) reads
+   * the GPU's entries byte-reversed and the switch's as is; see switchPdiHex/devicePdiHex.
+   */
+  pdis?: Uint8Array[];
+  /** Type 26 (SWITCH_GPU_PDIS) on an NVSwitch: the PDIs of the GPUs connected to it, 8 bytes each. */
+  switchGpuPdis?: Uint8Array[];
 }
+
+function pdiList(value: Uint8Array, what: string): Uint8Array[] {
+  if (value.length % PDI_LENGTH !== 0)
+    throw malformed(`${what} length ${value.length} is not a multiple of ${PDI_LENGTH}`);
+  return Array.from({ length: value.length / PDI_LENGTH }, (_, i) =>
+    value.subarray(i * PDI_LENGTH, (i + 1) * PDI_LENGTH),
+  );
+}
+
+/** A switch PDI as a GPU report carries it (little-endian), in the form the switch reports itself. */
+export const switchPdiHex = (pdi: Uint8Array): string => Buffer.from(pdi).reverse().toString("hex");
+/** A PDI as a switch reports it (its own DEVICE_PDI, its GPUs' SWITCH_GPU_PDIS). */
+export const devicePdiHex = (pdi: Uint8Array): string => Buffer.from(pdi).toString("hex");
 
 function malformed(message: string): EvidenceError {
   return new EvidenceError("EvidenceMalformed", `opaque data: ${message}`);
@@ -142,6 +169,12 @@ export function decodeOpaqueClaims(fields: readonly OpaqueField[]): OpaqueClaims
         break;
       case FIELD.measurementCounts:
         claims.measurementCounts = counters(value);
+        break;
+      case FIELD.pdi:
+        claims.pdis = pdiList(value, "SWITCH_PDI/DEVICE_PDI");
+        break;
+      case FIELD.switchGpuPdis:
+        claims.switchGpuPdis = pdiList(value, "SWITCH_GPU_PDIS");
         break;
     }
   }

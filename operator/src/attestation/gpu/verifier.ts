@@ -38,6 +38,7 @@ import { reportedVersionErrors } from "./reported-versions.ts";
 import { createRimAppraiser } from "./rim/rim-measurement-check.ts";
 import type { RimVerifier } from "./rim/rim.ts";
 import { parseSpdmEvidence, type SpdmEvidence } from "./spdm-evidence.ts";
+import { devicePdiHex, switchPdiHex } from "./opaque-data.ts";
 
 export interface LocalGpuVerifierConfig {
   /** Trust anchors; defaults to the pinned NVIDIA Device Identity CA. */
@@ -174,11 +175,25 @@ async function verifyOne(
   result.hwmodel = device.hwmodel;
   result.ueid = device.ueid;
   result.deviceIdentity = device.deviceIdentity;
+  const topology = signedTopology(spdm, device.kind);
+  if (topology !== undefined) result.topology = topology;
   result.errors.push(...authenticity);
   if (nonce !== undefined) result.errors.push(nonce);
   result.errors.push(...reportedVersionErrors(entry, spdm.opaque, device));
   if (result.authentic) await runHooks(hooks, { index, entry, spdm, device }, options, result);
   return { result, device };
+}
+
+/** The NVLink topology the device signed (opaque SWITCH_PDI / DEVICE_PDI and SWITCH_GPU_PDIS). */
+function signedTopology(spdm: SpdmEvidence, kind: "gpu" | "switch"): GpuResult["topology"] {
+  const { pdis, switchGpuPdis } = spdm.opaque;
+  if (kind === "gpu") return pdis === undefined ? undefined : { switchPdis: pdis.map(switchPdiHex) };
+  if (pdis === undefined && switchGpuPdis === undefined) return undefined;
+  const own = pdis?.length === 1 && pdis[0] !== undefined ? devicePdiHex(pdis[0]) : undefined;
+  return {
+    ...(own === undefined ? {} : { pdi: own }),
+    ...(switchGpuPdis === undefined ? {} : { gpuPdis: switchGpuPdis.map(devicePdiHex) }),
+  };
 }
 
 /** Appraisal and revocation of authentic evidence; a failing hook leaves its status "unchecked" with an error. */

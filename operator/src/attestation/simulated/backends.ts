@@ -10,6 +10,7 @@ import { createOcspRevocationChecker } from "../gpu/ocsp/revocation.ts";
 import type { OcspSource } from "../gpu/ocsp/ocsp-source.ts";
 import { createRimAppraiser } from "../gpu/rim/rim-measurement-check.ts";
 import { PINNED_RIM_ANCHORS } from "../gpu/rim/rim.ts";
+import type { RimSource } from "../gpu/rim/rim-source.ts";
 import { defaultTeeBackends } from "../registry.ts";
 import { appraiseSnp, createSnpVerifier, PINNED_AMD_ANCHORS } from "../snp/index.ts";
 import { appraiseTdx } from "../tdx/appraise-tdx.ts";
@@ -39,7 +40,7 @@ export function simulatedTdxAnchors(tdx: TestTdxRoots): TdxTrustAnchors[] {
 
 export function backendsTrusting(
   roots: TestTrustRoots,
-  options: { ocsp?: readonly OcspSource[] } = {},
+  options: { ocsp?: readonly OcspSource[]; rims?: RimSource } = {},
 ): VerifierBackends {
   const snp = createSnpVerifier({
     anchors: {
@@ -58,6 +59,7 @@ export function backendsTrusting(
       anchors: { roots: [...PINNED_NVIDIA_ANCHORS.roots, ...roots.gpu.roots] },
       measurements: createRimAppraiser({
         anchors: { roots: [...PINNED_RIM_ANCHORS.roots, ...roots.gpuRim.roots] },
+        ...(options.rims === undefined ? {} : { source: options.rims }),
       }),
       ...(options.ocsp === undefined
         ? {}

@@ -23,3 +23,8 @@ export function simulatedGpuSerial(device: string): Uint8Array {
 export function simulatedDigest(what: string): Uint8Array {
   return digest("sha384", "digest", what);
 }
+
+/** A simulated device's PDI (platform device identifier, 8 bytes), as an NVSwitch reports it. */
+export function simulatedPdi(device: string): Uint8Array {
+  return digest("sha256", "pdi", device).subarray(0, 8);
+}

@@ -5,12 +5,12 @@
  */
 import type { GpuSystemState } from "../gpu/appraise-gpu-system.ts";
 import type { GpuEvidenceEntry } from "../gpu/checks.ts";
-import { simulatedDigest, simulatedGpuSerial } from "./device-identity.ts";
+import { simulatedDigest, simulatedGpuSerial, simulatedPdi } from "./device-identity.ts";
 import type { SimulatedHardware } from "./hardware.ts";
 import { issueNvidiaDevice, type NvidiaDevice } from "./nvidia-pki.ts";
 import { signedRim } from "./nvidia-rim.ts";
 import type { SimPki } from "./sim-pki.ts";
-import { encodeEvidence, opaque, type BlockSpec } from "./spdm-evidence.ts";
+import { encodeEvidence, opaque, type BlockSpec, type OpaqueSpec } from "./spdm-evidence.ts";
 
 export const SIMULATED_GPU_DRIVER_VERSION = "550.90.07";
 export const SIMULATED_GPU_VBIOS_VERSION = "96.00.9F.00.01";
@@ -35,6 +35,10 @@ export const SIMULATED_GPU_SYSTEM: GpuSystemState = {
   multiGpuMode: "none",
   readyState: "not-ready",
 };
+
+function switchPdiField(switches: readonly string[] | undefined): OpaqueSpec[] {
+  return switches === undefined ? [] : [opaque.gpuSwitchPdis(switches.map(simulatedPdi))];
+}
 
 export class SimulatedGpus {
   readonly name = "simulated-nvidia";
@@ -74,7 +78,17 @@ export class SimulatedGpus {
     );
   }
 
-  collect(gpuNonce: Uint8Array, hardware: Pick<SimulatedHardware, "gpus">): Promise<GpuEvidenceEntry[]> {
+  /**
+   * `nvswitches`: the names of the board's NVSwitches (PPCIe); each GPU then signs their PDIs (SWITCH_PDI) as the
+   * switches its NVLinks reach. `topology` overrides that per GPU name (tests of a miswired board).
+   */
+  collect(
+    gpuNonce: Uint8Array,
+    hardware: Pick<SimulatedHardware, "gpus"> & {
+      nvswitches?: readonly string[];
+      topology?: ReadonlyMap<string, readonly string[]>;
+    },
+  ): Promise<GpuEvidenceEntry[]> {
     if (gpuNonce.length !== 32) throw new Error(`the SPDM nonce must be 32 bytes, not ${gpuNonce.length}`);
     return Promise.resolve(
       hardware.gpus.map((name) => {
@@ -90,6 +104,7 @@ export class SimulatedGpus {
               opaque.project(BOARD.project),
               opaque.projectSku(BOARD.projectSku),
               opaque.chipSku(BOARD.chipSku),
+              ...switchPdiField(hardware.topology?.get(name) ?? hardware.nvswitches),
             ],
           },
           device.leafKey,

@@ -7,7 +7,7 @@
  * SDKs label them. Each name is a distinct device identity; the real verifier checks them unchanged.
  */
 import type { GpuEvidenceEntry } from "../gpu/checks.ts";
-import { simulatedDigest, simulatedGpuSerial } from "./device-identity.ts";
+import { simulatedDigest, simulatedGpuSerial, simulatedPdi } from "./device-identity.ts";
 import { issueNvidiaDevice, type NvidiaDevice } from "./nvidia-pki.ts";
 import { signedRim } from "./nvidia-rim.ts";
 import type { SimPki } from "./sim-pki.ts";
@@ -45,8 +45,16 @@ export class SimulatedNvSwitches {
     }));
   }
 
-  /** Evidence of each named switch; `position` in the list is the switch's POSITION_ID on the board. */
-  collect(nonce: Uint8Array, switches: readonly string[]): Promise<GpuEvidenceEntry[]> {
+  /**
+   * Evidence of each named switch; `position` in the list is the switch's POSITION_ID on the board. With `gpus`
+   * (the board's GPU names) each switch signs its own PDI and the GPUs' PDIs (DEVICE_PDI, SWITCH_GPU_PDIS);
+   * `pdiOf` overrides a switch's own PDI source name (tests of a swapped switch).
+   */
+  collect(
+    nonce: Uint8Array,
+    switches: readonly string[],
+    board?: { gpus: readonly string[]; pdiOf?: ReadonlyMap<string, string> },
+  ): Promise<GpuEvidenceEntry[]> {
     if (nonce.length !== 32) throw new Error(`the SPDM nonce must be 32 bytes, not ${nonce.length}`);
     return Promise.resolve(
       switches.map((name, position) => {
@@ -57,6 +65,12 @@ export class SimulatedNvSwitches {
           { type: FLOORSWEPT_PORTS, value: u16(0x00ec) },
           { type: POSITION_ID, value: u16(position) },
           { type: LOCK_SWITCH_STATUS, value: u16(0x0001) },
+          ...(board === undefined
+            ? []
+            : [
+                opaque.switchPdi(simulatedPdi(board.pdiOf?.get(name) ?? name)),
+                opaque.switchGpuPdis(board.gpus.map(simulatedPdi)),
+              ]),
         ];
         const evidence = encodeEvidence({ nonce, blocks: this.#blocks, opaque: fields }, device.leafKey);
         const rim = this.#signedRim();

@@ -47,6 +47,25 @@ export const defaultBlocks = (count = 4): BlockSpec[] =>
   Array.from({ length: count }, (_, i) => ({ index: i + 1, value: new Uint8Array(48).fill(i + 1) }));
 
 export const opaque = {
+  /**
+   * A GPU's SWITCH_PDI (type 22): the PDIs of the switches its 18 NVLinks reach, one entry per link, each
+   * little-endian (byte-reversed from the switch's own DEVICE_PDI), as NVIDIA's PPCIe verifier reads them.
+   */
+  gpuSwitchPdis: (switchPdis: readonly Uint8Array[]): OpaqueSpec => ({
+    type: 22,
+    value: Buffer.concat(
+      Array.from({ length: 18 }, (_, link) =>
+        Buffer.from(switchPdis[link % switchPdis.length] ?? new Uint8Array(8)).reverse(),
+      ),
+    ),
+  }),
+  /** An NVSwitch's own DEVICE_PDI (type 22). */
+  switchPdi: (pdi: Uint8Array): OpaqueSpec => ({ type: 22, value: Uint8Array.from(pdi) }),
+  /** An NVSwitch's SWITCH_GPU_PDIS (type 26): the PDIs of the GPUs connected to it. */
+  switchGpuPdis: (gpuPdis: readonly Uint8Array[]): OpaqueSpec => ({
+    type: 26,
+    value: Buffer.concat(gpuPdis),
+  }),
   driverVersion: (text: string): OpaqueSpec => ({ type: 3, value: Buffer.from(`${text}\0`, "latin1") }),
   /** `96.00.9F.00.01` -> the GPU's 8-byte form (b3.b2.b1.b0.b4). */
   gpuVbios: (version: string): OpaqueSpec => {

@@ -81,6 +81,7 @@ export async function appraiseCvm(
     assignment: {
       gpus: allocation.count,
       nvswitches: cvm.status?.nvswitches?.length ?? 0,
+      ppcie: gpuModeOf(cvm) === "ppcie",
       identitiesElsewhere: ctx.gpuIdentitiesElsewhere,
     },
     callerWarnings: allocation.warnings,

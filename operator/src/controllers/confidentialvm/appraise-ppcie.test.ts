@@ -1,7 +1,8 @@
 /**
  * A whole PPCIe board (8 H100s and 4 LS10 NVSwitches) appraised on the controller's side: the bundle a guest on it
  * sends (simulated TDX TEE, GPUs and NVSwitches in the real formats, simulated PKI trusted explicitly) against a CVM
- * whose status records the board's 8 GPUs and 4 NVSwitches.
+ * whose status records the board's 8 GPUs and 4 NVSwitches; and the same board's bundle collected by the guest's
+ * NVML and NSCQ FFI code from C test doubles of libnvidia-ml and libnvidia-nscq serving that evidence.
  */
 import { expect } from "chai";
 import { exportJWK, generateKeyPair } from "jose";
@@ -28,6 +29,15 @@ import type {
   ConfidentialVMStatusEvidenceGpu,
 } from "../../api/v1alpha1/generated/types.ts";
 import { appraiseCvm, type CvmAppraisalContext, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraise-cvm.ts";
+import { parsePemCertificates } from "../../crypto/pem.ts";
+import type { RimSource } from "../../attestation/gpu/rim/rim-source.ts";
+import { GpusAndSwitches } from "../../../../guest/src/providers/nscq/gpus-and-switches.ts";
+import { loadKoffiNscq } from "../../../../guest/src/providers/nscq/koffi-nscq.ts";
+import { NscqSwitches } from "../../../../guest/src/providers/nscq/nscq-switches.ts";
+import { loadKoffiNvml } from "../../../../guest/src/providers/nvml/koffi-nvml.ts";
+import { NvmlGpus } from "../../../../guest/src/providers/nvml/nvml-gpus.ts";
+import { compileFakeNscq, type FakeNscq } from "../../../../guest/test/fake-nscq/fake-nscq.ts";
+import { compileFakeNvml, type FakeNvml } from "../../../../guest/test/fake-nvml/fake-nvml.ts";
 
 const NONCE = "b0".repeat(32);
 const NODE = "hgx-1";
@@ -62,8 +72,13 @@ describe("appraiseCvm of a PPCIe board: 8 GPUs and 4 NVSwitches", function () {
     const data = await expectedReportData(NONCE, guestKey);
     const named = (addresses: readonly string[]) => addresses.map((a) => `${NODE}/${a}`);
     spdmNonce = gpuNonce(data);
-    gpus = await new SimulatedGpus(pki).collect(spdmNonce, { gpus: named(GPU_ADDRESSES) });
-    switches = await new SimulatedNvSwitches(pki).collect(spdmNonce, named(SWITCH_ADDRESSES));
+    gpus = await new SimulatedGpus(pki).collect(spdmNonce, {
+      gpus: named(GPU_ADDRESSES),
+      nvswitches: named(SWITCH_ADDRESSES),
+    });
+    switches = await new SimulatedNvSwitches(pki).collect(spdmNonce, named(SWITCH_ADDRESSES), {
+      gpus: named(GPU_ADDRESSES),
+    });
     answer = {
       nonce: NONCE,
       publicKey: guestKey,
@@ -71,12 +86,16 @@ describe("appraiseCvm of a PPCIe board: 8 GPUs and 4 NVSwitches", function () {
     };
   });
 
-  function context(): CvmAppraisalContext {
+  /** `rims`: where the RIMs a bundle does not carry come from (NVIDIA's RIM service, for a real guest's bundle). */
+  function context(rims?: RimSource): CvmAppraisalContext {
     const responders = [...(pki.nvidia.ocspResponders ?? []), ...(pki.nvidiaRim?.ocspResponders ?? [])];
     return {
       maxEvidenceBytes: DEFAULT_MAX_EVIDENCE_BYTES,
       backends: {
-        ...backendsTrusting(simPkiTrustRoots(pki), { ocsp: [simulatedOcspSource(responders)] }),
+        ...backendsTrusting(simPkiTrustRoots(pki), {
+          ocsp: [simulatedOcspSource(responders)],
+          ...(rims === undefined ? {} : { rims }),
+        }),
         collateral: simulatedCollateralSource(pki),
       },
       gpuIdentitiesElsewhere: new Map(),
@@ -171,5 +190,150 @@ describe("appraiseCvm of a PPCIe board: 8 GPUs and 4 NVSwitches", function () {
     expect(attestation.violations?.map((v) => v.message)).to.deep.equal([
       "status.nvswitches: the bundle holds evidence of 4 NVSwitches, 0 are assigned",
     ]);
+  });
+
+  it("attacker: a switch of another board swapped in (authentic, right count) fails the signed topology", async () => {
+    const [foreign] = await new SimulatedNvSwitches(pki).collect(spdmNonce, ["other-node/0000:07:00.0"], {
+      gpus: GPU_ADDRESSES.map((a) => `${NODE}/${a}`),
+    });
+    if (foreign === undefined) throw new Error("one switch expected");
+    const attestation = await appraiseCvm(
+      boardCvm([...gpus, ...switches.slice(0, 3), foreign]),
+      policy,
+      context(),
+    );
+    expect(attestation.verdict).to.equal("contraindicated");
+    const messages = attestation.violations?.map((v) => v.message) ?? [];
+    expect(messages).to.have.length(8);
+    for (const [g, message] of messages.entries())
+      expect(message).to.match(
+        new RegExp(
+          `^status.evidence.gpus: GPU ${g}'s NVLinks reach switches .*; not attested here: [0-9a-f]{16}; not reached: [0-9a-f]{16}$`,
+        ),
+      );
+    expect(attestation.token).to.equal(undefined);
+  });
+
+  it("attacker: a switch signing a PDI no GPU reaches (a swapped PDI) is contraindicated", async () => {
+    const swapped = await new SimulatedNvSwitches(pki).collect(
+      spdmNonce,
+      SWITCH_ADDRESSES.map((a) => `${NODE}/${a}`),
+      {
+        gpus: GPU_ADDRESSES.map((a) => `${NODE}/${a}`),
+        pdiOf: new Map([[`${NODE}/${SWITCH_ADDRESSES[1] ?? ""}`, "elsewhere"]]),
+      },
+    );
+    const attestation = await appraiseCvm(boardCvm([...gpus, ...swapped]), policy, context());
+    expect(attestation.verdict).to.equal("contraindicated");
+    expect(attestation.violations?.every((v) => v.message.includes("not attested here"))).to.equal(true);
+  });
+
+  it("a board whose GPUs sign no NVLink topology is contraindicated", async () => {
+    const flat = await new SimulatedGpus(pki).collect(spdmNonce, {
+      gpus: GPU_ADDRESSES.map((a) => `${NODE}/${a}`),
+    });
+    const attestation = await appraiseCvm(boardCvm([...flat, ...switches]), policy, context());
+    expect(attestation.verdict).to.equal("contraindicated");
+    expect(attestation.violations?.[0]?.message).to.match(
+      /^status.evidence.gpus: GPU 0's NVLinks reach switches \(none\)/,
+    );
+  });
+
+  describe("the bundle collected through the NVML and NSCQ FFI code against their C test doubles", () => {
+    let nvml: FakeNvml | undefined;
+    let nscq: FakeNscq | undefined;
+    const doubles = (): { nvml: FakeNvml; nscq: FakeNscq } => {
+      if (nvml === undefined || nscq === undefined) throw new Error("no compiled doubles");
+      return { nvml, nscq };
+    };
+    const der = (pem: string): Uint8Array =>
+      Uint8Array.from(Buffer.concat(parsePemCertificates(pem, "chain").map((c) => Buffer.from(c))));
+    const record = (entries: readonly ConfidentialVMStatusEvidenceGpu[]): void => {
+      for (const [i, entry] of entries.entries()) {
+        const report = Uint8Array.from(Buffer.from(entry.evidence, "base64"));
+        if (entry.arch === "LS10")
+          doubles().nscq.addSwitch({
+            uuid: Uint8Array.from({ length: 16 }, (_, b) => (b === 0 ? i : 0x5a)),
+            nonce: spdmNonce,
+            report,
+            chain: der(entry.certChain),
+          });
+        else
+          doubles().nvml.recordDevice({
+            nonce: spdmNonce,
+            report,
+            chain: der(entry.certChain),
+            vbiosVersion: entry.vbiosVersion ?? "",
+          });
+      }
+    };
+    /** A stand-in for NVIDIA's RIM service: the simulated firmware's signed RIMs, by the kind of RIM ID. */
+    const rimService = (): RimSource => {
+      const byPrefix: [string, string | undefined][] = [
+        ["NV_GPU_DRIVER_", gpus[0]?.rims?.driver],
+        ["NV_GPU_VBIOS_", gpus[0]?.rims?.vbios],
+        ["NV_SWITCH_BIOS_", switches[0]?.rims?.vbios],
+      ];
+      return { get: (id) => Promise.resolve(byPrefix.find(([prefix]) => id.startsWith(prefix))?.[1]) };
+    };
+    const collect = (): Promise<ConfidentialVMStatusEvidenceGpu[]> =>
+      new GpusAndSwitches(
+        new NvmlGpus(() => loadKoffiNvml(doubles().nvml.library)),
+        new NscqSwitches(() => loadKoffiNscq(doubles().nscq.library)),
+      ).collect(spdmNonce, { machine: NODE, gpus: [] });
+
+    before(async function () {
+      nvml = await compileFakeNvml();
+      nscq = await compileFakeNscq();
+      if (nvml === undefined || nscq === undefined) this.skip();
+    });
+    beforeEach(() => {
+      nvml?.forgetDevices();
+      nscq?.reset();
+    });
+    after(async () => {
+      await nvml?.remove();
+      await nscq?.remove();
+    });
+
+    it("8 GPUs + 4 NVSwitches: affirming, topology checked", async () => {
+      record([...gpus, ...switches]);
+      const collected = await collect();
+      expect(collected.map((g) => g.arch)).to.deep.equal([
+        ...GPU_ADDRESSES.map(() => "HOPPER"),
+        ...SWITCH_ADDRESSES.map(() => "LS10"),
+      ]);
+      const attestation = await appraiseCvm(boardCvm(collected), policy, context(rimService()));
+      expect(attestation.violations, JSON.stringify(attestation.violations)).to.deep.equal([]);
+      expect(attestation.verdict).to.equal("affirming");
+    });
+
+    it("a switch removed from the board: contraindicated, naming the count", async () => {
+      record([...gpus, ...switches.slice(1)]);
+      const attestation = await appraiseCvm(boardCvm(await collect()), policy, context(rimService()));
+      expect(attestation.verdict).to.equal("contraindicated");
+      expect(attestation.violations?.map((v) => v.message)).to.deep.equal([
+        "status.nvswitches: the bundle holds evidence of 3 NVSwitches, 4 are assigned",
+      ]);
+    });
+
+    it("a switch whose signed PDI is swapped: contraindicated, naming the PDIs", async () => {
+      const swapped = await new SimulatedNvSwitches(pki).collect(
+        spdmNonce,
+        SWITCH_ADDRESSES.map((a) => `${NODE}/${a}`),
+        {
+          gpus: GPU_ADDRESSES.map((a) => `${NODE}/${a}`),
+          pdiOf: new Map([[`${NODE}/${SWITCH_ADDRESSES[0] ?? ""}`, "elsewhere"]]),
+        },
+      );
+      record([...gpus, ...swapped]);
+      const attestation = await appraiseCvm(boardCvm(await collect()), policy, context(rimService()));
+      expect(attestation.verdict).to.equal("contraindicated");
+      const messages = attestation.violations?.map((v) => v.message) ?? [];
+      expect(messages).to.have.length(8);
+      expect(messages[0]).to.match(
+        /^status.evidence.gpus: GPU 0's NVLinks reach switches .*; not attested here: [0-9a-f]{16}; not reached: [0-9a-f]{16}$/,
+      );
+    });
   });
 });
