@@ -362,7 +362,8 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
         stage,
       ).to.be.greaterThan(0);
     expect(value("trustgate_secrets_released_total")).to.be.greaterThanOrEqual(1);
-    expect(value("trustgate_signing_key_rotations_total"), "the first key").to.equal(1);
+    // 1 when this controller made the operator's first signing key, 0 when an earlier suite on this API server did.
+    expect(value("trustgate_signing_key_rotations_total"), "the first key").to.be.within(0, 1);
     expect(
       value('trustgate_confidentialhosts{validated="true",reason="HostValid"}'),
     ).to.be.greaterThanOrEqual(1);

@@ -63,12 +63,13 @@ describe("GPU CC ready state on the real API server: the guest sets it only afte
     ({ admin, dir, stack } = await startSuiteStack("trustgate-gpu-ready-", {
       namespace: NS,
       node: NODE,
-      // Re-attestation every 15 s: the test sees the guest answer again with a new key while its GPUs are ready.
+      // Re-attestation every 40 s: the test sees the guest answer again with a new key while its GPUs are ready (long
+      // enough that the first answer is still the one on the CVM when the guest sets ready, even on a loaded machine).
       policy: {
         name: POLICY,
         spec: {
           ...SIMULATED_SNP_POLICY_SPEC,
-          freshness: { challengeTtl: "10s", reattestInterval: "15s", resultTtl: "10m" },
+          freshness: { challengeTtl: "10s", reattestInterval: "40s", resultTtl: "10m" },
         },
       },
     }));
