@@ -90,14 +90,21 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
       60_000,
     );
     await startGuestFromCloudInit("secure-llm");
-    // The handshake sets Attested; the lifecycle derives the phase from it on its next write.
+    // The handshake sets Attested; the lifecycle derives the phase from it on its next write. Once the host reports
+    // which GPUs the device plugin gave the VM, the CVM is challenged once more so that its result names them.
     await waitUntil(
-      "secure-llm Attested",
+      "secure-llm Attested on its observed GPUs",
       async () => {
         const c = await cvm("secure-llm");
-        return attested(c).status === "True" && c?.status?.phase === "Attested";
+        return (
+          attested(c).status === "True" &&
+          c?.status?.phase === "Attested" &&
+          c.status.gpuAllocation?.state === "Observed" &&
+          c.status.attestation?.gpuAllocation?.state === "Observed" &&
+          c.status.challenge === undefined
+        );
       },
-      60_000,
+      90_000,
     );
 
     const status = (await cvm("secure-llm"))?.status;
