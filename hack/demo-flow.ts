@@ -222,102 +222,71 @@ await core
     body: { metadata: { name: "demo-model-key" }, stringData: { key: "demo-secret" } },
   })
   .catch(() => undefined);
-await objects
-  .createClusterCustomObject({
-    group: "trustgate.io",
-    version: "v1alpha1",
-    plural: "attestationpolicies",
-    // GPU checks at their defaults (RIM match and revocation required): the simulated GPUs carry RIMs signed
-    // by the simulated CoRIM root and the simulated PKI answers OCSP, all trusted only via --test-trust-roots.
-    body: anAttestationPolicy("demo-simulated", { snp: { measurement: [SIMULATED_SNP_MEASUREMENT] } }),
-  })
-  .catch(() => undefined);
-await objects
-  .createNamespacedCustomObject({
-    group: "trustgate.io",
-    version: "v1alpha1",
-    namespace: "default",
-    plural: "confidentialvms",
-    body: {
-      apiVersion: "trustgate.io/v1alpha1",
-      kind: "ConfidentialVM",
-      metadata: { name: "demo-attested", namespace: "default" },
-      spec: {
-        tee: "snp",
-        policyRef: "demo-simulated",
-        image: { containerDisk: `registry.example.com/trustgate/cvm-ubuntu-24.04@sha256:${"9b".repeat(32)}` },
-        gpus: { count: 2 },
-        secrets: [{ name: "demo-model-key" }],
-      },
-    },
-  })
-  .catch(() => undefined);
-await follow(
-  "demo-attested",
-  (cvm) => cvm.status?.challenge !== undefined || cvm.status?.attestation !== undefined,
-);
+const IMAGE = `registry.example.com/trustgate/cvm-ubuntu-24.04@sha256:${"9b".repeat(32)}`;
+const attestedNow = (cvm: ConfidentialVM): boolean =>
+  cvm.status?.phase === "Attested" &&
+  cvm.status.conditions?.some((c) => c.type === "Attested" && c.status === "True") === true;
 
-// The guest reads what the controller put into the VM's cloud-init: API server, CA, its CVM, its token.
-const guestFiles = await guestFilesFromCloudInit(kc, "default", "demo-attested", join(demoDir, "guest"));
-background("guest-demo-attested", trustgate, simulatedGuestArgs(guestFiles, simPki));
-const attested = await follow(
+/**
+ * Creates a policy and a CVM under it, waits for its challenge, starts its simulated guest from what the controller
+ * put into the VM's cloud-init (API server, CA, its CVM, its token) and follows it until Attested.
+ */
+async function attestSimulatedCvm(
+  name: string,
+  policy: Parameters<typeof anAttestationPolicy>,
+  spec: Record<string, unknown>,
+): Promise<{ cvm: ConfidentialVM; secretsDir: string }> {
+  await objects
+    .createClusterCustomObject({
+      group: "trustgate.io",
+      version: "v1alpha1",
+      plural: "attestationpolicies",
+      body: anAttestationPolicy(...policy),
+    })
+    .catch(() => undefined);
+  await objects
+    .createNamespacedCustomObject({
+      group: "trustgate.io",
+      version: "v1alpha1",
+      namespace: "default",
+      plural: "confidentialvms",
+      body: {
+        apiVersion: "trustgate.io/v1alpha1",
+        kind: "ConfidentialVM",
+        metadata: { name, namespace: "default" },
+        spec: { policyRef: policy[0], image: { containerDisk: IMAGE }, ...spec },
+      },
+    })
+    .catch(() => undefined);
+  await follow(name, (cvm) => cvm.status?.challenge !== undefined || cvm.status?.attestation !== undefined);
+  const files = await guestFilesFromCloudInit(kc, "default", name, join(demoDir, `guest-${name}`));
+  background(`guest-${name}`, trustgate, simulatedGuestArgs(files, simPki));
+  return { cvm: await follow(name, attestedNow), secretsDir: files.secretsDir };
+}
+
+// GPU checks at their defaults (RIM match and revocation required): the simulated GPUs carry RIMs signed by the
+// simulated CoRIM root and the simulated PKI answers OCSP, all trusted only via --test-trust-roots.
+const snp = await attestSimulatedCvm(
   "demo-attested",
-  (cvm) =>
-    cvm.status?.phase === "Attested" &&
-    cvm.status.conditions?.some((c) => c.type === "Attested" && c.status === "True") === true,
+  ["demo-simulated", { snp: { measurement: [SIMULATED_SNP_MEASUREMENT] } }],
+  { tee: "snp", gpus: { count: 2 }, secrets: [{ name: "demo-model-key" }] },
 );
-writeFileSync(join(demoDir, "demo-attested.jwt"), attested.status?.attestation?.token ?? "");
+writeFileSync(join(demoDir, "demo-attested.jwt"), snp.cvm.status?.attestation?.token ?? "");
 console.log(
   `  signed result: ${join(demoDir, "demo-attested.jwt")} (check it: ./bin/trustgate verify-token @${join(demoDir, "demo-attested.jwt")} --jwks <(kubectl get cm -n ${NS} trustgate-jwks -o jsonpath='{.data.jwks\\.json}'))`,
 );
-console.log(`  secret released to the guest only: ${join(guestFiles.secretsDir, "demo-model-key/key")}`);
+console.log(`  secret released to the guest only: ${join(snp.secretsDir, "demo-model-key/key")}`);
 
 console.log(
   "# Step 3 for TDX: a TD whose guest sends its quote alone; the controller fetches Intel's collateral",
 );
-await objects
-  .createClusterCustomObject({
-    group: "trustgate.io",
-    version: "v1alpha1",
-    plural: "attestationpolicies",
-    body: anAttestationPolicy("demo-simulated-tdx", { tdx: { mrTd: [SIMULATED_TDX_MRTD] } }),
-  })
-  .catch(() => undefined);
-await objects
-  .createNamespacedCustomObject({
-    group: "trustgate.io",
-    version: "v1alpha1",
-    namespace: "default",
-    plural: "confidentialvms",
-    body: {
-      apiVersion: "trustgate.io/v1alpha1",
-      kind: "ConfidentialVM",
-      metadata: { name: "demo-attested-tdx", namespace: "default" },
-      spec: {
-        tee: "tdx",
-        policyRef: "demo-simulated-tdx",
-        image: { containerDisk: `registry.example.com/trustgate/cvm-ubuntu-24.04@sha256:${"9b".repeat(32)}` },
-        gpus: { count: 1 },
-      },
-    },
-  })
-  .catch(() => undefined);
-await follow("demo-attested-tdx", (cvm) => cvm.status?.challenge !== undefined);
-const tdxGuestFiles = await guestFilesFromCloudInit(
-  kc,
-  "default",
+const td = await attestSimulatedCvm(
   "demo-attested-tdx",
-  join(demoDir, "guest-tdx"),
-);
-background("guest-demo-attested-tdx", trustgate, simulatedGuestArgs(tdxGuestFiles, simPki));
-const td = await follow(
-  "demo-attested-tdx",
-  (cvm) =>
-    cvm.status?.phase === "Attested" &&
-    cvm.status.conditions?.some((c) => c.type === "Attested" && c.status === "True") === true,
+  ["demo-simulated-tdx", { tdx: { mrTd: [SIMULATED_TDX_MRTD] } }],
+  { tee: "tdx", gpus: { count: 1 } },
 );
 console.log(
-  `  TCB status ${td.status?.attestation?.tee?.tcbStatus ?? "?"}; collateral log: ${join(demoDir, "collateral-services.log")}`,
+  `  TCB status ${td.cvm.status?.attestation?.tee?.tcbStatus ?? "?"}; collateral log: ${join(demoDir, "collateral-services.log")}`,
 );
 
 console.log("# Admission: workloads that need an attested CVM (label trustgate.io/requires-attested-vm)");
