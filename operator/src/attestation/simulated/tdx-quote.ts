@@ -7,27 +7,21 @@
 import { createHash, sign, type KeyObject } from "node:crypto";
 import {
   ATTESTATION_KEY_ECDSA_P256,
+  CERT_DATA_PCK_CHAIN,
+  CERT_DATA_QE_REPORT,
   INTEL_QE_VENDOR_ID,
   TEE_TYPE_TDX,
+  type SgxReportBody,
   type TdReportBody,
 } from "../tdx/quote.ts";
 
-const CERT_DATA_PCK_CHAIN = 5;
-const CERT_DATA_QE_REPORT = 6;
 const QE_REPORT_DATA_OFFSET = 320;
 
 /** A TD 1.0 report body (no TEE_TCB_SVN2 / MRSERVICETD). */
 export type TdReport10 = Omit<TdReportBody, "teeTcbSvn2" | "mrServiceTd">;
 
-export interface QeReportSpec {
-  cpuSvn: Uint8Array;
-  miscSelect: number;
-  attributes: Uint8Array;
-  mrEnclave: Uint8Array;
-  mrSigner: Uint8Array;
-  isvProdId: number;
-  isvSvn: number;
-}
+/** The QE report's fields other than its raw bytes and REPORTDATA (which binds the attestation key). */
+export type QeReportSpec = Omit<SgxReportBody, "raw" | "reportData">;
 
 const u16 = (value: number): Buffer => {
   const bytes = Buffer.alloc(2);

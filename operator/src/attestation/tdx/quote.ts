@@ -18,8 +18,8 @@ const SGX_REPORT_SIZE = 384;
 const BODY_TYPE_SGX = 1;
 const BODY_TYPE_TD_REPORT_10 = 2;
 const BODY_TYPE_TD_REPORT_15 = 3;
-const CERT_DATA_PCK_CHAIN = 5;
-const CERT_DATA_QE_REPORT = 6;
+export const CERT_DATA_PCK_CHAIN = 5;
+export const CERT_DATA_QE_REPORT = 6;
 
 export interface QuoteHeader {
   version: 4 | 5;
