@@ -234,7 +234,7 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
     expect((await cvm("tdx-c"))?.status?.nodeName).to.equal("cvm-tdx-1");
   });
 
-  it("relaunches the VM when the image changes, keeping its host and GPUs", async function () {
+  it("relaunches the VM when the image changes, keeping its host and GPU count", async function () {
     await waitUntil("tdx-a's GPUs reported", () => gpusObserved("tdx-a"), 30_000);
     const before = await cvm("tdx-a");
     const oldUid = (await vm("tdx-a"))?.metadata?.uid;
@@ -276,8 +276,11 @@ describe("ConfidentialVM controller: validated hosts → KubeVirt VMs (real API 
     );
     const after = await cvm("tdx-a");
     expect(after?.status?.nodeName).to.equal(before?.status?.nodeName);
-    // The simulated device plugin hands out the first free GPUs, which are the ones tdx-a had.
-    expect(after?.status?.gpus).to.deep.equal(before?.status?.gpus);
+    // The device plugin picks which free GPUs the new pod gets; the old pod may still hold its own
+    // when the new one is admitted, so only the count and models are the CVM's to keep.
+    const models = (gpus: typeof after) => (gpus?.status?.gpus ?? []).map((g) => g.model).sort();
+    expect(models(after)).to.deep.equal(models(before));
+    expect(after?.status?.gpus?.length).to.be.greaterThan(0);
   });
 
   it("turns Degraded with the host's reason when its host stops being Validated", async function () {
