@@ -8,6 +8,7 @@ import { parseBundle } from "./bundle.ts";
 import { withDeadline } from "./collateral/deadline.ts";
 import { appraiseGpus, blockingGpuErrors, gpuSourcesOf, type GpuAssignment } from "./gpu/appraise-gpus.ts";
 import { appraiseGpuSystem, type GpuCcMode } from "./gpu/appraise-gpu-system.ts";
+import { gpuSystemProvenanceViolations } from "./gpu/gpu-system-signature.ts";
 import type { CompiledPolicy } from "./policy/compiled-policy.ts";
 import type {
   AppraisalWarning,
@@ -74,8 +75,9 @@ export interface AppraisalContext {
   /** Warnings only the caller can know of (the controller: a GPU allocation it refuses). */
   callerWarnings?: readonly AppraisalWarning[];
   /**
-   * The CC mode of the host the CVM was placed on: the GPUs' reported mode (`gpuSystem`) must be this one. Without
-   * it (`trustgate verify`), `on` and `ppcie` both pass.
+   * The CC mode of the host the CVM was placed on: the GPUs' reported mode (`gpuSystem`) must be this one, and a
+   * bundle with GPUs must carry that state signed by the guest key. Without it (`trustgate verify`), `on` and `ppcie`
+   * both pass and a bundle without the state is accepted.
    */
   expectedGpuMode?: GpuCcMode;
 }
@@ -293,6 +295,7 @@ export async function appraise(
   const violations = [
     ...(tee.authentic ? backend.appraise(tee, policy) : []),
     ...appraiseGpus(gpus, policy.gpu, context.assignment),
+    ...(await gpuSystemProvenanceViolations(bundle, context.expectedGpuMode !== undefined)),
     ...appraiseGpuSystem(bundle.gpuSystem, bundle.gpus?.length ?? 0, policy.gpu, {
       policyName: policy.name,
       ...(context.expectedGpuMode === undefined ? {} : { expectedMode: context.expectedGpuMode }),

@@ -34,7 +34,19 @@ async function cliAppraisal(
 ): Promise<{ code: number; report: Appraisal }> {
   const bundlePath = join(dir, `bundle-${i}.json`);
   writeFileSync(bundlePath, JSON.stringify(c.bundle));
-  const argv = ["verify", bundlePath, "--at", c.at, "--nonce", c.bundle.nonce, "--tee", c.bundle.tee.type];
+  // The controller knows the CC mode of the host it placed the CVM on (CC on for these CVMs); verify is told it.
+  const argv = [
+    "verify",
+    bundlePath,
+    "--at",
+    c.at,
+    "--nonce",
+    c.bundle.nonce,
+    "--tee",
+    c.bundle.tee.type,
+    "--gpu-mode",
+    "on",
+  ];
   if (c.policy !== undefined) {
     const policyPath = join(dir, `policy-${i}.yaml`);
     const policy = {

@@ -7,6 +7,7 @@ import {
   type CompiledPolicy,
 } from "../attestation/policy/compiled-policy.ts";
 import { defaultGpuVerifier, defaultTeeBackends } from "../attestation/registry.ts";
+import type { GpuCcMode } from "../attestation/gpu/appraise-gpu-system.ts";
 import { gpuVerifierFor, type GpuCliSources } from "./verify-gpu-sources.ts";
 import { createCollateralServices } from "../attestation/collateral/collateral-services.ts";
 import { COLLATERAL_OPTIONS, collateralSettingsFromArgs } from "./collateral-flags.ts";
@@ -14,7 +15,7 @@ import type { CollateralSource } from "../attestation/types.ts";
 import { type Command, EXIT_FAILURE, EXIT_OK, type ParsedArgs, UsageError } from "../cli/command.ts";
 
 const USAGE = `Usage: trustgate verify <bundle.json> [--at <RFC3339 time>] [--policy <AttestationPolicy YAML>]
-                        [--nonce <hex>] [--tee tdx|snp] [--collateral-dir <dir>]
+                        [--nonce <hex>] [--tee tdx|snp] [--gpu-mode on|ppcie] [--collateral-dir <dir>]
                         [--intel-pcs-url <url> | --pccs-url <url>] [--intel-root-ca-crl-url <url>]
                         [--intel-pcs-update standard|early] [--amd-kds-url <url>] [--collateral-ca-file <PEM>]
                         [--rim-dir <dir>]... [--ocsp-dir <dir>] [--nras-token <file>] [--nras-jwks <file|url>]
@@ -35,7 +36,9 @@ operator fetches wins over older collateral in the bundle, so a bundle cannot hi
 
 --policy is checked as the API server checks it (schema and CEL rules) and its unset fields take the CRD's
 defaults; without it the CRD's defaults apply. --tee names the TEE the CVM asked for: evidence of another TEE
-is contraindicated (TeeMismatch), as in the controller.
+is contraindicated (TeeMismatch), as in the controller. --gpu-mode names the CC mode of the host the CVM was
+placed on: the GPUs' CC state must report it, and a bundle with GPUs must carry that state signed by the guest
+key (gpuSystem, gpuSystemSignature), as in the controller; without it a bundle assembled elsewhere may lack it.
 
 Verifies an evidence bundle offline and prints one JSON object (verdict, tee, gpus, policy, evidence).
 Exit status: 0 affirming, 1 warning or contraindicated, 2 the input could not be read.`;
@@ -75,6 +78,11 @@ async function collateralSources(args: ParsedArgs): Promise<CollateralSource | u
   const { settings } = await collateralSettingsFromArgs(args, "verify", "offline");
   const services = await createCollateralServices(settings);
   return services.describe.length === 0 ? undefined : services.source;
+}
+
+function parseGpuMode(value: string | undefined): GpuCcMode | undefined {
+  if (value === undefined || value === "on" || value === "ppcie") return value;
+  throw new UsageError(`trustgate verify: --gpu-mode ${JSON.stringify(value)} must be on or ppcie`);
 }
 
 function parseTee(value: string | undefined): TeeType | undefined {
@@ -123,6 +131,7 @@ export const verifyCommand: Command = {
     policy: { type: "string" },
     nonce: { type: "string" },
     tee: { type: "string" },
+    "gpu-mode": { type: "string" },
     ...COLLATERAL_OPTIONS,
     "rim-dir": { type: "string", multiple: true },
     "ocsp-dir": { type: "string" },
@@ -138,6 +147,7 @@ export const verifyCommand: Command = {
       throw new UsageError("trustgate verify: --nonce must be 64 lowercase hex characters (32 bytes)");
     }
     const tee = parseTee(stringFlag(args, "tee"));
+    const gpuMode = parseGpuMode(stringFlag(args, "gpu-mode"));
     const now = parseAt(stringFlag(args, "at"));
     const policy = await readPolicy(stringFlag(args, "policy"));
     const bundle = await readBundle(bundlePath);
@@ -151,6 +161,7 @@ export const verifyCommand: Command = {
       },
       ...(nonce === undefined ? {} : { nonce }),
       ...(tee === undefined ? {} : { expectedTee: tee }),
+      ...(gpuMode === undefined ? {} : { expectedGpuMode: gpuMode }),
     });
     io.stdout(`${JSON.stringify(report, null, 2)}\n`);
     return report.verdict === "affirming" ? EXIT_OK : EXIT_FAILURE;

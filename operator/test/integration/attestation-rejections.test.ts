@@ -12,6 +12,7 @@ import type { HardwareHints } from "../../../guest/src/providers/types.ts";
 import type { ConfidentialVM } from "../../src/api/v1alpha1/generated/types.ts";
 import { createSimPki, loadSimPki } from "../../src/attestation/simulated/sim-pki.ts";
 import { SimulatedGpus } from "../../src/attestation/simulated/index.ts";
+import { SIMULATED_GPU_SYSTEM } from "../../src/attestation/simulated/simulated-gpus.ts";
 import type { EvidenceBundle } from "../../src/attestation/types.ts";
 import { apiErrorStatus } from "../../src/kube/api-error.ts";
 import { loadKubeConfig } from "../../src/kube/kubeconfig.ts";
@@ -207,6 +208,46 @@ describe("attestation rejections: bad evidence on the real API server never reac
     const bundle = await evidenceFor(nonce, { ...hints, gpus: [...hints.gpus, `${NODE}/0000:e1:00.0`] });
     await submit(bundle);
     await expectRefused(nonce, "PolicyViolation", "the bundle holds evidence of 3 GPUs, 2 are assigned");
+  });
+
+  it("refuses a GPU CC state rewritten by the token holder (devtools on → off): the guest's signature no longer holds", async function () {
+    const nonce = await nextChallenge();
+    const gpus = providers.gpus;
+    if (gpus === undefined) throw new Error("no GPU provider");
+    // The GPUs' driver reports devtools mode; the guest signs what it was told.
+    const devtools = {
+      name: gpus.name,
+      collect: gpus.collect.bind(gpus),
+      systemState: () =>
+        Promise.resolve({
+          ...SIMULATED_GPU_SYSTEM,
+          devToolsMode: "on" as const,
+          environment: "sim" as const,
+        }),
+    };
+    const bundle = await collectEvidence(
+      nonce,
+      await newGuestKey(),
+      { tee: providers.tee, gpus: devtools },
+      hardwareHints(await read()),
+    );
+    expect(bundle.gpuSystem?.devToolsMode).to.equal("on");
+    bundle.gpuSystem = { ...SIMULATED_GPU_SYSTEM };
+    await submit(bundle);
+    await expectRefused(
+      nonce,
+      "PolicyViolation",
+      "gpuSystemSignature was made over another nonce or another GPU state",
+    );
+  });
+
+  it("refuses a bundle whose GPU CC state the token holder removed: the trustgate guest always sends it", async function () {
+    const nonce = await nextChallenge();
+    const bundle = await evidenceFor(nonce);
+    delete bundle.gpuSystem;
+    delete bundle.gpuSystemSignature;
+    await submit(bundle);
+    await expectRefused(nonce, "PolicyViolation", "but not their CC state (status.evidence.gpuSystem)");
   });
 
   it("refuses malformed base64: EvidenceMalformed", async function () {

@@ -16,6 +16,8 @@ import { OFFLINE_COLLATERAL, startTrustgate } from "../support/trustgate-process
 
 const NS = "trustgate-system";
 const FIXTURES = join(REPO_ROOT, "operator/test/fixtures/hosts");
+/** startFixtureAgent's default `--interval`. */
+const AGENT_INTERVAL_MS = 1000;
 const hostRef = { group: "trustgate.io", version: "v1alpha1", plural: "confidentialhosts" };
 const NODES = [
   { node: "hv-tdx-1", fixture: "tdx-8xh100" },
@@ -151,9 +153,19 @@ describe("host validation: agents as processes, the controller labels Nodes (rea
     expect(elapsed, "label removed within about one agent interval plus a reconcile").to.be.below(10_000);
   });
 
-  it("writes nothing while nothing changes (agent and controller)", async function () {
+  it("writes nothing while nothing changes (agent and controller), between the agent's refreshes", async function () {
+    // The agent rewrites an unchanged report every 10 intervals (--max-report-age default) so observedAt stays
+    // fresh: the quiet window is placed after a refresh, never across one.
+    const window = 3500;
+    const refreshDue = async () =>
+      Date.parse((await host("hv-iommu-off"))?.status?.observedAt ?? "") + 10 * AGENT_INTERVAL_MS;
+    const due = await refreshDue();
+    if (Date.now() + window + 1000 > due) {
+      await waitUntil("the agent's refresh", async () => (await refreshDue()) > due, 20_000);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
     const before = (await host("hv-iommu-off"))?.metadata.resourceVersion;
-    await new Promise((resolve) => setTimeout(resolve, 3500));
+    await new Promise((resolve) => setTimeout(resolve, window));
     expect((await host("hv-iommu-off"))?.metadata.resourceVersion, "3 agent intervals later").to.equal(
       before,
     );

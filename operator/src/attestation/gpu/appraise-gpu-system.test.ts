@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { exportJWK, generateKeyPair } from "jose";
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import type { AttestationPolicySpecGpu } from "../../api/v1alpha1/generated/types.ts";
 import { appraise, type Appraisal } from "../appraise.ts";
 import { expectedReportData, gpuNonce, type GuestPublicKey } from "../binding.ts";
@@ -17,6 +17,7 @@ import {
   type GpuCcMode,
   type GpuSystemState,
 } from "./appraise-gpu-system.ts";
+import { signGpuSystem } from "./gpu-system-signature.ts";
 
 const PROD: GpuSystemState = SIMULATED_GPU_SYSTEM;
 const DEVTOOLS: GpuSystemState = { ...PROD, devToolsMode: "on", environment: "sim" };
@@ -66,7 +67,13 @@ describe("appraisal of the GPUs' CC state (status.evidence.gpuSystem)", () => {
       undefined,
       ["status.evidence.gpuSystem.multiGpuMode"],
     ],
-    ["not reported (older guests): not appraised, the signed checks still apply", undefined, {}, "on", []],
+    [
+      "not reported: nothing to appraise here (the controller refuses a missing state by its provenance)",
+      undefined,
+      {},
+      "on",
+      [],
+    ],
   ];
   for (const [name, state, gpu, expectedMode, fields] of cases)
     it(name, () => {
@@ -103,11 +110,14 @@ describe("appraise: the CC state of simulated H100s under the real verifiers", f
   const NONCE = "6d".repeat(32);
   let pki: SimPki;
   let guestKey: GuestPublicKey;
+  let guestPrivateKey: KeyObject;
 
   before(async () => {
     pki = await generateSimPki();
-    const jwk = await exportJWK((await generateKeyPair("ES256")).publicKey);
+    const pair = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const jwk = pair.publicKey.export({ format: "jwk" });
     guestKey = { kty: "EC", crv: "P-256", x: jwk.x ?? "", y: jwk.y ?? "" };
+    guestPrivateKey = pair.privateKey;
   });
 
   /** A bundle whose GPU measurements are devtools-mode ones when `measuredDevTools`, claiming `reported`. */
@@ -118,6 +128,7 @@ describe("appraise: the CC state of simulated H100s under the real verifiers", f
       nonce: NONCE,
       publicKey: guestKey,
       gpuSystem: reported,
+      gpuSystemSignature: await signGpuSystem(NONCE, reported, guestPrivateKey),
       tee: await new SimulatedTee(pki).collect(data, { machine: "node-a", tee: "snp" }),
       gpus: await gpus.collect(gpuNonce(data), { gpus: ["node-a/0000:41:00.0"] }),
     };
@@ -164,7 +175,7 @@ describe("appraise: the CC state of simulated H100s under the real verifiers", f
     const honest = await appraised(await bundle(DEVTOOLS, true), { allowDevTools: true });
     expect(honest.verdict).to.equal("contraindicated");
     expect(honest.gpus.map((g) => [g.authentic, g.measurements])).to.deep.equal([[true, "mismatch"]]);
-    // Whoever writes status.evidence can claim "devtools off"; the GPU-signed measurements still give it away.
+    // A guest that signs "devtools off" for devtools GPUs is still given away by the GPU-signed measurements.
     const lying = await appraised(await bundle(PROD, true));
     expect(lying.verdict).to.equal("contraindicated");
     expect(fields(lying)).to.deep.equal([]);

@@ -5,7 +5,7 @@
  * NVML and NSCQ FFI code from C test doubles of libnvidia-ml and libnvidia-nscq serving that evidence.
  */
 import { expect } from "chai";
-import { exportJWK, generateKeyPair } from "jose";
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { aConfidentialVM } from "../../../test/support/builders/confidential-vm.ts";
 import { expectedReportData, gpuNonce, type GuestPublicKey } from "../../attestation/binding.ts";
 import { compilePolicySpec } from "../../attestation/policy/compiled-policy.ts";
@@ -31,6 +31,8 @@ import type {
 import { appraiseCvm, type CvmAppraisalContext, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraise-cvm.ts";
 import { parsePemCertificates } from "../../crypto/pem.ts";
 import type { RimSource } from "../../attestation/gpu/rim/rim-source.ts";
+import type { GpuSystemState } from "../../attestation/gpu/appraise-gpu-system.ts";
+import { signGpuSystem } from "../../attestation/gpu/gpu-system-signature.ts";
 import { GpusAndSwitches } from "../../../../guest/src/providers/nscq/gpus-and-switches.ts";
 import { loadKoffiNscq } from "../../../../guest/src/providers/nscq/koffi-nscq.ts";
 import { NscqSwitches } from "../../../../guest/src/providers/nscq/nscq-switches.ts";
@@ -44,10 +46,26 @@ const NODE = "hgx-1";
 const GPU_ADDRESSES = ["18", "2a", "3a", "5d", "9a", "ab", "ba", "db"].map((bus) => `0000:${bus}:00.0`);
 const SWITCH_ADDRESSES = ["05", "06", "07", "08"].map((bus) => `0000:${bus}:00.0`);
 
+interface SignedGpuSystem {
+  gpuSystem: GpuSystemState;
+  gpuSystemSignature: string;
+}
+
+/** What NVML reports on a PPCIe board: ccFeature off, multi-GPU mode protected PCIe. */
+const PPCIE_STATE: GpuSystemState = {
+  ccFeature: "off",
+  devToolsMode: "off",
+  environment: "prod",
+  multiGpuMode: "ppcie",
+  readyState: "not-ready",
+};
+
 describe("appraiseCvm of a PPCIe board: 8 GPUs and 4 NVSwitches", function () {
   this.timeout(60_000);
   let pki: SimPki;
   let guestKey: GuestPublicKey;
+  let guestPrivateKey: KeyObject;
+  let boardState: SignedGpuSystem;
   let signingKey: StoredSigningKey;
   let gpus: ConfidentialVMStatusEvidenceGpu[];
   let switches: ConfidentialVMStatusEvidenceGpu[];
@@ -66,8 +84,11 @@ describe("appraiseCvm of a PPCIe board: 8 GPUs and 4 NVSwitches", function () {
 
   before(async () => {
     pki = await generateSimPki();
-    const jwk = await exportJWK((await generateKeyPair("ES256")).publicKey);
+    const pair = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const jwk = pair.publicKey.export({ format: "jwk" });
     guestKey = { kty: "EC", crv: "P-256", x: jwk.x ?? "", y: jwk.y ?? "" };
+    guestPrivateKey = pair.privateKey;
+    boardState = await signedState(PPCIE_STATE);
     signingKey = await generateSigningKey(new Date());
     const data = await expectedReportData(NONCE, guestKey);
     const named = (addresses: readonly string[]) => addresses.map((a) => `${NODE}/${a}`);
@@ -106,8 +127,13 @@ describe("appraiseCvm of a PPCIe board: 8 GPUs and 4 NVSwitches", function () {
     };
   }
 
+  /** The GPUs' CC state as the guest sends it: signed with its key for this challenge. */
+  async function signedState(gpuSystem: GpuSystemState): Promise<SignedGpuSystem> {
+    return { gpuSystem, gpuSystemSignature: await signGpuSystem(NONCE, gpuSystem, guestPrivateKey) };
+  }
+
   /** The board CVM as placed: its status names the 8 GPUs and 4 NVSwitches, the guest answered with `devices`. */
-  function boardCvm(devices: ConfidentialVMStatusEvidenceGpu[]): ConfidentialVM {
+  function boardCvm(devices: ConfidentialVMStatusEvidenceGpu[], state = boardState): ConfidentialVM {
     const now = Date.now();
     return aConfidentialVM({ tee: "tdx", gpus: { mode: "ppcie", model: "H100-SXM5-80GB" } }, "hgx-board", {
       status: {
@@ -119,7 +145,7 @@ describe("appraiseCvm of a PPCIe board: 8 GPUs and 4 NVSwitches", function () {
           issuedAt: new Date(now - 60_000).toISOString(),
           expiresAt: new Date(now + 240_000).toISOString(),
         },
-        evidence: { ...answer, gpus: devices },
+        evidence: { ...answer, ...state, gpus: devices },
       },
     });
   }
@@ -183,7 +209,8 @@ describe("appraiseCvm of a PPCIe board: 8 GPUs and 4 NVSwitches", function () {
   });
 
   it("a CC-mode CVM (no NVSwitches assigned) is refused a bundle that carries switch evidence", async () => {
-    const cvm = boardCvm([...gpus, ...switches]);
+    const ccOn = await signedState({ ...PPCIE_STATE, ccFeature: "on", multiGpuMode: "none" });
+    const cvm = boardCvm([...gpus, ...switches], ccOn);
     cvm.spec.gpus = { count: 8, model: "H100-SXM5-80GB" };
     delete cvm.status?.nvswitches;
     const attestation = await appraiseCvm(cvm, policy, context());
@@ -276,11 +303,18 @@ describe("appraiseCvm of a PPCIe board: 8 GPUs and 4 NVSwitches", function () {
       ];
       return { get: (id) => Promise.resolve(byPrefix.find(([prefix]) => id.startsWith(prefix))?.[1]) };
     };
-    const collect = (): Promise<ConfidentialVMStatusEvidenceGpu[]> =>
+    const provider = () =>
       new GpusAndSwitches(
         new NvmlGpus(() => loadKoffiNvml(doubles().nvml.library)),
         new NscqSwitches(() => loadKoffiNscq(doubles().nscq.library)),
-      ).collect(spdmNonce, { machine: NODE, gpus: [] });
+      );
+    const collect = (): Promise<ConfidentialVMStatusEvidenceGpu[]> =>
+      provider().collect(spdmNonce, { machine: NODE, gpus: [] });
+    /** The board as the guest's FFI code collects it: the devices and, from NVML, the signed CC state. */
+    const collectedBoard = async (): Promise<ConfidentialVM> => {
+      const devices = await collect();
+      return boardCvm(devices, await signedState(await provider().systemState()));
+    };
 
     before(async function () {
       nvml = await compileFakeNvml();
@@ -290,6 +324,8 @@ describe("appraiseCvm of a PPCIe board: 8 GPUs and 4 NVSwitches", function () {
     beforeEach(() => {
       nvml?.forgetDevices();
       nscq?.reset();
+      // NVML_CC_SYSTEM_ENVIRONMENT_PROD, CC feature disabled, devtools off, NVML_CC_SYSTEM_MULTIGPU_PROTECTED_PCIE.
+      nvml?.setCc(2, 0, 0, 1);
     });
     after(async () => {
       await nvml?.remove();
@@ -298,19 +334,20 @@ describe("appraiseCvm of a PPCIe board: 8 GPUs and 4 NVSwitches", function () {
 
     it("8 GPUs + 4 NVSwitches: affirming, topology checked", async () => {
       record([...gpus, ...switches]);
-      const collected = await collect();
-      expect(collected.map((g) => g.arch)).to.deep.equal([
+      const board = await collectedBoard();
+      expect(board.status?.evidence?.gpus?.map((g) => g.arch)).to.deep.equal([
         ...GPU_ADDRESSES.map(() => "HOPPER"),
         ...SWITCH_ADDRESSES.map(() => "LS10"),
       ]);
-      const attestation = await appraiseCvm(boardCvm(collected), policy, context(rimService()));
+      expect(board.status?.evidence?.gpuSystem?.multiGpuMode).to.equal("ppcie");
+      const attestation = await appraiseCvm(board, policy, context(rimService()));
       expect(attestation.violations, JSON.stringify(attestation.violations)).to.deep.equal([]);
       expect(attestation.verdict).to.equal("affirming");
     });
 
     it("a switch removed from the board: contraindicated, naming the count", async () => {
       record([...gpus, ...switches.slice(1)]);
-      const attestation = await appraiseCvm(boardCvm(await collect()), policy, context(rimService()));
+      const attestation = await appraiseCvm(await collectedBoard(), policy, context(rimService()));
       expect(attestation.verdict).to.equal("contraindicated");
       expect(attestation.violations?.map((v) => v.message)).to.deep.equal([
         "status.nvswitches: the bundle holds evidence of 3 NVSwitches, 4 are assigned",
@@ -327,7 +364,7 @@ describe("appraiseCvm of a PPCIe board: 8 GPUs and 4 NVSwitches", function () {
         },
       );
       record([...gpus, ...swapped]);
-      const attestation = await appraiseCvm(boardCvm(await collect()), policy, context(rimService()));
+      const attestation = await appraiseCvm(await collectedBoard(), policy, context(rimService()));
       expect(attestation.verdict).to.equal("contraindicated");
       const messages = attestation.violations?.map((v) => v.message) ?? [];
       expect(messages).to.have.length(8);

@@ -1071,7 +1071,7 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
             gpuSystem: {
               type: "object",
               description:
-                "The GPUs' confidential-computing state as NVML reports it inside the CVM (nvmlSystemGetConfComputeSettings, nvmlSystemGetConfComputeGpusReadyState) when the evidence was collected. Guest-observed and NOT signed: whoever can write status.evidence can write it, so the controller appraises it as the guest's word; the RIM match of the signed GPU measurements stays the signed check. readyState is the CC ready state the guest last set (ready only after it verified the operator's signed result for its own key).",
+                "The GPUs' confidential-computing state as NVML reports it inside the CVM (nvmlSystemGetConfComputeSettings, nvmlSystemGetConfComputeGpusReadyState) when the evidence was collected. Guest-observed: no GPU signs it. The guest signs it with its ephemeral key (gpuSystemSignature), so a writer of status.evidence without that key cannot change or remove it, but a guest that lies is not caught by it; the RIM match of the signed GPU measurements stays the hardware-signed check. readyState is the CC ready state the guest last set (ready only after it verified the operator's signed result for its own key).",
               required: ["ccFeature", "devToolsMode", "environment", "multiGpuMode", "readyState"],
               properties: {
                 ccFeature: {
@@ -1090,6 +1090,13 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
                 },
                 readyState: { type: "string", enum: ["ready", "not-ready", "unknown"] },
               },
+            },
+            gpuSystemSignature: {
+              type: "string",
+              maxLength: 1024,
+              pattern: "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$",
+              description:
+                'Compact JWS (ES256) by the guest\'s ephemeral key (publicKey, bound into the TEE evidence\'s reportData) over {"nonce", "gpuSystem"}: proves gpuSystem was written by the process holding that key inside the TEE for this challenge, not by another writer of status.evidence such as a holder of the guest\'s ServiceAccount token. Required with gpuSystem; the controller refuses a bundle with GPUs that lacks either.',
             },
             tee: {
               type: "object",

@@ -549,12 +549,21 @@ export interface ConfidentialVMStatusEvidence {
   /**
    * The GPUs' confidential-computing state as NVML reports it inside the CVM
    * (nvmlSystemGetConfComputeSettings, nvmlSystemGetConfComputeGpusReadyState) when the evidence
-   * was collected. Guest-observed and NOT signed: whoever can write status.evidence can write it,
-   * so the controller appraises it as the guest's word; the RIM match of the signed GPU
-   * measurements stays the signed check. readyState is the CC ready state the guest last set (ready
+   * was collected. Guest-observed: no GPU signs it. The guest signs it with its ephemeral key
+   * (gpuSystemSignature), so a writer of status.evidence without that key cannot change or remove
+   * it, but a guest that lies is not caught by it; the RIM match of the signed GPU measurements
+   * stays the hardware-signed check. readyState is the CC ready state the guest last set (ready
    * only after it verified the operator's signed result for its own key).
    */
   gpuSystem?: ConfidentialVMStatusEvidenceGpuSystem;
+  /**
+   * Compact JWS (ES256) by the guest's ephemeral key (publicKey, bound into the TEE evidence's
+   * reportData) over {"nonce", "gpuSystem"}: proves gpuSystem was written by the process holding
+   * that key inside the TEE for this challenge, not by another writer of status.evidence such as a
+   * holder of the guest's ServiceAccount token. Required with gpuSystem; the controller refuses a
+   * bundle with GPUs that lacks either.
+   */
+  gpuSystemSignature?: string;
   tee: ConfidentialVMStatusEvidenceTee;
   /** One entry per GPU or NVSwitch (a PPCIe board is 8 GPUs and 4 NVSwitches). */
   gpus?: ConfidentialVMStatusEvidenceGpu[];
@@ -571,9 +580,10 @@ export interface ConfidentialVMStatusEvidencePublicKey {
 /**
  * The GPUs' confidential-computing state as NVML reports it inside the CVM
  * (nvmlSystemGetConfComputeSettings, nvmlSystemGetConfComputeGpusReadyState) when the evidence was
- * collected. Guest-observed and NOT signed: whoever can write status.evidence can write it, so the
- * controller appraises it as the guest's word; the RIM match of the signed GPU measurements stays
- * the signed check. readyState is the CC ready state the guest last set (ready only after it
+ * collected. Guest-observed: no GPU signs it. The guest signs it with its ephemeral key
+ * (gpuSystemSignature), so a writer of status.evidence without that key cannot change or remove it,
+ * but a guest that lies is not caught by it; the RIM match of the signed GPU measurements stays the
+ * hardware-signed check. readyState is the CC ready state the guest last set (ready only after it
  * verified the operator's signed result for its own key).
  */
 export interface ConfidentialVMStatusEvidenceGpuSystem {
