@@ -7,10 +7,14 @@ export function hardwareHints(cvm: ConfidentialVM): HardwareHints {
   const machine = cvm.status?.nodeName ?? self;
   const assigned = cvm.status?.gpus;
   const tee = cvm.spec.tee;
+  const switches = cvm.status?.nvswitches ?? [];
+  const nvswitches =
+    switches.length === 0 ? {} : { nvswitches: switches.map((s) => `${machine}/${s.pciAddress}`) };
   if (assigned !== undefined && assigned.length > 0)
     return {
       machine,
       tee,
+      ...nvswitches,
       // Until the host reports which GPUs the VM got, status.gpus holds one model-only entry per requested GPU.
       gpus: assigned.map((gpu, index) =>
         gpu.pciAddress === undefined ? `${self}/gpu${index}` : `${machine}/${gpu.pciAddress}`,

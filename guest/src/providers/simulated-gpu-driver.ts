@@ -2,10 +2,12 @@
  * The simulated GPUs' driver (tests and demos only): the CC settings NVML would report and the CC ready switch,
  * behaving as the real driver does (a reset to not ready after ready is final until the driver reloads). The state
  * lives in memory, or in a JSON file (`--sim-gpu-state`) that a test can seed (e.g. devtools mode) and read (the ready
- * state the guest set). The evidence comes from SimulatedGpus, in devtools mode when the state says so.
+ * state the guest set). The evidence comes from SimulatedGpus, in devtools mode when the state says so, followed for a
+ * PPCIe board CVM by its NVSwitches' (SimulatedNvSwitches), each switch signing the board's GPU PDIs.
  */
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { SimulatedGpus } from "../../../operator/src/attestation/simulated/simulated-gpus.ts";
+import { SimulatedNvSwitches } from "../../../operator/src/attestation/simulated/simulated-nvswitches.ts";
 import { SIMULATED_GPU_SYSTEM } from "../../../operator/src/attestation/simulated/simulated-gpus.ts";
 import type { SimPki } from "../../../operator/src/attestation/simulated/sim-pki.ts";
 import type {
@@ -96,12 +98,13 @@ export class SimulatedGpuDriver implements GpuReadySwitch {
   }
 }
 
-/** SimulatedGpus' evidence with the driver's CC state and ready switch. */
+/** SimulatedGpus' (and a board's SimulatedNvSwitches') evidence with the driver's CC state and ready switch. */
 export class SimulatedGpuProvider implements GpuEvidenceProvider {
   readonly name = "simulated-nvidia";
   readonly readySwitch: SimulatedGpuDriver;
   readonly #pki: SimPki;
   readonly #gpus = new Map<boolean, SimulatedGpus>();
+  #switches: SimulatedNvSwitches | undefined;
 
   constructor(pki: SimPki, driver: SimulatedGpuDriver) {
     this.#pki = pki;
@@ -115,7 +118,11 @@ export class SimulatedGpuProvider implements GpuEvidenceProvider {
       gpus = new SimulatedGpus(this.#pki, { devToolsMode });
       this.#gpus.set(devToolsMode, gpus);
     }
-    return gpus.collect(gpuNonce, hardware);
+    const evidence = await gpus.collect(gpuNonce, hardware);
+    const nvswitches = hardware.nvswitches ?? [];
+    if (nvswitches.length === 0) return evidence;
+    this.#switches ??= new SimulatedNvSwitches(this.#pki);
+    return [...evidence, ...(await this.#switches.collect(gpuNonce, nvswitches, { gpus: hardware.gpus }))];
   }
 
   async systemState(): Promise<GpuSystemState> {

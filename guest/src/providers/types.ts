@@ -28,6 +28,8 @@ export interface HardwareHints {
   machine: string;
   /** One name per assigned GPU. */
   gpus: readonly string[];
+  /** One name per NVSwitch of a PPCIe board CVM (`status.nvswitches`); absent otherwise. */
+  nvswitches?: readonly string[];
   /** The TEE the CVM asked for (`spec.tee`); the simulated TEE produces that evidence. */
   tee?: "tdx" | "snp";
 }

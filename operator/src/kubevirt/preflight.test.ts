@@ -123,7 +123,12 @@ describe("KubeVirt preflight: the cluster's KubeVirt", () => {
     },
     {
       name: "hostDevices (NVSwitches) without the HostDevices gate",
-      input: { usesHostDevices: true },
+      input: {
+        usesHostDevices: true,
+        kv: kubevirt((kv) => {
+          developer(kv).featureGates = developer(kv).featureGates?.filter((g) => g !== "HostDevices");
+        }),
+      },
       want: [/^FeatureGateDisabled: .*HostDevices \(Alpha\)/],
     },
     {

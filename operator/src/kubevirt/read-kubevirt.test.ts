@@ -88,6 +88,6 @@ describe("readKubeVirt (the KubeVirt CR fields the preflight reads)", () => {
     const { kubevirt } = readKubeVirt(raw((kv) => delete device(kv, 1)["resourceName"]));
     expect(
       kubevirt.spec.configuration?.permittedHostDevices?.pciHostDevices?.map((d) => d.pciVendorSelector),
-    ).to.deep.equal(["10DE:2330", "10DE:2321", "10DE:2335"]);
+    ).to.deep.equal(["10DE:2330", "10DE:2321", "10DE:2335", "10DE:22A3"]);
   });
 });

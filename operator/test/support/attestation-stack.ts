@@ -15,6 +15,7 @@ import { isNotFound } from "../../src/kube/api-error.ts";
 import { waitUntil } from "./apply.ts";
 import { guestFilesFromCloudInit, type GuestFiles } from "./guest-from-cloud-init.ts";
 import { removeHosts } from "./hosts.ts";
+import { readConfidentialVM } from "./read.ts";
 import { writeServiceAccountKubeconfig } from "./identities.ts";
 import { installTrustgate, startFixtureAgent, SYSTEM_NS } from "./install.ts";
 import type { PickDevices } from "./simulated-kubelet.ts";
@@ -162,14 +163,24 @@ export async function guestFilesWhenReady(
   dir: string,
 ): Promise<GuestFiles> {
   const core = admin.makeApiClient(CoreV1Api);
-  await waitUntil(`${namespace}/${name} cloud-init Secret`, async () => {
-    try {
-      await core.readNamespacedSecret({ name: guestConfigSecretName(name), namespace });
-      return true;
-    } catch (error) {
-      if (isNotFound(error)) return false;
-      throw error;
-    }
-  });
+  try {
+    await waitUntil(`${namespace}/${name} cloud-init Secret`, async () => {
+      try {
+        await core.readNamespacedSecret({ name: guestConfigSecretName(name), namespace });
+        return true;
+      } catch (error) {
+        if (isNotFound(error)) return false;
+        throw error;
+      }
+    });
+  } catch (error) {
+    const status = (await readConfidentialVM(admin, namespace, name))?.status;
+    throw new Error(
+      `${(error as Error).message}; the CVM is ${status?.phase ?? "?"}: ${status?.message ?? ""}`,
+      {
+        cause: error,
+      },
+    );
+  }
   return guestFilesFromCloudInit(admin, namespace, name, dir);
 }

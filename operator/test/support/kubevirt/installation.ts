@@ -10,6 +10,7 @@ import type { ConfidentialHostStatus } from "../../../src/api/v1alpha1/generated
 import { mergePatch } from "../../../src/kube/merge-patch.ts";
 import type { KubeVirt } from "../../../src/kubevirt/generated/types.ts";
 import { gpuResourceDefaults, resolveGpuResource } from "../../../src/kubevirt/gpu-resource-names.ts";
+import { DEFAULT_NVSWITCH_RESOURCE_NAME } from "../../../src/kubevirt/virtual-machine.ts";
 import {
   DEVICE_SEV,
   DEVICE_TDX,
@@ -100,9 +101,11 @@ export interface SimulatedNodeHardware {
 export async function fixtureHardware(fixture: string): Promise<SimulatedNodeHardware> {
   const path = join(REPO_ROOT, "operator/test/fixtures/hosts", fixture, "expected-status.json");
   const status = JSON.parse(await readFile(path, "utf8")) as ConfidentialHostStatus;
+  const switches = (status.nvswitches ?? []).filter((s) => s.driver === "vfio-pci").length;
   return {
     tee: status.tee?.enabled === true ? (status.tee.type as "tdx" | "snp") : "none",
     gpus: status.gpus ?? [],
+    ...(switches === 0 ? {} : { otherDevices: { [DEFAULT_NVSWITCH_RESOURCE_NAME]: switches } }),
   };
 }
 
