@@ -45,4 +45,45 @@ describe("SigningKeyStore rotation hook", () => {
     expect(rotated.kid).not.to.equal(first.kid);
     expect(rotations).to.equal(2);
   });
+
+  it("publishes the JWKS when another replica creates the ConfigMap first (AlreadyExists is not an error)", async () => {
+    const { core } = fakeCore();
+    let configMap: unknown;
+    const published: string[] = [];
+    Object.assign(core, {
+      replaceNamespacedConfigMap: ({ body }: { body: { data: Record<string, string> } }) => {
+        if (configMap === undefined) {
+          // The other replica's create lands between this replace and this store's create.
+          configMap = { data: { "jwks.json": "{}" } };
+          return Promise.reject(notFound());
+        }
+        configMap = body;
+        published.push(body.data["jwks.json"] ?? "");
+        return Promise.resolve(body);
+      },
+      createNamespacedConfigMap: () =>
+        Promise.reject(new ApiException(409, "exists", JSON.stringify({ reason: "AlreadyExists" }), {})),
+    });
+    const store = new SigningKeyStore(core, "trustgate-system", pino({ level: "silent" }));
+    const key = await store.current(new Date("2026-01-01T00:00:00Z"));
+    expect(published).to.have.length(1);
+    expect(published[0]).to.include(key.kid);
+  });
+
+  it("shares one sync between concurrent callers: one key, one Secret write", async () => {
+    const { core } = fakeCore();
+    let secretWrites = 0;
+    const create = core.createNamespacedSecret.bind(core);
+    Object.assign(core, {
+      createNamespacedSecret: (args: Parameters<CoreV1Api["createNamespacedSecret"]>[0]) => {
+        secretWrites++;
+        return create(args);
+      },
+    });
+    const store = new SigningKeyStore(core, "trustgate-system", pino({ level: "silent" }));
+    const now = new Date("2026-01-01T00:00:00Z");
+    const keys = await Promise.all(Array.from({ length: 8 }, () => store.current(now)));
+    expect(new Set(keys.map((k) => k.kid)).size).to.equal(1);
+    expect(secretWrites).to.equal(1);
+  });
 });

@@ -28,6 +28,8 @@ export class SigningKeyStore {
   readonly #rotation: KeyRotationPolicy;
   #keys: readonly StoredSigningKey[] = [];
   #checkedAt = 0;
+  /** The sync in flight: concurrent reconciles share it instead of racing each other's creates. */
+  #syncing: Promise<void> | undefined;
   readonly #onRotated: (() => void) | undefined;
 
   constructor(
@@ -46,7 +48,10 @@ export class SigningKeyStore {
 
   /** The key to sign with now; loads, creates or rotates the set at most once a minute. */
   async current(now = new Date()): Promise<StoredSigningKey> {
-    if (this.#keys.length === 0 || now.getTime() - this.#checkedAt > 60_000) await this.#sync(now);
+    if (this.#keys.length === 0 || now.getTime() - this.#checkedAt > 60_000) {
+      this.#syncing ??= this.#sync(now).finally(() => (this.#syncing = undefined));
+      await this.#syncing;
+    }
     const key = activeKey(this.#keys);
     if (key === undefined) throw new Error("no result-signing key available");
     return key;
@@ -117,11 +122,19 @@ export class SigningKeyStore {
       },
       data: { "jwks.json": JSON.stringify(this.jwks()) },
     };
+    const replace = () =>
+      this.#core.replaceNamespacedConfigMap({ name: JWKS_CONFIGMAP, namespace: this.#namespace, body });
     try {
-      await this.#core.replaceNamespacedConfigMap({ name: JWKS_CONFIGMAP, namespace: this.#namespace, body });
+      await replace();
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      await this.#core.createNamespacedConfigMap({ namespace: this.#namespace, body });
+      try {
+        await this.#core.createNamespacedConfigMap({ namespace: this.#namespace, body });
+      } catch (createError) {
+        // Another replica created it between our replace and our create (AlreadyExists): ours is the newer copy.
+        if (!isConflict(createError)) throw createError;
+        await replace();
+      }
     }
   }
 }

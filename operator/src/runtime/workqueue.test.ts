@@ -43,6 +43,20 @@ describe("WorkQueue", () => {
     expect(Date.now() - started).to.be.at.least(15);
   });
 
+  it("lets the earlier deadline win: a failed reconcile's retry is not lost behind a long requeue", async () => {
+    const q = new WorkQueue({ baseDelayMs: 20, maxDelayMs: 1000 });
+    q.addAfter("cvm", 300_000); // a challenge issued: re-attest in 5 minutes
+    expect(q.addRateLimited("cvm")).to.equal(20); // then a reconcile fails: retry in 20 ms
+    const started = Date.now();
+    expect(await q.get()).to.equal("cvm");
+    expect(Date.now() - started).to.be.below(5_000);
+    q.done("cvm");
+    q.addAfter("other", 20);
+    q.addAfter("other", 300_000); // a later deadline does not push back an earlier one
+    expect(await q.get()).to.equal("other");
+    q.shutdown();
+  });
+
   it("wakes waiting workers on shutdown", async () => {
     const q = new WorkQueue();
     const waiting = q.get();

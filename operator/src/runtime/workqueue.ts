@@ -23,7 +23,8 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Pending delayed adds: one per key, the earliest deadline. */
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; dueAt: number }>();
   private readonly waiters: ((key: string | undefined) => void)[] = [];
   private readonly queuedAt = new Map<string, number>();
   private observer: WorkQueueObserver | undefined;
@@ -62,21 +63,28 @@ export class WorkQueue {
     this.queuedAt.set(key, performance.now());
   }
 
-  /** Adds the key after a delay; an earlier pending delay for the same key wins. */
+  /**
+   * Adds the key after a delay. Of two pending delays for one key the earlier deadline wins, whichever came first:
+   * a failed reconcile's 50 ms retry must not wait out a requeue set minutes earlier.
+   */
   addAfter(key: string, delayMs: number): void {
     if (this.shuttingDown) return;
     if (delayMs <= 0) {
       this.add(key);
       return;
     }
+    const dueAt = performance.now() + delayMs;
     const existing = this.timers.get(key);
-    if (existing !== undefined) return;
+    if (existing !== undefined) {
+      if (existing.dueAt <= dueAt) return;
+      clearTimeout(existing.timer);
+    }
     const timer = setTimeout(() => {
       this.timers.delete(key);
       this.add(key);
     }, delayMs);
     timer.unref();
-    this.timers.set(key, timer);
+    this.timers.set(key, { timer, dueAt });
   }
 
   /** Adds the key after an exponential backoff that grows with each consecutive failure. */
@@ -121,7 +129,7 @@ export class WorkQueue {
 
   shutdown(): void {
     this.shuttingDown = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     for (const waiter of this.waiters.splice(0)) waiter(undefined);
   }
