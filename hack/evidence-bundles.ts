@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sharedBundleCases } from "../operator/test/support/shared-evidence.ts";
+import { bundleFileName } from "./lib/bundle-files.ts";
 
 const out = process.argv[2];
 if (out === undefined) {
@@ -15,7 +16,7 @@ mkdirSync(out, { recursive: true });
 const index: Record<string, unknown>[] = [];
 const written = new Set<string>();
 for (const c of sharedBundleCases()) {
-  const file = `${c.name.split(" ")[0]?.replace("/", "-") ?? "bundle"}.json`;
+  const file = bundleFileName(c.name);
   if (!written.has(file)) writeFileSync(join(out, file), `${JSON.stringify(c.bundle, null, 2)}\n`);
   written.add(file);
   index.push({
