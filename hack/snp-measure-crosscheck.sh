@@ -71,8 +71,22 @@ fetch_ovmf() {
   rm -rf "$pkg.tmp" && dpkg-deb -x "$deb" "$pkg.tmp" && mv "$pkg.tmp" "$pkg"
 }
 
+# Debian's python3 needs python3-venv for `python3 -m venv`; CI (root) installs what is missing.
+ensure_python_venv() {
+  python3 -c 'import venv, ensurepip' 2>/dev/null && return 0
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    log "installing python3 and python3-venv with apt-get"
+    apt-get install -y -q python3 python3-venv >&2 || { apt-get update -q >&2 && apt-get install -y -q python3 python3-venv >&2; } ||
+      fail_fetch deb.debian.org "Debian packages python3 python3-venv"
+    python3 -c 'import venv, ensurepip' && return 0
+  fi
+  echo "ERROR: python3 with the venv module is needed to install sev-snp-measure (Debian: apt-get install python3-venv)" >&2
+  exit 1
+}
+
 install_sev_snp_measure() {
   [[ -f "$venv/.installed" ]] && return 0
+  ensure_python_venv
   log "installing sev-snp-measure==$SEV_SNP_MEASURE_VERSION into $venv"
   rm -rf "$venv"
   python3 -m venv "$venv"
