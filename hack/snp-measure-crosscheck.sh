@@ -103,6 +103,7 @@ ovmf_code_4m="$pkg/usr/share/OVMF/OVMF_CODE_4M.fd"
 check_sha256 "$ovmf_fd" "$OVMF_FD_SHA256"
 check_sha256 "$ovmf_code" "$OVMF_CODE_SHA256"
 check_sha256 "$ovmf_code_4m" "$OVMF_CODE_4M_SHA256"
+echo "tool $venv/bin/sev-snp-measure"
 echo "image $ovmf_fd"
 echo "image $ovmf_code"
 

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,6 +10,7 @@ import {
   parseOvmf,
   type VmmType,
 } from "../operator/src/attestation/snp/launch-measurement/index.ts";
+import { DEFAULT_SECTIONS, syntheticOvmf } from "../operator/test/support/builders/synthetic-ovmf.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SCRIPT = join(ROOT, "hack/snp-measure-crosscheck.sh");
@@ -79,6 +80,7 @@ describe("SNP launch measurement vs sev-snp-measure on Debian's OVMF (hack/snp-m
   this.timeout(600_000);
   let cases: Case[] = [];
   let images: string[] = [];
+  let sevSnpMeasure = "";
   let output = "";
 
   before(async function () {
@@ -91,6 +93,7 @@ describe("SNP launch measurement vs sev-snp-measure on Debian's OVMF (hack/snp-m
     expect(code, `${stdout}\n${stderr}`).to.equal(0);
     cases = parseCases(stdout);
     images = [...stdout.matchAll(/^image (\S+)$/gm)].map((m) => m[1] ?? "");
+    sevSnpMeasure = /^tool (\S+)$/m.exec(stdout)?.[1] ?? "";
   });
 
   it("both tools agree on every case, for at least four vCPU counts per QEMU vCPU type", () => {
@@ -134,6 +137,33 @@ describe("SNP launch measurement vs sev-snp-measure on Debian's OVMF (hack/snp-m
         );
       }
       expect(performance.now() - start, `${path} measured in ms`).to.be.lessThan(1000);
+    }
+  });
+
+  it("agrees on a synthetic image with every section type Debian's build lacks (kernel hashes, SVSM CAA)", function () {
+    const dir = mkdtempSync(join(tmpdir(), "snp-synthetic-"));
+    try {
+      const sections = [...DEFAULT_SECTIONS, { gpa: 0x805000, size: 0x1000, type: 4 }];
+      const file = join(dir, "synthetic.fd");
+      writeFileSync(file, syntheticOvmf({ pages: 8, sections, resetEip: 0xffff9004 }));
+      const ovmf = parseOvmf(readFileSync(file));
+      expect(ovmf.sections.map((s) => s.type)).to.include.members(["SnpKernelHashes", "SvsmCaa"]);
+      for (const [vcpus, vmm] of [
+        [1, "QEMU"],
+        [3, "QEMU"],
+        [3, "ec2"],
+        [3, "gce"],
+      ] as const) {
+        const args = ["--mode", "snp", "--ovmf", file, "--vcpus", String(vcpus), "--vcpu-type", "EPYC-Milan"];
+        const theirs = execFileSync(sevSnpMeasure, [...args, "--vmm-type", vmm], { encoding: "utf8" }).trim();
+        const inputs = { vcpus, vcpu: { type: "EPYC-Milan" }, vmm, guestFeatures: 1n };
+        expect(
+          Buffer.from(computeSnpLaunchMeasurement(ovmf, inputs)).toString("hex"),
+          `${vcpus} ${vmm}`,
+        ).to.equal(theirs);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
