@@ -152,6 +152,37 @@ describe("SNP launch measurement (synthetic OVMF, digest recomputed from the spe
     }
   });
 
+  it("matches the step-by-step digest on 25 random layouts (sections, sizes, reset vector, vCPUs, CPU)", () => {
+    let seed = 15;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const types = [1, 2, 3, 4, 0x10];
+    for (let round = 0; round < 25; round++) {
+      const pages = 2 + next(6);
+      let gpa = 0x100000 * (1 + next(16));
+      const sections: SyntheticSection[] = Array.from({ length: 1 + next(6) }, () => {
+        const type = types[next(types.length)] ?? 1;
+        const size = type === 2 || type === 3 ? 0x1000 : 0x1000 * (1 + next(4));
+        const section = { gpa, size, type };
+        gpa += size + 0x1000 * next(3);
+        return section;
+      });
+      const resetEip = 2 ** 32 - pages * 4096 + 4 * next(1024);
+      const family = 23 + next(4);
+      const model = next(256);
+      const stepping = next(16);
+      const vcpus = 1 + next(6);
+      const built = syntheticOvmf({ pages, sections, resetEip });
+      const got = measure(built, { vcpus, vcpu: { family, model, stepping } });
+      const rdx = cpuSignature({ family, model, stepping });
+      expect(got, JSON.stringify({ pages, sections, resetEip, vcpus })).to.equal(
+        expectedQemu(built, sections, vcpus, rdx, resetEip),
+      );
+    }
+  });
+
   it("reuses a firmware digest without changing the result", () => {
     const ovmf = parseOvmf(image);
     const seed = measureFirmware(ovmf);
