@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { GpuResult } from "../../attestation/types.ts";
-import { checkLines, reasonLines, renderText, SCREEN } from "./render-text.ts";
+import { checkLines, indexList, reasonLines, renderText, SCREEN } from "./render-text.ts";
 import type { VerificationResult } from "./verification-result.ts";
 
 function gpu(index: number, overrides: Partial<GpuResult> = {}): GpuResult {
@@ -79,7 +79,7 @@ describe("trustgate verify -o text", () => {
       "Reasons:",
       "  - TEE CollateralExpired: TCB info expired",
       "  - policy spec.tdx.mrTd: mrTd differs",
-      "  - GPU RimUnavailable on #0,#1,#2 (#0: RIM of GPU 0 missing)",
+      "  - GPU RimUnavailable on #0-2 (#0: RIM of GPU 0 missing)",
       "  - warning MeasurementsUnpinned (tolerated by the policy): nothing pinned",
     ]);
   });
@@ -138,5 +138,11 @@ describe("trustgate verify -o text", () => {
     for (const line of lines) expect(line.length).to.be.at.most(SCREEN.columns);
     expect(lines.filter((l) => l.endsWith("…") && l.includes("xxx"))).to.have.length(2);
     expect(text.indexOf("TDX event log:")).to.be.greaterThan(text.indexOf("GPUs and NVSwitches:"));
+  });
+
+  it("lists device indices as ranges", () => {
+    expect(indexList([0, 1, 2, 3, 5, 7, 8])).to.equal("#0-3,#5,#7-8");
+    expect(indexList([4])).to.equal("#4");
+    expect(indexList([])).to.equal("");
   });
 });

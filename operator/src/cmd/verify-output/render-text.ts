@@ -43,8 +43,15 @@ function counts(values: readonly string[]): string {
   return [...tally].map(([value, n]) => `${String(n)} ${value}`).join(", ");
 }
 
-function indexList(indices: readonly number[]): string {
-  return indices.map((i) => `#${String(i)}`).join(",");
+/** `#0-3,#5` for 0, 1, 2, 3, 5 (ascending). */
+export function indexList(indices: readonly number[]): string {
+  const runs: [number, number][] = [];
+  for (const i of indices) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && i === last[1] + 1) last[1] = i;
+    else runs.push([i, i]);
+  }
+  return runs.map(([a, b]) => (a === b ? `#${String(a)}` : `#${String(a)}-${String(b)}`)).join(",");
 }
 
 /** Why the verdict is what it is: TEE errors, policy violations, GPU errors by code, then warnings. */
