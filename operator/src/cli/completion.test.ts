@@ -92,4 +92,29 @@ describe("trustgate completion", function () {
     const bad = { name: "x;rm", summary: "", options: {} };
     expect(() => bashCompletion([bad])).to.throw(/cannot complete "x;rm"/);
   });
+
+  it("zsh: the script parses, registers with compinit, and hands each command's specs to _arguments", async function () {
+    const zsh = await run("zsh", ["-c", "true"]).catch(() => undefined);
+    if (zsh === undefined) this.skip();
+    const file = join(dir, "_trustgate");
+    writeFileSync(file, zshCompletion(loaded));
+    await run("zsh", ["-n", file]);
+    const registered = await run("zsh", [
+      "-c",
+      `autoload -Uz compinit && compinit -u -d "${dir}/zcompdump" && source "${file}" && print -r -- "\${_comps[trustgate]}"`,
+    ]);
+    expect(registered.stdout.trim()).to.equal("_trustgate");
+    // _arguments and _describe stubbed to print what they are given: the dispatch on the command word.
+    const dispatched = await run("zsh", [
+      "-c",
+      `autoload -Uz compinit && compinit -u -d "${dir}/zcompdump" && source "${file}" && ` +
+        `_arguments() { print -l -- "$@"; } && _describe() { print -l -- "$@"; } && ` +
+        `words=(trustgate verify -o) && CURRENT=3 && _trustgate`,
+    ]);
+    expect(dispatched.stdout.split("\n")).to.include.members([
+      "--output:value:(json yaml text)",
+      "--fail-on:value:(warning contraindicated)",
+      "*:file:_files",
+    ]);
+  });
 });
