@@ -98,6 +98,17 @@ describe("trustgate CLI wiring", () => {
     expect(positional.err.join("")).not.to.match(/\n\s+at /);
   });
 
+  it("names the cause of an unexpected network error (fetch failed)", async () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6443"), { code: "ECONNREFUSED" });
+    const capture = io();
+    expect(
+      await runCli([entryThrowing(new TypeError("fetch failed", { cause: refused }))], ["x"], capture.io),
+    ).to.equal(1);
+    expect(capture.err[0]).to.equal(
+      "trustgate x: fetch failed: connection refused (ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:6443)\n",
+    );
+  });
+
   it("reports a non-Error throw and a failing module load as one line, exit 1", async () => {
     const thrown = io();
     expect(await runCli([entryThrowing("a string")], ["x"], thrown.io)).to.equal(1);

@@ -7,6 +7,7 @@ import {
   parseCommandArgs,
   UsageError,
 } from "./command.ts";
+import { messageWithCause } from "../http/network-failure.ts";
 import { VERSION } from "../version.ts";
 
 /** A subcommand listed by name and summary, whose module (and its dependencies) loads only when run. */
@@ -57,7 +58,10 @@ export function reportError(
   io: CommandIo,
   debug: boolean,
 ): number {
-  const message = oneLine(error instanceof Error ? error.message : String(error));
+  // Usage and input errors say what is wrong themselves; an unexpected one may be a bare "fetch failed".
+  const message = oneLine(
+    error instanceof UsageError || error instanceof InputError ? error.message : messageWithCause(error),
+  );
   if (error instanceof UsageError) {
     const help = commandName === undefined ? "trustgate --help" : `trustgate ${commandName} --help`;
     io.stderr(`${prefixed(commandName, message)}\nRun '${help}' for usage.\n`);
