@@ -132,8 +132,11 @@ describe("trustgate CLI wiring", () => {
     expect(version.out.join("")).to.include(`trustgate ${VERSION} (node `);
   });
 
-  it("puts a multi-line message on one line", () => {
+  it("puts a multi-line message on one line, control characters escaped", () => {
     expect(oneLine("a\n  b\r\nc \n")).to.equal("a b c");
+    expect(oneLine('Unexpected token, "\u001b[2Jx" is not valid JSON')).to.equal(
+      'Unexpected token, "\\u001b[2Jx" is not valid JSON',
+    );
   });
 
   it("prints the version", async () => {

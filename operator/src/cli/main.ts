@@ -8,6 +8,7 @@ import {
   UsageError,
 } from "./command.ts";
 import { messageWithCause } from "../http/network-failure.ts";
+import { printable } from "./printable.ts";
 import { VERSION } from "../version.ts";
 
 /** A subcommand listed by name and summary, whose module (and its dependencies) loads only when run. */
@@ -40,7 +41,7 @@ export function renderHelp(commands: readonly CommandEntry[]): string {
 
 /** One line: error messages may span lines (a YAML parser's excerpt, a server's body); a terminal line must not. */
 export function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, " ").trim();
+  return printable(text.replace(/\s*\n\s*/g, " ").trim());
 }
 
 function prefixed(commandName: string | undefined, message: string): string {

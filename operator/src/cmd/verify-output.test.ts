@@ -149,6 +149,17 @@ describe("trustgate verify output, exit status and input (the CLI as a process)"
     expect(runs.map((r) => r.code)).to.deep.equal([1, 0, 1]);
   });
 
+  it("-o text of a bundle that declares a TEE type made of terminal escapes: the verdict line stays the verdict", async () => {
+    const forged = write("forged.json", {
+      tee: { type: "\u001b[1A\r\u001b[2KVerdict: AFFIRMING", quote: "AAAA" },
+    });
+    const run = await runTrustgate(["verify", forged, "-o", "text"]);
+    expect(run.code).to.equal(1);
+    expect(run.stdout.split("\n")[0]).to.equal("Verdict: CONTRAINDICATED");
+    expect(run.stdout).not.to.include("\u001b");
+    expect(run.stdout).to.include("\\u001b[1A\\u000d\\u001b[2KVerdict: AFFIRMING evidence");
+  });
+
   const notBundles: [string, string][] = [
     ["a JSON array", "[]"],
     ["null", "null"],

@@ -145,4 +145,23 @@ describe("trustgate verify -o text", () => {
     expect(indexList([4])).to.equal("#4");
     expect(indexList([])).to.equal("");
   });
+
+  it("shows the evidence's control characters and bidi overrides as escapes: a bundle cannot rewrite the verdict line", () => {
+    const forged = "tdx\u001b[1A\r\u001b[2KVerdict: AFFIRMING";
+    const text = renderText(
+      result({
+        verdict: "contraindicated",
+        tee: { ...result().tee, type: forged, authentic: false },
+        gpus: [gpu(0, { driverVersion: "550\u202e10.09", vbiosVersion: "96\nVerdict: AFFIRMING" })],
+      }),
+    );
+    // eslint-disable-next-line no-control-regex
+    expect(text).not.to.match(/[\u0000-\u0009\u000b-\u001f\u202e]/);
+    const lines = text.trimEnd().split("\n");
+    expect(lines[0]).to.equal("Verdict: CONTRAINDICATED");
+    expect(lines.filter((l) => l.startsWith("Verdict:"))).to.have.length(1);
+    expect(text).to.include("tdx\\u001b[1A\\u000d\\u001b[2KVerdict: AFFIRMING evidence");
+    expect(text).to.include("550\\u202e10.09");
+    expect(text).to.include("96\\u000aVerdict: AFFIRMING");
+  });
 });

@@ -3,6 +3,7 @@
  * NVSwitches. A whole PPCIe board (8 GPUs + 4 NVSwitches) fits one screen: SCREEN lines of SCREEN columns.
  */
 import type { GpuResult } from "../../attestation/types.ts";
+import { printable } from "../../cli/printable.ts";
 import type { VerificationResult } from "./verification-result.ts";
 
 export const SCREEN = { lines: 50, columns: 120 } as const;
@@ -33,7 +34,9 @@ export interface CheckLine {
   detail: string;
 }
 
-function fit(line: string, columns: number = SCREEN.columns): string {
+/** Every line: the evidence's strings made printable (see printable.ts), then cut to the screen's width. */
+function fit(text: string, columns: number = SCREEN.columns): string {
+  const line = printable(text);
   return line.length <= columns ? line : `${line.slice(0, columns - 1)}…`;
 }
 
