@@ -29,6 +29,7 @@ VerificationResult object (apiVersion, kind, verifiedAt, verifierVersion, verdic
 evidence; docs/schemas/verify-output.schema.json), -o yaml the same as YAML, -o text for people (verdict and
 reasons, one line per check, a table of the GPUs).
 
-Exit status (as grype's --fail-on): 0 the verdict passes; 1 it is at least --fail-on: warning (default: only
-affirming passes) or contraindicated (a warning passes too); 2 the command line or the input is wrong (unreadable,
-not JSON, or not an evidence bundle: no "tee" object). The verdict is in the output whatever the exit status.`;
+Exit status: 0 the verdict passes; 1 it is at or beyond --fail-on, a threshold like a scanner's --fail-on
+<severity>: warning (default: only affirming passes) or contraindicated (a warning passes too); 2 the command line
+or the input is wrong (unreadable, not JSON, or not an evidence bundle: no "tee" object). The verdict is in the
+output whatever the exit status.`;

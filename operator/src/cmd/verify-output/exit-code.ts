@@ -1,7 +1,7 @@
 import type { Verdict } from "../../attestation/types.ts";
 import { EXIT_FAILURE, EXIT_OK, UsageError } from "../../cli/command.ts";
 
-/** The least verdict that fails `trustgate verify` (exit 1), as grype's `--fail-on <severity>` does. */
+/** The least verdict that fails `trustgate verify` (exit 1): a threshold, like a vulnerability scanner's `--fail-on <severity>`. */
 export type FailOn = "warning" | "contraindicated";
 
 export const FAIL_ON_VALUES: readonly FailOn[] = ["warning", "contraindicated"];
