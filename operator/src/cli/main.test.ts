@@ -80,7 +80,7 @@ describe("trustgate CLI wiring", () => {
     const plain = io();
     expect(await runCli([entryThrowing(boom)], ["x"], plain.io)).to.equal(1);
     expect(plain.err.join("")).to.equal(
-      "trustgate x: cannot read properties of undefined (reading 'keys')\n(run with --debug or TRUSTGATE_DEBUG=1 for the stack trace)\n",
+      "trustgate x: cannot read properties of undefined (reading 'keys') (--debug for the stack trace)\n",
     );
     for (const [argv, env] of [
       [["--debug", "x"], {}],
@@ -105,14 +105,14 @@ describe("trustgate CLI wiring", () => {
       await runCli([entryThrowing(new TypeError("fetch failed", { cause: refused }))], ["x"], capture.io),
     ).to.equal(1);
     expect(capture.err[0]).to.equal(
-      "trustgate x: fetch failed: connection refused (ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:6443)\n",
+      "trustgate x: fetch failed: connection refused (ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:6443) (--debug for the stack trace)\n",
     );
   });
 
   it("reports a non-Error throw and a failing module load as one line, exit 1", async () => {
     const thrown = io();
     expect(await runCli([entryThrowing("a string")], ["x"], thrown.io)).to.equal(1);
-    expect(thrown.err[0]).to.equal("trustgate x: a string\n");
+    expect(thrown.err).to.deep.equal(["trustgate x: a string (--debug for the stack trace)\n"]);
     const broken: CommandEntry = {
       name: "y",
       summary: "",
@@ -120,7 +120,7 @@ describe("trustgate CLI wiring", () => {
     };
     const load = io();
     expect(await runCli([broken], ["y"], load.io)).to.equal(1);
-    expect(load.err[0]).to.equal("trustgate y: no module\n");
+    expect(load.err).to.deep.equal(["trustgate y: no module (--debug for the stack trace)\n"]);
   });
 
   it("prints --version like the version command", async () => {

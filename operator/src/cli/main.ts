@@ -72,9 +72,9 @@ export function reportError(
     io.stderr(`${prefixed(commandName, message)}\n`);
     return EXIT_USAGE;
   }
-  io.stderr(`${prefixed(commandName, message || "unexpected error")}\n`);
-  if (debug && error instanceof Error && error.stack !== undefined) io.stderr(`${error.stack}\n`);
-  else io.stderr("(run with --debug or TRUSTGATE_DEBUG=1 for the stack trace)\n");
+  const line = prefixed(commandName, message || "unexpected error");
+  if (debug && error instanceof Error && error.stack !== undefined) io.stderr(`${line}\n${error.stack}\n`);
+  else io.stderr(`${line} (--debug for the stack trace)\n`);
   return EXIT_FAILURE;
 }
 
