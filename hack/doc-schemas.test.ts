@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import type { ErrorObject } from "ajv";
-import { stringify } from "yaml";
+import { parse as parseYaml, stringify } from "yaml";
 import { sharedBundleCases, sharedGpuBundleCases } from "../operator/test/support/shared-evidence.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -150,10 +150,41 @@ describe("docs/schemas", function () {
       });
     }
 
+    it("-o yaml prints the same object, valid too", async () => {
+      const c = pick(teeCases, "snp/");
+      const { code, stdout } = await trustgateVerify([
+        write("yaml.json", c.bundle),
+        "--at",
+        c.at,
+        "-o",
+        "yaml",
+      ]);
+      const report = parseYaml(stdout) as { verdict: string };
+      expect(outputErrors(report)).to.deep.equal([]);
+      expect(code).to.equal(1);
+    });
+
     it("refuses output that breaks the contract", () => {
       const report = { verdict: "affirming", tee: { type: "tdx" }, gpus: [], policy: { violations: [] } };
       expect(outputErrors(report).map((e) => e.instancePath)).to.include("/tee");
       expect(outputErrors({ ...report, verdict: "ok" }).map((e) => e.instancePath)).to.include("/verdict");
+      const missing = outputErrors(report)
+        .filter((e) => e.keyword === "required" && e.instancePath === "")
+        .map((e) => (e.params as { missingProperty: string }).missingProperty);
+      expect(missing).to.include.members(["apiVersion", "kind", "verifiedAt", "verifierVersion"]);
+      const wrong = {
+        ...report,
+        apiVersion: "v1",
+        kind: "Appraisal",
+        verifiedAt: "yesterday",
+        verifierVersion: "",
+      };
+      expect(outputErrors(wrong).map((e) => e.instancePath)).to.include.members([
+        "/apiVersion",
+        "/kind",
+        "/verifiedAt",
+        "/verifierVersion",
+      ]);
     });
   });
 });

@@ -11,6 +11,7 @@ import { type Command, EXIT_FAILURE, EXIT_OK, type ParsedArgs, UsageError } from
 import { parseDuration } from "../runtime/duration.ts";
 import { createLogger } from "../runtime/logger.ts";
 import { onSignals } from "../cli/signals.ts";
+import { checkHostRoot } from "./agent-host-root.ts";
 
 const USAGE = `Usage: trustgate agent [options]
 
@@ -122,6 +123,7 @@ export const agentCommand: Command = {
   },
   async run(args, io) {
     const config = agentConfigFromArgs(args, process.env);
+    await checkHostRoot(config.hostRoot);
     const log = createLogger("trustgate-agent", text(args, "log-level"));
     let client: KubeRestClient | undefined;
     try {

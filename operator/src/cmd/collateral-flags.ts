@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import type { ParseArgsOptionsConfig } from "node:util";
 import type { ParsedArgs } from "../cli/command.ts";
-import { UsageError } from "../cli/command.ts";
+import { InputError, UsageError } from "../cli/command.ts";
 import type { CollateralServiceSettings } from "../attestation/collateral/collateral-services.ts";
 import { INTEL_PCS_URL } from "../attestation/collateral/intel-pcs-source.ts";
 import { AMD_KDS_URL } from "../attestation/snp/kds.ts";
@@ -120,12 +120,12 @@ export async function collateralSettingsFromArgs(
     try {
       settings.caPem = await readFile(caFile, "utf8");
     } catch (error) {
-      throw new UsageError(
+      throw new InputError(
         `trustgate ${command}: cannot read --collateral-ca-file ${caFile}: ${(error as Error).message}`,
       );
     }
     if (!settings.caPem.includes("-----BEGIN CERTIFICATE-----"))
-      throw new UsageError(`trustgate ${command}: --collateral-ca-file ${caFile} holds no PEM certificate`);
+      throw new InputError(`trustgate ${command}: --collateral-ca-file ${caFile} holds no PEM certificate`);
   }
   const keyFile = text(args, "intel-pcs-api-key-file");
   if (keyFile !== undefined) {
@@ -133,12 +133,12 @@ export async function collateralSettingsFromArgs(
     try {
       key = (await readFile(keyFile, "utf8")).trim();
     } catch (error) {
-      throw new UsageError(
+      throw new InputError(
         `trustgate ${command}: cannot read --intel-pcs-api-key-file ${keyFile}: ${(error as Error).message}`,
       );
     }
     if (!/^[\x21-\x7e]{1,256}$/.test(key))
-      throw new UsageError(
+      throw new InputError(
         `trustgate ${command}: --intel-pcs-api-key-file ${keyFile} does not hold one printable key`,
       );
     settings.intelPcsApiKey = key;

@@ -33,7 +33,7 @@ export const commands: readonly CommandEntry[] = [
   },
   {
     name: "verify",
-    summary: "Verify an evidence bundle offline and print the verdict as JSON",
+    summary: "Verify an evidence bundle offline and print the verdict (JSON, YAML or text)",
     load: async () => (await import("./verify.ts")).verifyCommand,
   },
   {
@@ -45,5 +45,10 @@ export const commands: readonly CommandEntry[] = [
     name: "verify-token",
     summary: "Check a signed attestation result offline against the operator's JWKS",
     load: async () => (await import("./verify-token.ts")).verifyTokenCommand,
+  },
+  {
+    name: "completion",
+    summary: "Print a bash or zsh completion script",
+    load: async () => (await import("./completion.ts")).completionCommand,
   },
 ];

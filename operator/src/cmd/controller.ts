@@ -19,7 +19,7 @@ import {
   CONTROLLER_COLLATERAL_USAGE,
   collateralSettingsFromArgs,
 } from "./collateral-flags.ts";
-import { loadKubeConfig } from "../kube/kubeconfig.ts";
+import { kubeConfigFromFlag } from "./kubeconfig-flag.ts";
 import { parseDuration } from "../runtime/duration.ts";
 import { LeaderElector, leaderIdentity } from "../runtime/leader-election.ts";
 import { createLogger } from "../runtime/logger.ts";
@@ -127,7 +127,7 @@ export const controllerCommand: Command = {
     }
     const collateralFlags = await collateralSettingsFromArgs(args, "controller", "services");
     const log = createLogger("trustgate-controller");
-    const kc = loadKubeConfig(text(args, "kubeconfig"));
+    const kc = kubeConfigFromFlag("controller", text(args, "kubeconfig"));
     const testRoots = text(args, "test-trust-roots");
     if (testRoots !== undefined)
       log.warn({ file: testRoots }, "Trusting simulated TEE and GPU roots: for tests and demos only");

@@ -9,7 +9,7 @@ import { createOcspRevocationChecker } from "../attestation/gpu/ocsp/revocation.
 import { createRimAppraiser } from "../attestation/gpu/rim/rim-measurement-check.ts";
 import { directoryRimSource, firstRimSource } from "../attestation/gpu/rim/rim-source.ts";
 import type { GpuEvidenceVerifier } from "../attestation/types.ts";
-import { UsageError } from "../cli/command.ts";
+import { InputError, UsageError } from "../cli/command.ts";
 
 export interface GpuCliSources {
   rimDirs: string[];
@@ -21,7 +21,7 @@ export interface GpuCliSources {
 async function directory(path: string, flag: string): Promise<string> {
   const info = await stat(path).catch(() => undefined);
   if (info?.isDirectory() !== true)
-    throw new UsageError(`trustgate verify: --${flag} ${path} is not a directory`);
+    throw new InputError(`trustgate verify: --${flag} ${path} is not a directory`);
   return path;
 }
 
@@ -34,14 +34,14 @@ async function nrasAppraiser(token: string | undefined, jwks: string | undefined
   try {
     text = await readFile(token, "utf8");
   } catch (error) {
-    throw new UsageError(`trustgate verify: --nras-token ${token}: ${(error as Error).message}`, {
+    throw new InputError(`trustgate verify: --nras-token ${token}: ${(error as Error).message}`, {
       cause: error,
     });
   }
   if (!/^https:\/\//i.test(jwks)) {
     const info = await stat(jwks).catch(() => undefined);
     if (info?.isFile() !== true)
-      throw new UsageError(`trustgate verify: --nras-jwks ${jwks} is neither an https URL nor a file`);
+      throw new InputError(`trustgate verify: --nras-jwks ${jwks} is neither an https URL nor a file`);
   }
   return createNrasAppraiser({
     source: fixedEatSource(text),

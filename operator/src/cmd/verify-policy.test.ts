@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { REPO_ROOT } from "../../test/support/samples.ts";
 import { sharedBundleCases } from "../../test/support/shared-evidence.ts";
-import { parseCommandArgs, UsageError } from "../cli/command.ts";
+import { InputError, parseCommandArgs } from "../cli/command.ts";
 import { verifyCommand } from "./verify.ts";
 
 const SAMPLES = join(REPO_ROOT, "crds/samples");
@@ -51,7 +51,7 @@ describe("trustgate verify --policy (checked like the API server checks it)", ()
       } catch (error) {
         refusal = error;
       }
-      expect(refusal).to.be.instanceOf(UsageError);
+      expect(refusal).to.be.instanceOf(InputError);
       const message = (refusal as Error).message;
       expect(message).to.include("is not a valid AttestationPolicy");
       // Policies name the rule the API server names; other kinds are refused as not being an AttestationPolicy.

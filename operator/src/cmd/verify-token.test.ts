@@ -3,7 +3,11 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer, type AddressInfo } from "node:net";
+import { createServer as createHttpsServer } from "node:https";
+import { runTrustgate, stderrLines } from "../../test/support/run-trustgate.ts";
 import { REPO_ROOT } from "../../test/support/samples.ts";
+import { issueCertificate } from "../webhook/certs/x509.ts";
 import { signAttestationResult, type ResultInput } from "../attestation/result/result-token.ts";
 import { generateSigningKey, publicJwks, type StoredSigningKey } from "../attestation/result/signing-keys.ts";
 
@@ -120,5 +124,70 @@ describe("trustgate verify-token (the CLI as a process)", function () {
     const http = await trustgate(["verify-token", "a.b.c", "--jwks", "http://127.0.0.1:1/jwks.json"]);
     expect(http.code).to.equal(2);
     expect(http.stderr).to.include("must come over https");
+  });
+
+  it("exits 2 with one line, not a stack trace, when the JWKS file is not JSON or not a JWKS", async () => {
+    const cases: [string, string][] = [
+      ["not json\n", "is not JSON"],
+      ["null", 'is not a JWKS (no "keys" array)'],
+      ['{"kid":"a"}', 'is not a JWKS (no "keys" array)'],
+    ];
+    for (const [content, message] of cases) {
+      const path = join(dir, "bad-jwks.txt");
+      writeFileSync(path, content);
+      const run = await runTrustgate(["verify-token", "a.b.c", "--jwks", path]);
+      expect(run.code, content).to.equal(2);
+      expect(stderrLines(run), content).to.have.length(1);
+      expect(run.stderr).to.include(`trustgate verify-token: `).and.include(message);
+      expect(run.stderr).not.to.match(/\n\s+at /);
+    }
+  });
+
+  it("names the network cause when the JWKS cannot be fetched: a refused connection, an untrusted certificate", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const refused = await runTrustgate([
+      "verify-token",
+      "a.b.c",
+      "--jwks",
+      `https://127.0.0.1:${String(closedPort)}/jwks`,
+    ]);
+    expect(refused.code).to.equal(2);
+    expect(refused.stderr).to.include(
+      `connection refused (ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:${String(closedPort)})`,
+    );
+
+    const now = Date.now();
+    const leaf = issueCertificate({
+      commonName: "jwks.test",
+      ca: false,
+      sans: ["127.0.0.1"],
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + 3_600_000),
+    });
+    const server = createHttpsServer({ cert: leaf.certPem, key: leaf.keyPem }, (_req, res) =>
+      res.end('{"keys":[]}'),
+    );
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `https://127.0.0.1:${String((server.address() as AddressInfo).port)}/jwks`;
+      const untrusted = await runTrustgate(["verify-token", "a.b.c", "--jwks", url]);
+      expect(untrusted.code).to.equal(2);
+      expect(stderrLines(untrusted)).to.have.length(1);
+      expect(untrusted.stderr).to.match(
+        /TLS failed \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)/,
+      );
+      // Trusting the certificate, the same server answers; an empty key set then cannot verify the token.
+      const caFile = join(dir, "jwks-ca.pem");
+      writeFileSync(caFile, leaf.certPem);
+      const trusted = await runTrustgate(["verify-token", "a.b.c", "--jwks", url, "--ca-file", caFile]);
+      expect(trusted.stderr).not.to.include("TLS failed");
+      expect(trusted.code).to.equal(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

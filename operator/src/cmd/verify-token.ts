@@ -1,8 +1,16 @@
 import { readFile } from "node:fs/promises";
 import { get } from "node:https";
 import type { JWK } from "jose";
+import { describeNetworkFailure } from "../http/network-failure.ts";
 import { checkAttestationResult } from "../attestation/result/result-token.ts";
-import { type Command, EXIT_FAILURE, EXIT_OK, type ParsedArgs, UsageError } from "../cli/command.ts";
+import {
+  type Command,
+  EXIT_FAILURE,
+  EXIT_OK,
+  InputError,
+  type ParsedArgs,
+  UsageError,
+} from "../cli/command.ts";
 
 const USAGE = `Usage: trustgate verify-token <jwt | @file> --jwks <file | https URL> [--ca-file <PEM>] [--at <RFC3339 time>]
                               [--issuer <iss>] [--subject <ns/name>] [--jkt <thumbprint>] [--tee tdx|snp]
@@ -33,7 +41,9 @@ function httpsText(url: string, ca: string | undefined): Promise<string> {
       });
     });
     request.on("timeout", () => request.destroy(new Error("timed out after 10 s")));
-    request.on("error", reject);
+    request.on("error", (error) => {
+      reject(new Error(describeNetworkFailure(error).text, { cause: error }));
+    });
   });
 }
 
@@ -48,15 +58,26 @@ async function readJwks(source: string, caFile: string | undefined): Promise<{ k
       body = await readFile(source, "utf8");
     }
   } catch (error) {
-    throw new UsageError(
+    throw new InputError(
       `trustgate verify-token: cannot read the JWKS ${source}: ${(error as Error).message}`,
       { cause: error },
     );
   }
-  const parsed = JSON.parse(body) as { keys?: unknown };
-  if (!Array.isArray(parsed.keys))
-    throw new UsageError(`trustgate verify-token: ${source} is not a JWKS (no "keys" array)`);
-  return { keys: parsed.keys as JWK[] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (error) {
+    throw new InputError(
+      `trustgate verify-token: the JWKS ${source} is not JSON: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const keys = (parsed as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys))
+    throw new InputError(`trustgate verify-token: ${source} is not a JWKS (no "keys" array)`);
+  return { keys: keys as JWK[] };
 }
 
 async function readToken(arg: string): Promise<string> {
@@ -64,7 +85,7 @@ async function readToken(arg: string): Promise<string> {
   try {
     return (await readFile(arg.slice(1), "utf8")).trim();
   } catch (error) {
-    throw new UsageError(`trustgate verify-token: cannot read ${arg.slice(1)}: ${(error as Error).message}`, {
+    throw new InputError(`trustgate verify-token: cannot read ${arg.slice(1)}: ${(error as Error).message}`, {
       cause: error,
     });
   }

@@ -111,7 +111,7 @@ describe("trustgate verify (the CLI as a process, on every shared TDX and SNP it
     });
   }
 
-  it("is contraindicated (exit 1, EvidenceMalformed) for readable JSON that is no bundle", async () => {
+  it("is contraindicated (exit 1, EvidenceMalformed) for a bundle whose quote is malformed", async () => {
     const path = join(dir, "garbage.json");
     writeFileSync(path, JSON.stringify({ tee: { type: "tdx", quote: "AAAA" } }));
     const { code, stdout } = await trustgate(["verify", path]);

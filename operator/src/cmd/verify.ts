@@ -12,36 +12,11 @@ import { gpuVerifierFor, type GpuCliSources } from "./verify-gpu-sources.ts";
 import { createCollateralServices } from "../attestation/collateral/collateral-services.ts";
 import { COLLATERAL_OPTIONS, collateralSettingsFromArgs } from "./collateral-flags.ts";
 import type { CollateralSource } from "../attestation/types.ts";
-import { type Command, EXIT_FAILURE, EXIT_OK, type ParsedArgs, UsageError } from "../cli/command.ts";
-
-const USAGE = `Usage: trustgate verify <bundle.json> [--at <RFC3339 time>] [--policy <AttestationPolicy YAML>]
-                        [--nonce <hex>] [--tee tdx|snp] [--gpu-mode on|ppcie] [--collateral-dir <dir>]
-                        [--intel-pcs-url <url> | --pccs-url <url>] [--intel-root-ca-crl-url <url>]
-                        [--intel-pcs-update standard|early] [--amd-kds-url <url>] [--collateral-ca-file <PEM>]
-                        [--rim-dir <dir>]... [--ocsp-dir <dir>] [--nras-token <file>] [--nras-jwks <file|url>]
-
-GPU evidence: RIMs come from the bundle, then --rim-dir (files named by RIM ID, e.g.
-NV_GPU_DRIVER_GH100_550.90.07.xml), then the policy's gpu.rimServiceUrl. OCSP responses for the device and
-RIM certificate chains come from --ocsp-dir (DER OCSPResponse files, any names), then the policy's gpu.ocspUrl;
-with neither, revocation is "unchecked". --nras-token <file> (NRAS's detached EAT for this bundle's GPUs) with
---nras-jwks <file|https URL> appraises in remote mode: the token's signatures, issuer, times, nonce and
-per-GPU digests are verified, and its results replace the RIM and OCSP appraisal.
-
-Collateral the bundle lacks (Intel TCB info, QE identity, CRLs; AMD VCEKs, cert chains and CRLs) comes from
---collateral-dir, then from --intel-pcs-url (Intel PCS v4) or --pccs-url (a PCCS; its root CA CRL from
---intel-root-ca-crl-url, by default Intel's for Intel's PCS and <url>/sgx/certification/v4/rootcacrl for a
-PCCS) and --amd-kds-url (AMD KDS or a mirror). Without those flags verify stays offline. Collateral the
-operator fetches wins over older collateral in the bundle, so a bundle cannot hide a revocation.
---collateral-ca-file trusts these CA certificates (instead of the system's) for the collateral services.
-
---policy is checked as the API server checks it (schema and CEL rules) and its unset fields take the CRD's
-defaults; without it the CRD's defaults apply. --tee names the TEE the CVM asked for: evidence of another TEE
-is contraindicated (TeeMismatch), as in the controller. --gpu-mode names the CC mode of the host the CVM was
-placed on: the GPUs' CC state must report it, and a bundle with GPUs must carry that state signed by the guest
-key (gpuSystem, gpuSystemSignature), as in the controller; without it a bundle assembled elsewhere may lack it.
-
-Verifies an evidence bundle offline and prints one JSON object (verdict, tee, gpus, policy, evidence).
-Exit status: 0 affirming, 1 warning or contraindicated, 2 the input could not be read.`;
+import { type Command, InputError, type ParsedArgs, UsageError } from "../cli/command.ts";
+import { exitCodeFor, FAIL_ON_VALUES, parseFailOn } from "./verify-output/exit-code.ts";
+import { OUTPUT_FORMATS, parseOutputFormat, renderResult } from "./verify-output/render.ts";
+import { verificationResult } from "./verify-output/verification-result.ts";
+import { VERIFY_USAGE } from "./verify-usage.ts";
 
 function stringFlag(args: ParsedArgs, name: string): string | undefined {
   const value = args.values[name];
@@ -63,12 +38,12 @@ async function readPolicy(path: string | undefined): Promise<CompiledPolicy> {
   try {
     document = parseYaml(await readFile(path, "utf8"));
   } catch (error) {
-    throw new UsageError(`trustgate verify: --policy ${path}: ${(error as Error).message}`, { cause: error });
+    throw new InputError(`trustgate verify: --policy ${path}: ${(error as Error).message}`, { cause: error });
   }
   const result = compilePolicy(document);
   if (!result.ok) {
     const problems = result.errors.map((e) => `${e.path}: ${e.message}`).join("; ");
-    throw new UsageError(`trustgate verify: --policy ${path} is not a valid AttestationPolicy: ${problems}`);
+    throw new InputError(`trustgate verify: --policy ${path} is not a valid AttestationPolicy: ${problems}`);
   }
   return result.policy;
 }
@@ -90,22 +65,40 @@ function parseTee(value: string | undefined): TeeType | undefined {
   throw new UsageError(`trustgate verify: --tee ${JSON.stringify(value)} must be tdx or snp`);
 }
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * The bundle as JSON. Input that is not a bundle at all (not an object, no `tee` object: another document given by
+ * mistake) is an input error, exit 2; a bundle whose evidence is malformed is appraised (contraindicated).
+ */
 async function readBundle(path: string): Promise<unknown> {
+  const name = path === "-" ? "stdin" : path;
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = path === "-" ? await readStdin() : await readFile(path, "utf8");
   } catch (error) {
-    throw new UsageError(`trustgate verify: cannot read ${path}: ${(error as Error).message}`, {
+    throw new InputError(`trustgate verify: cannot read ${name}: ${(error as Error).message}`, {
       cause: error,
     });
   }
+  let document: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    document = JSON.parse(text) as unknown;
   } catch (error) {
-    throw new UsageError(`trustgate verify: ${path} is not JSON: ${(error as Error).message}`, {
+    throw new InputError(`trustgate verify: ${name} is not JSON: ${(error as Error).message}`, {
       cause: error,
     });
   }
+  const tee = (document as { tee?: unknown } | null)?.tee;
+  if (typeof document !== "object" || Array.isArray(document) || typeof tee !== "object" || tee === null)
+    throw new InputError(
+      `trustgate verify: ${name} is not an evidence bundle (no "tee" object; see docs/evidence-bundle.md)`,
+    );
+  return document;
 }
 
 function gpuSources(args: ParsedArgs): GpuCliSources {
@@ -124,9 +117,11 @@ function gpuSources(args: ParsedArgs): GpuCliSources {
 
 export const verifyCommand: Command = {
   name: "verify",
-  summary: "Verify an evidence bundle offline and print the verdict as JSON",
-  usage: USAGE,
+  summary: "Verify an evidence bundle offline and print the verdict (JSON, YAML or text)",
+  usage: VERIFY_USAGE,
   options: {
+    output: { type: "string", short: "o" },
+    "fail-on": { type: "string" },
     at: { type: "string" },
     policy: { type: "string" },
     nonce: { type: "string" },
@@ -138,10 +133,18 @@ export const verifyCommand: Command = {
     "nras-token": { type: "string" },
     "nras-jwks": { type: "string" },
   },
+  choices: {
+    output: OUTPUT_FORMATS,
+    "fail-on": FAIL_ON_VALUES,
+    tee: ["tdx", "snp"],
+    "intel-pcs-update": ["standard", "early"],
+  },
   async run(args, io) {
     const [bundlePath, ...extra] = args.positionals;
     if (bundlePath === undefined || extra.length > 0)
-      throw new UsageError("trustgate verify: give exactly one bundle file");
+      throw new UsageError("trustgate verify: give exactly one bundle file (or - for stdin)");
+    const format = parseOutputFormat(stringFlag(args, "output"));
+    const failOn = parseFailOn(stringFlag(args, "fail-on"));
     const nonce = stringFlag(args, "nonce");
     if (nonce !== undefined && !/^[0-9a-f]{64}$/.test(nonce)) {
       throw new UsageError("trustgate verify: --nonce must be 64 lowercase hex characters (32 bytes)");
@@ -163,7 +166,7 @@ export const verifyCommand: Command = {
       ...(tee === undefined ? {} : { expectedTee: tee }),
       ...(gpuMode === undefined ? {} : { expectedGpuMode: gpuMode }),
     });
-    io.stdout(`${JSON.stringify(report, null, 2)}\n`);
-    return report.verdict === "affirming" ? EXIT_OK : EXIT_FAILURE;
+    io.stdout(renderResult(verificationResult(report, now), format));
+    return exitCodeFor(report.verdict, failOn);
   },
 };

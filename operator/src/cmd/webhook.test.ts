@@ -71,7 +71,7 @@ describe("trustgate webhook flags", () => {
     });
   }
 
-  it("exits 2 with the usage on a bad flag, before touching any cluster", async () => {
+  it("exits 2 with one line and a hint to --help on a bad flag, before touching any cluster", async () => {
     const result = await new Promise<{ code: number; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
@@ -83,6 +83,7 @@ describe("trustgate webhook flags", () => {
     });
     expect(result.code).to.equal(2);
     expect(result.stderr).to.include("trustgate webhook: --ca-lifetime: invalid duration");
-    expect(result.stderr).to.include("Usage: trustgate webhook [options]");
+    expect(result.stderr).to.include("Run 'trustgate webhook --help' for usage.");
+    expect(result.stderr).not.to.include("Usage: trustgate webhook [options]");
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { AdmissionregistrationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { type Command, type ParsedArgs, UsageError } from "../cli/command.ts";
 import { JWKS_CONFIGMAP } from "../controllers/signing-key-store.ts";
-import { loadKubeConfig } from "../kube/kubeconfig.ts";
+import { kubeConfigFromFlag } from "./kubeconfig-flag.ts";
 import { parseDuration } from "../runtime/duration.ts";
 import { createLogger } from "../runtime/logger.ts";
 import { OperatorMetrics } from "../runtime/metrics.ts";
@@ -142,7 +142,7 @@ export const webhookCommand: Command = {
     const certDir = text(args, "cert-dir");
     const settings = certDir === undefined ? selfManagedSettings(args, namespace) : undefined;
     const log = createLogger("trustgate-webhook");
-    const kc = loadKubeConfig(text(args, "kubeconfig"));
+    const kc = kubeConfigFromFlag("webhook", text(args, "kubeconfig"));
 
     const caches = new WebhookCaches({
       kc,

@@ -1,5 +1,10 @@
 import { expect } from "chai";
-import { describeNetworkFailure, redactUserinfo, type NetworkFailureKind } from "./network-failure.ts";
+import {
+  describeNetworkFailure,
+  messageWithCause,
+  redactUserinfo,
+  type NetworkFailureKind,
+} from "./network-failure.ts";
 
 function systemError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
@@ -109,5 +114,29 @@ describe("describeNetworkFailure", () => {
       "via http://[redacted]@proxy:3128 and https://[redacted]@x.example/a",
     );
     expect(redactUserinfo("https://pcs.example/a?b=c")).to.equal("https://pcs.example/a?b=c");
+  });
+});
+
+describe("messageWithCause", () => {
+  const refused = Object.assign(new Error("connect ECONNREFUSED 10.0.0.1:443"), { code: "ECONNREFUSED" });
+  it("adds the cause below a message that does not say it (undici's fetch failed)", () => {
+    expect(messageWithCause(new TypeError("fetch failed", { cause: refused }))).to.equal(
+      "fetch failed: connection refused (ECONNREFUSED: connect ECONNREFUSED 10.0.0.1:443)",
+    );
+    const tls = Object.assign(new Error("self-signed certificate"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" });
+    expect(messageWithCause(new TypeError("fetch failed", { cause: tls }))).to.equal(
+      "fetch failed: TLS failed (DEPTH_ZERO_SELF_SIGNED_CERT: self-signed certificate)",
+    );
+  });
+
+  it("keeps a message that already names its cause, or has none, and redacts credentials", () => {
+    expect(messageWithCause(new Error(`GET /api: ${refused.message}`, { cause: refused }))).to.equal(
+      "GET /api: connect ECONNREFUSED 10.0.0.1:443",
+    );
+    expect(messageWithCause(new Error("plain"))).to.equal("plain");
+    expect(messageWithCause("a string")).to.equal("a string");
+    expect(messageWithCause(new Error("via https://u:p@proxy:3128 failed"))).to.equal(
+      "via https://[redacted]@proxy:3128 failed",
+    );
   });
 });

@@ -111,3 +111,17 @@ export function describeNetworkFailure(error: unknown): NetworkFailure {
     text: redactUserinfo(innermost === undefined ? "unknown network failure" : linkText(innermost)),
   };
 }
+
+/**
+ * An error's message for a person, with the cause below it when the message does not already say it: undici's
+ * bare "fetch failed" becomes `fetch failed: connection refused (ECONNREFUSED: connect ECONNREFUSED 10.0.0.1:443)`.
+ */
+export function messageWithCause(error: unknown): string {
+  if (!(error instanceof Error)) return redactUserinfo(String(error));
+  const chain = chainOf(error);
+  const outer = chain[0];
+  const innermost = chain[chain.length - 1];
+  if (outer === undefined || innermost === undefined) return "unknown error";
+  if (chain.length === 1 || outer.message.includes(innermost.message)) return redactUserinfo(outer.message);
+  return redactUserinfo(`${outer.message}: ${describeNetworkFailure(error).text}`);
+}

@@ -5,6 +5,7 @@ import {
   makeInformer,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { messageWithCause } from "../http/network-failure.ts";
 import { apiErrorStatus } from "../kube/api-error.ts";
 
 export type ResourceEvent = "add" | "update" | "delete";
@@ -47,7 +48,7 @@ function dropManagedFields(obj: KubernetesObject): void {
 function describeFailure(error: unknown): { status?: number; error: string } {
   const status = apiErrorStatus(error);
   if (status !== undefined) return { status: status.code, error: status.message };
-  return { error: error instanceof Error ? error.message : String(error) };
+  return { error: messageWithCause(error) };
 }
 
 /**
