@@ -29,6 +29,11 @@ and the other suffixed names stay within 63.
 {{- printf "%s-agent" (include "trustgate.fullname" .) }}
 {{- end }}
 
+{{/* The agent's namespace: agent.namespace, else the release namespace. */}}
+{{- define "trustgate.agentNamespace" -}}
+{{- default .Release.Namespace .Values.agent.namespace }}
+{{- end }}
+
 {{- define "trustgate.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
