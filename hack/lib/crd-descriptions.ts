@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 
 interface SchemaLike {
+  type?: unknown;
   description?: unknown;
   properties?: Record<string, SchemaLike>;
   items?: SchemaLike;
