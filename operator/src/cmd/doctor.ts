@@ -51,7 +51,9 @@ function probeWebhook(address: string, serverName: string, ca: string): Promise<
       },
       (response) => {
         response.resume();
-        response.on("end", () => { resolve(response.statusCode ?? 0); });
+        response.on("end", () => {
+          resolve(response.statusCode ?? 0);
+        });
       },
     );
     req.on("timeout", () => req.destroy(new Error("timed out after 10 s")));
