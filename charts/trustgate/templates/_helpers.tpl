@@ -141,7 +141,8 @@ dropped silently. Call with (dict "root" $ "path" "files/rbac/agent.yaml").
 {{/* What every webhook of the ValidatingWebhookConfiguration shares; call with (dict "root" $ "path" "/validate/..."). */}}
 {{- define "trustgate.webhookCommon" -}}
 admissionReviewVersions: [v1]
-sideEffects: None
+{{- /* Audit mode records Events, never on a dry run. */}}
+sideEffects: {{ ternary "NoneOnDryRun" "None" (eq .root.Values.webhook.mode "audit") }}
 failurePolicy: {{ .root.Values.webhook.failurePolicy }}
 matchPolicy: Equivalent
 timeoutSeconds: {{ .root.Values.webhook.timeoutSeconds }}

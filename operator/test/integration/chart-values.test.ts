@@ -147,6 +147,30 @@ describe("Helm chart charts/trustgate: values for real clusters (real helm)", fu
     expect(bad.stderr).to.match(/agent\/namespace/);
   });
 
+  it("webhook.mode audit: --mode=audit, side effects only off dry runs, Event rights from files/rbac/webhook-audit.yaml", async function () {
+    const enforce = await render();
+    expect(onlyContainer(find(enforce, "Deployment", WEBHOOK)).args).to.not.include("--mode=audit");
+    expect(enforce.filter((o) => o.metadata.name === `${WEBHOOK}-audit`)).to.deep.equal([]);
+    const audit = await render("webhook.mode=audit");
+    expect(onlyContainer(find(audit, "Deployment", WEBHOOK)).args).to.include("--mode=audit");
+    const configuration = find(audit, "ValidatingWebhookConfiguration", WEBHOOK) as Manifest & {
+      webhooks: { sideEffects: string; failurePolicy: string }[];
+    };
+    // Audit is not failurePolicy Ignore: an unreachable webhook still refuses.
+    expect(configuration.webhooks.map((w) => `${w.sideEffects}/${w.failurePolicy}`)).to.satisfy(
+      (all: string[]) => all.every((v) => v === "NoneOnDryRun/Fail"),
+    );
+    const role = find(audit, "ClusterRole", `${WEBHOOK}-audit`) as Manifest & { rules: unknown[] };
+    expect(role.rules).to.deep.equal([{ apiGroups: [""], resources: ["events"], verbs: ["create"] }]);
+    const binding = find(audit, "ClusterRoleBinding", `${WEBHOOK}-audit`) as Manifest & {
+      subjects: unknown[];
+    };
+    expect(binding.subjects).to.deep.equal([{ kind: "ServiceAccount", name: WEBHOOK, namespace: NAMESPACE }]);
+    const bad = await template(["--set", "webhook.mode=warn"]);
+    expect(bad.code).to.not.equal(0);
+    expect(bad.stderr).to.match(/webhook\/mode/);
+  });
+
   describe("NOTES.txt", function () {
     async function notes(...sets: string[]): Promise<string> {
       const result = await renderNotes(
@@ -175,6 +199,13 @@ describe("Helm chart charts/trustgate: values for real clusters (real helm)", fu
       }
       const pinned = await notes(`image.digest=sha256:${"a".repeat(64)}`);
       expect(pinned).to.not.include("set image.digest");
+    });
+
+    it("warns that audit mode enforces nothing", async function () {
+      expect(await notes()).to.not.include("webhook.mode=audit");
+      expect(await notes("webhook.mode=audit")).to.include(
+        "WARNING: webhook.mode=audit: nothing is enforced.",
+      );
     });
 
     it("says which namespace needs Pod Security 'privileged' and how to keep the release namespace 'restricted'", async function () {
