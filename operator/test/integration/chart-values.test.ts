@@ -201,6 +201,16 @@ describe("Helm chart charts/trustgate: values for real clusters (real helm)", fu
       expect(pinned).to.not.include("set image.digest");
     });
 
+    it("tells how to check the installation and what helm uninstall will do", async function () {
+      const text = await notes();
+      expect(text).to.include(`helm test ${RELEASE} -n ${NAMESPACE}   (runs trustgate doctor)`);
+      expect(text).to.include("ConfidentialVMs lose trustgate's finalizer (they and their VMs keep running)");
+      const deleting = await notes("uninstall.confidentialVMs=delete", "tests.enabled=false");
+      expect(deleting).to.include("(and are deleted with their VMs)");
+      expect(deleting).to.not.include("helm test");
+      expect(await notes("uninstall.enabled=false")).to.not.include("pre-delete hook");
+    });
+
     it("warns that audit mode enforces nothing", async function () {
       expect(await notes()).to.not.include("webhook.mode=audit");
       expect(await notes("webhook.mode=audit")).to.include(
