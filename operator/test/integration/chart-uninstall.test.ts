@@ -117,6 +117,57 @@ describe("Helm chart charts/trustgate: helm uninstall runs trustgate uninstall i
       );
   }
 
+  /** helm uninstall started, and the args of the hook Job's container once helm created it. */
+  async function startUninstall(): Promise<{ uninstalling: ReturnType<typeof helm>; args: string[] }> {
+    const uninstalling = helm([
+      "uninstall",
+      RELEASE,
+      "-n",
+      NAMESPACE,
+      "--kubeconfig",
+      kubeconfig,
+      "--timeout",
+      "150s",
+    ]);
+    const batch = admin.makeApiClient(BatchV1Api);
+    await waitUntil(
+      "the pre-delete hook Job",
+      () =>
+        batch.readNamespacedJob({ namespace: NAMESPACE, name: HOOK }).then(
+          () => true,
+          () => false,
+        ),
+      60_000,
+    );
+    const job = await batch.readNamespacedJob({ namespace: NAMESPACE, name: HOOK });
+    expect(job.metadata?.annotations?.["helm.sh/hook"]).to.equal("pre-delete");
+    expect(job.spec?.template.spec?.serviceAccountName).to.equal(HOOK);
+    return { uninstalling, args: job.spec?.template.spec?.containers[0]?.args ?? [] };
+  }
+
+  /** What the Job controller writes when the Job's pod succeeded; helm then goes on. */
+  async function completeHook(): Promise<void> {
+    const now = new Date();
+    await admin.makeApiClient(BatchV1Api).patchNamespacedJobStatus(
+      {
+        namespace: NAMESPACE,
+        name: HOOK,
+        body: {
+          status: {
+            startTime: now,
+            completionTime: now,
+            succeeded: 1,
+            conditions: [
+              { type: "SuccessCriteriaMet", status: "True", lastTransitionTime: now, lastProbeTime: now },
+              { type: "Complete", status: "True", lastTransitionTime: now, lastProbeTime: now },
+            ],
+          },
+        },
+      },
+      mergePatch,
+    );
+  }
+
   before(async function () {
     admin = await kubeConfig();
     kubeconfig = (await sharedControlPlane()).kubeconfigPath;
@@ -170,7 +221,7 @@ describe("Helm chart charts/trustgate: helm uninstall runs trustgate uninstall i
     const core = admin.makeApiClient(CoreV1Api);
     for (const name of NODES) await core.deleteNode({ name }).catch(() => undefined);
     const objects = admin.makeApiClient(CustomObjectsApi);
-    for (const name of ["kept", "leaving"]) {
+    for (const name of ["kept", "leaving", "doomed"]) {
       await objects
         .patchNamespacedCustomObject(
           {
@@ -190,31 +241,7 @@ describe("Helm chart charts/trustgate: helm uninstall runs trustgate uninstall i
   });
 
   it("creates the hook's Job on helm uninstall; its command under the hook's ServiceAccount cleans up; then helm finishes", async function () {
-    const uninstalling = helm([
-      "uninstall",
-      RELEASE,
-      "-n",
-      NAMESPACE,
-      "--kubeconfig",
-      kubeconfig,
-      "--timeout",
-      "150s",
-    ]);
-    const batch = admin.makeApiClient(BatchV1Api);
-    await waitUntil(
-      "the pre-delete hook Job",
-      () =>
-        batch.readNamespacedJob({ namespace: NAMESPACE, name: HOOK }).then(
-          () => true,
-          () => false,
-        ),
-      60_000,
-    );
-    const job = await batch.readNamespacedJob({ namespace: NAMESPACE, name: HOOK });
-    expect(job.metadata?.annotations?.["helm.sh/hook"]).to.equal("pre-delete");
-    const pod = job.spec?.template.spec;
-    expect(pod?.serviceAccountName).to.equal(HOOK);
-    const args = pod?.containers[0]?.args ?? [];
+    const { uninstalling, args } = await startUninstall();
     expect(args).to.deep.equal([
       "uninstall",
       "--yes",
@@ -267,26 +294,7 @@ describe("Helm chart charts/trustgate: helm uninstall runs trustgate uninstall i
       .readNamespacedDeployment({ namespace: NAMESPACE, name: `${FULLNAME}-controller` });
     expect(controller.spec?.replicas, "the controller is stopped first").to.equal(0);
 
-    // What the Job controller writes when the Job's pod succeeded.
-    const now = new Date();
-    await batch.patchNamespacedJobStatus(
-      {
-        namespace: NAMESPACE,
-        name: HOOK,
-        body: {
-          status: {
-            startTime: now,
-            completionTime: now,
-            succeeded: 1,
-            conditions: [
-              { type: "SuccessCriteriaMet", status: "True", lastTransitionTime: now, lastProbeTime: now },
-              { type: "Complete", status: "True", lastTransitionTime: now, lastProbeTime: now },
-            ],
-          },
-        },
-      },
-      mergePatch,
-    );
+    await completeHook();
     const out = succeeded(await uninstalling, "helm uninstall");
     expect(out).to.include(`release "${RELEASE}" uninstalled`);
 
@@ -316,5 +324,31 @@ describe("Helm chart charts/trustgate: helm uninstall runs trustgate uninstall i
         () => false,
       ),
     ).to.equal(false);
+  });
+
+  it("with uninstall.confidentialVMs=delete, deletes every ConfidentialVM and its VirtualMachine", async function () {
+    const install = ["install", RELEASE, CHART, "-n", NAMESPACE, "--kubeconfig", kubeconfig];
+    const values = ["crds.enabled=false", "webhook.enabled=false", "uninstall.confidentialVMs=delete"];
+    succeeded(await helm([...install, ...values.flatMap((v) => ["--set", v])]), "helm install");
+    await createVm("doomed", await createCvm("doomed"));
+    const { uninstalling, args } = await startUninstall();
+    expect(args).to.include("--confidential-vms=delete");
+    const token = await serviceAccountToken(admin, NAMESPACE, HOOK);
+    const result = await trustgate(
+      args,
+      await writeTokenKubeconfig(admin, token, join(dir, "hook-delete.kubeconfig")),
+    );
+    expect(result.code, `${result.stderr}${result.stdout}`).to.equal(0);
+    expect(result.stdout).to.include(`done: delete ConfidentialVM ${TEAM}/doomed`);
+    expect(result.stdout).to.include(
+      `done: delete VirtualMachine ${TEAM}/doomed (owned by ConfidentialVM ${TEAM}/doomed)`,
+    );
+    await completeHook();
+    succeeded(await uninstalling, "helm uninstall");
+    // The CVM released by the first uninstall goes too: delete means every ConfidentialVM.
+    for (const name of ["doomed", "kept"]) {
+      expect(await exists(CVMS, name), `ConfidentialVM ${name}`).to.equal(false);
+      expect(await exists(VMS, name), `VirtualMachine ${name}`).to.equal(false);
+    }
   });
 });
