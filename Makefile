@@ -32,7 +32,8 @@ verify-gen: setup ## Fail when generated types are stale
 typecheck: setup
 	@tsc -p tsconfig.json --noEmit
 
-lint: setup typecheck verify-gen ## Type check, eslint, prettier
+lint: setup typecheck verify-gen ## Type check, eslint, prettier, CRD field descriptions
+	@node hack/crd-descriptions.ts
 	@eslint --max-warnings 0 .
 	@prettier --check . >/dev/null || { prettier --check .; exit 1; }
 

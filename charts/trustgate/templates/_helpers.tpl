@@ -29,6 +29,11 @@ and the other suffixed names stay within 63.
 {{- printf "%s-agent" (include "trustgate.fullname" .) }}
 {{- end }}
 
+{{/* The agent's namespace: agent.namespace, else the release namespace. */}}
+{{- define "trustgate.agentNamespace" -}}
+{{- default .Release.Namespace .Values.agent.namespace }}
+{{- end }}
+
 {{- define "trustgate.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
@@ -136,7 +141,8 @@ dropped silently. Call with (dict "root" $ "path" "files/rbac/agent.yaml").
 {{/* What every webhook of the ValidatingWebhookConfiguration shares; call with (dict "root" $ "path" "/validate/..."). */}}
 {{- define "trustgate.webhookCommon" -}}
 admissionReviewVersions: [v1]
-sideEffects: None
+{{- /* Audit mode records Events, never on a dry run. */}}
+sideEffects: {{ ternary "NoneOnDryRun" "None" (eq .root.Values.webhook.mode "audit") }}
 failurePolicy: {{ .root.Values.webhook.failurePolicy }}
 matchPolicy: Equivalent
 timeoutSeconds: {{ .root.Values.webhook.timeoutSeconds }}

@@ -42,6 +42,17 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import("./collateral-sync.ts")).collateralCommand,
   },
   {
+    name: "doctor",
+    summary: "Check an installed trustgate: CRDs served, controller leading, webhook TLS, JWKS (read-only)",
+    load: async () => (await import("./doctor.ts")).doctorCommand,
+  },
+  {
+    name: "uninstall",
+    summary:
+      "Remove trustgate's Node labels and ConfidentialVM finalizers before uninstalling (dry run by default)",
+    load: async () => (await import("./uninstall.ts")).uninstallCommand,
+  },
+  {
     name: "verify-token",
     summary: "Check a signed attestation result offline against the operator's JWKS",
     load: async () => (await import("./verify-token.ts")).verifyTokenCommand,

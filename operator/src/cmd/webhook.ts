@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { AdmissionregistrationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { type Command, type ParsedArgs, UsageError } from "../cli/command.ts";
 import { JWKS_CONFIGMAP } from "../controllers/signing-key-store.ts";
@@ -15,6 +16,8 @@ import {
   SelfManagedCertificates,
 } from "../webhook/certs/source.ts";
 import type { KeyPairPem } from "../webhook/certs/x509.ts";
+import { AuditEventRecorder } from "../webhook/audit-events.ts";
+import { parseWebhookMode, type WebhookMode } from "../webhook/audit.ts";
 import { admissionMetrics, certificateExpiryMetric } from "../webhook/metrics.ts";
 import { DEFAULT_WEBHOOK_BIND_ADDRESS, startWebhookServer, type WebhookServer } from "../webhook/server.ts";
 
@@ -32,6 +35,9 @@ AttestationPolicy that ConfidentialVMs reference. Also serves the operator's res
   --namespace <ns>                    its own namespace: certificate Secret, JWKS ConfigMap
                                       (default: $POD_NAMESPACE, the ServiceAccount's, trustgate-system)
   --jwks-configmap <name>             the controller's JWKS ConfigMap (default ${JWKS_CONFIGMAP})
+  --mode enforce|audit                enforce (default) refuses; audit admits workloads the gate would refuse,
+                                      with an admission warning and a Warning Event (AdmissionWouldBeRefused)
+                                      on their ConfidentialVM; ConfidentialVM and policy checks stay enforced
 
 Serving certificate from files (e.g. a mounted cert-manager Secret):
   --cert-dir <dir>                    tls.crt and tls.key, re-read every 10s; nothing else is managed
@@ -133,10 +139,17 @@ export const webhookCommand: Command = {
     "cert-lifetime": { type: "string" },
     "ca-lifetime": { type: "string" },
     "cert-check-interval": { type: "string" },
+    mode: { type: "string" },
   },
   async run(args) {
     if (args.positionals.length > 0) {
       throw new UsageError(`trustgate webhook: unexpected argument ${args.positionals[0] ?? ""}`);
+    }
+    let mode: WebhookMode;
+    try {
+      mode = parseWebhookMode(text(args, "mode"));
+    } catch (error) {
+      throw new UsageError(`trustgate webhook: --mode ${(error as Error).message}`);
     }
     const namespace = ownNamespace(args);
     const certDir = text(args, "cert-dir");
@@ -194,6 +207,14 @@ export const webhookCommand: Command = {
       recordExpiry(certificate);
       serving.server?.setCertificate(certificate);
     });
+    const auditEvents =
+      mode === "audit"
+        ? new AuditEventRecorder({
+            core: kc.makeApiClient(CoreV1Api),
+            log,
+            instance: process.env["POD_NAME"] ?? hostname(),
+          })
+        : undefined;
     const server = await startWebhookServer({
       address: text(args, "bind-address") ?? DEFAULT_WEBHOOK_BIND_ADDRESS,
       certificate: first,
@@ -202,13 +223,21 @@ export const webhookCommand: Command = {
       readiness: [cachesSynced],
       log,
       observer: admissionMetrics(metrics.registry),
+      mode,
+      ...(auditEvents === undefined
+        ? {}
+        : {
+            onWouldRefuse: (request, refusal) => {
+              auditEvents.record(request, refusal);
+            },
+          }),
     });
     serving.server = server;
     recordExpiry(latest ?? first);
     // A renewal that arrived while the server was starting.
     if (latest !== undefined) server.setCertificate(latest);
     log.info(
-      { namespace, certificates: certDir === undefined ? "self-managed" : certDir },
+      { namespace, mode, certificates: certDir === undefined ? "self-managed" : certDir },
       "Started trustgate webhook",
     );
 

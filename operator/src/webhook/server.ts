@@ -4,7 +4,8 @@ import type { Logger } from "pino";
 import { BodyTooLargeError, readBody } from "../http/read-body.ts";
 import { closeNow, listenOn } from "../runtime/listen.ts";
 import { parseDuration } from "../runtime/duration.ts";
-import { admissionResponse, parseAdmissionReview } from "./admission-review.ts";
+import { type AdmissionRequest, admissionResponse, parseAdmissionReview } from "./admission-review.ts";
+import { applyWebhookMode, type WebhookMode } from "./audit.ts";
 import type { KeyPairPem } from "./certs/x509.ts";
 import { JWKS_MAX_AGE_SECONDS, type JwksDocument, notModified } from "./jwks.ts";
 import { ADMISSION_PATHS, type AdmissionTarget, type AdmissionView, validateAdmission } from "./validate.ts";
@@ -32,6 +33,9 @@ export interface WebhookServerOptions {
   log: Logger;
   now?: () => Date;
   observer?: AdmissionObserver;
+  /** enforce (default), or audit: workload refusals are admitted with a warning and reported to onWouldRefuse. */
+  mode?: WebhookMode;
+  onWouldRefuse?: (request: AdmissionRequest, refusal: string) => void;
 }
 
 export interface WebhookServer {
@@ -123,9 +127,20 @@ async function admit(
     text(response, 400, parsed.error);
     return;
   }
-  const decision = parsed.ok
-    ? validateAdmission(target, parsed.request, options.view, options.now?.() ?? new Date())
-    : { allowed: false, code: 400, message: `trustgate: malformed AdmissionReview: ${parsed.error}` };
+  const judged = parsed.ok
+    ? applyWebhookMode(
+        options.mode ?? "enforce",
+        target,
+        validateAdmission(target, parsed.request, options.view, options.now?.() ?? new Date()),
+      )
+    : {
+        decision: {
+          allowed: false,
+          code: 400,
+          message: `trustgate: malformed AdmissionReview: ${parsed.error}`,
+        },
+      };
+  const decision = judged.decision;
   const uid = parsed.ok ? parsed.request.uid : (parsed.uid ?? "");
   response
     .writeHead(200, { "content-type": "application/json" })
@@ -137,6 +152,14 @@ async function admit(
     decision.allowed ? 200 : (decision.code ?? 403),
     seconds,
   );
+  if (parsed.ok && judged.wouldRefuse !== undefined) {
+    const req = parsed.request;
+    options.log.info(
+      { uid, kind: req.kind.kind, namespace: req.namespace, name: req.name, message: judged.wouldRefuse },
+      "Admitted in audit mode what enforce mode would deny",
+    );
+    options.onWouldRefuse?.(req, judged.wouldRefuse);
+  }
   if (!decision.allowed) {
     const req = parsed.ok ? parsed.request : undefined;
     options.log.info(

@@ -67,7 +67,8 @@ describe("Helm chart charts/trustgate: admission control installed (the webhook 
 
   after(async function () {
     await Promise.all(processes.map((p) => p.stop()));
-    await tools.helm(["uninstall", RELEASE, "-n", NAMESPACE, "--kubeconfig", kubeconfigPath]);
+    // --no-hooks: no kubelet runs the pre-delete hook's Job here (chart-uninstall.test.ts covers it).
+    await tools.helm(["uninstall", RELEASE, "-n", NAMESPACE, "--kubeconfig", kubeconfigPath, "--no-hooks"]);
     // Its failurePolicy is Fail and nothing serves it here: never leave it behind for later suites.
     await admin
       .makeApiClient(AdmissionregistrationV1Api)

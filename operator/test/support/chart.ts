@@ -176,7 +176,7 @@ export async function chartTools(): Promise<ChartTools> {
   const helm = (args: string[]): Promise<RunResult> => run(join(binDir, "helm"), args, helmEnv);
   const kubectl = async (args: string[]): Promise<RunResult> =>
     run(join(binDir, "kubectl"), [...args, "--kubeconfig", (await sharedControlPlane()).kubeconfigPath]);
-  // --kube-version: without a cluster, helm checks the chart's kubeVersion against a built-in default.
+  // --kube-version: render for the pinned Kubernetes version (.Capabilities.KubeVersion), not Helm's default.
   const template = (extra: string[]): Promise<RunResult> =>
     helm(["template", RELEASE, CHART, "-n", NAMESPACE, "--kube-version", k8sVersion, ...extra]);
   return { binDir, k8sVersion, dir, helm, kubectl, template };

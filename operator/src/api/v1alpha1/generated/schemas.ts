@@ -3,17 +3,6 @@
 import type { JSONSchemaProps } from "../../json-schema.ts";
 
 /**
- * Shared by AttestationPolicy spec.host.allowedTdxModuleVersions, AttestationPolicy
- * spec.host.allowedVbiosVersions.
- */
-const attestationPolicySpecHostAllowedTdxModuleVersionsSchema: JSONSchemaProps = {
-  type: "array",
-  maxItems: 64,
-  "x-kubernetes-list-type": "set",
-  items: { type: "string", maxLength: 64 },
-};
-
-/**
  * Shared by AttestationPolicy spec.tdx.mrTd[], AttestationPolicy spec.tdx.rtmr0[],
  * AttestationPolicy spec.tdx.rtmr1[], AttestationPolicy spec.tdx.rtmr2[], AttestationPolicy
  * spec.tdx.rtmr3[], AttestationPolicy spec.tdx.mrSeam[], AttestationPolicy spec.tdx.mrOwner[],
@@ -29,57 +18,50 @@ const attestationPolicySpecTdxMrTdItemSchema: JSONSchemaProps = {
 };
 
 /**
- * Shared by AttestationPolicy status.conditions, ConfidentialHost status.conditions, ConfidentialVM
- * status.conditions.
+ * Shared by AttestationPolicy status.conditions[], ConfidentialHost status.conditions[],
+ * ConfidentialVM status.conditions[].
  */
-const conditionsSchema: JSONSchemaProps = {
-  type: "array",
-  maxItems: 16,
-  "x-kubernetes-list-type": "map",
-  "x-kubernetes-list-map-keys": ["type"],
-  items: {
-    type: "object",
-    required: ["type", "status", "lastTransitionTime", "reason", "message"],
-    properties: {
-      type: {
-        type: "string",
-        maxLength: 316,
-        pattern:
-          "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
-      },
-      status: { type: "string", enum: ["True", "False", "Unknown"] },
-      observedGeneration: { type: "integer", format: "int64", minimum: 0 },
-      lastTransitionTime: { type: "string", format: "date-time" },
-      reason: {
-        type: "string",
-        maxLength: 1024,
-        minLength: 1,
-        pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
-      },
-      message: { type: "string", maxLength: 32768 },
+const conditionsItemSchema: JSONSchemaProps = {
+  type: "object",
+  required: ["type", "status", "lastTransitionTime", "reason", "message"],
+  properties: {
+    type: {
+      description: "Condition type, unique in the list (CamelCase).",
+      type: "string",
+      maxLength: 316,
+      pattern:
+        "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
     },
+    status: { description: "True, False or Unknown.", type: "string", enum: ["True", "False", "Unknown"] },
+    observedGeneration: {
+      description:
+        "The object's metadata.generation the condition was set for; older means the condition may be stale.",
+      type: "integer",
+      format: "int64",
+      minimum: 0,
+    },
+    lastTransitionTime: { description: "When status last changed.", type: "string", format: "date-time" },
+    reason: {
+      description:
+        "Machine-readable reason of the current status (CamelCase); alerts and the troubleshooting guide key on it.",
+      type: "string",
+      maxLength: 1024,
+      minLength: 1,
+      pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
+    },
+    message: { description: "Human-readable detail of the reason.", type: "string", maxLength: 32768 },
   },
 };
 
 /**
- * Shared by ConfidentialHost status.gpus[].pciAddress, ConfidentialHost
- * status.nvswitches[].pciAddress, ConfidentialVM status.gpus[].pciAddress, ConfidentialVM
- * status.nvswitches[].pciAddress.
+ * Shared by ConfidentialHost status.gpus[].iommuGroupBlockers, ConfidentialHost
+ * status.nvswitches[].iommuGroupBlockers.
  */
-const pciAddressSchema: JSONSchemaProps = {
-  type: "string",
-  maxLength: 16,
-  pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$",
-};
-
-/**
- * Shared by ConfidentialVM status.attestation.violations[], ConfidentialVM
- * status.attestation.warnings[].
- */
-const confidentialVMStatusAttestationViolationsItemSchema: JSONSchemaProps = {
-  type: "object",
-  required: ["code", "message"],
-  properties: { code: { type: "string", maxLength: 64 }, message: { type: "string", maxLength: 4096 } },
+const iommuGroupBlockersSchema: JSONSchemaProps = {
+  type: "array",
+  maxItems: 16,
+  description: 'The devices that make the group not viable, as "<BDF> (<driver or none>)".',
+  items: { type: "string", maxLength: 96 },
 };
 
 /**
@@ -96,6 +78,8 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
     kind: { type: "string" },
     metadata: { type: "object" },
     spec: {
+      description:
+        "What hosts and confidential VMs under this policy must prove. An unset field is not checked, except where a default is stated.",
       type: "object",
       properties: {
         allowUnpinnedMeasurements: {
@@ -110,6 +94,8 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
           description: "What a ConfidentialHost must report to be eligible for VMs under this policy.",
           properties: {
             allowedBiosVersions: {
+              description:
+                "Accepted BIOS versions (exact match with the host's status.platform.biosVersion); unset or empty accepts any. Host-asserted by the agent: it steers placement only, the guest's attestation is the proof.",
               type: "array",
               maxItems: 64,
               "x-kubernetes-list-type": "set",
@@ -126,7 +112,14 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
                 },
               ],
             },
-            allowedTdxModuleVersions: attestationPolicySpecHostAllowedTdxModuleVersionsSchema,
+            allowedTdxModuleVersions: {
+              description:
+                "Accepted TDX module versions (exact match with status.tee.moduleVersion of TDX hosts); unset or empty accepts any. Host-asserted: placement only. Use spec.tdx.mrSeam to pin the module in the signed quote.",
+              type: "array",
+              maxItems: 64,
+              "x-kubernetes-list-type": "set",
+              items: { type: "string", maxLength: 64 },
+            },
             allowedSnpFirmwareVersions: {
               type: "array",
               maxItems: 64,
@@ -135,7 +128,12 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
               "x-kubernetes-list-type": "set",
               items: { type: "string", maxLength: 64 },
             },
-            requireIommu: { type: "boolean", default: true },
+            requireIommu: {
+              description:
+                "Place VMs only on hosts whose agent reports the IOMMU enabled (default true). Host-asserted: placement only.",
+              type: "boolean",
+              default: true,
+            },
             requireGpuCcMode: {
               type: "string",
               enum: ["on", "devtools", "ppcie", "off"],
@@ -143,7 +141,14 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
               description:
                 'CC mode every assigned GPU must report. "devtools" is for debugging only and is never accepted as production evidence.',
             },
-            allowedVbiosVersions: attestationPolicySpecHostAllowedTdxModuleVersionsSchema,
+            allowedVbiosVersions: {
+              description:
+                "Accepted VBIOS versions of every GPU of the host (exact match with status.gpus[].vbiosVersion); unset or empty accepts any. Host-asserted: placement only. spec.gpu.allowedVbiosVersions checks the attested version.",
+              type: "array",
+              maxItems: 64,
+              "x-kubernetes-list-type": "set",
+              items: { type: "string", maxLength: 64 },
+            },
           },
         },
         tdx: {
@@ -265,6 +270,8 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
               description: "Accept TDs with the DEBUG attribute set (never in production).",
             },
             acceptedTcbStatuses: {
+              description:
+                "TCB statuses Intel's TCB info may give the TD's platform (TDX module and QE included) for the TD to be attested. Default [UpToDate]; listing more accepts platforms with known unpatched issues (see allowedAdvisoryIds).",
               type: "array",
               maxItems: 8,
               "x-kubernetes-list-type": "set",
@@ -281,8 +288,15 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
                 ],
               },
             },
-            minTcbEvaluationDataNumber: { type: "integer", minimum: 0 },
+            minTcbEvaluationDataNumber: {
+              description:
+                "Lowest accepted tcbEvaluationDataNumber of the TCB info the quote was appraised with: refuses appraisals against Intel collateral older than that TCB recovery. Unset: not checked.",
+              type: "integer",
+              minimum: 0,
+            },
             allowedAdvisoryIds: {
+              description:
+                "Intel security advisories (INTEL-SA-xxxxx) the platform's TCB level may be affected by; any other advisory refuses the TD. Unset: advisories are not checked (acceptedTcbStatuses still applies).",
               type: "array",
               maxItems: 128,
               "x-kubernetes-list-type": "set",
@@ -352,16 +366,46 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
                 ],
               },
             },
-            allowDebug: { type: "boolean", default: false },
-            allowMigrationAgent: { type: "boolean", default: false },
+            allowDebug: {
+              description:
+                "Accept guests whose SNP policy allows debugging (the host could then read and change guest memory). Default false; never in production.",
+              type: "boolean",
+              default: false,
+            },
+            allowMigrationAgent: {
+              description:
+                "Accept guests whose SNP policy allows a migration agent (it can export the guest's memory to another host). Default false.",
+              type: "boolean",
+              default: false,
+            },
             minTcb: {
               type: "object",
               description: "Lowest accepted reported TCB component SVNs.",
               properties: {
-                bootloader: { type: "integer", minimum: 0, maximum: 255 },
-                tee: { type: "integer", minimum: 0, maximum: 255 },
-                snp: { type: "integer", minimum: 0, maximum: 255 },
-                microcode: { type: "integer", minimum: 0, maximum: 255 },
+                bootloader: {
+                  description: "Lowest accepted BOOT_LOADER SVN of the AMD-signed REPORTED_TCB.",
+                  type: "integer",
+                  minimum: 0,
+                  maximum: 255,
+                },
+                tee: {
+                  description: "Lowest accepted TEE (PSP OS) SVN of the AMD-signed REPORTED_TCB.",
+                  type: "integer",
+                  minimum: 0,
+                  maximum: 255,
+                },
+                snp: {
+                  description: "Lowest accepted SNP firmware SVN of the AMD-signed REPORTED_TCB.",
+                  type: "integer",
+                  minimum: 0,
+                  maximum: 255,
+                },
+                microcode: {
+                  description: "Lowest accepted CPU microcode SVN of the AMD-signed REPORTED_TCB.",
+                  type: "integer",
+                  minimum: 0,
+                  maximum: 255,
+                },
                 fmc: {
                   type: "integer",
                   minimum: 0,
@@ -390,6 +434,8 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
               description: "local verifies evidence in the operator; remote asks NVIDIA's NRAS.",
             },
             allowedDriverVersions: {
+              description:
+                "Accepted NVIDIA driver versions of each attested GPU (case-insensitive, e.g. 550.54.15); unset or empty accepts any. The version is the one the guest reports and the RIM match binds.",
               type: "array",
               maxItems: 64,
               "x-kubernetes-list-type": "set",
@@ -405,6 +451,8 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
               },
             },
             allowedVbiosVersions: {
+              description:
+                "Accepted VBIOS versions of each attested GPU (case-insensitive, e.g. 96.00.9F.00.01); unset or empty accepts any.",
               type: "array",
               maxItems: 64,
               "x-kubernetes-list-type": "set",
@@ -419,8 +467,18 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
                 ],
               },
             },
-            requireRimMatch: { type: "boolean", default: true },
-            requireRevocationCheck: { type: "boolean", default: true },
+            requireRimMatch: {
+              description:
+                "Default true: a GPU whose measurements could not be compared with NVIDIA's signed reference values (RIM missing or unavailable) is contraindicated. false tolerates that as a warning; a measurement that mismatches is refused either way.",
+              type: "boolean",
+              default: true,
+            },
+            requireRevocationCheck: {
+              description:
+                "Default true: a GPU whose device or RIM certificates could not be checked for revocation (no OCSP responder configured or reachable, answer unknown) is contraindicated. false tolerates unchecked revocation as a warning, so a revoked GPU could pass while OCSP is unreachable; a certificate reported revoked is refused either way.",
+              type: "boolean",
+              default: true,
+            },
             allowCertificateHold: {
               type: "boolean",
               default: false,
@@ -434,6 +492,8 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
                 "Accept GPUs in CC devtools mode (debuggers and profilers can read GPU state: no confidentiality) and the SIM environment the driver then reports. Judged from the guest's NVML answer (status.evidence.gpuSystem, not signed); a devtools-mode GPU also fails the signed RIM match whenever RIMs are checked. Never in production.",
             },
             nrasUrl: {
+              description:
+                "Base https URL of NVIDIA's Remote Attestation Service for mode remote (default https://nras.attestation.nvidia.com); its signed tokens are verified with its JWKS. Point it at a mirror only if you trust that mirror's keys.",
               type: "string",
               maxLength: 2048,
               "x-kubernetes-validations": [
@@ -444,6 +504,8 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
               ],
             },
             rimServiceUrl: {
+              description:
+                "Base https URL of the NVIDIA RIM service the controller fetches reference values (RIMs) from when the bundle lacks them; unset: only RIMs in the bundle. RIMs are verified against NVIDIA's pinned CoRIM root wherever they come from.",
               type: "string",
               maxLength: 2048,
               "x-kubernetes-validations": [
@@ -454,6 +516,8 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
               ],
             },
             ocspUrl: {
+              description:
+                "https URL of the OCSP responder asked about the GPU device and RIM signer certificates (RFC 6960, POST); unset: revocation stays unchecked (see requireRevocationCheck). Answers must be signed by the issuing CA or its delegate, so a mirror cannot forge them.",
               type: "string",
               maxLength: 2048,
               "x-kubernetes-validations": [
@@ -472,6 +536,7 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
           ],
         },
         freshness: {
+          description: "How often guests are challenged and how long results stand.",
           type: "object",
           default: {},
           properties: {
@@ -488,6 +553,8 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
               ],
             },
             reattestInterval: {
+              description:
+                "How often an attested VM is challenged again (Go duration, default 1h); shorter than resultTtl so a result is renewed before it expires. A failed appraisal is retried sooner.",
               type: "string",
               default: "1h",
               maxLength: 32,
@@ -499,6 +566,8 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
               ],
             },
             resultTtl: {
+              description:
+                "How long an attestation result stands (Go duration, default 2h): status.attestation.expiresAt and the signed token's exp. An expired result is no longer Attested and the webhook refuses workloads gated on it.",
               type: "string",
               default: "2h",
               maxLength: 32,
@@ -529,14 +598,26 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
       description:
         "Written by the controller; conditions Ready (reason Valid or Invalid) and MeasurementsPinned (Pinned, NotPinned or UnpinnedAllowed).",
       properties: {
-        observedGeneration: { type: "integer", format: "int64" },
+        observedGeneration: {
+          description: "The policy's metadata.generation the controller last validated.",
+          type: "integer",
+          format: "int64",
+        },
         confidentialVMs: {
           type: "integer",
           format: "int32",
           minimum: 0,
           description: "Number of ConfidentialVMs whose spec.policyRef names this policy.",
         },
-        conditions: conditionsSchema,
+        conditions: {
+          description:
+            "Ready (reason Valid or Invalid) and MeasurementsPinned (Pinned, NotPinned or UnpinnedAllowed).",
+          type: "array",
+          maxItems: 16,
+          "x-kubernetes-list-type": "map",
+          "x-kubernetes-list-map-keys": ["type"],
+          items: conditionsItemSchema,
+        },
       },
     },
   },
@@ -567,6 +648,8 @@ export const CONFIDENTIAL_HOST_SCHEMA: JSONSchemaProps = {
       },
     },
     status: {
+      description:
+        "The agent's signed scan of the host (everything but conditions, which the host controller sets).",
       type: "object",
       properties: {
         observedAt: {
@@ -574,33 +657,72 @@ export const CONFIDENTIAL_HOST_SCHEMA: JSONSchemaProps = {
           format: "date-time",
           description: "When the agent last scanned the host.",
         },
-        agentVersion: { type: "string", maxLength: 64 },
-        observedGeneration: { type: "integer", format: "int64" },
+        agentVersion: {
+          description: "Version of the trustgate agent that wrote the report.",
+          type: "string",
+          maxLength: 64,
+        },
+        observedGeneration: {
+          description: "The object's metadata.generation the host controller last evaluated.",
+          type: "integer",
+          format: "int64",
+        },
         platform: {
+          description:
+            "CPU, firmware and kernel as the host reports them (sysfs DMI, /proc/cpuinfo). Host-asserted: written by the agent on a node the host owner controls; signed but not proven.",
           type: "object",
           properties: {
-            cpuVendor: { type: "string", enum: ["intel", "amd", "unknown"] },
-            cpuModel: { type: "string", maxLength: 256 },
+            cpuVendor: {
+              description: "CPU vendor: intel, amd or unknown.",
+              type: "string",
+              enum: ["intel", "amd", "unknown"],
+            },
+            cpuModel: { description: "CPU model name from /proc/cpuinfo.", type: "string", maxLength: 256 },
             microcode: {
               type: "string",
               maxLength: 32,
               description: "Microcode revision as the kernel reports it (hex, e.g. 0x2b000603), or unknown.",
             },
-            biosVendor: { type: "string", maxLength: 256 },
-            biosVersion: { type: "string", maxLength: 256 },
-            biosDate: { type: "string", maxLength: 64 },
-            boardVendor: { type: "string", maxLength: 256 },
-            boardProduct: { type: "string", maxLength: 256 },
-            systemProduct: { type: "string", maxLength: 256 },
-            kernelRelease: { type: "string", maxLength: 256 },
+            biosVendor: { description: "BIOS vendor (DMI bios_vendor).", type: "string", maxLength: 256 },
+            biosVersion: {
+              description: "BIOS version (DMI bios_version); matched against spec.host.allowedBiosVersions.",
+              type: "string",
+              maxLength: 256,
+            },
+            biosDate: { description: "BIOS release date (DMI bios_date).", type: "string", maxLength: 64 },
+            boardVendor: {
+              description: "Mainboard vendor (DMI board_vendor).",
+              type: "string",
+              maxLength: 256,
+            },
+            boardProduct: {
+              description: "Mainboard product (DMI board_name).",
+              type: "string",
+              maxLength: 256,
+            },
+            systemProduct: {
+              description: "System product name (DMI product_name).",
+              type: "string",
+              maxLength: 256,
+            },
+            kernelRelease: { description: "Host kernel release (uname -r).", type: "string", maxLength: 256 },
           },
         },
         tee: {
+          description:
+            "The host's trusted execution environment as its kernel exposes it. Host-asserted: written by the agent on a node the host owner controls; signed but not proven. A guest's quote or report is the proof.",
           type: "object",
           required: ["type", "enabled"],
           properties: {
-            type: { type: "string", enum: ["tdx", "snp", "none", "unknown"] },
-            enabled: { type: "boolean" },
+            type: {
+              description: "tdx, snp, none (no TEE found) or unknown (could not be read).",
+              type: "string",
+              enum: ["tdx", "snp", "none", "unknown"],
+            },
+            enabled: {
+              description: "KVM brought the TEE up (the kernel module parameter says so).",
+              type: "boolean",
+            },
             moduleVersion: {
               type: "string",
               maxLength: 64,
@@ -612,6 +734,8 @@ export const CONFIDENTIAL_HOST_SCHEMA: JSONSchemaProps = {
               description: "SEV-SNP (PSP) firmware version, when the host exposes it.",
             },
             details: {
+              description:
+                "Further facts the kernel exposes, by name (e.g. tdxModuleStatus, tdxModuleBuild); for display and debugging, not appraised.",
               type: "object",
               maxProperties: 64,
               additionalProperties: { type: "string", maxLength: 1024 },
@@ -625,14 +749,21 @@ export const CONFIDENTIAL_HOST_SCHEMA: JSONSchemaProps = {
           ],
         },
         iommu: {
+          description:
+            "The host's IOMMU, which GPU passthrough needs. Host-asserted: written by the agent on a node the host owner controls; signed but not proven.",
           type: "object",
           properties: {
-            enabled: { type: "boolean" },
-            vfioLoaded: { type: "boolean" },
-            groups: { type: "integer", minimum: 0 },
+            enabled: {
+              description: "IOMMU groups exist (the IOMMU is on); required by spec.host.requireIommu.",
+              type: "boolean",
+            },
+            vfioLoaded: { description: "The vfio-pci driver is loaded.", type: "boolean" },
+            groups: { description: "Number of IOMMU groups.", type: "integer", minimum: 0 },
           },
         },
         gpus: {
+          description:
+            "NVIDIA GPUs on the host's PCI bus. Host-asserted: written by the agent on a node the host owner controls; signed but not proven. Placement only: the guest's GPU evidence is the proof.",
           type: "array",
           maxItems: 64,
           "x-kubernetes-list-type": "map",
@@ -641,29 +772,52 @@ export const CONFIDENTIAL_HOST_SCHEMA: JSONSchemaProps = {
             type: "object",
             required: ["pciAddress", "vendorId", "deviceId", "ccMode"],
             properties: {
-              pciAddress: pciAddressSchema,
-              vendorId: { type: "string", pattern: "^0x[0-9a-f]{4}$" },
-              deviceId: { type: "string", pattern: "^0x[0-9a-f]{4}$" },
-              model: { type: "string", maxLength: 64 },
+              pciAddress: {
+                description: "PCI address (domain:bus:device.function), the key of the list.",
+                type: "string",
+                maxLength: 16,
+                pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$",
+              },
+              vendorId: {
+                description: "PCI vendor ID (10de for NVIDIA).",
+                type: "string",
+                pattern: "^0x[0-9a-f]{4}$",
+              },
+              deviceId: {
+                description: "PCI device ID (e.g. 2330 for H100 SXM5).",
+                type: "string",
+                pattern: "^0x[0-9a-f]{4}$",
+              },
+              model: {
+                description:
+                  "Model name derived from the device ID (e.g. H100-SXM5-80GB); matched by spec.gpus.model of ConfidentialVMs.",
+                type: "string",
+                maxLength: 64,
+              },
               driver: {
                 type: "string",
                 maxLength: 64,
                 description: "Bound kernel driver (vfio-pci, nvidia, none).",
               },
-              iommuGroup: { type: "string", maxLength: 16 },
-              ccMode: { type: "string", enum: ["on", "off", "devtools", "ppcie", "unknown"] },
-              vbiosVersion: { type: "string", maxLength: 64 },
+              iommuGroup: { description: "IOMMU group number of the GPU.", type: "string", maxLength: 16 },
+              ccMode: {
+                description:
+                  "Confidential-computing mode (on, off, devtools, ppcie or unknown) from status.gpuSummary.ccModeSource; unknown when sources disagree.",
+                type: "string",
+                enum: ["on", "off", "devtools", "ppcie", "unknown"],
+              },
+              vbiosVersion: {
+                description:
+                  "VBIOS version as the host reads it; matched against spec.host.allowedVbiosVersions.",
+                type: "string",
+                maxLength: 64,
+              },
               iommuGroupViable: {
                 type: "boolean",
                 description:
                   "Every other device in this GPU's IOMMU group is on vfio-pci (PCI bridges excepted), so the group can be given to a VM. Unset when the group could not be read.",
               },
-              iommuGroupBlockers: {
-                type: "array",
-                maxItems: 16,
-                description: 'The devices that make the group not viable, as "<BDF> (<driver or none>)".',
-                items: { type: "string", maxLength: 96 },
-              },
+              iommuGroupBlockers: iommuGroupBlockersSchema,
             },
           },
         },
@@ -678,14 +832,39 @@ export const CONFIDENTIAL_HOST_SCHEMA: JSONSchemaProps = {
             type: "object",
             required: ["pciAddress", "vendorId", "deviceId", "ppcieMode"],
             properties: {
-              pciAddress: pciAddressSchema,
-              vendorId: { type: "string", pattern: "^0x[0-9a-f]{4}$" },
-              deviceId: { type: "string", pattern: "^0x[0-9a-f]{4}$" },
-              driver: { type: "string", maxLength: 64 },
-              iommuGroup: { type: "string", maxLength: 16 },
-              iommuGroupViable: { type: "boolean" },
-              iommuGroupBlockers: { type: "array", maxItems: 16, items: { type: "string", maxLength: 96 } },
-              ppcieMode: { type: "string", enum: ["on", "off", "unknown"] },
+              pciAddress: {
+                description: "PCI address of the NVSwitch, the key of the list.",
+                type: "string",
+                maxLength: 16,
+                pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$",
+              },
+              vendorId: { description: "PCI vendor ID (10de).", type: "string", pattern: "^0x[0-9a-f]{4}$" },
+              deviceId: {
+                description: "PCI device ID (e.g. 22a3).",
+                type: "string",
+                pattern: "^0x[0-9a-f]{4}$",
+              },
+              driver: {
+                description: "Bound kernel driver (vfio-pci, or another, or none).",
+                type: "string",
+                maxLength: 64,
+              },
+              iommuGroup: {
+                description: "IOMMU group number of the NVSwitch.",
+                type: "string",
+                maxLength: 16,
+              },
+              iommuGroupViable: {
+                description:
+                  "Every other device in the NVSwitch's IOMMU group is on vfio-pci (PCI bridges excepted). Unset when the group could not be read.",
+                type: "boolean",
+              },
+              iommuGroupBlockers: iommuGroupBlockersSchema,
+              ppcieMode: {
+                description: "Protected-PCIe mode of the NVSwitch (on, off or unknown).",
+                type: "string",
+                enum: ["on", "off", "unknown"],
+              },
             },
           },
         },
@@ -693,9 +872,13 @@ export const CONFIDENTIAL_HOST_SCHEMA: JSONSchemaProps = {
           type: "object",
           description: "Counts derived from gpus, for printer columns and label decisions.",
           properties: {
-            total: { type: "integer", minimum: 0 },
-            ccReady: { type: "integer", minimum: 0 },
-            nvswitches: { type: "integer", minimum: 0 },
+            total: { description: "Number of GPUs in status.gpus.", type: "integer", minimum: 0 },
+            ccReady: { description: "GPUs whose ccMode is on.", type: "integer", minimum: 0 },
+            nvswitches: {
+              description: "Number of NVSwitches in status.nvswitches.",
+              type: "integer",
+              minimum: 0,
+            },
             mode: {
               type: "string",
               enum: ["on", "ppcie", "off", "devtools", "mixed", "unknown", "none"],
@@ -727,24 +910,39 @@ export const CONFIDENTIAL_HOST_SCHEMA: JSONSchemaProps = {
               enum: ["Observed", "Unavailable"],
               description: "Unavailable when the PodResources API could not be asked (message says why).",
             },
-            message: { type: "string", maxLength: 1024 },
+            message: {
+              description: "Why the PodResources API could not be asked (state Unavailable).",
+              type: "string",
+              maxLength: 1024,
+            },
             pods: {
+              description: "Pods holding devices of this host's GPUs' resources.",
               type: "array",
               maxItems: 64,
               items: {
                 type: "object",
                 required: ["namespace", "name", "devices"],
                 properties: {
-                  namespace: { type: "string", maxLength: 63 },
-                  name: { type: "string", maxLength: 253 },
+                  namespace: { description: "Namespace of the pod.", type: "string", maxLength: 63 },
+                  name: {
+                    description: "Name of the pod (for a VM, its virt-launcher pod).",
+                    type: "string",
+                    maxLength: 253,
+                  },
                   devices: {
+                    description: "The GPU devices the kubelet allocated to the pod's containers.",
                     type: "array",
                     maxItems: 64,
                     items: {
                       type: "object",
                       required: ["resourceName", "deviceId"],
                       properties: {
-                        resourceName: { type: "string", maxLength: 253 },
+                        resourceName: {
+                          description:
+                            "Extended resource the device belongs to (e.g. nvidia.com/GH100_H100_SXM5_80GB).",
+                          type: "string",
+                          maxLength: 253,
+                        },
                         deviceId: {
                           type: "string",
                           maxLength: 253,
@@ -757,7 +955,12 @@ export const CONFIDENTIAL_HOST_SCHEMA: JSONSchemaProps = {
                           description:
                             "The host GPU this device is; absent when the ID maps to none (see problem).",
                         },
-                        problem: { type: "string", maxLength: 256 },
+                        problem: {
+                          description:
+                            "Why deviceId maps to no GPU of this host (then pciAddress is absent).",
+                          type: "string",
+                          maxLength: 256,
+                        },
                       },
                     },
                   },
@@ -772,27 +975,44 @@ export const CONFIDENTIAL_HOST_SCHEMA: JSONSchemaProps = {
           required: ["jws", "keyId", "publicKey"],
           properties: {
             jws: {
+              description:
+                "Compact JWS (ES256, typ trustgate-host-report+jws) over the canonical JSON of the status fields above; the host controller refuses a status it does not verify.",
               type: "string",
               maxLength: 65536,
               pattern: "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*\\.[A-Za-z0-9_-]+$",
             },
-            keyId: { type: "string", maxLength: 128 },
+            keyId: {
+              description:
+                "RFC 7638 thumbprint of publicKey. A new key (e.g. the agent's key directory was wiped, or someone else signs) withholds Validated until an admin acknowledges it.",
+              type: "string",
+              maxLength: 128,
+            },
             publicKey: {
+              description:
+                "The agent's ES256 public key (JWK). Trust comes from the acknowledged keyId, not from this field.",
               type: "object",
               required: ["kty", "crv", "x", "y"],
               properties: {
-                kty: { type: "string", enum: ["EC"] },
-                crv: { type: "string", enum: ["P-256"] },
-                x: { type: "string", maxLength: 64 },
-                y: { type: "string", maxLength: 64 },
-                kid: { type: "string", maxLength: 128 },
-                alg: { type: "string", enum: ["ES256"] },
-                use: { type: "string", enum: ["sig"] },
+                kty: { description: "Key type: EC.", type: "string", enum: ["EC"] },
+                crv: { description: "Curve: P-256.", type: "string", enum: ["P-256"] },
+                x: { description: "X coordinate, base64url.", type: "string", maxLength: 64 },
+                y: { description: "Y coordinate, base64url.", type: "string", maxLength: 64 },
+                kid: { description: "Key ID; when set, equal to keyId.", type: "string", maxLength: 128 },
+                alg: { description: "Algorithm: ES256.", type: "string", enum: ["ES256"] },
+                use: { description: "Use: sig.", type: "string", enum: ["sig"] },
               },
             },
           },
         },
-        conditions: conditionsSchema,
+        conditions: {
+          description:
+            "Set by the host controller: Validated (mirrored in the Node label trustgate.io/validated), TEEReady and GPUsReady, each with a reason.",
+          type: "array",
+          maxItems: 16,
+          "x-kubernetes-list-type": "map",
+          "x-kubernetes-list-map-keys": ["type"],
+          items: conditionsItemSchema,
+        },
       },
     },
   },
@@ -812,10 +1032,13 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
     kind: { type: "string" },
     metadata: { type: "object" },
     spec: {
+      description: "What to launch and what it must prove.",
       type: "object",
       required: ["tee", "policyRef", "image"],
       properties: {
         tee: {
+          description:
+            "The VM's trusted execution environment: tdx (Intel TDX) or snp (AMD SEV-SNP). Immutable.",
           type: "string",
           enum: ["tdx", "snp"],
           "x-kubernetes-validations": [
@@ -854,10 +1077,13 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
               ],
             },
             http: {
+              description:
+                "A disk image downloaded over https into a CDI DataVolume (needs CDI), checked against sha256.",
               type: "object",
               required: ["url", "sha256"],
               properties: {
                 url: {
+                  description: "https URL of the raw or qcow2 disk image.",
                   type: "string",
                   maxLength: 2048,
                   "x-kubernetes-validations": [
@@ -868,6 +1094,8 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
                   ],
                 },
                 sha256: {
+                  description:
+                    "Expected SHA-256 of the image (64 lowercase hex); the import fails on any other content.",
                   type: "string",
                   maxLength: 64,
                   "x-kubernetes-validations": [
@@ -899,6 +1127,7 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
           ],
         },
         resources: {
+          description: "The VM's CPU and memory.",
           type: "object",
           default: {},
           properties: {
@@ -917,6 +1146,7 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
           },
         },
         gpus: {
+          description: "NVIDIA GPUs passed through to the VM in CC or PPCIe mode.",
           type: "object",
           default: {},
           properties: {
@@ -953,11 +1183,14 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
           ],
         },
         nodeSelector: {
+          description:
+            "Extra Node labels the chosen host must carry, on top of trustgate's own placement rules.",
           type: "object",
           maxProperties: 32,
           additionalProperties: { type: "string", maxLength: 63 },
         },
         runStrategy: {
+          description: "KubeVirt run strategy of the VirtualMachine (default Always); Halted stops the VM.",
           type: "string",
           enum: ["Always", "Halted", "Manual", "RerunOnFailure", "Once"],
           default: "Always",
@@ -991,22 +1224,33 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
       },
     },
     status: {
+      description: "Written by the controller, except status.evidence (the guest's).",
       type: "object",
       properties: {
-        observedGeneration: { type: "integer", format: "int64" },
+        observedGeneration: {
+          description: "The metadata.generation the controller last reconciled.",
+          type: "integer",
+          format: "int64",
+        },
         phase: {
+          description:
+            "Pending, Scheduling, Launching, Attesting, Attested (an unexpired affirming or warning result), Failed or Degraded; conditions say why.",
           type: "string",
           enum: ["Pending", "Scheduling", "Launching", "Attesting", "Attested", "Failed", "Degraded"],
         },
-        message: { type: "string", maxLength: 4096 },
-        nodeName: { type: "string", maxLength: 253 },
+        message: { description: "Human-readable detail of the phase.", type: "string", maxLength: 4096 },
+        nodeName: { description: "The validated host the VM is placed on.", type: "string", maxLength: 253 },
         vmInstanceUid: {
           type: "string",
           maxLength: 64,
           description:
             "UID of the running VirtualMachineInstance (written by the controller, cleared when none runs); a new instance invalidates the attestation result (InstanceChanged).",
         },
-        vmName: { type: "string", maxLength: 253 },
+        vmName: {
+          description: "Name of the KubeVirt VirtualMachine rendered for this CVM (same namespace).",
+          type: "string",
+          maxLength: 253,
+        },
         gpus: {
           type: "array",
           maxItems: 8,
@@ -1015,7 +1259,15 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
             "The VM's GPUs: one entry per requested GPU (model only) until the host reports which GPUs the kubelet's device plugin allocated to the VM's launcher pod; then those (gpuAllocation says which).",
           items: {
             type: "object",
-            properties: { pciAddress: pciAddressSchema, model: { type: "string", maxLength: 64 } },
+            properties: {
+              pciAddress: {
+                description: "Host PCI address of the GPU, once gpuAllocation is Observed.",
+                type: "string",
+                maxLength: 16,
+                pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$",
+              },
+              model: { description: "GPU model (e.g. H100-SXM5-80GB).", type: "string", maxLength: 64 },
+            },
           },
         },
         nvswitches: {
@@ -1025,7 +1277,18 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
             "The NVSwitches of the PPCIe board given to the CVM (spec.gpus.mode ppcie); none otherwise.",
           "x-kubernetes-list-type": "map",
           "x-kubernetes-list-map-keys": ["pciAddress"],
-          items: { type: "object", required: ["pciAddress"], properties: { pciAddress: pciAddressSchema } },
+          items: {
+            type: "object",
+            required: ["pciAddress"],
+            properties: {
+              pciAddress: {
+                description: "Host PCI address of the NVSwitch.",
+                type: "string",
+                maxLength: 16,
+                pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$",
+              },
+            },
+          },
         },
         gpuAllocation: {
           type: "object",
@@ -1038,16 +1301,27 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
               description:
                 "Requested: no VM instance runs; Pending: it runs, its host has not reported its launcher pod's devices yet; Observed: status.gpus are the GPUs its host reports allocated; Unknown: the host does not report PodResources; Refused: the host's report cannot be right (message says why).",
             },
-            message: { type: "string", maxLength: 1024 },
+            message: { description: "Why the state is Unknown or Refused.", type: "string", maxLength: 1024 },
           },
         },
         challenge: {
+          description: "The open challenge the guest must answer (written by the controller).",
           type: "object",
           required: ["nonce", "issuedAt", "expiresAt"],
           properties: {
-            nonce: { type: "string", pattern: "^[0-9a-f]{64}$" },
-            issuedAt: { type: "string", format: "date-time" },
-            expiresAt: { type: "string", format: "date-time" },
+            nonce: {
+              description:
+                "32 random bytes, lowercase hex; the evidence must carry it and bind it into its report data.",
+              type: "string",
+              pattern: "^[0-9a-f]{64}$",
+            },
+            issuedAt: { description: "When the challenge was issued.", type: "string", format: "date-time" },
+            expiresAt: {
+              description:
+                "Evidence arriving later is not appraised (issuedAt + spec.freshness.challengeTtl of the policy).",
+              type: "string",
+              format: "date-time",
+            },
           },
         },
         evidence: {
@@ -1056,16 +1330,20 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
             "The evidence bundle the guest submits (server-side apply, field manager trustgate-guest). Blobs are standard base64, nonces and digests lowercase hex, certificates PEM (leaf first).",
           required: ["nonce", "publicKey", "tee"],
           properties: {
-            nonce: { type: "string", pattern: "^[0-9a-f]{64}$" },
+            nonce: {
+              description: "The challenge this bundle answers (status.challenge.nonce).",
+              type: "string",
+              pattern: "^[0-9a-f]{64}$",
+            },
             publicKey: {
               type: "object",
               description: "The guest's ephemeral P-256 public key (JWK) bound into reportData.",
               required: ["kty", "crv", "x", "y"],
               properties: {
-                kty: { type: "string", enum: ["EC"] },
-                crv: { type: "string", enum: ["P-256"] },
-                x: { type: "string", maxLength: 64 },
-                y: { type: "string", maxLength: 64 },
+                kty: { description: "Key type: EC.", type: "string", enum: ["EC"] },
+                crv: { description: "Curve: P-256.", type: "string", enum: ["P-256"] },
+                x: { description: "X coordinate, base64url.", type: "string", maxLength: 64 },
+                y: { description: "Y coordinate, base64url.", type: "string", maxLength: 64 },
               },
             },
             gpuSystem: {
@@ -1080,15 +1358,28 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
                   description:
                     'NVML ccFeature; the driver reports "off" in protected PCIe mode (see multiGpuMode).',
                 },
-                devToolsMode: { type: "string", enum: ["on", "off"] },
-                environment: { type: "string", enum: ["prod", "sim", "unavailable"] },
+                devToolsMode: {
+                  description:
+                    "NVML devToolsMode: on means debuggers and profilers can read GPU state (refused unless spec.gpu.allowDevTools).",
+                  type: "string",
+                  enum: ["on", "off"],
+                },
+                environment: {
+                  description: "NVML environment: prod, sim (simulated CC) or unavailable.",
+                  type: "string",
+                  enum: ["prod", "sim", "unavailable"],
+                },
                 multiGpuMode: {
                   type: "string",
                   enum: ["none", "ppcie", "nvle"],
                   description:
                     "none (one CC GPU at a time), ppcie (protected PCIe, 8 GPUs + NVSwitches) or nvle.",
                 },
-                readyState: { type: "string", enum: ["ready", "not-ready", "unknown"] },
+                readyState: {
+                  description: "The GPUs' CC ready state the guest last set: ready, not-ready or unknown.",
+                  type: "string",
+                  enum: ["ready", "not-ready", "unknown"],
+                },
               },
             },
             gpuSystemSignature: {
@@ -1099,23 +1390,62 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
                 'Compact JWS (ES256) by the guest\'s ephemeral key (publicKey, bound into the TEE evidence\'s reportData) over {"nonce", "gpuSystem"}: proves gpuSystem was written by the process holding that key inside the TEE for this challenge, not by another writer of status.evidence such as a holder of the guest\'s ServiceAccount token. Required with gpuSystem; the controller refuses a bundle with GPUs that lacks either.',
             },
             tee: {
+              description: "The TEE's signed evidence and, optionally, collateral to verify it.",
               type: "object",
               required: ["type"],
               properties: {
-                type: { type: "string", enum: ["tdx", "snp"] },
+                type: { description: "tdx or snp; must be spec.tee.", type: "string", enum: ["tdx", "snp"] },
                 quote: { type: "string", maxLength: 65536, description: "TDX quote (v4 or v5), base64." },
                 collateral: {
+                  description:
+                    "Intel PCS collateral the guest brings (optional): the controller fetches what is missing and verifies both alike up to Intel's pinned root.",
                   type: "object",
                   properties: {
-                    pckCrlIssuerChain: { type: "string", maxLength: 16384 },
-                    rootCaCrl: { type: "string", maxLength: 16384 },
-                    pckCrl: { type: "string", maxLength: 65536 },
-                    tcbInfoIssuerChain: { type: "string", maxLength: 16384 },
-                    tcbInfo: { type: "string", maxLength: 262144 },
-                    tcbInfoSignature: { type: "string", maxLength: 256 },
-                    qeIdentityIssuerChain: { type: "string", maxLength: 16384 },
-                    qeIdentity: { type: "string", maxLength: 65536 },
-                    qeIdentitySignature: { type: "string", maxLength: 256 },
+                    pckCrlIssuerChain: {
+                      description: "Issuer chain of the PCK CRL (PEM).",
+                      type: "string",
+                      maxLength: 16384,
+                    },
+                    rootCaCrl: {
+                      description: "Intel SGX root CA CRL (base64 DER).",
+                      type: "string",
+                      maxLength: 16384,
+                    },
+                    pckCrl: {
+                      description: "PCK CRL of the platform's CA (base64 DER).",
+                      type: "string",
+                      maxLength: 65536,
+                    },
+                    tcbInfoIssuerChain: {
+                      description: "Issuer chain of the TCB info (PEM).",
+                      type: "string",
+                      maxLength: 16384,
+                    },
+                    tcbInfo: {
+                      description: "TDX TCB info: the exact signed JSON text of tcbInfo.",
+                      type: "string",
+                      maxLength: 262144,
+                    },
+                    tcbInfoSignature: {
+                      description: "Signature over tcbInfo (hex r||s).",
+                      type: "string",
+                      maxLength: 256,
+                    },
+                    qeIdentityIssuerChain: {
+                      description: "Issuer chain of the QE identity (PEM).",
+                      type: "string",
+                      maxLength: 16384,
+                    },
+                    qeIdentity: {
+                      description: "QE identity: the exact signed JSON text of enclaveIdentity.",
+                      type: "string",
+                      maxLength: 65536,
+                    },
+                    qeIdentitySignature: {
+                      description: "Signature over qeIdentity (hex r||s).",
+                      type: "string",
+                      maxLength: 256,
+                    },
                   },
                 },
                 eventLog: {
@@ -1128,8 +1458,18 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
                   maxLength: 4096,
                   description: "SEV-SNP attestation report (1184 bytes), base64.",
                 },
-                vcek: { type: "string", maxLength: 16384 },
-                vlek: { type: "string", maxLength: 16384 },
+                vcek: {
+                  description:
+                    "SEV-SNP VCEK certificate (PEM) of the chip that signed the report; verified up to AMD's pinned ARK.",
+                  type: "string",
+                  maxLength: 16384,
+                },
+                vlek: {
+                  description:
+                    "SEV-SNP VLEK certificate (PEM), a cloud provider's key; refused with spec.snp.requireVcek.",
+                  type: "string",
+                  maxLength: 16384,
+                },
                 certChain: {
                   type: "string",
                   maxLength: 32768,
@@ -1169,14 +1509,37 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
                     maxLength: 65536,
                     description: "SPDM GET_MEASUREMENTS request + response, base64.",
                   },
-                  certChain: { type: "string", maxLength: 65536 },
-                  driverVersion: { type: "string", maxLength: 32 },
-                  vbiosVersion: { type: "string", maxLength: 32 },
+                  certChain: {
+                    description:
+                      "The device certificate chain (PEM, device leaf first), verified up to NVIDIA's pinned root.",
+                    type: "string",
+                    maxLength: 65536,
+                  },
+                  driverVersion: {
+                    description: "NVIDIA driver version the guest read (e.g. 550.54.15).",
+                    type: "string",
+                    maxLength: 32,
+                  },
+                  vbiosVersion: {
+                    description: "VBIOS version the guest read (e.g. 96.00.9F.00.01).",
+                    type: "string",
+                    maxLength: 32,
+                  },
                   rims: {
+                    description:
+                      "NVIDIA reference integrity manifests (optional; otherwise fetched from spec.gpu.rimServiceUrl). Verified against NVIDIA's pinned CoRIM root.",
                     type: "object",
                     properties: {
-                      driver: { type: "string", maxLength: 524288 },
-                      vbios: { type: "string", maxLength: 524288 },
+                      driver: {
+                        description: "The driver RIM (SWID tag XML text).",
+                        type: "string",
+                        maxLength: 524288,
+                      },
+                      vbios: {
+                        description: "The VBIOS RIM (SWID tag XML text).",
+                        type: "string",
+                        maxLength: 524288,
+                      },
                     },
                   },
                 },
@@ -1185,12 +1548,31 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
           },
         },
         attestation: {
+          description: "The latest appraisal of the guest's evidence (written by the controller).",
           type: "object",
           properties: {
-            verifiedAt: { type: "string", format: "date-time" },
-            expiresAt: { type: "string", format: "date-time" },
-            verdict: { type: "string", enum: ["affirming", "warning", "contraindicated"] },
-            nonce: { type: "string", pattern: "^[0-9a-f]{64}$" },
+            verifiedAt: {
+              description: "When the evidence was appraised.",
+              type: "string",
+              format: "date-time",
+            },
+            expiresAt: {
+              description:
+                "When the result stops standing (verifiedAt + the policy's spec.freshness.resultTtl).",
+              type: "string",
+              format: "date-time",
+            },
+            verdict: {
+              description:
+                "affirming (all checks pass), warning (passes with tolerated warnings) or contraindicated (refused; see violations).",
+              type: "string",
+              enum: ["affirming", "warning", "contraindicated"],
+            },
+            nonce: {
+              description: "The challenge the appraised evidence answered.",
+              type: "string",
+              pattern: "^[0-9a-f]{64}$",
+            },
             keyThumbprint: {
               type: "string",
               maxLength: 64,
@@ -1220,11 +1602,22 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
                 "UID of that AttestationPolicy; another policy (even of the same name) triggers re-attestation.",
             },
             tee: {
+              description: "Summary of the appraised TEE evidence.",
               type: "object",
               properties: {
-                type: { type: "string", enum: ["tdx", "snp"] },
-                tcbStatus: { type: "string", maxLength: 64 },
-                advisoryIds: { type: "array", maxItems: 256, items: { type: "string", maxLength: 32 } },
+                type: { description: "tdx or snp.", type: "string", enum: ["tdx", "snp"] },
+                tcbStatus: {
+                  description:
+                    "The platform's TCB status; for TDX from Intel's TCB info (e.g. UpToDate, OutOfDate), checked against spec.tdx.acceptedTcbStatuses.",
+                  type: "string",
+                  maxLength: 64,
+                },
+                advisoryIds: {
+                  description: "Intel security advisories affecting the platform's TCB level.",
+                  type: "array",
+                  maxItems: 256,
+                  items: { type: "string", maxLength: 32 },
+                },
                 claims: {
                   type: "object",
                   description: "Appraised claims (measurements and identities as lowercase hex or text).",
@@ -1234,12 +1627,17 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
               },
             },
             gpus: {
+              description: "One entry per appraised GPU or NVSwitch.",
               type: "array",
               maxItems: 12,
               items: {
                 type: "object",
                 properties: {
-                  index: { type: "integer", minimum: 0 },
+                  index: {
+                    description: "Position of the entry in the evidence's gpus list.",
+                    type: "integer",
+                    minimum: 0,
+                  },
                   deviceType: {
                     type: "string",
                     enum: ["gpu", "switch"],
@@ -1251,11 +1649,28 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
                     description:
                       "No longer written (the evidence does not say which host GPU an entry is); see gpuAllocation.",
                   },
-                  model: { type: "string", maxLength: 64 },
-                  driverVersion: { type: "string", maxLength: 32 },
-                  vbiosVersion: { type: "string", maxLength: 32 },
-                  measurements: { type: "string", enum: ["match", "mismatch", "unchecked"] },
-                  revocation: { type: "string", enum: ["good", "revoked", "unchecked"] },
+                  model: { description: "GPU model as appraised.", type: "string", maxLength: 64 },
+                  driverVersion: {
+                    description: "Driver version of the evidence.",
+                    type: "string",
+                    maxLength: 32,
+                  },
+                  vbiosVersion: {
+                    description: "VBIOS version of the evidence.",
+                    type: "string",
+                    maxLength: 32,
+                  },
+                  measurements: {
+                    description: "match, mismatch or unchecked (no RIM; see spec.gpu.requireRimMatch).",
+                    type: "string",
+                    enum: ["match", "mismatch", "unchecked"],
+                  },
+                  revocation: {
+                    description:
+                      "good, revoked or unchecked (no OCSP answer; see spec.gpu.requireRevocationCheck).",
+                    type: "string",
+                    enum: ["good", "revoked", "unchecked"],
+                  },
                   identity: {
                     type: "string",
                     maxLength: 256,
@@ -1271,22 +1686,59 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
                 "The GPUs allocated to the VM when it was appraised (status.gpuAllocation then): the GPU count the evidence must match, and, when Observed, their PCI addresses, also in the signed result.",
               required: ["state"],
               properties: {
-                state: { type: "string", enum: ["Requested", "Pending", "Observed", "Unknown", "Refused"] },
-                pciAddresses: { type: "array", maxItems: 8, items: { type: "string", maxLength: 16 } },
-                message: { type: "string", maxLength: 1024 },
+                state: {
+                  description: "status.gpuAllocation.state when the evidence was appraised.",
+                  type: "string",
+                  enum: ["Requested", "Pending", "Observed", "Unknown", "Refused"],
+                },
+                pciAddresses: {
+                  description: "Host PCI addresses of the allocated GPUs (state Observed).",
+                  type: "array",
+                  maxItems: 8,
+                  items: { type: "string", maxLength: 16 },
+                },
+                message: {
+                  description: "status.gpuAllocation.message then.",
+                  type: "string",
+                  maxLength: 1024,
+                },
               },
             },
             violations: {
+              description: "Every check that failed; any makes the verdict contraindicated.",
               type: "array",
               maxItems: 128,
-              items: confidentialVMStatusAttestationViolationsItemSchema,
+              items: {
+                type: "object",
+                required: ["code", "message"],
+                properties: {
+                  code: {
+                    description:
+                      "Machine-readable violation code (e.g. MeasurementMismatch, PolicyViolation, SignatureInvalid).",
+                    type: "string",
+                    maxLength: 64,
+                  },
+                  message: {
+                    description: "What was expected and what was found.",
+                    type: "string",
+                    maxLength: 4096,
+                  },
+                },
+              },
             },
             warnings: {
               type: "array",
               maxItems: 16,
               description:
                 "Warnings tolerated by the policy or the operator (e.g. CollateralStale, MeasurementsUnpinned with allowUnpinnedMeasurements); the result stands with reason AffirmingWithWarnings.",
-              items: confidentialVMStatusAttestationViolationsItemSchema,
+              items: {
+                type: "object",
+                required: ["code", "message"],
+                properties: {
+                  code: { description: "Machine-readable warning code.", type: "string", maxLength: 64 },
+                  message: { description: "What was tolerated and why.", type: "string", maxLength: 4096 },
+                },
+              },
             },
             token: {
               type: "string",
@@ -1297,6 +1749,8 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
           },
         },
         releasedSecrets: {
+          description:
+            "The spec.secrets released to the attested guest key, encrypted; only the guest can decrypt them.",
           type: "array",
           maxItems: 32,
           "x-kubernetes-list-type": "map",
@@ -1305,7 +1759,7 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
             type: "object",
             required: ["name", "jwe"],
             properties: {
-              name: { type: "string", maxLength: 253 },
+              name: { description: "Name of the Secret.", type: "string", maxLength: 253 },
               jwe: {
                 type: "string",
                 maxLength: 1048576,
@@ -1315,7 +1769,15 @@ export const CONFIDENTIAL_VM_SCHEMA: JSONSchemaProps = {
             },
           },
         },
-        conditions: conditionsSchema,
+        conditions: {
+          description:
+            "HostValidated, KubeVirtReady, Deployed, Attested, Ready and TcbDriftSoon, each with a reason.",
+          type: "array",
+          maxItems: 16,
+          "x-kubernetes-list-type": "map",
+          "x-kubernetes-list-map-keys": ["type"],
+          items: conditionsItemSchema,
+        },
       },
     },
   },

@@ -39,6 +39,10 @@ export interface AttestationPolicy {
   apiVersion: "trustgate.io/v1alpha1";
   kind: "AttestationPolicy";
   metadata: V1ObjectMeta;
+  /**
+   * What hosts and confidential VMs under this policy must prove. An unset field is not checked,
+   * except where a default is stated.
+   */
   spec: AttestationPolicySpec;
   /**
    * Written by the controller; conditions Ready (reason Valid or Invalid) and MeasurementsPinned
@@ -47,6 +51,10 @@ export interface AttestationPolicy {
   status?: AttestationPolicyStatus;
 }
 
+/**
+ * What hosts and confidential VMs under this policy must prove. An unset field is not checked,
+ * except where a default is stated.
+ */
 export interface AttestationPolicySpec {
   /**
    * Attest guests whose launch measurement this policy does not pin (no mrTd, rtmr0-3 or mrSeam for
@@ -62,14 +70,25 @@ export interface AttestationPolicySpec {
   snp?: AttestationPolicySpecSnp;
   /** NVIDIA GPU evidence appraisal. */
   gpu?: AttestationPolicySpecGpu;
+  /** How often guests are challenged and how long results stand. */
   freshness?: AttestationPolicySpecFreshness;
 }
 
 /** What a ConfidentialHost must report to be eligible for VMs under this policy. */
 export interface AttestationPolicySpecHost {
+  /**
+   * Accepted BIOS versions (exact match with the host's status.platform.biosVersion); unset or
+   * empty accepts any. Host-asserted by the agent: it steers placement only, the guest's
+   * attestation is the proof.
+   */
   allowedBiosVersions?: string[];
   /** Lowest accepted microcode revision (hex, e.g. 0x2b000603). */
   minMicrocode?: string;
+  /**
+   * Accepted TDX module versions (exact match with status.tee.moduleVersion of TDX hosts); unset or
+   * empty accepts any. Host-asserted: placement only. Use spec.tdx.mrSeam to pin the module in the
+   * signed quote.
+   */
   allowedTdxModuleVersions?: string[];
   /**
    * Hosts report no SEV-SNP firmware version (no kernel exposes it without a privileged ioctl), so
@@ -77,12 +96,21 @@ export interface AttestationPolicySpecHost {
    * AMD-signed REPORTED_TCB of the guest's report.
    */
   allowedSnpFirmwareVersions?: string[];
+  /**
+   * Place VMs only on hosts whose agent reports the IOMMU enabled (default true). Host-asserted:
+   * placement only.
+   */
   requireIommu?: boolean;
   /**
    * CC mode every assigned GPU must report. "devtools" is for debugging only and is never accepted
    * as production evidence.
    */
   requireGpuCcMode?: "on" | "devtools" | "ppcie" | "off";
+  /**
+   * Accepted VBIOS versions of every GPU of the host (exact match with status.gpus[].vbiosVersion);
+   * unset or empty accepts any. Host-asserted: placement only. spec.gpu.allowedVbiosVersions checks
+   * the attested version.
+   */
   allowedVbiosVersions?: string[];
 }
 
@@ -131,6 +159,11 @@ export interface AttestationPolicySpecTdx {
   xfam?: string[];
   /** Accept TDs with the DEBUG attribute set (never in production). */
   allowDebug?: boolean;
+  /**
+   * TCB statuses Intel's TCB info may give the TD's platform (TDX module and QE included) for the
+   * TD to be attested. Default [UpToDate]; listing more accepts platforms with known unpatched
+   * issues (see allowedAdvisoryIds).
+   */
   acceptedTcbStatuses?: Array<
     | "UpToDate"
     | "SWHardeningNeeded"
@@ -139,7 +172,16 @@ export interface AttestationPolicySpecTdx {
     | "OutOfDate"
     | "OutOfDateConfigurationNeeded"
   >;
+  /**
+   * Lowest accepted tcbEvaluationDataNumber of the TCB info the quote was appraised with: refuses
+   * appraisals against Intel collateral older than that TCB recovery. Unset: not checked.
+   */
   minTcbEvaluationDataNumber?: number;
+  /**
+   * Intel security advisories (INTEL-SA-xxxxx) the platform's TCB level may be affected by; any
+   * other advisory refuses the TD. Unset: advisories are not checked (acceptedTcbStatuses still
+   * applies).
+   */
   allowedAdvisoryIds?: string[];
 }
 
@@ -157,7 +199,15 @@ export interface AttestationPolicySpecSnp {
   allowedVmpls?: number[];
   /** Accepted CHIP_ID values (64 bytes); unset accepts any chip. */
   allowedChipIds?: string[];
+  /**
+   * Accept guests whose SNP policy allows debugging (the host could then read and change guest
+   * memory). Default false; never in production.
+   */
   allowDebug?: boolean;
+  /**
+   * Accept guests whose SNP policy allows a migration agent (it can export the guest's memory to
+   * another host). Default false.
+   */
   allowMigrationAgent?: boolean;
   /** Lowest accepted reported TCB component SVNs. */
   minTcb?: AttestationPolicySpecSnpMinTcb;
@@ -167,9 +217,13 @@ export interface AttestationPolicySpecSnp {
 
 /** Lowest accepted reported TCB component SVNs. */
 export interface AttestationPolicySpecSnpMinTcb {
+  /** Lowest accepted BOOT_LOADER SVN of the AMD-signed REPORTED_TCB. */
   bootloader?: number;
+  /** Lowest accepted TEE (PSP OS) SVN of the AMD-signed REPORTED_TCB. */
   tee?: number;
+  /** Lowest accepted SNP firmware SVN of the AMD-signed REPORTED_TCB. */
   snp?: number;
+  /** Lowest accepted CPU microcode SVN of the AMD-signed REPORTED_TCB. */
   microcode?: number;
   /** Firmware mailbox controller SVN (Turin and later only). */
   fmc?: number;
@@ -179,9 +233,28 @@ export interface AttestationPolicySpecSnpMinTcb {
 export interface AttestationPolicySpecGpu {
   /** local verifies evidence in the operator; remote asks NVIDIA's NRAS. */
   mode?: "local" | "remote";
+  /**
+   * Accepted NVIDIA driver versions of each attested GPU (case-insensitive, e.g. 550.54.15); unset
+   * or empty accepts any. The version is the one the guest reports and the RIM match binds.
+   */
   allowedDriverVersions?: string[];
+  /**
+   * Accepted VBIOS versions of each attested GPU (case-insensitive, e.g. 96.00.9F.00.01); unset or
+   * empty accepts any.
+   */
   allowedVbiosVersions?: string[];
+  /**
+   * Default true: a GPU whose measurements could not be compared with NVIDIA's signed reference
+   * values (RIM missing or unavailable) is contraindicated. false tolerates that as a warning; a
+   * measurement that mismatches is refused either way.
+   */
   requireRimMatch?: boolean;
+  /**
+   * Default true: a GPU whose device or RIM certificates could not be checked for revocation (no
+   * OCSP responder configured or reachable, answer unknown) is contraindicated. false tolerates
+   * unchecked revocation as a warning, so a revoked GPU could pass while OCSP is unreachable; a
+   * certificate reported revoked is refused either way.
+   */
   requireRevocationCheck?: boolean;
   /**
    * Accept a device or RIM certificate that OCSP reports revoked with reason certificateHold
@@ -195,15 +268,40 @@ export interface AttestationPolicySpecGpu {
    * match whenever RIMs are checked. Never in production.
    */
   allowDevTools?: boolean;
+  /**
+   * Base https URL of NVIDIA's Remote Attestation Service for mode remote (default
+   * https://nras.attestation.nvidia.com); its signed tokens are verified with its JWKS. Point it at
+   * a mirror only if you trust that mirror's keys.
+   */
   nrasUrl?: string;
+  /**
+   * Base https URL of the NVIDIA RIM service the controller fetches reference values (RIMs) from
+   * when the bundle lacks them; unset: only RIMs in the bundle. RIMs are verified against NVIDIA's
+   * pinned CoRIM root wherever they come from.
+   */
   rimServiceUrl?: string;
+  /**
+   * https URL of the OCSP responder asked about the GPU device and RIM signer certificates (RFC
+   * 6960, POST); unset: revocation stays unchecked (see requireRevocationCheck). Answers must be
+   * signed by the issuing CA or its delegate, so a mirror cannot forge them.
+   */
   ocspUrl?: string;
 }
 
+/** How often guests are challenged and how long results stand. */
 export interface AttestationPolicySpecFreshness {
   /** How long a guest has to answer a challenge. */
   challengeTtl?: string;
+  /**
+   * How often an attested VM is challenged again (Go duration, default 1h); shorter than resultTtl
+   * so a result is renewed before it expires. A failed appraisal is retried sooner.
+   */
   reattestInterval?: string;
+  /**
+   * How long an attestation result stands (Go duration, default 2h): status.attestation.expiresAt
+   * and the signed token's exp. An expired result is no longer Attested and the webhook refuses
+   * workloads gated on it.
+   */
   resultTtl?: string;
 }
 
@@ -212,18 +310,34 @@ export interface AttestationPolicySpecFreshness {
  * (Pinned, NotPinned or UnpinnedAllowed).
  */
 export interface AttestationPolicyStatus {
+  /** The policy's metadata.generation the controller last validated. */
   observedGeneration?: number;
   /** Number of ConfidentialVMs whose spec.policyRef names this policy. */
   confidentialVMs?: number;
+  /**
+   * Ready (reason Valid or Invalid) and MeasurementsPinned (Pinned, NotPinned or UnpinnedAllowed).
+   */
   conditions?: Condition[];
 }
 
 export interface Condition {
+  /** Condition type, unique in the list (CamelCase). */
   type: string;
+  /** True, False or Unknown. */
   status: "True" | "False" | "Unknown";
+  /**
+   * The object's metadata.generation the condition was set for; older means the condition may be
+   * stale.
+   */
   observedGeneration?: number;
+  /** When status last changed. */
   lastTransitionTime: string;
+  /**
+   * Machine-readable reason of the current status (CamelCase); alerts and the troubleshooting guide
+   * key on it.
+   */
   reason: string;
+  /** Human-readable detail of the reason. */
   message: string;
 }
 
@@ -246,6 +360,10 @@ export interface ConfidentialHost {
   metadata: V1ObjectMeta;
   /** Desired state. Hosts are described by their agent, so there is nothing to ask for yet. */
   spec?: ConfidentialHostSpec;
+  /**
+   * The agent's signed scan of the host (everything but conditions, which the host controller
+   * sets).
+   */
   status?: ConfidentialHostStatus;
 }
 
@@ -255,14 +373,36 @@ export interface ConfidentialHostSpec {
   nodeName?: string;
 }
 
+/**
+ * The agent's signed scan of the host (everything but conditions, which the host controller sets).
+ */
 export interface ConfidentialHostStatus {
   /** When the agent last scanned the host. */
   observedAt?: string;
+  /** Version of the trustgate agent that wrote the report. */
   agentVersion?: string;
+  /** The object's metadata.generation the host controller last evaluated. */
   observedGeneration?: number;
+  /**
+   * CPU, firmware and kernel as the host reports them (sysfs DMI, /proc/cpuinfo). Host-asserted:
+   * written by the agent on a node the host owner controls; signed but not proven.
+   */
   platform?: ConfidentialHostStatusPlatform;
+  /**
+   * The host's trusted execution environment as its kernel exposes it. Host-asserted: written by
+   * the agent on a node the host owner controls; signed but not proven. A guest's quote or report
+   * is the proof.
+   */
   tee?: ConfidentialHostStatusTee;
+  /**
+   * The host's IOMMU, which GPU passthrough needs. Host-asserted: written by the agent on a node
+   * the host owner controls; signed but not proven.
+   */
   iommu?: ConfidentialHostStatusIommu;
+  /**
+   * NVIDIA GPUs on the host's PCI bus. Host-asserted: written by the agent on a node the host owner
+   * controls; signed but not proven. Placement only: the guest's GPU evidence is the proof.
+   */
   gpus?: ConfidentialHostStatusGpu[];
   /**
    * NVIDIA NVSwitches (PCI class 0x0680). A protected-PCIe (PPCIe) host needs every one in PPCIe
@@ -279,48 +419,96 @@ export interface ConfidentialHostStatus {
   podResources?: ConfidentialHostStatusPodResources;
   /** The agent's signature over the canonical JSON of the status fields above. */
   report?: ConfidentialHostStatusReport;
+  /**
+   * Set by the host controller: Validated (mirrored in the Node label trustgate.io/validated),
+   * TEEReady and GPUsReady, each with a reason.
+   */
   conditions?: Condition[];
 }
 
+/**
+ * CPU, firmware and kernel as the host reports them (sysfs DMI, /proc/cpuinfo). Host-asserted:
+ * written by the agent on a node the host owner controls; signed but not proven.
+ */
 export interface ConfidentialHostStatusPlatform {
+  /** CPU vendor: intel, amd or unknown. */
   cpuVendor?: "intel" | "amd" | "unknown";
+  /** CPU model name from /proc/cpuinfo. */
   cpuModel?: string;
   /** Microcode revision as the kernel reports it (hex, e.g. 0x2b000603), or unknown. */
   microcode?: string;
+  /** BIOS vendor (DMI bios_vendor). */
   biosVendor?: string;
+  /** BIOS version (DMI bios_version); matched against spec.host.allowedBiosVersions. */
   biosVersion?: string;
+  /** BIOS release date (DMI bios_date). */
   biosDate?: string;
+  /** Mainboard vendor (DMI board_vendor). */
   boardVendor?: string;
+  /** Mainboard product (DMI board_name). */
   boardProduct?: string;
+  /** System product name (DMI product_name). */
   systemProduct?: string;
+  /** Host kernel release (uname -r). */
   kernelRelease?: string;
 }
 
+/**
+ * The host's trusted execution environment as its kernel exposes it. Host-asserted: written by the
+ * agent on a node the host owner controls; signed but not proven. A guest's quote or report is the
+ * proof.
+ */
 export interface ConfidentialHostStatusTee {
+  /** tdx, snp, none (no TEE found) or unknown (could not be read). */
   type: "tdx" | "snp" | "none" | "unknown";
+  /** KVM brought the TEE up (the kernel module parameter says so). */
   enabled: boolean;
   /** TDX module version, when the host exposes it. */
   moduleVersion?: string;
   /** SEV-SNP (PSP) firmware version, when the host exposes it. */
   firmwareVersion?: string;
+  /**
+   * Further facts the kernel exposes, by name (e.g. tdxModuleStatus, tdxModuleBuild); for display
+   * and debugging, not appraised.
+   */
   details?: Record<string, string>;
 }
 
+/**
+ * The host's IOMMU, which GPU passthrough needs. Host-asserted: written by the agent on a node the
+ * host owner controls; signed but not proven.
+ */
 export interface ConfidentialHostStatusIommu {
+  /** IOMMU groups exist (the IOMMU is on); required by spec.host.requireIommu. */
   enabled?: boolean;
+  /** The vfio-pci driver is loaded. */
   vfioLoaded?: boolean;
+  /** Number of IOMMU groups. */
   groups?: number;
 }
 
 export interface ConfidentialHostStatusGpu {
+  /** PCI address (domain:bus:device.function), the key of the list. */
   pciAddress: string;
+  /** PCI vendor ID (10de for NVIDIA). */
   vendorId: string;
+  /** PCI device ID (e.g. 2330 for H100 SXM5). */
   deviceId: string;
+  /**
+   * Model name derived from the device ID (e.g. H100-SXM5-80GB); matched by spec.gpus.model of
+   * ConfidentialVMs.
+   */
   model?: string;
   /** Bound kernel driver (vfio-pci, nvidia, none). */
   driver?: string;
+  /** IOMMU group number of the GPU. */
   iommuGroup?: string;
+  /**
+   * Confidential-computing mode (on, off, devtools, ppcie or unknown) from
+   * status.gpuSummary.ccModeSource; unknown when sources disagree.
+   */
   ccMode: "on" | "off" | "devtools" | "ppcie" | "unknown";
+  /** VBIOS version as the host reads it; matched against spec.host.allowedVbiosVersions. */
   vbiosVersion?: string;
   /**
    * Every other device in this GPU's IOMMU group is on vfio-pci (PCI bridges excepted), so the
@@ -332,20 +520,34 @@ export interface ConfidentialHostStatusGpu {
 }
 
 export interface ConfidentialHostStatusNvswitch {
+  /** PCI address of the NVSwitch, the key of the list. */
   pciAddress: string;
+  /** PCI vendor ID (10de). */
   vendorId: string;
+  /** PCI device ID (e.g. 22a3). */
   deviceId: string;
+  /** Bound kernel driver (vfio-pci, or another, or none). */
   driver?: string;
+  /** IOMMU group number of the NVSwitch. */
   iommuGroup?: string;
+  /**
+   * Every other device in the NVSwitch's IOMMU group is on vfio-pci (PCI bridges excepted). Unset
+   * when the group could not be read.
+   */
   iommuGroupViable?: boolean;
+  /** The devices that make the group not viable, as "<BDF> (<driver or none>)". */
   iommuGroupBlockers?: string[];
+  /** Protected-PCIe mode of the NVSwitch (on, off or unknown). */
   ppcieMode: "on" | "off" | "unknown";
 }
 
 /** Counts derived from gpus, for printer columns and label decisions. */
 export interface ConfidentialHostStatusGpuSummary {
+  /** Number of GPUs in status.gpus. */
   total?: number;
+  /** GPUs whose ccMode is on. */
   ccReady?: number;
+  /** Number of NVSwitches in status.nvswitches. */
   nvswitches?: number;
   /**
    * The host's GPU mode: every GPU in CC mode on, or every GPU and NVSwitch in protected PCIe mode
@@ -368,39 +570,68 @@ export interface ConfidentialHostStatusGpuSummary {
 export interface ConfidentialHostStatusPodResources {
   /** Unavailable when the PodResources API could not be asked (message says why). */
   state: "Observed" | "Unavailable";
+  /** Why the PodResources API could not be asked (state Unavailable). */
   message?: string;
+  /** Pods holding devices of this host's GPUs' resources. */
   pods?: ConfidentialHostStatusPodResourcesPod[];
 }
 
 export interface ConfidentialHostStatusPodResourcesPod {
+  /** Namespace of the pod. */
   namespace: string;
+  /** Name of the pod (for a VM, its virt-launcher pod). */
   name: string;
+  /** The GPU devices the kubelet allocated to the pod's containers. */
   devices: ConfidentialHostStatusPodResourcesPodDevice[];
 }
 
 export interface ConfidentialHostStatusPodResourcesPodDevice {
+  /** Extended resource the device belongs to (e.g. nvidia.com/GH100_H100_SXM5_80GB). */
   resourceName: string;
   /** The device plugin's ID (a PCI address, or an IOMMU group number). */
   deviceId: string;
   /** The host GPU this device is; absent when the ID maps to none (see problem). */
   pciAddress?: string;
+  /** Why deviceId maps to no GPU of this host (then pciAddress is absent). */
   problem?: string;
 }
 
 /** The agent's signature over the canonical JSON of the status fields above. */
 export interface ConfidentialHostStatusReport {
+  /**
+   * Compact JWS (ES256, typ trustgate-host-report+jws) over the canonical JSON of the status fields
+   * above; the host controller refuses a status it does not verify.
+   */
   jws: string;
+  /**
+   * RFC 7638 thumbprint of publicKey. A new key (e.g. the agent's key directory was wiped, or
+   * someone else signs) withholds Validated until an admin acknowledges it.
+   */
   keyId: string;
+  /**
+   * The agent's ES256 public key (JWK). Trust comes from the acknowledged keyId, not from this
+   * field.
+   */
   publicKey: ConfidentialHostStatusReportPublicKey;
 }
 
+/**
+ * The agent's ES256 public key (JWK). Trust comes from the acknowledged keyId, not from this field.
+ */
 export interface ConfidentialHostStatusReportPublicKey {
+  /** Key type: EC. */
   kty: "EC";
+  /** Curve: P-256. */
   crv: "P-256";
+  /** X coordinate, base64url. */
   x: string;
+  /** Y coordinate, base64url. */
   y: string;
+  /** Key ID; when set, equal to keyId. */
   kid?: string;
+  /** Algorithm: ES256. */
   alg?: "ES256";
+  /** Use: sig. */
   use?: "sig";
 }
 
@@ -420,19 +651,27 @@ export interface ConfidentialVM {
   apiVersion: "trustgate.io/v1alpha1";
   kind: "ConfidentialVM";
   metadata: V1ObjectMeta;
+  /** What to launch and what it must prove. */
   spec: ConfidentialVMSpec;
+  /** Written by the controller, except status.evidence (the guest's). */
   status?: ConfidentialVMStatus;
 }
 
+/** What to launch and what it must prove. */
 export interface ConfidentialVMSpec {
+  /** The VM's trusted execution environment: tdx (Intel TDX) or snp (AMD SEV-SNP). Immutable. */
   tee: "tdx" | "snp";
   /** Name of the AttestationPolicy this VM is appraised against. */
   policyRef: string;
   /** The pre-built CVM disk image, pinned by digest. Exactly one source. */
   image: ConfidentialVMSpecImage;
+  /** The VM's CPU and memory. */
   resources?: ConfidentialVMSpecResources;
+  /** NVIDIA GPUs passed through to the VM in CC or PPCIe mode. */
   gpus?: ConfidentialVMSpecGpus;
+  /** Extra Node labels the chosen host must carry, on top of trustgate's own placement rules. */
   nodeSelector?: Record<string, string>;
+  /** KubeVirt run strategy of the VirtualMachine (default Always); Halted stops the VM. */
   runStrategy?: "Always" | "Halted" | "Manual" | "RerunOnFailure" | "Once";
   /** Secrets released to the guest (encrypted to its attested key) only after attestation. */
   secrets?: ConfidentialVMSpecSecret[];
@@ -442,16 +681,23 @@ export interface ConfidentialVMSpec {
 export interface ConfidentialVMSpecImage {
   /** A containerDisk image reference pinned by digest (registry/repo@sha256:<64 hex>). */
   containerDisk?: string;
+  /**
+   * A disk image downloaded over https into a CDI DataVolume (needs CDI), checked against sha256.
+   */
   http?: ConfidentialVMSpecImageHttp;
 }
 
+/** A disk image downloaded over https into a CDI DataVolume (needs CDI), checked against sha256. */
 export interface ConfidentialVMSpecImageHttp {
+  /** https URL of the raw or qcow2 disk image. */
   url: string;
+  /** Expected SHA-256 of the image (64 lowercase hex); the import fails on any other content. */
   sha256: string;
   /** Size of the volume the image is imported into (CDI DataVolume). */
   diskSize?: number | string;
 }
 
+/** The VM's CPU and memory. */
 export interface ConfidentialVMSpecResources {
   /** Virtual CPU cores. */
   cpu?: number;
@@ -459,6 +705,7 @@ export interface ConfidentialVMSpecResources {
   memory?: number | string;
 }
 
+/** NVIDIA GPUs passed through to the VM in CC or PPCIe mode. */
 export interface ConfidentialVMSpecGpus {
   /** GPUs in CC mode (mode cc). With mode ppcie, 0 (unset) or the board's 8. */
   count?: number;
@@ -480,16 +727,25 @@ export interface ConfidentialVMSpecSecret {
   keys?: string[];
 }
 
+/** Written by the controller, except status.evidence (the guest's). */
 export interface ConfidentialVMStatus {
+  /** The metadata.generation the controller last reconciled. */
   observedGeneration?: number;
+  /**
+   * Pending, Scheduling, Launching, Attesting, Attested (an unexpired affirming or warning result),
+   * Failed or Degraded; conditions say why.
+   */
   phase?: "Pending" | "Scheduling" | "Launching" | "Attesting" | "Attested" | "Failed" | "Degraded";
+  /** Human-readable detail of the phase. */
   message?: string;
+  /** The validated host the VM is placed on. */
   nodeName?: string;
   /**
    * UID of the running VirtualMachineInstance (written by the controller, cleared when none runs);
    * a new instance invalidates the attestation result (InstanceChanged).
    */
   vmInstanceUid?: string;
+  /** Name of the KubeVirt VirtualMachine rendered for this CVM (same namespace). */
   vmName?: string;
   /**
    * The VM's GPUs: one entry per requested GPU (model only) until the host reports which GPUs the
@@ -501,23 +757,35 @@ export interface ConfidentialVMStatus {
   nvswitches?: ConfidentialVMStatusNvswitch[];
   /** Where status.gpus comes from. */
   gpuAllocation?: ConfidentialVMStatusGpuAllocation;
+  /** The open challenge the guest must answer (written by the controller). */
   challenge?: ConfidentialVMStatusChallenge;
   /**
    * The evidence bundle the guest submits (server-side apply, field manager trustgate-guest). Blobs
    * are standard base64, nonces and digests lowercase hex, certificates PEM (leaf first).
    */
   evidence?: ConfidentialVMStatusEvidence;
+  /** The latest appraisal of the guest's evidence (written by the controller). */
   attestation?: ConfidentialVMStatusAttestation;
+  /**
+   * The spec.secrets released to the attested guest key, encrypted; only the guest can decrypt
+   * them.
+   */
   releasedSecrets?: ConfidentialVMStatusReleasedSecret[];
+  /**
+   * HostValidated, KubeVirtReady, Deployed, Attested, Ready and TcbDriftSoon, each with a reason.
+   */
   conditions?: Condition[];
 }
 
 export interface ConfidentialVMStatusGpu {
+  /** Host PCI address of the GPU, once gpuAllocation is Observed. */
   pciAddress?: string;
+  /** GPU model (e.g. H100-SXM5-80GB). */
   model?: string;
 }
 
 export interface ConfidentialVMStatusNvswitch {
+  /** Host PCI address of the NVSwitch. */
   pciAddress: string;
 }
 
@@ -529,12 +797,22 @@ export interface ConfidentialVMStatusGpuAllocation {
    * does not report PodResources; Refused: the host's report cannot be right (message says why).
    */
   state: "Requested" | "Pending" | "Observed" | "Unknown" | "Refused";
+  /** Why the state is Unknown or Refused. */
   message?: string;
 }
 
+/** The open challenge the guest must answer (written by the controller). */
 export interface ConfidentialVMStatusChallenge {
+  /**
+   * 32 random bytes, lowercase hex; the evidence must carry it and bind it into its report data.
+   */
   nonce: string;
+  /** When the challenge was issued. */
   issuedAt: string;
+  /**
+   * Evidence arriving later is not appraised (issuedAt + spec.freshness.challengeTtl of the
+   * policy).
+   */
   expiresAt: string;
 }
 
@@ -543,6 +821,7 @@ export interface ConfidentialVMStatusChallenge {
  * are standard base64, nonces and digests lowercase hex, certificates PEM (leaf first).
  */
 export interface ConfidentialVMStatusEvidence {
+  /** The challenge this bundle answers (status.challenge.nonce). */
   nonce: string;
   /** The guest's ephemeral P-256 public key (JWK) bound into reportData. */
   publicKey: ConfidentialVMStatusEvidencePublicKey;
@@ -564,6 +843,7 @@ export interface ConfidentialVMStatusEvidence {
    * bundle with GPUs that lacks either.
    */
   gpuSystemSignature?: string;
+  /** The TEE's signed evidence and, optionally, collateral to verify it. */
   tee: ConfidentialVMStatusEvidenceTee;
   /** One entry per GPU or NVSwitch (a PPCIe board is 8 GPUs and 4 NVSwitches). */
   gpus?: ConfidentialVMStatusEvidenceGpu[];
@@ -571,9 +851,13 @@ export interface ConfidentialVMStatusEvidence {
 
 /** The guest's ephemeral P-256 public key (JWK) bound into reportData. */
 export interface ConfidentialVMStatusEvidencePublicKey {
+  /** Key type: EC. */
   kty: "EC";
+  /** Curve: P-256. */
   crv: "P-256";
+  /** X coordinate, base64url. */
   x: string;
+  /** Y coordinate, base64url. */
   y: string;
 }
 
@@ -589,37 +873,67 @@ export interface ConfidentialVMStatusEvidencePublicKey {
 export interface ConfidentialVMStatusEvidenceGpuSystem {
   /** NVML ccFeature; the driver reports "off" in protected PCIe mode (see multiGpuMode). */
   ccFeature: "on" | "off";
+  /**
+   * NVML devToolsMode: on means debuggers and profilers can read GPU state (refused unless
+   * spec.gpu.allowDevTools).
+   */
   devToolsMode: "on" | "off";
+  /** NVML environment: prod, sim (simulated CC) or unavailable. */
   environment: "prod" | "sim" | "unavailable";
   /** none (one CC GPU at a time), ppcie (protected PCIe, 8 GPUs + NVSwitches) or nvle. */
   multiGpuMode: "none" | "ppcie" | "nvle";
+  /** The GPUs' CC ready state the guest last set: ready, not-ready or unknown. */
   readyState: "ready" | "not-ready" | "unknown";
 }
 
+/** The TEE's signed evidence and, optionally, collateral to verify it. */
 export interface ConfidentialVMStatusEvidenceTee {
+  /** tdx or snp; must be spec.tee. */
   type: "tdx" | "snp";
   /** TDX quote (v4 or v5), base64. */
   quote?: string;
+  /**
+   * Intel PCS collateral the guest brings (optional): the controller fetches what is missing and
+   * verifies both alike up to Intel's pinned root.
+   */
   collateral?: ConfidentialVMStatusEvidenceTeeCollateral;
   /** TDX CCEL event log, base64 (optional). */
   eventLog?: string;
   /** SEV-SNP attestation report (1184 bytes), base64. */
   report?: string;
+  /**
+   * SEV-SNP VCEK certificate (PEM) of the chip that signed the report; verified up to AMD's pinned
+   * ARK.
+   */
   vcek?: string;
+  /** SEV-SNP VLEK certificate (PEM), a cloud provider's key; refused with spec.snp.requireVcek. */
   vlek?: string;
   /** SEV-SNP ASK/ASVK + ARK (PEM), optional; the ARK is never trusted from here. */
   certChain?: string;
 }
 
+/**
+ * Intel PCS collateral the guest brings (optional): the controller fetches what is missing and
+ * verifies both alike up to Intel's pinned root.
+ */
 export interface ConfidentialVMStatusEvidenceTeeCollateral {
+  /** Issuer chain of the PCK CRL (PEM). */
   pckCrlIssuerChain?: string;
+  /** Intel SGX root CA CRL (base64 DER). */
   rootCaCrl?: string;
+  /** PCK CRL of the platform's CA (base64 DER). */
   pckCrl?: string;
+  /** Issuer chain of the TCB info (PEM). */
   tcbInfoIssuerChain?: string;
+  /** TDX TCB info: the exact signed JSON text of tcbInfo. */
   tcbInfo?: string;
+  /** Signature over tcbInfo (hex r||s). */
   tcbInfoSignature?: string;
+  /** Issuer chain of the QE identity (PEM). */
   qeIdentityIssuerChain?: string;
+  /** QE identity: the exact signed JSON text of enclaveIdentity. */
   qeIdentity?: string;
+  /** Signature over qeIdentity (hex r||s). */
   qeIdentitySignature?: string;
 }
 
@@ -628,21 +942,42 @@ export interface ConfidentialVMStatusEvidenceGpu {
   arch: "HOPPER" | "BLACKWELL" | "LS10";
   /** SPDM GET_MEASUREMENTS request + response, base64. */
   evidence: string;
+  /** The device certificate chain (PEM, device leaf first), verified up to NVIDIA's pinned root. */
   certChain: string;
+  /** NVIDIA driver version the guest read (e.g. 550.54.15). */
   driverVersion?: string;
+  /** VBIOS version the guest read (e.g. 96.00.9F.00.01). */
   vbiosVersion?: string;
+  /**
+   * NVIDIA reference integrity manifests (optional; otherwise fetched from spec.gpu.rimServiceUrl).
+   * Verified against NVIDIA's pinned CoRIM root.
+   */
   rims?: ConfidentialVMStatusEvidenceGpuRims;
 }
 
+/**
+ * NVIDIA reference integrity manifests (optional; otherwise fetched from spec.gpu.rimServiceUrl).
+ * Verified against NVIDIA's pinned CoRIM root.
+ */
 export interface ConfidentialVMStatusEvidenceGpuRims {
+  /** The driver RIM (SWID tag XML text). */
   driver?: string;
+  /** The VBIOS RIM (SWID tag XML text). */
   vbios?: string;
 }
 
+/** The latest appraisal of the guest's evidence (written by the controller). */
 export interface ConfidentialVMStatusAttestation {
+  /** When the evidence was appraised. */
   verifiedAt?: string;
+  /** When the result stops standing (verifiedAt + the policy's spec.freshness.resultTtl). */
   expiresAt?: string;
+  /**
+   * affirming (all checks pass), warning (passes with tolerated warnings) or contraindicated
+   * (refused; see violations).
+   */
   verdict?: "affirming" | "warning" | "contraindicated";
+  /** The challenge the appraised evidence answered. */
   nonce?: string;
   /** RFC 7638 thumbprint of the attested guest key; secrets are sealed to this key. */
   keyThumbprint?: string;
@@ -662,34 +997,45 @@ export interface ConfidentialVMStatusAttestation {
    * UID of that AttestationPolicy; another policy (even of the same name) triggers re-attestation.
    */
   policyUid?: string;
+  /** Summary of the appraised TEE evidence. */
   tee?: ConfidentialVMStatusAttestationTee;
+  /** One entry per appraised GPU or NVSwitch. */
   gpus?: ConfidentialVMStatusAttestationGpu[];
   /**
    * The GPUs allocated to the VM when it was appraised (status.gpuAllocation then): the GPU count
    * the evidence must match, and, when Observed, their PCI addresses, also in the signed result.
    */
   gpuAllocation?: ConfidentialVMStatusAttestationGpuAllocation;
+  /** Every check that failed; any makes the verdict contraindicated. */
   violations?: ConfidentialVMStatusAttestationViolation[];
   /**
    * Warnings tolerated by the policy or the operator (e.g. CollateralStale, MeasurementsUnpinned
    * with allowUnpinnedMeasurements); the result stands with reason AffirmingWithWarnings.
    */
-  warnings?: ConfidentialVMStatusAttestationViolation[];
+  warnings?: ConfidentialVMStatusAttestationWarning[];
   /**
    * The signed attestation result (JWT, ES256) that clients can verify with the operator's JWKS.
    */
   token?: string;
 }
 
+/** Summary of the appraised TEE evidence. */
 export interface ConfidentialVMStatusAttestationTee {
+  /** tdx or snp. */
   type?: "tdx" | "snp";
+  /**
+   * The platform's TCB status; for TDX from Intel's TCB info (e.g. UpToDate, OutOfDate), checked
+   * against spec.tdx.acceptedTcbStatuses.
+   */
   tcbStatus?: string;
+  /** Intel security advisories affecting the platform's TCB level. */
   advisoryIds?: string[];
   /** Appraised claims (measurements and identities as lowercase hex or text). */
   claims?: Record<string, string>;
 }
 
 export interface ConfidentialVMStatusAttestationGpu {
+  /** Position of the entry in the evidence's gpus list. */
   index?: number;
   /** From the verified device certificate (switch is an NVSwitch). */
   deviceType?: "gpu" | "switch";
@@ -697,10 +1043,15 @@ export interface ConfidentialVMStatusAttestationGpu {
    * No longer written (the evidence does not say which host GPU an entry is); see gpuAllocation.
    */
   pciAddress?: string;
+  /** GPU model as appraised. */
   model?: string;
+  /** Driver version of the evidence. */
   driverVersion?: string;
+  /** VBIOS version of the evidence. */
   vbiosVersion?: string;
+  /** match, mismatch or unchecked (no RIM; see spec.gpu.requireRimMatch). */
   measurements?: "match" | "mismatch" | "unchecked";
+  /** good, revoked or unchecked (no OCSP answer; see spec.gpu.requireRevocationCheck). */
   revocation?: "good" | "revoked" | "unchecked";
   /**
    * The GPU's attested identity, SHA-256 of its device identity (BROM) certificate; never shared by
@@ -714,17 +1065,27 @@ export interface ConfidentialVMStatusAttestationGpu {
  * evidence must match, and, when Observed, their PCI addresses, also in the signed result.
  */
 export interface ConfidentialVMStatusAttestationGpuAllocation {
+  /** status.gpuAllocation.state when the evidence was appraised. */
   state: "Requested" | "Pending" | "Observed" | "Unknown" | "Refused";
+  /** Host PCI addresses of the allocated GPUs (state Observed). */
   pciAddresses?: string[];
+  /** status.gpuAllocation.message then. */
   message?: string;
 }
 
 export interface ConfidentialVMStatusAttestationViolation {
+  /**
+   * Machine-readable violation code (e.g. MeasurementMismatch, PolicyViolation, SignatureInvalid).
+   */
   code: string;
+  /** What was expected and what was found. */
   message: string;
 }
 
+export type ConfidentialVMStatusAttestationWarning = ConfidentialVMStatusAttestationViolation;
+
 export interface ConfidentialVMStatusReleasedSecret {
+  /** Name of the Secret. */
   name: string;
   /** The Secret's data as a compact JWE (ECDH-ES+A256KW, A256GCM) to the attested guest key. */
   jwe: string;
