@@ -32,7 +32,8 @@ const NOT_INSTALLED =
 
 interface LogLine {
   level?: number;
-  time?: number;
+  /** ISO-8601 (createLogger). */
+  time?: string;
   msg?: string;
   err?: { stack?: string };
 }
@@ -181,7 +182,7 @@ describe("controller on a cluster without KubeVirt, then with it (own API server
     // Start-up, the host's validation and the ConfidentialVM above included: under the minute's budget in 30 s.
     expect(lines.length, describe).to.be.below(20);
     // Once started, the retries of KubeVirt's watches are quiet: nothing at all from 15 s to 30 s.
-    const quiet = lines.filter((l) => (l.time ?? 0) >= startedAt + 15_000);
+    const quiet = lines.filter((l) => Date.parse(l.time ?? "") >= startedAt + 15_000);
     expect(quiet, describe).to.deep.equal([]);
   });
 
