@@ -275,6 +275,8 @@ describe("Helm chart charts/trustgate: monitoring (real helm)", function () {
       "trustgate_collateral_next_update_timestamp_seconds",
       "trustgate_webhook_admission_total",
       "trustgate_webhook_certificate_expiry_timestamp_seconds",
+      "trustgate_agent_last_publish_timestamp_seconds",
+      "trustgate_agent_check_failing",
     ]);
     const elsewhere = await render([
       "--set",
