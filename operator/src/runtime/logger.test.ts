@@ -160,6 +160,21 @@ describe("createLogger", () => {
     for (const [i, text] of commands.entries()) expect(text, String(i)).to.match(/createLogger\("trustgate-/);
   });
 
+  it("no log call passes a `name` field, which would shadow the component's name (pino writes both keys)", () => {
+    const offenders: string[] = [];
+    for (const file of [
+      ...sourceFiles(join(REPO, "operator/src")),
+      ...sourceFiles(join(REPO, "guest/src")),
+    ]) {
+      const text = readFileSync(file, "utf8");
+      for (const call of text.matchAll(
+        /\blog\w*\.(?:trace|debug|info|warn|error|fatal|child)\(\s*\{([^}]*)\}/g,
+      ))
+        if (/(?:^|[{,])\s*name\s*(?:[:,]|$)/.test(call[1] ?? "")) offenders.push(relative(REPO, file));
+    }
+    expect(offenders).to.deep.equal([]);
+  });
+
   it("shortens a challenge nonce to the 8-digit prefix both sides log", () => {
     expect(noncePrefix("0123456789abcdef".repeat(4))).to.equal("01234567");
     expect(noncePrefix(undefined)).to.equal(undefined);
