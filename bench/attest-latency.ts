@@ -61,7 +61,9 @@ async function appraisalLog(
 ): Promise<{ time: number; verifyMs: number; secretsMs: number; writeMs: number } | undefined> {
   for (const line of (await readFile(log, "utf8")).split("\n")) {
     if (!line.includes("Appraised attestation evidence") || !line.includes(`"${key}"`)) continue;
-    return JSON.parse(line) as { time: number; verifyMs: number; secretsMs: number; writeMs: number };
+    const parsed = JSON.parse(line) as { time: string; verifyMs: number; secretsMs: number; writeMs: number };
+    // createLogger writes ISO-8601 times.
+    return { ...parsed, time: Date.parse(parsed.time) };
   }
   return undefined;
 }

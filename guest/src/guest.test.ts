@@ -28,6 +28,7 @@ import { appraise } from "../../operator/src/attestation/appraise.ts";
 import { compilePolicySpec } from "../../operator/src/attestation/policy/compiled-policy.ts";
 import { Guest } from "./guest.ts";
 import { newGuestKey } from "./guest-key.ts";
+import { createLogger } from "../../operator/src/runtime/logger.ts";
 import { hardwareHints } from "./hardware.ts";
 import { aConfidentialVM } from "../../operator/test/support/builders/confidential-vm.ts";
 
@@ -76,7 +77,7 @@ describe("Guest (decides, answers, opens secrets)", function () {
       operator,
     );
 
-  function guest(pinned = true): Guest {
+  function guest(pinned = true, log = silent): Guest {
     return new Guest({
       api: {
         applyEvidence: (evidence) => {
@@ -88,7 +89,7 @@ describe("Guest (decides, answers, opens secrets)", function () {
       providers: { tee: new SimulatedTee(pki), gpus: new SimulatedGpus(pki) },
       secretsDir: dir,
       ...(pinned ? { trust: { jwks: publicJwks([operator]), subject: "team-a/llm" } } : {}),
-      log: silent,
+      log,
       now: () => NOW,
       maxAttempts: 2,
     });
@@ -133,6 +134,19 @@ describe("Guest (decides, answers, opens secrets)", function () {
       expect(report.tee.authentic).to.equal(true);
       expect(report.gpus.map((g) => g.errors)).to.deep.equal([[], []]);
     });
+
+  it("logs the nonce's 8-digit prefix on its answer line, the prefix the controller logs too", async () => {
+    const lines: string[] = [];
+    await guest(
+      true,
+      createLogger("trustgate-guest", "info", { write: (l: string) => lines.push(l) }),
+    ).handle(cvm(challenge(A)));
+    const answered = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l["msg"] === "Answered the challenge");
+    expect(answered).to.include({ nonce: A.slice(0, 8), level: "info" });
+    expect(lines.join("")).to.not.include(A);
+  });
 
   it("answers each nonce once, a new nonce again with a new key, and never an expired challenge", async () => {
     const g = guest();

@@ -10,6 +10,7 @@ import type {
   ConfidentialVMStatusReleasedSecret,
 } from "../../operator/src/api/v1alpha1/generated/types.ts";
 import type { EvidenceBundle } from "../../operator/src/attestation/types.ts";
+import { noncePrefix } from "../../operator/src/runtime/logger.ts";
 import { AnsweredNonces, decideChallenge, type ChallengeDecision } from "./challenge.ts";
 import { collectEvidence, type EvidenceProviders } from "./evidence.ts";
 import { newGuestKey, type GuestKey } from "./guest-key.ts";
@@ -84,7 +85,7 @@ export class Guest {
           this.#failures.set(decision.nonce, failures + 1);
           result.error = error as Error;
           this.#deps.log.error(
-            { nonce: decision.nonce, attempt: failures + 1, err: error },
+            { nonce: noncePrefix(decision.nonce), attempt: failures + 1, err: error },
             "Could not answer the challenge",
           );
         }
@@ -105,7 +106,7 @@ export class Guest {
     this.#keyNonce = nonce;
     log.info(
       {
-        nonce,
+        nonce: noncePrefix(nonce),
         tee: bundle.tee.type,
         gpus: bundle.gpus?.length ?? 0,
         keyThumbprint: key.thumbprint,
@@ -127,7 +128,7 @@ export class Guest {
       const summary = await this.#deps.selfCheck(bundle);
       const level = summary.verdict === "contraindicated" ? "warn" : "info";
       this.#deps.log[level](
-        { nonce: bundle.nonce, selfCheck: summary },
+        { nonce: noncePrefix(bundle.nonce), selfCheck: summary },
         "Self-check of the submitted evidence",
       );
     } catch (error) {

@@ -10,6 +10,14 @@ import {
   type PublishedReport,
 } from "./publish.ts";
 import { scanHost } from "./scan.ts";
+import type { AgentObserver } from "./agent-metrics.ts";
+import {
+  agentLiveness,
+  agentReadiness,
+  healthLimits,
+  type AgentLoopState,
+  type HealthDecision,
+} from "./health.ts";
 import {
   observePodResources,
   podResourcesUnderHostRoot,
@@ -38,6 +46,8 @@ export interface AgentDeps {
   podResources?: PodResourcesSource;
   /** Reads the agent's own Node's labels (NVIDIA k8s-cc-manager's CC mode); unset without a cluster. */
   nodeLabels?: () => Promise<NodeLabelsSnapshot>;
+  /** The agent's metrics (agent-metrics.ts); none when unset. */
+  observer?: AgentObserver;
 }
 
 /** The Node's labels through the agent's API client; an API error becomes the snapshot's reason. */
@@ -55,6 +65,8 @@ export async function readNodeLabels(api: KubeJsonApi, nodeName: string): Promis
 export interface SignedScan {
   status: ConfidentialHostStatus;
   problems: string[];
+  /** Checks that reported problems: the scan's sources, "tee", "podResources". */
+  failingChecks: Set<string>;
 }
 
 /** One scan of the host root, signed with the agent's key. */
@@ -62,17 +74,21 @@ export async function scanAndSign(config: AgentConfig, key: AgentKey, deps: Agen
   const now = (deps.now ?? (() => new Date()))();
   const labels =
     wantsNodeLabels(config) && deps.nodeLabels !== undefined ? await deps.nodeLabels() : undefined;
-  const { status, problems } = await scanHost({
+  const { status, problems, failingChecks } = await scanHost({
     host: new HostRoot(config.hostRoot),
     ccModeProviders: ccModeProviders(config, now, labels),
     now,
   });
+  const failing = new Set(failingChecks);
   const source = deps.podResources ?? podResourcesUnderHostRoot(config.hostRoot, config.podResourcesSocket);
-  if (source === undefined) return { status: await signHostReport(config.nodeName, status, key), problems };
+  if (source === undefined)
+    return { status: await signHostReport(config.nodeName, status, key), problems, failingChecks: failing };
   const observed = await observePodResources(source, status.gpus ?? []);
+  if (observed.problems.length > 0) failing.add("podResources");
   return {
     status: await signHostReport(config.nodeName, { ...status, podResources: observed.podResources }, key),
     problems: [...problems, ...observed.problems],
+    failingChecks: failing,
   };
 }
 
@@ -111,20 +127,47 @@ export class AgentLoop implements AgentHandle {
   #again = false;
   #stopped = false;
   #failures = 0;
+  readonly #state: AgentLoopState;
 
   constructor(config: AgentConfig, deps: AgentDeps, key: AgentKey, api: KubeJsonApi) {
     this.#config = config;
     this.#deps = { nodeLabels: () => readNodeLabels(api, config.nodeName), ...deps };
     this.#key = key;
     this.#publisher = new HostStatusPublisher(api, config.nodeName);
+    this.#state = { startedAtMs: this.#nowMs() };
+  }
+
+  #nowMs(): number {
+    return (this.#deps.now ?? (() => new Date()))().getTime();
+  }
+
+  #reportCurrent(reason: "initial" | "changed" | "refresh" | "unchanged"): void {
+    const at = this.#nowMs();
+    this.#state.reportCurrentAtMs = at;
+    this.#deps.observer?.reportCurrent(reason, at);
+  }
+
+  /** /healthz: is the scan loop turning (health.ts)? */
+  liveness(): HealthDecision {
+    return agentLiveness(this.#state, this.#nowMs(), this.#limits());
+  }
+
+  /** /readyz: has a current report been published (health.ts)? */
+  readiness(): HealthDecision {
+    return agentReadiness(this.#state, this.#nowMs(), this.#limits());
+  }
+
+  #limits() {
+    return healthLimits(this.#config.intervalMs, this.#config.maxReportAgeMs);
   }
 
   /** One scan-and-publish; throws API errors (used by --once and by the loop). */
   async cycle(reason: string): Promise<void> {
     const { log } = this.#deps;
     const started = performance.now();
-    const { status, problems } = await scanAndSign(this.#config, this.#key, this.#deps);
+    const { status, problems, failingChecks } = await scanAndSign(this.#config, this.#key, this.#deps);
     const scanMs = Math.round(performance.now() - started);
+    this.#deps.observer?.scanned(scanMs / 1000, failingChecks, this.#nowMs());
     if (!this.#known) {
       const host = await this.#publisher.ensureHost();
       this.#current = host.status;
@@ -148,6 +191,7 @@ export class AgentLoop implements AgentHandle {
       problems: problems.length,
     };
     if (!decision.write) {
+      this.#reportCurrent("unchanged");
       log.debug({ ...summary, decision: decision.reason }, "Skipped ConfidentialHost status write");
       return;
     }
@@ -159,6 +203,7 @@ export class AgentLoop implements AgentHandle {
       this.#known = false;
       throw error;
     }
+    this.#reportCurrent(decision.reason);
     log.info({ ...summary, decision: decision.reason }, "Patched ConfidentialHost status");
     if (decision.reason !== "refresh" && problems.length > 0)
       log.info({ problems }, "Host scan found problems");
@@ -186,13 +231,18 @@ export class AgentLoop implements AgentHandle {
 
   async #run(reason: string): Promise<void> {
     let delay = this.#config.intervalMs;
+    this.#state.cycleStartedAtMs = this.#nowMs();
     try {
       await this.cycle(reason);
       this.#failures = 0;
     } catch (error) {
       this.#failures += 1;
       delay = Math.min(this.#config.intervalMs, 1000 * 2 ** Math.min(this.#failures - 1, 10));
+      this.#deps.observer?.publishFailed();
       this.#deps.log.error({ err: error, retryInMs: delay }, "Failed to publish ConfidentialHost status");
+    } finally {
+      delete this.#state.cycleStartedAtMs;
+      this.#state.cycleEndedAtMs = this.#nowMs();
     }
     if (!this.#stopped)
       this.#timer = setTimeout(() => {

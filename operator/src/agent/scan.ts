@@ -36,6 +36,8 @@ export interface ScanResult {
   /** Unsigned: status.report is added by signing. */
   status: ConfidentialHostStatus;
   problems: string[];
+  /** Names of the sources (and "tee") that reported problems, for the agent's per-check metric. */
+  failingChecks: string[];
 }
 
 /** RFC 3339 in whole seconds, as Kubernetes writes times. */
@@ -126,6 +128,7 @@ export function assembleStatus(results: SourceResults, observedAt: string, agent
 
   const details: Record<string, string> = {};
   const problems: string[] = [];
+  const failingChecks: string[] = [];
   const names = [...new Set([...results.outputs.keys(), ...results.failures.keys()])].sort();
   for (const name of names) {
     const output = results.outputs.get(name);
@@ -133,10 +136,16 @@ export function assembleStatus(results: SourceResults, observedAt: string, agent
     const own = [...(output?.problems ?? [])];
     const failure = results.failures.get(name);
     if (failure !== undefined) own.push(failure);
-    if (own.length > 0) details[`problems.${name}`] = own.join("; ");
+    if (own.length > 0) {
+      details[`problems.${name}`] = own.join("; ");
+      failingChecks.push(name);
+    }
     problems.push(...own);
   }
-  if (teeProblems.length > 0) details["problems.tee"] = teeProblems.join("; ");
+  if (teeProblems.length > 0) {
+    details["problems.tee"] = teeProblems.join("; ");
+    failingChecks.push("tee");
+  }
   problems.push(...teeProblems);
   const keys = Object.keys(details).sort();
   if (keys.length > MAX_DETAILS)
@@ -161,5 +170,5 @@ export function assembleStatus(results: SourceResults, observedAt: string, agent
       ccModeSource: gpuFacts?.ccModeSource ?? "none",
     },
   };
-  return { status, problems };
+  return { status, problems, failingChecks };
 }

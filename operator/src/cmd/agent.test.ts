@@ -67,6 +67,21 @@ describe("trustgate agent flags", () => {
   });
 });
 
+describe("trustgate agent --metrics-bind-address", () => {
+  it("refuses an address that is not host:port before anything starts (usage error, exit 2)", async () => {
+    const { runCli } = await import("../cli/main.ts");
+    const { commands } = await import("./commands.ts");
+    let stderr = "";
+    const code = await runCli(
+      commands,
+      ["agent", "--node-name", "n", "--host-root", "/nonexistent", "--metrics-bind-address", "8080"],
+      { stdout: () => undefined, stderr: (text) => (stderr += text) },
+    );
+    expect(code).to.equal(2);
+    expect(stderr).to.include('trustgate agent: --metrics-bind-address: invalid bind address "8080"');
+  });
+});
+
 describe("trustgate agent dependencies", () => {
   it("loads no @kubernetes/client-node: the agent has its own small client to stay within its memory budget", async function () {
     this.timeout(20_000);

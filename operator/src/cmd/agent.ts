@@ -12,6 +12,9 @@ import { parseDuration } from "../runtime/duration.ts";
 import { createLogger } from "../runtime/logger.ts";
 import { onSignals } from "../cli/signals.ts";
 import { checkHostRoot } from "./agent-host-root.ts";
+import { AgentMetrics } from "../agent/agent-metrics.ts";
+import { parseBindAddress } from "../runtime/listen.ts";
+import { startMetricsServer, type MetricsServer } from "../runtime/metrics-server.ts";
 
 const USAGE = `Usage: trustgate agent [options]
 
@@ -35,6 +38,9 @@ writes it to the status of the ConfidentialHost named like the node.
   --cc-mode-file <host path>    manual CC mode file (default ${CC_MODE_STATE_FILE})
   --pod-resources-socket <host path>  the kubelet's PodResources API, for which GPUs each pod was given
                                 (default ${DEFAULT_POD_RESOURCES_SOCKET}; "" to not ask)
+  --metrics-bind-address <addr> serve /metrics, /healthz (the scan loop turns) and /readyz (a report
+                                is published) on host:port, e.g. :8080 (the chart's); default: off, so
+                                several agents on one machine (tests, the demo) need no ports
   --log-level <level>           pino level (default $LOG_LEVEL or info)`;
 
 function text(args: ParsedArgs, name: string): string | undefined {
@@ -86,6 +92,20 @@ export function agentConfigFromArgs(args: ParsedArgs, env: NodeJS.ProcessEnv): A
   return config;
 }
 
+/** The --metrics-bind-address, checked before anything starts; undefined: no server. */
+function metricsBindAddress(args: ParsedArgs): string | undefined {
+  const bind = text(args, "metrics-bind-address");
+  if (bind === undefined || bind === "" || bind === "0") return undefined;
+  try {
+    parseBindAddress(bind);
+  } catch (error) {
+    throw new UsageError(`trustgate agent: --metrics-bind-address: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return bind;
+}
+
 /** Resolves on SIGTERM or SIGINT; SIGHUP triggers a scan. */
 function untilTerminated(loop: AgentLoop): Promise<string> {
   return new Promise((resolve) => {
@@ -119,13 +139,16 @@ export const agentCommand: Command = {
     "cc-probe-file": { type: "string" },
     "cc-probe-max-age": { type: "string" },
     "pod-resources-socket": { type: "string" },
+    "metrics-bind-address": { type: "string" },
     "log-level": { type: "string" },
   },
   async run(args, io) {
     const config = agentConfigFromArgs(args, process.env);
     await checkHostRoot(config.hostRoot);
+    const bind = metricsBindAddress(args);
     const log = createLogger("trustgate-agent", text(args, "log-level"));
     let client: KubeRestClient | undefined;
+    let server: MetricsServer | undefined;
     try {
       const key = await loadAgentKey(config, log);
       if (args.values["print"] === true) {
@@ -140,11 +163,25 @@ export const agentCommand: Command = {
       });
       log.info({ server: connection.server, from: connection.source }, "Using Kubernetes API");
       client = new KubeRestClient(connection);
-      const loop = new AgentLoop(config, { log }, key, client);
+      const metrics = bind === undefined || args.values["once"] === true ? undefined : new AgentMetrics();
+      const loop = new AgentLoop(
+        config,
+        { log, ...(metrics === undefined ? {} : { observer: metrics }) },
+        key,
+        client,
+      );
       if (args.values["once"] === true) {
         await loop.cycle("once");
         return EXIT_OK;
       }
+      if (metrics !== undefined)
+        server = await startMetricsServer({
+          address: bind,
+          metrics,
+          log,
+          livenessChecks: [{ name: "scan-loop", ready: () => loop.liveness() }],
+          readinessChecks: [{ name: "report-published", ready: () => loop.readiness() }],
+        });
       log.info(
         { node: config.nodeName, hostRoot: config.hostRoot, intervalMs: config.intervalMs },
         "Started agent",
@@ -159,6 +196,7 @@ export const agentCommand: Command = {
       io.stderr(`trustgate agent: ${(error as Error).message}\n`);
       return EXIT_FAILURE;
     } finally {
+      await server?.close();
       // Idle keep-alive sockets would otherwise hold the process open.
       client?.close();
     }

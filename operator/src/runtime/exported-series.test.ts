@@ -4,7 +4,14 @@ import { issueCertificate } from "../webhook/certs/x509.ts";
 import { admissionMetrics, certificateExpiryMetric } from "../webhook/metrics.ts";
 import { AttestationMetrics } from "./attestation-metrics.ts";
 import { Controller } from "./controller.ts";
-import { CONTROLLER_SERIES, HISTOGRAMS, queryableSeries, WEBHOOK_SERIES } from "./exported-series.ts";
+import {
+  AGENT_SERIES,
+  CONTROLLER_SERIES,
+  HISTOGRAMS,
+  queryableSeries,
+  WEBHOOK_SERIES,
+} from "./exported-series.ts";
+import { AgentMetrics } from "../agent/agent-metrics.ts";
 import { instrumentController, OperatorMetrics } from "./metrics.ts";
 import { pino } from "pino";
 
@@ -65,6 +72,32 @@ describe("exported series", () => {
       'trustgate_webhook_admission_total{webhook="workloads",allowed="false",code="403"} 1',
     );
     expect(text).to.match(/^trustgate_build_info\{version="[^"]+"\} 1$/m);
+  });
+
+  it("the agent's registry exports exactly AGENT_SERIES, every check's gauge and write reason from the start", async () => {
+    // Wired as `trustgate agent --metrics-bind-address` wires it.
+    const metrics = new AgentMetrics({ processMetrics: false });
+    let text = await metrics.metrics();
+    expect(text).to.include('trustgate_agent_check_failing{check="gpus"} 0');
+    expect(text).to.include('trustgate_agent_status_writes_total{reason="refresh"} 0');
+    metrics.scanned(0.02, new Set(["gpus", "podResources", "a-new-source"]), 1_796_623_200_000);
+    metrics.reportCurrent("initial", 1_796_623_201_000);
+    metrics.reportCurrent("unchanged", 1_796_623_261_000);
+    metrics.publishFailed();
+    const families = await trustgateFamilies(metrics.registry);
+    expect([...families.keys()].sort()).to.deep.equal([...AGENT_SERIES].sort());
+    expect(families.get("trustgate_agent_scan_duration_seconds")).to.equal("histogram");
+    text = await metrics.metrics();
+    expect(text).to.include('trustgate_agent_check_failing{check="gpus"} 1');
+    expect(text).to.include('trustgate_agent_check_failing{check="podResources"} 1');
+    expect(text).to.include('trustgate_agent_check_failing{check="tdx"} 0');
+    // An unknown source name does not become a label value of its own.
+    expect(text).to.include('trustgate_agent_check_failing{check="other"} 1');
+    expect(text).to.not.include("a-new-source");
+    expect(text).to.include("trustgate_agent_last_scan_timestamp_seconds 1796623200");
+    expect(text).to.include("trustgate_agent_last_publish_timestamp_seconds 1796623261");
+    expect(text).to.include('trustgate_agent_status_writes_total{reason="initial"} 1');
+    expect(text).to.include("trustgate_agent_publish_errors_total 1");
   });
 
   it("queryable names expand histograms into their samples and keep Prometheus' up", () => {

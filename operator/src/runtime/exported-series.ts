@@ -1,5 +1,5 @@
 /**
- * Every trustgate_* metric family the controller and webhook export, in one place: exported-series.test.ts proves
+ * Every trustgate_* metric family the controller, webhook and agent export, in one place: exported-series.test.ts proves
  * each appears in a scrape, and the chart's alert rules and dashboard may name only these (plus the histogram
  * suffixes _bucket, _sum and _count) and `up`.
  */
@@ -38,6 +38,17 @@ export const WEBHOOK_SERIES = [
   "trustgate_webhook_certificate_expiry_timestamp_seconds",
 ] as const;
 
+/** The node agent's (trustgate agent --metrics-bind-address; the chart's agent metrics Service). */
+export const AGENT_SERIES = [
+  "trustgate_build_info",
+  "trustgate_agent_scan_duration_seconds",
+  "trustgate_agent_last_scan_timestamp_seconds",
+  "trustgate_agent_last_publish_timestamp_seconds",
+  "trustgate_agent_check_failing",
+  "trustgate_agent_publish_errors_total",
+  "trustgate_agent_status_writes_total",
+] as const;
+
 /** Series Prometheus itself adds to every scrape target. */
 export const SCRAPE_SERIES = ["up"] as const;
 
@@ -48,12 +59,13 @@ export const HISTOGRAMS = new Set<string>([
   "trustgate_collateral_request_duration_seconds",
   "trustgate_attestation_duration_seconds",
   "trustgate_webhook_admission_duration_seconds",
+  "trustgate_agent_scan_duration_seconds",
 ]);
 
 /** Every sample name a query may use: families, histogram samples, and Prometheus' own. */
 export function queryableSeries(): Set<string> {
   const names = new Set<string>(SCRAPE_SERIES);
-  for (const family of [...CONTROLLER_SERIES, ...WEBHOOK_SERIES]) {
+  for (const family of [...CONTROLLER_SERIES, ...WEBHOOK_SERIES, ...AGENT_SERIES]) {
     if (HISTOGRAMS.has(family))
       for (const suffix of ["_bucket", "_sum", "_count"]) names.add(family + suffix);
     else names.add(family);

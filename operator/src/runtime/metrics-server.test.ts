@@ -120,3 +120,31 @@ describe("startMetricsServer", () => {
     expect((error as NodeJS.ErrnoException | undefined)?.code).to.equal("EADDRINUSE");
   });
 });
+
+describe("startMetricsServer with liveness checks (the agent's scan loop)", () => {
+  it("answers /healthz 503 naming the failed check and its reason, 200 once it passes", async () => {
+    let loop = { ok: false, reason: "a scan has been running for 240s" };
+    const server = await startMetricsServer({
+      address: "127.0.0.1:0",
+      metrics: new OperatorMetrics({ processMetrics: false }),
+      log,
+      livenessChecks: [{ name: "scan-loop", ready: () => loop }],
+      readinessChecks: [{ name: "report-published", ready: () => ({ ok: true, reason: "" }) }],
+    });
+    try {
+      const url = `http://127.0.0.1:${String(server.port)}`;
+      const stuck = await fetch(`${url}/healthz`);
+      expect(stuck.status).to.equal(503);
+      expect(await stuck.text()).to.equal(
+        "[-]scan-loop failed: a scan has been running for 240s\nhealthz check failed\n",
+      );
+      loop = { ok: true, reason: "scan loop running" };
+      const live = await fetch(`${url}/healthz`);
+      expect(live.status).to.equal(200);
+      expect(await live.text()).to.equal("[+]scan-loop ok\nhealthz check passed\n");
+      expect((await fetch(`${url}/readyz`)).status).to.equal(200);
+    } finally {
+      await server.close();
+    }
+  });
+});

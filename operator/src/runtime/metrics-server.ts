@@ -1,21 +1,29 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { closeNow, listenOn } from "./listen.ts";
-import type { OperatorMetrics } from "./metrics.ts";
 
 export const DEFAULT_METRICS_BIND_ADDRESS = ":8080";
 
-/** One condition of /readyz, e.g. { name: "informers-synced", ready: () => synced }. */
+/** One condition of /readyz (or /healthz), e.g. { name: "informers-synced", ready: () => synced }. */
 export interface ReadinessCheck {
   name: string;
-  ready: () => boolean;
+  /** A boolean, or a decision whose reason the probe's body names. */
+  ready: () => boolean | { ok: boolean; reason: string };
+}
+
+/** A Prometheus registry as the server needs it (OperatorMetrics, AgentMetrics). */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
 }
 
 export interface MetricsServerOptions {
   /** host:port; the default ":8080" listens on every interface, port 0 picks a free one. */
   address?: string;
-  metrics: OperatorMetrics;
+  metrics: MetricsSource;
   readinessChecks?: readonly ReadinessCheck[];
+  /** Conditions of /healthz beyond "the process answers" (the agent's scan loop); failing ones restart the pod. */
+  livenessChecks?: readonly ReadinessCheck[];
   log: Logger;
 }
 
@@ -25,7 +33,7 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves /metrics (Prometheus text), /healthz (the process answers) and /readyz (all checks pass). */
+/** Serves /metrics (Prometheus text), /healthz (the process answers, liveness checks pass) and /readyz (all checks pass). */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const server = createServer((request, response) => {
     handle(request, response, options).catch((error: unknown) => {
@@ -55,22 +63,30 @@ async function handle(
       return;
     }
     case "/healthz":
-      response.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+      if (options.livenessChecks === undefined) {
+        response.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+        return;
+      }
+      answerChecks(response, "healthz", options.livenessChecks);
       return;
-    case "/readyz": {
-      const results = (options.readinessChecks ?? []).map((check) => ({
-        name: check.name,
-        ok: check.ready(),
-      }));
-      const ready = results.every((result) => result.ok);
-      const lines = results.map(
-        (result) => `[${result.ok ? "+" : "-"}]${result.name} ${result.ok ? "ok" : "failed"}`,
-      );
-      lines.push(ready ? "readyz check passed" : "readyz check failed");
-      response.writeHead(ready ? 200 : 503, { "content-type": "text/plain" }).end(`${lines.join("\n")}\n`);
+    case "/readyz":
+      answerChecks(response, "readyz", options.readinessChecks ?? []);
       return;
-    }
     default:
       response.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
   }
+}
+
+function answerChecks(response: ServerResponse, probe: string, checks: readonly ReadinessCheck[]): void {
+  const results = checks.map((check) => {
+    const answer = check.ready();
+    return { name: check.name, ...(typeof answer === "boolean" ? { ok: answer, reason: "" } : answer) };
+  });
+  const passed = results.every((result) => result.ok);
+  const lines = results.map(
+    (result) =>
+      `[${result.ok ? "+" : "-"}]${result.name} ${result.ok ? "ok" : "failed"}${result.ok || result.reason === "" ? "" : `: ${result.reason}`}`,
+  );
+  lines.push(passed ? `${probe} check passed` : `${probe} check failed`);
+  response.writeHead(passed ? 200 : 503, { "content-type": "text/plain" }).end(`${lines.join("\n")}\n`);
 }

@@ -167,7 +167,8 @@ async function admit(
         uid,
         kind: req?.kind.kind,
         namespace: req?.namespace,
-        name: req?.name,
+        // Not `name`: that is the logger's (the component's) own field.
+        objectName: req?.name,
         code: decision.code,
         message: decision.message,
       },

@@ -136,6 +136,23 @@ describe("attestation end to end: controller ↔ guest sidecar with a simulated 
     expect((await readFile(join(secretDir, "weights.key"))).equals(BINARY_VALUE), "byte-exact").to.equal(
       true,
     );
+
+    // One handshake in both logs: the guest's answer and the controller's appraisal carry the nonce's 8-digit prefix.
+    const jsonLines = async (path: string): Promise<Record<string, unknown>[]> =>
+      (await readFile(path, "utf8"))
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const nonce = status?.attestation?.nonce ?? "";
+    const answered = (await jsonLines(guests.get("secure-llm")?.logPath ?? "")).filter(
+      (l) => l["msg"] === "Answered the challenge",
+    );
+    expect(answered.map((l) => l["nonce"])).to.include(nonce.slice(0, 8));
+    const appraised = (await jsonLines(stack?.controller.logPath ?? "")).filter(
+      (l) => l["msg"] === "Appraised attestation evidence" && l["key"] === `${NS}/secure-llm`,
+    );
+    expect(appraised.map((l) => l["nonce"])).to.include(nonce.slice(0, 8));
+    expect(appraised[0]?.["level"]).to.equal("info");
   });
 
   it("gives the guest's token only its own CVM: no other CVM's status, no spec", async function () {

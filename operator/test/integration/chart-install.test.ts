@@ -215,7 +215,7 @@ describe("Helm chart charts/trustgate: helm install, then the components under t
     }
     // The controller: the rendered Deployment's args, with a kubeconfig holding a token of the
     // chart's controller ServiceAccount and a loopback metrics port.
-    const [metricsPort] = (await freeLoopbackPorts(1)) as [number];
+    const [metricsPort, agentMetricsPort] = (await freeLoopbackPorts(2)) as [number, number];
     const controllerArgs = withFlags(onlyContainer(find(installed, "Deployment", CONTROLLER)).args, {
       "metrics-bind-address": `127.0.0.1:${String(metricsPort)}`,
       // The pod's cache volume, here a folder of the test's own.
@@ -242,6 +242,8 @@ describe("Helm chart charts/trustgate: helm install, then the components under t
       "host-root": root,
       "key-file": join(dir, "agent-a.jwk"),
       interval: "1s",
+      // The pod's own network namespace has port 8080 to itself; here a loopback port.
+      "metrics-bind-address": `127.0.0.1:${String(agentMetricsPort)}`,
     });
     processes.push(
       startTrustgate("chart-agent", [...agentArgs, "--node-name", nodeA, "--kubeconfig", agentKc], dir),
@@ -295,6 +297,7 @@ describe("Helm chart charts/trustgate: helm install, then the components under t
       status?: { report?: unknown; conditions?: { type: string; status: string; message: string }[] };
     };
     expect(host.status?.report, "the agent's signed report").to.not.equal(undefined);
+    expect(await ready(agentMetricsPort), "the agent's readiness probe once it has published").to.equal(true);
     const validated = host.status?.conditions?.find((c) => c.type === "Validated");
     expect(validated).to.include({ status: "False" });
     expect(validated?.message).to.include("IOMMU disabled");

@@ -4,6 +4,7 @@
 // may name only series of operator/src/runtime/exported-series.ts, which exported-series.test.ts proves exported.
 import { expect } from "chai";
 import {
+  AGENT,
   CONTROLLER,
   NAMESPACE,
   RELEASE,
@@ -57,9 +58,9 @@ describe("Helm chart charts/trustgate: monitoring (real helm)", function () {
   const render = async (extra: string[]): Promise<Manifest[]> =>
     manifests(succeeded(await template(extra), `helm template ${extra.join(" ")}`));
 
-  it("gives the webhook a metrics Service and, with the controller's, a ServiceMonitor with relabelings and honorLabels", function () {
+  it("gives the webhook and the agent a metrics Service and, with the controller's, a ServiceMonitor with relabelings and honorLabels", function () {
     const objects = objectsOf("monitoring");
-    for (const component of ["tg-controller", "tg-webhook"]) {
+    for (const component of ["tg-controller", "tg-webhook", "tg-agent"]) {
       const service = find(objects, "Service", `${component}-metrics`);
       expect((service["spec"] as { ports: unknown[] }).ports).to.deep.equal([
         { name: "metrics", port: 9090, targetPort: "metrics", protocol: "TCP" },
@@ -87,6 +88,62 @@ describe("Helm chart charts/trustgate: monitoring (real helm)", function () {
     const webhookService = find(objects, "Service", "tg-webhook")["spec"] as { ports: { name: string }[] };
     expect(webhookService.ports.map((p) => p.name)).to.deep.equal(["https"]);
     expect(find(objectsOf("default"), "Service", `${WEBHOOK}-metrics`).kind).to.equal("Service");
+    expect(find(objectsOf("default"), "Service", `${AGENT}-metrics`).kind).to.equal("Service");
+  });
+
+  it("gives the agent a metrics port, a liveness probe on its scan loop and a readiness probe on its first report", function () {
+    for (const [set, port] of [
+      ["default", 8080],
+      ["monitoring", 8080],
+    ] as const) {
+      const daemonSet = find(objectsOf(set), "DaemonSet", set === "default" ? AGENT : "tg-agent");
+      const container = (
+        daemonSet["spec"] as {
+          template: { spec: { containers: Record<string, unknown>[] } };
+        }
+      ).template.spec.containers[0] as {
+        args: string[];
+        ports: unknown[];
+        livenessProbe: { httpGet: unknown };
+        readinessProbe: { httpGet: unknown };
+      };
+      expect(container.args, set).to.include(`--metrics-bind-address=:${String(port)}`);
+      expect(container.ports, set).to.deep.equal([{ name: "metrics", containerPort: port, protocol: "TCP" }]);
+      expect(container.livenessProbe.httpGet).to.deep.equal({ path: "/healthz", port: "metrics" });
+      expect(container.readinessProbe.httpGet).to.deep.equal({ path: "/readyz", port: "metrics" });
+    }
+  });
+
+  it("renders the ServiceMonitors only when enabled and their API is served, or when forced; NOTES say when they were not", async function () {
+    const monitors = (objects: Manifest[]) =>
+      objects
+        .filter((o) => o.kind === "ServiceMonitor")
+        .map((o) => o.metadata.name)
+        .sort();
+    const all = [AGENT, CONTROLLER, WEBHOOK];
+    const enabled = ["--set", "metrics.serviceMonitor.enabled=true"];
+    const api = ["--api-versions", "monitoring.coreos.com/v1/ServiceMonitor"];
+    expect(monitors(objectsOf("default")), "off by default").to.deep.equal([]);
+    expect(monitors(await render(api)), "off by default, API or not").to.deep.equal([]);
+    // A cluster without the Prometheus Operator: the install does not fail on an unknown kind.
+    expect(monitors(await render(enabled)), "no API: guarded").to.deep.equal([]);
+    expect(monitors(await render([...enabled, ...api]))).to.deep.equal(all);
+    expect(monitors(await render([...enabled, "--set", "metrics.serviceMonitor.force=true"]))).to.deep.equal(
+      all,
+    );
+    expect(monitors(await render([...enabled, ...api, "--set", "webhook.enabled=false"]))).to.deep.equal([
+      AGENT,
+      CONTROLLER,
+    ]);
+    const warning = "nothing scrapes trustgate's metrics Services";
+    const guarded = await renderNotes(chart(), enabled);
+    expect(guarded.notes, guarded.stderr).to.include(warning);
+    expect((await renderNotes(chart(), [...enabled, ...api])).notes).to.not.include(warning);
+    expect((await renderNotes(chart(), [])).notes).to.not.include(warning);
+    // Enabled without the Services is a mistake whether or not the API is served.
+    const noService = await template([...enabled, "--set", "metrics.service.enabled=false"]);
+    expect(noService.code).to.not.equal(0);
+    expect(noService.stderr).to.include("metrics.serviceMonitor.enabled needs metrics.service.enabled");
   });
 
   it("renders the PrometheusRule only when enabled and its API is served, or when forced; NOTES say when it was not", async function () {
@@ -140,6 +197,7 @@ describe("Helm chart charts/trustgate: monitoring (real helm)", function () {
       "TrustgateAttestationExpiring",
       "TrustgateHostNotValidated",
       "TrustgateHostReportStale",
+      "TrustgateAgentDown",
     ]);
     const named: Record<string, string[]> = {};
     for (const r of rules) {
@@ -149,7 +207,7 @@ describe("Helm chart charts/trustgate: monitoring (real helm)", function () {
       expect(r.for, r.alert).to.match(/^\d+[smh]$/);
       // Each selects the job of the Service the chart's ServiceMonitor scrapes.
       const job = /job="([^"]+)"/.exec(r.expr)?.[1];
-      expect([`${CONTROLLER}-metrics`, `${WEBHOOK}-metrics`], r.alert).to.include(job);
+      expect([`${CONTROLLER}-metrics`, `${WEBHOOK}-metrics`, `${AGENT}-metrics`], r.alert).to.include(job);
       expect(find(objects, "Service", job ?? "").kind).to.equal("Service");
     }
     expect(named["TrustgateWebhookDown"]).to.deep.equal(["up"]);
@@ -157,6 +215,9 @@ describe("Helm chart charts/trustgate: monitoring (real helm)", function () {
       `job="${WEBHOOK}-metrics"`,
     );
     expect(named["TrustgateControllerNotLeading"]).to.deep.equal(["trustgate_leader"]);
+    expect(rules.find((r) => r.alert === "TrustgateAgentDown")?.expr).to.equal(
+      `up{job="${AGENT}-metrics"} == 0`,
+    );
     expect(rules.find((r) => r.alert === "TrustgateConfidentialVMsNotAttested")?.for).to.equal("20m");
     expect(rules.find((r) => r.alert === "TrustgateWebhookCertificateExpiring")?.expr).to.include(
       `< ${String(10 * 86400)}`,
@@ -176,7 +237,7 @@ describe("Helm chart charts/trustgate: monitoring (real helm)", function () {
       ]),
     );
     expect(withoutWebhook.map((r) => r.alert)).to.not.include.members(["TrustgateWebhookDown"]);
-    expect(withoutWebhook).to.have.length(6);
+    expect(withoutWebhook).to.have.length(7);
   });
 
   it("ships the Grafana dashboard in a ConfigMap the sidecar discovers, only when enabled; every query names exported series", async function () {
@@ -214,6 +275,8 @@ describe("Helm chart charts/trustgate: monitoring (real helm)", function () {
       "trustgate_collateral_next_update_timestamp_seconds",
       "trustgate_webhook_admission_total",
       "trustgate_webhook_certificate_expiry_timestamp_seconds",
+      "trustgate_agent_last_publish_timestamp_seconds",
+      "trustgate_agent_check_failing",
     ]);
     const elsewhere = await render([
       "--set",

@@ -292,6 +292,7 @@ describe("Helm chart charts/trustgate: rendering (real helm)", function () {
         "host-root": "/host",
         "key-file": "/var/lib/trustgate/agent-key.jwk",
         interval: "60s",
+        "metrics-bind-address": ":8080",
         "cc-mode-source": "auto",
       });
       expect(spec.initContainers, "no privileged probe unless asked for").to.equal(undefined);
@@ -397,7 +398,10 @@ describe("Helm chart charts/trustgate: rendering (real helm)", function () {
         undefined,
       );
       const agent = find(objectsOf("default"), "NetworkPolicy", AGENT)["spec"] as Record<string, unknown>;
-      expect(agent["ingress"], "no ingress rule: nothing may connect to the agent").to.equal(undefined);
+      expect(
+        agent["ingress"],
+        "only its metrics port may be reached (scrapes, the kubelet's probes)",
+      ).to.deep.equal([{ ports: [{ protocol: "TCP", port: 8080 }] }]);
       expect(agent["policyTypes"]).to.deep.equal(["Ingress", "Egress"]);
 
       const pinned = find(objectsOf("network"), "NetworkPolicy", CONTROLLER)["spec"] as typeof policy;

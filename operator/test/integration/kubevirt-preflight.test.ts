@@ -31,8 +31,9 @@ const NOT_INSTALLED =
   "KubeVirt CRDs not installed: VirtualMachines cannot be launched; host validation continues";
 
 interface LogLine {
-  level?: number;
-  time?: number;
+  level?: string;
+  /** ISO-8601 (createLogger). */
+  time?: string;
   msg?: string;
   err?: { stack?: string };
 }
@@ -178,10 +179,22 @@ describe("controller on a cluster without KubeVirt, then with it (own API server
       lines.filter((l) => JSON.stringify(l).includes("    at ")),
       "stack traces",
     ).to.deep.equal([]);
+    // createLogger's format: string levels, ISO-8601 times, errors as code/reason/message.
+    for (const line of lines.filter((l) => l.time !== undefined)) {
+      expect(line.level, JSON.stringify(line)).to.be.oneOf([
+        "trace",
+        "debug",
+        "info",
+        "warn",
+        "error",
+        "fatal",
+      ]);
+      expect(line.time, JSON.stringify(line)).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
     // Start-up, the host's validation and the ConfidentialVM above included: under the minute's budget in 30 s.
     expect(lines.length, describe).to.be.below(20);
     // Once started, the retries of KubeVirt's watches are quiet: nothing at all from 15 s to 30 s.
-    const quiet = lines.filter((l) => (l.time ?? 0) >= startedAt + 15_000);
+    const quiet = lines.filter((l) => Date.parse(l.time ?? "") >= startedAt + 15_000);
     expect(quiet, describe).to.deep.equal([]);
   });
 

@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   AdmissionregistrationV1Api,
@@ -379,6 +379,27 @@ describe("trustgate webhook (a process under the chart's webhook RBAC, called by
       Buffer.from(config.webhooks?.[0]?.clientConfig.caBundle ?? "", "base64").toString("utf8"),
     ).to.equal(caBundle);
     expect(await refusal(() => pod("after-renewal", "nope"))).to.include("not found");
+  });
+
+  it("logs JSON lines with string levels and ISO-8601 times, as every component does", async () => {
+    const lines = (await readFile(webhook.logPath, "utf8"))
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as { level: unknown; time: unknown; name: unknown; msg: unknown });
+    expect(lines.length).to.be.above(1);
+    for (const line of lines) {
+      expect(line.level, JSON.stringify(line)).to.be.oneOf([
+        "trace",
+        "debug",
+        "info",
+        "warn",
+        "error",
+        "fatal",
+      ]);
+      expect(line.time, JSON.stringify(line)).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(line.name).to.equal("trustgate-webhook");
+    }
+    expect(lines.map((l) => l.msg)).to.include("Serving metrics");
   });
 
   it("fails closed when the webhook is down: labelled Pods refused, unlabelled ones and other namespaces unaffected", async () => {

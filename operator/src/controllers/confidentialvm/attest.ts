@@ -26,6 +26,7 @@ import { rfc3339, setCondition } from "../../runtime/conditions.ts";
 import { objectKey, type ReconcileContext, type ReconcileResult } from "../../runtime/controller.ts";
 import type { EventRecorder } from "../../runtime/events.ts";
 import type { AttestationObserver } from "../../runtime/attestation-metrics.ts";
+import { noncePrefix } from "../../runtime/logger.ts";
 import { appraiseCvm, DEFAULT_MAX_EVIDENCE_BYTES } from "./appraise-cvm.ts";
 import { nextAttestationStep, resultStands } from "./attestation-step.ts";
 import * as r from "../../api/v1alpha1/confidential-vm-conditions.ts";
@@ -254,6 +255,7 @@ async function appraiseAndRelease(
   deps.metrics?.secretsReleased(secrets.released.length);
   ctx.log.info(
     {
+      nonce: noncePrefix(attestation.nonce),
       verdict: attestation.verdict,
       violations: attestation.violations?.length ?? 0,
       verifyMs: Math.round(verified - started),
@@ -323,7 +325,10 @@ export async function reconcileAttestation(
       const issuing = performance.now();
       await write(deps, cvm, { challenge, ...withAttestedConditions(cvm, stands, now) }, false);
       deps.metrics?.stage(cvm.spec.tee, "challenge", (performance.now() - issuing) / 1000);
-      ctx.log.info({ why: step.why, expiresAt: challenge.expiresAt }, "Issued attestation challenge");
+      ctx.log.info(
+        { why: step.why, nonce: noncePrefix(challenge.nonce), expiresAt: challenge.expiresAt },
+        "Issued attestation challenge",
+      );
       return { requeueAfterMs: freshness.challengeTtlMs + 500 };
     }
     case "reject": {
@@ -336,7 +341,7 @@ export async function reconcileAttestation(
         { challenge: cvm.status?.challenge, ...withAttestedConditions(cvm, shown, now) },
         false,
       );
-      ctx.log.warn({ reason: step.reason }, step.message);
+      ctx.log.warn({ reason: step.reason, nonce: noncePrefix(cvm.status?.challenge?.nonce) }, step.message);
       if (wrote && !stands.ok)
         await deps.events.record(involvedObject(cvm), "Warning", step.reason, step.message);
       return { requeueAfterMs: step.afterMs + 500 };
