@@ -144,8 +144,8 @@ export const agentCommand: Command = {
   },
   async run(args, io) {
     const config = agentConfigFromArgs(args, process.env);
-    await checkHostRoot(config.hostRoot);
     const bind = metricsBindAddress(args);
+    await checkHostRoot(config.hostRoot);
     const log = createLogger("trustgate-agent", text(args, "log-level"));
     let client: KubeRestClient | undefined;
     let server: MetricsServer | undefined;

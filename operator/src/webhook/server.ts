@@ -155,7 +155,13 @@ async function admit(
   if (parsed.ok && judged.wouldRefuse !== undefined) {
     const req = parsed.request;
     options.log.info(
-      { uid, kind: req.kind.kind, namespace: req.namespace, name: req.name, message: judged.wouldRefuse },
+      {
+        uid,
+        kind: req.kind.kind,
+        namespace: req.namespace,
+        objectName: req.name,
+        message: judged.wouldRefuse,
+      },
       "Admitted in audit mode what enforce mode would deny",
     );
     options.onWouldRefuse?.(req, judged.wouldRefuse);
