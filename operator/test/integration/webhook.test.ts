@@ -26,6 +26,7 @@ import { aConfidentialVM } from "../support/builders/confidential-vm.ts";
 import { attestedStatus } from "../support/builders/admission-requests.ts";
 import { refusal } from "../support/kube-request.ts";
 import { anAttestationPolicy } from "../support/builders/attestation-policy.ts";
+import { WEBHOOK_SERIES } from "../../src/runtime/exported-series.ts";
 
 const SUFFIX = Date.now().toString(36);
 const NS = `wh-${SUFFIX}`;
@@ -43,6 +44,7 @@ describe("trustgate webhook (a process under the chart's webhook RBAC, called by
   let admin: KubeConfig;
   let dir: string;
   let webhook: ManagedProcess;
+  let metricsPort = 0;
   let port: number;
   let caBundle = "";
   const objects = () => admin.makeApiClient(CustomObjectsApi);
@@ -128,6 +130,7 @@ describe("trustgate webhook (a process under the chart's webhook RBAC, called by
     ({
       process: webhook,
       port,
+      metricsPort,
       caBundle,
     } = await startLocalWebhook(admin, dir, {
       fence: { label: TEST_LABEL, value: SUFFIX },
@@ -400,6 +403,25 @@ describe("trustgate webhook (a process under the chart's webhook RBAC, called by
       expect(line.name).to.equal("trustgate-webhook");
     }
     expect(lines.map((l) => l.msg)).to.include("Serving metrics");
+  });
+
+  it("exports its series on /metrics: admissions allowed and denied, their latency, the serving certificate's expiry", async () => {
+    const text = await (await fetch(`http://127.0.0.1:${String(metricsPort)}/metrics`)).text();
+    const sum = (prefix: string, filter: RegExp): number =>
+      text
+        .split("\n")
+        .filter((l) => l.startsWith(prefix) && filter.test(l))
+        .reduce((total, l) => total + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+    for (const family of WEBHOOK_SERIES) expect(text, family).to.include(`# TYPE ${family} `);
+    expect(sum("trustgate_webhook_admission_total{", /allowed="true"/), text).to.be.greaterThan(0);
+    expect(sum("trustgate_webhook_admission_total{", /allowed="false",code="403"/), text).to.be.greaterThan(
+      0,
+    );
+    expect(sum("trustgate_webhook_admission_duration_seconds_count{", /./)).to.be.greaterThan(0);
+    const expiry = sum("trustgate_webhook_certificate_expiry_timestamp_seconds", /^\S+ /);
+    // The suite's certificates live 12 s and are renewed at 2/3 of that.
+    expect(expiry * 1000 - Date.now()).to.be.within(-5_000, 15_000);
+    expect(text).to.match(/^trustgate_build_info\{version="[^"]+"\} 1$/m);
   });
 
   it("fails closed when the webhook is down: labelled Pods refused, unlabelled ones and other namespaces unaffected", async () => {
