@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { collectEvidence, type EvidenceProviders } from "../../../guest/src/evidence.ts";
 import { newGuestKey } from "../../../guest/src/guest-key.ts";
 import { hardwareHints } from "../../../guest/src/hardware.ts";
@@ -12,13 +12,13 @@ import type { ConfidentialVM } from "../../src/api/v1alpha1/generated/types.ts";
 import { loadSimPki } from "../../src/attestation/simulated/sim-pki.ts";
 import { SimulatedNvSwitches } from "../../src/attestation/simulated/simulated-nvswitches.ts";
 import type { EvidenceBundle } from "../../src/attestation/types.ts";
-import { mergePatch } from "../../src/kube/merge-patch.ts";
 import { waitUntil } from "../support/apply.ts";
 import { startSuiteStack, type AttestationStack } from "../support/attestation-stack.ts";
 import { SIMULATED_TDX_POLICY_SPEC } from "../support/builders/attestation-policy.ts";
 import { createConfidentialVM } from "../support/confidential-vms.ts";
 import { guestClientWhenReady } from "../support/cvm-guest.ts";
 import { simulatedGuestArgs, type GuestFiles } from "../support/guest-from-cloud-init.ts";
+import { challengeRounds } from "../support/challenge-rounds.ts";
 import { readExistingConfidentialVM } from "../support/read.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
@@ -51,47 +51,11 @@ describe("a PPCIe board CVM on the real API server: 8 H100s + 4 NVSwitches, topo
   let asGuest: CvmClient | undefined;
   let providers: EvidenceProviders;
   let stateFile: string;
-  let round = 0;
-  let lastNonce = "";
 
   const read = (): Promise<ConfidentialVM> => readExistingConfidentialVM(admin, NS, NAME);
   const attested = (cvm: ConfidentialVM) => cvm.status?.conditions?.find((c) => c.type === "Attested");
 
-  /** A policy change makes the controller challenge again at once. */
-  async function nextChallenge(): Promise<string> {
-    round += 1;
-    await admin.makeApiClient(CustomObjectsApi).patchClusterCustomObject(
-      {
-        group: "trustgate.io",
-        version: "v1alpha1",
-        plural: "attestationpolicies",
-        name: POLICY,
-        body: { spec: { freshness: { resultTtl: `${20 + round}m` } } },
-      },
-      mergePatch,
-    );
-    let nonce = "";
-    await waitUntil(
-      "a new challenge",
-      async () => {
-        nonce = (await read()).status?.challenge?.nonce ?? "";
-        return nonce !== "" && nonce !== lastNonce;
-      },
-      30_000,
-    );
-    lastNonce = nonce;
-    return nonce;
-  }
-
-  async function appraised(nonce: string): Promise<ConfidentialVM> {
-    let cvm = await read();
-    await waitUntil(
-      `the appraisal of ${nonce}`,
-      async () => (cvm = await read()).status?.attestation?.nonce === nonce,
-      30_000,
-    );
-    return cvm;
-  }
+  const { nextChallenge, appraised } = challengeRounds(() => admin, POLICY, read);
 
   before(async function () {
     ({ admin, dir, stack } = await startSuiteStack("trustgate-ppcie-", {

@@ -21,6 +21,7 @@ import { startSuiteStack, type AttestationStack } from "../support/attestation-s
 import { guestClientWhenReady } from "../support/cvm-guest.ts";
 import { simulatedGuestArgs, type GuestFiles } from "../support/guest-from-cloud-init.ts";
 import { writeTokenKubeconfig } from "../support/identities.ts";
+import { challengeRounds } from "../support/challenge-rounds.ts";
 import { readExistingConfidentialVM } from "../support/read.ts";
 import { createConfidentialVM } from "../support/confidential-vms.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
@@ -43,11 +44,9 @@ describe("attestation rejections: bad evidence on the real API server never reac
   let stack: AttestationStack | undefined;
   let files: GuestFiles;
   let asGuest: CvmClient | undefined;
-  let round = 0;
   let providers: EvidenceProviders;
   /** The bundle of the first, honest round: replayed later. */
   let firstBundle: EvidenceBundle;
-  let lastNonce = "";
 
   const read = (): Promise<ConfidentialVM> => readExistingConfidentialVM(admin, NS, NAME);
   const attested = (cvm: ConfidentialVM) => cvm.status?.conditions?.find((c) => c.type === "Attested");
@@ -58,45 +57,11 @@ describe("attestation rejections: bad evidence on the real API server never reac
     await asGuest.applyEvidence(bundle);
   }
 
-  /** A policy change makes the controller challenge again at once (no waiting for reattestInterval). */
-  async function nextChallenge(): Promise<string> {
-    round += 1;
-    await admin.makeApiClient(CustomObjectsApi).patchClusterCustomObject(
-      {
-        group: CVMS.group,
-        version: CVMS.version,
-        plural: "attestationpolicies",
-        name: "reject-sim",
-        body: { spec: { freshness: { resultTtl: `${20 + round}m` } } },
-      },
-      mergePatch,
-    );
-    let nonce = "";
-    await waitUntil(
-      "a new challenge",
-      async () => {
-        nonce = (await read()).status?.challenge?.nonce ?? "";
-        return nonce !== "" && nonce !== lastNonce;
-      },
-      30_000,
-    );
-    lastNonce = nonce;
-    return nonce;
-  }
+  const { nextChallenge, appraised, lastChallenge } = challengeRounds(() => admin, "reject-sim", read);
 
   /** Evidence the simulated TEE and GPUs give for `nonce` and a fresh key, as the guest collects it. */
   async function evidenceFor(nonce: string, hints?: HardwareHints): Promise<EvidenceBundle> {
     return collectEvidence(nonce, await newGuestKey(), providers, hints ?? hardwareHints(await read()));
-  }
-
-  async function appraised(nonce: string): Promise<ConfidentialVM> {
-    let cvm = await read();
-    await waitUntil(
-      `the appraisal of ${nonce}`,
-      async () => (cvm = await read()).status?.attestation?.nonce === nonce,
-      30_000,
-    );
-    return cvm;
   }
 
   async function expectRefused(nonce: string, reason: string, message: string): Promise<void> {
@@ -279,7 +244,7 @@ describe("attestation rejections: bad evidence on the real API server never reac
   });
 
   it("refuses the first round's bundle relabelled with the open nonce: BindingMismatch", async function () {
-    const nonce = lastNonce;
+    const nonce = lastChallenge();
     await submit({ ...firstBundle, nonce });
     await expectRefused(nonce, "BindingMismatch", "REPORT_DATA");
     const violations = (await read()).status?.attestation?.violations ?? [];
@@ -378,7 +343,7 @@ describe("attestation rejections: bad evidence on the real API server never reac
   });
 
   it("kept the controller running: the honest guest process is attested again", async function () {
-    const nonce = lastNonce;
+    const nonce = lastChallenge();
     expect((await read()).status?.challenge?.nonce, "the challenge is still open").to.equal(nonce);
     await honestGuestOnce();
     const cvm = await appraised(nonce);

@@ -1,12 +1,12 @@
 import { expect } from "chai";
 import { join } from "node:path";
-import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { ConfidentialVM } from "../../src/api/v1alpha1/generated/types.ts";
-import { mergePatch } from "../../src/kube/merge-patch.ts";
 import { waitUntil } from "../support/apply.ts";
 import { guestFilesWhenReady, startSuiteStack, type AttestationStack } from "../support/attestation-stack.ts";
 import { createConfidentialVM } from "../support/confidential-vms.ts";
 import { simulatedGuestArgs } from "../support/guest-from-cloud-init.ts";
+import { challengeRounds } from "../support/challenge-rounds.ts";
 import { readExistingConfidentialVM } from "../support/read.ts";
 import { startTrustgate } from "../support/trustgate-process.ts";
 
@@ -24,25 +24,14 @@ describe("collateral service faults on the real API server (simulated SNP TEE, A
   let admin: KubeConfig;
   let dir: string;
   let stack: AttestationStack | undefined;
-  let round = 0;
 
   const read = (name: string): Promise<ConfidentialVM> => readExistingConfidentialVM(admin, NS, name);
+  const { rechallenge } = challengeRounds(
+    () => admin,
+    POLICY,
+    () => read("kds-down"),
+  );
   const attested = (cvm: ConfidentialVM) => cvm.status?.conditions?.find((c) => c.type === "Attested");
-  /** A policy change makes the controller challenge again at once. */
-  const rechallenge = async (): Promise<void> => {
-    round += 1;
-    await admin.makeApiClient(CustomObjectsApi).patchClusterCustomObject(
-      {
-        group: "trustgate.io",
-        version: "v1alpha1",
-        plural: "attestationpolicies",
-        name: POLICY,
-        body: { spec: { freshness: { resultTtl: `${20 + round}m` } } },
-      },
-      mergePatch,
-    );
-  };
-
   before(async function () {
     ({ admin, dir, stack } = await startSuiteStack("trustgate-collateral-faults-", {
       namespace: NS,
