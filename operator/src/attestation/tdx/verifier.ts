@@ -14,6 +14,7 @@ import {
 } from "../types.ts";
 import { certificateTimeErrors } from "./cert-chain.ts";
 import { quoteClaims } from "./claims.ts";
+import { bootClaimValues } from "./event-log/claims.ts";
 import { verifyEventLog } from "./event-log/index.ts";
 import { checkCollateral } from "./collateral-check.ts";
 import { resolveCollateral } from "./collateral-resolve.ts";
@@ -84,6 +85,7 @@ export function createTdxVerifier(verifierOptions: TdxVerifierOptions = {}): Tee
     }
     const eventLog = verifyEventLog(evidence.eventLog, quote.body.rtmrs);
     result.claims.eventLog = eventLog.status;
+    if (eventLog.claims !== undefined) Object.assign(result.claims, bootClaimValues(eventLog.claims));
     result.eventLog = eventLog;
     result.errors.push(...eventLog.errors);
     const pck = verifyPckChain(quote.pckCertChain, anchors, memo);

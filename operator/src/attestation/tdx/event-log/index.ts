@@ -3,6 +3,7 @@
  * RTMRs. Never throws; a malformed log is an error like a replay mismatch, and no events are reported from it.
  */
 import { toVerificationError, type VerificationError } from "../../types.ts";
+import { eventLogClaims, type EventLogClaims } from "./claims.ts";
 import { parseEventLog, type TdEvent } from "./parse.ts";
 import { replayErrors } from "./replay.ts";
 
@@ -13,6 +14,8 @@ export interface EventLogVerification {
   status: "replayed" | "mismatch" | "malformed" | "absent";
   events: TdEvent[];
   errors: VerificationError[];
+  /** What booted, from a log that replayed. */
+  claims?: EventLogClaims;
 }
 
 function decodeBase64(text: string): Buffer | undefined {
@@ -37,9 +40,8 @@ export function verifyEventLog(
   try {
     const { events } = parseEventLog(bytes);
     const errors = replayErrors(events, quoteRtmrs);
-    return errors.length === 0
-      ? { status: "replayed", events, errors }
-      : { status: "mismatch", events: [], errors };
+    if (errors.length > 0) return { status: "mismatch", events: [], errors };
+    return { status: "replayed", events, errors, claims: eventLogClaims(events) };
   } catch (error) {
     return { status: "malformed", events: [], errors: [toVerificationError(error)] };
   }
