@@ -25,6 +25,7 @@ import type {
 } from "./types.ts";
 import { toVerificationError } from "./types.ts";
 import { decideVerdict } from "./verdict.ts";
+import { eventRows, type EventRow } from "./tdx/event-log/claims.ts";
 
 export type TeeType = "tdx" | "snp";
 
@@ -40,6 +41,8 @@ export interface Appraisal {
     errors: VerificationError[];
     /** Whether REPORTDATA binds the bundle's own nonce and key; enforced only with an expected nonce. */
     binding: "match" | "mismatch" | "unknown";
+    /** TDX: every event of the replayed event log (CCEL), with the claim it counts as. */
+    events?: EventRow[];
   };
   gpus: GpuResult[];
   policy: { violations: (PolicyViolation & { code: "PolicyViolation" })[] };
@@ -327,6 +330,7 @@ export async function appraise(
       claims: tee.claims,
       errors: teeErrors,
       binding,
+      ...(tee.eventLog?.claims === undefined ? {} : { events: eventRows(tee.eventLog.claims) }),
     },
     gpus,
     policy: { violations: violations.map((v) => ({ code: "PolicyViolation" as const, ...v })) },
