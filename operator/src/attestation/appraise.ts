@@ -206,9 +206,11 @@ function tooLarge(value: unknown, limit: number | undefined): VerificationError 
   // JSON.stringify(undefined) is undefined: no evidence is 0 bytes.
   const size = value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value));
   if (size <= limit) return undefined;
+  const eventLog = (value as { tee?: { eventLog?: unknown } } | null)?.tee?.eventLog;
+  const part = typeof eventLog === "string" ? `, of which tee.eventLog is ${eventLog.length}` : "";
   return {
     code: "EvidenceTooLarge",
-    message: `status.evidence is ${size} bytes of JSON, more than the limit of ${limit} (--max-evidence-bytes); not verified`,
+    message: `status.evidence is ${size} bytes of JSON${part}, more than the limit of ${limit} (--max-evidence-bytes); not verified`,
   };
 }
 

@@ -4,6 +4,9 @@ import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { GCP_CCEL_DIR, gcpCcel, gcpQuoteRtmrs } from "../../../../test/support/evidence/gcp-ccel.ts";
 import { tdxTeeFromItem } from "../../../../test/support/evidence/tdx-bundle-from-item.ts";
+import { appraise } from "../../appraise.ts";
+import { compilePolicySpec } from "../../policy/compiled-policy.ts";
+import { defaultTeeBackends } from "../../registry.ts";
 import type { TeeEvidence } from "../../types.ts";
 import { tdxVerifier } from "../verifier.ts";
 import {
@@ -294,5 +297,26 @@ describe("cross-check with PyPI pytdxmeasure 0.0.9 (TRUSTGATE_CROSSCHECK=1; need
       env: { ...process.env, NODE: process.execPath },
     }).toString();
     expect(output).to.include("RTMR0..3 equal: true; events 43 vs 43; equal to the quote: true");
+  });
+});
+
+describe("an event log larger than --max-evidence-bytes", () => {
+  it("is refused unread as EvidenceTooLarge, naming the event log's share", async () => {
+    const bundle = {
+      nonce: "00".repeat(32),
+      publicKey: { kty: "EC", crv: "P-256", x: "x", y: "y" },
+      tee: { ...tdxTeeFromItem(GCP_CCEL_DIR), eventLog: b64(new Uint8Array(2 * 1024 * 1024)) },
+    };
+    const report = await appraise(bundle, compilePolicySpec({}), {
+      now: new Date("2025-06-20T00:00:00Z"),
+      backends: { tees: defaultTeeBackends() },
+      maxEvidenceBytes: 1024 * 1024,
+    });
+    expect(report.verdict).to.equal("contraindicated");
+    expect(report.tee.errors).to.have.length(1);
+    expect(report.tee.errors[0]?.code).to.equal("EvidenceTooLarge");
+    expect(report.tee.errors[0]?.message).to.match(
+      /^status\.evidence is \d+ bytes of JSON, of which tee\.eventLog is 2796204, more than the limit of 1048576 \(--max-evidence-bytes\); not verified$/,
+    );
   });
 });
