@@ -1,14 +1,22 @@
 /**
- * Cost of the TDX event-log check per bundle: base64 decode, parse, the data-bound digest checks and the RTMR replay
- * of a synthetic 400-event CCEL built from the real GCP log's events (cycled, with distinct digests for the
- * opaque ones), padded to the 256 KiB of a real CCEL area. Target: at most 1 ms per bundle.
+ * Cost of the TDX event-log check per bundle (verifyEventLog: base64 decode, parse, the checks of digests bound to
+ * their data, the RTMR replay and the event-level claims), on synthetic 400-event CCELs built from the real GCP
+ * log's events (opaque events get distinct digests):
+ *
+ * - typical: the real boot once (43 events: one set of Secure Boot variables, shim, GRUB, kernel) followed by
+ *   357 boot-loader-stage events cycled from its RTMR1/RTMR2 events (GRUB commands, files, boot applications),
+ *   which is what makes real logs long;
+ * - worst case: the whole real log cycled to 400 events (nine copies of PK, KEK, db and the 4.5 KB dbx, each hashed
+ *   to check it is bound to its data).
+ *
+ * Target: at most 1 ms per bundle. CPU time of this process per call, so a shared machine counts one core's work.
  *
  *   node bench/ccel-replay.ts [--seconds 1] [--events 400]
  */
 import { createHash, hash } from "node:crypto";
 import { parseArgs } from "node:util";
-import { verifyEventLog } from "../operator/src/attestation/tdx/event-log/index.ts";
 import { dataDigest } from "../operator/src/attestation/tdx/event-log/event-types.ts";
+import { verifyEventLog } from "../operator/src/attestation/tdx/event-log/index.ts";
 import { parseEventLog, type TdEvent } from "../operator/src/attestation/tdx/event-log/parse.ts";
 import { replayRtmrs } from "../operator/src/attestation/tdx/event-log/replay.ts";
 import { buildEventLog } from "../operator/test/support/evidence/event-log-builder.ts";
@@ -19,22 +27,20 @@ const { values } = parseArgs({
 });
 const count = Number(values.events);
 const real = parseEventLog(gcpCcel()).events;
-const events: TdEvent[] = Array.from({ length: count }, (_, index) => {
-  const shape = real[index % real.length] as TdEvent;
-  const opaque = dataDigest(shape.eventType, shape.data) === undefined;
-  const sha384 = opaque ? createHash("sha384").update(`event ${index}`).digest() : shape.sha384;
-  return { ...shape, index, sha384 };
-});
-const used = buildEventLog(events);
-const area = Buffer.concat([used, Buffer.alloc(Math.max(0, 262144 - used.length), 0xff)]);
-const base64 = area.toString("base64");
-const rtmrs = replayRtmrs(events);
+const bootLoaderStage = real.filter((event) => event.mrIndex >= 2);
 
-const check = verifyEventLog(base64, rtmrs);
-if (check.status !== "replayed" || check.events.length !== count) {
-  throw new Error(`the synthetic log does not replay: ${JSON.stringify(check.errors)}`);
+function synthetic(shapes: readonly TdEvent[], prefix: readonly TdEvent[]): TdEvent[] {
+  return Array.from({ length: count }, (_, index) => {
+    const shape = (
+      index < prefix.length ? prefix[index] : shapes[(index - prefix.length) % shapes.length]
+    ) as TdEvent;
+    const opaque = dataDigest(shape.eventType, shape.data) === undefined;
+    const sha384 = opaque ? createHash("sha384").update(`event ${index}`).digest() : shape.sha384;
+    return { ...shape, index, sha384 };
+  });
 }
-/** CPU milliseconds per call (user + system of this process): what one core spends, even on a shared machine. */
+
+/** CPU milliseconds per call (user + system of this process). */
 function cpuMsPerCall(work: () => unknown): number {
   for (let i = 0; i < 50; i++) work();
   const until = performance.now() + Number(values.seconds) * 1000;
@@ -48,11 +54,21 @@ function cpuMsPerCall(work: () => unknown): number {
   return (used.user + used.system) / 1000 / calls;
 }
 
-const trimmed = used.toString("base64");
+function scenario(name: string, events: TdEvent[]): [string, number] {
+  const log = buildEventLog(events);
+  const base64 = log.toString("base64");
+  const rtmrs = replayRtmrs(events);
+  const check = verifyEventLog(base64, rtmrs);
+  if (check.status !== "replayed" || check.events.length !== count) {
+    throw new Error(`${name}: the synthetic log does not replay: ${JSON.stringify(check.errors)}`);
+  }
+  return [`${name} (${log.length} bytes)`, cpuMsPerCall(() => verifyEventLog(base64, rtmrs))];
+}
+
 const extendInput = Buffer.alloc(96, 1);
-const scenarios: [string, number][] = [
-  ["log as the guest sends it (padding trimmed)", cpuMsPerCall(() => verifyEventLog(trimmed, rtmrs))],
-  ["whole 256 KiB CCEL area", cpuMsPerCall(() => verifyEventLog(base64, rtmrs))],
+const results: [string, number][] = [
+  scenario("typical", synthetic(bootLoaderStage, real)),
+  scenario("worst case", synthetic(real, [])),
   [
     `floor: ${count} SHA-384 extends alone`,
     cpuMsPerCall(() => {
@@ -60,9 +76,6 @@ const scenarios: [string, number][] = [
     }),
   ],
 ];
-console.log(
-  `Node ${process.version}: ${count} events, ${used.length} bytes used of a ${area.length}-byte CCEL area; CPU ms per bundle of one core`,
-);
-for (const [name, ms] of scenarios) console.log(`${name.padEnd(48)} ${ms.toFixed(3)} ms`);
-const verdict = (scenarios[0]?.[1] ?? Infinity) <= 1 ? "met" : "MISSED";
-console.log(`target <= 1 ms per bundle (as sent): ${verdict}`);
+console.log(`Node ${process.version}, ${count}-event logs, CPU ms per bundle of one core:`);
+for (const [name, ms] of results) console.log(`  ${name.padEnd(40)} ${ms.toFixed(3)} ms`);
+console.log(`target <= 1 ms per bundle (typical): ${(results[0]?.[1] ?? Infinity) <= 1 ? "met" : "MISSED"}`);

@@ -14,13 +14,13 @@ import { hash } from "node:crypto";
 import type { Claims } from "../../types.ts";
 import { toHex } from "../hex.ts";
 import {
-  dataDigest,
   EV_EFI_BOOT_SERVICES_APPLICATION,
   EV_EFI_VARIABLE_DRIVER_CONFIG,
   EV_EVENT_TAG,
   EV_IPL,
   EV_SEPARATOR,
   eventTypeName,
+  grubHead,
   grubString,
 } from "./event-types.ts";
 import type { TdEvent } from "./parse.ts";
@@ -90,11 +90,6 @@ function utf16Text(data: Uint8Array): string | undefined {
   return /^[\x20-\x7e]+$/.test(text) ? text : undefined;
 }
 
-function isBound(event: TdEvent): boolean {
-  const expected = dataDigest(event.eventType, event.data);
-  return expected !== undefined && Buffer.from(expected).equals(event.sha384);
-}
-
 function tagOf(event: TdEvent): number | undefined {
   if (event.eventType !== EV_EVENT_TAG || event.data.length < 8) return undefined;
   return new DataView(event.data.buffer, event.data.byteOffset, 4).getUint32(0, true);
@@ -122,18 +117,20 @@ function classifyOne(
     return { event, claim: "unknown" };
   }
   if (type === EV_IPL) {
-    const grub = grubString(event.data);
+    const grub = grubHead(event.data);
     if (grub !== undefined) {
-      if (grub.prefix === "kernel_cmdline: ") return { event, claim: "cmdline", value: grub.text };
-      const command = grub.text.split(" ");
-      if (command[0] === "linux" || command[0] === "linuxefi") state.grubLoad = "kernel";
-      if (command[0] === "initrd" || command[0] === "initrdefi") {
+      if (grub.prefix === "kernel_cmdline: ")
+        return { event, claim: "cmdline", value: grubString(event.data)?.text ?? "" };
+      if (grub.command === "linux" || grub.command === "linuxefi") state.grubLoad = "kernel";
+      if (grub.command === "initrd" || grub.command === "initrdefi") {
         state.grubLoad = "initrd";
-        state.initrdLeft = command.slice(1).filter((word) => word !== "" && !word.startsWith("-")).length;
+        const words = (grubString(event.data)?.text ?? "").split(" ").slice(1);
+        state.initrdLeft = words.filter((word) => word !== "" && !word.startsWith("-")).length;
       }
       return { event, claim: "grubCommand" };
     }
-    const text = Buffer.from(event.data).toString("latin1").replace(/\0+$/, "");
+    const text =
+      event.data.length <= 32 ? Buffer.from(event.data).toString("latin1").replace(/\0+$/, "") : "";
     if (SHIM_VARIABLES.has(text)) return { event, claim: "uefiVariable", value: text };
     const commandLine = utf16Text(event.data);
     // systemd-stub logs the command line as UTF-16 and measures exactly those bytes.
@@ -156,7 +153,10 @@ function classifyOne(
   return { event, claim: "unknown" };
 }
 
-/** Classifies every event of a replayed log and picks the boot claims. */
+/**
+ * Classifies every event of a log that replayed (replayErrors refused any event whose digest contradicts its data,
+ * so the data read here is bound) and picks the boot claims.
+ */
 export function eventLogClaims(events: readonly TdEvent[]): EventLogClaims {
   const state: { grubLoad?: "kernel" | "initrd"; initrdLeft: number } = { initrdLeft: 0 };
   const classified = events
@@ -168,7 +168,7 @@ export function eventLogClaims(events: readonly TdEvent[]): EventLogClaims {
   const secureBootVariables: Partial<Record<SecureBootVariable, ClassifiedEvent>> = {};
   for (const entry of classified) {
     const name = SECURE_BOOT_VARIABLES.find((variable) => entry.claim === `secureBootVariable:${variable}`);
-    if (name !== undefined && isBound(entry.event)) secureBootVariables[name] ??= entry;
+    if (name !== undefined) secureBootVariables[name] ??= entry;
   }
   const secureBootValue = secureBootVariables.SecureBoot?.value;
   const cmdline = classified.filter((entry) => entry.claim === "cmdline").at(-1);

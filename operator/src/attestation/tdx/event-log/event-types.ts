@@ -67,9 +67,22 @@ function withoutTrailingNul(bytes: Uint8Array): Uint8Array {
 
 /** A GRUB string event's text after its prefix, or undefined for other EV_IPL data. */
 export function grubString(data: Uint8Array): { prefix: string; text: string } | undefined {
+  const head = grubHead(data);
+  if (head === undefined) return undefined;
   const text = Buffer.from(withoutTrailingNul(data)).toString("utf8");
-  const prefix = GRUB_STRING_PREFIXES.find((candidate) => text.startsWith(candidate));
-  return prefix === undefined ? undefined : { prefix, text: text.slice(prefix.length) };
+  return { prefix: head.prefix, text: text.slice(head.prefix.length) };
+}
+
+const HEAD_BYTES = 40;
+
+/** The prefix and first word of a GRUB string event, read from its first bytes only (logs hold long menuentries). */
+export function grubHead(data: Uint8Array): { prefix: string; command: string } | undefined {
+  const head = Buffer.from(data.buffer, data.byteOffset, Math.min(data.length, HEAD_BYTES)).toString(
+    "latin1",
+  );
+  const prefix = GRUB_STRING_PREFIXES.find((candidate) => head.startsWith(candidate));
+  if (prefix === undefined) return undefined;
+  return { prefix, command: /^[^ \0\n]*/.exec(head.slice(prefix.length))?.[0] ?? "" };
 }
 
 /**
@@ -91,4 +104,19 @@ export function dataDigest(type: number, data: Uint8Array): Buffer | undefined {
     default:
       return undefined;
   }
+}
+
+export const GRUB_LOAD_COMMANDS = new Set(["linux", "linuxefi", "initrd", "initrdefi"]);
+
+/**
+ * Whether the event-level claims read this event's data (not only its digest): Secure Boot and other UEFI variables,
+ * GRUB's kernel command line and its linux/initrd commands. When a log replays, only these events' data-to-digest
+ * binding needs checking; changing any other event's data can only make a claim disappear, never appear.
+ */
+export function claimsReadData(type: number, data: Uint8Array): boolean {
+  if (type === EV_EFI_VARIABLE_DRIVER_CONFIG) return true;
+  if (type !== EV_IPL) return false;
+  const grub = grubHead(data);
+  if (grub === undefined) return false;
+  return grub.prefix === "kernel_cmdline: " || GRUB_LOAD_COMMANDS.has(grub.command);
 }

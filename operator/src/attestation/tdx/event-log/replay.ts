@@ -12,7 +12,7 @@
 import { hash, timingSafeEqual } from "node:crypto";
 import type { VerificationError } from "../../types.ts";
 import { toHex } from "../hex.ts";
-import { dataDigest, eventTypeName } from "./event-types.ts";
+import { claimsReadData, dataDigest, eventTypeName } from "./event-types.ts";
 import { EV_NO_ACTION, type TdEvent } from "./parse.ts";
 
 export const RTMR_COUNT = 4;
@@ -118,9 +118,13 @@ export function replayErrors(
       ),
     );
   }
-  const unbound = unboundEvents(events);
-  errors.push(...unbound.map(unboundError));
   const replayed = replayRtmrs(events);
+  const replays = replayed.every((value, rtmr) => sameBytes(value, quoteRtmrs[rtmr] ?? ZERO_RTMR));
+  // A log that replays needs the binding only where claims read data; one that does not, everywhere, to localise.
+  const unbound = unboundEvents(
+    replays ? events.filter((event) => claimsReadData(event.eventType, event.data)) : events,
+  );
+  errors.push(...unbound.map(unboundError));
   for (let rtmr = 0; rtmr < RTMR_COUNT; rtmr++) {
     const quoted = quoteRtmrs[rtmr] ?? ZERO_RTMR;
     const value = replayed[rtmr] ?? ZERO_RTMR;
