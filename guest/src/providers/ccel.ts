@@ -8,13 +8,15 @@ import { parseEventLog } from "../../../operator/src/attestation/tdx/event-log/p
 
 export const DEFAULT_CCEL_PATH = "/sys/firmware/acpi/tables/data/CCEL";
 
-/** The log's used bytes as base64, or undefined when the kernel exposes no CCEL (no ACPI table, older kernel). */
+/** The log's used bytes as base64, or undefined when there is no CCEL this guest can read. */
 export async function readCcel(path: string = DEFAULT_CCEL_PATH): Promise<string | undefined> {
   let area: Buffer;
   try {
     area = await readFile(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    // No table (older kernel, no CCEL) or not readable by this user (the file is root-only): the bundle goes without
+    // a log, which the verifier reports (eventLog: absent) and event-level policy rules refuse.
+    if (["ENOENT", "EACCES", "EPERM"].includes((error as NodeJS.ErrnoException).code ?? "")) return undefined;
     throw new Error(`cannot read the TDX event log ${path}: ${(error as Error).message}`, { cause: error });
   }
   let used: Uint8Array = area;
