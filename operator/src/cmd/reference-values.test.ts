@@ -127,6 +127,16 @@ describe("trustgate reference-values on the real GCP TDX boot (google-gcp-cos113
     expect(fromOutput.split("\n").slice(1)).to.deep.equal(policyText.split("\n").slice(1));
   });
 
+  it("from the guest's self-check summary (as the guest logs it) it prints the same policy", async () => {
+    const { createSelfCheck } = await import("../../../guest/src/self-check.ts");
+    const summary = await (await createSelfCheck())(bundle);
+    const summaryPath = join(dir, "self-check.json");
+    writeFileSync(summaryPath, JSON.stringify(summary));
+    const fromSummary = (await run(referenceValuesCommand, ["--from", summaryPath, "--name", "gcp-cos113"]))
+      .stdout;
+    expect(fromSummary.split("\n").slice(1)).to.deep.equal(policyText.split("\n").slice(1));
+  });
+
   it("a bundle without an event log pins the registers and says why nothing else", async () => {
     const bare = { ...bundle, tee: { ...bundle.tee } };
     delete bare.tee.eventLog;

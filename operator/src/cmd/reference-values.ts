@@ -10,13 +10,13 @@ import {
 import { EvidenceError } from "../attestation/types.ts";
 import { type Command, EXIT_OK, type ParsedArgs, UsageError } from "../cli/command.ts";
 
-const USAGE = `Usage: trustgate reference-values --from <bundle.json | verify-output.json> [--name <policy name>]
+const USAGE = `Usage: trustgate reference-values --from <bundle.json | verify-output.json | self-check.json> [--name <policy name>]
 
 Prints an AttestationPolicy (YAML) pinning the measurements of one known-good boot: MRTD, MRSEAM and RTMR0 from
 the TDX quote, and the event-level claims of its replayed event log (kernel, initrd, kernel command line, Secure
 Boot variables), each with a comment saying what it depends on. --from takes an evidence bundle (a
-ConfidentialVM's status.evidence; its event log must replay to the quote's RTMRs) or the JSON \`trustgate verify\`
-printed for one. The values are only as good as the boot they come from: take them from a VM you trust.
+ConfidentialVM's status.evidence; its event log must replay to the quote's RTMRs), the JSON \`trustgate verify\`
+printed for one, or the self-check summary \`trustgate guest\` logs in the CVM (its "selfCheck" field). The values are only as good as the boot they come from: take them from a VM you trust.
 Exit status: 0 printed, 2 the input could not be read or holds no usable TDX evidence.`;
 
 function stringFlag(args: ParsedArgs, name: string): string | undefined {
@@ -46,7 +46,7 @@ function teeType(document: unknown): unknown {
   return (document as { tee?: { type?: unknown } } | null)?.tee?.type;
 }
 
-/** `trustgate verify` output has a verdict; a bundle has a nonce and tee evidence. */
+/** `trustgate verify` output and the guest's self-check summary have a verdict; a bundle has a nonce and tee evidence. */
 function referenceValues(document: unknown, path: string): TdxReferenceValues {
   const type = teeType(document);
   if (type === "snp") {
@@ -82,7 +82,9 @@ export const referenceValuesCommand: Command = {
   async run(args, io) {
     const from = stringFlag(args, "from");
     if (from === undefined || args.positionals.length > 0) {
-      throw new UsageError("trustgate reference-values: give --from <bundle.json | verify-output.json>");
+      throw new UsageError(
+        "trustgate reference-values: give --from <bundle.json | verify-output.json | self-check.json>",
+      );
     }
     const name = stringFlag(args, "name") ?? "reference-values";
     if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) {
