@@ -65,6 +65,10 @@ class Reader {
       );
     }
   }
+  /** The u32 `ahead` bytes past the offset, without moving; the caller checks there are enough bytes. */
+  peekU32(ahead: number): number {
+    return this.view.getUint32(this.offset + ahead, true);
+  }
   u8(what: string): number {
     this.need(1, what);
     return this.view.getUint8(this.offset++);
@@ -140,8 +144,9 @@ function parseSpecIdHeader(reader: Reader): { id: number; size: number }[] {
 /** An empty record (all 0x00 or all 0xFF MR index and type) is where the used part of the log area ends. */
 function atPadding(reader: Reader): boolean {
   if (reader.remaining < 8) return reader.bytes.subarray(reader.offset).every((b) => b === 0 || b === 0xff);
-  const head = reader.bytes.subarray(reader.offset, reader.offset + 8);
-  return head.every((b) => b === 0xff) || head.every((b) => b === 0);
+  const mrIndex = reader.peekU32(0);
+  const type = reader.peekU32(4);
+  return (mrIndex === 0xffffffff && type === 0xffffffff) || (mrIndex === 0 && type === 0);
 }
 
 function parseEvent(reader: Reader, index: number, algorithms: { id: number; size: number }[]): TdEvent {
