@@ -86,6 +86,19 @@ describe("eventLogClaims (table: boot chains other than the GCP one)", () => {
       unknown: 0,
     },
     {
+      name: "attack: the kernel file's (unbound) description renamed to a shim variable is still the kernel",
+      events: () => [
+        bootApp("grub"),
+        grub("grub_cmd: linux /vmlinuz"),
+        file("MokList", "evil kernel"),
+        grub("grub_cmd: initrd /initrd.img"),
+        file("/initrd.img", "initrd"),
+      ],
+      kernel: digest("evil kernel"),
+      initrd: [digest("initrd")],
+      unknown: 0,
+    },
+    {
       name: "unknown: EV_POST_CODE, an unknown EV_EVENT_TAG and a vendor type",
       events: () => [event(1, 0x1, "post"), tagged(0x1234, "vendor", "x"), event(2, 0x90000000, "vendor")],
       initrd: [],

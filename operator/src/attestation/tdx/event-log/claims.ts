@@ -131,7 +131,10 @@ function classifyOne(
     }
     const text =
       event.data.length <= 32 ? Buffer.from(event.data).toString("latin1").replace(/\0+$/, "") : "";
-    if (SHIM_VARIABLES.has(text)) return { event, claim: "uefiVariable", value: text };
+    // The name is not bound to the digest: while GRUB is loading a file, a "MokList" event is that file all the same.
+    if (state.grubLoad === undefined && SHIM_VARIABLES.has(text)) {
+      return { event, claim: "uefiVariable", value: text };
+    }
     const commandLine = utf16Text(event.data);
     // systemd-stub logs the command line as UTF-16 and measures exactly those bytes.
     if (commandLine !== undefined && hash("sha384", event.data, "buffer").equals(event.sha384)) {
