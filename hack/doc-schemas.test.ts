@@ -95,6 +95,7 @@ describe("docs/schemas", function () {
     const runs: { name: string; args: () => string[]; verdict: string; code: number }[] = [
       ...[
         ["tdx/dcapqvl-uptodate-v4", "warning", 1],
+        ["tdx/google-gcp-cos113-ccel", "warning", 1],
         ["tdx/google-v5-sample", "contraindicated", 1],
         ["snp/", "warning", 1],
       ].map(([prefix, verdict, code]) => {

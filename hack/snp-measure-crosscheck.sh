@@ -115,7 +115,7 @@ compare() {
   shift 4
   local counts ours
   counts="$(IFS=,; echo "$*")"
-  mapfile -t ours < <("$node" "$root/hack/snp-launch-measurement.ts" --ovmf "$image" --vcpus "$counts" \
+  mapfile -t ours < <("$node" "$root/operator/src/cmd/main.ts" reference-values snp --ovmf "$image" --vcpus "$counts" \
     --vcpu-type "$type" --vmm-type "$vmm" --guest-features "$features" -o hex)
   local i=0 n theirs verdict
   for n in "$@"; do
@@ -141,7 +141,7 @@ compare "$ovmf_fd" gce EPYC-v4 0x1 1 4
 compare "$ovmf_code" QEMU EPYC-Milan 0x1 1 2
 
 # An image without SEV metadata (sev-snp-measure measures it anyway) must be refused, not measured.
-refusal="$("$node" "$root/hack/snp-launch-measurement.ts" --ovmf "$ovmf_code_4m" --vcpus 1 --vcpu-type EPYC-v4 -o hex 2>&1 || true)"
+refusal="$("$node" "$root/operator/src/cmd/main.ts" reference-values snp --ovmf "$ovmf_code_4m" --vcpus 1 --vcpu-type EPYC-v4 -o hex 2>&1 || true)"
 if [[ "$refusal" == *"(NoSevMetadata)"* ]]; then
   echo "refused $(basename "$ovmf_code_4m") NoSevMetadata"
 else

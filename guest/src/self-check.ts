@@ -10,7 +10,15 @@ import type { EvidenceBundle } from "../../operator/src/attestation/types.ts";
 
 export interface SelfCheckSummary {
   verdict: string;
-  tee: { type: string; authentic: boolean; binding: string; errors: string[] };
+  /** `claims` and (TDX, a replayed event log) `events` as `trustgate verify` prints them: `trustgate reference-values` reads them. */
+  tee: {
+    type: string;
+    authentic: boolean;
+    binding: string;
+    errors: string[];
+    claims: Appraisal["tee"]["claims"];
+    events?: Appraisal["tee"]["events"];
+  };
   gpus: { index: number; deviceType?: "gpu" | "switch"; authentic: boolean; errors: string[] }[];
   /**
    * With NVSwitches in the bundle (PPCIe): what the PPCIe topology rules say of the NVLink topology the devices
@@ -69,6 +77,8 @@ export async function createSelfCheck(testTrustRootsFile?: string): Promise<Self
         authentic: report.tee.authentic,
         binding: report.tee.binding,
         errors: report.tee.errors.map((e) => `${e.code}: ${e.message}`),
+        claims: report.tee.claims,
+        ...(report.tee.events === undefined ? {} : { events: report.tee.events }),
       },
       gpus: report.gpus.map((g) => ({
         index: g.index,

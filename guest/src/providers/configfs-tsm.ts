@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { TeeEvidence } from "../../../operator/src/attestation/types.ts";
 import { snpCertificatesFromAuxblob } from "./sev-cert-table.ts";
 import { kernelTsmFilesystem, type TsmFilesystem } from "./tsm-filesystem.ts";
+import { DEFAULT_CCEL_PATH, readCcel } from "./ccel.ts";
 import type { TeeEvidenceProvider } from "./types.ts";
 
 export const DEFAULT_TSM_ROOT = "/sys/kernel/config/tsm/report";
@@ -20,6 +21,8 @@ export interface ConfigfsTsmOptions {
   fs?: TsmFilesystem;
   /** Tries before giving up when the generation check keeps failing (default 3). */
   attempts?: number;
+  /** Where a TDX guest's event log (CCEL) is; default /sys/firmware/acpi/tables/data/CCEL. */
+  ccelPath?: string;
 }
 
 interface TsmOutput {
@@ -74,18 +77,24 @@ export class ConfigfsTsmProvider implements TeeEvidenceProvider {
   readonly #root: string;
   readonly #fs: TsmFilesystem;
   readonly #attempts: number;
+  readonly #ccelPath: string;
 
   constructor(options: ConfigfsTsmOptions = {}) {
     this.#root = options.root ?? DEFAULT_TSM_ROOT;
     this.#fs = options.fs ?? kernelTsmFilesystem;
     this.#attempts = options.attempts ?? 3;
+    this.#ccelPath = options.ccelPath ?? DEFAULT_CCEL_PATH;
   }
 
   async collect(reportData: Uint8Array): Promise<TeeEvidence> {
     if (reportData.length !== 64) throw new Error(`REPORT_DATA must be 64 bytes, not ${reportData.length}`);
     for (let attempt = 1; attempt <= this.#attempts; attempt++) {
       const output = await this.#inNewEntry((entry) => this.#generate(entry, reportData));
-      if (output !== undefined) return teeEvidenceFromTsm(output);
+      if (output === undefined) continue;
+      const tee = teeEvidenceFromTsm(output);
+      if (tee.type !== "tdx") return tee;
+      const eventLog = await readCcel(this.#ccelPath);
+      return eventLog === undefined ? tee : { ...tee, eventLog };
     }
     throw new Error(
       `configfs-tsm: the report entry was written by someone else during each of ${this.#attempts} attempts`,

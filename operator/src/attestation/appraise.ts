@@ -26,6 +26,7 @@ import type {
 } from "./types.ts";
 import { toVerificationError } from "./types.ts";
 import { decideVerdict } from "./verdict.ts";
+import { eventRows, type EventRow } from "./tdx/event-log/claims.ts";
 
 export type TeeType = "tdx" | "snp";
 
@@ -41,6 +42,8 @@ export interface Appraisal {
     errors: VerificationError[];
     /** Whether REPORTDATA binds the bundle's own nonce and key; enforced only with an expected nonce. */
     binding: "match" | "mismatch" | "unknown";
+    /** TDX: every event of the replayed event log (CCEL), with the claim it counts as. */
+    events?: EventRow[];
   };
   gpus: GpuResult[];
   policy: { violations: (PolicyViolation & { code: "PolicyViolation" })[] };
@@ -205,9 +208,11 @@ function tooLarge(value: unknown, limit: number | undefined): VerificationError 
   // JSON.stringify(undefined) is undefined: no evidence is 0 bytes.
   const size = value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value));
   if (size <= limit) return undefined;
+  const eventLog = (value as { tee?: { eventLog?: unknown } } | null)?.tee?.eventLog;
+  const part = typeof eventLog === "string" ? `, of which tee.eventLog is ${eventLog.length}` : "";
   return {
     code: "EvidenceTooLarge",
-    message: `status.evidence is ${size} bytes of JSON, more than the limit of ${limit} (--max-evidence-bytes); not verified`,
+    message: `status.evidence is ${size} bytes of JSON${part}, more than the limit of ${limit} (--max-evidence-bytes); not verified`,
   };
 }
 
@@ -330,6 +335,7 @@ export async function appraise(
       claims: tee.claims,
       errors: teeErrors,
       binding,
+      ...(tee.eventLog?.claims === undefined ? {} : { events: eventRows(tee.eventLog.claims) }),
     },
     gpus,
     policy: { violations: violations.map((v) => ({ code: "PolicyViolation" as const, ...v })) },

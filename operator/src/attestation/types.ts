@@ -9,6 +9,7 @@ import type {
   ConfidentialVMStatusEvidenceTee,
 } from "../api/v1alpha1/generated/types.ts";
 import type { CompiledPolicy } from "./policy/compiled-policy.ts";
+import type { EventLogVerification } from "./tdx/event-log/index.ts";
 
 /** Stable error codes of `trustgate verify` and of condition reasons. */
 export const ERROR_CODES = [
@@ -24,6 +25,7 @@ export const ERROR_CODES = [
   "NonceMismatch",
   "BindingMismatch",
   "MeasurementMismatch",
+  "EventLogMismatch",
   "RimUnavailable",
   "PolicyViolation",
   "DuplicateGpu",
@@ -106,6 +108,8 @@ export interface TeeVerification {
   errors: VerificationError[];
   /** Collateral past its nextUpdate but within the operator's grace (`collateralGraceMs`): a warning, not an error. */
   staleCollateral?: string[];
+  /** TDX: the replayed event log (CCEL) of the bundle, or why there is none. */
+  eventLog?: EventLogVerification;
 }
 
 export type TeeEvidence = ConfidentialVMStatusEvidenceTee;

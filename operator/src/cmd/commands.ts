@@ -37,6 +37,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import("./verify.ts")).verifyCommand,
   },
   {
+    name: "reference-values",
+    summary: "Print an AttestationPolicy pinning the measurements of a known-good boot",
+    load: async () => (await import("./reference-values.ts")).referenceValuesCommand,
+  },
+  {
     name: "collateral",
     summary: "Mirror Intel and AMD attestation collateral for air-gapped clusters (collateral sync)",
     load: async () => (await import("./collateral-sync.ts")).collateralCommand,

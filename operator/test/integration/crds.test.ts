@@ -125,6 +125,8 @@ describe("trustgate CRDs on a real API server", function () {
         allowDebug: false,
         acceptedTcbStatuses: ["UpToDate"],
         allowedAttributes: ["SEPT_VE_DISABLE", "LASS", "PKS", "KL"],
+        requireSecureBoot: false,
+        unknownEvents: "allow",
       });
       expect(policy.spec["gpu"]).to.include({
         mode: "local",

@@ -19,7 +19,10 @@ import type { TcbStatus } from "../types.ts";
 type Defaulted<T, K extends keyof T> = Readonly<T & Required<Pick<T, K>>>;
 
 export type HostPolicy = Defaulted<AttestationPolicySpecHost, "requireIommu" | "requireGpuCcMode">;
-export type TdxPolicy = Defaulted<AttestationPolicySpecTdx, "allowDebug" | "allowedAttributes"> & {
+export type TdxPolicy = Defaulted<
+  AttestationPolicySpecTdx,
+  "allowDebug" | "allowedAttributes" | "requireSecureBoot" | "unknownEvents"
+> & {
   readonly acceptedTcbStatuses: readonly TcbStatus[];
 };
 export type SnpPolicy = Defaulted<
@@ -80,6 +83,8 @@ function fromDefaulted(policy: AttestationPolicy): CompiledPolicy {
       allowDebug: required(tdx.allowDebug, "spec.tdx.allowDebug"),
       allowedAttributes: required(tdx.allowedAttributes, "spec.tdx.allowedAttributes"),
       acceptedTcbStatuses: required(tdx.acceptedTcbStatuses, "spec.tdx.acceptedTcbStatuses"),
+      requireSecureBoot: required(tdx.requireSecureBoot, "spec.tdx.requireSecureBoot"),
+      unknownEvents: required(tdx.unknownEvents, "spec.tdx.unknownEvents"),
     },
     snp: {
       ...snp,

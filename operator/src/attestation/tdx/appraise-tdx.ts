@@ -5,6 +5,7 @@
 import type { AttestationPolicySpecTdx } from "../../api/v1alpha1/generated/types.ts";
 import type { TdxPolicy } from "../policy/compiled-policy.ts";
 import type { ClaimValue, PolicyViolation, TeeAppraiser, TeeVerification } from "../types.ts";
+import { appraiseEventLog } from "./event-log/appraise-events.ts";
 
 const MEASUREMENT_FIELDS = [
   "mrTd",
@@ -128,5 +129,6 @@ export const appraiseTdx: TeeAppraiser = (verification: TeeVerification, policy)
       violations.push(violation("allowedAdvisoryIds", allowed, id));
     }
   }
+  violations.push(...appraiseEventLog(verification.eventLog, tdx));
   return violations;
 };

@@ -14,6 +14,8 @@ import {
 } from "../types.ts";
 import { certificateTimeErrors } from "./cert-chain.ts";
 import { quoteClaims } from "./claims.ts";
+import { bootClaimValues } from "./event-log/claims.ts";
+import { verifyEventLog } from "./event-log/index.ts";
 import { checkCollateral } from "./collateral-check.ts";
 import { resolveCollateral } from "./collateral-resolve.ts";
 import { VerificationMemo } from "./verification-memo.ts";
@@ -81,6 +83,11 @@ export function createTdxVerifier(verifierOptions: TdxVerifierOptions = {}): Tee
         message: "REPORTDATA differs from the expected report data",
       });
     }
+    const eventLog = verifyEventLog(evidence.eventLog, quote.body.rtmrs);
+    result.claims.eventLog = eventLog.status;
+    if (eventLog.claims !== undefined) Object.assign(result.claims, bootClaimValues(eventLog.claims));
+    result.eventLog = eventLog;
+    result.errors.push(...eventLog.errors);
     const pck = verifyPckChain(quote.pckCertChain, anchors, memo);
     result.claims.fmspc = pck.tcb.fmspc;
     result.claims.pceId = pck.tcb.pceId;

@@ -164,4 +164,36 @@ describe("trustgate verify -o text", () => {
     expect(text).to.include("550\\u202e10.09");
     expect(text).to.include("96\\u000aVerdict: AFFIRMING");
   });
+
+  it("shows the TDX boot events a policy pins (kernel, initrd, cmdline, Secure Boot, unknown), counts the rest", () => {
+    const claims = [
+      "firmware",
+      "secureBootVariable:SecureBoot",
+      "separator",
+      "kernel",
+      "initrd",
+      "cmdline",
+      "grubFile",
+    ];
+    const events = Array.from({ length: 400 }, (_, index) => ({
+      index,
+      rtmr: index < 10 ? 0 : 2,
+      type: "EV_IPL",
+      digest: "ab".repeat(48),
+      claim:
+        index < claims.length ? (claims[index] ?? "firmware") : index % 50 === 0 ? "unknown" : "firmware",
+      description: `event ${index} EV_IPL`,
+      ...(index === 5 ? { value: "console=ttyS0 root=/dev/vda1" } : {}),
+    }));
+    const base = result();
+    const text = renderText({ ...base, tee: { ...base.tee, events } });
+    const lines = text.trimEnd().split("\n");
+    expect(lines.length).to.be.at.most(SCREEN.lines);
+    const section = lines.slice(lines.findIndex((l) => l.startsWith("Boot events")));
+    expect(section[0]).to.equal("Boot events (TDX event log, 400 events replayed):");
+    expect(section.join("\n")).to.include("kernel").and.include("console=ttyS0 root=/dev/vda1");
+    expect(section.filter((l) => /^\s+\d+\s+\d\s/.test(l))).to.have.length(8);
+    expect(section.at(-1)).to.match(/^\s*392 more events in -o json \(tee\.events\)$/);
+    expect(renderText(base)).to.not.include("Boot events");
+  });
 });

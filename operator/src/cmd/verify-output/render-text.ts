@@ -2,8 +2,10 @@
  * `trustgate verify -o text`: the verdict and its reasons first, one line per check, a table of the GPUs and
  * NVSwitches. A whole PPCIe board (8 GPUs + 4 NVSwitches) fits one screen: SCREEN lines of SCREEN columns.
  */
+import type { EventRow } from "../../attestation/tdx/event-log/claims.ts";
 import type { GpuResult } from "../../attestation/types.ts";
 import { printable } from "../../cli/printable.ts";
+import { renderEventTable } from "../event-table.ts";
 import type { VerificationResult } from "./verification-result.ts";
 
 export const SCREEN = { lines: 50, columns: 120 } as const;
@@ -22,8 +24,31 @@ export interface TextSection {
  * log table (`renderEventTable(events)` of the CCEL work) and any later per-TEE detail. Each should stay within a
  * few lines so that the whole output keeps to one screen.
  */
-export function optionalTextSections(_result: VerificationResult): TextSection[] {
-  return [];
+export function optionalTextSections(result: VerificationResult): TextSection[] {
+  const events = result.tee.events ?? [];
+  if (events.length === 0) return [];
+  return [bootEventsSection(events)];
+}
+
+/** What a boot policy pins (events.kernel, initrd, cmdline, Secure Boot) and what it cannot classify. */
+const SHOWN_CLAIMS = /^(kernel|initrd|cmdline|secureBootVariable:.*|unknown)$/;
+const MAX_EVENT_LINES = 8;
+
+/**
+ * The TDX event log's events a boot policy speaks of, as `renderEventTable` lays them out, at most MAX_EVENT_LINES;
+ * the rest (firmware, separators, GRUB's own files and commands) is counted. `-o json` has every event (tee.events).
+ */
+function bootEventsSection(events: readonly EventRow[]): TextSection {
+  const shown = events.filter((e) => SHOWN_CLAIMS.test(e.claim));
+  const table = renderEventTable(shown.slice(0, MAX_EVENT_LINES)).trimEnd().split("\n");
+  const rest = events.length - Math.min(shown.length, MAX_EVENT_LINES);
+  return {
+    title: `Boot events (TDX event log, ${events.length} events replayed)`,
+    lines: [
+      ...(shown.length === 0 ? [] : table),
+      ...(rest > 0 ? [`${rest} more events in -o json (tee.events)`] : []),
+    ],
+  };
 }
 
 type CheckStatus = "pass" | "warn" | "FAIL" | "skip";

@@ -18,6 +18,25 @@ const attestationPolicySpecTdxMrTdItemSchema: JSONSchemaProps = {
 };
 
 /**
+ * Shared by AttestationPolicy spec.tdx.events.kernel[], AttestationPolicy spec.tdx.events.initrd[],
+ * AttestationPolicy spec.tdx.events.secureBootVariables.secureBoot[], AttestationPolicy
+ * spec.tdx.events.secureBootVariables.pK[], AttestationPolicy
+ * spec.tdx.events.secureBootVariables.kEK[], AttestationPolicy
+ * spec.tdx.events.secureBootVariables.db[], AttestationPolicy
+ * spec.tdx.events.secureBootVariables.dbx[].
+ */
+const attestationPolicySpecTdxEventsKernelItemSchema: JSONSchemaProps = {
+  type: "string",
+  maxLength: 96,
+  "x-kubernetes-validations": [
+    {
+      rule: "self.matches('^[0-9a-f]{96}$')",
+      message: "must be 96 lowercase hex characters (a SHA-384 digest)",
+    },
+  ],
+};
+
+/**
  * Shared by AttestationPolicy status.conditions[], ConfidentialHost status.conditions[],
  * ConfidentialVM status.conditions[].
  */
@@ -310,6 +329,97 @@ export const ATTESTATION_POLICY_SCHEMA: JSONSchemaProps = {
                   },
                 ],
               },
+            },
+            events: {
+              type: "object",
+              description:
+                "Allow-lists of what booted, checked against the claims of the replayed TDX event log (CCEL): each listed claim must equal one of its values (any-of); an unset claim is not checked. Any rule here fails closed when the bundle carries no event log or the log does not replay to the quote's RTMRs. `trustgate reference-values` prints these from a known-good boot.",
+              properties: {
+                kernel: {
+                  type: "array",
+                  description:
+                    "Accepted SHA-384 digests of the kernel or UKI (the file GRUB read for its last `linux` command, else the last EV_EFI_BOOT_SERVICES_APPLICATION, its PE Authenticode digest).",
+                  maxItems: 32,
+                  "x-kubernetes-list-type": "set",
+                  items: attestationPolicySpecTdxEventsKernelItemSchema,
+                },
+                initrd: {
+                  type: "array",
+                  description:
+                    "Accepted SHA-384 digests of every initrd (the files GRUB read for `initrd`, or the Linux EFI stub's tagged initrd event); a boot with no initrd fails this rule.",
+                  maxItems: 32,
+                  "x-kubernetes-list-type": "set",
+                  items: attestationPolicySpecTdxEventsKernelItemSchema,
+                },
+                cmdline: {
+                  type: "array",
+                  description:
+                    "Accepted kernel command lines, the exact text the boot loader measured (GRUB's kernel_cmdline event, systemd-stub's EV_IPL command line).",
+                  maxItems: 32,
+                  "x-kubernetes-list-type": "set",
+                  items: { type: "string", maxLength: 4096 },
+                },
+                secureBootVariables: {
+                  type: "object",
+                  description:
+                    "Accepted digests of the Secure Boot variables as the firmware measured them into RTMR0.",
+                  properties: {
+                    SecureBoot: {
+                      type: "array",
+                      description:
+                        "Accepted SHA-384 digests of the EV_EFI_VARIABLE_DRIVER_CONFIG event of SecureBoot (the digest covers the variable's value, 1 = enabled).",
+                      maxItems: 32,
+                      "x-kubernetes-list-type": "set",
+                      items: attestationPolicySpecTdxEventsKernelItemSchema,
+                    },
+                    PK: {
+                      type: "array",
+                      description:
+                        "Accepted SHA-384 digests of the EV_EFI_VARIABLE_DRIVER_CONFIG event of PK (the platform key).",
+                      maxItems: 32,
+                      "x-kubernetes-list-type": "set",
+                      items: attestationPolicySpecTdxEventsKernelItemSchema,
+                    },
+                    KEK: {
+                      type: "array",
+                      description:
+                        "Accepted SHA-384 digests of the EV_EFI_VARIABLE_DRIVER_CONFIG event of KEK (the key exchange keys).",
+                      maxItems: 32,
+                      "x-kubernetes-list-type": "set",
+                      items: attestationPolicySpecTdxEventsKernelItemSchema,
+                    },
+                    db: {
+                      type: "array",
+                      description:
+                        "Accepted SHA-384 digests of the EV_EFI_VARIABLE_DRIVER_CONFIG event of db (the allowed signature database).",
+                      maxItems: 32,
+                      "x-kubernetes-list-type": "set",
+                      items: attestationPolicySpecTdxEventsKernelItemSchema,
+                    },
+                    dbx: {
+                      type: "array",
+                      description:
+                        "Accepted SHA-384 digests of the EV_EFI_VARIABLE_DRIVER_CONFIG event of dbx (the forbidden signature database; changes with every revocation update).",
+                      maxItems: 32,
+                      "x-kubernetes-list-type": "set",
+                      items: attestationPolicySpecTdxEventsKernelItemSchema,
+                    },
+                  },
+                },
+              },
+            },
+            requireSecureBoot: {
+              type: "boolean",
+              default: false,
+              description:
+                "Require the event log's SecureBoot variable event (bound to its digest) to say Secure Boot is enabled (value 1). Fails closed without an event log.",
+            },
+            unknownEvents: {
+              type: "string",
+              enum: ["allow", "deny"],
+              default: "allow",
+              description:
+                "What to do with measured events the event-log claims do not classify (not firmware, Secure Boot, boot loader, kernel, initrd or command line events); allow them, or deny the boot. Deny fails closed without an event log.",
             },
           },
         },

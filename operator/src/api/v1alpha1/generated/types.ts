@@ -183,6 +183,78 @@ export interface AttestationPolicySpecTdx {
    * applies).
    */
   allowedAdvisoryIds?: string[];
+  /**
+   * Allow-lists of what booted, checked against the claims of the replayed TDX event log (CCEL):
+   * each listed claim must equal one of its values (any-of); an unset claim is not checked. Any
+   * rule here fails closed when the bundle carries no event log or the log does not replay to the
+   * quote's RTMRs. `trustgate reference-values` prints these from a known-good boot.
+   */
+  events?: AttestationPolicySpecTdxEvents;
+  /**
+   * Require the event log's SecureBoot variable event (bound to its digest) to say Secure Boot is
+   * enabled (value 1). Fails closed without an event log.
+   */
+  requireSecureBoot?: boolean;
+  /**
+   * What to do with measured events the event-log claims do not classify (not firmware, Secure
+   * Boot, boot loader, kernel, initrd or command line events); allow them, or deny the boot. Deny
+   * fails closed without an event log.
+   */
+  unknownEvents?: "allow" | "deny";
+}
+
+/**
+ * Allow-lists of what booted, checked against the claims of the replayed TDX event log (CCEL): each
+ * listed claim must equal one of its values (any-of); an unset claim is not checked. Any rule here
+ * fails closed when the bundle carries no event log or the log does not replay to the quote's
+ * RTMRs. `trustgate reference-values` prints these from a known-good boot.
+ */
+export interface AttestationPolicySpecTdxEvents {
+  /**
+   * Accepted SHA-384 digests of the kernel or UKI (the file GRUB read for its last `linux` command,
+   * else the last EV_EFI_BOOT_SERVICES_APPLICATION, its PE Authenticode digest).
+   */
+  kernel?: string[];
+  /**
+   * Accepted SHA-384 digests of every initrd (the files GRUB read for `initrd`, or the Linux EFI
+   * stub's tagged initrd event); a boot with no initrd fails this rule.
+   */
+  initrd?: string[];
+  /**
+   * Accepted kernel command lines, the exact text the boot loader measured (GRUB's kernel_cmdline
+   * event, systemd-stub's EV_IPL command line).
+   */
+  cmdline?: string[];
+  /** Accepted digests of the Secure Boot variables as the firmware measured them into RTMR0. */
+  secureBootVariables?: AttestationPolicySpecTdxEventsSecureBootVariables;
+}
+
+/** Accepted digests of the Secure Boot variables as the firmware measured them into RTMR0. */
+export interface AttestationPolicySpecTdxEventsSecureBootVariables {
+  /**
+   * Accepted SHA-384 digests of the EV_EFI_VARIABLE_DRIVER_CONFIG event of SecureBoot (the digest
+   * covers the variable's value, 1 = enabled).
+   */
+  SecureBoot?: string[];
+  /**
+   * Accepted SHA-384 digests of the EV_EFI_VARIABLE_DRIVER_CONFIG event of PK (the platform key).
+   */
+  PK?: string[];
+  /**
+   * Accepted SHA-384 digests of the EV_EFI_VARIABLE_DRIVER_CONFIG event of KEK (the key exchange
+   * keys).
+   */
+  KEK?: string[];
+  /**
+   * Accepted SHA-384 digests of the EV_EFI_VARIABLE_DRIVER_CONFIG event of db (the allowed
+   * signature database).
+   */
+  db?: string[];
+  /**
+   * Accepted SHA-384 digests of the EV_EFI_VARIABLE_DRIVER_CONFIG event of dbx (the forbidden
+   * signature database; changes with every revocation update).
+   */
+  dbx?: string[];
 }
 
 /** AMD SEV-SNP report appraisal. Applies to ConfidentialVMs with spec.tee snp. */
