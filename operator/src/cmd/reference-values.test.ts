@@ -185,8 +185,12 @@ describe("trustgate reference-values on the real GCP TDX boot (google-gcp-cos113
 describe("trustgate reference-values snp (the SEV-SNP branch of the same command)", () => {
   const dir = mkdtempSync(join(tmpdir(), "trustgate-refvalues-snp-"));
   const ovmf = join(dir, "OVMF.fd");
-  before(() => writeFileSync(ovmf, syntheticOvmf()));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  before(() => {
+    writeFileSync(ovmf, syntheticOvmf());
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it("prints the same measurements through reference-values snp as the SNP command itself", async () => {
     const argv = ["--ovmf", ovmf, "--vcpus", "1,4", "--vcpu-type", "EPYC-v4", "-o", "hex"];
