@@ -1,23 +1,22 @@
 /**
- * TDX verification throughput on one core with warm collateral caches, against the floor measured in the same
- * run: the raw P-256 ECDSA verify rate of this Node (a quote needs two once chains and collateral are cached).
+ * TDX verification throughput on one core with warm collateral caches, against the shared floor
+ * (bench/lib/floor.ts): the two raw P-256 verifies of the same quote (quote signature, QE report signature).
  *
  *   node bench/tdx-verify.ts [--seconds 0.5] [--rounds 10]
- *
- * Rates are per CPU-second of this process (user + system), which is what one core delivers even when other
- * work shares the machine. Each round times the floor and then each scenario in back-to-back windows and takes
- * their ratio; the printed figures are medians over the rounds.
  */
-import { generateKeyPairSync, sign, verify } from "node:crypto";
+import { X509Certificate, createPublicKey } from "node:crypto";
 import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createCachingSource } from "../operator/src/attestation/collateral/caching-source.ts";
 import { createDirectorySource } from "../operator/src/attestation/collateral/directory-source.ts";
 import { tdxTeeFromItem, withoutCollateral } from "../operator/test/support/evidence/tdx-bundle-from-item.ts";
+import { parseTdxQuote } from "../operator/src/attestation/tdx/quote.ts";
 import { createTdxVerifier } from "../operator/src/attestation/tdx/verifier.ts";
 import type { TeeEvidence, VerifyOptions } from "../operator/src/attestation/types.ts";
+import { certificatesFromBytes } from "../operator/src/crypto/pem.ts";
 import { collateralDirectory, pcsItems } from "../operator/test/fixtures/tdx/pcs-items.ts";
+import { conditions, floorOperation, measureAgainstFloor } from "./lib/floor.ts";
 
 const { values } = parseArgs({
   options: { seconds: { type: "string", default: "0.5" }, rounds: { type: "string", default: "10" } },
@@ -27,43 +26,6 @@ const rounds = Number(values.rounds);
 const ITEM = fileURLToPath(new URL("../operator/test/fixtures/tdx/dcapqvl-uptodate-v4", import.meta.url));
 const now = new Date("2025-07-01T00:00:00Z");
 const COPIES = 64;
-
-/** CPU seconds of this process: on a shared machine, rates per CPU-second are what one core delivers. */
-function cpuSeconds(since: NodeJS.CpuUsage): number {
-  const used = process.cpuUsage(since);
-  return (used.user + used.system) / 1e6;
-}
-
-function rate(work: () => void): number {
-  const started = performance.now();
-  const cpu = process.cpuUsage();
-  let count = 0;
-  while (performance.now() - started < windowMs) {
-    for (let i = 0; i < 16; i++) work();
-    count += 16;
-  }
-  return count / cpuSeconds(cpu);
-}
-
-async function asyncRate(work: (i: number) => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  const cpu = process.cpuUsage();
-  let count = 0;
-  while (performance.now() - started < windowMs) await work(count++);
-  return count / cpuSeconds(cpu);
-}
-
-const median = (numbers: number[]): number =>
-  [...numbers].sort((a, b) => a - b)[Math.floor(numbers.length / 2)] ?? 0;
-
-// The floor: the fastest way this Node verifies one P-256 signature (a prepared KeyObject and a DER signature).
-const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-const message = Buffer.alloc(632, 7);
-const derSignature = sign("sha256", message, privateKey);
-const p1363Signature = sign("sha256", message, { key: privateKey, dsaEncoding: "ieee-p1363" });
-const floorWork = (): void => void verify("sha256", message, publicKey, derSignature);
-const optionsWork = (): void =>
-  void verify("sha256", message, { key: publicKey, dsaEncoding: "ieee-p1363" }, p1363Signature);
 
 // Every verification gets its own freshly parsed bundle, as the operator would after reading status.evidence.
 const tee = tdxTeeFromItem(ITEM);
@@ -92,35 +54,44 @@ for (const scenario of scenarios) {
   }
 }
 
-const floors: number[] = [];
-const optionFloors: number[] = [];
-const rates = scenarios.map(() => [] as number[]);
-const ratios = scenarios.map(() => [] as number[]);
-for (let round = 0; round < rounds; round++) {
-  const floor = rate(floorWork);
-  floors.push(floor);
-  optionFloors.push(rate(optionsWork));
-  for (const [index, scenario] of scenarios.entries()) {
-    const bundles = scenario.bundles;
-    const perSecond = await asyncRate((i) =>
-      verifier.verify(bundles[i % COPIES] as TeeEvidence, scenario.options),
-    );
-    rates[index]?.push(perSecond);
-    ratios[index]?.push(perSecond / (floor / 2));
-  }
-}
+const quote = parseTdxQuote(Buffer.from(tee.quote ?? "", "base64"));
+const [pckLeaf] = certificatesFromBytes(quote.pckCertChain, "PCK chain");
+const P256_SPKI_PREFIX = Buffer.from("3059301306072a8648ce3d020106082a8648ce3d030107034200", "hex");
+const floor = floorOperation([
+  {
+    hash: "sha256",
+    data: quote.signedRegion,
+    key: createPublicKey({
+      key: Buffer.concat([P256_SPKI_PREFIX, Buffer.of(4), quote.attestationKey]),
+      format: "der",
+      type: "spki",
+    }),
+    signature: quote.signature,
+  },
+  {
+    hash: "sha256",
+    data: quote.qeReport.raw,
+    key: new X509Certificate(pckLeaf ?? new Uint8Array()).publicKey,
+    signature: quote.qeReportSignature,
+  },
+]);
+
+const measured = await measureAgainstFloor(
+  floor,
+  scenarios.map((scenario) => {
+    let i = 0;
+    return () => verifier.verify(scenario.bundles[i++ % COPIES] as TeeEvidence, scenario.options);
+  }),
+  rounds,
+  windowMs,
+);
 
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
-const floor = median(floors);
-console.log(
-  `Node ${process.version}, ${rounds} rounds of ${values.seconds} s windows, per CPU-second of one core (medians)`,
-);
-console.log(`P-256 verify floor (KeyObject, DER signature): ${fmt(floor)} verifies/s`);
-console.log(`P-256 verify via options (ieee-p1363):         ${fmt(median(optionFloors))} verifies/s`);
-console.log(`floor for two verifies per quote:              ${fmt(floor / 2)} quotes/s`);
+console.log(conditions(rounds, windowMs));
+console.log(`floor: two raw P-256 verifies of the same quote:  ${fmt(measured.floor)} quotes/s`);
 for (const [index, scenario] of scenarios.entries()) {
-  const label = `TDX quotes, ${scenario.name}:`.padEnd(47);
-  const ratio = median(ratios[index] ?? []).toFixed(2);
-  console.log(`${label}${fmt(median(rates[index] ?? []))} quotes/s, ${ratio} of the floor`);
+  const label = `TDX quotes, ${scenario.name}:`.padEnd(50);
+  const ratio = (measured.ratios[index] ?? Number.NaN).toFixed(2);
+  console.log(`${label}${fmt(measured.subjects[index] ?? Number.NaN)} quotes/s, ${ratio} of the floor`);
 }
 rmSync(collateralDir, { recursive: true });

@@ -5,7 +5,7 @@
  * within the bundle. `authentic` covers signature, chain and FWID only. `verify` never throws.
  */
 import type { AttestationServiceClient } from "../collateral/attestation-service-client.ts";
-import { verify as verifySignature } from "node:crypto";
+import { verifyP1363 } from "../../crypto/ecdsa-signature.ts";
 import { decodeBase64Strict } from "../../crypto/pem.ts";
 import {
   EvidenceError,
@@ -87,8 +87,7 @@ interface Verified {
 }
 
 function verifySpdmSignature(spdm: SpdmEvidence, device: VerifiedDevice): boolean {
-  const key = { key: device.leafKey, dsaEncoding: "ieee-p1363" as const };
-  return verifySignature("sha384", spdm.signedBytes, key, spdm.response.signature);
+  return verifyP1363("sha384", spdm.signedBytes, device.leafKey, spdm.response.signature);
 }
 
 function fwidError(spdm: SpdmEvidence, device: VerifiedDevice): VerificationError | undefined {

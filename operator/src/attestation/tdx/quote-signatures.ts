@@ -1,4 +1,5 @@
-import { createPublicKey, hash, timingSafeEqual, verify, type KeyObject } from "node:crypto";
+import { createPublicKey, hash, timingSafeEqual, type KeyObject } from "node:crypto";
+import { verifyP1363 } from "../../crypto/ecdsa-signature.ts";
 import type { VerificationError } from "../types.ts";
 import type { TdxQuote } from "./quote.ts";
 
@@ -24,31 +25,8 @@ function rawP256Key(raw: Uint8Array): KeyObject | undefined {
   return key;
 }
 
-/** r||s → DER: Node verifies a bare KeyObject with a DER signature markedly faster than with options. */
-function p1363ToDer(signature: Uint8Array): Buffer {
-  const der = Buffer.allocUnsafe(72);
-  let at = 2;
-  for (const half of [signature.subarray(0, 32), signature.subarray(32, 64)]) {
-    let start = 0;
-    while (start < half.length - 1 && half[start] === 0) start++;
-    const pad = (half[start] ?? 0) & 0x80 ? 1 : 0;
-    der[at] = 0x02;
-    der[at + 1] = half.length - start + pad;
-    der[at + 2] = 0;
-    der.set(half.subarray(start), at + 2 + pad);
-    at += 2 + pad + half.length - start;
-  }
-  der[0] = 0x30;
-  der[1] = at - 2;
-  return der.subarray(0, at);
-}
-
-function verifyP1363(data: Uint8Array, key: KeyObject, signature: Uint8Array): boolean {
-  try {
-    return verify("sha256", data, key, p1363ToDer(signature));
-  } catch {
-    return false;
-  }
+function verifySignature(data: Uint8Array, key: KeyObject, signature: Uint8Array): boolean {
+  return verifyP1363("sha256", data, key, signature);
 }
 
 /**
@@ -60,13 +38,13 @@ export function quoteSignatureErrors(quote: TdxQuote, pckKey: KeyObject): Verifi
   const attestationKey = rawP256Key(quote.attestationKey);
   if (attestationKey === undefined) {
     errors.push({ code: "SignatureInvalid", message: "attestation key is not a P-256 point" });
-  } else if (!verifyP1363(quote.signedRegion, attestationKey, quote.signature)) {
+  } else if (!verifySignature(quote.signedRegion, attestationKey, quote.signature)) {
     errors.push({
       code: "SignatureInvalid",
       message: "quote signature does not verify with the attestation key",
     });
   }
-  if (!verifyP1363(quote.qeReport.raw, pckKey, quote.qeReportSignature)) {
+  if (!verifySignature(quote.qeReport.raw, pckKey, quote.qeReportSignature)) {
     errors.push({
       code: "SignatureInvalid",
       message: "QE report signature does not verify with the PCK key",
