@@ -97,12 +97,12 @@ export class DeviceChainVerifier {
 
   /** Verifies the chain as of `now`; throws EvidenceError (ChainInvalid, CertificateExpired, EvidenceMalformed). */
   verify(certChainPem: string, now: Date): VerifiedDevice {
-    const key = createHash("sha256").update(certChainPem).digest("hex");
-    let device = this.#cache.get(key);
+    // Keyed by the exact PEM text (at most ~5 KB × maxEntries held): cheaper than a SHA-256 of it per GPU.
+    let device = this.#cache.get(certChainPem);
     if (device === undefined) {
       this.stats.misses++;
       device = this.#verifyUncached(certChainPem);
-      this.#cache.set(key, device);
+      this.#cache.set(certChainPem, device);
     } else {
       this.stats.hits++;
     }

@@ -13,6 +13,7 @@ import {
 import { certificatesFromBytes, parsePemCertificates } from "../../crypto/pem.ts";
 import { isChipIdMasked, reportedTcbWithLayout, type SnpReport } from "./report.ts";
 import type { SnpProduct } from "./tcb.ts";
+import { BoundedMap } from "../bounded-map.ts";
 
 export interface EndorsementMaterial {
   leaf: Uint8Array;
@@ -28,6 +29,19 @@ function missing(message: string): EvidenceError {
 function candidateProducts(report: SnpReport): SnpProduct[] {
   if (report.product !== undefined) return [report.product];
   return report.cpuId === undefined ? ["Milan", "Genoa"] : [];
+}
+
+// Decoded PEM by its exact text: a VCEK repeats for every report of one chip and TCB, and decoding it (line
+// splitting, canonical-base64 checks) costs more than the rest of the per-report parsing. Errors are not kept.
+const decodedPem = new BoundedMap<string, readonly Uint8Array[]>(256);
+
+function pemCertificates(pem: string, what: string): readonly Uint8Array[] {
+  let certificates = decodedPem.get(pem);
+  if (certificates === undefined) {
+    certificates = parsePemCertificates(pem, what);
+    decodedPem.set(pem, certificates);
+  }
+  return certificates;
 }
 
 async function vcekFromCollateral(report: SnpReport, collateral: CollateralSource): Promise<Uint8Array[]> {
@@ -47,13 +61,12 @@ export async function endorsementMaterial(
   evidence: TeeEvidence,
   collateral: CollateralSource | undefined,
 ): Promise<EndorsementMaterial> {
-  const chain =
-    evidence.certChain === undefined ? [] : parsePemCertificates(evidence.certChain, "tee.certChain");
+  const chain = evidence.certChain === undefined ? [] : pemCertificates(evidence.certChain, "tee.certChain");
   const field = report.signingKey === "vlek" ? "vlek" : "vcek";
   const pem = evidence[field];
-  let certificates: Uint8Array[];
+  let certificates: readonly Uint8Array[];
   if (pem !== undefined && pem !== "") {
-    certificates = parsePemCertificates(pem, `tee.${field}`);
+    certificates = pemCertificates(pem, `tee.${field}`);
   } else if (field === "vcek" && collateral !== undefined) {
     certificates = await vcekFromCollateral(report, collateral);
   } else {
