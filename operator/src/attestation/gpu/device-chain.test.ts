@@ -100,6 +100,20 @@ describe("NVIDIA device certificate chains", () => {
     expect(chains.stats).to.deep.equal({ hits: 2, misses: 1 });
   });
 
+  it("the cache is keyed by the exact chain text: a verified chain vouches for no other text", () => {
+    const fake = makeFakeNvidiaPki();
+    const foreign = makeFakeNvidiaPki();
+    const chains = new DeviceChainVerifier(fake.anchors);
+    expect(codeOf(() => chains.verify(fake.chainPem, NOW))).to.equal(undefined);
+    // A chain from another PKI is verified afresh, fails, and the failure is not cached either.
+    expect(codeOf(() => chains.verify(foreign.chainPem, NOW))).to.equal("ChainInvalid");
+    expect(codeOf(() => chains.verify(foreign.chainPem, NOW))).to.equal("ChainInvalid");
+    // The same certificates in a different text are a separate entry, verified in full.
+    expect(codeOf(() => chains.verify(`\n${fake.chainPem}`, NOW))).to.equal(undefined);
+    expect(codeOf(() => chains.verify(fake.chainPem, NOW))).to.equal(undefined);
+    expect(chains.stats).to.deep.equal({ hits: 1, misses: 4 });
+  });
+
   it("a leaf with an unknown critical extension is ChainInvalid", () => {
     const fake = makeFakeNvidiaPki({ criticalExtension: "1.3.6.1.4.1.99999.1" });
     expect(codeOf(() => new DeviceChainVerifier(fake.anchors).verify(fake.chainPem, NOW))).to.equal(

@@ -130,6 +130,21 @@ describe("snpVerifier", () => {
     expect(codes(v)).to.include("ChainInvalid");
   });
 
+  it("a VCEK decoded and trusted for one report vouches for no other report or certificate text", async () => {
+    expect((await snpVerifier.verify(milanEvidence(), MILAN_TIME)).authentic).to.equal(true);
+    const report = Buffer.from(localFixture("milan-v2-report.bin"));
+    report[0x50] = (report[0x50] ?? 0) ^ 1; // REPORT_DATA, inside the signed bytes
+    const tampered = { ...milanEvidence(), report: report.toString("base64") };
+    expect(codes(await snpVerifier.verify(tampered, MILAN_TIME))).to.deep.equal(["SignatureInvalid"]);
+    const other = { ...milanEvidence(), vcek: derToPem(sharedFile("trustee-genoa-v3-e2e", "vcek.der")) };
+    const later = { now: new Date("2026-01-01T00:00:00Z") }; // inside the Genoa VCEK's validity
+    expect(codes(await snpVerifier.verify(other, later))).to.include("ChainInvalid");
+    const broken = { ...milanEvidence(), vcek: milanEvidence().vcek?.replace("MII", "MI!") };
+    for (let i = 0; i < 2; i++) {
+      expect(codes(await snpVerifier.verify(broken, MILAN_TIME))).to.deep.equal(["EvidenceMalformed"]);
+    }
+  });
+
   it("rejects a VCEK-signed report that comes with only a VLEK", async () => {
     const evidence = {
       ...milanEvidence(),
