@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { nvidiaItemDir } from "../../../../test/fixtures/nvidia/shared-items.ts";
 import { EvidenceError, type ErrorCode } from "../../types.ts";
@@ -90,5 +91,20 @@ describe("NVIDIA RIMs (SWID tags): signature, signer chain, reference values", (
       () => fresh.verify(sharedRim("vbios545"), new Date("2025-07-01T00:00:00Z")),
       "CertificateExpired",
     );
+  });
+
+  it("verifies each RIM once per content digest; a failing text is verified again each time, never cached", () => {
+    const fresh = new RimVerifier();
+    const at = new Date("2024-06-01T00:00:00Z");
+    const text = sharedRim("driver545");
+    // The same content as a different string, as each bundle's JSON parse yields.
+    const copy = Buffer.from(text, "utf8").toString("utf8");
+    const first = fresh.verify(text, at);
+    expect(fresh.verify(copy, at)).to.equal(first);
+    expect(first.sha256).to.equal(createHash("sha256").update(text).digest("hex"));
+    const tampered = text.replace("545.00", "545.01");
+    expectCode(() => fresh.verify(tampered, at), "SignatureInvalid");
+    expectCode(() => fresh.verify(tampered, at), "SignatureInvalid");
+    expect(fresh.stats).to.deep.equal({ hits: 1, misses: 3 });
   });
 });
