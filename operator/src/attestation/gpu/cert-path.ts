@@ -34,15 +34,22 @@ export function pathToPinnedRoot(
   start: X509Certificate,
   supplied: readonly X509Certificate[],
   roots: readonly X509Certificate[],
-  options: { maxDepth: number; prefix: string; where: string },
+  options: {
+    maxDepth: number;
+    prefix: string;
+    where: string;
+    /** Default `issuedBy`; a memo of it keeps links several chains share from being verified again. */
+    issued?: (child: X509Certificate, parent: X509Certificate) => boolean;
+  },
 ): X509Certificate[] {
+  const issued = options.issued ?? issuedBy;
   const invalid = (message: string) => new EvidenceError("ChainInvalid", `${options.prefix}${message}`);
   const path = [start];
   let current = start;
   while (path.length <= options.maxDepth) {
-    const root = roots.find((r) => issuedBy(current, r));
+    const root = roots.find((r) => issued(current, r));
     if (root !== undefined) return [...path, root];
-    const next = supplied.find((c) => !path.includes(c) && issuedBy(current, c));
+    const next = supplied.find((c) => !path.includes(c) && issued(current, c));
     if (next === undefined) {
       throw invalid(
         `no certificate in ${options.where} signs ${commonName(current.subject)} (issuer ${commonName(current.issuer)})`,

@@ -81,6 +81,19 @@ describe("NVIDIA RIMs (SWID tags): signature, signer chain, reference values", (
     expectCode(() => verifier.verify(stripped, new Date("2024-06-01T00:00:00Z")), "ChainInvalid");
   });
 
+  it("a CA link verified for one RIM is remembered by fingerprint only: a re-signed copy of that CA fails", () => {
+    const shared = new RimVerifier();
+    const at = new Date("2024-06-01T00:00:00Z");
+    shared.verify(sharedRim("driver545"), at);
+    const text = sharedRim("vbios545");
+    const ca = [...text.matchAll(/<ds:X509Certificate>([^<]*)<\/ds:X509Certificate>/g)][1]?.[1] ?? "";
+    const der = Buffer.from(ca, "base64");
+    // The last byte lies in the certificate's signature: same names and key, a signature that does not verify.
+    der[der.length - 1] = (der[der.length - 1] ?? 0) ^ 0x01;
+    expectCode(() => shared.verify(text.replace(ca, der.toString("base64")), at), "ChainInvalid");
+    expect(shared.verify(text, at).version).to.equal("96.00.5E.00.01");
+  });
+
   it("caches verified RIMs by content and still re-checks validity", () => {
     const fresh = new RimVerifier();
     const at = new Date("2024-06-01T00:00:00Z");

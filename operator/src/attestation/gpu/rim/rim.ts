@@ -10,7 +10,7 @@ import { EvidenceError } from "../../types.ts";
 import { BoundedMap } from "../../bounded-map.ts";
 import { checkValidity } from "../device-chain.ts";
 import { NVIDIA_RIM_ROOT_CA } from "../nvidia-roots.ts";
-import { buildSignerPath, pinnedRoots } from "./signer-chain.ts";
+import { buildSignerPath, pinnedRoots, SignerChainMemo } from "./signer-chain.ts";
 import type { XmlElement } from "./xml-types.ts";
 import { envelopedSignature, keyInfoCertificates, parseXml, verifyEnvelopedSignature } from "./xml-dsig.ts";
 
@@ -126,10 +126,12 @@ export class RimVerifier {
   readonly #byDigest: BoundedMap<string, VerifiedRim>;
   /** Texts seen before → their digest: V8 keeps a string's hash, so a RIM seen again is not re-hashed (~40 µs). */
   readonly #digestOfText: BoundedMap<string, string>;
+  readonly #chains: SignerChainMemo;
   readonly stats = { hits: 0, misses: 0 };
 
   constructor(anchors: RimTrustAnchors = PINNED_RIM_ANCHORS, maxEntries = 256) {
     this.#roots = pinnedRoots(anchors.roots);
+    this.#chains = new SignerChainMemo(maxEntries);
     this.#byDigest = new BoundedMap(maxEntries);
     this.#digestOfText = new BoundedMap(maxEntries);
   }
@@ -170,7 +172,7 @@ export class RimVerifier {
 
   #verifyUncached(text: string, sha256: string): VerifiedRim {
     const signature = envelopedSignature(parseXml(text));
-    const signerChain = buildSignerPath(keyInfoCertificates(signature), this.#roots);
+    const signerChain = buildSignerPath(keyInfoCertificates(signature), this.#roots, this.#chains);
     const signerKey = signerChain[0]?.publicKey;
     if (signerKey === undefined) throw malformed("no signer certificate");
     const signedXml = verifyEnvelopedSignature(text, signature, signerKey);
