@@ -175,7 +175,7 @@ export class RimVerifier {
     const signerChain = buildSignerPath(keyInfoCertificates(signature), this.#roots, this.#chains);
     const signerKey = signerChain[0]?.publicKey;
     if (signerKey === undefined) throw malformed("no signer certificate");
-    const signedXml = verifyEnvelopedSignature(text, signature, signerKey);
+    const signedXml = verifyEnvelopedSignature(signature, signerKey);
     return { ...readSwidTag(signedXml), signerChain, sha256 };
   }
 }
