@@ -7,7 +7,7 @@
  */
 import { X509Certificate } from "node:crypto";
 import { EvidenceError } from "../../types.ts";
-import { candidateIssuers, commonName, issuedBy, pathToPinnedRoot } from "../cert-path.ts";
+import { candidateIssuers, commonName, issuedBy, pathToPinnedRoot, VerifiedLinks } from "../cert-path.ts";
 
 export { commonName };
 import {
@@ -54,22 +54,17 @@ function certificateFacts(cert: X509Certificate): CertificateFacts {
 
 /** What the checks learnt about certificates, keyed by SHA-256 fingerprints (the DER itself, not names). */
 export class SignerChainMemo {
-  readonly #links: BoundedMap<string, true>;
+  readonly #links: VerifiedLinks;
   readonly #facts: BoundedMap<string, CertificateFacts>;
 
   constructor(maxEntries = 256) {
-    this.#links = new BoundedMap(maxEntries);
+    this.#links = new VerifiedLinks(maxEntries);
     this.#facts = new BoundedMap(maxEntries);
   }
 
-  issued = (child: X509Certificate, parent: X509Certificate): boolean => {
-    const key = `${child.fingerprint256}>${parent.fingerprint256}`;
-    if (this.#links.has(key)) return true;
-    // Only links that verified are remembered; a failing pair costs its check again.
-    if (!issuedBy(child, parent)) return false;
-    this.#links.set(key, true);
-    return true;
-  };
+  get issued(): VerifiedLinks["issued"] {
+    return this.#links.issued;
+  }
 
   facts(cert: X509Certificate): CertificateFacts {
     const key = cert.fingerprint256;
