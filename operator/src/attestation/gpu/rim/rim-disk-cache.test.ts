@@ -85,7 +85,7 @@ describe("RIM cache on disk (--rim-cache-dir): survives restarts, trusts nothing
     expect(stored(dir, DRIVER_ID).rim).to.equal(driver);
   });
 
-  it("refuses a truncated file and a text that does not match its recorded digest", async () => {
+  it("refuses a truncated file, JSON that is no entry, and a text that does not match its recorded digest", async () => {
     const nvidia = service({ [DRIVER_ID]: driver });
     await controller(dir, nvidia.source).source.get(DRIVER_ID);
     const file = join(dir, `${DRIVER_ID}.json`);
@@ -95,11 +95,18 @@ describe("RIM cache on disk (--rim-cache-dir): survives restarts, trusts nothing
     expect(await afterTruncation.source.get(DRIVER_ID)).to.equal(driver);
     expect(afterTruncation.problems.join("\n")).to.match(/not JSON/);
 
+    for (const junk of ["null", "[]", '"text"', "7"]) {
+      writeFileSync(file, junk);
+      const afterJunk = controller(dir, nvidia.source);
+      expect(await afterJunk.source.get(DRIVER_ID), junk).to.equal(driver);
+      expect(afterJunk.problems.join("\n"), junk).to.match(/not a JSON object/);
+    }
+
     writeFileSync(file, JSON.stringify({ ...stored(dir, DRIVER_ID), rim: driver.slice(0, -10) }));
     const afterEdit = controller(dir, nvidia.source);
     expect(await afterEdit.source.get(DRIVER_ID)).to.equal(driver);
     expect(afterEdit.problems.join("\n")).to.match(/does not match its recorded SHA-256/);
-    expect(nvidia.state.requests).to.equal(3);
+    expect(nvidia.state.requests).to.equal(7);
   });
 
   it("refuses another, correctly signed RIM stored under this ID (file renamed or its id field rewritten)", async () => {

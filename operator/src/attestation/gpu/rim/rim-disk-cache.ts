@@ -29,12 +29,14 @@ const sha256 = (text: string): string => createHash("sha256").update(text).diges
 
 /** Why the stored entry for `id` cannot be used, or the entry when it passes every check. */
 function refusal(id: string, raw: string, check: RimDiskCacheOptions["check"]): string | StoredRim {
-  let stored: Partial<StoredRim>;
+  let parsed: unknown;
   try {
-    stored = JSON.parse(raw) as Partial<StoredRim>;
+    parsed = JSON.parse(raw);
   } catch (error) {
     return `not JSON (${(error as Error).message})`;
   }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return "not a JSON object";
+  const stored = parsed as Partial<StoredRim>;
   if (stored.id !== id) return `it is stored for RIM ${JSON.stringify(stored.id)}`;
   if (typeof stored.rim !== "string" || stored.rim.length > MAX_RIM_LENGTH) return "it holds no RIM text";
   if (stored.sha256 !== sha256(stored.rim)) return "the RIM text does not match its recorded SHA-256";
