@@ -163,6 +163,7 @@ https://api.trustedservices.intel.com
 {{- define "trustgate.collateralPath" -}}
 {{- $paths := dict
   "cache" "/var/cache/trustgate/collateral"
+  "rimCache" "/var/cache/trustgate/collateral/rims"
   "mirror" "/var/lib/trustgate/collateral-mirror"
   "caBundleDir" "/etc/trustgate/collateral-ca"
   "caBundle" "/etc/trustgate/collateral-ca/ca.crt"

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import type { Command, ParsedArgs } from "../cli/command.ts";
 import { UsageError } from "../cli/command.ts";
 import { defaultTeeBackends } from "../attestation/registry.ts";
-import { createLocalGpuVerifier } from "../attestation/gpu/verifier.ts";
+import { createLocalGpuVerifier, type LocalGpuVerifierConfig } from "../attestation/gpu/verifier.ts";
 import {
   createAttestationServiceClient,
   type AttestationServiceClient,
@@ -45,6 +45,8 @@ labels Nodes) and ConfidentialVM (places CVMs on validated hosts, launches their
   --metrics-bind-address <addr>         /metrics, /healthz, /readyz (default ${DEFAULT_METRICS_BIND_ADDRESS}; 0 turns it off)
   --attestation-issuer <iss>            "iss" of signed attestation results (default trustgate)
   --max-evidence-bytes <n>              refuse a guest's status.evidence larger than this (JSON bytes; default ${DEFAULT_MAX_EVIDENCE_BYTES})
+  --rim-cache-dir <dir>                 keep NVIDIA RIMs fetched from the RIM service across restarts (each is
+                                        verified again when read back; a tampered file is refused and refetched)
   --test-trust-roots <file>             TESTS AND DEMOS ONLY: also trust the simulated TEE/GPU roots in this file
 
 Collateral (Intel TCB info, QE identity, CRLs; AMD VCEKs, cert chains, CRLs) the guest's evidence lacks, or
@@ -72,9 +74,13 @@ function text(args: ParsedArgs, name: string): string | undefined {
 async function attestationBackends(
   testRoots: string | undefined,
   client: AttestationServiceClient,
+  rimCache: LocalGpuVerifierConfig["rimCache"],
 ): Promise<AttestationDeps["backends"]> {
   if (testRoots === undefined)
-    return { tees: defaultTeeBackends(), gpus: createLocalGpuVerifier({ client }) };
+    return {
+      tees: defaultTeeBackends(),
+      gpus: createLocalGpuVerifier({ client, ...(rimCache === undefined ? {} : { rimCache }) }),
+    };
   const { simulatedBackends } = await import("../attestation/simulated/backends.ts");
   return simulatedBackends(testRoots);
 }
@@ -106,6 +112,7 @@ export const controllerCommand: Command = {
     "attestation-issuer": { type: "string" },
     "max-evidence-bytes": { type: "string" },
     "test-trust-roots": { type: "string" },
+    "rim-cache-dir": { type: "string" },
     ...CONTROLLER_COLLATERAL_OPTIONS,
   },
   async run(args) {
@@ -126,6 +133,7 @@ export const controllerCommand: Command = {
       throw new UsageError(`trustgate controller: ${(error as Error).message}`);
     }
     const collateralFlags = await collateralSettingsFromArgs(args, "controller", "services");
+    const rimCacheDir = text(args, "rim-cache-dir");
     const log = createLogger("trustgate-controller");
     const kc = kubeConfigFromFlag("controller", text(args, "kubeconfig"));
     const testRoots = text(args, "test-trust-roots");
@@ -166,6 +174,14 @@ export const controllerCommand: Command = {
           ...(await attestationBackends(
             testRoots,
             createAttestationServiceClient({ onRequest: observeRequest }),
+            rimCacheDir === undefined
+              ? undefined
+              : {
+                  dir: rimCacheDir,
+                  onProblem: (id, message) => {
+                    log.warn({ rim: id }, message);
+                  },
+                },
           )),
           ...(collateral.describe.length === 0 ? {} : { collateral: collateral.source }),
           ...(collateralFlags.deadlineMs === undefined

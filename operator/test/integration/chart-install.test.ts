@@ -220,6 +220,7 @@ describe("Helm chart charts/trustgate: helm install, then the components under t
       "metrics-bind-address": `127.0.0.1:${String(metricsPort)}`,
       // The pod's cache volume, here a folder of the test's own.
       "collateral-cache-dir": join(dir, "collateral-cache"),
+      "rim-cache-dir": join(dir, "collateral-cache", "rims"),
     });
     const controllerKc = await writeServiceAccountKubeconfig(admin, NAMESPACE, CONTROLLER, dir);
     const controller = startTrustgate(

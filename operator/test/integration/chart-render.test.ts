@@ -239,6 +239,7 @@ describe("Helm chart charts/trustgate: rendering (real helm)", function () {
         "intel-pcs-update": "standard",
         "amd-kds-url": "https://kdsintf.amd.com",
         "collateral-cache-dir": "/var/cache/trustgate/collateral",
+        "rim-cache-dir": "/var/cache/trustgate/collateral/rims",
         "collateral-deadline": "30s",
         "collateral-stale-grace": "24h",
       });

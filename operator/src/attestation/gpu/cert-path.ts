@@ -5,6 +5,7 @@
  */
 import { X509Certificate } from "node:crypto";
 import { EvidenceError } from "../types.ts";
+import { BoundedMap } from "../bounded-map.ts";
 
 export function commonName(distinguishedName: string): string {
   return /(?:^|\n)CN=([^\n]*)/.exec(distinguishedName)?.[1] ?? "?";
@@ -12,6 +13,27 @@ export function commonName(distinguishedName: string): string {
 
 export function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
   return child.checkIssued(parent) && child.verify(parent.publicKey);
+}
+
+/**
+ * `issuedBy` remembering the links that verified, by the SHA-256 fingerprints of both certificates (the DER, not
+ * names): the CAs many chains share (every H100's device chain, a GPU's driver and VBIOS RIM chains) are verified
+ * once per verifier. A failing pair is not remembered and costs its check again.
+ */
+export class VerifiedLinks {
+  readonly #links: BoundedMap<string, true>;
+
+  constructor(maxEntries = 256) {
+    this.#links = new BoundedMap(maxEntries);
+  }
+
+  issued = (child: X509Certificate, parent: X509Certificate): boolean => {
+    const key = `${child.fingerprint256}>${parent.fingerprint256}`;
+    if (this.#links.has(key)) return true;
+    if (!issuedBy(child, parent)) return false;
+    this.#links.set(key, true);
+    return true;
+  };
 }
 
 /** The supplied intermediates worth trying: unparseable and self-signed entries never help to build a path. */
@@ -34,15 +56,22 @@ export function pathToPinnedRoot(
   start: X509Certificate,
   supplied: readonly X509Certificate[],
   roots: readonly X509Certificate[],
-  options: { maxDepth: number; prefix: string; where: string },
+  options: {
+    maxDepth: number;
+    prefix: string;
+    where: string;
+    /** Default `issuedBy`; a memo of it keeps links several chains share from being verified again. */
+    issued?: (child: X509Certificate, parent: X509Certificate) => boolean;
+  },
 ): X509Certificate[] {
+  const issued = options.issued ?? issuedBy;
   const invalid = (message: string) => new EvidenceError("ChainInvalid", `${options.prefix}${message}`);
   const path = [start];
   let current = start;
   while (path.length <= options.maxDepth) {
-    const root = roots.find((r) => issuedBy(current, r));
+    const root = roots.find((r) => issued(current, r));
     if (root !== undefined) return [...path, root];
-    const next = supplied.find((c) => !path.includes(c) && issuedBy(current, c));
+    const next = supplied.find((c) => !path.includes(c) && issued(current, c));
     if (next === undefined) {
       throw invalid(
         `no certificate in ${options.where} signs ${commonName(current.subject)} (issuer ${commonName(current.issuer)})`,

@@ -85,6 +85,21 @@ describe("NVIDIA device certificate chains", () => {
     expect(codeOf(() => fakeOnly.verify(swapped, NOW))).to.equal("ChainInvalid");
   });
 
+  it("without a chain cache, a CA link verified before is remembered by fingerprint only: a re-signed copy fails", () => {
+    const item = SHARED_GPU_ITEMS[0];
+    const real = item === undefined ? "" : sharedGpuEntry(item).certChain;
+    const uncached = new DeviceChainVerifier(PINNED_NVIDIA_ANCHORS, 0);
+    uncached.verify(real, NOW);
+    const blocks = real.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g) ?? [];
+    const der = Buffer.from((blocks[1] ?? "").replace(/-----[A-Z ]+-----|\s/g, ""), "base64");
+    // The last byte lies in the signature: same names and key, a signature that does not verify.
+    der[der.length - 1] = (der[der.length - 1] ?? 0) ^ 0x01;
+    const pem = `-----BEGIN CERTIFICATE-----\n${der.toString("base64")}\n-----END CERTIFICATE-----\n`;
+    const resigned = [blocks[0], pem, ...blocks.slice(2)].join("");
+    expect(codeOf(() => uncached.verify(resigned, NOW))).to.equal("ChainInvalid");
+    expect(codeOf(() => uncached.verify(real, NOW))).to.equal(undefined);
+  });
+
   it("validity is checked as of `now` on every use, cached or not", () => {
     const fake = makeFakeNvidiaPki({
       leafValidity: [new Date("2024-01-01T00:00:00Z"), new Date("2030-01-01T00:00:00Z")],

@@ -8,7 +8,7 @@ import type * as pkijs from "pkijs";
 import { parsePemCertificates } from "../../crypto/pem.ts";
 import { EvidenceError } from "../types.ts";
 import { BoundedMap } from "../bounded-map.ts";
-import { candidateIssuers, commonName, issuedBy, pathToPinnedRoot } from "./cert-path.ts";
+import { candidateIssuers, commonName, issuedBy, pathToPinnedRoot, VerifiedLinks } from "./cert-path.ts";
 import {
   allowsKeyUsage,
   basicConstraints,
@@ -83,6 +83,8 @@ export function checkValidity(chain: readonly X509Certificate[], now: Date): voi
 export class DeviceChainVerifier {
   readonly #roots: X509Certificate[];
   readonly #cache: BoundedMap<string, VerifiedDevice>;
+  /** Kept even without a chain cache: eight new GPUs share their CA certificates. */
+  readonly #links = new VerifiedLinks(64);
   readonly stats = { hits: 0, misses: 0 };
 
   constructor(anchors: GpuTrustAnchors, maxEntries = 1024) {
@@ -118,6 +120,7 @@ export class DeviceChainVerifier {
       maxDepth: MAX_DEPTH,
       prefix: "",
       where: "the chain or pinned NVIDIA root",
+      issued: this.#links.issued,
     });
     const parsed = path.map((cert, i) => parseCertificate(cert.raw, i === 0 ? "leaf" : "chain certificate"));
     checkProfile(path, parsed);

@@ -57,6 +57,8 @@ export interface LocalGpuVerifierConfig {
   alwaysRemote?: boolean;
   /** The client the default RIM, OCSP and NRAS appraisers ask NVIDIA's services with (timeouts, caps, metrics). */
   client?: AttestationServiceClient;
+  /** The default RIM appraiser keeps fetched RIMs here across restarts (`--rim-cache-dir`); re-verified when read. */
+  rimCache?: { dir: string; onProblem?: (id: string, message: string) => void };
 }
 
 /** GpuResult plus the device model NRAS also reports. */
@@ -251,7 +253,12 @@ const LOCAL_DEFAULT_SOURCES: GpuVerificationSources = { mode: "local", allowCert
 export function createLocalGpuVerifier(config: LocalGpuVerifierConfig = {}): LocalGpuVerifier {
   const chains = new DeviceChainVerifier(config.anchors ?? PINNED_NVIDIA_ANCHORS, config.chainCacheEntries);
   const client = config.client === undefined ? {} : { client: config.client };
-  const rimAppraiser = config.measurements === undefined ? createRimAppraiser(client) : undefined;
+  const rimCache =
+    config.rimCache === undefined
+      ? {}
+      : { cacheDir: config.rimCache.dir, onCacheProblem: config.rimCache.onProblem };
+  const rimAppraiser =
+    config.measurements === undefined ? createRimAppraiser({ ...client, ...rimCache }) : undefined;
   const hooks = {
     measurements: config.measurements ?? rimAppraiser ?? MEASUREMENTS_UNCHECKED,
     revocation: config.revocation ?? createOcspRevocationChecker(client),

@@ -18,7 +18,8 @@ import {
   type RequestObserver,
 } from "../../collateral/attestation-service-client.ts";
 import { compareMeasurements, type RimForComparison, type RimRole } from "./compare.ts";
-import { PINNED_RIM_ANCHORS, RimVerifier, type RimTrustAnchors } from "./rim.ts";
+import { PINNED_RIM_ANCHORS, RimVerifier, type RimTrustAnchors, type VerifiedRim } from "./rim.ts";
+import { diskCachedRimSource } from "./rim-disk-cache.ts";
 import { cachingRimSource, firstRimSource, rimServiceSource, type RimSource } from "./rim-source.ts";
 
 export interface RimLookup {
@@ -65,6 +66,24 @@ export function rimLookups(evidence: Pick<AuthenticGpuEvidence, "spdm" | "device
   ];
 }
 
+/**
+ * Whether a verified RIM is the one NVIDIA publishes under `id`: its edition matches the ID's kind and the ID ends in
+ * its version (NV_GPU_DRIVER_GH100_545.00 for 545.00, NV_GPU_VBIOS_…_96005E0001 for 96.00.5E.00.01).
+ */
+export function rimDescribesId(id: string, rim: Pick<VerifiedRim, "edition" | "version">): boolean {
+  const edition = id.startsWith("NV_SWITCH_") ? "SWITCH" : id.startsWith("NV_GPU_") ? "GPU" : undefined;
+  return rim.edition === edition && compactVersion(id).endsWith(`_${compactVersion(rim.version)}`);
+}
+
+/** What a RIM read from a cache must pass: signature and signer chain (validity comes later, at `now`), and its ID. */
+export function rimCacheCheck(rims: RimVerifier): (id: string, text: string) => void {
+  return (id, text) => {
+    const rim = rims.verifySignature(text);
+    if (!rimDescribesId(id, rim))
+      throw new EvidenceError("EvidenceMalformed", `it is the RIM of ${rim.edition} version ${rim.version}`);
+  };
+}
+
 /** The RIM `edition` and `product` of the verified device: an LS10 switch, or a GPU of its architecture's chip. */
 function deviceOf(evidence: Pick<AuthenticGpuEvidence, "device">): RimForComparison["expectedDevice"] {
   if (evidence.device.kind === "switch") return { edition: "SWITCH", product: "LS10" };
@@ -79,6 +98,9 @@ export interface RimAppraiserConfig {
   client?: AttestationServiceClient;
   onRequest?: RequestObserver;
   cacheEntries?: number;
+  /** Keeps RIMs fetched from `source` or a RIM service on disk across restarts; re-verified when read back. */
+  cacheDir?: string;
+  onCacheProblem?: (id: string, message: string) => void;
 }
 
 export interface RimAppraiser extends GpuMeasurementAppraiser {
@@ -106,13 +128,23 @@ export function createRimAppraiser(config: RimAppraiserConfig = {}): RimAppraise
     return source;
   }
 
+  const cacheDir = config.cacheDir;
+  const onDisk = (source: RimSource): RimSource =>
+    cacheDir === undefined
+      ? source
+      : diskCachedRimSource(source, {
+          dir: cacheDir,
+          check: rimCacheCheck(rims),
+          onProblem: config.onCacheProblem,
+        });
+
   async function find(lookup: RimLookup, evidence: AuthenticGpuEvidence, context: GpuAppraisalContext) {
     const inBundle = evidence.entry.rims?.[lookup.role];
     if (inBundle !== undefined) return inBundle;
     const sources = [config.source, serviceFor(context.sources.rimServiceUrl)].filter(
       (source): source is RimSource => source !== undefined,
     );
-    const text = await firstRimSource(sources).get(lookup.id);
+    const text = await onDisk(firstRimSource(sources)).get(lookup.id);
     if (text !== undefined) return text;
     throw new EvidenceError(
       "RimUnavailable",

@@ -19,7 +19,7 @@ export interface RimSource {
   get(id: string): Promise<string | undefined>;
 }
 
-const RIM_ID = /^NV_[A-Z0-9_.]{1,120}$/i;
+export const RIM_ID = /^NV_[A-Z0-9_.]{1,120}$/i;
 
 function unavailable(message: string, cause?: unknown): EvidenceError {
   return new EvidenceError("RimUnavailable", message, cause === undefined ? {} : { cause });

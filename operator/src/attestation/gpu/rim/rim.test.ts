@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { nvidiaItemDir } from "../../../../test/fixtures/nvidia/shared-items.ts";
 import { EvidenceError, type ErrorCode } from "../../types.ts";
@@ -80,6 +81,19 @@ describe("NVIDIA RIMs (SWID tags): signature, signer chain, reference values", (
     expectCode(() => verifier.verify(stripped, new Date("2024-06-01T00:00:00Z")), "ChainInvalid");
   });
 
+  it("a CA link verified for one RIM is remembered by fingerprint only: a re-signed copy of that CA fails", () => {
+    const shared = new RimVerifier();
+    const at = new Date("2024-06-01T00:00:00Z");
+    shared.verify(sharedRim("driver545"), at);
+    const text = sharedRim("vbios545");
+    const ca = [...text.matchAll(/<ds:X509Certificate>([^<]*)<\/ds:X509Certificate>/g)][1]?.[1] ?? "";
+    const der = Buffer.from(ca, "base64");
+    // The last byte lies in the certificate's signature: same names and key, a signature that does not verify.
+    der[der.length - 1] = (der[der.length - 1] ?? 0) ^ 0x01;
+    expectCode(() => shared.verify(text.replace(ca, der.toString("base64")), at), "ChainInvalid");
+    expect(shared.verify(text, at).version).to.equal("96.00.5E.00.01");
+  });
+
   it("caches verified RIMs by content and still re-checks validity", () => {
     const fresh = new RimVerifier();
     const at = new Date("2024-06-01T00:00:00Z");
@@ -90,5 +104,20 @@ describe("NVIDIA RIMs (SWID tags): signature, signer chain, reference values", (
       () => fresh.verify(sharedRim("vbios545"), new Date("2025-07-01T00:00:00Z")),
       "CertificateExpired",
     );
+  });
+
+  it("verifies each RIM once per content digest; a failing text is verified again each time, never cached", () => {
+    const fresh = new RimVerifier();
+    const at = new Date("2024-06-01T00:00:00Z");
+    const text = sharedRim("driver545");
+    // The same content as a different string, as each bundle's JSON parse yields.
+    const copy = Buffer.from(text, "utf8").toString("utf8");
+    const first = fresh.verify(text, at);
+    expect(fresh.verify(copy, at)).to.equal(first);
+    expect(first.sha256).to.equal(createHash("sha256").update(text).digest("hex"));
+    const tampered = text.replace("545.00", "545.01");
+    expectCode(() => fresh.verify(tampered, at), "SignatureInvalid");
+    expectCode(() => fresh.verify(tampered, at), "SignatureInvalid");
+    expect(fresh.stats).to.deep.equal({ hits: 1, misses: 3 });
   });
 });

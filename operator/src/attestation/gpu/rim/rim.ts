@@ -2,14 +2,15 @@
  * NVIDIA RIMs: ISO/IEC 19770-2 SWID tags whose Payload lists one Resource per SPDM measurement index with its
  * allowed SHA-384 values (Hash0..Hash{alternatives-1}), signed with an enveloped XML-DSig. `RimVerifier` checks the
  * signature and the signer chain to a pinned CoRIM root and reads the reference values from the signed XML only.
- * Verified RIMs are cached by their text; certificate validity is re-checked on every use.
+ * Each RIM is verified once per content digest (SHA-256 of its text): the verified result (signer chain, reference
+ * values) is cached by digest, and certificate validity is re-checked against `now` on every use.
  */
 import { createHash, type X509Certificate } from "node:crypto";
 import { EvidenceError } from "../../types.ts";
 import { BoundedMap } from "../../bounded-map.ts";
 import { checkValidity } from "../device-chain.ts";
 import { NVIDIA_RIM_ROOT_CA } from "../nvidia-roots.ts";
-import { buildSignerPath, pinnedRoots } from "./signer-chain.ts";
+import { buildSignerPath, pinnedRoots, SignerChainMemo } from "./signer-chain.ts";
 import type { XmlElement } from "./xml-types.ts";
 import { envelopedSignature, keyInfoCertificates, parseXml, verifyEnvelopedSignature } from "./xml-dsig.ts";
 
@@ -122,26 +123,22 @@ export function readSwidTag(xml: string): Omit<VerifiedRim, "signerChain" | "sha
 
 export class RimVerifier {
   readonly #roots: X509Certificate[];
-  readonly #cache: BoundedMap<string, VerifiedRim>;
+  readonly #byDigest: BoundedMap<string, VerifiedRim>;
+  /** Texts seen before → their digest: V8 keeps a string's hash, so a RIM seen again is not re-hashed (~40 µs). */
+  readonly #digestOfText: BoundedMap<string, string>;
+  readonly #chains: SignerChainMemo;
   readonly stats = { hits: 0, misses: 0 };
 
   constructor(anchors: RimTrustAnchors = PINNED_RIM_ANCHORS, maxEntries = 256) {
     this.#roots = pinnedRoots(anchors.roots);
-    this.#cache = new BoundedMap(maxEntries);
+    this.#chains = new SignerChainMemo(maxEntries);
+    this.#byDigest = new BoundedMap(maxEntries);
+    this.#digestOfText = new BoundedMap(maxEntries);
   }
 
   /** Verifies signature, signer chain and (as of `now`) validity. Throws EvidenceError with the failing code. */
   verify(text: string, now: Date): VerifiedRim {
-    if (text.length > MAX_RIM_LENGTH) throw malformed(`longer than ${MAX_RIM_LENGTH} characters`);
-    // Keyed by the text itself: V8 keeps a string's hash, so a RIM seen again costs no re-hashing of ~20 kB.
-    let rim = this.#cache.get(text);
-    if (rim === undefined) {
-      this.stats.misses++;
-      rim = this.#verifyUncached(text, createHash("sha256").update(text).digest("hex"));
-      this.#cache.set(text, rim);
-    } else {
-      this.stats.hits++;
-    }
+    const rim = this.verifySignature(text);
     try {
       checkValidity(rim.signerChain, now);
     } catch (error) {
@@ -152,12 +149,33 @@ export class RimVerifier {
     return rim;
   }
 
+  /**
+   * Signature and signer chain to a pinned root, without the validity period: what a RIM read back from a cache
+   * must pass before it is used (`verify` adds the validity check against the appraisal's `now`).
+   */
+  verifySignature(text: string): VerifiedRim {
+    if (text.length > MAX_RIM_LENGTH) throw malformed(`longer than ${MAX_RIM_LENGTH} characters`);
+    const known = this.#digestOfText.get(text);
+    const sha256 = known ?? createHash("sha256").update(text).digest("hex");
+    let rim = this.#byDigest.get(sha256);
+    if (rim === undefined) {
+      this.stats.misses++;
+      rim = this.#verifyUncached(text, sha256);
+      this.#byDigest.set(sha256, rim);
+    } else {
+      this.stats.hits++;
+    }
+    // Only verified texts are remembered: a flood of tampered RIMs must not fill memory.
+    if (known === undefined) this.#digestOfText.set(text, sha256);
+    return rim;
+  }
+
   #verifyUncached(text: string, sha256: string): VerifiedRim {
     const signature = envelopedSignature(parseXml(text));
-    const signerChain = buildSignerPath(keyInfoCertificates(signature), this.#roots);
+    const signerChain = buildSignerPath(keyInfoCertificates(signature), this.#roots, this.#chains);
     const signerKey = signerChain[0]?.publicKey;
     if (signerKey === undefined) throw malformed("no signer certificate");
-    const signedXml = verifyEnvelopedSignature(text, signature, signerKey);
+    const signedXml = verifyEnvelopedSignature(signature, signerKey);
     return { ...readSwidTag(signedXml), signerChain, sha256 };
   }
 }

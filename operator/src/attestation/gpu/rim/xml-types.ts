@@ -5,6 +5,8 @@ export interface XmlNode {
   readonly namespaceURI: string | null;
   readonly textContent: string | null;
   readonly childNodes: ArrayLike<XmlNode>;
+  readonly parentNode: XmlNode | null;
+  removeChild(child: XmlNode): XmlNode;
 }
 
 export interface XmlElement extends XmlNode {
