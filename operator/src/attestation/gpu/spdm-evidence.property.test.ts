@@ -38,7 +38,9 @@ const opaqueFields: fc.Arbitrary<OpaqueSpec[]> = fc
   .chain((types) =>
     fc.tuple(
       ...types
-        .filter((type) => ![3, 6, 12, 15, 17, 18, 20].includes(type))
+        // Types whose values the parser validates (versions, FWID, PDI lists of whole 8-byte PDIs) are left out:
+        // arbitrary bytes there are refused, not round-tripped (their own tests cover them).
+        .filter((type) => ![3, 6, 12, 15, 17, 18, 20, 22, 26].includes(type))
         .map((type) => fc.record({ type: fc.constant(type), value: fc.uint8Array({ maxLength: 40 }) })),
     ),
   );
