@@ -72,7 +72,8 @@ bench: setup ## Run one benchmark: make bench BENCH=<name of bench/<name>.ts> (s
 	@node "bench/$(BENCH).ts"
 
 bench-peers: setup ## trustgate vs go-tdx-guest, go-sev-guest, nv-local-gpu-verifier (needs go, python3; not in make test)
-	@peers="$$(bash bench/peers/build.sh go)" && node bench/peers/run.ts --peers "$$peers" $(PEERS_ARGS)
+	@peers="$$(bash bench/peers/build.sh go)" && venv="$$(bash bench/peers/build.sh python)" && \
+		node bench/peers/run.ts --peers "$$peers" --venv "$$venv" $(PEERS_ARGS)
 
 clean: cluster-down
 	rm -rf dist .cache

@@ -4,7 +4,7 @@
  * each item's manifest time. Prints one side-by-side table: rates per CPU-second of one process, medians over
  * interleaved rounds, the ratio trustgate/peer, and verdict agreement per shared item.
  *
- *   node bench/peers/run.ts --peers <dir from build.sh go> [--rounds 5] [--seconds 1]
+ *   node bench/peers/run.ts --peers <dir from build.sh go> [--venv <dir from build.sh python>] [--rounds 5] [--seconds 1]
  */
 import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
@@ -20,9 +20,11 @@ import {
   sharedBundleCases,
   type SharedBundleCase,
 } from "../../operator/test/support/shared-evidence.ts";
+import { gpuCases, runPythonPeer, trustgateGpuRate, trustgateGpuVerdicts } from "./gpu.ts";
 import {
   compareVerdicts,
   expectedVerdict,
+  median,
   renderAgreement,
   renderRates,
   type PeerItemResult,
@@ -34,6 +36,7 @@ import {
 const { values } = parseArgs({
   options: {
     peers: { type: "string" },
+    venv: { type: "string" },
     rounds: { type: "string", default: "5" },
     seconds: { type: "string", default: "1" },
   },
@@ -191,6 +194,61 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
+// GPUs: verdicts, then interleaved rounds of trustgate warm and cold and a fresh Python peer process per round
+// (its first verification is its cold one, its loop the warm rate).
+const gpuRows: RateRow[] = [];
+const gpuNotes: string[] = [];
+if (values.venv !== undefined) {
+  const cases = gpuCases();
+  const expected = new Map(cases.map((c) => [c.name, c.expected]));
+  const peer = runPythonPeer(values.venv, work, cases, undefined, seconds);
+  const label = `${peer.peer} ${peer.version}`;
+  const compared = compareVerdicts(expected, await trustgateGpuVerdicts(cases), peer.items);
+  agreements.push(...renderAgreement(label, compared), "");
+  const timed = cases.find(
+    (c) => compared.find((a) => a.name === c.name)?.right === "both" && c.expected === "accept",
+  );
+  if (timed !== undefined) {
+    const warm = { ours: [] as number[], theirs: [] as number[] };
+    const cold = { ours: [] as number[], theirs: [] as number[] };
+    const wall: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      warm.ours.push(await trustgateGpuRate(timed, seconds, false));
+      cold.ours.push(await trustgateGpuRate(timed, seconds, true));
+      const run = runPythonPeer(values.venv, work, [timed], timed.name, seconds);
+      const first = run.items[0];
+      const rate = run.rates[0];
+      if (rate?.error !== undefined || first?.verdict !== "accept") {
+        throw new Error(`${label} on ${timed.name}: ${rate?.error ?? first?.error ?? "no result"}`);
+      }
+      warm.theirs.push(rate?.perSecond ?? Number.NaN);
+      cold.theirs.push(1000 / (first.firstCpuMs || Number.NaN));
+      wall.push(rate?.wallPerSecond ?? Number.NaN);
+    }
+    gpuRows.push(
+      {
+        what: `GPU warm (${timed.name})`,
+        unit: "GPUs/s",
+        peer: label,
+        trustgate: warm.ours,
+        peerRates: warm.theirs,
+      },
+      {
+        what: `GPU cold, nothing cached (${timed.name})`,
+        unit: "GPUs/s",
+        peer: label,
+        trustgate: cold.ours,
+        peerRates: cold.theirs,
+      },
+    );
+    gpuNotes.push(
+      `${label} warm loop by wall clock: ${Math.round(median(wall))} GPUs/s (the table counts CPU-seconds of its process).`,
+    );
+  }
+} else {
+  gpuNotes.push("GPU peer skipped: no --venv (make bench-peers builds it with bench/peers/build.sh python).");
+}
+
 const rows: RateRow[] = sides.map((s) => ({
   what: `${s.kind.toUpperCase()} (${s.timed?.name ?? "no item both accept"})`,
   unit: s.unit,
@@ -204,7 +262,8 @@ const load = loadavg()
 console.log(
   `Node ${process.version}; ${rounds} interleaved rounds of ${seconds} s windows; per CPU-second of one process (medians); load average ${load}`,
 );
-console.log(renderRates(rows).join("\n"));
+console.log(renderRates([...rows, ...gpuRows]).join("\n"));
+for (const note of gpuNotes) console.log(note);
 console.log("");
 console.log(agreements.join("\n"));
 rmSync(work, { recursive: true });
