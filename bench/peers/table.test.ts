@@ -84,6 +84,8 @@ describe("bench-peers table", () => {
         "peer v1: 1/4 verdicts agree; right per manifest: trustgate 3/4, peer v1 2/4",
       );
       expect(lines.some((l) => l.includes("b: peer v1 said: FMSPC mismatch"))).to.equal(true);
+      expect(lines.some((l) => l.includes("c: peer v1 said: expired"))).to.equal(true);
+      expect(lines.some((l) => l.includes("a: peer v1 said"))).to.equal(false);
       expect(
         lines.some((l) => /^ {2}c\s+reject\s+accept\s+reject\s+differ \(peer right\)$/.test(l)),
       ).to.equal(true);

@@ -134,7 +134,8 @@ export function renderAgreement(peer: string, rows: readonly Agreement[]): strin
     ]),
   ]);
   lines.push(...table.map((line) => `  ${line}`));
-  for (const r of rows.filter((row) => !row.agree && row.peerError !== undefined)) {
+  // Every rejection's reason, agreeing ones too: the same verdict can come from another cause (e.g. a parse failure).
+  for (const r of rows.filter((row) => row.peerError !== undefined)) {
     lines.push(`  ${r.name}: ${peer} said: ${r.peerError ?? ""}`);
   }
   return lines;
