@@ -139,7 +139,9 @@ export function runPythonPeer(
     },
   }));
   writeFileSync(input, JSON.stringify({ items, timed: timed === undefined ? [] : [timed], seconds }));
+  // In the scratch folder: the verifier writes its verifier.log to the working directory.
   const run = spawnSync(join(venv, "bin", "python"), [SCRIPT, input, output], {
+    cwd: work,
     encoding: "utf8",
     maxBuffer: 256 << 20,
   });
