@@ -116,7 +116,7 @@ export interface PythonPeerOutput {
   rates: { name: string; perSecond?: number; wallPerSecond?: number; count: number; error?: string }[];
 }
 
-/** Runs the Python peer in a fresh process: its first verification of each item is cold (nothing in memory). */
+/** Runs the Python peer in a fresh process: the verdict of each item, then the rate of the timed one. */
 export function runPythonPeer(
   venv: string,
   work: string,
