@@ -8,7 +8,7 @@ export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export TRUSTGATE_CLUSTER_DIR ?= $(CURDIR)/.cache/cluster
 
 .PHONY: help setup tools build gen verify-gen typecheck lint test test-unit test-integration test-e2e \
-	cluster-up cluster-down demo evidence-bundles sim-pki bench clean
+	cluster-up cluster-down demo evidence-bundles sim-pki bench bench-peers clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -70,6 +70,10 @@ sim-pki: setup ## Write a simulated AMD/Intel/NVIDIA PKI for simulated guests to
 bench: setup ## Run one benchmark: make bench BENCH=<name of bench/<name>.ts> (some need make build first)
 	@test -f "bench/$(BENCH).ts" || { echo "usage: make bench BENCH=<$$(cd bench && ls *.ts | sed 's/\.ts$$//' | paste -sd '|')>" >&2; exit 2; }
 	@node "bench/$(BENCH).ts"
+
+bench-peers: setup ## trustgate vs go-tdx-guest, go-sev-guest, nv-local-gpu-verifier (needs go, python3; not in make test)
+	@peers="$$(bash bench/peers/build.sh go)" && venv="$$(bash bench/peers/build.sh python)" && \
+		node bench/peers/run.ts --peers "$$peers" --venv "$$venv" $(PEERS_ARGS)
 
 clean: cluster-down
 	rm -rf dist .cache
