@@ -87,6 +87,14 @@ export async function peakRssMb(pid: number): Promise<number> {
   return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
+/** CPU time (user + system) a process has used so far, in seconds (Linux clock ticks of 10 ms). */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  // The fields after the command name, which is in parentheses and may itself hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** A control plane with trustgate installed, a simulated PKI and the benchmark's AttestationPolicy. */
 export async function startBenchCluster(): Promise<BenchCluster> {
   const dir = await mkdtemp(join(tmpdir(), "trustgate-bench-attest-"));

@@ -6,6 +6,7 @@
 // CVM, reading its token from the CVM's cloud-init Secret and applying status.evidence with it (server-side apply,
 // field manager trustgate-guest, under the guest admission policy). Their bundles carry no RIMs (optional in a
 // bundle): 1,000 bundles with 16 RIMs each would not fit the local etcd's 256 MB quota.
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
@@ -18,6 +19,7 @@ import type { ManagedProcess } from "../hack/lib/managed-process.ts";
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
 import { guestFilesFromCloudInit } from "../operator/test/support/guest-from-cloud-init.ts";
 import {
+  cpuSeconds,
   createCvm,
   gpuAddresses,
   inBatches,
@@ -50,6 +52,7 @@ async function providersWithoutRims(simPki: string): Promise<EvidenceProviders> 
     tee: providers.tee,
     gpus: {
       name: gpus.name,
+      ...(gpus.systemState === undefined ? {} : { systemState: gpus.systemState.bind(gpus) }),
       collect: async (nonce, hardware) =>
         (await gpus.collect(nonce, hardware)).map((gpu) => {
           const entry = { ...gpu };
@@ -147,6 +150,8 @@ try {
     }
   });
 
+  const controllerCpuBefore = await cpuSeconds(controller.pid);
+  const benchCpuBefore = process.cpuUsage();
   const started = Date.now();
   const names = Array.from({ length: CVMS }, (_, i) => `cvm-${String(i).padStart(4, "0")}`);
   await inBatches(names, 50, async (name) => {
@@ -161,6 +166,8 @@ try {
   }
   const seconds = (Date.now() - started) / 1000;
   const rss = await peakRssMb(controller.pid);
+  const controllerCpu = (await cpuSeconds(controller.pid)) - controllerCpuBefore;
+  const benchCpu = process.cpuUsage(benchCpuBefore);
   process.stderr.write("\n");
   await cvms.stop();
   for (const client of clients) client.close();
@@ -176,6 +183,11 @@ try {
         createdToAttestedMs: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95) },
         guestAnswerFailures: failures,
         controllerPeakRssMb: Number(rss.toFixed(0)),
+        // From creating the first CVM to the last Attested: the controller's, and this process's (the simulated
+        // guests' evidence and writes, creating the CVMs, the watch).
+        controllerCpuSeconds: Number(controllerCpu.toFixed(1)),
+        guestsAndDriverCpuSeconds: Number(((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)),
+        loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
       },
       null,
       2,
