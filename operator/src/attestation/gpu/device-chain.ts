@@ -83,6 +83,11 @@ export function checkValidity(chain: readonly X509Certificate[], now: Date): voi
 export class DeviceChainVerifier {
   readonly #roots: X509Certificate[];
   readonly #cache: BoundedMap<string, VerifiedDevice>;
+  /**
+   * Decoded issuers by SHA-256 of their DER (read only): a provisioner CA and identity CA above thousands of
+   * devices are decoded once, not once per device.
+   */
+  readonly #issuers = new BoundedMap<string, pkijs.Certificate>(256);
   readonly stats = { hits: 0, misses: 0 };
 
   constructor(anchors: GpuTrustAnchors, maxEntries = 1024) {
@@ -110,6 +115,16 @@ export class DeviceChainVerifier {
     return device;
   }
 
+  #issuer(cert: X509Certificate): pkijs.Certificate {
+    const fingerprint = cert.fingerprint256;
+    let parsed = this.#issuers.get(fingerprint);
+    if (parsed === undefined) {
+      parsed = parseCertificate(cert.raw, "chain certificate");
+      this.#issuers.set(fingerprint, parsed);
+    }
+    return parsed;
+  }
+
   #verifyUncached(certChainPem: string): VerifiedDevice {
     const [leafDer, ...rest] = parsePemCertificates(certChainPem, "gpus[].certChain");
     if (leafDer === undefined) throw new EvidenceError("EvidenceMalformed", "gpus[].certChain is empty");
@@ -119,7 +134,7 @@ export class DeviceChainVerifier {
       prefix: "",
       where: "the chain or pinned NVIDIA root",
     });
-    const parsed = path.map((cert, i) => parseCertificate(cert.raw, i === 0 ? "leaf" : "chain certificate"));
+    const parsed = path.map((cert, i) => (i === 0 ? parseCertificate(cert.raw, "leaf") : this.#issuer(cert)));
     checkProfile(path, parsed);
     const leafParsed = parsed[0] as pkijs.Certificate;
     const leafName = commonName(leaf.subject);
