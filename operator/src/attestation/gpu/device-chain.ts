@@ -85,9 +85,10 @@ export class DeviceChainVerifier {
   readonly #cache: BoundedMap<string, VerifiedDevice>;
   /**
    * Decoded issuers by SHA-256 of their DER (read only): a provisioner CA and identity CA above thousands of
-   * devices are decoded once, not once per device.
+   * devices are decoded once, not once per device. Few: a decoded certificate takes ~30 kB, and the per-device
+   * certificates pass through here too.
    */
-  readonly #issuers = new BoundedMap<string, pkijs.Certificate>(256);
+  readonly #issuers = new BoundedMap<string, pkijs.Certificate>(32);
   readonly stats = { hits: 0, misses: 0 };
 
   constructor(anchors: GpuTrustAnchors, maxEntries = 1024) {
