@@ -154,7 +154,11 @@ export async function waitForValidatedHosts(cluster: BenchCluster, count: number
  * The built controller (`make build`), as the chart runs it (its NODE_OPTIONS: V8 heap sizes, unless
  * BENCH_NODE_FLAGS), with admin credentials, trusting the simulated roots.
  */
-export async function startController(cluster: BenchCluster, logLevel: string): Promise<ManagedProcess> {
+export async function startController(
+  cluster: BenchCluster,
+  logLevel: string,
+  extraArgs: readonly string[] = [],
+): Promise<ManagedProcess> {
   if (!existsSync(BUILT_MAIN))
     throw new Error("run `make build` first: the benchmark measures the built controller");
   const chartValues = parse(await readFile(join(ROOT, "charts/trustgate/values.yaml"), "utf8")) as {
@@ -173,6 +177,7 @@ export async function startController(cluster: BenchCluster, logLevel: string): 
       ...["--test-trust-roots", join(cluster.simPki, TRUST_ROOTS_FILE)],
       // The benchmark signs each host's report once (no agents republish): keep them Validated for the run.
       ...["--host-stale-after", "24h"],
+      ...extraArgs,
     ],
     join(cluster.dir, "controller.log"),
   );
@@ -202,10 +207,10 @@ export function startSimulator(
 export async function startAttestationBench(
   cluster: BenchCluster,
   hosts: readonly string[],
-  options: { logLevel: string; vmi: Parameters<typeof startSimulator>[1] },
+  options: { logLevel: string; vmi: Parameters<typeof startSimulator>[1]; controllerArgs?: string[] },
 ): Promise<{ controller: ManagedProcess; simulator: ManagedProcess }> {
   await addSnpHosts(cluster, hosts);
-  const controller = await startController(cluster, options.logLevel);
+  const controller = await startController(cluster, options.logLevel, options.controllerArgs);
   return { controller, simulator: startSimulator(cluster, options.vmi) };
 }
 
