@@ -87,6 +87,14 @@ export async function peakRssMb(pid: number): Promise<number> {
   return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
+/** CPU time (user + system) a process has used so far, in seconds (Linux clock ticks of 10 ms). */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  // The fields after the command name, which is in parentheses and may itself hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** A control plane with trustgate installed, a simulated PKI and the benchmark's AttestationPolicy. */
 export async function startBenchCluster(): Promise<BenchCluster> {
   const dir = await mkdtemp(join(tmpdir(), "trustgate-bench-attest-"));
@@ -146,7 +154,11 @@ export async function waitForValidatedHosts(cluster: BenchCluster, count: number
  * The built controller (`make build`), as the chart runs it (its NODE_OPTIONS: V8 heap sizes, unless
  * BENCH_NODE_FLAGS), with admin credentials, trusting the simulated roots.
  */
-export async function startController(cluster: BenchCluster, logLevel: string): Promise<ManagedProcess> {
+export async function startController(
+  cluster: BenchCluster,
+  logLevel: string,
+  extraArgs: readonly string[] = [],
+): Promise<ManagedProcess> {
   if (!existsSync(BUILT_MAIN))
     throw new Error("run `make build` first: the benchmark measures the built controller");
   const chartValues = parse(await readFile(join(ROOT, "charts/trustgate/values.yaml"), "utf8")) as {
@@ -165,6 +177,7 @@ export async function startController(cluster: BenchCluster, logLevel: string): 
       ...["--test-trust-roots", join(cluster.simPki, TRUST_ROOTS_FILE)],
       // The benchmark signs each host's report once (no agents republish): keep them Validated for the run.
       ...["--host-stale-after", "24h"],
+      ...extraArgs,
     ],
     join(cluster.dir, "controller.log"),
   );
@@ -194,10 +207,10 @@ export function startSimulator(
 export async function startAttestationBench(
   cluster: BenchCluster,
   hosts: readonly string[],
-  options: { logLevel: string; vmi: Parameters<typeof startSimulator>[1] },
+  options: { logLevel: string; vmi: Parameters<typeof startSimulator>[1]; controllerArgs?: string[] },
 ): Promise<{ controller: ManagedProcess; simulator: ManagedProcess }> {
   await addSnpHosts(cluster, hosts);
-  const controller = await startController(cluster, options.logLevel);
+  const controller = await startController(cluster, options.logLevel, options.controllerArgs);
   return { controller, simulator: startSimulator(cluster, options.vmi) };
 }
 

@@ -1,11 +1,13 @@
 // Benchmark (issue 5): N ConfidentialVMs x 8 simulated H100s attested on the local control plane (default
 // 1,000 CVMs on 1,000 SEV-SNP hosts). Prints the time from creating the CVMs to all Attested=True, CVMs/s,
-// create->Attested percentiles and the built controller's peak RSS.
-//   make build && node bench/attest-scale.ts [--cvms 1000] [--concurrency 4]
+// create->Attested percentiles, the built controller's peak RSS, and the CPU time of the controller and of this
+// process (the simulated guests) apart, with the load average (the machine is shared).
+//   make build && node bench/attest-scale.ts [--cvms 1000] [--concurrency 4] [--controller-workers 8]
 // The guests are simulated in this process: one `Guest` (guest/src/guest.ts, the code `trustgate guest` runs) per
 // CVM, reading its token from the CVM's cloud-init Secret and applying status.evidence with it (server-side apply,
 // field manager trustgate-guest, under the guest admission policy). Their bundles carry no RIMs (optional in a
 // bundle): 1,000 bundles with 16 RIMs each would not fit the local etcd's 256 MB quota.
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
@@ -18,6 +20,7 @@ import type { ManagedProcess } from "../hack/lib/managed-process.ts";
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
 import { guestFilesFromCloudInit } from "../operator/test/support/guest-from-cloud-init.ts";
 import {
+  cpuSeconds,
   createCvm,
   gpuAddresses,
   inBatches,
@@ -32,7 +35,12 @@ import {
 } from "./attest-harness.ts";
 
 const { values } = parseArgs({
-  options: { cvms: { type: "string", default: "1000" }, concurrency: { type: "string", default: "4" } },
+  options: {
+    cvms: { type: "string", default: "1000" },
+    concurrency: { type: "string", default: "4" },
+    // The controller's --workers (its default, as the chart's, is 8).
+    "controller-workers": { type: "string" },
+  },
 });
 const CVMS = Number(values.cvms);
 const CONCURRENCY = Number(values.concurrency);
@@ -50,6 +58,7 @@ async function providersWithoutRims(simPki: string): Promise<EvidenceProviders> 
     tee: providers.tee,
     gpus: {
       name: gpus.name,
+      ...(gpus.systemState === undefined ? {} : { systemState: gpus.systemState.bind(gpus) }),
       collect: async (nonce, hardware) =>
         (await gpus.collect(nonce, hardware)).map((gpu) => {
           const entry = { ...gpu };
@@ -73,6 +82,8 @@ try {
   const { controller, simulator } = await startAttestationBench(cluster, hosts, {
     logLevel: "warn",
     vmi: { startRunning: true },
+    controllerArgs:
+      values["controller-workers"] === undefined ? [] : ["--workers", values["controller-workers"]],
   });
   processes.push(controller, simulator);
 
@@ -147,6 +158,8 @@ try {
     }
   });
 
+  const controllerCpuBefore = await cpuSeconds(controller.pid);
+  const benchCpuBefore = process.cpuUsage();
   const started = Date.now();
   const names = Array.from({ length: CVMS }, (_, i) => `cvm-${String(i).padStart(4, "0")}`);
   await inBatches(names, 50, async (name) => {
@@ -161,6 +174,8 @@ try {
   }
   const seconds = (Date.now() - started) / 1000;
   const rss = await peakRssMb(controller.pid);
+  const controllerCpu = (await cpuSeconds(controller.pid)) - controllerCpuBefore;
+  const benchCpu = process.cpuUsage(benchCpuBefore);
   process.stderr.write("\n");
   await cvms.stop();
   for (const client of clients) client.close();
@@ -171,11 +186,17 @@ try {
         cvms: CVMS,
         gpusPerCvm: 8,
         guestDriver: `in-process Guest per CVM with its own token, concurrency ${String(CONCURRENCY)}`,
+        controllerWorkers: Number(values["controller-workers"] ?? 8),
         secondsToAllAttested: Number(seconds.toFixed(1)),
         cvmsPerSecond: Number((CVMS / seconds).toFixed(1)),
         createdToAttestedMs: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95) },
         guestAnswerFailures: failures,
         controllerPeakRssMb: Number(rss.toFixed(0)),
+        // From creating the first CVM to the last Attested: the controller's, and this process's (the simulated
+        // guests' evidence and writes, creating the CVMs, the watch).
+        controllerCpuSeconds: Number(controllerCpu.toFixed(1)),
+        guestsAndDriverCpuSeconds: Number(((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)),
+        loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
       },
       null,
       2,

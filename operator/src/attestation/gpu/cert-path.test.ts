@@ -46,6 +46,23 @@ describe("pathToPinnedRoot", function () {
       .with.property("code", "ChainInvalid");
   });
 
+  it("once a genuine chain is verified, a chain of the same names from another CA still fails on its signatures", function () {
+    const [pinned, impostor] = [generateNvidiaCa(), generateNvidiaCa()];
+    const path = (ca: ReturnType<typeof generateNvidiaCa>) => {
+      const [leafDer, ...rest] = deviceChain(ca);
+      return () =>
+        pathToPinnedRoot(
+          new X509Certificate(leafDer ?? new Uint8Array()),
+          candidateIssuers(rest),
+          [pinned.root],
+          options,
+        );
+    };
+    expect(path(pinned)()).to.have.length(5);
+    expect(path(pinned)(), "a second device of the same CA, its shared links remembered").to.have.length(5);
+    expect(path(impostor)).to.throw(EvidenceError, /no certificate in the supplied certificates signs/);
+  });
+
   it("drops unparseable supplied entries instead of failing on them", function () {
     expect(candidateIssuers([Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x00), new Uint8Array()])).to.deep.equal(
       [],

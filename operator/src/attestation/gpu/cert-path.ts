@@ -4,15 +4,27 @@
  * by name and signature.
  */
 import { X509Certificate } from "node:crypto";
-import { EvidenceError } from "../types.ts";
 import { BoundedMap } from "../bounded-map.ts";
+import { EvidenceError } from "../types.ts";
 
 export function commonName(distinguishedName: string): string {
   return /(?:^|\n)CN=([^\n]*)/.exec(distinguishedName)?.[1] ?? "?";
 }
 
+/**
+ * Links already verified, by the SHA-256 of both certificates' DER: whether `parent` signed `child` depends on those
+ * bytes alone, and every device chain shares its upper links (provisioner CA to Device Identity CA), whose P-384
+ * signatures would otherwise be verified again for each of thousands of GPUs. Only successes are kept.
+ */
+const verifiedLinks = new BoundedMap<string, true>(4096);
+
 export function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
-  return child.checkIssued(parent) && child.verify(parent.publicKey);
+  if (!child.checkIssued(parent)) return false;
+  const link = `${child.fingerprint256}>${parent.fingerprint256}`;
+  if (verifiedLinks.has(link)) return true;
+  if (!child.verify(parent.publicKey)) return false;
+  verifiedLinks.set(link, true);
+  return true;
 }
 
 /**

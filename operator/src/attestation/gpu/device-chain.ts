@@ -85,6 +85,12 @@ export class DeviceChainVerifier {
   readonly #cache: BoundedMap<string, VerifiedDevice>;
   /** Kept even without a chain cache: eight new GPUs share their CA certificates. */
   readonly #links = new VerifiedLinks(64);
+  /**
+   * Decoded issuers by SHA-256 of their DER (read only): a provisioner CA and identity CA above thousands of
+   * devices are decoded once, not once per device. Few: a decoded certificate takes ~30 kB, and the per-device
+   * certificates pass through here too.
+   */
+  readonly #issuers = new BoundedMap<string, pkijs.Certificate>(32);
   readonly stats = { hits: 0, misses: 0 };
 
   constructor(anchors: GpuTrustAnchors, maxEntries = 1024) {
@@ -112,6 +118,16 @@ export class DeviceChainVerifier {
     return device;
   }
 
+  #issuer(cert: X509Certificate): pkijs.Certificate {
+    const fingerprint = cert.fingerprint256;
+    let parsed = this.#issuers.get(fingerprint);
+    if (parsed === undefined) {
+      parsed = parseCertificate(cert.raw, "chain certificate");
+      this.#issuers.set(fingerprint, parsed);
+    }
+    return parsed;
+  }
+
   #verifyUncached(certChainPem: string): VerifiedDevice {
     const [leafDer, ...rest] = parsePemCertificates(certChainPem, "gpus[].certChain");
     if (leafDer === undefined) throw new EvidenceError("EvidenceMalformed", "gpus[].certChain is empty");
@@ -122,7 +138,7 @@ export class DeviceChainVerifier {
       where: "the chain or pinned NVIDIA root",
       issued: this.#links.issued,
     });
-    const parsed = path.map((cert, i) => parseCertificate(cert.raw, i === 0 ? "leaf" : "chain certificate"));
+    const parsed = path.map((cert, i) => (i === 0 ? parseCertificate(cert.raw, "leaf") : this.#issuer(cert)));
     checkProfile(path, parsed);
     const leafParsed = parsed[0] as pkijs.Certificate;
     const leafName = commonName(leaf.subject);

@@ -160,12 +160,19 @@ export function simulatedOcspSource(
   responders: readonly FakeCertificate[],
   options: SimulatedOcspOptions = {},
 ): OcspSource {
+  // By the issuer's SHA-256: which responder a CA delegated to is found once, not with a signature check per query.
+  const responderOf = new Map<string, FakeCertificate | undefined>();
   return {
     name: "simulated NVIDIA OCSP responder",
     get({ certificate, issuer }) {
-      const responder = responders.find(
-        (r) => r.certificate.checkIssued(issuer) && r.certificate.verify(issuer.publicKey),
-      );
+      const fingerprint = issuer.fingerprint256;
+      if (!responderOf.has(fingerprint)) {
+        const found = responders.find(
+          (r) => r.certificate.checkIssued(issuer) && r.certificate.verify(issuer.publicKey),
+        );
+        responderOf.set(fingerprint, found);
+      }
+      const responder = responderOf.get(fingerprint);
       if (responder === undefined) return Promise.resolve(undefined);
       const now = options.now?.() ?? new Date();
       return Promise.resolve(

@@ -14,6 +14,11 @@ import { placementClaims, type PendingGpus } from "./scheduling.ts";
  */
 export class GpuLedger {
   readonly #reservations = new Map<string, VmPlacement>();
+  /**
+   * Each cached CVM version's recorded placement: the cache replaces an object on every change, so its identity is
+   * its version, and the ledger is asked on every reconcile about every CVM (1,000s).
+   */
+  readonly #recorded = new WeakMap<ConfidentialVM, VmPlacement | null>();
   #lock: Promise<void> = Promise.resolve();
 
   /** Runs `fn` with no other scheduling decision in flight. */
@@ -29,23 +34,37 @@ export class GpuLedger {
     }
   }
 
+  #recordedPlacement(cvm: ConfidentialVM): VmPlacement | undefined {
+    let placement = this.#recorded.get(cvm);
+    if (placement === undefined) {
+      placement = recordedPlacement(cvm) ?? null;
+      this.#recorded.set(cvm, placement);
+    }
+    return placement ?? undefined;
+  }
+
   /** Every CVM's placement (this process' reservation first, else its status), by `ns/name`. */
   #placements(cvms: readonly ConfidentialVM[]): Map<string, VmPlacement> {
     const result = new Map<string, VmPlacement>();
     for (const cvm of cvms) {
       const key = objectKey(cvm);
-      const placement = this.#reservations.get(key) ?? recordedPlacement(cvm);
+      const placement = this.#reservations.get(key) ?? this.#recordedPlacement(cvm);
       if (placement !== undefined) result.set(key, placement);
     }
     for (const [key, placement] of this.#reservations) if (!result.has(key)) result.set(key, placement);
     return result;
   }
 
-  /** Devices a CVM holds by address (observed GPUs, a board's GPUs and NVSwitches, the board): claim → `ns/name`. */
-  assignments(cvms: readonly ConfidentialVM[]): Map<string, string> {
+  /**
+   * Devices a CVM holds by address (observed GPUs, a board's GPUs and NVSwitches, the board): claim → `ns/name`;
+   * with `onNode`, only that node's (all a running VM's allocation is checked against).
+   */
+  assignments(cvms: readonly ConfidentialVM[], onNode?: string): Map<string, string> {
     const result = new Map<string, string>();
-    for (const [key, placement] of this.#placements(cvms))
+    for (const [key, placement] of this.#placements(cvms)) {
+      if (onNode !== undefined && placement.nodeName !== onNode) continue;
       for (const claim of placementClaims(placement)) result.set(claim, key);
+    }
     return result;
   }
 

@@ -256,7 +256,7 @@ export class ConfidentialVMReconciler implements Reconciler {
       runningVmiUid,
       host: this.#deps.hosts.get(placement.nodeName),
       launcherPods: this.#deps.launcherPods?.(namespace) ?? [],
-      gpuOwners: this.#deps.ledger.assignments(this.#deps.cvms.list()),
+      gpuOwners: this.#deps.ledger.assignments(this.#deps.cvms.list(), placement.nodeName),
     };
   }
 

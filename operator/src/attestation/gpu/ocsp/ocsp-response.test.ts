@@ -162,6 +162,25 @@ describe("OCSP responses (RFC 6960, pkijs-built DER)", () => {
     });
   }
 
+  it("still checks every response's own signature and responder once a responder was found authorised", () => {
+    expect(answer(response()).status, "the genuine responder, now remembered").to.equal("good");
+    expect(answer(response()).status, "and again, from memory").to.equal("good");
+    const forged = Buffer.from(response());
+    const at = forged.indexOf(Buffer.from("2025"));
+    forged[at + 3] = "3".charCodeAt(0);
+    expect(
+      codeOf(() => answer(forged)),
+      "altered under the remembered responder",
+    ).to.equal("SignatureInvalid");
+    // Another CA's responder under the same name: the remembered delegation is of the genuine certificate's bytes.
+    const impostor = issueOcspResponder(other.ica);
+    expect(codeOf(() => answer(response({ signer: impostor })))).to.equal("SignatureInvalid");
+    expect(
+      codeOf(() => answer(response({ signer: issueOcspResponder(ca.ica, { ocspSigning: false }) }))),
+      "a new certificate of the same CA without id-kp-OCSPSigning",
+    ).to.equal("SignatureInvalid");
+  });
+
   it("rejects a response whose tbsResponseData was altered after signing (SignatureInvalid)", () => {
     const der = Buffer.from(response());
     // The first GeneralizedTime (producedAt) starts with the year: 2025 becomes 2023.

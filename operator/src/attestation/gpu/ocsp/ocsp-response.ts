@@ -8,6 +8,7 @@
 import { createHash, verify, X509Certificate } from "node:crypto";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
+import { BoundedMap } from "../../bounded-map.ts";
 import { EvidenceError } from "../../types.ts";
 import { commonName } from "../rim/signer-chain.ts";
 
@@ -197,18 +198,31 @@ export function parseOcspResponse(der: Uint8Array): ParsedOcspResponse {
   };
 }
 
-/** Subject name (DER) and public key bits of a certificate: what CertIDs and ResponderIDs hash. */
-export function nameAndKey(cert: X509Certificate): {
+interface NameAndKey {
   subject: Uint8Array;
   issuer: Uint8Array;
   key: Uint8Array;
-} {
+}
+
+/**
+ * By the certificate's SHA-256: the same few CAs and responders appear in every response, and decoding each with
+ * pkijs again was most of the cost of checking one.
+ */
+const namesAndKeys = new BoundedMap<string, NameAndKey>(1024);
+
+/** Subject name (DER) and public key bits of a certificate: what CertIDs and ResponderIDs hash. */
+export function nameAndKey(cert: X509Certificate): NameAndKey {
+  const fingerprint = cert.fingerprint256;
+  const known = namesAndKeys.get(fingerprint);
+  if (known !== undefined) return known;
   const parsed = pkijs.Certificate.fromBER(cert.raw);
-  return {
+  const decoded = {
     subject: new Uint8Array(parsed.subject.valueBeforeDecode),
     issuer: new Uint8Array(parsed.issuer.valueBeforeDecode),
-    key: parsed.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView,
+    key: new Uint8Array(parsed.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView),
   };
+  namesAndKeys.set(fingerprint, decoded);
+  return decoded;
 }
 
 /** The CertID of `cert` (issued by `issuer`) under `hash`. */
@@ -252,6 +266,12 @@ function signatureInvalid(message: string): EvidenceError {
   return new EvidenceError("SignatureInvalid", `OCSP response: ${message}`);
 }
 
+/**
+ * Delegated responders found issued by a CA for id-kp-OCSPSigning, by both certificates' SHA-256 (a fact of their
+ * bytes): a responder signs every response of its CA. Only successes are kept.
+ */
+const authorisedResponders = new BoundedMap<string, true>(256);
+
 /** The certificate that signed the response, authorised for `issuer` (RFC 6960 4.2.2.2); with its validity. */
 function authorisedSigner(parsed: ParsedOcspResponse, issuer: X509Certificate): X509Certificate {
   if (matchesResponderId(issuer, parsed.responder)) return issuer;
@@ -260,11 +280,14 @@ function authorisedSigner(parsed: ParsedOcspResponse, issuer: X509Certificate): 
     throw signatureInvalid(
       `signed by a responder that is neither ${commonName(issuer.subject)} nor in the response`,
     );
+  const delegation = `${signer.fingerprint256}>${issuer.fingerprint256}`;
+  if (authorisedResponders.has(delegation)) return signer;
   const name = commonName(signer.subject);
   if (!signer.checkIssued(issuer) || !signer.verify(issuer.publicKey))
     throw signatureInvalid(`responder ${name} is not issued by ${commonName(issuer.subject)}`);
   if (!extendedKeyUsages(signer).includes(ID_KP_OCSP_SIGNING))
     throw signatureInvalid(`responder ${name} is not authorised for OCSP signing (no id-kp-OCSPSigning)`);
+  authorisedResponders.set(delegation, true);
   return signer;
 }
 
