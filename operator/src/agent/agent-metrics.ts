@@ -3,7 +3,7 @@
  * else counts as "other"), `reason` one of the publish decisions.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import { VERSION } from "../version.ts";
+import { registerBuildInfo } from "../runtime/build-info-metric.ts";
 
 /** The scan's sources (scan.ts defaultRegistry), the TEE decision, and the kubelet's PodResources answer. */
 export const AGENT_CHECKS = [
@@ -45,12 +45,7 @@ export class AgentMetrics implements AgentObserver {
 
   constructor(options: AgentMetricsOptions = {}) {
     const registers = [this.registry];
-    new Gauge({
-      name: "trustgate_build_info",
-      help: "1, labelled with the running trustgate version.",
-      labelNames: ["version"],
-      registers,
-    }).set({ version: options.version ?? VERSION }, 1);
+    registerBuildInfo(this.registry, options.version);
     this.scanDuration = new Histogram({
       name: "trustgate_agent_scan_duration_seconds",
       help: "Time one scan of the host took (sources, PodResources, signing).",

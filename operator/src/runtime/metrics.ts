@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import { CollateralMetrics } from "./collateral-metrics.ts";
 import type { Controller, ReconcileOutcome } from "./controller.ts";
 import type { WorkQueueObserver } from "./workqueue.ts";
-import { VERSION } from "../version.ts";
+import { registerBuildInfo } from "./build-info-metric.ts";
 
 const RECONCILE_OUTCOMES: readonly ReconcileOutcome[] = ["success", "error", "terminal"];
 
@@ -80,12 +80,7 @@ export class OperatorMetrics {
       buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
       registers,
     });
-    new Gauge({
-      name: "trustgate_build_info",
-      help: "1, labelled with the running trustgate version.",
-      labelNames: ["version"],
-      registers,
-    }).set({ version: options.version ?? VERSION }, 1);
+    registerBuildInfo(this.registry, options.version);
     this.confidentialVMs = new Gauge({
       name: "trustgate_confidentialvms",
       help: "ConfidentialVMs per status phase.",
