@@ -5,6 +5,7 @@ import { cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { expect } from "chai";
+import { expectLoggerFormat, readLogLines } from "../support/log-lines.ts";
 import { stringify } from "yaml";
 import { freeLoopbackPorts, type ManagedProcess } from "../../../hack/lib/managed-process.ts";
 import { applyCrds, readCrdFile } from "../support/crd-install.ts";
@@ -20,14 +21,6 @@ const NS = "trustgate-system";
 const NODE = "agent-metrics-1";
 // A TDX host with 8 H100s in CC mode.
 const FIXTURE = join(REPO_ROOT, "operator/test/fixtures/hosts/tdx-8xh100");
-
-interface LogLine {
-  level: unknown;
-  time: unknown;
-  name?: string;
-  msg?: string;
-  err?: Record<string, unknown>;
-}
 
 describe("agent metrics and probes (a running agent, real API server)", function () {
   this.timeout(120_000);
@@ -121,16 +114,10 @@ describe("agent metrics and probes (a running agent, real API server)", function
     expect(body).to.match(/^process_resident_memory_bytes \d+/m);
 
     // Its log: string levels, ISO times, errors as code/reason/message without response headers.
-    const lines = (await readFile(agent.logPath, "utf8"))
-      .split("\n")
-      .filter((line) => line.startsWith("{"))
-      .map((line) => JSON.parse(line) as LogLine);
+    const lines = await readLogLines(agent.logPath, { jsonOnly: true });
     expect(lines.length).to.be.above(3);
     for (const line of lines) {
-      expect(["trace", "debug", "info", "warn", "error", "fatal"], JSON.stringify(line)).to.include(
-        line.level,
-      );
-      expect(line.time, JSON.stringify(line)).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expectLoggerFormat(line);
       expect(line.name).to.equal("trustgate-agent");
     }
     const failed = lines.find((l) => l.msg === "Failed to publish ConfidentialHost status");

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { readFile } from "node:fs/promises";
+import { expectLoggerFormat, readLogLines, type LogLine } from "../support/log-lines.ts";
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { startControlPlane, type ControlPlane } from "../../../hack/lib/control-plane.ts";
 import { resolveBinDir } from "../../../hack/lib/find-binaries.ts";
@@ -30,26 +30,8 @@ const TRUSTGATE = { group: "trustgate.io", version: "v1alpha1" };
 const NOT_INSTALLED =
   "KubeVirt CRDs not installed: VirtualMachines cannot be launched; host validation continues";
 
-interface LogLine {
-  level?: string;
-  /** ISO-8601 (createLogger). */
-  time?: string;
-  msg?: string;
-  err?: { stack?: string };
-}
-
-async function logLines(process: ManagedProcess): Promise<LogLine[]> {
-  const text = await readFile(process.logPath, "utf8");
-  return text
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => {
-      try {
-        return JSON.parse(line) as LogLine;
-      } catch {
-        return { msg: line };
-      }
-    });
+function logLines(process: ManagedProcess): Promise<LogLine[]> {
+  return readLogLines(process.logPath);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -180,21 +162,13 @@ describe("controller on a cluster without KubeVirt, then with it (own API server
       "stack traces",
     ).to.deep.equal([]);
     // createLogger's format: string levels, ISO-8601 times, errors as code/reason/message.
-    for (const line of lines.filter((l) => l.time !== undefined)) {
-      expect(line.level, JSON.stringify(line)).to.be.oneOf([
-        "trace",
-        "debug",
-        "info",
-        "warn",
-        "error",
-        "fatal",
-      ]);
-      expect(line.time, JSON.stringify(line)).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    }
+    for (const line of lines.filter((l) => l.time !== undefined)) expectLoggerFormat(line);
     // Start-up, the host's validation and the ConfidentialVM above included: under the minute's budget in 30 s.
     expect(lines.length, describe).to.be.below(20);
     // Once started, the retries of KubeVirt's watches are quiet: nothing at all from 15 s to 30 s.
-    const quiet = lines.filter((l) => Date.parse(l.time ?? "") >= startedAt + 15_000);
+    const quiet = lines.filter(
+      (l) => Date.parse(typeof l.time === "string" ? l.time : "") >= startedAt + 15_000,
+    );
     expect(quiet, describe).to.deep.equal([]);
   });
 

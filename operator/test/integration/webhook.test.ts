@@ -1,9 +1,10 @@
 // `trustgate webhook` as a process under the chart's webhook RBAC, registered with the real API server through
 // the chart's own ValidatingWebhookConfiguration (pointed at 127.0.0.1: there is no Service routing here).
 import { expect } from "chai";
+import { expectLoggerFormat, readLogLines } from "../support/log-lines.ts";
 import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   AdmissionregistrationV1Api,
@@ -385,21 +386,10 @@ describe("trustgate webhook (a process under the chart's webhook RBAC, called by
   });
 
   it("logs JSON lines with string levels and ISO-8601 times, as every component does", async () => {
-    const lines = (await readFile(webhook.logPath, "utf8"))
-      .split("\n")
-      .filter((line) => line.startsWith("{"))
-      .map((line) => JSON.parse(line) as { level: unknown; time: unknown; name: unknown; msg: unknown });
+    const lines = await readLogLines(webhook.logPath, { jsonOnly: true });
     expect(lines.length).to.be.above(1);
     for (const line of lines) {
-      expect(line.level, JSON.stringify(line)).to.be.oneOf([
-        "trace",
-        "debug",
-        "info",
-        "warn",
-        "error",
-        "fatal",
-      ]);
-      expect(line.time, JSON.stringify(line)).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expectLoggerFormat(line);
       expect(line.name).to.equal("trustgate-webhook");
     }
     expect(lines.map((l) => l.msg)).to.include("Serving metrics");
