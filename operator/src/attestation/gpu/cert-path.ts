@@ -11,26 +11,16 @@ export function commonName(distinguishedName: string): string {
   return /(?:^|\n)CN=([^\n]*)/.exec(distinguishedName)?.[1] ?? "?";
 }
 
-/**
- * Links already verified, by the SHA-256 of both certificates' DER: whether `parent` signed `child` depends on those
- * bytes alone, and every device chain shares its upper links (provisioner CA to Device Identity CA), whose P-384
- * signatures would otherwise be verified again for each of thousands of GPUs. Only successes are kept.
- */
-const verifiedLinks = new BoundedMap<string, true>(4096);
-
+/** Whether `parent` signed `child` (names and signature); VerifiedLinks remembers the links that verified. */
 export function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
-  if (!child.checkIssued(parent)) return false;
-  const link = `${child.fingerprint256}>${parent.fingerprint256}`;
-  if (verifiedLinks.has(link)) return true;
-  if (!child.verify(parent.publicKey)) return false;
-  verifiedLinks.set(link, true);
-  return true;
+  return child.checkIssued(parent) && child.verify(parent.publicKey);
 }
 
 /**
  * `issuedBy` remembering the links that verified, by the SHA-256 fingerprints of both certificates (the DER, not
  * names): the CAs many chains share (every H100's device chain, a GPU's driver and VBIOS RIM chains) are verified
- * once per verifier. A failing pair is not remembered and costs its check again.
+ * once per verifier (the controller keeps one for its lifetime; every GPU's device chain shares its upper links).
+ * A failing pair is not remembered and costs its check again.
  */
 export class VerifiedLinks {
   readonly #links: BoundedMap<string, true>;
