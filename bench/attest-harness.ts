@@ -43,6 +43,10 @@ export interface BenchCluster {
   kc: KubeConfig;
   kubeconfigPath: string;
   simPki: string;
+  /** The control plane's processes, to report their CPU time beside the controller's. */
+  pids: { apiserver: number; etcd: number };
+  server: string;
+  caCertPem: string;
   stop(): Promise<void>;
 }
 
@@ -115,6 +119,9 @@ export async function startBenchCluster(): Promise<BenchCluster> {
     kc,
     kubeconfigPath: cp.kubeconfigPath,
     simPki,
+    pids: { apiserver: cp.apiserverPid, etcd: cp.etcdPid },
+    server: cp.server,
+    caCertPem: cp.caCertPem,
     async stop() {
       await cp.stop();
       if (process.env["KEEP_BENCH_DIR"] === "1") console.error(`kept ${dir}`);

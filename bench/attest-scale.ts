@@ -18,6 +18,7 @@ import { CvmClient } from "../guest/src/kube/cvm-client.ts";
 import { createProviders } from "../guest/src/providers/select.ts";
 import type { ManagedProcess } from "../hack/lib/managed-process.ts";
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
+import { preproduceOcspResponses } from "../operator/src/attestation/simulated/preproduced-ocsp.ts";
 import { guestFilesFromCloudInit } from "../operator/test/support/guest-from-cloud-init.ts";
 import {
   cpuSeconds,
@@ -33,6 +34,7 @@ import {
   waitForValidatedHosts,
   watchCvms,
 } from "./attest-harness.ts";
+import { apiserverCounts, perObject } from "./lib/apiserver-requests.ts";
 
 const { values } = parseArgs({
   options: {
@@ -78,6 +80,22 @@ const cluster = await startBenchCluster();
 const processes: ManagedProcess[] = [];
 try {
   const hosts = Array.from({ length: CVMS }, (_, i) => `bench-snp-${String(i).padStart(4, "0")}`);
+  // The simulated devices' identities (a key and certificate per GPU and per chip) are the hosts', made once:
+  // create them before the clock starts, as real GPUs and CPUs come with theirs; and NVIDIA's OCSP answers for the
+  // device certificates, which its responder pre-produces (the controller still parses and verifies each one).
+  const providers = await providersWithoutRims(cluster.simPki);
+  const warmNonce = new Uint8Array(32);
+  const deviceChains = new Set<string>();
+  const names = Array.from({ length: CVMS }, (_, i) => `cvm-${String(i).padStart(4, "0")}`);
+  for (const [i, host] of hosts.entries()) {
+    await providers.tee.collect(new Uint8Array(64), { machine: host, gpus: [] });
+    // The guest names its GPUs by its CVM until the host reports which ones the VM got (guest/src/hardware.ts).
+    const gpus = gpuAddresses().map((_, g) => `${NS}/${names[i] ?? ""}/gpu${String(g)}`);
+    for (const gpu of (await providers.gpus?.collect(warmNonce, { machine: host, gpus })) ?? [])
+      deviceChains.add(gpu.certChain);
+  }
+  const preproduced = await preproduceOcspResponses(cluster.simPki, deviceChains);
+  process.stderr.write(`${String(preproduced)} OCSP responses pre-produced\n`);
   process.stderr.write(`publishing ${String(CVMS)} signed SNP host reports...\n`);
   const { controller, simulator } = await startAttestationBench(cluster, hosts, {
     logLevel: "warn",
@@ -87,15 +105,6 @@ try {
   });
   processes.push(controller, simulator);
 
-  // The simulated devices' identities (a key and certificate per GPU and per chip) are the hosts', made once:
-  // create them before the clock starts, as real GPUs and CPUs come with theirs.
-  const providers = await providersWithoutRims(cluster.simPki);
-  const warmNonce = new Uint8Array(32);
-  for (const host of hosts) {
-    const hardware = { machine: host, gpus: gpuAddresses().map((a) => `${host}/${a}`) };
-    await providers.tee.collect(new Uint8Array(64), hardware);
-    await providers.gpus?.collect(warmNonce, hardware);
-  }
   await waitForValidatedHosts(cluster, CVMS);
   process.stderr.write(`${String(CVMS)} hosts validated\n`);
 
@@ -158,10 +167,13 @@ try {
     }
   });
 
+  const countsBefore = await apiserverCounts(cluster.dir, cluster.server, cluster.caCertPem);
   const controllerCpuBefore = await cpuSeconds(controller.pid);
+  const apiserverCpuBefore = await cpuSeconds(cluster.pids.apiserver);
+  const etcdCpuBefore = await cpuSeconds(cluster.pids.etcd);
+  const simulatorCpuBefore = await cpuSeconds(simulator.pid);
   const benchCpuBefore = process.cpuUsage();
   const started = Date.now();
-  const names = Array.from({ length: CVMS }, (_, i) => `cvm-${String(i).padStart(4, "0")}`);
   await inBatches(names, 50, async (name) => {
     createdAt.set(name, Date.now());
     await createCvm(cluster, snpCvm(name));
@@ -176,6 +188,10 @@ try {
   const rss = await peakRssMb(controller.pid);
   const controllerCpu = (await cpuSeconds(controller.pid)) - controllerCpuBefore;
   const benchCpu = process.cpuUsage(benchCpuBefore);
+  const apiserverCpu = (await cpuSeconds(cluster.pids.apiserver)) - apiserverCpuBefore;
+  const etcdCpu = (await cpuSeconds(cluster.pids.etcd)) - etcdCpuBefore;
+  const simulatorCpu = (await cpuSeconds(simulator.pid)) - simulatorCpuBefore;
+  const countsAfter = await apiserverCounts(cluster.dir, cluster.server, cluster.caCertPem);
   process.stderr.write("\n");
   await cvms.stop();
   for (const client of clients) client.close();
@@ -196,6 +212,11 @@ try {
         // guests' evidence and writes, creating the CVMs, the watch).
         controllerCpuSeconds: Number(controllerCpu.toFixed(1)),
         guestsAndDriverCpuSeconds: Number(((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)),
+        kubeApiserverCpuSeconds: Number(apiserverCpu.toFixed(1)),
+        etcdCpuSeconds: Number(etcdCpu.toFixed(1)),
+        kubevirtSimulatorCpuSeconds: Number(simulatorCpu.toFixed(1)),
+        // What the API server served per CVM (all clients: controller, guests, simulator, this driver).
+        apiserverPerCvm: perObject(countsBefore, countsAfter, CVMS),
         loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
       },
       null,

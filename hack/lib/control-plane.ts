@@ -166,7 +166,8 @@ function apiserverArgs(
     "--allow-privileged=true",
     // Without kube-controller-manager nobody creates the "default" ServiceAccount this plugin demands.
     "--disable-admission-plugins=ServiceAccount",
-    "--profiling=false",
+    // Benchmarks may ask for /debug/pprof (admin only) to see where the API server's CPU goes.
+    `--profiling=${process.env["TRUSTGATE_APISERVER_PROFILING"] === "1" ? "true" : "false"}`,
   ];
 }
 

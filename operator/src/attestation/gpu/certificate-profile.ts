@@ -2,8 +2,8 @@
  * RFC 5280 checks node:crypto's X509Certificate leaves out: key usage bits, basic constraints with path length,
  * and unknown critical extensions. NVIDIA device chains mark keyUsage and basicConstraints critical.
  */
-import * as asn1js from "asn1js";
-import * as pkijs from "pkijs";
+import { bitString, boolean, DerError, readDer, sequence, smallInteger, TAG } from "../../crypto/der.ts";
+import { type CertificateDer, findExtension, parseCertificateDer } from "../../crypto/x509-der.ts";
 import { EvidenceError } from "../types.ts";
 
 const KEY_USAGE = "2.5.29.15";
@@ -14,50 +14,52 @@ const UNDERSTOOD = new Set([KEY_USAGE, BASIC_CONSTRAINTS, "2.5.29.17", "2.5.29.3
 /** KeyUsage bit numbers (RFC 5280 4.2.1.3). */
 export const KEY_USAGE_BIT = { digitalSignature: 0, keyCertSign: 5 } as const;
 
-export function parseCertificate(der: Uint8Array, what: string): pkijs.Certificate {
+export function parseCertificate(der: Uint8Array, what: string): CertificateDer {
   try {
-    return pkijs.Certificate.fromBER(der);
+    return parseCertificateDer(der, what);
   } catch (error) {
     throw new EvidenceError("EvidenceMalformed", `${what} is not valid DER X.509`, { cause: error });
   }
 }
 
-function extension(cert: pkijs.Certificate, oid: string): pkijs.Extension | undefined {
-  return cert.extensions?.find((e) => e.extnID === oid);
-}
-
-/** True when the certificate has no KeyUsage extension or the bit is set. */
-export function allowsKeyUsage(cert: pkijs.Certificate, bit: number): boolean {
-  const ext = extension(cert, KEY_USAGE);
+/** True when the certificate has no KeyUsage extension or the bit is set; false when the extension is not DER. */
+export function allowsKeyUsage(cert: CertificateDer, bit: number): boolean {
+  const ext = findExtension(cert, KEY_USAGE);
   if (ext === undefined) return true;
-  const decoded = asn1js.fromBER(ext.extnValue.valueBlock.valueHexView);
-  if (!(decoded.result instanceof asn1js.BitString)) return false;
-  const bytes = decoded.result.valueBlock.valueHexView;
-  const byte = bytes[bit >> 3] ?? 0;
-  return (byte & (0x80 >> (bit & 7))) !== 0;
-}
-
-/** cA and pathLenConstraint of the BasicConstraints extension (cA false when absent). */
-export function basicConstraints(cert: pkijs.Certificate): { ca: boolean; pathLength?: number } {
-  const ext = extension(cert, BASIC_CONSTRAINTS);
-  if (ext === undefined) return { ca: false };
   try {
-    const parsed = new pkijs.BasicConstraints({
-      schema: asn1js.fromBER(ext.extnValue.valueBlock.valueHexView).result,
-    });
-    const pathLength = parsed.pathLenConstraint;
-    if (typeof pathLength === "number") return { ca: parsed.cA, pathLength };
-    return { ca: parsed.cA };
-  } catch {
-    return { ca: false };
+    const { bits } = bitString(readDer(ext.value, "keyUsage"), "keyUsage");
+    const byte = bits[bit >> 3] ?? 0;
+    return (byte & (0x80 >> (bit & 7))) !== 0;
+  } catch (error) {
+    if (error instanceof DerError) return false;
+    throw error;
   }
 }
 
-export function unknownCriticalExtensions(
-  cert: pkijs.Certificate,
-  alsoUnderstood: readonly string[],
-): string[] {
-  return (cert.extensions ?? [])
-    .filter((e) => e.critical && !UNDERSTOOD.has(e.extnID) && !alsoUnderstood.includes(e.extnID))
-    .map((e) => e.extnID);
+/** cA and pathLenConstraint of the BasicConstraints extension (cA false when absent or not DER). */
+export function basicConstraints(cert: CertificateDer): { ca: boolean; pathLength?: number } {
+  const ext = findExtension(cert, BASIC_CONSTRAINTS);
+  if (ext === undefined) return { ca: false };
+  try {
+    const fields = sequence(readDer(ext.value, "basicConstraints"), "basicConstraints");
+    let i = 0;
+    let ca = false;
+    if (fields[0]?.tag === TAG.BOOLEAN) {
+      ca = boolean(fields[0], "basicConstraints cA");
+      i = 1;
+    }
+    if (fields.length > i + 1) return { ca: false };
+    const length = fields[i];
+    if (length === undefined) return { ca };
+    return { ca, pathLength: smallInteger(length, "basicConstraints pathLenConstraint") };
+  } catch (error) {
+    if (error instanceof DerError) return { ca: false };
+    throw error;
+  }
+}
+
+export function unknownCriticalExtensions(cert: CertificateDer, alsoUnderstood: readonly string[]): string[] {
+  return cert.extensions
+    .filter((e) => e.critical && !UNDERSTOOD.has(e.oid) && !alsoUnderstood.includes(e.oid))
+    .map((e) => e.oid);
 }

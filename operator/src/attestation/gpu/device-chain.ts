@@ -4,7 +4,7 @@
  * cached chain still expires. The SPDM signature is never cached (the caller checks it with `leafKey`).
  */
 import { createHash, X509Certificate, type KeyObject } from "node:crypto";
-import type * as pkijs from "pkijs";
+import type { CertificateDer } from "../../crypto/x509-der.ts";
 import { parsePemCertificates } from "../../crypto/pem.ts";
 import { EvidenceError } from "../types.ts";
 import { BoundedMap } from "../bounded-map.ts";
@@ -90,7 +90,7 @@ export class DeviceChainVerifier {
    * devices are decoded once, not once per device. Few: a decoded certificate takes ~30 kB, and the per-device
    * certificates pass through here too.
    */
-  readonly #issuers = new BoundedMap<string, pkijs.Certificate>(32);
+  readonly #issuers = new BoundedMap<string, CertificateDer>(32);
   readonly stats = { hits: 0, misses: 0 };
 
   constructor(anchors: GpuTrustAnchors, maxEntries = 1024) {
@@ -118,7 +118,7 @@ export class DeviceChainVerifier {
     return device;
   }
 
-  #issuer(cert: X509Certificate): pkijs.Certificate {
+  #issuer(cert: X509Certificate): CertificateDer {
     const fingerprint = cert.fingerprint256;
     let parsed = this.#issuers.get(fingerprint);
     if (parsed === undefined) {
@@ -140,7 +140,7 @@ export class DeviceChainVerifier {
     });
     const parsed = path.map((cert, i) => (i === 0 ? parseCertificate(cert.raw, "leaf") : this.#issuer(cert)));
     checkProfile(path, parsed);
-    const leafParsed = parsed[0] as pkijs.Certificate;
+    const leafParsed = parsed[0] as CertificateDer;
     const leafName = commonName(leaf.subject);
     const ueidExtension = certificateUeid(leafParsed);
     const fwid = certificateFwid(leafParsed);
@@ -161,7 +161,7 @@ export class DeviceChainVerifier {
   }
 }
 
-function checkProfile(path: readonly X509Certificate[], parsed: readonly pkijs.Certificate[]): void {
+function checkProfile(path: readonly X509Certificate[], parsed: readonly CertificateDer[]): void {
   const [leaf, ...issuers] = path;
   const leafKey = leaf?.publicKey.asymmetricKeyDetails;
   if (leaf?.publicKey.asymmetricKeyType !== "ec" || leafKey?.namedCurve !== "secp384r1") {

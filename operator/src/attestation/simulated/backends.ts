@@ -4,10 +4,11 @@
  * TDX quotes go to the pinned verifier unless their PCK chain ends in a simulated SGX root of the file.
  */
 import { X509Certificate } from "node:crypto";
-import { dirname } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { createLocalGpuVerifier, PINNED_NVIDIA_ANCHORS } from "../gpu/index.ts";
 import { createOcspRevocationChecker } from "../gpu/ocsp/revocation.ts";
-import type { OcspSource } from "../gpu/ocsp/ocsp-source.ts";
+import { directoryOcspSource, type OcspSource } from "../gpu/ocsp/ocsp-source.ts";
 import { createRimAppraiser } from "../gpu/rim/rim-measurement-check.ts";
 import { PINNED_RIM_ANCHORS } from "../gpu/rim/rim.ts";
 import type { RimSource } from "../gpu/rim/rim-source.ts";
@@ -20,7 +21,7 @@ import { createTdxVerifierByRoot } from "../tdx/verifier-by-root.ts";
 import type { AttestationBackends } from "../appraise.ts";
 import { simulatedOcspSource } from "./nvidia-ocsp.ts";
 import { simulatedCollateralSource } from "./collateral-routes.ts";
-import { loadSimPkiIfPresent, loadSimulatedOcspResponders } from "./sim-pki.ts";
+import { loadSimPkiIfPresent, loadSimulatedOcspResponders, PREPRODUCED_OCSP_DIR } from "./sim-pki.ts";
 import { loadTestTrustRoots, type TestTdxRoots, type TestTrustRoots } from "./test-trust-roots.ts";
 
 export type VerifierBackends = Required<Pick<AttestationBackends, "tees" | "gpus">> &
@@ -80,9 +81,14 @@ export async function simulatedBackends(trustRootsFile: string): Promise<Verifie
   const dir = dirname(trustRootsFile);
   const responders = await loadSimulatedOcspResponders(dir);
   const pki = await loadSimPkiIfPresent(dir);
+  const preproduced = join(dir, PREPRODUCED_OCSP_DIR);
+  const ocsp = [
+    ...(existsSync(preproduced) ? [directoryOcspSource(preproduced)] : []),
+    simulatedOcspSource(responders),
+  ];
   return {
     ...backendsTrusting(await loadTestTrustRoots(trustRootsFile), {
-      ...(responders.length === 0 ? {} : { ocsp: [simulatedOcspSource(responders)] }),
+      ...(responders.length === 0 ? {} : { ocsp }),
     }),
     ...(pki === undefined ? {} : { collateral: simulatedCollateralSource(pki) }),
   };

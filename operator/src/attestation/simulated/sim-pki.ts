@@ -235,6 +235,12 @@ async function loadIntelCa(dir: string): Promise<IntelCa | undefined> {
   };
 }
 
+/**
+ * Where a simulated PKI directory keeps OCSP responses produced ahead of time (DER files), as NVIDIA's responder
+ * serves pre-produced responses: the in-process responder answers from here first and signs only what is missing.
+ */
+export const PREPRODUCED_OCSP_DIR = "nvidia/ocsp-responses";
+
 /** The simulated OCSP responders of a PKI directory (none in directories written before OCSP was simulated). */
 export async function loadSimulatedOcspResponders(dir: string): Promise<FakeCertificate[]> {
   const files = await readdir(join(dir, "nvidia")).catch(() => [] as string[]);

@@ -2,8 +2,17 @@
  * AMD's X.509 extensions on VCEK/VLEK certificates (VCEK certificate and KDS interface spec), OIDs 1.3.6.1.4.1.3704.1.x:
  * .1 struct version, .2 productName (IA5String), .3.x TCB SPLs (INTEGER), .4 hwID (raw CHIP_ID bytes), .5 csp_id (VLEK).
  */
-import * as asn1js from "asn1js";
-import * as pkijs from "pkijs";
+import {
+  children,
+  contextTag,
+  type DerNode,
+  DerError,
+  explicit,
+  ia5String,
+  readDer,
+  smallInteger,
+} from "../../crypto/der.ts";
+import { algorithmIdentifier, type CertificateDer, parseCertificateDer } from "../../crypto/x509-der.ts";
 import { EvidenceError } from "../types.ts";
 import type { TcbComponent } from "./tcb.ts";
 
@@ -40,39 +49,36 @@ function malformed(message: string): EvidenceError {
   return new EvidenceError("EvidenceMalformed", `AMD certificate extension: ${message}`);
 }
 
-function decodeDer(bytes: Uint8Array, oid: string): asn1js.AsnType {
-  const decoded = asn1js.fromBER(bytes);
-  if (decoded.offset === -1 || decoded.offset !== bytes.length) throw malformed(`${oid} is not DER`);
-  return decoded.result;
+function decoded<T>(oid: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof DerError) throw malformed(`${oid}: ${error.message}`);
+    throw error;
+  }
 }
 
 function integerValue(bytes: Uint8Array, oid: string): number {
-  const value = decodeDer(bytes, oid);
-  if (!(value instanceof asn1js.Integer)) throw malformed(`${oid} is not an INTEGER`);
-  const n = value.valueBlock.valueDec;
-  if (!Number.isSafeInteger(n) || n < 0) throw malformed(`${oid} value ${n} out of range`);
-  return n;
+  return decoded(oid, () => smallInteger(readDer(bytes, oid), `${oid} INTEGER`));
 }
 
 function ia5Value(bytes: Uint8Array, oid: string): string {
-  const value = decodeDer(bytes, oid);
-  if (!(value instanceof asn1js.IA5String)) throw malformed(`${oid} is not an IA5String`);
-  return value.valueBlock.value;
+  return decoded(oid, () => ia5String(readDer(bytes, oid), `${oid} IA5String`));
 }
 
-export function parseCertificate(der: Uint8Array): pkijs.Certificate {
+export function parseCertificate(der: Uint8Array): CertificateDer {
   try {
-    return pkijs.Certificate.fromBER(der);
+    return parseCertificateDer(der);
   } catch (error) {
     throw new EvidenceError("EvidenceMalformed", "certificate is not valid DER X.509", { cause: error });
   }
 }
 
-export function decodeAmdExtensions(cert: pkijs.Certificate): AmdCertExtensions {
+export function decodeAmdExtensions(cert: CertificateDer): AmdCertExtensions {
   const result: AmdCertExtensions = { spl: {} };
-  for (const extension of cert.extensions ?? []) {
-    const oid = extension.extnID;
-    const value = new Uint8Array(extension.extnValue.valueBlock.valueHexView);
+  for (const extension of cert.extensions) {
+    const oid = extension.oid;
+    const value = extension.value;
     const component = SPL_OIDS[oid];
     if (component !== undefined) {
       const spl = integerValue(value, oid);
@@ -91,19 +97,30 @@ export function decodeAmdExtensions(cert: pkijs.Certificate): AmdCertExtensions 
   return result;
 }
 
+/** RSASSA-PSS-params (RFC 4055): [0] hashAlgorithm, [1] maskGenAlgorithm, [2] saltLength, [3] trailerField. */
+function pssParams(parameters: DerNode): { hash?: string; mgf?: string; mgfHash?: string; salt?: number } {
+  const out: { hash?: string; mgf?: string; mgfHash?: string; salt?: number } = {};
+  for (const field of children(parameters, "RSASSA-PSS-params")) {
+    if (field.tag === contextTag(0, true))
+      out.hash = algorithmIdentifier(explicit(field, "hash"), "hash").oid;
+    else if (field.tag === contextTag(1, true)) {
+      const mgf = algorithmIdentifier(explicit(field, "maskGen"), "maskGen");
+      out.mgf = mgf.oid;
+      if (mgf.parameters !== undefined) out.mgfHash = algorithmIdentifier(mgf.parameters, "MGF1 hash").oid;
+    } else if (field.tag === contextTag(2, true)) out.salt = smallInteger(explicit(field, "salt"), "salt");
+  }
+  return out;
+}
+
 /** AMD signs ASK, ASVK, VCEK and VLEK with RSASSA-PSS, SHA-384, MGF1-SHA-384, salt 48; nothing else is accepted. */
-export function isAmdPssSignature(cert: pkijs.Certificate): boolean {
-  if (cert.signatureAlgorithm.algorithmId !== RSASSA_PSS) return false;
+export function isAmdPssSignature(cert: CertificateDer): boolean {
+  const { oid, parameters } = cert.signatureAlgorithm;
+  if (oid !== RSASSA_PSS || parameters === undefined) return false;
   try {
-    const params = new pkijs.RSASSAPSSParams({ schema: cert.signatureAlgorithm.algorithmParams });
-    const mgfHash = new pkijs.AlgorithmIdentifier({ schema: params.maskGenAlgorithm.algorithmParams });
-    return (
-      params.hashAlgorithm.algorithmId === SHA384 &&
-      params.maskGenAlgorithm.algorithmId === MGF1 &&
-      mgfHash.algorithmId === SHA384 &&
-      params.saltLength === 48
-    );
-  } catch {
-    return false;
+    const params = pssParams(parameters);
+    return params.hash === SHA384 && params.mgf === MGF1 && params.mgfHash === SHA384 && params.salt === 48;
+  } catch (error) {
+    if (error instanceof DerError) return false;
+    throw error;
   }
 }

@@ -4,7 +4,7 @@
  * every use, so a cached chain still expires. Report signatures are never cached (the caller checks them).
  */
 import { createHash, X509Certificate, type KeyObject } from "node:crypto";
-import type * as pkijs from "pkijs";
+import type { CertificateDer } from "../../crypto/x509-der.ts";
 import { EvidenceError } from "../types.ts";
 import { BoundedMap } from "../bounded-map.ts";
 import {
@@ -50,7 +50,7 @@ interface Ark {
 
 interface Intermediate {
   cert: X509Certificate;
-  parsed: pkijs.Certificate;
+  parsed: CertificateDer;
 }
 
 const LEAF_KINDS: Readonly<Record<string, EndorsementKeyKind>> = { "SEV-VCEK": "vcek", "SEV-VLEK": "vlek" };
@@ -158,7 +158,7 @@ export class EndorsementVerifier {
   #endorsement(
     keyKind: EndorsementKeyKind,
     leaf: X509Certificate,
-    leafParsed: pkijs.Certificate,
+    leafParsed: CertificateDer,
     intermediate: X509Certificate,
     ark: Ark,
   ): Endorsement {

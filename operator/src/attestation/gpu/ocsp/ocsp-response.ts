@@ -1,13 +1,28 @@
 /**
- * OCSP (RFC 6960) for NVIDIA's device and RIM certificates: parse a DER OCSPResponse (pkijs), then check it for one
+ * OCSP (RFC 6960) for NVIDIA's device and RIM certificates: parse a DER OCSPResponse, then check it for one
  * certificate: the responder is the issuing CA itself or a certificate that CA issued for id-kp-OCSPSigning, the
  * signature over tbsResponseData verifies, and a SingleResponse's CertID names the certificate (issuer name and key
  * hash, serial). The time window is checked apart (`checkOcspWindow`) so that a verified answer can be cached and
  * still expire. Everything here is pure; bad input throws EvidenceError, never anything else.
  */
 import { createHash, verify, X509Certificate } from "node:crypto";
-import * as asn1js from "asn1js";
-import * as pkijs from "pkijs";
+import {
+  bitString,
+  contextTag,
+  type DerNode,
+  DerError,
+  explicit,
+  expectTag,
+  integerBytes,
+  octetString,
+  oid,
+  readDer,
+  sequence,
+  smallInteger,
+  TAG,
+  time,
+} from "../../../crypto/der.ts";
+import { algorithmIdentifier, findExtension, parseCertificateDer } from "../../../crypto/x509-der.ts";
 import { BoundedMap } from "../../bounded-map.ts";
 import { EvidenceError } from "../../types.ts";
 import { commonName } from "../rim/signer-chain.ts";
@@ -112,90 +127,131 @@ export function normalizeSerial(hexSerial: string): string {
   return trimmed === "" ? "00" : trimmed;
 }
 
-function singleStatus(single: pkijs.SingleResponse): SingleStatus {
-  const hash = HASH_OIDS[single.certID.hashAlgorithm.algorithmId];
-  if (hash === undefined)
-    throw malformed(`CertID hash algorithm ${single.certID.hashAlgorithm.algorithmId} is not supported`);
+/** CertStatus ::= CHOICE { good [0] IMPLICIT NULL, revoked [1] IMPLICIT RevokedInfo, unknown [2] IMPLICIT NULL } */
+function certStatusOf(node: DerNode | undefined): Pick<SingleStatus, "status" | "revokedAt" | "reason"> {
+  if (node?.tag === contextTag(0, false) && node.content.length === 0) return { status: "good" };
+  if (node?.tag === contextTag(2, false) && node.content.length === 0) return { status: "unknown" };
+  if (node?.tag !== contextTag(1, true)) throw new DerError("certStatus is not good, revoked or unknown");
+  const [revocationTime, reason, extra] = sequence(node, "RevokedInfo", node.tag);
+  if (extra !== undefined) throw new DerError("RevokedInfo has more than two fields");
+  if (revocationTime?.tag !== TAG.GENERALIZED_TIME) throw new DerError("RevokedInfo has no revocationTime");
+  const revokedAt = time(revocationTime, "revocationTime");
+  if (reason === undefined) return { status: "revoked", revokedAt };
+  if (reason.tag !== contextTag(0, true)) throw new DerError("RevokedInfo revocationReason is not [0]");
+  const code = smallInteger(explicit(reason, "revocationReason"), "revocationReason", TAG.ENUMERATED);
+  return { status: "revoked", revokedAt, reason: CRL_REASONS[code] ?? String(code) };
+}
+
+/** SingleResponse ::= SEQUENCE { certID, certStatus, thisUpdate, nextUpdate [0] OPTIONAL, singleExtensions [1] } */
+function singleStatus(node: DerNode): SingleStatus {
+  const [certIdNode, statusNode, thisUpdateNode, ...rest] = sequence(node, "SingleResponse");
+  const [hashAlgorithm, issuerNameHash, issuerKeyHash, serialNumber, extra] = sequence(certIdNode, "CertID");
+  if (extra !== undefined) throw new DerError("CertID has more than four fields");
+  const hashOid = algorithmIdentifier(hashAlgorithm, "CertID hashAlgorithm").oid;
+  const hash = HASH_OIDS[hashOid];
+  if (hash === undefined) throw malformed(`CertID hash algorithm ${hashOid} is not supported`);
   const certId: CertId = {
     hash,
-    issuerNameHash: hex(single.certID.issuerNameHash.valueBlock.valueHexView),
-    issuerKeyHash: hex(single.certID.issuerKeyHash.valueBlock.valueHexView),
-    serial: normalizeSerial(hex(single.certID.serialNumber.valueBlock.valueHexView)),
+    issuerNameHash: hex(octetString(issuerNameHash, "CertID issuerNameHash")),
+    issuerKeyHash: hex(octetString(issuerKeyHash, "CertID issuerKeyHash")),
+    serial: normalizeSerial(hex(integerBytes(serialNumber, "CertID serialNumber"))),
   };
-  const status = single.certStatus as asn1js.BaseBlock;
-  const base = {
-    certId,
-    thisUpdate: single.thisUpdate,
-    ...(single.nextUpdate === undefined ? {} : { nextUpdate: single.nextUpdate }),
-  };
-  const tag = status.idBlock.tagNumber;
-  if (tag === 0) return { ...base, status: "good" };
-  if (tag === 2) return { ...base, status: "unknown" };
-  const [time, reasonBlock] = (status as asn1js.Constructed).valueBlock.value;
-  if (!(time instanceof asn1js.GeneralizedTime)) throw malformed("RevokedInfo has no revocationTime");
-  const enumerated = (reasonBlock as asn1js.Constructed | undefined)?.valueBlock.value[0];
-  const code = enumerated instanceof asn1js.Enumerated ? enumerated.valueBlock.valueDec : undefined;
+  if (thisUpdateNode?.tag !== TAG.GENERALIZED_TIME)
+    throw new DerError("SingleResponse thisUpdate is missing");
+  const thisUpdate = time(thisUpdateNode, "thisUpdate");
+  let nextUpdate: Date | undefined;
+  for (const field of rest) {
+    if (field.tag === contextTag(0, true) && nextUpdate === undefined)
+      nextUpdate = time(
+        expectTag(explicit(field, "nextUpdate"), TAG.GENERALIZED_TIME, "nextUpdate"),
+        "nextUpdate",
+      );
+    else if (field.tag !== contextTag(1, true)) throw new DerError("SingleResponse has an unexpected field");
+  }
   return {
-    ...base,
-    status: "revoked",
-    revokedAt: time.toDate(),
-    ...(code === undefined ? {} : { reason: CRL_REASONS[code] ?? String(code) }),
+    certId,
+    ...certStatusOf(statusNode),
+    thisUpdate,
+    ...(nextUpdate === undefined ? {} : { nextUpdate }),
   };
 }
 
-function certificatesOf(basic: pkijs.BasicOCSPResponse): X509Certificate[] {
-  return (basic.certs ?? []).map((cert) => {
+function certificatesOf(node: DerNode | undefined): X509Certificate[] {
+  if (node === undefined) return [];
+  return sequence(explicit(node, "certs"), "certs").map((cert) => {
     try {
-      return new X509Certificate(Buffer.from(cert.toSchema().toBER()));
+      return new X509Certificate(cert.der);
     } catch (error) {
       throw malformed("a responder certificate is not valid X.509", error);
     }
   });
 }
 
+/** ResponderID ::= CHOICE { byName [1] Name, byKey [2] KeyHash } (explicitly tagged, RFC 6960's module). */
+function responderOf(node: DerNode | undefined): ParsedOcspResponse["responder"] {
+  if (node?.tag === contextTag(1, true))
+    return { name: hex(expectTag(explicit(node, "byName"), TAG.SEQUENCE, "byName").der) };
+  if (node?.tag === contextTag(2, true))
+    return { keyHash: hex(octetString(explicit(node, "byKey"), "byKey")) };
+  throw malformed("the responderID is neither byName nor byKey");
+}
+
 /** Decodes an OCSPResponse (DER). Throws EvidenceMalformed, or CollateralUnavailable for a non-successful status. */
 export function parseOcspResponse(der: Uint8Array): ParsedOcspResponse {
   if (der.length > MAX_OCSP_RESPONSE_BYTES) throw malformed(`larger than ${MAX_OCSP_RESPONSE_BYTES} bytes`);
-  let basic: pkijs.BasicOCSPResponse;
   try {
-    const response = pkijs.OCSPResponse.fromBER(der);
-    const status = response.responseStatus.valueBlock.valueDec;
+    const [statusNode, bytesNode, extra] = sequence(readDer(der, "OCSPResponse"), "OCSPResponse");
+    if (extra !== undefined) throw new DerError("OCSPResponse has more than two fields");
+    const status = smallInteger(statusNode, "responseStatus", TAG.ENUMERATED);
     if (status !== 0) {
       throw new EvidenceError(
         "CollateralUnavailable",
         `OCSP responder answered ${RESPONSE_STATUSES[status] ?? String(status)}`,
       );
     }
-    if (response.responseBytes?.responseType !== ID_PKIX_OCSP_BASIC)
+    if (bytesNode?.tag !== contextTag(0, true))
+      throw new DerError("a successful response has no responseBytes");
+    const [responseType, response] = sequence(explicit(bytesNode, "responseBytes"), "ResponseBytes");
+    if (oid(responseType, "responseType") !== ID_PKIX_OCSP_BASIC)
       throw malformed("the response is not an id-pkix-ocsp-basic response");
-    basic = pkijs.BasicOCSPResponse.fromBER(response.responseBytes.response.valueBlock.valueHexView);
+    const basicDer = octetString(response, "ResponseBytes response");
+    const [tbs, signatureAlgorithm, signature, certs, more] = sequence(
+      readDer(basicDer, "BasicOCSPResponse"),
+      "BasicOCSPResponse",
+    );
+    if (more !== undefined || (certs !== undefined && certs.tag !== contextTag(0, true)))
+      throw new DerError("BasicOCSPResponse has unexpected fields");
+    const signatureOid = algorithmIdentifier(signatureAlgorithm, "signatureAlgorithm").oid;
+    const signatureHash = SIGNATURE_HASHES[signatureOid];
+    if (signatureHash === undefined) throw malformed(`signature algorithm ${signatureOid} is not supported`);
+    const { bits, unusedBits } = bitString(signature, "signature");
+    if (unusedBits !== 0) throw malformed("the signature BIT STRING has unused bits");
+    const data = sequence(tbs, "ResponseData");
+    let i = 0;
+    if (data[0]?.tag === contextTag(0, true)) {
+      if (smallInteger(explicit(data[0], "version"), "version") !== 0)
+        throw malformed("ResponseData version is not v1");
+      i = 1;
+    }
+    const responder = responderOf(data[i]);
+    const producedAtNode = expectTag(data[i + 1], TAG.GENERALIZED_TIME, "producedAt");
+    const responses = sequence(data[i + 2], "responses").map(singleStatus);
+    const tail = data.slice(i + 3);
+    if (tail.length > 1 || (tail[0] !== undefined && tail[0].tag !== contextTag(1, true)))
+      throw new DerError("ResponseData has unexpected fields");
+    return {
+      tbs: (tbs as DerNode).der,
+      signatureHash,
+      signature: bits,
+      responder,
+      producedAt: time(producedAtNode, "producedAt"),
+      responses,
+      certs: certificatesOf(certs),
+    };
   } catch (error) {
     if (error instanceof EvidenceError) throw error;
     throw malformed(`not DER of an OCSPResponse (${(error as Error).message})`, error);
   }
-  const data = basic.tbsResponseData;
-  const signatureHash = SIGNATURE_HASHES[basic.signatureAlgorithm.algorithmId];
-  if (signatureHash === undefined)
-    throw malformed(`signature algorithm ${basic.signatureAlgorithm.algorithmId} is not supported`);
-  if (basic.signature.valueBlock.unusedBits !== 0)
-    throw malformed("the signature BIT STRING has unused bits");
-  const responderId = data.responderID as unknown;
-  const responder =
-    responderId instanceof pkijs.RelativeDistinguishedNames
-      ? { name: hex(responderId.valueBeforeDecode) }
-      : responderId instanceof asn1js.OctetString
-        ? { keyHash: hex(responderId.valueBlock.valueHexView) }
-        : undefined;
-  if (responder === undefined) throw malformed("the responderID is neither byName nor byKey");
-  return {
-    tbs: data.tbsView,
-    signatureHash,
-    signature: basic.signature.valueBlock.valueHexView,
-    responder,
-    producedAt: data.producedAt,
-    responses: data.responses.map(singleStatus),
-    certs: certificatesOf(basic),
-  };
 }
 
 interface NameAndKey {
@@ -205,8 +261,7 @@ interface NameAndKey {
 }
 
 /**
- * By the certificate's SHA-256: the same few CAs and responders appear in every response, and decoding each with
- * pkijs again was most of the cost of checking one.
+ * By the certificate's SHA-256: the same few CAs and responders appear in every response.
  */
 const namesAndKeys = new BoundedMap<string, NameAndKey>(1024);
 
@@ -215,12 +270,13 @@ export function nameAndKey(cert: X509Certificate): NameAndKey {
   const fingerprint = cert.fingerprint256;
   const known = namesAndKeys.get(fingerprint);
   if (known !== undefined) return known;
-  const parsed = pkijs.Certificate.fromBER(cert.raw);
-  const decoded = {
-    subject: new Uint8Array(parsed.subject.valueBeforeDecode),
-    issuer: new Uint8Array(parsed.issuer.valueBeforeDecode),
-    key: new Uint8Array(parsed.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView),
-  };
+  let parsed;
+  try {
+    parsed = parseCertificateDer(cert.raw);
+  } catch (error) {
+    throw malformed(`certificate ${commonName(cert.subject)} is not DER X.509`, error);
+  }
+  const decoded = { subject: parsed.subject, issuer: parsed.issuer, key: parsed.subjectPublicKey };
   namesAndKeys.set(fingerprint, decoded);
   return decoded;
 }
@@ -247,13 +303,16 @@ export function sameCertId(a: CertId, b: CertId): boolean {
 }
 
 function extendedKeyUsages(cert: X509Certificate): string[] {
-  const extension = pkijs.Certificate.fromBER(cert.raw).extensions?.find((e) => e.extnID === EXT_KEY_USAGE);
-  if (extension === undefined) return [];
-  const decoded = asn1js.fromBER(extension.extnValue.valueBlock.valueHexView).result;
-  if (!(decoded instanceof asn1js.Sequence)) return [];
-  return decoded.valueBlock.value.flatMap((v) =>
-    v instanceof asn1js.ObjectIdentifier ? [v.getValue()] : [],
-  );
+  try {
+    const extension = findExtension(parseCertificateDer(cert.raw), EXT_KEY_USAGE);
+    if (extension === undefined) return [];
+    return sequence(readDer(extension.value, "extKeyUsage"), "extKeyUsage").map((v) =>
+      oid(v, "KeyPurposeId"),
+    );
+  } catch (error) {
+    if (error instanceof DerError) return [];
+    throw error;
+  }
 }
 
 function matchesResponderId(cert: X509Certificate, responder: ParsedOcspResponse["responder"]): boolean {

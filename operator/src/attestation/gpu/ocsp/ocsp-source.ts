@@ -21,7 +21,6 @@ import {
   HASH_OID_OF,
   MAX_OCSP_RESPONSE_BYTES,
   parseOcspResponse,
-  sameCertId,
   type CertId,
 } from "./ocsp-response.ts";
 
@@ -62,42 +61,54 @@ export function ocspRequest(query: OcspQuery, hash = "sha384"): Uint8Array {
   return new Uint8Array(request.toSchema(true).toBER());
 }
 
-interface IndexedResponse {
-  certId: CertId;
-  der: Uint8Array;
+function certIdKey(id: CertId): string {
+  return `${id.hash}/${id.issuerNameHash}/${id.issuerKeyHash}/${id.serial}`;
 }
 
-/** Response files in `dir` (not recursive); files that are not successful OCSP responses are skipped. */
+/**
+ * Pre-produced responses in a directory (DER OCSPResponse files, any names), indexed by the CertIDs they answer for
+ * when first asked: a lookup hashes the query once per CertID hash algorithm present, not once per file, and reads
+ * the one file that answers (a directory of thousands is not held in memory).
+ */
 export function directoryOcspSource(dir: string): OcspSource {
-  let index: Promise<IndexedResponse[]> | undefined;
-  async function load(): Promise<IndexedResponse[]> {
+  let index: Promise<{ byCertId: Map<string, string>; hashes: Set<string> }> | undefined;
+  async function load() {
     let files: string[];
     try {
       files = (await readdir(dir)).sort();
     } catch (error) {
       throw unavailable(`OCSP directory ${dir} cannot be read: ${(error as Error).message}`, error);
     }
-    const entries: IndexedResponse[] = [];
+    const byCertId = new Map<string, string>();
+    const hashes = new Set<string>();
     for (const file of files) {
       const der = await readFile(join(dir, file)).catch(() => undefined);
       if (der === undefined || der.length > MAX_OCSP_RESPONSE_BYTES) continue;
       try {
-        for (const single of parseOcspResponse(der).responses) entries.push({ certId: single.certId, der });
+        for (const single of parseOcspResponse(der).responses) {
+          const key = certIdKey(single.certId);
+          // The first file (in name order) answering for a certificate wins, as before.
+          if (!byCertId.has(key)) byCertId.set(key, file);
+          hashes.add(single.certId.hash);
+        }
       } catch {
         // Not an OCSP response (a README, a PEM, a failed answer): it answers for nothing.
       }
     }
-    return entries;
+    return { byCertId, hashes };
   }
   return {
     name: `directory ${dir}`,
     async get(query) {
       index ??= load();
-      const entries = await index;
-      const found = entries.find((e) =>
-        sameCertId(e.certId, certIdOf(query.certificate, query.issuer, e.certId.hash)),
-      );
-      return found?.der;
+      const { byCertId, hashes } = await index;
+      for (const hash of hashes) {
+        const file = byCertId.get(certIdKey(certIdOf(query.certificate, query.issuer, hash)));
+        if (file === undefined) continue;
+        const der = await readFile(join(dir, file)).catch(() => undefined);
+        if (der !== undefined && der.length <= MAX_OCSP_RESPONSE_BYTES) return der;
+      }
+      return undefined;
     },
   };
 }
