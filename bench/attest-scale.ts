@@ -18,7 +18,11 @@ import { CvmClient } from "../guest/src/kube/cvm-client.ts";
 import { createProviders } from "../guest/src/providers/select.ts";
 import type { ManagedProcess } from "../hack/lib/managed-process.ts";
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
-import { preproduceOcspResponses } from "../operator/src/attestation/simulated/preproduced-ocsp.ts";
+import {
+  preissueVceks,
+  preproduceOcspResponses,
+} from "../operator/src/attestation/simulated/preproduced-collateral.ts";
+import { SIMULATED_SNP_TCB } from "../operator/src/attestation/simulated/simulated-snp.ts";
 import { guestFilesFromCloudInit } from "../operator/test/support/guest-from-cloud-init.ts";
 import {
   cpuSeconds,
@@ -95,7 +99,10 @@ try {
       deviceChains.add(gpu.certChain);
   }
   const preproduced = await preproduceOcspResponses(cluster.simPki, deviceChains);
-  process.stderr.write(`${String(preproduced)} OCSP responses pre-produced\n`);
+  const vceks = await preissueVceks(cluster.simPki, hosts, SIMULATED_SNP_TCB);
+  process.stderr.write(
+    `${String(preproduced)} OCSP responses pre-produced, ${String(vceks)} VCEKs pre-issued\n`,
+  );
   process.stderr.write(`publishing ${String(CVMS)} signed SNP host reports...\n`);
   const { controller, simulator } = await startAttestationBench(cluster, hosts, {
     logLevel: "warn",

@@ -7,12 +7,14 @@
 import { createAttestationServiceClient } from "../collateral/attestation-service-client.ts";
 import { fetchTransport } from "../../http/transport.ts";
 import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { createAmdKdsSource } from "../snp/kds.ts";
 import { createIntelPcsSource } from "../collateral/intel-pcs-source.ts";
 import { firstAvailable } from "../collateral/caching-source.ts";
 import type { CollateralSource } from "../types.ts";
 import type { SimPki } from "./sim-pki.ts";
-import { simulatedVcek } from "./simulated-vcek.ts";
+import { PREISSUED_VCEK_DIR, preissuedVcekFile, simulatedVcek } from "./simulated-vcek.ts";
 import { SimulatedIntelCollateral, type SimulatedIntelCollateralOptions } from "./tdx-collateral.ts";
 
 export interface CollateralAnswer {
@@ -132,7 +134,7 @@ function splsOf(
 }
 
 /** AMD KDS v1 paths (`/vcek/v1/{product}/…`) for a simulated AMD PKI: its VCEKs, ASK+ARK chain and CRL. */
-export function amdKdsRoute(pki: Pick<SimPki, "amd" | "amdCrl">): CollateralRoute {
+export function amdKdsRoute(pki: Pick<SimPki, "amd" | "amdCrl" | "dir">): CollateralRoute {
   const { amd } = pki;
   const base = `/vcek/v1/${amd.product}/`;
   return async (url) => {
@@ -147,8 +149,14 @@ export function amdKdsRoute(pki: Pick<SimPki, "amd" | "amdCrl">): CollateralRout
     if (!/^[0-9a-fA-F]{128}$/.test(leaf)) return badRequest("the hardware ID must be 64 bytes of hex");
     const tcb = splsOf(url);
     if ("status" in tcb) return tcb;
-    const vcek = await simulatedVcek(amd, Buffer.from(leaf, "hex"), tcb);
-    return { status: 200, body: vcek.leafDer, headers: { "Content-Type": "application/octet-stream" } };
+    const preissued =
+      pki.dir === undefined
+        ? undefined
+        : await readFile(
+            join(pki.dir, PREISSUED_VCEK_DIR, preissuedVcekFile(Buffer.from(leaf, "hex"), tcb)),
+          ).catch(() => undefined);
+    const body = preissued ?? (await simulatedVcek(amd, Buffer.from(leaf, "hex"), tcb)).leafDer;
+    return { status: 200, body, headers: { "Content-Type": "application/octet-stream" } };
   };
 }
 

@@ -47,6 +47,8 @@ export interface SimPki {
   nvidiaRim?: RimCa;
   /** Delegated OCSP responders of every simulated NVIDIA CA (device and RIM); absent in older directories. */
   nvidiaOcsp?: FakeCertificate[];
+  /** The directory it was loaded from (loadSimPki): where pre-produced collateral is found. */
+  dir?: string;
 }
 
 interface SimPkiManifest {
@@ -292,6 +294,7 @@ export async function loadSimPki(dir: string): Promise<SimPki> {
   const intel = await loadIntelCa(dir);
   const amdCrl = (await exists(dir, FILES.amdCrl)) ? await readBinary(dir, FILES.amdCrl) : undefined;
   return {
+    dir,
     ...(intel === undefined ? {} : { intel }),
     ...(amdCrl === undefined ? {} : { amdCrl }),
     ...(nvidiaRim === undefined ? {} : { nvidiaRim }),

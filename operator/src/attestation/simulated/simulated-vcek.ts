@@ -10,6 +10,17 @@ import { issueAmdLeaf, type AmdCa, type AmdLeaf } from "./amd-pki.ts";
 import { deriveEcPrivateKey } from "./derived-keys.ts";
 import type { TcbSpec } from "./snp-report.ts";
 
+/**
+ * Where a simulated PKI directory keeps VCEKs issued ahead of time (DER, `<chip id hex>-<tcb label>.der`), as AMD's
+ * KDS serves certificates AMD issued: the simulated KDS answers from there first.
+ */
+export const PREISSUED_VCEK_DIR = "amd/vceks";
+
+/** The file name of a pre-issued VCEK. */
+export function preissuedVcekFile(chipId: Uint8Array, tcb: TcbSpec): string {
+  return `${Buffer.from(chipId).toString("hex")}-${tcbLabel(tcb)}.der`;
+}
+
 const seeds = new WeakMap<webcrypto.CryptoKey, Promise<Buffer>>();
 const issued = new WeakMap<AmdCa, BoundedMap<string, Promise<AmdLeaf>>>();
 
@@ -35,7 +46,7 @@ function seedOf(ca: AmdCa): Promise<Buffer> {
   return seed;
 }
 
-function tcbLabel(tcb: TcbSpec): string {
+export function tcbLabel(tcb: TcbSpec): string {
   return `bl=${tcb.bootloader},tee=${tcb.tee},snp=${tcb.snp},ucode=${tcb.microcode},fmc=${tcb.fmc ?? "-"}`;
 }
 
@@ -50,7 +61,8 @@ export function simulatedVcek(ca: AmdCa, chipId: Uint8Array, tcb: TcbSpec): Prom
   if (chipId.length !== 64) throw new Error(`CHIP_ID must be 64 bytes, not ${chipId.length}`);
   let byChip = issued.get(ca);
   if (byChip === undefined) {
-    byChip = new BoundedMap(256);
+    // A benchmark's thousand hosts each keep theirs (a certificate and key are a few kB).
+    byChip = new BoundedMap(4096);
     issued.set(ca, byChip);
   }
   const key = `${Buffer.from(chipId).toString("hex")}\0${tcbLabel(tcb)}`;

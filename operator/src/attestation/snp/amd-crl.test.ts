@@ -83,4 +83,30 @@ describe("AMD's CRL of ASKs and ASVKs (KDS crl)", () => {
     expect((await verify()).authentic).to.equal(true);
     expect((await verify(crlSource(undefined))).authentic).to.equal(true);
   });
+
+  it("keeps a verified CRL by its bytes: a changed CRL is decoded and verified again, the window checked each time", async () => {
+    const good = await issueAmdCrl(ca, {
+      revokedSerials: [99],
+      thisUpdate: new Date("2029-12-01T00:00:00Z"),
+      nextUpdate: new Date("2030-02-01T00:00:00Z"),
+    });
+    expect((await verify(crlSource(good))).authentic).to.equal(true);
+    // Same ARK, new CRL that revokes the ASK: not the memo's answer.
+    const revoking = await issueAmdCrl(ca, { revokedSerials: [2] });
+    expect((await verify(crlSource(revoking))).errors.map((e) => e.code)).to.include("CertificateRevoked");
+    // The good CRL's bytes under another ARK's anchors: not authentic (the ARK is part of the key).
+    const other = await generateAmdCa({ product: "Milan" });
+    const otherVerdict = await createSnpVerifier({ anchors: amdAnchors(other.arkPem) }).verify(evidence, {
+      now: NOW,
+      collateral: crlSource(good),
+    });
+    expect(otherVerdict.authentic).to.equal(false);
+    // A cached CRL still expires: the same bytes checked after their nextUpdate.
+    const late = await createSnpVerifier({ anchors: amdAnchors(ca.arkPem) }).verify(evidence, {
+      now: new Date("2030-03-01T00:00:00Z"),
+      collateral: crlSource(good),
+    });
+    expect(late.errors.map((e) => e.code)).to.include("CollateralExpired");
+    expect((await verify(crlSource(good))).authentic).to.equal(true);
+  });
 });
