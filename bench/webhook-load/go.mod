@@ -1,0 +1,3 @@
+module trustgate.io/bench/webhook-load
+
+go 1.24
