@@ -7,6 +7,7 @@
 // CVM, reading its token from the CVM's cloud-init Secret and applying status.evidence with it (server-side apply,
 // field manager trustgate-guest, under the guest admission policy). Their bundles carry no RIMs (optional in a
 // bundle): 1,000 bundles with 16 RIMs each would not fit the local etcd's 256 MB quota.
+import { createServer, type AddressInfo } from "node:net";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -75,6 +76,29 @@ async function providersWithoutRims(simPki: string): Promise<EvidenceProviders> 
   };
 }
 
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The controller's memory gauges (prom-client's process and Node.js defaults), in MB. */
+async function controllerMemory(port: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
+  const gauge = (name: string): number => {
+    const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    return Number(((Number(line?.slice(line.lastIndexOf(" ") + 1)) || 0) / 1048576).toFixed(1));
+  };
+  return {
+    heapUsed: gauge("nodejs_heap_size_used_bytes"),
+    heapTotal: gauge("nodejs_heap_size_total_bytes"),
+    external: gauge("nodejs_external_memory_bytes"),
+    rss: gauge("process_resident_memory_bytes"),
+  };
+}
+
 const percentile = (xs: number[], p: number): number => {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
@@ -104,11 +128,14 @@ try {
     `${String(preproduced)} OCSP responses pre-produced, ${String(vceks)} VCEKs pre-issued\n`,
   );
   process.stderr.write(`publishing ${String(CVMS)} signed SNP host reports...\n`);
+  const metricsPort = await freePort();
   const { controller, simulator } = await startAttestationBench(cluster, hosts, {
     logLevel: "warn",
     vmi: { startRunning: true },
-    controllerArgs:
-      values["controller-workers"] === undefined ? [] : ["--workers", values["controller-workers"]],
+    controllerArgs: [
+      ...["--metrics-bind-address", `127.0.0.1:${String(metricsPort)}`],
+      ...(values["controller-workers"] === undefined ? [] : ["--workers", values["controller-workers"]]),
+    ],
   });
   processes.push(controller, simulator);
 
@@ -199,6 +226,7 @@ try {
   const etcdCpu = (await cpuSeconds(cluster.pids.etcd)) - etcdCpuBefore;
   const simulatorCpu = (await cpuSeconds(simulator.pid)) - simulatorCpuBefore;
   const countsAfter = await apiserverCounts(cluster.dir, cluster.server, cluster.caCertPem);
+  const memory = await controllerMemory(metricsPort);
   process.stderr.write("\n");
   await cvms.stop();
   for (const client of clients) client.close();
@@ -215,6 +243,8 @@ try {
         createdToAttestedMs: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95) },
         guestAnswerFailures: failures,
         controllerPeakRssMb: Number(rss.toFixed(0)),
+        // At the end, from its own /metrics: V8 heap (used of total), memory outside it (Buffers, X509 objects), RSS.
+        controllerMemoryAtEndMb: memory,
         // From creating the first CVM to the last Attested: the controller's, and this process's (the simulated
         // guests' evidence and writes, creating the CVMs, the watch).
         controllerCpuSeconds: Number(controllerCpu.toFixed(1)),

@@ -35,6 +35,7 @@ import type { AttestationDeps } from "./confidentialvm/attest.ts";
 import type { AttestationObserver } from "../runtime/attestation-metrics.ts";
 import { trimConfidentialVM } from "./confidentialvm/cache-trim.ts";
 import { GpuLedger } from "./confidentialvm/gpu-ledger.ts";
+import { LABEL_CREATED_BY } from "./confidentialvm/gpu-allocation.ts";
 import { LAUNCHER_POD_SELECTOR, launcherPodOf, trimLauncherPod } from "./confidentialvm/launcher-pods.ts";
 import type { GuestEndpoint } from "./confidentialvm/guest-identity-objects.ts";
 import { SigningKeyStore } from "./signing-key-store.ts";
@@ -289,7 +290,12 @@ export class ControllerManager {
         objects,
         events,
         ledger: new GpuLedger(),
-        launcherPods: (namespace) => launcherPods.list(namespace).map(launcherPodOf),
+        // The allocation decision reads only the pods of one VMI: filter by its label before mapping (1,000s).
+        launcherPods: (namespace, vmiUid) =>
+          launcherPods
+            .list(namespace)
+            .filter((pod) => pod.metadata?.labels?.[LABEL_CREATED_BY] === vmiUid)
+            .map(launcherPodOf),
         kubevirt: {
           api: () => monitor.api(),
           node: (name) => nodes.get(name),

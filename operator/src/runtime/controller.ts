@@ -121,10 +121,20 @@ export class Controller {
 }
 
 export function objectKey(obj: { metadata?: { name?: string; namespace?: string } }): string {
-  const name = obj.metadata?.name ?? "";
-  const namespace = obj.metadata?.namespace;
-  return namespace === undefined || namespace === "" ? name : `${namespace}/${name}`;
+  const metadata = obj.metadata;
+  if (metadata === undefined) return "";
+  // Cached objects are asked for their key on every reconcile of every other object (1,000s): keep it per metadata.
+  const known = keys.get(metadata);
+  if (known !== undefined && known.name === metadata.name && known.namespace === metadata.namespace)
+    return known.key;
+  const name = metadata.name ?? "";
+  const namespace = metadata.namespace;
+  const key = namespace === undefined || namespace === "" ? name : `${namespace}/${name}`;
+  keys.set(metadata, { name: metadata.name, namespace, key });
+  return key;
 }
+
+const keys = new WeakMap<object, { name: string | undefined; namespace: string | undefined; key: string }>();
 
 export function splitKey(key: string): { namespace?: string; name: string } {
   const slash = key.indexOf("/");

@@ -38,15 +38,27 @@ export class VerifiedLinks {
   };
 }
 
+/**
+ * Supplied CA certificates by their DER (base64): every GPU of a board sends the same provisioner CA and root, and
+ * each X509Certificate holds OpenSSL memory the JavaScript heap does not see until its wrapper is collected.
+ */
+const suppliedCertificates = new BoundedMap<string, X509Certificate | null>(64);
+
 /** The supplied intermediates worth trying: unparseable and self-signed entries never help to build a path. */
 export function candidateIssuers(ders: readonly Uint8Array[]): X509Certificate[] {
   return ders.flatMap((der) => {
-    try {
-      const cert = new X509Certificate(der);
-      return cert.checkIssued(cert) ? [] : [cert];
-    } catch {
-      return [];
+    const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
+    let cert = suppliedCertificates.get(key);
+    if (cert === undefined) {
+      try {
+        const parsed = new X509Certificate(der);
+        cert = parsed.checkIssued(parsed) ? null : parsed;
+      } catch {
+        cert = null;
+      }
+      suppliedCertificates.set(key, cert);
     }
+    return cert === null ? [] : [cert];
   });
 }
 

@@ -46,4 +46,28 @@ describe("GpuLedger", function () {
     expect(ledger.assignments([a, b], "node-2").get("node-2/0000:28:00.0")).to.equal("team-a/c");
     expect(ledger.assignments([a, b], "node-1").has("node-2/0000:28:00.0")).to.equal(false);
   });
+
+  it("one node's holders are every node's holders on that node, reservations winning over the cache", function () {
+    const ledger = new GpuLedger();
+    const cvms = Array.from({ length: 30 }, (_, i) =>
+      placedCvm(`cvm-${String(i)}`, `node-${String(i % 4)}`, [`0000:${String(10 + (i % 7))}:00.0`]),
+    );
+    // A reservation that moves a cached CVM to another node, and one for a CVM the cache has not seen yet.
+    ledger.reserve("team-a/cvm-5", {
+      nodeName: "node-3",
+      gpus: [{ pciAddress: "0000:99:00.0", model: "H100" }],
+    });
+    ledger.reserve("team-a/new", {
+      nodeName: "node-1",
+      gpus: [{ pciAddress: "0000:98:00.0", model: "H100" }],
+    });
+    const all = ledger.assignments(cvms);
+    for (const node of ["node-0", "node-1", "node-2", "node-3", "node-9"]) {
+      const expected = Object.fromEntries([...all].filter(([claim]) => claim.startsWith(`${node}/`)));
+      expect(Object.fromEntries(ledger.assignments(cvms, node)), node).to.deep.equal(expected);
+    }
+    expect(ledger.assignments(cvms, "node-3").get("node-3/0000:99:00.0")).to.equal("team-a/cvm-5");
+    expect(ledger.assignments(cvms, "node-1").get("node-1/0000:98:00.0")).to.equal("team-a/new");
+    expect([...ledger.assignments(cvms, "node-1").values()]).to.not.include("team-a/cvm-5");
+  });
 });

@@ -61,8 +61,23 @@ export class GpuLedger {
    */
   assignments(cvms: readonly ConfidentialVM[], onNode?: string): Map<string, string> {
     const result = new Map<string, string>();
-    for (const [key, placement] of this.#placements(cvms)) {
-      if (onNode !== undefined && placement.nodeName !== onNode) continue;
+    if (onNode === undefined) {
+      for (const [key, placement] of this.#placements(cvms))
+        for (const claim of placementClaims(placement)) result.set(claim, key);
+      return result;
+    }
+    // One node's (asked on every reconcile of a running VM): no map of every CVM's placement on the way.
+    const reservedSeen = new Set<string>();
+    for (const cvm of cvms) {
+      const key = objectKey(cvm);
+      const reserved = this.#reservations.get(key);
+      if (reserved !== undefined) reservedSeen.add(key);
+      const placement = reserved ?? this.#recordedPlacement(cvm);
+      if (placement?.nodeName !== onNode) continue;
+      for (const claim of placementClaims(placement)) result.set(claim, key);
+    }
+    for (const [key, placement] of this.#reservations) {
+      if (reservedSeen.has(key) || placement.nodeName !== onNode) continue;
       for (const claim of placementClaims(placement)) result.set(claim, key);
     }
     return result;

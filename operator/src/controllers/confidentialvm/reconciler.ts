@@ -52,8 +52,11 @@ export interface CvmReconcilerDeps {
   objects: CustomObjectsApi;
   events: EventRecorder;
   ledger: GpuLedger;
-  /** virt-launcher pods by namespace (from the API server), to find the pod whose GPUs the host reports. */
-  launcherPods?: (namespace: string) => readonly LauncherPod[];
+  /**
+   * virt-launcher pods of a namespace whose `kubevirt.io/created-by` is the VMI UID (none for `undefined`), from the
+   * API server: the pod whose GPUs the host reports.
+   */
+  launcherPods?: (namespace: string, vmiUid: string | undefined) => readonly LauncherPod[];
   /** KubeVirt's API and configuration, the Nodes, GPU resource names: the preflight before a VM is created. */
   kubevirt: KubeVirtAccess;
   /** The attestation handshake; without it CVMs stop at Attesting. */
@@ -255,7 +258,7 @@ export class ConfidentialVMReconciler implements Reconciler {
       placement,
       runningVmiUid,
       host: this.#deps.hosts.get(placement.nodeName),
-      launcherPods: this.#deps.launcherPods?.(namespace) ?? [],
+      launcherPods: this.#deps.launcherPods?.(namespace, runningVmiUid) ?? [],
       gpuOwners: this.#deps.ledger.assignments(this.#deps.cvms.list(), placement.nodeName),
     };
   }
