@@ -4,7 +4,6 @@ import { EvidenceError } from "../attestation/types.ts";
 const BEGIN = "-----BEGIN CERTIFICATE-----";
 const END = "-----END CERTIFICATE-----";
 const BASE64_LINE = /^[A-Za-z0-9+/]*={0,2}$/;
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export interface PemOptions {
   /**
@@ -56,12 +55,18 @@ function malformed(what: string, reason: string): EvidenceError {
   return new EvidenceError("EvidenceMalformed", `${what}: ${reason}`);
 }
 
+/**
+ * Standard, padded, canonical base64 (whitespace ignored). Node's decoder skips characters outside the alphabet
+ * and also takes the URL-safe one, so the check is that the bytes encode back to the same text: one native pass
+ * each way, several times cheaper than a regular expression over a GPU's ~5 KB of evidence.
+ */
 export function decodeBase64Strict(text: string, what: string): Uint8Array {
-  const compact = text.replace(/\s+/g, "");
-  if (compact.length % 4 !== 0 || !BASE64.test(compact)) {
+  const compact = /\s/.test(text) ? text.replace(/\s+/g, "") : text;
+  const bytes = compact.length % 4 === 0 ? Buffer.from(compact, "base64") : undefined;
+  if (bytes === undefined || bytes.toString("base64") !== compact) {
     throw new EvidenceError("EvidenceMalformed", `${what} is not valid base64`);
   }
-  return Buffer.from(compact, "base64");
+  return bytes;
 }
 
 export function derToPem(der: Uint8Array): string {

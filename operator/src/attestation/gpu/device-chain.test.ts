@@ -9,7 +9,7 @@ import {
   sharedGpuEntry,
 } from "../../../test/fixtures/nvidia/shared-items.ts";
 import { EvidenceError } from "../types.ts";
-import { DeviceChainVerifier, PINNED_NVIDIA_ANCHORS } from "./device-chain.ts";
+import { checkValidity, DeviceChainVerifier, PINNED_NVIDIA_ANCHORS } from "./device-chain.ts";
 import { NVIDIA_DEVICE_IDENTITY_CA, NVIDIA_DEVICE_IDENTITY_CA_SHA256 } from "./nvidia-roots.ts";
 
 const NOW = new Date("2025-06-11T00:31:00Z");
@@ -113,6 +113,38 @@ describe("NVIDIA device certificate chains", () => {
       "CertificateExpired",
     );
     expect(chains.stats).to.deep.equal({ hits: 2, misses: 1 });
+  });
+
+  it("validity windows are read per certificate: another certificate's dates are never used", () => {
+    const until2030 = makeFakeNvidiaPki({
+      leafValidity: [new Date("2024-01-01T00:00:00Z"), new Date("2030-01-01T00:00:00Z")],
+    });
+    const until2026 = makeFakeNvidiaPki({
+      leafValidity: [new Date("2024-01-01T00:00:00Z"), new Date("2026-01-01T00:00:00Z")],
+    });
+    const leaf = (pem: string) =>
+      new X509Certificate(pem.slice(0, pem.indexOf("-----END CERTIFICATE-----") + 25));
+    const long = leaf(until2030.chainPem);
+    const short = leaf(until2026.chainPem);
+    const at2027 = new Date("2027-01-01T00:00:00Z");
+    const cases: [string, X509Certificate, Date, string | undefined][] = [
+      ["valid leaf, first use", long, at2027, undefined],
+      ["another leaf with an earlier end, after the first was read", short, at2027, "CertificateExpired"],
+      ["the first leaf again", long, at2027, undefined],
+      ["the first leaf after its end", long, new Date("2030-01-01T00:00:01Z"), "CertificateExpired"],
+      ["the first leaf before its start", long, new Date("2023-12-31T00:00:00Z"), "CertificateExpired"],
+    ];
+    for (const [name, cert, now, code] of cases) {
+      expect(
+        codeOf(() => {
+          checkValidity([cert], now);
+        }),
+        name,
+      ).to.equal(code);
+    }
+    expect(() => {
+      checkValidity([short], at2027);
+    }).to.throw(/expired at 2026-01-01T00:00:00.000Z/);
   });
 
   it("the cache is keyed by the exact chain text: a verified chain vouches for no other text", () => {

@@ -65,17 +65,33 @@ function modelOf(leafName: string): { kind: DeviceKind; arch?: DeviceArch } {
   return { kind: "gpu" };
 }
 
+interface ValidityWindow {
+  name: string;
+  from: Date;
+  to: Date;
+}
+
+// Per certificate object (immutable): its name and dates are read once, not on every GPU verification.
+const validityWindows = new WeakMap<X509Certificate, ValidityWindow>();
+
+function validityWindow(cert: X509Certificate): ValidityWindow {
+  let window = validityWindows.get(cert);
+  if (window === undefined) {
+    window = { name: commonName(cert.subject), from: cert.validFromDate, to: cert.validToDate };
+    validityWindows.set(cert, window);
+  }
+  return window;
+}
+
 export function checkValidity(chain: readonly X509Certificate[], now: Date): void {
+  const at = now.getTime();
   for (const cert of chain) {
-    const name = commonName(cert.subject);
-    if (now < cert.validFromDate) {
-      throw new EvidenceError(
-        "CertificateExpired",
-        `${name} is not valid before ${cert.validFromDate.toISOString()}`,
-      );
+    const { name, from, to } = validityWindow(cert);
+    if (at < from.getTime()) {
+      throw new EvidenceError("CertificateExpired", `${name} is not valid before ${from.toISOString()}`);
     }
-    if (now > cert.validToDate) {
-      throw new EvidenceError("CertificateExpired", `${name} expired at ${cert.validToDate.toISOString()}`);
+    if (at > to.getTime()) {
+      throw new EvidenceError("CertificateExpired", `${name} expired at ${to.toISOString()}`);
     }
   }
 }

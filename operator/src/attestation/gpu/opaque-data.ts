@@ -139,8 +139,17 @@ export function decodeVbiosVersion(value: Uint8Array): string {
 
 function counters(value: Uint8Array): number[] {
   if (value.length % 4 !== 0) throw malformed(`MSRSCNT length ${value.length} is not a multiple of 4`);
-  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  return Array.from({ length: value.length / 4 }, (_, i) => view.getUint32(i * 4, true));
+  const counts: number[] = [];
+  for (let at = 0; at < value.length; at += 4) {
+    counts.push(
+      ((value[at] ?? 0) |
+        ((value[at + 1] ?? 0) << 8) |
+        ((value[at + 2] ?? 0) << 16) |
+        ((value[at + 3] ?? 0) << 24)) >>>
+        0,
+    );
+  }
+  return counts;
 }
 
 export function decodeOpaqueClaims(fields: readonly OpaqueField[]): OpaqueClaims {

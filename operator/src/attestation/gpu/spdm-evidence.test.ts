@@ -176,6 +176,26 @@ describe("SPDM GET_MEASUREMENTS evidence parser", () => {
       ["a repeated block index", (b) => (b[REQUEST_LENGTH + 8 + 55] = 1), /appears twice/],
       ["a non-DMTF block", (b) => (b[REQUEST_LENGTH + 9] = 0x02), /not DMTF/],
       ["a DMTF value size that does not fit the block", (b) => (b[REQUEST_LENGTH + 13] = 47), /does not fit/],
+      [
+        "a block larger than the record",
+        (b) => b.writeUInt16LE(0xffff, REQUEST_LENGTH + 10),
+        /block 1 needs 65535 bytes/,
+      ],
+      [
+        "a block too short for its DMTF header",
+        (b) => b.writeUInt16LE(2, REQUEST_LENGTH + 10),
+        /has no DMTF value header/,
+      ],
+      [
+        "a record that ends inside a block",
+        (b) => b.writeUIntLE(b.readUIntLE(REQUEST_LENGTH + 5, 3) - 2, REQUEST_LENGTH + 5, 3),
+        /block 64 needs 51 bytes at offset \d+, 49 left/,
+      ],
+      [
+        "a record that ends inside a block header",
+        (b) => b.writeUIntLE(b.readUIntLE(REQUEST_LENGTH + 5, 3) - 53, REQUEST_LENGTH + 5, 3),
+        /block header needs 4 bytes at offset \d+, 2 left/,
+      ],
     ];
     for (const [name, mutate, message] of mutations) {
       it(name, () => {

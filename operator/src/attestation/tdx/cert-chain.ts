@@ -58,6 +58,9 @@ export function verifyChainSignatures(
 interface Validity {
   from: Date;
   to: Date;
+  /** The same instants as numbers: compared on every quote, without a Date conversion each time. */
+  fromMs: number;
+  toMs: number;
   label: string;
 }
 
@@ -70,6 +73,8 @@ function validityOf(certificate: X509Certificate): Validity {
     validity = {
       from: certificate.validFromDate,
       to: certificate.validToDate,
+      fromMs: certificate.validFromDate.getTime(),
+      toMs: certificate.validToDate.getTime(),
       label: `"${commonName(certificate)}" (serial ${certificate.serialNumber.toLowerCase()})`,
     };
     validities.set(certificate, validity);
@@ -78,8 +83,9 @@ function validityOf(certificate: X509Certificate): Validity {
 }
 
 export function isValidAt(certificate: X509Certificate, now: Date): boolean {
-  const { from, to } = validityOf(certificate);
-  return now >= from && now <= to;
+  const { fromMs, toMs } = validityOf(certificate);
+  const at = now.getTime();
+  return at >= fromMs && at <= toMs;
 }
 
 export function certificateTimeErrors(

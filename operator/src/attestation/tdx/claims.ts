@@ -1,10 +1,28 @@
 import type { Claims } from "../types.ts";
 import type { TdxQuote } from "./quote.ts";
-import { toHex as hex } from "./hex.ts";
+import { toHex } from "./hex.ts";
+
+/**
+ * Hex of each body field. The parser's fields are consecutive views of one buffer: then one conversion of the whole
+ * report and a substring per field (15 native calls fewer per quote); otherwise (a hand-built quote) one per field.
+ */
+function bodyHex(body: TdxQuote["body"]): (field: Uint8Array) => string {
+  const first = body.teeTcbSvn;
+  const last = body.mrServiceTd ?? body.reportData;
+  const length = last.byteOffset + last.byteLength - first.byteOffset;
+  if (last.buffer !== first.buffer || length <= 0 || length > 1024) return toHex;
+  const text = toHex(new Uint8Array(first.buffer, first.byteOffset, length));
+  return (field) => {
+    const start = field.byteOffset - first.byteOffset;
+    if (field.buffer !== first.buffer || start < 0 || start + field.byteLength > length) return toHex(field);
+    return text.slice(2 * start, 2 * (start + field.byteLength));
+  };
+}
 
 /** The TDX claims of docs/evidence-bundle.md#output, from the quote body; lowercase hex. */
 export function quoteClaims(quote: TdxQuote): Claims {
   const { body } = quote;
+  const hex = bodyHex(body);
   const claims: Claims = {
     quoteVersion: quote.header.version,
     mrTd: hex(body.mrTd),

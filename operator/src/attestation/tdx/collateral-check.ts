@@ -56,9 +56,10 @@ export function checkCollateral(
     errors.push({ code: "CollateralMissing", message: `no ${what}` });
   };
   const stale: string[] = [];
+  const at = now.getTime();
   const inWindow = (what: string, from: Date, until: Date | undefined): void => {
-    if (until !== undefined && now >= from && now < until) return;
-    if (until !== undefined && now >= until && now.getTime() < until.getTime() + graceMs) {
+    if (until !== undefined && at >= from.getTime() && at < until.getTime()) return;
+    if (until !== undefined && at >= until.getTime() && at < until.getTime() + graceMs) {
       stale.push(`${what} passed its nextUpdate ${until.toISOString()}; accepted within the stale grace`);
       return;
     }

@@ -11,7 +11,8 @@ const ATTESTATION_KEYS_KEPT = 4096;
 const attestationKeys = new Map<string, KeyObject | undefined>();
 
 function rawP256Key(raw: Uint8Array): KeyObject | undefined {
-  const id = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("base64");
+  // latin1, not base64: Node encodes base64 with AVX-512 code that slows the verifies after it (quote-text.ts).
+  const id = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("latin1");
   if (attestationKeys.has(id)) return attestationKeys.get(id);
   let key: KeyObject | undefined;
   try {

@@ -11,6 +11,7 @@ export const TEE_TYPE_SGX = 0x00000000;
 export const TEE_TYPE_TDX = 0x00000081;
 export const ATTESTATION_KEY_ECDSA_P256 = 2;
 export const INTEL_QE_VENDOR_ID = "939a7233f79c4ca9940a0db3957f0607";
+const INTEL_QE_VENDOR_ID_BYTES = Buffer.from(INTEL_QE_VENDOR_ID, "hex");
 const HEADER_SIZE = 48;
 const TD_REPORT_10_SIZE = 584;
 const TD_REPORT_15_SIZE = 648;
@@ -110,7 +111,7 @@ function parseHeader(reader: ByteReader): QuoteHeader {
   const qeSvn = reader.u16("QE SVN");
   const pceSvn = reader.u16("PCE SVN");
   const qeVendorId = reader.take(16, "QE vendor ID");
-  if (hex(qeVendorId) !== INTEL_QE_VENDOR_ID) {
+  if (!INTEL_QE_VENDOR_ID_BYTES.equals(qeVendorId)) {
     throw new EvidenceError("UnsupportedTee", `QE vendor ${hex(qeVendorId)} is not Intel's quoting enclave`);
   }
   const userData = reader.take(20, "user data");
@@ -180,6 +181,20 @@ function stripTrailingNuls(bytes: Uint8Array): Uint8Array {
   let end = bytes.length;
   while (end > 0 && bytes[end - 1] === 0) end--;
   return bytes.subarray(0, end);
+}
+
+/**
+ * Where the part of a quote that repeats across one platform's quotes begins (attestation key, QE report and its
+ * signature, QE auth data, PCK chain: everything after the quote signature), from the quote's first 54 bytes; or
+ * undefined if they do not say. Only a hint for `QuoteTextDecoder`; the parser checks everything.
+ */
+export function platformPartStart(head: Uint8Array): number | undefined {
+  if (head.length < HEADER_SIZE + 6) return undefined;
+  const version = (head[0] ?? 0) | ((head[1] ?? 0) << 8);
+  const v5BodySize = new DataView(head.buffer, head.byteOffset + HEADER_SIZE + 2, 4).getUint32(0, true);
+  const body = version === 4 ? TD_REPORT_10_SIZE : version === 5 ? 6 + v5BodySize : undefined;
+  // After the body: the signature data length (4 bytes) and the quote signature (64).
+  return body === undefined ? undefined : HEADER_SIZE + body + 4 + 64;
 }
 
 /** Parses a TDX quote; throws EvidenceError (`EvidenceMalformed` or `UnsupportedTee`) and nothing else. */

@@ -20,7 +20,8 @@ import { checkCollateral } from "./collateral-check.ts";
 import { resolveCollateral } from "./collateral-resolve.ts";
 import { VerificationMemo } from "./verification-memo.ts";
 import { verifyPckChain } from "./pck-chain.ts";
-import { parseTdxQuote } from "./quote.ts";
+import { parseTdxQuote, platformPartStart } from "./quote.ts";
+import { QuoteTextDecoder } from "./quote-text.ts";
 import { quoteSignatureErrors } from "./quote-signatures.ts";
 import { evaluateTcbMemoized } from "./tcb-evaluation.ts";
 import { intelTrustAnchors, type TdxTrustAnchors } from "./trust-anchors.ts";
@@ -41,6 +42,9 @@ const AUTHENTICITY_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "UnsupportedTee",
 ]);
 
+/** Quote texts of every verifier in the process: what repeats across a platform's quotes is decoded once. */
+const quoteText = new QuoteTextDecoder(platformPartStart);
+
 /** The quote bytes of TDX evidence; throws UnsupportedTee / EvidenceMalformed. */
 export function decodeQuote(evidence: TeeEvidence): Uint8Array {
   if (evidence.type !== "tdx") {
@@ -49,12 +53,8 @@ export function decodeQuote(evidence: TeeEvidence): Uint8Array {
   if (evidence.quote === undefined || evidence.quote === "") {
     throw new EvidenceError("EvidenceMalformed", "no TDX quote in the evidence");
   }
-  const bytes = Buffer.from(evidence.quote, "base64");
-  // Node skips characters outside the alphabet; a length mismatch exposes them without a slow regex.
-  const padding = evidence.quote.endsWith("==") ? 2 : evidence.quote.endsWith("=") ? 1 : 0;
-  if (evidence.quote.length % 4 !== 0 || bytes.length !== (evidence.quote.length / 4) * 3 - padding) {
-    throw new EvidenceError("EvidenceMalformed", "TDX quote is not base64");
-  }
+  const bytes = quoteText.decode(evidence.quote);
+  if (bytes === undefined) throw new EvidenceError("EvidenceMalformed", "TDX quote is not base64");
   return bytes;
 }
 

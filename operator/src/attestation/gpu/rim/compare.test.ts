@@ -56,3 +56,39 @@ describe("compareMeasurements: a RIM's identity, not only its version", () => {
     });
   }
 });
+
+describe("compareMeasurements: digests decoded once per text, never served for another text", () => {
+  const other = "ab".repeat(47) + "ac";
+  const measured = (value: Buffer) => [{ index: 1, valueType: 0, value }];
+  const withHashes = (hashes: string[]) => rim({ measurements: [{ index: 0, active: true, hashes }] });
+  const cases: [string, string[], Buffer, "match" | "mismatch"][] = [
+    ["the RIM's digest", [HASH], Buffer.from(HASH, "hex"), "match"],
+    [
+      "the same block after a RIM with another digest was seen",
+      [other],
+      Buffer.from(HASH, "hex"),
+      "mismatch",
+    ],
+    ["the other digest's own block", [other], Buffer.from(other, "hex"), "match"],
+    ["one of two alternatives", [other, HASH], Buffer.from(HASH, "hex"), "match"],
+    [
+      "uppercase hex (never equal to a block's lowercase hex)",
+      [HASH.toUpperCase()],
+      Buffer.from(HASH, "hex"),
+      "mismatch",
+    ],
+    ["hex followed by a non-hex character", [`${HASH}zz`], Buffer.from(HASH, "hex"), "mismatch"],
+    ["odd-length hex that Node would cut short", [`${HASH}a`], Buffer.from(HASH, "hex"), "mismatch"],
+    ["a shorter block with the digest's prefix", [HASH], Buffer.from(HASH.slice(0, 64), "hex"), "mismatch"],
+  ];
+  for (const [name, hashes, value, expected] of cases) {
+    it(name, () => {
+      // Run twice: the second comparison goes through the decoded digests of the first.
+      for (let round = 0; round < 2; round++) {
+        const result = compareMeasurements(measured(value), [withHashes(hashes)]);
+        expect(result.measurements, `round ${round}`).to.equal(expected);
+        if (expected === "mismatch") expect(result.mismatches[0]?.actual).to.equal(value.toString("hex"));
+      }
+    });
+  }
+});
