@@ -173,6 +173,8 @@ export async function startController(
   };
   const nodeFlags = process.env["BENCH_NODE_FLAGS"] ?? chartValues.controller?.nodeOptions ?? "";
   process.env["LOG_LEVEL"] = logLevel;
+  // As the chart's controller Deployment sets it.
+  process.env["MALLOC_ARENA_MAX"] = "2";
   return spawnManaged(
     "controller",
     process.execPath,

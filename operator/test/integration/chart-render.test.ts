@@ -247,6 +247,7 @@ describe("Helm chart charts/trustgate: rendering (real helm)", function () {
         { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
         { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
         { name: "NODE_OPTIONS", value: "--max-old-space-size=256 --max-semi-space-size=2" },
+        { name: "MALLOC_ARENA_MAX", value: "2" },
       ]);
       expect(container.ports).to.deep.equal([{ name: "metrics", containerPort: 8080, protocol: "TCP" }]);
       expect(container.readinessProbe?.httpGet).to.deep.equal({ path: "/readyz", port: "metrics" });
