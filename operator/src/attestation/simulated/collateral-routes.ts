@@ -7,7 +7,7 @@
 import { createAttestationServiceClient } from "../collateral/attestation-service-client.ts";
 import { fetchTransport } from "../../http/transport.ts";
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createAmdKdsSource } from "../snp/kds.ts";
 import { createIntelPcsSource } from "../collateral/intel-pcs-source.ts";
@@ -133,6 +133,15 @@ function splsOf(
   return { bootloader, tee, snp, microcode };
 }
 
+/** A pre-issued VCEK file (a few hundred bytes, read synchronously: this answers in-process), if present. */
+function readPreissued(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /** AMD KDS v1 paths (`/vcek/v1/{product}/…`) for a simulated AMD PKI: its VCEKs, ASK+ARK chain and CRL. */
 export function amdKdsRoute(pki: Pick<SimPki, "amd" | "amdCrl" | "dir">): CollateralRoute {
   const { amd } = pki;
@@ -152,9 +161,7 @@ export function amdKdsRoute(pki: Pick<SimPki, "amd" | "amdCrl" | "dir">): Collat
     const preissued =
       pki.dir === undefined
         ? undefined
-        : await readFile(
-            join(pki.dir, PREISSUED_VCEK_DIR, preissuedVcekFile(Buffer.from(leaf, "hex"), tcb)),
-          ).catch(() => undefined);
+        : readPreissued(join(pki.dir, PREISSUED_VCEK_DIR, preissuedVcekFile(Buffer.from(leaf, "hex"), tcb)));
     const body = preissued ?? (await simulatedVcek(amd, Buffer.from(leaf, "hex"), tcb)).leafDer;
     return { status: 200, body, headers: { "Content-Type": "application/octet-stream" } };
   };

@@ -6,6 +6,7 @@
  * the certificate and throws CollateralUnavailable when it cannot answer.
  */
 import type { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as asn1js from "asn1js";
@@ -61,6 +62,14 @@ export function ocspRequest(query: OcspQuery, hash = "sha384"): Uint8Array {
   return new Uint8Array(request.toSchema(true).toBER());
 }
 
+function readSmallFile(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 function certIdKey(id: CertId): string {
   return `${id.hash}/${id.issuerNameHash}/${id.issuerKeyHash}/${id.serial}`;
 }
@@ -105,7 +114,9 @@ export function directoryOcspSource(dir: string): OcspSource {
       for (const hash of hashes) {
         const file = byCertId.get(certIdKey(certIdOf(query.certificate, query.issuer, hash)));
         if (file === undefined) continue;
-        const der = await readFile(join(dir, file)).catch(() => undefined);
+        // One small file the index named, read synchronously: the promise API's open/stat/read/close showed as
+        // about 1 ms of this thread per file in a profile of the loaded controller (attest-scale).
+        const der = readSmallFile(join(dir, file));
         if (der !== undefined && der.length <= MAX_OCSP_RESPONSE_BYTES) return der;
       }
       return undefined;
