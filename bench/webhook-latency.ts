@@ -16,7 +16,8 @@ import { getHeapStatistics } from "node:v8";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { pino } from "pino";
 import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
-import { issueCertificate, type KeyPairPem } from "../operator/src/webhook/certs/x509.ts";
+import type { KeyPairPem } from "../operator/src/webhook/certs/x509.ts";
+import { loopbackCertificates } from "./lib/loopback-tls.ts";
 import { startWebhookServer } from "../operator/src/webhook/server.ts";
 import { aPod, aRequest, anAttestedCvm } from "../operator/test/support/builders/admission-requests.ts";
 
@@ -114,21 +115,7 @@ async function drive(): Promise<void> {
   const client = values.client ?? "go";
   if (client !== "go" && client !== "node") throw new Error(`--client must be go or node, not ${client}`);
   const rssBefore = process.memoryUsage.rss();
-  const now = Date.now();
-  const ca = issueCertificate({
-    commonName: "bench-ca",
-    ca: true,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + 3_600_000),
-  });
-  const certificate = issueCertificate({
-    commonName: "127.0.0.1",
-    ca: false,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + 3_600_000),
-    sans: ["127.0.0.1"],
-    issuer: ca,
-  });
+  const { ca, server: certificate } = loopbackCertificates();
   const worker = new Worker(new URL(import.meta.url), { workerData: { cvms, certificate } satisfies Setup });
   const port = await new Promise<number>((resolve, reject) => {
     worker.once("message", resolve);

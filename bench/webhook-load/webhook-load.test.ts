@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { issueCertificate } from "../../operator/src/webhook/certs/x509.ts";
+import { loopbackCertificates } from "../lib/loopback-tls.ts";
 
 interface LoadResult {
   sent: number;
@@ -22,21 +22,7 @@ describe("bench/webhook-load (the Go client of the webhook latency benchmark)", 
     const binary = execFileSync("bash", [new URL("build.sh", import.meta.url).pathname], {
       encoding: "utf8",
     }).trim();
-    const now = Date.now();
-    const ca = issueCertificate({
-      commonName: "load-ca",
-      ca: true,
-      notBefore: new Date(now - 60_000),
-      notAfter: new Date(now + 3_600_000),
-    });
-    const leaf = issueCertificate({
-      commonName: "127.0.0.1",
-      ca: false,
-      notBefore: new Date(now - 60_000),
-      notAfter: new Date(now + 3_600_000),
-      sans: ["127.0.0.1"],
-      issuer: ca,
-    });
+    const { ca, server: leaf } = loopbackCertificates();
     let served = 0;
     // Allows the reviews whose body says "ok", denies the others, fails every 50th with a 500.
     const server = createServer({ key: leaf.keyPem, cert: leaf.certPem }, (req, res) => {
