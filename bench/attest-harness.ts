@@ -15,7 +15,7 @@ import {
 import { mergePatch } from "../operator/src/kube/merge-patch.ts";
 import { pino } from "pino";
 import { parse } from "yaml";
-import { startControlPlane } from "../hack/lib/control-plane.ts";
+import { type ControlPlane, startControlPlane } from "../hack/lib/control-plane.ts";
 import { resolveBinDir } from "../hack/lib/find-binaries.ts";
 import { type ManagedProcess, spawnManaged } from "../hack/lib/managed-process.ts";
 import { loadOrCreateAgentKey, signHostReport } from "../operator/src/agent/signing.ts";
@@ -43,6 +43,8 @@ export interface BenchCluster {
   kc: KubeConfig;
   kubeconfigPath: string;
   simPki: string;
+  /** The etcd and kube-apiserver under the cluster (to restart them in the chaos benchmarks). */
+  controlPlane: ControlPlane;
   stop(): Promise<void>;
 }
 
@@ -115,6 +117,7 @@ export async function startBenchCluster(): Promise<BenchCluster> {
     kc,
     kubeconfigPath: cp.kubeconfigPath,
     simPki,
+    controlPlane: cp,
     async stop() {
       await cp.stop();
       if (process.env["KEEP_BENCH_DIR"] === "1") console.error(`kept ${dir}`);
@@ -244,6 +247,8 @@ export async function createCvm(cluster: BenchCluster, body: object): Promise<vo
 export async function watchCvms(
   cluster: BenchCluster,
   onChange: (cvm: ConfidentialVM) => void,
+  /** How soon the watch reconnects after the API server went away (ResourceWatch's backoff; default 30 s at most). */
+  reconnect: { maxRestartDelayMs?: number } = {},
 ): Promise<ResourceWatch<ConfidentialVM>> {
   const objects = cluster.kc.makeApiClient(CustomObjectsApi);
   const watch = new ResourceWatch<ConfidentialVM>({
@@ -256,6 +261,7 @@ export async function watchCvms(
         plural: "confidentialvms",
       }) as Promise<KubernetesListObject<ConfidentialVM>>,
     log: pino({ level: "silent" }),
+    ...(reconnect.maxRestartDelayMs === undefined ? {} : { maxRestartDelayMs: reconnect.maxRestartDelayMs }),
     onEvent: (event, cvm) => {
       if (event !== "delete") onChange(cvm);
     },
