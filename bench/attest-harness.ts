@@ -98,8 +98,8 @@ export async function cpuSeconds(pid: number): Promise<number> {
 }
 
 /** A control plane with trustgate installed, a simulated PKI and the benchmark's AttestationPolicy. */
-export async function startBenchCluster(): Promise<BenchCluster> {
-  const dir = await mkdtemp(join(tmpdir(), "trustgate-bench-attest-"));
+export async function startBenchCluster(dirPrefix = "trustgate-bench-attest-"): Promise<BenchCluster> {
+  const dir = await mkdtemp(join(tmpdir(), dirPrefix));
   const cp = await startControlPlane({ binDir: await resolveBinDir(), dir });
   const kc = loadKubeConfig(cp.kubeconfigPath);
   await installTrustgate(kc, { kubevirt: true, namespaces: [NS] });

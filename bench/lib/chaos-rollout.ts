@@ -163,7 +163,7 @@ export async function listRolloutObjects(cluster: BenchCluster): Promise<{
 
 export async function runChaosRollout<T>(options: RolloutOptions<T>): Promise<RolloutResult<T>> {
   const log = options.log ?? (() => undefined);
-  const cluster = await startBenchCluster();
+  const cluster = await startBenchCluster("trustgate-chaos-");
   const processes: ManagedProcess[] = [];
   const controller = new SupervisedController(cluster, {
     logLevel: options.logLevel ?? "warn",

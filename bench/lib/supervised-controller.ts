@@ -37,6 +37,8 @@ export class SupervisedController {
   #process: ManagedProcess | undefined;
   #stopped = false;
   #poller: NodeJS.Timeout | undefined;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #spawning: Promise<void> = Promise.resolve();
   #changed: (() => void)[] = [];
 
   constructor(cluster: BenchCluster, options: SupervisedControllerOptions) {
@@ -57,7 +59,7 @@ export class SupervisedController {
   }
 
   async start(): Promise<void> {
-    await this.#spawn();
+    await this.#startRun();
     this.#poll();
   }
 
@@ -93,10 +95,20 @@ export class SupervisedController {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#poller);
+    clearTimeout(this.#restartTimer);
+    await this.#spawning;
     await this.#process?.stop();
   }
 
-  async #spawn(): Promise<void> {
+  #spawn(): Promise<void> {
+    this.#spawning = this.#startRun().catch((error: unknown) => {
+      // Nothing to restart into (the cluster's folder is gone, say): say so; leading() then times out.
+      process.stderr.write(`controller not restarted: ${(error as Error).message}\n`);
+    });
+    return this.#spawning;
+  }
+
+  async #startRun(): Promise<void> {
     const index = this.runs.length;
     const podName = `chaos-controller-${String(index)}`;
     process.env["POD_NAME"] = podName;
@@ -108,13 +120,14 @@ export class SupervisedController {
     const run: ControllerRun = { index, podName, startedAt: Date.now() };
     this.runs.push(run);
     this.#process = child;
-    void child.exited.then(async (how) => {
+    void child.exited.then((how) => {
       run.exitedAt = Date.now();
       run.exit = how;
       this.#notify();
       if (this.#stopped) return;
-      await new Promise((r) => setTimeout(r, this.#options.backoffMs));
-      if (!this.#stopped) await this.#spawn();
+      this.#restartTimer = setTimeout(() => {
+        if (!this.#stopped) void this.#spawn();
+      }, this.#options.backoffMs);
     });
   }
 

@@ -52,6 +52,8 @@ export interface RestartOptions {
 
 /** Wall-clock times (Date.now()) of a restart. */
 export interface RestartTimes {
+  /** The old process was sent its signal. */
+  signalledAt: number;
   /** The old process was gone. */
   stoppedAt: number;
   /** The new process was spawned. */
@@ -140,6 +142,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       if (stopping !== undefined)
         throw new Error(`cannot restart ${component}: the control plane is stopping`);
       const old = current(component);
+      const signalledAt = Date.now();
       if (options.signal === "SIGKILL") {
         process.kill(old.pid, "SIGKILL");
         await old.exited;
@@ -160,7 +163,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       log(
         `${component} restarted: down ${String(startedAt - stoppedAt)} ms, ready after ${String(readyAt - startedAt)} ms`,
       );
-      return { stoppedAt, startedAt, readyAt };
+      return { signalledAt, stoppedAt, startedAt, readyAt };
     };
     return {
       kubeconfigPath,
