@@ -28,7 +28,7 @@ const { values } = parseArgs({
 function wholeNumber(flag: keyof typeof values, min: number): number {
   const n = Number(values[flag]);
   if (!Number.isInteger(n) || n < min)
-    throw new Error(`--${flag} must be a whole number >= ${String(min)}, not ${String(values[flag])}`);
+    throw new Error(`--${flag} must be a whole number >= ${String(min)}, not ${values[flag]}`);
   return n;
 }
 const TARGETS: Record<string, ControlPlaneComponent[]> = {
@@ -36,12 +36,12 @@ const TARGETS: Record<string, ControlPlaneComponent[]> = {
   etcd: ["etcd"],
   both: ["kube-apiserver", "etcd"],
 };
-const targets = TARGETS[values.target ?? ""];
+const targets = TARGETS[values.target];
 if (targets === undefined)
-  throw new Error(`--target must be kube-apiserver, etcd or both, not ${String(values.target)}`);
+  throw new Error(`--target must be kube-apiserver, etcd or both, not ${values.target}`);
 const signal = values.signal;
 if (signal !== "SIGTERM" && signal !== "SIGKILL")
-  throw new Error(`--signal must be SIGTERM or SIGKILL, not ${String(signal)}`);
+  throw new Error(`--signal must be SIGTERM or SIGKILL, not ${signal}`);
 const CVMS = wholeNumber("cvms", 1);
 const BACKOFF_MS = wholeNumber("restart-backoff-ms", 0);
 const TIMEOUT_MS = wholeNumber("timeout-s", 1) * 1000;

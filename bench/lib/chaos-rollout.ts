@@ -140,7 +140,7 @@ export async function listRolloutObjects(cluster: BenchCluster): Promise<{
       }
     ).items;
   const kinded = (kind: string, items: { metadata?: object }[]): OwnedObject[] =>
-    items.map((item) => ({ kind, metadata: (item.metadata ?? {}) as OwnedObject["metadata"] }));
+    items.map((item) => ({ kind, metadata: item.metadata ?? {} }));
   const [cvms, vms, secrets, accounts, roles, bindings] = await Promise.all([
     custom("trustgate.io", "v1alpha1", "confidentialvms"),
     custom("kubevirt.io", "v1", "virtualmachines"),
@@ -232,7 +232,9 @@ export async function runChaosRollout<T>(options: RolloutOptions<T>): Promise<Ro
         },
         Math.max(0, started + options.timeoutMs - Date.now()),
       )
-      .catch((error: unknown) => log((error as Error).message));
+      .catch((error: unknown) => {
+        log((error as Error).message);
+      });
     const seconds = (Date.now() - started) / 1000;
     clearInterval(overlapCheck);
     await watch.stop();

@@ -6,7 +6,7 @@ function cvm(
   name: string,
   options: { attested?: boolean; node?: string; gpus?: (string | undefined)[]; vmName?: string } = {},
 ): ConfidentialVM {
-  return {
+  const made: ConfidentialVM = {
     apiVersion: "trustgate.io/v1alpha1",
     kind: "ConfidentialVM",
     metadata: { name, namespace: "ns", uid: `uid-${name}` },
@@ -28,7 +28,8 @@ function cvm(
         },
       ],
     },
-  } as ConfidentialVM;
+  };
+  return made;
 }
 
 function owned(kind: string, name: string, owner: string, uid = `uid-${owner}`, label = owner): OwnedObject {
