@@ -111,12 +111,17 @@ export class SupervisedController {
   async #startRun(): Promise<void> {
     const index = this.runs.length;
     const podName = `chaos-controller-${String(index)}`;
+    // startController passes this process's environment on; POD_NAME is put back once the child has it.
+    const podNameBefore = process.env["POD_NAME"];
     process.env["POD_NAME"] = podName;
     const child = await startController(this.#cluster, this.#options.logLevel, [
       "--leader-elect",
       ...["--leader-election-namespace", LEASE_NAMESPACE],
       ...(this.#options.extraArgs ?? []),
-    ]);
+    ]).finally(() => {
+      if (podNameBefore === undefined) delete process.env["POD_NAME"];
+      else process.env["POD_NAME"] = podNameBefore;
+    });
     const run: ControllerRun = { index, podName, startedAt: Date.now() };
     this.runs.push(run);
     this.#process = child;
