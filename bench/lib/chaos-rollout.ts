@@ -169,6 +169,8 @@ export async function runChaosRollout<T>(options: RolloutOptions<T>): Promise<Ro
     logLevel: options.logLevel ?? "warn",
     backoffMs: options.restartBackoffMs,
   });
+  // What runs in this process and must end with the rollout, also when it fails.
+  const cleanups: (() => Promise<void> | void)[] = [];
   try {
     const hosts = Array.from({ length: options.cvms }, (_, i) => `chaos-snp-${String(i).padStart(4, "0")}`);
     await addSnpHosts(cluster, hosts);
@@ -195,6 +197,12 @@ export async function runChaosRollout<T>(options: RolloutOptions<T>): Promise<Ro
       },
       { maxRestartDelayMs: 500 },
     );
+    cleanups.push(
+      () => {
+        guests.close();
+      },
+      () => watch.stop(),
+    );
     const overlaps = new Set<string>();
     const overlapCheck = setInterval(() => {
       const seen = checkRolloutInvariants({
@@ -205,6 +213,9 @@ export async function runChaosRollout<T>(options: RolloutOptions<T>): Promise<Ro
       });
       for (const problem of seen.doubleAssignedGpus) overlaps.add(problem);
     }, 1_000);
+    cleanups.push(() => {
+      clearInterval(overlapCheck);
+    });
 
     const started = Date.now();
     const names = Array.from({ length: options.cvms }, (_, i) => `cvm-${String(i).padStart(4, "0")}`);
@@ -236,9 +247,7 @@ export async function runChaosRollout<T>(options: RolloutOptions<T>): Promise<Ro
         log((error as Error).message);
       });
     const seconds = (Date.now() - started) / 1000;
-    clearInterval(overlapCheck);
-    await watch.stop();
-    guests.close();
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
     const listed = await listRolloutObjects(cluster);
     return {
       cvms: options.cvms,
@@ -259,6 +268,7 @@ export async function runChaosRollout<T>(options: RolloutOptions<T>): Promise<Ro
       fault: faulted.value,
     };
   } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup();
     await controller.stop();
     await Promise.all(processes.map((p) => p.stop()));
     await cluster.stop();
