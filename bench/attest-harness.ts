@@ -39,12 +39,12 @@ const BUILT_MAIN = join(ROOT, "dist/operator/src/cmd/main.js");
 const trustgate = { group: "trustgate.io", version: "v1alpha1" };
 
 export interface BenchCluster {
+  /** The etcd and kube-apiserver under the cluster (to restart them in the chaos benchmarks). */
+  controlPlane: ControlPlane;
   dir: string;
   kc: KubeConfig;
   kubeconfigPath: string;
   simPki: string;
-  /** The etcd and kube-apiserver under the cluster (to restart them in the chaos benchmarks). */
-  controlPlane: ControlPlane;
   stop(): Promise<void>;
 }
 
@@ -113,11 +113,11 @@ export async function startBenchCluster(dirPrefix = "trustgate-bench-attest-"): 
     body: anAttestationPolicy(POLICY, SIMULATED_SNP_POLICY_SPEC),
   });
   return {
+    controlPlane: cp,
     dir,
     kc,
     kubeconfigPath: cp.kubeconfigPath,
     simPki,
-    controlPlane: cp,
     async stop() {
       await cp.stop();
       if (process.env["KEEP_BENCH_DIR"] === "1") console.error(`kept ${dir}`);
