@@ -173,11 +173,12 @@ export async function runChaosRollout<T>(options: RolloutOptions<T>): Promise<Ro
   const cleanups: (() => Promise<void> | void)[] = [];
   try {
     const hosts = Array.from({ length: options.cvms }, (_, i) => `chaos-snp-${String(i).padStart(4, "0")}`);
+    const names = Array.from({ length: options.cvms }, (_, i) => `cvm-${String(i).padStart(4, "0")}`);
     await addSnpHosts(cluster, hosts);
     await controller.start();
     processes.push(startSimulator(cluster, { startRunning: true }));
     const providers = await providersWithoutRims(cluster.simPki);
-    await warmHostIdentities(providers, hosts);
+    await warmHostIdentities(providers, hosts, names);
     await controller.leading(120_000);
     await waitForValidatedHosts(cluster, options.cvms);
     log(`${String(options.cvms)} hosts validated; controller run 0 leads`);
@@ -218,7 +219,6 @@ export async function runChaosRollout<T>(options: RolloutOptions<T>): Promise<Ro
     });
 
     const started = Date.now();
-    const names = Array.from({ length: options.cvms }, (_, i) => `cvm-${String(i).padStart(4, "0")}`);
     const creating = inBatches(names, 50, async (name) => {
       await createCvm(cluster, snpCvm(name));
       rollout.created += 1;

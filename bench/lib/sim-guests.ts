@@ -34,17 +34,19 @@ export async function providersWithoutRims(simPki: string): Promise<EvidenceProv
 }
 
 /**
- * Creates the simulated devices' identities (a key and certificate per GPU and per chip) of every host, before the
- * clock starts, as real GPUs and CPUs come with theirs.
+ * Creates the simulated devices' identities (a key and certificate per chip and per GPU) before the clock starts, as
+ * real CPUs and GPUs come with theirs: each host's chip, and the GPUs as the guests name them until their host
+ * reports which ones the VM got (guest/src/hardware.ts: `<namespace>/<cvm>/gpu<i>`).
  */
 export async function warmHostIdentities(
   providers: EvidenceProviders,
   hosts: readonly string[],
+  cvmNames: readonly string[],
 ): Promise<void> {
-  for (const host of hosts) {
-    const hardware = { machine: host, gpus: gpuAddresses().map((a) => `${host}/${a}`) };
-    await providers.tee.collect(new Uint8Array(64), hardware);
-    await providers.gpus?.collect(new Uint8Array(32), hardware);
+  for (const [i, host] of hosts.entries()) {
+    await providers.tee.collect(new Uint8Array(64), { machine: host, gpus: [] });
+    const gpus = gpuAddresses().map((_, g) => `${NS}/${cvmNames[i] ?? ""}/gpu${String(g)}`);
+    await providers.gpus?.collect(new Uint8Array(32), { machine: host, gpus });
   }
 }
 
