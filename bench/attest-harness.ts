@@ -15,7 +15,7 @@ import {
 import { mergePatch } from "../operator/src/kube/merge-patch.ts";
 import { pino } from "pino";
 import { parse } from "yaml";
-import { startControlPlane } from "../hack/lib/control-plane.ts";
+import { type ControlPlane, startControlPlane } from "../hack/lib/control-plane.ts";
 import { resolveBinDir } from "../hack/lib/find-binaries.ts";
 import { type ManagedProcess, spawnManaged } from "../hack/lib/managed-process.ts";
 import { loadOrCreateAgentKey, signHostReport } from "../operator/src/agent/signing.ts";
@@ -39,6 +39,8 @@ const BUILT_MAIN = join(ROOT, "dist/operator/src/cmd/main.js");
 const trustgate = { group: "trustgate.io", version: "v1alpha1" };
 
 export interface BenchCluster {
+  /** The etcd and kube-apiserver under the cluster (to restart them in the chaos benchmarks). */
+  controlPlane: ControlPlane;
   dir: string;
   kc: KubeConfig;
   kubeconfigPath: string;
@@ -100,8 +102,8 @@ export async function cpuSeconds(pid: number): Promise<number> {
 }
 
 /** A control plane with trustgate installed, a simulated PKI and the benchmark's AttestationPolicy. */
-export async function startBenchCluster(): Promise<BenchCluster> {
-  const dir = await mkdtemp(join(tmpdir(), "trustgate-bench-attest-"));
+export async function startBenchCluster(dirPrefix = "trustgate-bench-attest-"): Promise<BenchCluster> {
+  const dir = await mkdtemp(join(tmpdir(), dirPrefix));
   const cp = await startControlPlane({ binDir: await resolveBinDir(), dir });
   const kc = loadKubeConfig(cp.kubeconfigPath);
   await installTrustgate(kc, { kubevirt: true, namespaces: [NS] });
@@ -115,6 +117,7 @@ export async function startBenchCluster(): Promise<BenchCluster> {
     body: anAttestationPolicy(POLICY, SIMULATED_SNP_POLICY_SPEC),
   });
   return {
+    controlPlane: cp,
     dir,
     kc,
     kubeconfigPath: cp.kubeconfigPath,
@@ -253,6 +256,8 @@ export async function createCvm(cluster: BenchCluster, body: object): Promise<vo
 export async function watchCvms(
   cluster: BenchCluster,
   onChange: (cvm: ConfidentialVM) => void,
+  /** How soon the watch reconnects after the API server went away (ResourceWatch's backoff; default 30 s at most). */
+  reconnect: { maxRestartDelayMs?: number } = {},
 ): Promise<ResourceWatch<ConfidentialVM>> {
   const objects = cluster.kc.makeApiClient(CustomObjectsApi);
   const watch = new ResourceWatch<ConfidentialVM>({
@@ -265,6 +270,7 @@ export async function watchCvms(
         plural: "confidentialvms",
       }) as Promise<KubernetesListObject<ConfidentialVM>>,
     log: pino({ level: "silent" }),
+    ...(reconnect.maxRestartDelayMs === undefined ? {} : { maxRestartDelayMs: reconnect.maxRestartDelayMs }),
     onEvent: (event, cvm) => {
       if (event !== "delete") onChange(cvm);
     },

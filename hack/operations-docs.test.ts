@@ -1,4 +1,4 @@
-// The operations guides (docs/production-install.md, troubleshooting.md, upgrade.md): linked from the README, their
+// The operations guides (docs/production-install.md, troubleshooting.md, upgrade.md, faults.md): linked from the README, their
 // relative links resolve, and the chart values and flags they tell an operator to set exist.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { parse } from "yaml";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const GUIDES = ["docs/production-install.md", "docs/troubleshooting.md", "docs/upgrade.md"];
+const GUIDES = ["docs/production-install.md", "docs/troubleshooting.md", "docs/upgrade.md", "docs/faults.md"];
 
 function text(path: string): string {
   return readFileSync(join(root, path), "utf8");

@@ -33,6 +33,33 @@ export interface ControlPlane {
   anyExited: Promise<string>;
   /** Stops kube-apiserver, then etcd (SIGTERM, SIGKILL after 10 s). Safe to call repeatedly. */
   stop(): Promise<void>;
+  /**
+   * Stops one component and starts it again on the same ports and data folder (a crash or an upgrade of one
+   * static pod), resolving once kube-apiserver's /readyz answers 200 again. etcdPid/apiserverPid then name the
+   * new process; anyExited keeps following the first ones (it resolves with this restart).
+   */
+  restart(component: ControlPlaneComponent, options?: RestartOptions): Promise<RestartTimes>;
+}
+
+export type ControlPlaneComponent = "etcd" | "kube-apiserver";
+
+export interface RestartOptions {
+  /** SIGTERM (a clean stop, SIGKILL after 10 s) or SIGKILL (a crash). Default SIGTERM. */
+  signal?: "SIGTERM" | "SIGKILL";
+  /** How long the component stays down before it is started again (default 0). */
+  downMs?: number;
+}
+
+/** Wall-clock times (Date.now()) of a restart. */
+export interface RestartTimes {
+  /** The old process was sent its signal. */
+  signalledAt: number;
+  /** The old process was gone. */
+  stoppedAt: number;
+  /** The new process was spawned. */
+  startedAt: number;
+  /** kube-apiserver's /readyz answered 200 again. */
+  readyAt: number;
 }
 
 const CONTEXT_NAME = "trustgate-local";
@@ -67,24 +94,30 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const stopAll = async (): Promise<void> => {
     for (const child of [...started].reverse()) await child.stop();
   };
+  const spawners: Record<ControlPlaneComponent, () => ManagedProcess> = {
+    etcd: () =>
+      spawnManaged(
+        "etcd",
+        etcdBinary,
+        etcdArgs(dir, etcdUrl, `http://127.0.0.1:${etcdPeer}`),
+        join(dir, "logs", "etcd.log"),
+      ),
+    "kube-apiserver": () =>
+      spawnManaged(
+        "kube-apiserver",
+        apiserverBinary,
+        apiserverArgs(dir, pki, etcdUrl, server, apiserverPort),
+        join(dir, "logs", "kube-apiserver.log"),
+      ),
+  };
   try {
-    const etcd = spawnManaged(
-      "etcd",
-      etcdBinary,
-      etcdArgs(dir, etcdUrl, `http://127.0.0.1:${etcdPeer}`),
-      join(dir, "logs", "etcd.log"),
-    );
+    const etcd = spawners.etcd();
     started.push(etcd);
     await writePids(dir, started);
     await waitUntil(etcd, ETCD_TIMEOUT_MS, "etcd /health", () => probeEtcdHealth(etcdUrl));
     log(`etcd healthy at ${etcdUrl} after ${elapsed()}`);
 
-    const apiserver = spawnManaged(
-      "kube-apiserver",
-      apiserverBinary,
-      apiserverArgs(dir, pki, etcdUrl, server, apiserverPort),
-      join(dir, "logs", "kube-apiserver.log"),
-    );
+    const apiserver = spawners["kube-apiserver"]();
     started.push(apiserver);
     await writePids(dir, started);
     await waitUntil(apiserver, READYZ_TIMEOUT_MS, "kube-apiserver /readyz", () =>
@@ -96,15 +129,54 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     );
     log(`namespace default exists after ${elapsed()}`);
 
+    const current = (component: ControlPlaneComponent): ManagedProcess => {
+      const child = started.find((c) => c.name === component);
+      if (child === undefined) throw new Error(`no ${component} process`);
+      return child;
+    };
     let stopping: Promise<void> | undefined;
+    const restart = async (
+      component: ControlPlaneComponent,
+      options: RestartOptions = {},
+    ): Promise<RestartTimes> => {
+      if (stopping !== undefined)
+        throw new Error(`cannot restart ${component}: the control plane is stopping`);
+      const old = current(component);
+      const signalledAt = Date.now();
+      if (options.signal === "SIGKILL") {
+        process.kill(old.pid, "SIGKILL");
+        await old.exited;
+      } else await old.stop();
+      const stoppedAt = Date.now();
+      if ((options.downMs ?? 0) > 0) await sleep(options.downMs ?? 0);
+      const fresh = spawners[component]();
+      const startedAt = Date.now();
+      started[started.indexOf(old)] = fresh;
+      await writePids(dir, started);
+      if (component === "etcd") {
+        await waitUntil(fresh, ETCD_TIMEOUT_MS, "etcd /health", () => probeEtcdHealth(etcdUrl));
+      }
+      await waitUntil(current("kube-apiserver"), READYZ_TIMEOUT_MS, "kube-apiserver /readyz", () =>
+        probeOk(`${server}/readyz`, admin),
+      );
+      const readyAt = Date.now();
+      log(
+        `${component} restarted: down ${String(startedAt - stoppedAt)} ms, ready after ${String(readyAt - startedAt)} ms`,
+      );
+      return { signalledAt, stoppedAt, startedAt, readyAt };
+    };
     return {
       kubeconfigPath,
       server,
       caCertPem: admin.ca,
       dir,
       etcdUrl,
-      etcdPid: etcd.pid,
-      apiserverPid: apiserver.pid,
+      get etcdPid() {
+        return current("etcd").pid;
+      },
+      get apiserverPid() {
+        return current("kube-apiserver").pid;
+      },
       ports: { etcdClient, etcdPeer, apiserver: apiserverPort },
       startupMs: Math.round(performance.now() - startedAt),
       anyExited: Promise.race(started.map((child) => child.exited.then((how) => `${child.name}: ${how}`))),
@@ -112,6 +184,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         stopping ??= stopAll();
         return stopping;
       },
+      restart,
     };
   } catch (error) {
     await stopAll();

@@ -18,6 +18,7 @@ import {
   VersionApi,
 } from "@kubernetes/client-node";
 import { expect } from "chai";
+import { loadKubeConfig } from "../../src/kube/kubeconfig.ts";
 import { startControlPlane, type ControlPlane } from "../../../hack/lib/control-plane.ts";
 import { resolveBinDir } from "../../../hack/lib/find-binaries.ts";
 import { httpsGet } from "../../../hack/lib/https-get.ts";
@@ -162,6 +163,41 @@ describe("local control plane (own lifecycle)", function () {
     for (const port of Object.values(controlPlane.ports)) {
       expect(await isPortOpen(port), `port ${port}`).to.equal(false);
     }
+  });
+
+  it("restarts etcd and kube-apiserver in place: same ports, same data, the new pids recorded", async function () {
+    const controlPlane = await startControlPlane({ binDir: await resolveBinDir(), dir });
+    try {
+      const core = (): CoreV1Api => loadKubeConfig(controlPlane.kubeconfigPath).makeApiClient(CoreV1Api);
+      const name = uniqueName("survives");
+      await core().createNamespace({ body: namedNamespace(name) });
+      const before = { etcd: controlPlane.etcdPid, apiserver: controlPlane.apiserverPid };
+
+      const etcd = await controlPlane.restart("etcd", { signal: "SIGKILL" });
+      expect(isProcessRunning(before.etcd)).to.equal(false);
+      expect(controlPlane.etcdPid).to.not.equal(before.etcd);
+      expect(etcd.signalledAt).to.be.at.most(etcd.stoppedAt);
+      expect(etcd.stoppedAt).to.be.at.most(etcd.startedAt);
+      expect(etcd.startedAt).to.be.below(etcd.readyAt);
+      const apiserver = await controlPlane.restart("kube-apiserver", { downMs: 300 });
+      expect(apiserver.startedAt - apiserver.stoppedAt).to.be.at.least(300);
+      expect(isProcessRunning(before.apiserver)).to.equal(false);
+
+      // The same kubeconfig (same port, same CA) reads what was written before both restarts.
+      expect((await core().readNamespace({ name })).metadata?.name).to.equal(name);
+      const recorded = JSON.parse(await readFile(join(dir, "pids.json"), "utf8")) as Record<string, number>;
+      expect(recorded).to.deep.equal({
+        etcd: controlPlane.etcdPid,
+        "kube-apiserver": controlPlane.apiserverPid,
+      });
+    } finally {
+      await controlPlane.stop();
+    }
+    const refused = await controlPlane.restart("etcd").then(
+      () => "restarted",
+      (error: unknown) => (error as Error).message,
+    );
+    expect(refused).to.equal("cannot restart etcd: the control plane is stopping");
   });
 
   it("takes etcd and kube-apiserver down when its Node process is SIGKILLed", async function () {
