@@ -3,35 +3,18 @@
 // create->Attested percentiles, the built controller's peak RSS, and the CPU time of the controller and of this
 // process (the simulated guests) apart, with the load average (the machine is shared).
 //   make build && node bench/attest-scale.ts [--cvms 1000] [--concurrency 4] [--controller-workers 8]
-// The guests are simulated in this process: one `Guest` (guest/src/guest.ts, the code `trustgate guest` runs) per
-// CVM, reading its token from the CVM's cloud-init Secret and applying status.evidence with it (server-side apply,
-// field manager trustgate-guest, under the guest admission policy). Their bundles carry no RIMs (optional in a
-// bundle): 1,000 bundles with 16 RIMs each would not fit the local etcd's 256 MB quota.
+// The guests are simulated in this process (bench/lib/sim-guests.ts): one `Guest` (guest/src/guest.ts, the code
+// `trustgate guest` runs) per CVM with its own token; their bundles carry no RIMs. docs/attest-scale.md reads the
+// numbers.
 import { createServer, type AddressInfo } from "node:net";
 import { loadavg } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { pino } from "pino";
-import { loadGuestConfig, guestConnection } from "../guest/src/config.ts";
-import type { EvidenceProviders } from "../guest/src/evidence.ts";
-import { Guest } from "../guest/src/guest.ts";
-import { CvmClient } from "../guest/src/kube/cvm-client.ts";
-import { createProviders } from "../guest/src/providers/select.ts";
 import type { ManagedProcess } from "../hack/lib/managed-process.ts";
-import type { ConfidentialVM } from "../operator/src/api/v1alpha1/generated/types.ts";
-import {
-  preissueVceks,
-  preproduceOcspResponses,
-} from "../operator/src/attestation/simulated/preproduced-collateral.ts";
-import { SIMULATED_SNP_TCB } from "../operator/src/attestation/simulated/simulated-snp.ts";
-import { guestFilesFromCloudInit } from "../operator/test/support/guest-from-cloud-init.ts";
 import {
   cpuSeconds,
   createCvm,
-  gpuAddresses,
   inBatches,
   isAttested,
-  NS,
   peakRssMb,
   snpCvm,
   startAttestationBench,
@@ -40,6 +23,7 @@ import {
   watchCvms,
 } from "./attest-harness.ts";
 import { apiserverCounts, perObject } from "./lib/apiserver-requests.ts";
+import { providersWithoutRims, SimulatedGuests, warmHostIdentities } from "./lib/sim-guests.ts";
 
 const { values } = parseArgs({
   options: {
@@ -55,26 +39,6 @@ if (!Number.isInteger(CVMS) || CVMS < 1)
   throw new Error(`--cvms must be a positive integer, not ${values.cvms}`);
 if (!Number.isInteger(CONCURRENCY) || CONCURRENCY < 1)
   throw new Error(`--concurrency must be a positive integer, not ${values.concurrency}`);
-
-/** The simulated TEE and GPUs, with RIMs left out of each GPU's entry. */
-async function providersWithoutRims(simPki: string): Promise<EvidenceProviders> {
-  const providers = await createProviders({ tee: "simulated", gpu: "simulated", tsmRoot: "", simPki });
-  const gpus = providers.gpus;
-  if (gpus === undefined) throw new Error("no simulated GPUs");
-  return {
-    tee: providers.tee,
-    gpus: {
-      name: gpus.name,
-      ...(gpus.systemState === undefined ? {} : { systemState: gpus.systemState.bind(gpus) }),
-      collect: async (nonce, hardware) =>
-        (await gpus.collect(nonce, hardware)).map((gpu) => {
-          const entry = { ...gpu };
-          delete entry.rims;
-          return entry;
-        }),
-    },
-  };
-}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -108,24 +72,11 @@ const cluster = await startBenchCluster();
 const processes: ManagedProcess[] = [];
 try {
   const hosts = Array.from({ length: CVMS }, (_, i) => `bench-snp-${String(i).padStart(4, "0")}`);
-  // The simulated devices' identities (a key and certificate per GPU and per chip) are the hosts', made once:
-  // create them before the clock starts, as real GPUs and CPUs come with theirs; and NVIDIA's OCSP answers for the
-  // device certificates, which its responder pre-produces (the controller still parses and verifies each one).
-  const providers = await providersWithoutRims(cluster.simPki);
-  const warmNonce = new Uint8Array(32);
-  const deviceChains = new Set<string>();
   const names = Array.from({ length: CVMS }, (_, i) => `cvm-${String(i).padStart(4, "0")}`);
-  for (const [i, host] of hosts.entries()) {
-    await providers.tee.collect(new Uint8Array(64), { machine: host, gpus: [] });
-    // The guest names its GPUs by its CVM until the host reports which ones the VM got (guest/src/hardware.ts).
-    const gpus = gpuAddresses().map((_, g) => `${NS}/${names[i] ?? ""}/gpu${String(g)}`);
-    for (const gpu of (await providers.gpus?.collect(warmNonce, { machine: host, gpus })) ?? [])
-      deviceChains.add(gpu.certChain);
-  }
-  const preproduced = await preproduceOcspResponses(cluster.simPki, deviceChains);
-  const vceks = await preissueVceks(cluster.simPki, hosts, SIMULATED_SNP_TCB);
+  const providers = await providersWithoutRims(cluster.simPki);
+  const made = await warmHostIdentities(cluster.simPki, providers, hosts, names);
   process.stderr.write(
-    `${String(preproduced)} OCSP responses pre-produced, ${String(vceks)} VCEKs pre-issued\n`,
+    `${String(made.ocspResponses)} OCSP responses pre-produced, ${String(made.vceks)} VCEKs pre-issued\n`,
   );
   process.stderr.write(`publishing ${String(CVMS)} signed SNP host reports...\n`);
   const metricsPort = await freePort();
@@ -142,63 +93,13 @@ try {
   await waitForValidatedHosts(cluster, CVMS);
   process.stderr.write(`${String(CVMS)} hosts validated\n`);
 
-  const guests = new Map<string, Promise<Guest>>();
-  const clients: CvmClient[] = [];
-  const guestFor = (name: string): Promise<Guest> => {
-    let guest = guests.get(name);
-    if (guest === undefined) {
-      guest = (async () => {
-        const files = await guestFilesFromCloudInit(cluster.kc, NS, name, join(cluster.dir, "guests", name));
-        const config = await loadGuestConfig(files.config);
-        const api = new CvmClient(guestConnection(config, files.config), config);
-        clients.push(api);
-        return new Guest({
-          api,
-          providers,
-          secretsDir: files.secretsDir,
-          log: pino({ level: "silent" }),
-        });
-      })();
-      guests.set(name, guest);
-    }
-    return guest;
-  };
-
+  const guests = new SimulatedGuests(cluster, providers, { concurrency: CONCURRENCY });
   const createdAt = new Map<string, number>();
   const attestedAt = new Map<string, number>();
-  const pending = new Map<string, ConfidentialVM>();
-  const answered = new Set<string>();
-  let active = 0;
-  let failures = 0;
-  const pump = (): void => {
-    while (active < CONCURRENCY && pending.size > 0) {
-      const [name, cvm] = pending.entries().next().value as [string, ConfidentialVM];
-      pending.delete(name);
-      active += 1;
-      void guestFor(name)
-        .then((guest) => guest.handle(cvm))
-        .then((result) => {
-          if (result.answered !== undefined) answered.add(result.answered.nonce);
-          if (result.error !== undefined) throw result.error;
-        })
-        .catch((error: unknown) => {
-          failures += 1;
-          if (failures <= 5) process.stderr.write(`\n${name}: ${(error as Error).message}\n`);
-        })
-        .finally(() => {
-          active -= 1;
-          pump();
-        });
-    }
-  };
   const cvms = await watchCvms(cluster, (cvm) => {
     const name = cvm.metadata.name ?? "";
     if (isAttested(cvm) && !attestedAt.has(name)) attestedAt.set(name, Date.now());
-    const nonce = cvm.status?.challenge?.nonce;
-    if (nonce !== undefined && !answered.has(nonce)) {
-      pending.set(name, cvm);
-      pump();
-    }
+    guests.observe(cvm);
   });
 
   const countsBefore = await apiserverCounts(cluster.dir, cluster.server, cluster.caCertPem);
@@ -229,7 +130,8 @@ try {
   const memory = await controllerMemory(metricsPort);
   process.stderr.write("\n");
   await cvms.stop();
-  for (const client of clients) client.close();
+  guests.close();
+  for (const message of guests.failureMessages) process.stderr.write(`${message}\n`);
   const latencies = names.map((n) => (attestedAt.get(n) ?? NaN) - (createdAt.get(n) ?? NaN));
   console.log(
     JSON.stringify(
@@ -241,7 +143,7 @@ try {
         secondsToAllAttested: Number(seconds.toFixed(1)),
         cvmsPerSecond: Number((CVMS / seconds).toFixed(1)),
         createdToAttestedMs: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95) },
-        guestAnswerFailures: failures,
+        guestAnswerFailures: guests.failures,
         controllerPeakRssMb: Number(rss.toFixed(0)),
         // At the end, from its own /metrics: V8 heap (used of total), memory outside it (Buffers, X509 objects), RSS.
         controllerMemoryAtEndMb: memory,

@@ -174,11 +174,11 @@ export async function runChaosRollout<T>(options: RolloutOptions<T>): Promise<Ro
   try {
     const hosts = Array.from({ length: options.cvms }, (_, i) => `chaos-snp-${String(i).padStart(4, "0")}`);
     const names = Array.from({ length: options.cvms }, (_, i) => `cvm-${String(i).padStart(4, "0")}`);
+    const providers = await providersWithoutRims(cluster.simPki);
+    await warmHostIdentities(cluster.simPki, providers, hosts, names);
     await addSnpHosts(cluster, hosts);
     await controller.start();
     processes.push(startSimulator(cluster, { startRunning: true }));
-    const providers = await providersWithoutRims(cluster.simPki);
-    await warmHostIdentities(providers, hosts, names);
     await controller.leading(120_000);
     await waitForValidatedHosts(cluster, options.cvms);
     log(`${String(options.cvms)} hosts validated; controller run 0 leads`);

@@ -9,6 +9,11 @@ import type { EvidenceProviders } from "../../guest/src/evidence.ts";
 import { Guest } from "../../guest/src/guest.ts";
 import { CvmClient } from "../../guest/src/kube/cvm-client.ts";
 import { createProviders } from "../../guest/src/providers/select.ts";
+import {
+  preissueVceks,
+  preproduceOcspResponses,
+} from "../../operator/src/attestation/simulated/preproduced-collateral.ts";
+import { SIMULATED_SNP_TCB } from "../../operator/src/attestation/simulated/simulated-snp.ts";
 import type { ConfidentialVM } from "../../operator/src/api/v1alpha1/generated/types.ts";
 import { guestFilesFromCloudInit } from "../../operator/test/support/guest-from-cloud-init.ts";
 import { type BenchCluster, gpuAddresses, NS } from "../attest-harness.ts";
@@ -36,18 +41,28 @@ export async function providersWithoutRims(simPki: string): Promise<EvidenceProv
 /**
  * Creates the simulated devices' identities (a key and certificate per chip and per GPU) before the clock starts, as
  * real CPUs and GPUs come with theirs: each host's chip, and the GPUs as the guests name them until their host
- * reports which ones the VM got (guest/src/hardware.ts: `<namespace>/<cvm>/gpu<i>`).
+ * reports which ones the VM got (guest/src/hardware.ts: `<namespace>/<cvm>/gpu<i>`). Then the services' answers for
+ * them, made ahead as the real services make theirs: NVIDIA's OCSP responses for the device certificates and AMD's
+ * VCEKs (the controller still fetches, parses and verifies each one). Call it before the controller starts: it reads
+ * the pre-produced answers' directory when it starts.
  */
 export async function warmHostIdentities(
+  simPki: string,
   providers: EvidenceProviders,
   hosts: readonly string[],
   cvmNames: readonly string[],
-): Promise<void> {
+): Promise<{ ocspResponses: number; vceks: number }> {
+  const deviceChains = new Set<string>();
   for (const [i, host] of hosts.entries()) {
     await providers.tee.collect(new Uint8Array(64), { machine: host, gpus: [] });
     const gpus = gpuAddresses().map((_, g) => `${NS}/${cvmNames[i] ?? ""}/gpu${String(g)}`);
-    await providers.gpus?.collect(new Uint8Array(32), { machine: host, gpus });
+    for (const gpu of (await providers.gpus?.collect(new Uint8Array(32), { machine: host, gpus })) ?? [])
+      deviceChains.add(gpu.certChain);
   }
+  return {
+    ocspResponses: await preproduceOcspResponses(simPki, deviceChains),
+    vceks: await preissueVceks(simPki, hosts, SIMULATED_SNP_TCB),
+  };
 }
 
 export interface SimulatedGuestsOptions {
