@@ -9,7 +9,6 @@ import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { applyManifestFile, waitUntil } from "../operator/test/support/apply.ts";
-import { SYSTEM_NS } from "../operator/test/support/install.ts";
 import { startLocalWebhook, type WebhookSpawner } from "../operator/test/support/webhook.ts";
 import { startBenchCluster, startBuiltTrustgate } from "./attest-harness.ts";
 import { gatedNamespace, killAndRestartWebhook, type KillRound } from "./lib/webhook-chaos.ts";

@@ -82,14 +82,13 @@ export function getAt(root: unknown, path: Path): unknown {
 }
 
 export function setAt(root: unknown, path: Path, value: unknown): void {
-  const parent = getAt(root, path.slice(0, -1)) as Json | undefined;
+  const parent = getAt(root, path.slice(0, -1));
   const key = path[path.length - 1] as string;
   // A path the donor has and this bundle lacks (a GPU index past its end): nothing to set.
   if (typeof parent !== "object" || parent === null) return;
-  if (value === undefined) {
-    if (Array.isArray(parent)) parent.splice(Number(key), 1);
-    else delete parent[key];
-  } else parent[key] = value;
+  if (value !== undefined) (parent as Json)[key] = value;
+  else if (Array.isArray(parent)) parent.splice(Number(key), 1);
+  else Reflect.deleteProperty(parent, key);
 }
 
 /** The mutable string fields present in a bundle. */

@@ -4,7 +4,7 @@
  * field. Computed here from the formats, independently of the verifier.
  */
 import { SIGNED_LENGTH } from "../../operator/src/attestation/snp/report.ts";
-import { FIELD_ENCODINGS, getAt, PEM_BLOCK, type Path } from "./evidence-mutations.ts";
+import { FIELD_ENCODINGS, getAt, PEM_BLOCK } from "./evidence-mutations.ts";
 
 /**
  * The length of a TDX quote as its own header says (v4: 48-byte header, 584-byte body, 4-byte signature data length;
@@ -112,7 +112,7 @@ export function fieldViews(document: unknown): Map<string, string> {
   const views = new Map<string, string>();
   for (const [name, encoding] of Object.entries(FIELD_ENCODINGS)) {
     if (name.startsWith("gpus[]")) continue;
-    const value = getAt(document, name.split(".") as Path);
+    const value = getAt(document, name.split("."));
     if (value === undefined) continue;
     if (typeof value !== "string") views.set(name, `non-string:${JSON.stringify(value)}`);
     else if (encoding === "pem") {

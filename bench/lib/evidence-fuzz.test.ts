@@ -1,7 +1,7 @@
 import { expect } from "chai";
-import { classifyAcceptance, fuzzBases, runFuzz, type FuzzBase } from "./lib/evidence-fuzz.ts";
-import { Draw, mutateBundle, seededRandom } from "./lib/evidence-mutations.ts";
-import { derSignedContent, tdxDeclaredLength } from "./lib/evidence-signed-view.ts";
+import { classifyAcceptance, fuzzBases, runFuzz, type FuzzBase } from "./evidence-fuzz.ts";
+import { Draw, mutateBundle, seededRandom } from "./evidence-mutations.ts";
+import { derSignedContent, tdxDeclaredLength } from "./evidence-signed-view.ts";
 
 describe("evidence mutation fuzz (short version of bench/chaos-evidence.ts)", function () {
   this.timeout(180_000);
