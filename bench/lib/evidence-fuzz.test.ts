@@ -53,9 +53,9 @@ describe("evidence mutation fuzz (short version of bench/chaos-evidence.ts)", fu
 
   it("treats a DER signature's unused-bits octet and trailing bytes as encoding, its bits as signed", () => {
     // SEQUENCE { SEQUENCE {} (tbs), SEQUENCE {} (algorithm), BIT STRING 00 ab cd }
-    const der = Buffer.from("300b30003000030400abcdef", "hex");
+    const der = Buffer.from("300a30003000030400abcdef", "hex");
     const unusedBits = Buffer.from(der);
-    unusedBits[7] = 4;
+    unusedBits[8] = 4;
     expect(derSignedContent(unusedBits)).to.equal(derSignedContent(der));
     expect(derSignedContent(Buffer.concat([der, Buffer.from([1, 2])]))).to.equal(derSignedContent(der));
     const signature = Buffer.from(der);
