@@ -74,6 +74,7 @@ const summary = {
   labelledAdmittedWhileDown: sum("labelledAdmittedWhileDown"),
   unlabelledAdmittedWhileDown: sum("unlabelledAdmittedWhileDown"),
   unlabelledRefusedWhileDown: sum("unlabelledRefusedWhileDown"),
+  unlabelledDeploymentsRefusedWhileDown: sum("unlabelledDeploymentsRefusedWhileDown"),
   admittedAfterReadyMs: { p50: p50(afterReady), max: max(afterReady) },
   admittedAfterRestartMs: {
     p50: p50(rounds.map((r) => r.admittedMs)),
@@ -86,12 +87,13 @@ const summary = {
 const met =
   summary.labelledAdmittedWhileDown === 0 &&
   summary.unlabelledRefusedWhileDown === 0 &&
+  summary.unlabelledDeploymentsRefusedWhileDown === 0 &&
   summary.admittedAfterReadyMs.max <= TARGET_MS;
 console.log(JSON.stringify(summary, null, 2));
 console.log(
   [
     `chaos-webhook: ${String(kills)} SIGKILLs of the built webhook (failurePolicy Fail), ${String(downMs)} ms down each, load ${summary.loadAverage.join(" ")}`,
-    `  while down: ${String(summary.labelledRefusedWhileDown)} labelled Pods refused, ${String(summary.labelledAdmittedWhileDown)} admitted; unlabelled ${String(summary.unlabelledAdmittedWhileDown)} admitted, ${String(summary.unlabelledRefusedWhileDown)} refused`,
+    `  while down: ${String(summary.labelledRefusedWhileDown)} labelled Pods refused, ${String(summary.labelledAdmittedWhileDown)} admitted; unlabelled ${String(summary.unlabelledAdmittedWhileDown)} admitted, ${String(summary.unlabelledRefusedWhileDown)} refused; unlabelled Deployments refused ${String(summary.unlabelledDeploymentsRefusedWhileDown)}`,
     `  restart → ready p50 ${String(summary.readyAfterRestartMs.p50)} ms (max ${String(summary.readyAfterRestartMs.max)}); labelled Pod admitted p50 ${String(summary.admittedAfterRestartMs.p50)} ms after the restart, ${String(summary.admittedAfterReadyMs.p50)} ms after ready (max ${String(summary.admittedAfterReadyMs.max)}; target ≤ ${String(TARGET_MS)})`,
     met ? "  met" : "  NOT MET",
   ].join("\n"),

@@ -5,7 +5,7 @@
  * integration test.
  */
 import { connect } from "node:net";
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { mergePatch } from "../../operator/src/kube/merge-patch.ts";
 import { anAttestationPolicy } from "../../operator/test/support/builders/attestation-policy.ts";
 import { attestedStatus } from "../../operator/test/support/builders/admission-requests.ts";
@@ -26,6 +26,8 @@ export interface PodProbes {
   /** The API server's refusal of a dry-run Pod labelled for the Attested CVM, or undefined when admitted. */
   labelled(): Promise<string | undefined>;
   unlabelled(): Promise<string | undefined>;
+  /** An unlabelled Deployment: the chart sends workload templates only through a CEL match condition on the label. */
+  unlabelledDeployment(): Promise<string | undefined>;
 }
 
 /** A namespace (with `labels`, e.g. a test fence) holding an Attested ConfidentialVM and dry-run Pod probes for it. */
@@ -67,7 +69,28 @@ export async function gatedNamespace(
         },
       }),
     );
-  return { labelled: () => pod({ [REQUIRES_ATTESTED_VM]: "attested" }), unlabelled: () => pod({}) };
+  const deployment = () =>
+    refusal(() =>
+      admin.makeApiClient(AppsV1Api).createNamespacedDeployment({
+        namespace,
+        dryRun: "All",
+        body: {
+          metadata: { name: `probe-${String(n++)}` },
+          spec: {
+            selector: { matchLabels: { app: "x" } },
+            template: {
+              metadata: { labels: { app: "x" } },
+              spec: { containers: [{ name: "app", image: "registry.example.com/app:1" }] },
+            },
+          },
+        },
+      }),
+    );
+  return {
+    labelled: () => pod({ [REQUIRES_ATTESTED_VM]: "attested" }),
+    unlabelled: () => pod({}),
+    unlabelledDeployment: deployment,
+  };
 }
 
 export interface KillRound {
@@ -77,6 +100,7 @@ export interface KillRound {
   labelledAdmittedWhileDown: number;
   unlabelledAdmittedWhileDown: number;
   unlabelledRefusedWhileDown: number;
+  unlabelledDeploymentsRefusedWhileDown: number;
   /** A refusal while down, as the API server words it. */
   refusalWhileDown?: string;
   /** From the restart: its port accepting connections, /readyz answering 200, a labelled Pod admitted. */
@@ -137,6 +161,7 @@ export async function killAndRestartWebhook(
     labelledAdmitted: 0,
     unlabelledAdmitted: 0,
     unlabelledRefused: 0,
+    deploymentsRefused: 0,
     message: undefined as string | undefined,
   };
   const downUntil = performance.now() + options.downMs;
@@ -149,6 +174,7 @@ export async function killAndRestartWebhook(
     }
     if ((await probes.unlabelled()) === undefined) down.unlabelledAdmitted++;
     else down.unlabelledRefused++;
+    if ((await probes.unlabelledDeployment()) !== undefined) down.deploymentsRefused++;
     await sleep(100);
   }
   const timeoutMs = options.timeoutMs ?? 60_000;
@@ -170,6 +196,7 @@ export async function killAndRestartWebhook(
     labelledAdmittedWhileDown: down.labelledAdmitted,
     unlabelledAdmittedWhileDown: down.unlabelledAdmitted,
     unlabelledRefusedWhileDown: down.unlabelledRefused,
+    unlabelledDeploymentsRefusedWhileDown: down.deploymentsRefused,
     ...(down.message === undefined ? {} : { refusalWhileDown: down.message }),
     listeningMs: Math.round(listeningMs),
     readyMs: Math.round(readyMs),

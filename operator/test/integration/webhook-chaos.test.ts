@@ -61,6 +61,9 @@ describe("webhook chaos: SIGKILL and restart (real API server, failurePolicy Fai
     expect(round.refusalWhileDown).to.match(/failed calling webhook "pods\.webhook\.trustgate\.io"/);
     expect(round.unlabelledRefusedWhileDown, "unlabelled Pods refused while down").to.equal(0);
     expect(round.unlabelledAdmittedWhileDown).to.equal(round.labelledRefusedWhileDown);
+    expect(round.unlabelledDeploymentsRefusedWhileDown, "unlabelled Deployments refused while down").to.equal(
+      0,
+    );
     expect(round.admittedAfterReadyMs).to.be.at.most(10_000);
     expect(round.admittedMs).to.be.at.least(round.listeningMs - 100);
     expect(await probes.labelled()).to.equal(undefined);
