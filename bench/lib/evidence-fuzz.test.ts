@@ -51,6 +51,36 @@ describe("evidence mutation fuzz (short version of bench/chaos-evidence.ts)", fu
     expect(classifyAcceptance(base, padded, mutation).kind).to.equal("accepted-unsigned");
   });
 
+  it("counts a root CA CRL changed inside its signed part as signed, its outer length as outside", () => {
+    const base = tdxBase();
+    const withCrl = (edit: (crl: Buffer) => void) => {
+      const document = structuredClone(base.bundle) as { tee: { collateral: { rootCaCrl: string } } };
+      const crl = Buffer.from(document.tee.collateral.rootCaCrl, "base64");
+      edit(crl);
+      document.tee.collateral.rootCaCrl = crl.toString("base64");
+      return document;
+    };
+    const crlMutation = { ...mutation, target: "tee.collateral.rootCaCrl" };
+    // Byte 3: the low byte of the outer SEQUENCE's two-byte length; byte 12: inside the to-be-signed CRL.
+    expect(
+      classifyAcceptance(
+        base,
+        withCrl((c) => void (c[3] = 0)),
+        crlMutation,
+      ).kind,
+    ).to.equal("accepted-unsigned");
+    expect(
+      classifyAcceptance(
+        base,
+        withCrl((c) => void (c[12] = (c[12] ?? 0) ^ 1)),
+        crlMutation,
+      ),
+    ).to.deep.equal({
+      kind: "accepted-signed",
+      field: "tee.collateral.rootCaCrl",
+    });
+  });
+
   it("treats a DER signature's unused-bits octet and trailing bytes as encoding, its bits as signed", () => {
     // SEQUENCE { SEQUENCE {} (tbs), SEQUENCE {} (algorithm), BIT STRING 00 ab cd }
     const der = Buffer.from("300a30003000030400abcdef", "hex");

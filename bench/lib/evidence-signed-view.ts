@@ -126,3 +126,35 @@ export function fieldViews(document: unknown): Map<string, string> {
   }
   return views;
 }
+
+/**
+ * Whether `mutated` differs from `original` (a well-formed signed DER object) only outside what its signature covers
+ * and the signature bits: outer header and length, the outer algorithm, the unused-bits octet, bytes appended.
+ * A BER-lenient parser (pkijs) still finds the same to-be-signed bytes and signature in such a mutation.
+ */
+export function changedOnlyOutsideSigned(original: Buffer, mutated: Buffer): boolean {
+  const end = original[0] === 0x30 ? tlvEnd(original, 0) : undefined;
+  if (end !== original.length || mutated.length < original.length) return false;
+  const tbsStart = tlvHeader(original, 0);
+  const tbsEnd = tlvEnd(original, tbsStart);
+  const algorithmEnd = tbsEnd === undefined ? undefined : tlvEnd(original, tbsEnd);
+  if (tbsEnd === undefined || algorithmEnd === undefined || original[algorithmEnd] !== 0x03) return false;
+  const bitsStart = algorithmEnd + tlvHeader(original, algorithmEnd) + 1;
+  for (let i = 0; i < original.length; i++) {
+    if (original[i] === mutated[i]) continue;
+    if ((i >= tbsStart && i < tbsEnd) || i >= bitsStart) return false;
+  }
+  return true;
+}
+
+/** The DER bytes behind a field view key: a PEM field's certificate (`name#i`) or a base64 CRL. */
+export function derBytes(document: unknown, key: string): Buffer | undefined {
+  const [field = "", index] = key.split("#");
+  const value = getAt(document, field.split("."));
+  if (typeof value !== "string") return undefined;
+  if (index === undefined) return field.endsWith("Crl") ? Buffer.from(value, "base64") : undefined;
+  const block = pemBlocks(value)[Number(index)];
+  const body =
+    block === undefined ? undefined : /-----BEGIN [A-Z0-9 ]+-----([\s\S]*?)-----END/.exec(block)?.[1];
+  return body === undefined ? undefined : Buffer.from(body, "base64");
+}
