@@ -18,7 +18,13 @@ import {
   parseBundleText,
   type VerifyBundleOptions,
 } from "../../operator/src/cmd/verify.ts";
-import { sharedBundleCases, sharedGpuBundleCases } from "../../operator/test/support/shared-evidence.ts";
+import {
+  sharedBundleCases,
+  sharedGpuBundleCases,
+  type SharedBundleCase,
+} from "../../operator/test/support/shared-evidence.ts";
+import { parseEventLog } from "../../operator/src/attestation/tdx/event-log/parse.ts";
+import { toHex } from "../../operator/src/attestation/tdx/hex.ts";
 import {
   Draw,
   getAt,
@@ -107,6 +113,24 @@ async function reliance(bundle: unknown, options: VerifyBundleOptions) {
   return { views, required, gpuOptional, gpuViews };
 }
 
+/** The GCP event log's kernel: the file GRUB read after its `linux` command (as appraise-events.test.ts names it). */
+const GCP_KERNEL_EVENT = 39;
+
+/**
+ * The bundles with a CCEL, under a policy that pins their kernel digest: then the event log is replayed against the
+ * signed RTMRs and relied on, so its mutations count as signed (without an event rule nothing depends on the log).
+ */
+function eventLogRuleCases(cases: SharedBundleCase[]): SharedBundleCase[] {
+  return cases.flatMap((c) => {
+    if (c.bundle.tee.eventLog === undefined || !c.name.startsWith("tdx/google-gcp")) return [];
+    const events = parseEventLog(Buffer.from(c.bundle.tee.eventLog, "base64")).events;
+    const kernel = events[GCP_KERNEL_EVENT]?.sha384;
+    if (kernel === undefined) return [];
+    const policy = { ...c.policy, tdx: { events: { kernel: [toHex(kernel)] } } };
+    return [{ ...c, name: `${c.name}, kernel digest pinned (event-log rule)`, policy }];
+  });
+}
+
 /**
  * Every shared bundle `trustgate verify` does not refuse as it is (affirming or warning under its case's policy):
  * a mutation can only be "accepted" against a base that is.
@@ -123,8 +147,10 @@ export async function fuzzBases(): Promise<FuzzBase[]> {
     }
     return verifier;
   };
+  const teeCases = sharedBundleCases();
   const cases = [
-    ...sharedBundleCases().map((c) => ({ ...c, rimDirs: [] as string[] })),
+    ...teeCases.map((c) => ({ ...c, rimDirs: [] as string[] })),
+    ...eventLogRuleCases(teeCases).map((c) => ({ ...c, rimDirs: [] as string[] })),
     ...sharedGpuBundleCases().map((c) => ({ ...c, rimDirs: c.rimDirs ?? [] })),
   ];
   const bases: FuzzBase[] = [];
@@ -256,6 +282,8 @@ export function classifyAcceptance(base: FuzzBase, document: unknown, mutation: 
       JSON.stringify(gpuEntries(base.bundle).map((e) => [e.arch, e.driverVersion, e.vbiosVersion]))
     )
       region = "guest-reported GPU arch or version";
+    else if (mutation.target === "tee.eventLog")
+      region = "CCEL padding, or event data no claim reads (its digest is replayed)";
     else region = `encoding, padding or layout only (${mutation.target})`;
   }
   return { kind: "accepted-unsigned", region };

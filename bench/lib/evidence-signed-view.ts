@@ -3,7 +3,10 @@
  * fuzz can tell a mutation that changed signed bytes from one that changed only an encoding, padding or an unsigned
  * field. Computed here from the formats, independently of the verifier.
  */
+import { createHash } from "node:crypto";
 import { SIGNED_LENGTH } from "../../operator/src/attestation/snp/report.ts";
+import { claimsReadData } from "../../operator/src/attestation/tdx/event-log/event-types.ts";
+import { parseEventLog, type TdEvent } from "../../operator/src/attestation/tdx/event-log/parse.ts";
 import { FIELD_ENCODINGS, getAt, PEM_BLOCK } from "./evidence-mutations.ts";
 
 /**
@@ -81,12 +84,36 @@ function canonical(field: string, encoding: string, value: string): string {
     const bytes = Buffer.from(value, "base64");
     return bytes.subarray(0, tdxDeclaredLength(bytes)).toString("hex");
   }
+  if (field === "tee.eventLog") return eventLogContent(Buffer.from(value, "base64"));
   if (field === "tee.report")
     return Buffer.from(value, "base64").subarray(0, SNP_SIGNATURE_END).toString("hex");
   if (field.endsWith("Crl")) return derSignedContent(Buffer.from(value, "base64"));
   if (encoding === "base64") return Buffer.from(value, "base64").toString("hex");
   if (encoding === "hex") return /^[0-9a-f]*$/i.test(value) ? value.toLowerCase() : `raw:${value}`;
   return value;
+}
+
+/**
+ * What of a CCEL the signed RTMRs cover and the verdict uses: each record's register, type and SHA-384 digest
+ * (replayed into the RTMRs), and its data where the digest is the data's own hash and a claim reads that data (UEFI
+ * variables, GRUB's command lines: replay.ts checks the data against the digest exactly there). Not covered: data no
+ * claim reads (a GPT table, a path name beside a file's hash), the padding after the last record.
+ */
+function eventLogContent(bytes: Buffer): string {
+  let events: TdEvent[];
+  try {
+    events = parseEventLog(bytes).events;
+  } catch {
+    return `unparsed:${bytes.toString("hex")}`;
+  }
+  return JSON.stringify(
+    events.map((e) => {
+      const digest = Buffer.from(e.sha384).toString("hex");
+      const bound =
+        claimsReadData(e.eventType, e.data) && createHash("sha384").update(e.data).digest("hex") === digest;
+      return [e.mrIndex, e.eventType, digest, bound ? Buffer.from(e.data).toString("hex") : "unbound"];
+    }),
+  );
 }
 
 /**
