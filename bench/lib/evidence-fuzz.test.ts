@@ -33,6 +33,11 @@ describe("evidence mutation fuzz (short version of bench/chaos-evidence.ts)", fu
     for (const base of bases) expect(base.baseline, base.name).to.be.oneOf(["affirming", "warning"]);
     // The quote, the report and the TCB info are what the verdict rests on.
     expect([...tdxBase().required]).to.include.members(["tee.quote", "tee.collateral.tcbInfo"]);
+    // The CCEL only when a policy rule reads it; the SNP chain (AMD's ASK/ARK are built in) never.
+    const ccel = bases.filter((b) => b.name.startsWith("tdx/google-gcp") && b.views.has("tee.eventLog"));
+    expect(ccel.map((b) => b.required.has("tee.eventLog"))).to.have.members([false, false, false, true]);
+    for (const base of bases.filter((b) => b.name.startsWith("snp/")))
+      expect(base.required.has("tee.certChain"), base.name).to.equal(false);
   });
 
   it("counts an acceptance of a changed signed quote byte as inside signed bytes, padding after it as outside", () => {
