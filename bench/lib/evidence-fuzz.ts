@@ -283,7 +283,7 @@ export function classifyAcceptance(base: FuzzBase, document: unknown, mutation: 
     )
       region = "guest-reported GPU arch or version";
     else if (mutation.target === "tee.eventLog")
-      region = "CCEL padding, or event data no claim reads (its digest is replayed)";
+      region = "CCEL padding, or the type or data of an event no claim reads (its digest is replayed)";
     else region = `encoding, padding or layout only (${mutation.target})`;
   }
   return { kind: "accepted-unsigned", region };

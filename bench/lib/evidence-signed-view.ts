@@ -94,10 +94,11 @@ function canonical(field: string, encoding: string, value: string): string {
 }
 
 /**
- * What of a CCEL the signed RTMRs cover and the verdict uses: each record's register, type and SHA-384 digest
- * (replayed into the RTMRs), and its data where the digest is the data's own hash and a claim reads that data (UEFI
- * variables, GRUB's command lines: replay.ts checks the data against the digest exactly there). Not covered: data no
- * claim reads (a GPT table, a path name beside a file's hash), the padding after the last record.
+ * What of a CCEL the signed RTMRs cover and the verdict uses: each record's register and SHA-384 digest (replayed
+ * into the RTMRs), and its type and data where the digest is the data's own hash and a claim reads that data (UEFI
+ * variables, GRUB's command lines: replay.ts checks the data against the digest exactly there). Not covered: the
+ * type and data of events no claim reads (a GPT table, a path name beside a file's hash; the RTMRs extend digests
+ * only), the padding after the last record.
  */
 function eventLogContent(bytes: Buffer): string {
   let events: TdEvent[];
@@ -111,7 +112,7 @@ function eventLogContent(bytes: Buffer): string {
       const digest = Buffer.from(e.sha384).toString("hex");
       const bound =
         claimsReadData(e.eventType, e.data) && createHash("sha384").update(e.data).digest("hex") === digest;
-      return [e.mrIndex, e.eventType, digest, bound ? Buffer.from(e.data).toString("hex") : "unbound"];
+      return [e.mrIndex, digest, bound ? [e.eventType, Buffer.from(e.data).toString("hex")] : "unbound"];
     }),
   );
 }
