@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
-import { appraise, type TeeType } from "../attestation/appraise.ts";
+import { appraise, type Appraisal, type AttestationBackends, type TeeType } from "../attestation/appraise.ts";
 import {
   compilePolicy,
   compilePolicySpec,
@@ -11,7 +11,7 @@ import type { GpuCcMode } from "../attestation/gpu/appraise-gpu-system.ts";
 import { gpuVerifierFor, type GpuCliSources } from "./verify-gpu-sources.ts";
 import { createCollateralServices } from "../attestation/collateral/collateral-services.ts";
 import { COLLATERAL_OPTIONS, collateralSettingsFromArgs } from "./collateral-flags.ts";
-import type { CollateralSource } from "../attestation/types.ts";
+import type { CollateralSource, GpuEvidenceVerifier } from "../attestation/types.ts";
 import { type Command, InputError, type ParsedArgs, UsageError } from "../cli/command.ts";
 import { exitCodeFor, FAIL_ON_VALUES, parseFailOn } from "./verify-output/exit-code.ts";
 import { OUTPUT_FORMATS, parseOutputFormat, renderResult } from "./verify-output/render.ts";
@@ -75,16 +75,7 @@ async function readStdin(): Promise<string> {
  * The bundle as JSON. Input that is not a bundle at all (not an object, no `tee` object: another document given by
  * mistake) is an input error, exit 2; a bundle whose evidence is malformed is appraised (contraindicated).
  */
-async function readBundle(path: string): Promise<unknown> {
-  const name = path === "-" ? "stdin" : path;
-  let text: string;
-  try {
-    text = path === "-" ? await readStdin() : await readFile(path, "utf8");
-  } catch (error) {
-    throw new InputError(`trustgate verify: cannot read ${name}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
+export function parseBundleText(text: string, name: string): unknown {
   let document: unknown;
   try {
     document = JSON.parse(text) as unknown;
@@ -99,6 +90,45 @@ async function readBundle(path: string): Promise<unknown> {
       `trustgate verify: ${name} is not an evidence bundle (no "tee" object; see docs/evidence-bundle.md)`,
     );
   return document;
+}
+
+async function readBundle(path: string): Promise<unknown> {
+  const name = path === "-" ? "stdin" : path;
+  let text: string;
+  try {
+    text = path === "-" ? await readStdin() : await readFile(path, "utf8");
+  } catch (error) {
+    throw new InputError(`trustgate verify: cannot read ${name}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return parseBundleText(text, name);
+}
+
+export interface VerifyBundleOptions {
+  policy: CompiledPolicy;
+  now: Date;
+  tees: AttestationBackends["tees"];
+  gpus: GpuEvidenceVerifier;
+  collateral?: CollateralSource;
+  nonce?: string;
+  tee?: TeeType;
+  gpuMode?: GpuCcMode;
+}
+
+/** The appraisal `trustgate verify` prints, for a parsed bundle document (also called in-process by the fuzz bench). */
+export function appraiseForVerify(bundle: unknown, options: VerifyBundleOptions): Promise<Appraisal> {
+  return appraise(bundle, options.policy, {
+    now: options.now,
+    backends: {
+      tees: options.tees,
+      gpus: options.gpus,
+      ...(options.collateral === undefined ? {} : { collateral: options.collateral }),
+    },
+    ...(options.nonce === undefined ? {} : { nonce: options.nonce }),
+    ...(options.tee === undefined ? {} : { expectedTee: options.tee }),
+    ...(options.gpuMode === undefined ? {} : { expectedGpuMode: options.gpuMode }),
+  });
 }
 
 function gpuSources(args: ParsedArgs): GpuCliSources {
@@ -155,16 +185,15 @@ export const verifyCommand: Command = {
     const policy = await readPolicy(stringFlag(args, "policy"));
     const bundle = await readBundle(bundlePath);
     const collateral = await collateralSources(args);
-    const report = await appraise(bundle, policy, {
+    const report = await appraiseForVerify(bundle, {
+      policy,
       now,
-      backends: {
-        tees: defaultTeeBackends(),
-        gpus: await gpuVerifierFor(gpuSources(args), defaultGpuVerifier),
-        ...(collateral === undefined ? {} : { collateral }),
-      },
+      tees: defaultTeeBackends(),
+      gpus: await gpuVerifierFor(gpuSources(args), defaultGpuVerifier),
+      ...(collateral === undefined ? {} : { collateral }),
       ...(nonce === undefined ? {} : { nonce }),
-      ...(tee === undefined ? {} : { expectedTee: tee }),
-      ...(gpuMode === undefined ? {} : { expectedGpuMode: gpuMode }),
+      ...(tee === undefined ? {} : { tee }),
+      ...(gpuMode === undefined ? {} : { gpuMode }),
     });
     io.stdout(renderResult(verificationResult(report, now), format));
     return exitCodeFor(report.verdict, failOn);

@@ -52,7 +52,15 @@ export async function startFixtureAgent(
   interval = "1s",
   /** The node's simulated kubelet device allocation (default: first free devices); false for none. */
   kubelet: { pick?: PickDevices } | false = {},
-): Promise<{ process: ManagedProcess; root: string; kubelet?: SimulatedKubelet }> {
+  /** How to run `trustgate agent` (from source by default; the built CLI in benchmarks), and more flags. */
+  run: { spawn?: (name: string, args: string[], dir: string) => ManagedProcess; extraArgs?: string[] } = {},
+): Promise<{
+  process: ManagedProcess;
+  root: string;
+  kubelet?: SimulatedKubelet;
+  /** Starts the agent again as it was (same host root, key and credentials), e.g. after a kill. */
+  respawn: (name: string) => ManagedProcess;
+}> {
   await kc.makeApiClient(CoreV1Api).createNode({
     body: { metadata: { name: host.node, labels: { "kubernetes.io/hostname": host.node, ...host.labels } } },
   });
@@ -80,12 +88,19 @@ export async function startFixtureAgent(
     interval,
     "--kubeconfig",
     agentKc,
+    ...(run.extraArgs ?? []),
   ];
   const simulated =
     kubelet === false
       ? undefined
       : await startSimulatedKubelet({ kc, node: host.node, hostRoot: root, ...kubelet });
-  const process = startTrustgate(`agent-${host.node}`, args, dir);
+  const spawn = run.spawn ?? startTrustgate;
+  const process = spawn(`agent-${host.node}`, args, dir);
   if (simulated !== undefined) void process.exited.then(() => simulated.stop());
-  return { process, root, ...(simulated === undefined ? {} : { kubelet: simulated }) };
+  return {
+    process,
+    root,
+    ...(simulated === undefined ? {} : { kubelet: simulated }),
+    respawn: (name) => spawn(name, args, dir),
+  };
 }

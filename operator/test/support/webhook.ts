@@ -61,6 +61,18 @@ export interface LocalWebhook {
   caBundle: string;
 }
 
+/** Starts `trustgate webhook`: from source by default, or however `spawn` runs it (the built CLI in benchmarks). */
+export type WebhookSpawner = (name: string, args: string[], dir: string) => ManagedProcess;
+
+export interface LocalWebhookOptions {
+  fence?: { label: string; value: string };
+  extraArgs?: string[];
+  ports?: [number, number];
+  spawn?: WebhookSpawner;
+  /** The log's name (`<dir>/<name>.log`); a restart gives another. */
+  name?: string;
+}
+
 /**
  * Registers the chart's webhook configuration (replacing one left over) and runs `trustgate webhook` under
  * the chart's webhook ServiceAccount; resolves once the webhook patched its caBundle and is ready.
@@ -69,19 +81,33 @@ export interface LocalWebhook {
 export async function startLocalWebhook(
   admin: KubeConfig,
   dir: string,
-  options: { fence?: { label: string; value: string }; extraArgs?: string[]; ports?: [number, number] } = {},
+  options: LocalWebhookOptions = {},
 ): Promise<LocalWebhook> {
   const admission = admin.makeApiClient(AdmissionregistrationV1Api);
-  const [port, metricsPort] = options.ports ?? ((await freeLoopbackPorts(2)) as [number, number]);
+  const ports = options.ports ?? ((await freeLoopbackPorts(2)) as [number, number]);
   await admission
     .deleteValidatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION })
     .catch(() => undefined);
   await admission.createValidatingWebhookConfiguration({
-    body: await chartWebhookConfiguration(port, options.fence),
+    body: await chartWebhookConfiguration(ports[0], options.fence),
   });
+  return launchLocalWebhook(admin, dir, { ...options, ports });
+}
+
+/**
+ * Runs `trustgate webhook` against the configuration registered already (by startLocalWebhook): a restart on the
+ * same ports, as a replacement pod behind the same Service would be.
+ */
+export async function launchLocalWebhook(
+  admin: KubeConfig,
+  dir: string,
+  options: LocalWebhookOptions & { ports: [number, number] },
+): Promise<LocalWebhook> {
+  const admission = admin.makeApiClient(AdmissionregistrationV1Api);
+  const [port, metricsPort] = options.ports;
   const kubeconfig = await writeServiceAccountKubeconfig(admin, SYSTEM_NS, "trustgate-webhook", dir);
-  const process = startTrustgate(
-    "webhook",
+  const process = (options.spawn ?? startTrustgate)(
+    options.name ?? "webhook",
     [
       ...["webhook", "--kubeconfig", kubeconfig, "--namespace", SYSTEM_NS],
       ...["--bind-address", `127.0.0.1:${String(port)}`],
