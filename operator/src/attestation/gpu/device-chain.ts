@@ -103,13 +103,17 @@ export class DeviceChainVerifier {
   readonly #links = new VerifiedLinks(64);
   /**
    * Decoded issuers by SHA-256 of their DER (read only): a provisioner CA and identity CA above thousands of
-   * devices are decoded once, not once per device. Few: a decoded certificate takes ~30 kB, and the per-device
-   * certificates pass through here too.
+   * devices are decoded once, not once per device. Few: the per-device certificates pass through here too.
    */
   readonly #issuers = new BoundedMap<string, CertificateDer>(32);
   readonly stats = { hits: 0, misses: 0 };
 
-  constructor(anchors: GpuTrustAnchors, maxEntries = 1024) {
+  /**
+   * 256 verified chains: the GPUs of 32 8-GPU CVMs, re-attested without their chains verified again. A larger fleet
+   * cycles through more chains than any such cache holds (first in, first out), and each entry keeps its
+   * certificates' OpenSSL memory: 1,024 held the controller's peak RSS at 1,000 CVMs 8 MB higher for no hits.
+   */
+  constructor(anchors: GpuTrustAnchors, maxEntries = 256) {
     this.#roots = anchors.roots.map((pem) => {
       const root = new X509Certificate(pem);
       if (!root.ca || !issuedBy(root, root))
