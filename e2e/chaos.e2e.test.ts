@@ -32,9 +32,10 @@ describe("e2e chaos: faults during a rollout of 12 CVMs x 8 GPUs", function () {
       timeoutMs: TIMEOUT_MS,
       fault: killControllerDuringRollout(2, { leadTimeoutMs: 60_000, triggerTimeoutMs: TIMEOUT_MS }),
     });
+    // The first kill lands while some CVMs have no VM yet (how many are placed by then depends on the machine's speed).
     expect(result.fault.map((k) => k.landed)).to.deep.equal(["placement", "attestation"]);
-    expect(result.fault[0]?.atKill.placed, "the first kill lands before most CVMs have a VM").to.be.below(
-      CVMS / 2,
+    expect(result.fault[0]?.atKill.placed, "the first kill lands before every CVM has a VM").to.be.below(
+      CVMS,
     );
     // A SIGKILLed leader never hands its Lease back: its successor waits for it to expire (15 s after its last
     // renewal, at most), not longer.
