@@ -6,10 +6,9 @@
 // The guests are simulated in this process (bench/lib/sim-guests.ts): one `Guest` (guest/src/guest.ts, the code
 // `trustgate guest` runs) per CVM with its own token; their bundles carry no RIMs. docs/attest-scale.md reads the
 // numbers.
-import { createServer, type AddressInfo } from "node:net";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import type { ManagedProcess } from "../hack/lib/managed-process.ts";
+import { freeLoopbackPorts, type ManagedProcess } from "../hack/lib/managed-process.ts";
 import {
   cpuSeconds,
   createCvm,
@@ -39,14 +38,6 @@ if (!Number.isInteger(CVMS) || CVMS < 1)
   throw new Error(`--cvms must be a positive integer, not ${values.cvms}`);
 if (!Number.isInteger(CONCURRENCY) || CONCURRENCY < 1)
   throw new Error(`--concurrency must be a positive integer, not ${values.concurrency}`);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The controller's memory gauges (prom-client's process and Node.js defaults), in MB. */
 async function controllerMemory(port: number): Promise<Record<string, number>> {
@@ -79,7 +70,7 @@ try {
     `${String(made.ocspResponses)} OCSP responses pre-produced, ${String(made.vceks)} VCEKs pre-issued\n`,
   );
   process.stderr.write(`publishing ${String(CVMS)} signed SNP host reports...\n`);
-  const metricsPort = await freePort();
+  const [metricsPort = 0] = await freeLoopbackPorts(1);
   const { controller, simulator } = await startAttestationBench(cluster, hosts, {
     logLevel: "warn",
     vmi: { startRunning: true },
